@@ -1,0 +1,194 @@
+"""The ``pgc`` command line.
+
+Exit codes: 0 when the graph is valid, 1 when it is not (input that is not JSON included),
+2 when a file cannot be read or the command line is wrong.
+
+    pgc validate examples/evi.json
+    pgc validate --json - < graph.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse exits 2 on usage errors, as we want
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"pgc: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--specs",
+        metavar="PATH",
+        help="process definitions to use instead of pgc's (also: $PGC_SPECS)",
+    )
+    parser = _Parser(prog="pgc", description="A compiler for openEO process graphs.")
+    parser.add_argument("--version", action="version", version=f"pgc {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    v = sub.add_parser(
+        "validate",
+        parents=[common],
+        help="validate a process graph",
+        description="Validate an openEO process graph and report every problem.",
+    )
+    v.add_argument("file", metavar="FILE", help="the process graph (JSON); - reads stdin")
+    v.add_argument("--json", action="store_true", help="print openEO error objects as JSON")
+    v.add_argument(
+        "--udp",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="user-defined processes the graph may call: a JSON file with one "
+        "process or a list of them, or a folder of such files (repeatable)",
+    )
+    v.add_argument("--max-nodes", type=int, metavar="N", help="limit on process nodes")
+    v.add_argument(
+        "--max-depth", type=int, metavar="N", help="limit on the nesting of child process graphs"
+    )
+    v.add_argument(
+        "--max-json-depth",
+        type=int,
+        metavar="N",
+        help="limit on the nesting of JSON arrays and objects",
+    )
+    v.add_argument("--no-warnings", action="store_true", help="report errors only")
+    v.set_defaults(run=cmd_validate)
+    return parser
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except BrokenPipeError:  # `pgc ... | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except _UsageError as exc:
+        print(f"pgc: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _read_input(path: str) -> tuple[bytes, str]:
+    if path == "-":
+        return sys.stdin.buffer.read(), "<stdin>"
+    try:
+        return Path(path).read_bytes(), path
+    except OSError as exc:
+        raise _UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _load_specs(path: str | None):
+    from .specs import SpecsError, load_specs
+
+    try:
+        return load_specs(path)
+    except SpecsError as exc:
+        raise _UsageError(str(exc)) from None
+
+
+def _read_udps(paths: list[str]) -> list[Any]:
+    out: list[Any] = []
+    for path in paths:
+        p = Path(path)
+        files = sorted(p.glob("*.json")) if p.is_dir() else [p]
+        for f in files:
+            try:
+                doc = json.loads(f.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise _UsageError(f"cannot read user-defined processes from {f}: {exc}") from None
+            out += doc if isinstance(doc, list) else [doc]
+    return out
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .frontend import validate
+    from .limits import Limits
+
+    data, name = _read_input(args.file)
+    specs = _load_specs(args.specs)
+    changes = {
+        k: v
+        for k, v in (
+            ("max_nodes", args.max_nodes),
+            ("max_graph_depth", args.max_depth),
+            ("max_json_depth", args.max_json_depth),
+        )
+        if v is not None
+    }
+    if any(v < 1 for v in changes.values()):
+        raise _UsageError("limits must be positive integers")
+    result = validate(
+        data,
+        specs=specs,
+        user_processes=_read_udps(args.udp),
+        limits=Limits().replace(**changes),
+        name=name,
+    )
+    shown = result.errors if args.no_warnings else result.diagnostics
+    if args.json:
+        out = {"errors": [d.to_openeo() for d in result.errors]}
+        if not args.no_warnings:
+            out["warnings"] = [d.to_openeo() for d in result.warnings]
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+    else:
+        for d in shown:
+            print(format_diagnostic(d, result.source))
+        print(_summary(result, name))
+    return EXIT_OK if result.ok else EXIT_INVALID
+
+
+def format_diagnostic(d, source) -> str:
+    """One diagnostic for people: place, code, message, hint and the offending line."""
+    place = source.name + (f":{d.line}:{d.column}" if d.line else "")
+    head = f"{place}: {d.severity} {d.code}"
+    if d.pointer:
+        head += f" at {d.pointer}"
+    lines = [head]
+    if d.node_id is not None:
+        lines.append(f"  node '{d.node_id}'" + (f" ({d.process_id})" if d.process_id else ""))
+    lines.append(f"  {d.message}")
+    if d.hint:
+        lines.append(f"  hint: {d.hint}")
+    text = source.line_text(d.line) if d.line else None
+    if text is not None and len(text) <= 300:
+        gutter = f"{d.line:>6} | "
+        lines.append(gutter + text)
+        lines.append(" " * (len(gutter) - 2) + "| " + " " * max(0, (d.column or 1) - 1) + "^")
+    return "\n".join(lines)
+
+
+def _summary(result, name: str) -> str:
+    n_err, n_warn = len(result.errors), len(result.warnings)
+    if not n_err:
+        extra = f" ({n_warn} warning{'s' if n_warn != 1 else ''})" if n_warn else ""
+        return f"{name}: valid{extra}"
+    return f"{name}: invalid: {n_err} error{'s' if n_err != 1 else ''}" + (
+        f", {n_warn} warning{'s' if n_warn != 1 else ''}" if n_warn else ""
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

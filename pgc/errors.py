@@ -1,0 +1,100 @@
+"""Diagnostics: what pgc tells a user about their process graph.
+
+Every problem pgc finds in user input becomes a :class:`Diagnostic` with an openEO error
+code, a message naming the node, process and argument, a JSON pointer into the user's
+document and, where pgc can guess the fix, a hint. Problems are collected, never raised one
+by one; :class:`PgcError` carries a whole list when an API must raise.
+
+>>> d = Diagnostic("ProcessUnsupported", "Process 'ndvl' is not available.", "/process_graph/n1")
+>>> d.to_openeo()["code"]
+'ProcessUnsupported'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+# HTTP status of the openEO API error codes pgc emits (API errors.json). Codes from process
+# definitions (``DimensionNotAvailable`` ...) are 400 unless the definition says otherwise.
+HTTP_STATUS = {
+    "ProcessGraphMissing": 400,
+    "ProcessGraphInvalid": 400,
+    "ProcessUnsupported": 400,
+    "ProcessParameterUnsupported": 400,
+    "ProcessParameterRequired": 400,
+    "ProcessParameterInvalid": 400,
+    "ProcessGraphComplexity": 400,
+    "CollectionNotFound": 404,
+    "RequestTimeout": 408,
+    "FeatureUnsupported": 501,
+    "Internal": 500,
+}
+
+MAX_ECHO = 60  # user strings echoed in messages are cut to this many characters
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One problem found in user input.
+
+    ``pointer`` is an RFC 6901 JSON pointer into the document the user gave ("" is the
+    whole document). ``node_id``/``process_id``/``argument`` name the place in openEO terms.
+    """
+
+    code: str
+    message: str
+    pointer: str = ""
+    severity: Severity = "error"
+    node_id: str | None = None
+    process_id: str | None = None
+    argument: str | None = None
+    hint: str | None = None
+    # Filled in by the front end from the source map when the input was text.
+    line: int | None = field(default=None, compare=False)
+    column: int | None = field(default=None, compare=False)
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS.get(self.code, 400)
+
+    def to_openeo(self) -> dict:
+        """The openEO API error object, extended with pgc's location fields."""
+        out: dict = {"code": self.code, "message": self.message, "pointer": self.pointer}
+        if self.severity != "error":
+            out["level"] = self.severity
+        for key in ("node_id", "process_id", "argument", "hint", "line", "column"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+
+class PgcError(Exception):
+    """Raised by APIs that cannot return diagnostics; carries all of them."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = list(diagnostics)
+        first = self.diagnostics[0] if self.diagnostics else None
+        text = f"{first.code}: {first.message}" if first else "invalid input"
+        more = len(self.diagnostics) - 1
+        super().__init__(text + (f" (and {more} more)" if more > 0 else ""))
+
+    @property
+    def code(self) -> str:
+        return self.diagnostics[0].code if self.diagnostics else "Internal"
+
+
+def echo(value: object) -> str:
+    """A user value for a message: repr-quoted and cut, never the whole argument."""
+    text = value if isinstance(value, str) else repr(value)
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if len(text) > MAX_ECHO:
+        text = text[: MAX_ECHO - 1] + "…"
+    return f"'{text}'" if isinstance(value, str) else text

@@ -1,0 +1,371 @@
+"""Strict JSON reading with a source map.
+
+openEO documents arrive as untrusted text. pgc reads them strictly — duplicate keys,
+``NaN``/``Infinity`` literals, lone surrogates, numbers that do not fit a float64 and
+nesting beyond the limit are all reported, never silently accepted or changed — and can
+say where in the text any JSON pointer lies, so diagnostics show the user's own line.
+
+Two readers share the work: the C ``json`` module with strictness hooks reads valid input
+fast; only when it objects (or a diagnostic needs a line number) does the iterative
+pure-Python scanner below read the text again, reporting every problem with its position.
+
+>>> value, source, problems = load_text('{"a": [1, 2]}', "<doc>")
+>>> value, problems
+({'a': [1, 2]}, [])
+>>> source.locate("/a/1")
+(1, 11)
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import Diagnostic, echo
+from ..limits import Limits
+from ..pointer import join
+
+INVALID = "ProcessGraphInvalid"
+_MAX_INT_DIGITS = 308  # beyond this an integer cannot become a float64 (1e308)
+
+
+class _NotStrict(Exception):
+    """The fast reader met something the strict scanner must explain."""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _NotStrict
+    return obj
+
+
+def _constant(_: str) -> Any:
+    raise _NotStrict
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _NotStrict
+    return value
+
+
+def _int(text: str) -> int:
+    if len(text) > _MAX_INT_DIGITS:
+        raise _NotStrict
+    return int(text)
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_RAW_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+@dataclass
+class Source:
+    """The text a document came from, and where each JSON pointer lies in it."""
+
+    name: str
+    text: str | None = None
+    limits: Limits = field(default_factory=Limits)
+    _offsets: dict[str, int] | None = field(default=None, repr=False)
+    _line_starts: list[int] | None = field(default=None, repr=False)
+
+    def locate(self, pointer: str) -> tuple[int, int] | None:
+        """1-based (line, column) of the value or member at ``pointer``, if known."""
+        if self.text is None:
+            return None
+        if self._offsets is None:
+            _, self._offsets, _ = scan(self.text, self.limits)
+        # A pointer below a scalar (or past the end) points at its nearest existing parent.
+        while pointer not in self._offsets:
+            if not pointer:
+                return None
+            pointer = pointer.rsplit("/", 1)[0]
+        return self._position(self._offsets[pointer])
+
+    def _position(self, offset: int) -> tuple[int, int]:
+        if self._line_starts is None:
+            assert self.text is not None
+            self._line_starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
+        line = bisect.bisect_right(self._line_starts, offset)
+        return line, offset - self._line_starts[line - 1] + 1
+
+    def line_text(self, line: int) -> str | None:
+        if self.text is None or self._line_starts is None or line > len(self._line_starts):
+            return None
+        start = self._line_starts[line - 1]
+        end = self.text.find("\n", start)
+        return self.text[start : end if end >= 0 else len(self.text)].rstrip("\r")
+
+
+def load_text(data: str | bytes, name: str = "<input>", limits: Limits | None = None):
+    """Parse JSON text strictly: ``(value, source, diagnostics)``; value is None on failure."""
+    limits = limits or Limits()
+    if isinstance(data, bytes | bytearray):
+        if len(data) > limits.max_bytes:
+            return None, Source(name, None, limits), [_too_big(len(data), limits)]
+        try:
+            data = bytes(data).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            msg = f"The document is not valid UTF-8 (byte {exc.start})."
+            return None, Source(name, None, limits), [Diagnostic(INVALID, msg)]
+    source = Source(name, data, limits)
+    if len(data) > limits.max_bytes:
+        return None, source, [_too_big(len(data), limits)]
+    try:
+        value = json.loads(
+            data,
+            object_pairs_hook=_pairs,
+            parse_constant=_constant,
+            parse_float=_float,
+            parse_int=_int,
+        )
+        if _SURROGATE_ESCAPE.search(data) is None and _RAW_SURROGATE.search(data) is None:
+            return value, source, []
+    except (_NotStrict, ValueError, RecursionError):
+        pass
+    value, source._offsets, problems = scan(data, limits)
+    return (value if not problems else None), source, problems
+
+
+def _too_big(size: int, limits: Limits) -> Diagnostic:
+    return Diagnostic(INVALID, f"The document is {size} bytes; the limit is {limits.max_bytes}.")
+
+
+def load_python(document: Any, limits: Limits | None = None):
+    """Check a document given as Python objects (from an embedding application).
+
+    It must be what JSON can express: dicts with string keys, lists, strings, finite
+    numbers, booleans and None, without cycles. Serialising and reading it back enforces
+    exactly that, with the same strictness as text input.
+    """
+    limits = limits or Limits()
+    try:
+        text = json.dumps(document, allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        reason = str(exc).split(" (")[0] if str(exc) else type(exc).__name__
+        msg = f"The process graph is not a JSON document: {reason}."
+        return None, Source("<python>", None, limits), [Diagnostic(INVALID, msg)]
+    value, source, problems = load_text(text, "<python>", limits)
+    source.text = None  # positions in our own serialisation mean nothing to the user
+    return value, source, problems
+
+
+# --------------------------------------------------------------------------------------
+# The strict scanner: iterative, linear, reports every problem with its position.
+
+_TOKEN = re.compile(
+    r"""[ \t\n\r]*+(?:
+      (?P<s>"(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*")
+     |(?P<n>-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)
+     |(?P<p>[{}\[\]:,])
+     |(?P<l>true|false|null)
+     |(?P<c>NaN|-?Infinity)
+     |(?P<bad>.)
+    )""",
+    re.X | re.S,
+)
+_LITERALS = {"true": True, "false": False, "null": None}
+_LONE = re.compile(r"[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]")
+
+# States of an open container.
+_OBJ_FIRST, _OBJ_KEY, _OBJ_COLON, _OBJ_VALUE, _OBJ_NEXT = range(5)
+_ARR_FIRST, _ARR_VALUE, _ARR_NEXT = range(5, 8)
+
+
+def scan(text: str, limits: Limits):
+    """Read ``text`` without recursion: ``(value, pointer -> offset, diagnostics)``.
+
+    Strictness problems are collected and reading goes on; a syntax error ends it.
+    Diagnostics carry the line and column of the offending token.
+    """
+    value, offsets, problems = _scan(text, limits)
+    if not problems:
+        return value, offsets, []
+    line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    diagnostics = []
+    for message, pointer, offset in problems:
+        line = bisect.bisect_right(line_starts, offset)
+        diagnostics.append(
+            Diagnostic(
+                INVALID, message, pointer, line=line, column=offset - line_starts[line - 1] + 1
+            )
+        )
+    return value, offsets, diagnostics
+
+
+def _scan(text: str, limits: Limits):
+    offsets: dict[str, int] = {}
+    problems: list[Diagnostic] = []
+
+    def problem(message: str, pointer: str, at: int | None = None) -> None:
+        problems.append((message, pointer, pos if at is None else at))
+
+    stack: list[list] = []  # [container, state, pointer, pending key]
+    root: Any = None
+    have_root = False
+    pos = 0
+    end = len(text)
+    while True:
+        m = _TOKEN.match(text, pos)
+        if m is None or m.lastgroup is None:  # only whitespace left
+            if stack or not have_root:
+                problem(
+                    "Invalid JSON: the text ends before the document is complete.",
+                    stack[-1][2] if stack else "",
+                    len(text.rstrip()),
+                )
+            break
+        pos = m.end()
+        kind = m.lastgroup
+        start = m.start(kind)
+        token = m.group(kind)
+        frame = stack[-1] if stack else None
+        state = frame[1] if frame else None
+
+        # Punctuation that closes or separates.
+        if kind == "p" and token in ",:}]":
+            if frame is None:
+                return _syntax(problems, offsets, token, start, "")
+            if token == "," and state in (_OBJ_NEXT, _ARR_NEXT):
+                frame[1] = _OBJ_KEY if state == _OBJ_NEXT else _ARR_VALUE
+                continue
+            if token == ":" and state == _OBJ_COLON:
+                frame[1] = _OBJ_VALUE
+                continue
+            if (token == "}" and state in (_OBJ_FIRST, _OBJ_NEXT)) or (
+                token == "]" and state in (_ARR_FIRST, _ARR_NEXT)
+            ):
+                stack.pop()
+                continue
+            return _syntax(problems, offsets, token, start, frame[2])
+
+        # Object keys.
+        if state in (_OBJ_FIRST, _OBJ_KEY):
+            if kind != "s":
+                return _syntax(problems, offsets, token, start, frame[2])
+            key = _decode_string(token)
+            pointer = join(frame[2], key)
+            offsets[pointer] = start
+            if key in frame[0]:
+                problem(
+                    f"Duplicate key {echo(key)} in an object: JSON objects need unique keys.",
+                    pointer,
+                    start,
+                )
+            _check_string(key, pointer, limits, problem, start)
+            frame[3] = key
+            frame[1] = _OBJ_COLON
+            continue
+        if state == _OBJ_COLON:
+            return _syntax(problems, offsets, token, start, frame[2])
+
+        # A value: where does it go?
+        if frame is None:
+            if have_root:
+                return _syntax(problems, offsets, token, start, "")
+            pointer = ""
+        elif state == _OBJ_VALUE:
+            pointer = join(frame[2], frame[3])
+        else:  # _ARR_FIRST, _ARR_VALUE
+            pointer = join(frame[2], len(frame[0]))
+            offsets[pointer] = start
+        if kind == "p":  # [ or {
+            if len(stack) >= limits.max_json_depth:
+                problem(
+                    f"The document nests arrays and objects deeper than the limit of "
+                    f"{limits.max_json_depth} levels.",
+                    pointer,
+                    start,
+                )
+                return None, offsets, problems
+            value: Any = {} if token == "{" else []
+            new_frame = [value, _OBJ_FIRST if token == "{" else _ARR_FIRST, pointer, None]
+        elif kind == "s":
+            value = _decode_string(token)
+            _check_string(value, pointer, limits, problem, start)
+        elif kind == "n":
+            value = _number(token, pointer, problem, start)
+        elif kind == "l":
+            value = _LITERALS[token]
+        elif kind == "c":
+            problem(
+                f"{token} is not a JSON number; openEO documents must be strict JSON "
+                "(use null for no-data).",
+                pointer,
+                start,
+            )
+            value = None
+        else:
+            return _syntax(problems, offsets, token, start, pointer)
+
+        if frame is None:
+            root, have_root = value, True
+            offsets.setdefault("", start)
+        elif state == _OBJ_VALUE:
+            frame[0][frame[3]] = value
+            frame[1] = _OBJ_NEXT
+        else:
+            frame[0].append(value)
+            frame[1] = _ARR_NEXT
+        if kind == "p":
+            stack.append(new_frame)
+        if pos >= end and not stack:
+            break
+    return root, offsets, problems
+
+
+def _syntax(problems, offsets, token, start, pointer):
+    if token == '"':
+        message = (
+            "Invalid JSON string: it is not closed, or holds a raw control character "
+            "or an invalid escape."
+        )
+    else:
+        message = f"Invalid JSON: unexpected {echo(token)}."
+    problems.append((message, pointer, start))
+    return None, offsets, problems
+
+
+def _decode_string(token: str) -> str:
+    if "\\" not in token:
+        return token[1:-1]
+    return json.loads(token)
+
+
+def _check_string(value: str, pointer: str, limits: Limits, problem, at: int) -> None:
+    if len(value) > limits.max_string_length:
+        problem(
+            f"A string of {len(value)} characters exceeds the limit of {limits.max_string_length}.",
+            pointer,
+            at,
+        )
+    if _LONE.search(value):
+        problem(
+            "A string contains a lone UTF-16 surrogate (\\ud800-\\udfff without its "
+            "pair); it cannot be represented as Unicode text.",
+            pointer,
+            at,
+        )
+
+
+def _number(token: str, pointer: str, problem, at: int) -> int | float | None:
+    if "." in token or "e" in token or "E" in token:
+        value = float(token)
+        if math.isinf(value):
+            problem(f"The number {echo(token)} is too large for a 64-bit float.", pointer, at)
+            return None
+        return value
+    if len(token.lstrip("-")) > _MAX_INT_DIGITS:
+        problem(
+            f"An integer with {len(token.lstrip('-'))} digits is too long to convert to a number.",
+            pointer,
+            at,
+        )
+        return None
+    return int(token)
