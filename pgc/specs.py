@@ -92,7 +92,7 @@ def parameter_from_json(raw: dict) -> ParameterSpec:
         name=raw["name"],
         schema=raw.get("schema", {}),
         optional=bool(raw.get("optional", False)),
-        default=raw["default"] if "default" in raw else NO_DEFAULT,
+        default=raw.get("default", NO_DEFAULT),
         deprecated=bool(raw.get("deprecated", False)),
     )
 
