@@ -138,14 +138,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
         )
         if v is not None
     }
-    if any(v < 1 for v in changes.values()):
-        raise _UsageError("limits must be positive integers")
+    try:
+        limits = Limits().replace(**changes)
+    except ValueError as exc:
+        raise _UsageError(str(exc)) from None
     result = validate(
-        data,
-        specs=specs,
-        user_processes=_read_udps(args.udp),
-        limits=Limits().replace(**changes),
-        name=name,
+        data, specs=specs, user_processes=_read_udps(args.udp), limits=limits, name=name
     )
     shown = result.errors if args.no_warnings else result.diagnostics
     if args.json:

@@ -91,10 +91,15 @@ class PgcError(Exception):
         return self.diagnostics[0].code if self.diagnostics else "Internal"
 
 
-def echo(value: object) -> str:
-    """A user value for a message: repr-quoted and cut, never the whole argument."""
+def short(value: object) -> str:
+    """A user value for a message, cut to a readable length; never the whole argument."""
     text = value if isinstance(value, str) else repr(value)
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     if len(text) > MAX_ECHO:
         text = text[: MAX_ECHO - 1] + "…"
-    return f"'{text}'" if isinstance(value, str) else text
+    return text
+
+
+def echo(value: object) -> str:
+    """Like :func:`short`, and strings in quotes: ``'B04'``."""
+    return f"'{short(value)}'" if isinstance(value, str) else short(value)

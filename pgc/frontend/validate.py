@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import Diagnostic, echo
+from ..errors import Diagnostic, echo, short
 from ..limits import Limits
 from ..pointer import document_order, join
 from ..specs import ProcessSpec, Specs, load_specs
@@ -284,7 +284,7 @@ class _Checker:
                     continue
                 self.report(
                     "ProcessParameterRequired",
-                    f"Parameter '{name}' is used but not declared; it needs a value "
+                    f"Parameter {echo(name)} is used but not declared; it needs a value "
                     "when the graph runs.",
                     pointer,
                     severity="warning",
@@ -297,18 +297,20 @@ class _Checker:
             if name in values:
                 for where, msg in param.matcher.match(values[name], param.pointer, None, []):
                     self.report(
-                        "ProcessParameterInvalid", f"The value of parameter '{name}' {msg}.", where
+                        "ProcessParameterInvalid",
+                        f"The value of parameter {echo(name)} {msg}.",
+                        where,
                     )
             elif not param.optional and not param.has_default:
                 self.report(
                     "ProcessParameterRequired",
-                    f"Parameter '{name}' has no value and no default.",
+                    f"Parameter {echo(name)} has no value and no default.",
                     param.pointer,
                 )
         for name, pointer in self.free_parameters.items():
             if name not in values and name not in declared:
                 self.report(
-                    "ProcessParameterRequired", f"Parameter '{name}' has no value.", pointer
+                    "ProcessParameterRequired", f"Parameter {echo(name)} has no value.", pointer
                 )
 
     # -- graphs -------------------------------------------------------------------------
@@ -366,7 +368,7 @@ class _Checker:
             self.report(
                 INVALID,
                 "The process graph has several result nodes ("
-                + ", ".join(f"'{n.id}'" for n in results)
+                + ", ".join(f"{echo(n.id)}" for n in results)
                 + "); exactly one may have "
                 '"result": true.',
                 join(extra.pointer, "result"),
@@ -392,7 +394,7 @@ class _Checker:
             if not isinstance(raw, dict):
                 self.report(
                     INVALID,
-                    f"Node '{node_id}' must be an object with 'process_id' and "
+                    f"Node {echo(node_id)} must be an object with 'process_id' and "
                     f"'arguments', got {type(raw).__name__}.",
                     where,
                 )
@@ -403,7 +405,7 @@ class _Checker:
                 if key not in NODE_KEYS:
                     self.report(
                         INVALID,
-                        f"Node '{node_id}' has an unknown key {echo(key)}; it is ignored.",
+                        f"Node {echo(node_id)} has an unknown key {echo(key)}; it is ignored.",
                         join(where, key),
                         node,
                         severity="warning",
@@ -419,7 +421,7 @@ class _Checker:
                 )
                 self.report(
                     INVALID,
-                    f"Node '{node_id}' {msg}.",
+                    f"Node {echo(node_id)} {msg}.",
                     join(where, "process_id") if "process_id" in raw else where,
                     node,
                 )
@@ -447,7 +449,7 @@ class _Checker:
         if namespace not in (None, "user", "backend"):
             self.report(
                 "ProcessUnsupported",
-                f"Process '{pid}' in namespace {echo(namespace)} is "
+                f"Process {echo(pid)} in namespace {echo(namespace)} is "
                 "not available: pgc resolves the namespaces 'backend' and 'user' only.",
                 join(where, "namespace"),
                 node,
@@ -463,7 +465,7 @@ class _Checker:
             pool += list(self.user)
         self.report(
             "ProcessUnsupported",
-            f"Process '{pid}' is not available{where_ns}.",
+            f"Process {echo(pid)} is not available{where_ns}.",
             join(where, "process_id"),
             node,
             hint=_did_you_mean(pid, pool),
@@ -478,7 +480,8 @@ class _Checker:
         if "arguments" not in raw:
             self.report(
                 INVALID,
-                f"Node '{node.id}' has no 'arguments'; use {{}} for a process without arguments.",
+                f"Node {echo(node.id)} has no 'arguments'; "
+                "use {} for a process without arguments.",
                 node.pointer,
                 node,
             )
@@ -487,7 +490,8 @@ class _Checker:
         if not isinstance(args, dict):
             self.report(
                 INVALID,
-                f"'arguments' of node '{node.id}' must be an object, got {type(args).__name__}.",
+                f"'arguments' of node {echo(node.id)} must be an object, "
+                f"got {type(args).__name__}.",
                 where,
                 node,
             )
@@ -503,7 +507,7 @@ class _Checker:
             if matcher is None:
                 self.report(
                     "ProcessParameterUnsupported",
-                    f"Process '{raw['process_id']}' has no parameter '{name}'.",
+                    f"Process {echo(raw['process_id'])} has no parameter {echo(name)}.",
                     arg_where,
                     node,
                     name,
@@ -516,7 +520,8 @@ class _Checker:
             for p_where, message in problems:
                 self.report(
                     "ProcessParameterInvalid",
-                    f"Argument '{name}' of node '{node.id}' ({raw['process_id']}) {message}.",
+                    f"Argument {echo(name)} of node {echo(node.id)} "
+                    f"({short(raw['process_id'])}) {message}.",
                     p_where,
                     node,
                     name,
@@ -526,7 +531,7 @@ class _Checker:
                 if spot not in claimed and not problems:
                     self.report(
                         "ProcessParameterInvalid",
-                        f"Argument '{name}' of node '{node.id}' holds a child process "
+                        f"Argument {echo(name)} of node {echo(node.id)} holds a child process "
                         "graph where a value is expected.",
                         spot,
                         node,
@@ -541,8 +546,8 @@ class _Checker:
                 if required and pname not in args:
                     self.report(
                         "ProcessParameterRequired",
-                        f"Process '{raw['process_id']}' needs the argument '{pname}' "
-                        f"(node '{node.id}').",
+                        f"Process {echo(raw['process_id'])} needs the argument {echo(pname)} "
+                        f"(node {echo(node.id)}).",
                         where,
                         node,
                         pname,
@@ -582,6 +587,14 @@ class _Checker:
         name = ref.get("from_parameter")
         return scope.lookup(name) if isinstance(name, str) else None
 
+    def too_long(self, pointer: str, node: _Node | None) -> None:
+        self.report(
+            INVALID,
+            f"A string is longer than the limit of {self.limits.max_string_length} characters.",
+            pointer,
+            node,
+        )
+
     def walk_value(
         self,
         value: Any,
@@ -593,7 +606,10 @@ class _Checker:
     ) -> list[str]:
         """Check every reference inside an argument value; return the callback positions."""
         spots: list[str] = []
+        longest = self.limits.max_string_length
         if not isinstance(value, dict | list):
+            if isinstance(value, str) and len(value) > longest:
+                self.too_long(pointer, node)
             return spots
         stack: list[tuple[Any, str, int]] = [(value, pointer, 0)]
         while stack:
@@ -607,12 +623,18 @@ class _Checker:
                     node,
                 )
                 continue
+            entries = enumerate(item) if isinstance(item, list) else item.items()
+            if isinstance(item, dict) and (
+                "from_node" in item or "from_parameter" in item or "process_graph" in item
+            ):
+                entries = ()  # references and callbacks are checked below
+            for key, v in entries:
+                if isinstance(v, dict | list):
+                    child = f"{where}/{key}" if isinstance(key, int) else join(where, key)
+                    stack.append((v, child, depth + 1))
+                elif isinstance(v, str) and len(v) > longest:
+                    self.too_long(join(where, key), node)
             if isinstance(item, list):
-                stack.extend(
-                    (v, f"{where}/{i}", depth + 1)
-                    for i, v in enumerate(item)
-                    if isinstance(v, dict | list)
-                )
                 continue
             if "from_node" in item or "from_parameter" in item:
                 self.check_reference(item, where, node, nodes, task, ids)
@@ -627,12 +649,6 @@ class _Checker:
                         join(where, extra[0]),
                         node,
                     )
-                continue
-            stack.extend(
-                (v, join(where, k), depth + 1)
-                for k, v in item.items()
-                if isinstance(v, dict | list)
-            )
         return spots
 
     def check_reference(
@@ -673,7 +689,7 @@ class _Checker:
             if any(target in outer for outer in task.parent_nodes):
                 self.report(
                     INVALID,
-                    f"Node '{node.id}' refers to node '{target}' of an enclosing "
+                    f"Node {echo(node.id)} refers to node {echo(target)} of an enclosing "
                     "process graph; from_node can only refer to nodes of the same graph.",
                     join(where, kind),
                     node,
@@ -682,7 +698,7 @@ class _Checker:
                 return
             self.report(
                 INVALID,
-                f"Node '{node.id}' refers to node '{target}', which does not "
+                f"Node {echo(node.id)} refers to node {echo(target)}, which does not "
                 "exist in this process graph.",
                 join(where, kind),
                 node,
@@ -700,7 +716,7 @@ class _Checker:
                 self.announced.add(target)
                 self.report(
                     "ProcessParameterRequired",
-                    f"Parameter '{target}' is not a parameter of {task.scope.what}; "
+                    f"Parameter {echo(target)} is not a parameter of {task.scope.what}; "
                     "as a parameter of the whole graph it needs a value when the graph "
                     "runs.",
                     join(where, kind),
@@ -711,7 +727,7 @@ class _Checker:
             return
         self.report(
             INVALID,
-            f"Parameter '{target}' is not defined for {task.scope.what}.",
+            f"Parameter {echo(target)} is not defined for {task.scope.what}.",
             join(where, kind),
             node,
             hint=_did_you_mean(target, task.scope.names()) or _available(task.scope),
@@ -737,7 +753,7 @@ class _Checker:
                 value["parameters"], join(where, "parameters"), self.problems, self.specs.subtypes
             )
             params.update({p.name: p.matcher for p in declared})
-        what = f"the callback '{arg}' of node '{node.id}'"
+        what = f"the callback {echo(arg)} of node {echo(node.id)}"
         scope = _Scope(params, task.scope, what=what)
         returns = self.matcher(matcher.callback_returns) if matcher.callback_returns else None
         return _Task(
@@ -782,7 +798,7 @@ class _Checker:
             if len(members) == 1 and not g.has_edge(members[0], members[0]):
                 continue
             first = nodes[members[0]]
-            path = " -> ".join(f"'{m}'" for m in [*members, members[0]][:12])
+            path = " -> ".join(f"{echo(m)}" for m in [*members, members[0]][:12])
             self.report(
                 INVALID,
                 f"Nodes {path} form a cycle: a node cannot depend on its own result.",
@@ -810,7 +826,11 @@ class _Checker:
                 else "does not contribute to the result"
             )
             self.report(
-                INVALID, f"Node '{node.id}' ({pid}) {why}.", node.pointer, node, severity="warning"
+                INVALID,
+                f"Node {echo(node.id)} ({pid}) {why}.",
+                node.pointer,
+                node,
+                severity="warning",
             )
 
     def check_returns(self, task: _Task, result: _Node) -> None:
@@ -819,7 +839,7 @@ class _Checker:
         self.report(
             "ProcessParameterInvalid",
             f"The result of {task.owner or 'the process'} must "
-            f"be {task.returns.describe()}, but node '{result.id}' gives "
+            f"be {task.returns.describe()}, but node {echo(result.id)} gives "
             f"{result.returns.describe()}.",
             result.pointer,
             result,
@@ -841,7 +861,7 @@ class _Checker:
                 top = _Scope(
                     {p.name: p.matcher for p in udp.process.parameters or ()},
                     open=udp.process.parameters is None,
-                    what=f"user-defined process '{pid}'",
+                    what=f"user-defined process {echo(pid)}",
                 )
                 sub.run(
                     _Task(
@@ -863,7 +883,7 @@ class _Checker:
                 self.problems.append(
                     Diagnostic(
                         d.code,
-                        f"In user-defined process '{pid}' at {d.pointer or '/'}: {d.message}",
+                        f"In user-defined process {echo(pid)} at {d.pointer or '/'}: {d.message}",
                         caller,
                         node_id=d.node_id,
                         process_id=d.process_id,
@@ -873,7 +893,7 @@ class _Checker:
                 )
         for cycle in _call_cycles(calls):
             caller = self.called_user.get(cycle[0])
-            path = " -> ".join(f"'{p}'" for p in [*cycle, cycle[0]])
+            path = " -> ".join(f"{echo(p)}" for p in [*cycle, cycle[0]])
             self.report(
                 INVALID,
                 f"User-defined processes {path} call each other in a cycle; "
@@ -914,11 +934,11 @@ def _did_you_mean(word: str, candidates: list[str]) -> str | None:
     if not isinstance(word, str) or not candidates:
         return None
     close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else None
+    return f"did you mean {echo(close[0])}?" if close else None
 
 
 def _available(scope: _Scope) -> str | None:
     names = scope.names()
     if not names:
         return "no parameters are available here"
-    return "available: " + ", ".join(f"'{n}'" for n in names[:10])
+    return "available: " + ", ".join(echo(n) for n in names[:10])
