@@ -23,8 +23,9 @@ STRICT_CASES = [
 ]
 
 
-@pytest.mark.parametrize("text,pointer,position", [c[1:] for c in STRICT_CASES],
-                         ids=[c[0] for c in STRICT_CASES])
+@pytest.mark.parametrize(
+    "text,pointer,position", [c[1:] for c in STRICT_CASES], ids=[c[0] for c in STRICT_CASES]
+)
 def test_strict_json_is_reported_with_place(text, pointer, position):
     value, _, problems = load_text(text, "<t>")
     assert value is None
@@ -59,8 +60,13 @@ def test_string_limit_in_the_strict_scanner():
 
 
 def test_string_limit_where_validation_uses_strings():
-    graph = {"n": {"process_id": "text_concat", "result": True,
-                   "arguments": {"data": ["ok", "x" * 100], "separator": "y" * 100}}}
+    graph = {
+        "n": {
+            "process_id": "text_concat",
+            "result": True,
+            "arguments": {"data": ["ok", "x" * 100], "separator": "y" * 100},
+        }
+    }
     result = pgc.validate(graph, limits=pgc.Limits(max_string_length=10))
     assert {d.pointer for d in result.errors} == {"/n/arguments/data/1", "/n/arguments/separator"}
 

@@ -19,7 +19,9 @@ def test_all_processes_and_proposals():
     proposals = [p for p in specs.processes.values() if p.proposal]
     assert len(proposals) == 37
     assert specs.version == "2.0.0-rc.2"
-    assert {"load_collection", "reduce_dimension", "ndvi", "cumsum", "load_stac"} <= set(specs.ids())
+    assert {"load_collection", "reduce_dimension", "ndvi", "cumsum", "load_stac"} <= set(
+        specs.ids()
+    )
 
 
 def test_specs_keep_facts_not_prose():
@@ -46,8 +48,11 @@ def test_every_process_has_traits():
 
 @needs_upstream
 def test_specs_are_what_the_importer_writes():
-    out = subprocess.run([sys.executable, str(ROOT / "tools" / "import_specs.py"), str(UPSTREAM),
-                          "--check"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "import_specs.py"), str(UPSTREAM), "--check"],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -62,16 +67,23 @@ def _custom_folder(tmp_path):
     custom = {
         "id": "my_index",
         "summary": "A back-end's own process.",
-        "parameters": [{"name": "data", "schema": {"type": "object", "subtype": "datacube"}},
-                       {"name": "gain", "schema": {"type": "number"}, "optional": True}],
+        "parameters": [
+            {"name": "data", "schema": {"type": "object", "subtype": "datacube"}},
+            {"name": "gain", "schema": {"type": "number"}, "optional": True},
+        ],
         "returns": {"schema": {"type": "object", "subtype": "datacube"}},
     }
     (tmp_path / "processes" / "my_index.json").write_text(json.dumps(custom))
     return tmp_path
 
 
-GRAPH = {"l": {"process_id": "my_index", "arguments": {"data": {"from_parameter": "c"},
-                                                        "gain": "high"}, "result": True}}
+GRAPH = {
+    "l": {
+        "process_id": "my_index",
+        "arguments": {"data": {"from_parameter": "c"}, "gain": "high"},
+        "result": True,
+    }
+}
 
 
 def test_custom_spec_folder_from_python(tmp_path):
@@ -79,7 +91,8 @@ def test_custom_spec_folder_from_python(tmp_path):
     assert specs.ids() == ["my_index"]
     result = pgc.validate(GRAPH, specs=specs)
     assert [(d.code, d.pointer) for d in result.errors] == [
-        ("ProcessParameterInvalid", "/l/arguments/gain")]
+        ("ProcessParameterInvalid", "/l/arguments/gain")
+    ]
     # With pgc's own specs the process does not exist.
     assert pgc.validate(GRAPH).errors[0].code == "ProcessUnsupported"
 
@@ -98,14 +111,17 @@ def test_custom_specs_from_cli_and_environment(tmp_path):
 
 
 def test_processes_listing_file(tmp_path):
-    listing = {"processes": [{"id": "only", "parameters": [], "returns": {"schema": {}}}],
-               "links": []}
+    listing = {
+        "processes": [{"id": "only", "parameters": [], "returns": {"schema": {}}}],
+        "links": [],
+    }
     path = tmp_path / "processes.json"
     path.write_text(json.dumps(listing))
     specs = load_specs(path)
     assert specs.ids() == ["only"]
-    assert pgc.validate({"n": {"process_id": "only", "arguments": {}, "result": True}},
-                        specs=specs).ok
+    assert pgc.validate(
+        {"n": {"process_id": "only", "arguments": {}, "result": True}}, specs=specs
+    ).ok
 
 
 def test_missing_spec_folder_is_a_clear_error(tmp_path):

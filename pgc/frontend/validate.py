@@ -611,10 +611,11 @@ class _Checker:
             if isinstance(value, str) and len(value) > longest:
                 self.too_long(pointer, node)
             return spots
-        stack: list[tuple[Any, str, int]] = [(value, pointer, 0)]
+        # Depth counts from the document root, as in the JSON reader's limit.
+        stack: list[tuple[Any, str, int]] = [(value, pointer, pointer.count("/"))]
         while stack:
             item, where, depth = stack.pop()
-            if depth > self.limits.max_json_depth:
+            if depth >= self.limits.max_json_depth:
                 self.report(
                     INVALID,
                     "An argument nests arrays and objects deeper than the limit "
@@ -877,6 +878,8 @@ class _Checker:
             calls[pid] = list(sub.called_user)
             pending += sub.called_user
             caller = self.called_user[pid]
+            for callee in sub.called_user:  # report problems at the user's own call
+                self.called_user.setdefault(callee, caller)
             for d in sub.problems:
                 if not d.is_error:
                     continue
