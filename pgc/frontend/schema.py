@@ -27,6 +27,7 @@ import datetime as _dt
 import math
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 from ..errors import echo
@@ -193,26 +194,29 @@ class Matcher:
             and not self.has_const
         )
 
-    def kinds(self) -> set[tuple[str, str | None]] | None:
+    @cached_property
+    def kinds(self) -> frozenset[tuple[str, str | None]] | None:
         """The (JSON type, subtype) pairs this schema can match; None for any."""
         if self.alternatives is not None:
             out: set = set()
             for alt in self.alternatives:
-                k = alt.kinds()
+                k = alt.kinds
                 if k is None:
                     return None
                 out |= k
-            return out
+            return frozenset(out)
         if self.types is None:
             if self.enum is not None or self.has_const:
                 values = self.enum if self.enum is not None else [self.const]
-                return {(json_type(v), None) for v in values}
+                return frozenset((json_type(v), None) for v in values)
             return None
-        return {(t, self.subtype) for t in self.types}
+        return frozenset((t, self.subtype) for t in self.types)
 
     def can_accept(self, other: Matcher) -> bool:
         """Whether some value described by ``other`` could satisfy this schema."""
-        mine, theirs = self.kinds(), other.kinds()
+        mine, theirs = self.kinds, other.kinds
+        if mine is theirs:
+            return True
         if mine is None or theirs is None:
             return True
         for t1, s1 in theirs:

@@ -172,7 +172,15 @@ class _Scope:
     parameters: dict[str, Matcher]
     parent: _Scope | None = None
     open: bool = False  # the top scope of a graph whose parameters are not declared
-    what: str = "the process"
+    label: str = "the process"
+    callback_of: tuple[str, str] | None = None  # (argument, node id) of a callback
+
+    @property
+    def what(self) -> str:
+        if self.callback_of is None:
+            return self.label
+        arg, node_id = self.callback_of
+        return f"the callback {echo(arg)} of node {echo(node_id)}"
 
     def lookup(self, name: str) -> Matcher | None:
         scope: _Scope | None = self
@@ -204,7 +212,6 @@ class _Task:
     scope: _Scope
     depth: int
     returns: Matcher | None = None  # what a callback must return
-    owner: str = ""  # "callback 'reducer' of node 'r1'"
     parent_nodes: tuple[frozenset, ...] = ()  # node ids of enclosing graphs
 
 
@@ -357,7 +364,7 @@ class _Checker:
         nodes = self.read_nodes(graph, pointer)
         results = [n for n in nodes.values() if n.raw.get("result") is True]
         if not results:
-            where = f" ({task.owner})" if task.owner else ""
+            where = f" ({task.scope.what})" if task.scope.callback_of else ""
             self.report(
                 INVALID,
                 f"The process graph{where} has no result node: mark the node "
@@ -754,8 +761,7 @@ class _Checker:
                 value["parameters"], join(where, "parameters"), self.problems, self.specs.subtypes
             )
             params.update({p.name: p.matcher for p in declared})
-        what = f"the callback {echo(arg)} of node {echo(node.id)}"
-        scope = _Scope(params, task.scope, what=what)
+        scope = _Scope(params, task.scope, callback_of=(arg, node.id))
         returns = self.matcher(matcher.callback_returns) if matcher.callback_returns else None
         return _Task(
             value["process_graph"],
@@ -763,7 +769,6 @@ class _Checker:
             scope,
             task.depth + 1,
             returns,
-            what,
             task.parent_nodes + (ids,),
         )
 
@@ -839,7 +844,7 @@ class _Checker:
             return
         self.report(
             "ProcessParameterInvalid",
-            f"The result of {task.owner or 'the process'} must "
+            f"The result of {task.scope.what} must "
             f"be {task.returns.describe()}, but node {echo(result.id)} gives "
             f"{result.returns.describe()}.",
             result.pointer,
@@ -862,7 +867,7 @@ class _Checker:
                 top = _Scope(
                     {p.name: p.matcher for p in udp.process.parameters or ()},
                     open=udp.process.parameters is None,
-                    what=f"user-defined process {echo(pid)}",
+                    label=f"user-defined process {echo(pid)}",
                 )
                 sub.run(
                     _Task(
