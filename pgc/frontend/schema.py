@@ -397,10 +397,8 @@ class Matcher:
             return [(pointer, _count_message("at least", self.min_items, n, self.subtype))]
         if self.max_items is not None and n > self.max_items:
             return [(pointer, _count_message("at most", self.max_items, n, self.subtype))]
-        if self.unique_items and n > 1:
-            literal = [v for v in value if not isinstance(v, dict | list)]
-            if len({(type(v) is bool, v) for v in literal}) != len(literal):
-                return [(pointer, "must not contain the same value twice")]
+        if self.unique_items and n > 1 and len({canonical(v) for v in value}) != n:
+            return [(pointer, "must not contain the same value twice")]
         problems: list[Problem] = []
         if self.tuple_items is not None:
             for i, (item, sub) in enumerate(zip(value, self.tuple_items, strict=False)):
@@ -473,12 +471,42 @@ def _subtypes_meet(a: str, b: str) -> bool:
 
 
 def _json_equal(a: Any, b: Any) -> bool:
-    # JSON equality: true is not 1, 1 equals 1.0.
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return a == b
-    return type(a) is type(b) and a == b
+    return canonical(a) == canonical(b)
+
+
+def canonical(value: Any) -> Any:
+    """A hashable key equal for JSON-equal values: ``true`` is not ``1``, ``1`` is ``1.0``,
+    key order does not matter. Iterative, so deep values cannot exhaust the stack."""
+    # Post-order walk: a container's key is built once all its children's keys are known.
+    done: list[Any] = []
+    stack: list[tuple[Any, bool]] = [(value, False)]
+    while stack:
+        item, expanded = stack.pop()
+        if isinstance(item, list):
+            if expanded:
+                n = len(item)
+                keys = done[len(done) - n :] if n else []
+                del done[len(done) - n :]
+                done.append(("a", tuple(keys)))
+            else:
+                stack.append((item, True))
+                stack.extend((v, False) for v in reversed(item))
+        elif isinstance(item, dict):
+            if expanded:
+                n = len(item)
+                keys = done[len(done) - n :] if n else []
+                del done[len(done) - n :]
+                done.append(("o", frozenset(zip(item, keys, strict=True))))
+            else:
+                stack.append((item, True))
+                stack.extend((v, False) for v in reversed(list(item.values())))
+        elif isinstance(item, bool) or item is None:
+            done.append(("c", item))
+        elif isinstance(item, int | float):
+            done.append(("n", item))  # 1 == 1.0 and hash(1) == hash(1.0) in Python
+        else:
+            done.append(("s", item))
+    return done[0]
 
 
 class SchemaError(ValueError):

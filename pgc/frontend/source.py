@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import Diagnostic, echo
+from ..errors import Diagnostic, echo, short
 from ..limits import Limits
 from ..pointer import join
 
@@ -140,20 +140,101 @@ def _too_big(size: int, limits: Limits) -> Diagnostic:
 def load_python(document: Any, limits: Limits | None = None):
     """Check a document given as Python objects (from an embedding application).
 
-    It must be what JSON can express: dicts with string keys, lists, strings, finite
-    numbers, booleans and None, without cycles. Serialising and reading it back enforces
-    exactly that, with the same strictness as text input.
+    It must be what JSON can express: dicts with string keys, lists (tuples are read as
+    lists), strings, finite numbers, booleans and None, without cycles and within the depth
+    limit. Problems are reported at their place; a sound document is then serialised and
+    read back, with the same strictness as text input.
     """
     limits = limits or Limits()
-    try:
-        text = json.dumps(document, allow_nan=False, ensure_ascii=False)
-    except (TypeError, ValueError, RecursionError) as exc:
-        reason = str(exc).split(" (")[0] if str(exc) else type(exc).__name__
-        msg = f"The process graph is not a JSON document: {reason}."
-        return None, Source("<python>", None, limits), [Diagnostic(INVALID, msg)]
+    problems = _python_problems(document, limits)
+    if problems:
+        return None, Source("<python>", None, limits), problems
+    text = json.dumps(document, ensure_ascii=False)
     value, source, problems = load_text(text, "<python>", limits)
     source.text = None  # positions in our own serialisation mean nothing to the user
     return value, source, problems
+
+
+def _python_problems(document: Any, limits: Limits) -> list[Diagnostic]:
+    """What in a Python document is not JSON: iterative, each problem at its pointer."""
+    problems: list[Diagnostic] = []
+    budget = limits.max_bytes // 2  # every JSON value takes at least two bytes of text
+    on_path: set[int] = set()  # containers between the root and the current item
+    stack: list[tuple[Any, str, int, bool]] = [(document, "", 0, False)]
+    while stack:
+        item, pointer, depth, leaving = stack.pop()
+        if leaving:
+            on_path.discard(id(item))
+            continue
+        budget -= 1
+        if budget < 0:
+            problems.append(
+                Diagnostic(
+                    INVALID,
+                    f"The document is larger than the limit of {limits.max_bytes} bytes as JSON.",
+                )
+            )
+            break
+        if isinstance(item, str | bool | int | type(None)):
+            if isinstance(item, str) and _RAW_SURROGATE.search(item) and _LONE.search(item):
+                problems.append(
+                    Diagnostic(INVALID, "A string contains a lone UTF-16 surrogate.", pointer)
+                )
+            continue
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                problems.append(
+                    Diagnostic(
+                        INVALID, f"{item} is not a JSON number; use null for no-data.", pointer
+                    )
+                )
+            continue
+        if not isinstance(item, dict | list | tuple):
+            problems.append(
+                Diagnostic(
+                    INVALID,
+                    f"A value of Python type {type(item).__name__} has no JSON form.",
+                    pointer,
+                )
+            )
+            continue
+        if id(item) in on_path:
+            problems.append(
+                Diagnostic(
+                    INVALID,
+                    "The document contains itself (a reference cycle between Python objects).",
+                    pointer,
+                )
+            )
+            continue
+        if depth >= limits.max_json_depth:
+            problems.append(
+                Diagnostic(
+                    INVALID,
+                    "The document nests arrays and objects deeper "
+                    f"than the limit of {limits.max_json_depth} levels.",
+                    pointer,
+                )
+            )
+            continue
+        on_path.add(id(item))
+        stack.append((item, pointer, depth, True))
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if not isinstance(key, str):
+                    problems.append(
+                        Diagnostic(
+                            INVALID,
+                            f"The object key {short(key)} is not a "
+                            "string; JSON object keys are strings.",
+                            join(pointer, short(key)),
+                        )
+                    )
+                    continue
+                stack.append((value, join(pointer, key), depth + 1, False))
+        else:
+            stack.extend((v, f"{pointer}/{i}", depth + 1, False) for i, v in enumerate(item))
+    return problems
 
 
 # --------------------------------------------------------------------------------------

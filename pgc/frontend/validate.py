@@ -33,7 +33,11 @@ from .source import Source, load_python, load_text
 
 INVALID = "ProcessGraphInvalid"
 NODE_KEYS = {"process_id", "arguments", "result", "namespace", "description"}
-CALLBACK_KEYS = {"process_graph", "id", "summary", "description", "parameters", "returns"}
+# Keys of an openEO process object, which a child process graph may be (API: process).
+CALLBACK_KEYS = {
+    "process_graph", "id", "summary", "description", "parameters", "returns", "categories",
+    "deprecated", "experimental", "exceptions", "examples", "links",
+}  # fmt: skip
 ANY = compile_schema({})
 
 
@@ -69,6 +73,7 @@ class UserProcess:
     parameters: dict[str, DeclaredParameter]
     returns: Matcher
     problems: list[Diagnostic]
+    declared: bool = True  # False: no "parameters" given, so they are unknown (openEO API)
 
 
 def validate(
@@ -158,7 +163,8 @@ def _user_processes(raw, specs: Specs, limits: Limits) -> dict[str, UserProcess]
             continue
         params = {p.name: p for p in (process.parameters or [])} if process else {}
         returns = process.returns if process and process.returns else ANY
-        out[pid] = UserProcess(pid, doc, process, params, returns, problems)
+        declared = process is not None and process.parameters is not None
+        out[pid] = UserProcess(pid, doc, process, params, returns, problems, declared)
     return out
 
 
@@ -533,6 +539,8 @@ class _Checker:
                     node,
                     name,
                 )
+            if not problems and node.spec is not None and node.spec.traits.get("domain"):
+                self.check_domain(node, name, value, arg_where)
             claimed = {p for _, _, p in callbacks}
             for spot in callback_spots:
                 if spot not in claimed and not problems:
@@ -565,15 +573,39 @@ class _Checker:
         return children
 
     def parameters_of(self, node: _Node) -> dict[str, Matcher] | None:
-        if node.spec is not None:
-            params = self._parameters.get(node.spec.id)
+        spec = node.spec
+        if spec is not None:
+            params = self._parameters.get(spec.id)
             if params is None:
-                params = {p.name: self.matcher(p.schema) for p in node.spec.parameters}
-                self._parameters[node.spec.id] = params
+                relax = spec.traits.get("domain") == "nan"
+                params = {
+                    p.name: compile_schema(_without_bounds(p.schema), self.specs.subtypes)
+                    if relax
+                    else self.matcher(p.schema)
+                    for p in spec.parameters
+                }
+                self._parameters[spec.id] = params
             return params
-        if node.user is not None:
+        if node.user is not None and node.user.declared:
             return {name: p.matcher for name, p in node.user.parameters.items()}
-        return None
+        return None  # unknown process, or a user process that does not declare parameters
+
+    def check_domain(self, node: _Node, name: str, value: Any, where: str) -> None:
+        """Numbers outside a math process's domain are valid and give NaN or an infinity
+        (the definitions' text and the conformance vectors); say so as a warning."""
+        param = node.spec.parameter(name) if node.spec is not None else None
+        if param is None:
+            return
+        for p_where, message in self.matcher(param.schema).match(value, where, self, []):
+            self.report(
+                "ProcessParameterInvalid",
+                f"Argument {echo(name)} of node {echo(node.id)} is outside the domain of "
+                f"{short(node.spec.id)} ({message}): the result is NaN or an infinity.",
+                p_where,
+                node,
+                name,
+                severity="warning",
+            )
 
     def required_of(self, node: _Node) -> list[tuple[str, bool]]:
         if node.spec is not None:
@@ -653,9 +685,11 @@ class _Checker:
                 if extra:
                     self.report(
                         INVALID,
-                        f"A child process graph has the unknown key {echo(extra[0])}.",
+                        f"A child process graph has the unknown key {echo(extra[0])}; "
+                        "it is ignored.",
                         join(where, extra[0]),
                         node,
+                        severity="warning",
                     )
         return spots
 
@@ -936,6 +970,25 @@ def _call_cycles(calls: dict[str, list[str]]) -> list[list[str]]:
                 color[pid] = 2
                 path.pop()
     return cycles
+
+
+_BOUNDS = {
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minimumExclusive",
+    "maximumExclusive",
+}
+
+
+def _without_bounds(schema: Any) -> Any:
+    """A parameter schema without numeric bounds (top level and any-of alternatives)."""
+    if isinstance(schema, list):
+        return [_without_bounds(s) for s in schema]
+    if isinstance(schema, dict):
+        return {k: v for k, v in schema.items() if k not in _BOUNDS}
+    return schema
 
 
 def _did_you_mean(word: str, candidates: list[str]) -> str | None:
