@@ -131,7 +131,7 @@ def check_subtype(subtype: str, value: Any) -> str | None:
     """Rules of openEO subtypes beyond their JSON schema, for literal values."""
     if subtype == "geojson" and isinstance(value, dict):
         kind = value.get("type")
-        if kind not in GEOJSON_TYPES:
+        if not isinstance(kind, str) or kind not in GEOJSON_TYPES:
             return f"must be GeoJSON: 'type' must be one of {', '.join(sorted(GEOJSON_TYPES))}"
         needs = _GEOJSON_NEEDS.get(kind, "coordinates")
         if needs not in value:

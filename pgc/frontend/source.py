@@ -125,12 +125,28 @@ def load_text(data: str | bytes, name: str = "<input>", limits: Limits | None = 
             parse_float=_float,
             parse_int=_int,
         )
-        if _SURROGATE_ESCAPE.search(data) is None and _RAW_SURROGATE.search(data) is None:
+        clean = _SURROGATE_ESCAPE.search(data) is None and _RAW_SURROGATE.search(data) is None
+        if clean and _within_depth(value, limits.max_json_depth):
             return value, source, []
     except (_NotStrict, ValueError, RecursionError):
         pass
     value, source._offsets, problems = scan(data, limits)
     return (value if not problems else None), source, problems
+
+
+def _within_depth(value: Any, limit: int) -> bool:
+    """Whether no array or object nests ``limit`` levels deep (iterative, one pass)."""
+    stack = [(value, 0)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item, depth = pop()
+        if depth >= limit:
+            return False
+        children = item.values() if type(item) is dict else item if type(item) is list else ()
+        for child in children:
+            if type(child) is dict or type(child) is list:
+                push((child, depth + 1))
+    return True
 
 
 def _too_big(size: int, limits: Limits) -> Diagnostic:
@@ -216,11 +232,12 @@ def _python_problems(document: Any, limits: Limits) -> list[Diagnostic]:
                     pointer,
                 )
             )
-            continue
+            break  # the text reader stops at the first place too deep, too
         on_path.add(id(item))
         stack.append((item, pointer, depth, True))
+        # Children are pushed in reverse so that they are visited in document order.
         if isinstance(item, dict):
-            for key, value in item.items():
+            for key, value in reversed(item.items()):
                 if not isinstance(key, str):
                     problems.append(
                         Diagnostic(
@@ -233,7 +250,9 @@ def _python_problems(document: Any, limits: Limits) -> list[Diagnostic]:
                     continue
                 stack.append((value, join(pointer, key), depth + 1, False))
         else:
-            stack.extend((v, f"{pointer}/{i}", depth + 1, False) for i, v in enumerate(item))
+            stack.extend(
+                (item[i], f"{pointer}/{i}", depth + 1, False) for i in range(len(item) - 1, -1, -1)
+            )
     return problems
 
 
