@@ -171,7 +171,7 @@ def _user_processes(raw, specs: Specs, limits: Limits) -> dict[str, UserProcess]
 # ---------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _Scope:
     """Parameters visible in a graph: its own, then those of enclosing graphs."""
 
@@ -211,7 +211,7 @@ class _Scope:
         return out
 
 
-@dataclass
+@dataclass(slots=True)
 class _Task:
     graph: Any
     pointer: str
@@ -221,7 +221,7 @@ class _Task:
     parent_nodes: tuple[frozenset, ...] = ()  # node ids of enclosing graphs
 
 
-@dataclass
+@dataclass(slots=True)
 class _Node:
     id: str
     pointer: str
@@ -242,6 +242,7 @@ class _Checker:
         self.aborted = False
         self._matchers: dict[int, Matcher] = {}
         self._parameters: dict[str, dict[str, Matcher]] = {}
+        self._required: dict[str, tuple[str, ...]] = {}
         self.free_parameters: dict[str, str] = {}  # name -> first pointer using it
         self.announced: set[str] = set()  # free parameters already reported in a callback
         self.called_user: dict[str, str] = {}  # user process id -> first calling pointer
@@ -390,6 +391,7 @@ class _Checker:
 
         children: list[_Task] = []
         ids = frozenset(nodes)
+        self.refs_context = (nodes, task.scope)  # for ref_schema while matching arguments
         for node in nodes.values():
             children += self.check_arguments(node, nodes, task, ids)
         acyclic = self.check_cycles(nodes)
@@ -528,7 +530,6 @@ class _Checker:
                 )
                 continue
             callbacks: list = []
-            self.refs_context = (nodes, task.scope)
             problems = matcher.match(value, arg_where, self, callbacks)
             for p_where, message in problems:
                 self.report(
@@ -541,7 +542,7 @@ class _Checker:
                 )
             if not problems and node.spec is not None and node.spec.traits.get("domain"):
                 self.check_domain(node, name, value, arg_where)
-            claimed = {p for _, _, p in callbacks}
+            claimed = {p for _, _, p in callbacks} if callback_spots else ()
             for spot in callback_spots:
                 if spot not in claimed and not problems:
                     self.report(
@@ -557,8 +558,8 @@ class _Checker:
                     self.callback_task(cb_value, cb_matcher, cb_where, node, name, task, ids)
                 )
         if params is not None:
-            for pname, required in self.required_of(node):
-                if required and pname not in args:
+            for pname in self.required_of(node):
+                if pname not in args:
                     self.report(
                         "ProcessParameterRequired",
                         f"Process {echo(raw['process_id'])} needs the argument {echo(pname)} "
@@ -607,13 +608,18 @@ class _Checker:
                 severity="warning",
             )
 
-    def required_of(self, node: _Node) -> list[tuple[str, bool]]:
+    def required_of(self, node: _Node) -> tuple[str, ...]:
+        """Names of the parameters that need an argument."""
         if node.spec is not None:
-            return [(p.name, p.required) for p in node.spec.parameters]
+            names = self._required.get(node.spec.id)
+            if names is None:
+                names = tuple(p.name for p in node.spec.parameters if p.required)
+                self._required[node.spec.id] = names
+            return names
         assert node.user is not None
-        return [
-            (p.name, not p.optional and not p.has_default) for p in node.user.parameters.values()
-        ]
+        return tuple(
+            p.name for p in node.user.parameters.values() if not p.optional and not p.has_default
+        )
 
     def ref_schema(self, ref: dict) -> Matcher | None:
         """Called by the schema matcher: what a reference yields (None when unknown)."""
@@ -646,6 +652,13 @@ class _Checker:
         """Check every reference inside an argument value; return the callback positions."""
         spots: list[str] = []
         longest = self.limits.max_string_length
+        if (
+            type(value) is dict
+            and len(value) == 1
+            and ("from_node" in value or "from_parameter" in value)
+        ):
+            self.check_reference(value, pointer, node, nodes, task, ids)  # the common case
+            return spots
         if not isinstance(value, dict | list):
             if isinstance(value, str) and len(value) > longest:
                 self.too_long(pointer, node)
