@@ -14,7 +14,7 @@ the declared parameters and remembers where in the document they are.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import Diagnostic, echo
@@ -47,8 +47,7 @@ class ProcessDocument:
     id: str | None = None
     parameters: list[DeclaredParameter] | None = None  # None: not declared (open)
     returns: Matcher | None = None
-    bare: bool = False
-    extra: dict = field(default_factory=dict)
+    bare: bool = False  # a flat graph without a process object around it
 
 
 def _looks_like_node(value: Any) -> bool:
