@@ -1,0 +1,1 @@
+"""Where data meets pgc: the collection catalog (and, later, readers and writers)."""

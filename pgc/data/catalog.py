@@ -1,0 +1,107 @@
+"""The collection catalog: STAC collections with the datacube extension, as types.
+
+openEO back-ends describe collections as STAC collections whose ``cube:dimensions`` give
+the dimensions (extents, steps, labels, reference systems) and whose ``eo:bands`` /
+``raster:bands`` summaries give the band metadata. pgc reads the same documents to type
+``load_collection`` before any data is read. pgc ships the metadata of its embedded sample
+collection; an embedding application adds its own collections.
+
+>>> cube = default_catalog().cube_type("SENTINEL2_L2A_SAMPLE")
+>>> cube.names, cube.dtype
+(('t', 'bands', 'y', 'x'), 'uint16')
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from ..ir.types import Band, CubeType, Dimension, promote
+
+COLLECTIONS_DIR = Path(__file__).resolve().parent / "collections"
+# openEO's usual dimension order for raster collections.
+_ORDER = {"temporal": 0, "bands": 1, "spatial": 2, "other": 3, "geometry": 4}
+_AXIS_ORDER = {"z": 0, "y": 1, "x": 2}
+
+
+@dataclass
+class Catalog:
+    """Collections by id; ``add`` STAC collection documents of your own."""
+
+    collections: dict[str, dict] = field(default_factory=dict)
+
+    def add(self, stac_collection: dict) -> None:
+        self.collections[stac_collection["id"]] = stac_collection
+        self._types.pop(stac_collection["id"], None)
+
+    def __contains__(self, collection_id: object) -> bool:
+        return collection_id in self.collections
+
+    def ids(self) -> list[str]:
+        return sorted(self.collections)
+
+    def stac(self, collection_id: str) -> dict:
+        return self.collections[collection_id]
+
+    def cube_type(self, collection_id: str) -> CubeType:
+        if collection_id not in self._types:
+            self._types[collection_id] = cube_type_of(self.collections[collection_id])
+        return self._types[collection_id]
+
+    _types: dict[str, CubeType] = field(default_factory=dict, repr=False)
+
+
+def cube_type_of(stac: dict) -> CubeType:
+    """The data cube type of a STAC collection with the datacube extension."""
+    dims_raw: dict[str, Any] = stac.get("cube:dimensions") or {}
+    summaries = stac.get("summaries") or {}
+    eo = {b.get("name"): b for b in summaries.get("eo:bands") or [] if isinstance(b, dict)}
+    raster = {b.get("name"): b for b in summaries.get("raster:bands") or [] if isinstance(b, dict)}
+    dims = []
+    for name, raw in dims_raw.items():
+        kind = raw.get("type", "other")
+        labels = raw.get("values")
+        extent = raw.get("extent")
+        crs = raw.get("reference_system")
+        dims.append(Dimension(
+            name=name,
+            type=kind if kind in _ORDER else "other",
+            axis=raw.get("axis"),
+            labels=tuple(labels) if isinstance(labels, list) else None,
+            extent=tuple(extent) if isinstance(extent, list) and len(extent) == 2 else None,
+            step=raw.get("step"),
+            crs=str(crs) if crs is not None and kind == "spatial" else None,
+        ))  # fmt: skip
+    dims.sort(key=lambda d: (_ORDER[d.type], _AXIS_ORDER.get(d.axis or "", 3)))
+    band_dim = next((d for d in dims if d.type == "bands"), None)
+    bands = []
+    dtypes = []
+    for name in band_dim.labels or () if band_dim else ():
+        e, r = eo.get(name, {}), raster.get(name, {})
+        bands.append(
+            Band(
+                name,
+                e.get("common_name"),
+                e.get("center_wavelength"),
+                r.get("nodata"),
+                r.get("scale"),
+                r.get("offset"),
+            )
+        )
+        if r.get("data_type"):
+            dtypes.append(r["data_type"])
+    dtype = promote(*dtypes) if dtypes else "float64"
+    nodata = next((b.nodata for b in bands if b.nodata is not None), None)
+    return CubeType(tuple(dims), dtype=dtype, bands=tuple(bands), nodata=nodata)
+
+
+@cache
+def default_catalog() -> Catalog:
+    """pgc's own collections (the embedded sample collection's metadata)."""
+    catalog = Catalog()
+    for path in sorted(COLLECTIONS_DIR.glob("*.json")):
+        catalog.add(json.loads(path.read_text(encoding="utf-8")))
+    return catalog
