@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .errors import Diagnostic
+
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
@@ -65,6 +67,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     v.add_argument("--no-warnings", action="store_true", help="report errors only")
     v.set_defaults(run=cmd_validate)
+
+    c = sub.add_parser(
+        "compile",
+        parents=[common],
+        help="compile a graph to IR, JSON or dot",
+        description="Compile an openEO graph (JSON) or pgc IR text.",
+    )
+    c.add_argument("file", metavar="FILE", help="openEO JSON or pgc IR text; - reads stdin")
+    c.add_argument("--emit", choices=["ir", "json", "dot"], default="ir")
+    c.add_argument(
+        "-p",
+        "--pipeline",
+        default="default",
+        help="passes to run, e.g. dce,cse,fold; 'none' runs no passes",
+    )
+    c.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
+    c.set_defaults(run=cmd_compile)
+
+    e = sub.add_parser(
+        "explain",
+        parents=[common],
+        help="print the typed, optimized plan",
+        description="Print the optimized typed plan with sizes and remarks.",
+    )
+    e.add_argument("file", metavar="FILE", help="openEO JSON or pgc IR text; - reads stdin")
+    e.add_argument("-p", "--pipeline", default="default")
+    e.add_argument("--verbose", action="store_true", help="print the plan after each pass")
+    e.set_defaults(run=cmd_explain)
     return parser
 
 
@@ -156,6 +186,75 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(format_diagnostic(d, result.source))
         print(_summary(result, name))
     return EXIT_OK if result.ok else EXIT_INVALID
+
+
+def _compile(args: argparse.Namespace):
+    """Compile FILE; on failure print the diagnostics and return None."""
+    from .compiler import compile as compile_graph
+    from .errors import PgcError
+    from .frontend.source import Source
+
+    data, name = _read_input(args.file)
+    specs = _load_specs(args.specs)
+    try:
+        from .passes.manager import parse_pipeline
+
+        parse_pipeline(args.pipeline)
+    except ValueError as exc:
+        raise _UsageError(str(exc)) from None
+    try:
+        return compile_graph(data, pipeline=args.pipeline, specs=specs, name=name)
+    except PgcError as exc:
+        source = Source(name, data.decode("utf-8", "replace"))
+        for d in exc.diagnostics:
+            if d.line is None and d.pointer:
+                pos = source.locate(d.pointer)
+                if pos:
+                    d = Diagnostic(
+                        d.code,
+                        d.message,
+                        d.pointer,
+                        d.severity,
+                        d.node_id,
+                        d.process_id,
+                        d.argument,
+                        d.hint,
+                        *pos,
+                    )
+            print(format_diagnostic(d, source))
+        print(
+            f"{name}: invalid: {len(exc.diagnostics)} error"
+            f"{'s' if len(exc.diagnostics) != 1 else ''}"
+        )
+        return None
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    plan = _compile(args)
+    if plan is None:
+        return EXIT_INVALID
+    if args.emit == "json":
+        text = json.dumps(plan.to_openeo(), indent=2, ensure_ascii=False) + "\n"
+    elif args.emit == "dot":
+        text = plan.to_dot()
+    else:
+        text = plan.text()
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise _UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    plan = _compile(args)
+    if plan is None:
+        return EXIT_INVALID
+    sys.stdout.write(plan.explain(verbose=args.verbose))
+    return EXIT_OK
 
 
 def format_diagnostic(d, source) -> str:

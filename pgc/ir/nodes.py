@@ -90,7 +90,7 @@ class Node:
     arguments: tuple[tuple[str, Value], ...] = ()
     type: Type = ANY
     namespace: str | None = None
-    origin: Origin | None = None
+    origin: Origin | None = field(default=None, compare=False)  # provenance, not identity
     remarks: tuple[str, ...] = field(default=(), compare=False)
 
     def arg(self, name: str) -> Value | None:

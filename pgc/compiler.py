@@ -1,0 +1,160 @@
+"""``pgc.compile``: validate, lower, infer types, optimize; the result is a :class:`Plan`.
+
+>>> plan = compile({"a": {"process_id": "add", "arguments": {"x": 1, "y": 2}, "result": True}})
+>>> plan.graph.result_node.process_id, plan.graph.result_node.literal("x")
+('constant', 3)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import Diagnostic, PgcError
+from .ir.graph import Graph
+from .ir.infer import Environment, infer_graph
+from .ir.printer import print_graph
+from .ir.types import CubeType, format_bytes
+from .limits import Limits
+from .passes.manager import PassContext, PassLog, parse_pipeline, run_pipeline
+from .specs import Specs, load_specs
+
+
+@dataclass
+class Plan:
+    """A compiled graph: the typed, optimized IR and how it got there."""
+
+    graph: Graph
+    initial: Graph
+    log: PassLog
+    pipeline: list[str]
+    diagnostics: list[Diagnostic] = field(default_factory=list)  # warnings
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def text(self, types: bool = True) -> str:
+        return print_graph(self.graph, types=types)
+
+    def to_openeo(self) -> dict:
+        from .ir.raising import to_openeo
+
+        return to_openeo(self.graph)
+
+    def bytes_read(self, graph: Graph | None = None) -> int | None:
+        """Estimated bytes the loads of ``graph`` read (None when a size is unknown)."""
+        total = 0
+        for _, node in (graph or self.graph).walk():
+            if node.process_id in ("load_collection", "load_stac"):
+                if not isinstance(node.type, CubeType) or node.type.nbytes is None:
+                    return None
+                total += node.type.nbytes
+        return total
+
+    def explain(self, verbose: bool = False) -> str:
+        before, after = self.bytes_read(self.initial), self.bytes_read()
+        result = self.graph.result_node.type
+        size = format_bytes(result.nbytes) if isinstance(result, CubeType) else "-"
+        lines = [
+            f"# pgc plan: {sum(1 for _ in self.graph.walk())} nodes; "
+            f"pipeline: {', '.join(self.pipeline) or 'none'}",
+            f"# estimated bytes read: {format_bytes(before)} before passes, "
+            f"{format_bytes(after)} after; result {size}",
+        ]
+        if verbose:
+            lines += ["", "## lowered and typed", print_graph(self.initial).rstrip()]
+            for record in self.log.records:
+                lines.append("")
+                if record.changed:
+                    lines += [
+                        f"## after {record.name} ({record.seconds * 1000:.1f} ms)",
+                        print_graph(record.graph).rstrip(),
+                    ]
+                else:
+                    lines.append(f"## after {record.name}: unchanged")
+            lines += ["", "## plan"]
+        lines.append(print_graph(self.graph).rstrip())
+        return "\n".join(lines) + "\n"
+
+    def to_dot(self) -> str:
+        from .ir.printer import json_text
+
+        lines = ["digraph plan {", "  rankdir=LR;", '  node [shape=box, fontname="monospace"];']
+        for node in self.graph.nodes():
+            label = f"{node.id}\\n{node.process_id}\\n{node.type}".replace('"', '\\"')
+            lines.append(f'  {json_text(node.id)} [label="{label}"];')
+            for producer in self.graph.inputs(node.id):
+                lines.append(f"  {json_text(producer)} -> {json_text(node.id)};")
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+
+def looks_like_ir(text: str) -> bool:
+    """Whether a text is pgc's IR rather than openEO JSON."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            return stripped.startswith("process(")
+    return False
+
+
+def compile(  # noqa: A001 - the natural name, as pgc.compile
+    document: Any,
+    *,
+    pipeline: str | list[str] = "default",
+    specs: Specs | str | None = None,
+    catalog: Any = None,
+    user_processes: Any = None,
+    limits: Limits | None = None,
+    name: str = "<input>",
+    verify: bool = False,
+) -> Plan:
+    """Compile an openEO graph (JSON text, bytes or dict) or IR text into a :class:`Plan`.
+
+    Raises :class:`~pgc.errors.PgcError` with every diagnostic when the graph is invalid
+    or its types show an error.
+    """
+    from .data.catalog import default_catalog
+    from .frontend.lower import lower
+    from .frontend.validate import validate
+    from .ir.parser import IRSyntaxError, parse_ir
+
+    timings: dict[str, float] = {}
+    if not isinstance(specs, Specs):
+        specs = load_specs(specs)
+    names = parse_pipeline(pipeline) if isinstance(pipeline, str) else list(pipeline)
+    start = time.perf_counter()
+    warnings: list[Diagnostic] = []
+    if isinstance(document, bytes | bytearray):
+        document = bytes(document).decode("utf-8", "replace")
+    if isinstance(document, str) and looks_like_ir(document):
+        try:
+            graph = parse_ir(document)
+        except IRSyntaxError as exc:
+            raise PgcError(
+                [Diagnostic("ProcessGraphInvalid", str(exc), "", line=exc.line, column=exc.column)]
+            ) from None
+        timings["parse"] = time.perf_counter() - start
+    else:
+        result = validate(
+            document, specs=specs, user_processes=user_processes, limits=limits, name=name
+        )
+        timings["validate"] = time.perf_counter() - start
+        if not result.ok:
+            raise PgcError(result.errors)
+        warnings = result.warnings
+        start = time.perf_counter()
+        graph = lower(result, specs)
+        timings["lower"] = time.perf_counter() - start
+    env = Environment(specs, catalog if catalog is not None else default_catalog())
+    start = time.perf_counter()
+    typed = infer_graph(graph, env)
+    timings["infer"] = time.perf_counter() - start
+    errors = [d for d in env.diagnostics if d.is_error]
+    if errors:
+        raise PgcError(errors)
+    start = time.perf_counter()
+    optimized, log = run_pipeline(typed, names, PassContext(env), verify=verify)
+    if names:
+        optimized = infer_graph(optimized, Environment(specs, env.catalog))
+    timings["passes"] = time.perf_counter() - start
+    return Plan(optimized, typed, log, names, warnings, timings)

@@ -1,0 +1,1 @@
+"""Optimization passes over the IR and the pass manager that runs them."""
