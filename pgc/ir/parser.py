@@ -227,7 +227,8 @@ _NOT_LITERAL = object()
 
 def _build(top: dict) -> Graph:
     """Graphs from the reader's structures, parents first (child pointers need them)."""
-    root = Graph(tuple(top["params"]), top["pointer"] or "/process_graph")
+    pointer = top["pointer"]
+    root = Graph(tuple(top["params"]), "/process_graph" if pointer is None else pointer)
     pending: list[tuple[dict, Graph]] = [(top, root)]
     while pending:
         raw, graph = pending.pop()
@@ -275,7 +276,8 @@ def _value(value, origin: Origin | None, arg: str, pending: list):
         return ParamRef(payload)
     if kind == "graph":
         default = join(origin.pointer, "arguments", arg, "process_graph") if origin else ""
-        child = Graph(tuple(payload["params"]), payload["pointer"] or default)
+        pointer = payload["pointer"]
+        child = Graph(tuple(payload["params"]), default if pointer is None else pointer)
         pending.append((payload, child))
         return Callback(child)
     if kind == "array":

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..ir.graph import Graph
 from ..ir.nodes import Literal, Node
+from ..ir.printer import json_text
 from .rewrite import map_graphs, redirect
 
 Number = int | float
@@ -223,14 +224,17 @@ def fold(graph: Graph, context) -> tuple[Graph, bool]:
                             "constant",
                             (("x", Literal(value)),),
                             origin=node.origin,
-                            remarks=node.remarks + (f"fold: {node.process_id} = {value!r}",),
+                            remarks=node.remarks
+                            + (f"fold: {node.process_id} = {json_text(value)}",),
                         )
                     )
                     folded += 1
                 continue
             for user in out.users(node_id):
                 out.replace(
-                    out.node(user).with_remark(f"fold: {node_id} ({node.process_id}) = {value!r}")
+                    out.node(user).with_remark(
+                        f"fold: {node_id} ({node.process_id}) = {json_text(value)}"
+                    )
                 )
             redirect(out, node_id, Literal(value))
             out.remove(node_id)
