@@ -3,6 +3,8 @@
 >>> import pgc
 >>> pgc.validate({"n": {"process_id": "pi", "arguments": {}, "result": True}}).ok
 True
+>>> pgc.compile({"n": {"process_id": "pi", "arguments": {}, "result": True}}).to_openeo()
+{'process_graph': {'n': {'process_id': 'constant', 'arguments': {'x': 3.141592653589793}, 'result': True}}}
 """
 
 from .errors import Diagnostic, PgcError
@@ -10,5 +12,17 @@ from .frontend import ValidationResult, validate
 from .limits import Limits
 from .specs import load_specs
 
-__all__ = ["Diagnostic", "Limits", "PgcError", "ValidationResult", "load_specs", "validate"]
+__all__ = [
+    "Diagnostic", "Limits", "PgcError", "Plan", "ValidationResult", "compile", "load_specs",
+    "validate",
+]  # fmt: skip
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # The compiler pulls in the IR (networkx, lark); `pgc validate` does not need it.
+    if name in ("compile", "Plan"):
+        from . import compiler
+
+        return getattr(compiler, name)
+    raise AttributeError(f"module 'pgc' has no attribute {name!r}")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Diagnostic, PgcError
+from .gcpause import gc_paused
 from .ir.graph import Graph
 from .ir.infer import Environment, infer_graph
 from .ir.printer import print_graph
@@ -113,6 +114,11 @@ def compile(  # noqa: A001 - the natural name, as pgc.compile
     Raises :class:`~pgc.errors.PgcError` with every diagnostic when the graph is invalid
     or its types show an error.
     """
+    with gc_paused():
+        return _compile(document, pipeline, specs, catalog, user_processes, limits, name, verify)
+
+
+def _compile(document, pipeline, specs, catalog, user_processes, limits, name, verify) -> Plan:
     from .data.catalog import default_catalog
     from .frontend.lower import lower
     from .frontend.validate import validate
@@ -154,7 +160,7 @@ def compile(  # noqa: A001 - the natural name, as pgc.compile
         raise PgcError(errors)
     start = time.perf_counter()
     optimized, log = run_pipeline(typed, names, PassContext(env), verify=verify)
-    if names:
+    if any(r.changed for r in log.records):  # passes keep types only where they did not change
         optimized = infer_graph(optimized, Environment(specs, env.catalog))
     timings["passes"] = time.perf_counter() - start
     return Plan(optimized, typed, log, names, warnings, timings)

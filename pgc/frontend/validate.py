@@ -17,12 +17,11 @@ True
 from __future__ import annotations
 
 import difflib
-import gc
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Diagnostic, echo, short
+from ..gcpause import gc_paused
 from ..limits import Limits
 from ..pointer import document_order, join
 from ..specs import ProcessSpec, Specs, load_specs
@@ -96,7 +95,7 @@ def validate(
     limits = limits or Limits()
     if not isinstance(specs, Specs):
         specs = load_specs(specs)
-    with _no_gc():
+    with gc_paused():
         if isinstance(document, str | bytes | bytearray):
             value, source, problems = load_text(document, name, limits)
         else:
@@ -108,22 +107,6 @@ def validate(
         if process is not None:
             checker.check_document(process, parameters)
     return _finish(checker.problems, source, value, process)
-
-
-@contextmanager
-def _no_gc():
-    """Pause the cyclic garbage collector during a walk.
-
-    Validation allocates many small objects and no reference cycles; with the collector
-    running, its passes over a growing heap make time grow faster than the graph.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _finish(problems, source, document, process) -> ValidationResult:
