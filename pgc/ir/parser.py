@@ -1,10 +1,12 @@
-"""Read the IR's text form back (lark, LALR): ``parse_ir(print_graph(g))`` rebuilds ``g``.
+r"""Read the IR's text form back (lark, LALR): ``parse_ir(print_graph(g))`` rebuilds ``g``.
+
+A type annotation (``: cube[...] uint16``) runs to the end of its line.
 
 Types in the text are checked for syntax only; :func:`pgc.ir.infer.infer_graph` works them
 out again from the graph, so print -> parse -> infer -> print is the identity. Syntax
 errors carry the line, the column and the offending line with a caret.
 
->>> g = parse_ir('process() { %a = pi() : number  return %a }')
+>>> g = parse_ir('process() {\n  %a = pi() : number\n  return %a\n}')
 >>> g.result, g.node("a").process_id
 ('a', 'pi')
 """
