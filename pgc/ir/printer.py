@@ -30,12 +30,12 @@ from .graph import Graph
 from .nodes import ArrayValue, Callback, Literal, Node, NodeRef, ObjectValue, ParamRef, Value
 from .types import CubeType, format_bytes
 
-IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 INDENT = "  "
 
 
 def name_text(name: str) -> str:
-    return name if IDENT.match(name) else json.dumps(name, ensure_ascii=False)
+    return name if IDENT.fullmatch(name) else json.dumps(name, ensure_ascii=False)
 
 
 def json_text(value: Any) -> str:
