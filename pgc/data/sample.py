@@ -1,0 +1,152 @@
+"""The embedded sample collection ``SENTINEL2_L2A_SAMPLE``: synthetic, deterministic data.
+
+A Sentinel-2 L2A-like cube that needs no download: 12 dates in 2023 (the 10th of each
+month), the 12 L2A spectral bands and the scene classification ``SCL``, 512 x 512 pixels of
+10 m in UTM zone 31N (EPSG:32631). The scene is made of spatially coherent parts:
+
+- water (a smooth low-lying area), bare/built ground, and agricultural parcels
+  (rectangles) whose crops green up and senesce with their own calendars;
+- per-date clouds (smooth blobs, SCL 8/9 and thin cirrus 10) with their shadows (SCL 3)
+  cast to the south-east, and one date with a no-data strip (value 0, SCL 0).
+
+Reflectances follow typical surface-reflectance spectra of water, green vegetation and
+bare soil, mixed by the fraction of green cover. Digital numbers are stored as in the L2A
+processing baseline 04.00: ``DN = reflectance * 10000 + 1000`` (scale 0.0001, offset
+-0.1, nodata 0), as the collection's STAC metadata says. The values are generated, not
+observed: the metadata says so (``pgc:synthetic``).
+
+The cube is generated once with a fixed seed and cached on disk, one ``.npy`` file per
+date and band, so loads read only the windows they need.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+COLLECTION_ID = "SENTINEL2_L2A_SAMPLE"
+VERSION = 1  # bump when the generator changes: the cache is keyed by it
+SIZE = 512
+BANDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12")
+DATES = tuple(f"2023-{m:02d}-10T10:30:00Z" for m in range(1, 13))
+SEED = 2023
+
+# Surface reflectance (x 10000) of the end members, band by band (BANDS order).
+WATER = np.array([700, 650, 750, 450, 350, 250, 220, 200, 180, 120, 60, 40], dtype=np.float64)
+VEGETATION = np.array(
+    [350, 350, 700, 350, 1200, 2900, 3500, 3700, 3800, 3600, 1800, 900], dtype=np.float64
+)
+SOIL = np.array(
+    [1100, 1200, 1500, 1800, 2000, 2200, 2350, 2450, 2550, 2600, 3100, 2600], dtype=np.float64
+)
+BUILT = np.array(
+    [1500, 1600, 1700, 1800, 1900, 2000, 2050, 2100, 2150, 2100, 2500, 2300], dtype=np.float64
+)
+CLOUD = np.array(
+    [6500, 6800, 6900, 7000, 7100, 7200, 7200, 7300, 7300, 6000, 5000, 4000], dtype=np.float64
+)
+
+SCL_NODATA, SCL_SHADOW, SCL_VEGETATION, SCL_NOT_VEGETATED, SCL_WATER = 0, 3, 4, 5, 6
+SCL_CLOUD_MEDIUM, SCL_CLOUD_HIGH, SCL_CIRRUS = 8, 9, 10
+
+
+def cache_dir() -> Path:
+    """Where the generated cube lives: ``$PGC_CACHE_DIR`` or ``~/.cache/pgc``."""
+    base = os.environ.get("PGC_CACHE_DIR") or Path.home() / ".cache" / "pgc"
+    return Path(base) / f"{COLLECTION_ID}-v{VERSION}"
+
+
+def band_path(date_index: int, band: str) -> Path:
+    return cache_dir() / f"t{date_index:02d}_{band}.npy"
+
+
+def ensure_generated() -> Path:
+    """Generate the cube once (a few seconds); later calls find it on disk."""
+    folder = cache_dir()
+    done = folder / "complete"
+    if done.is_file():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    cube = generate()
+    for t in range(len(DATES)):
+        for band in (*BANDS, "SCL"):
+            tmp = folder / f".t{t:02d}_{band}.{os.getpid()}.npy"
+            np.save(tmp, cube[band][t])
+            tmp.replace(band_path(t, band))  # atomic: concurrent generators agree
+    done.write_text(f"{COLLECTION_ID} v{VERSION}\n")
+    return folder
+
+
+def smooth_field(rng: np.random.Generator, size: int, scale: float) -> np.ndarray:
+    """Spatially coherent noise in [0, 1]: white noise low-passed in the Fourier domain."""
+    noise = rng.standard_normal((size, size))
+    fy = np.fft.fftfreq(size)[:, None]
+    fx = np.fft.fftfreq(size)[None, :]
+    kernel = np.exp(-((fx**2 + fy**2) * (scale**2)))
+    field = np.real(np.fft.ifft2(np.fft.fft2(noise) * kernel))
+    lo, hi = field.min(), field.max()
+    return (field - lo) / (hi - lo)
+
+
+def generate() -> dict[str, np.ndarray]:
+    """The whole cube as ``{band: array[t, y, x]}`` (uint16 reflectance DNs, uint8 SCL)."""
+    rng = np.random.default_rng(SEED)
+    n, nt = SIZE, len(DATES)
+    relief = smooth_field(rng, n, 40.0)
+    urban = smooth_field(rng, n, 25.0)
+    water = relief < np.quantile(relief, 0.08)
+    built = (urban > np.quantile(urban, 0.9)) & ~water
+
+    # Agricultural parcels: a jittered grid of rectangles, each with a crop calendar.
+    parcel_id = np.zeros((n, n), dtype=np.int64)
+    edges_y = np.sort(np.concatenate([[0, n], rng.integers(16, n - 16, 14)]))
+    edges_x = np.sort(np.concatenate([[0, n], rng.integers(16, n - 16, 14)]))
+    pid = 0
+    for y0, y1 in zip(edges_y[:-1], edges_y[1:], strict=True):
+        for x0, x1 in zip(edges_x[:-1], edges_x[1:], strict=True):
+            parcel_id[y0:y1, x0:x1] = pid
+            pid += 1
+    peak_month = rng.uniform(4.5, 8.5, pid)  # when each parcel is greenest
+    width = rng.uniform(1.2, 2.5, pid)
+    max_cover = rng.uniform(0.6, 0.95, pid)
+    month = np.arange(1, nt + 1, dtype=np.float64)
+
+    out = {band: np.zeros((nt, n, n), dtype=np.uint16) for band in BANDS}
+    out["SCL"] = np.zeros((nt, n, n), dtype=np.uint8)
+    texture = 0.9 + 0.2 * smooth_field(rng, n, 8.0)  # within-field variation
+    for t in range(nt):
+        cover_by_parcel = max_cover * np.exp(-0.5 * ((month[t] - peak_month) / width) ** 2)
+        cover = np.clip(cover_by_parcel[parcel_id] * texture, 0, 1)
+        cover[built] = 0.1
+        refl = cover[None] * VEGETATION[:, None, None] + (1 - cover[None]) * SOIL[:, None, None]
+        refl[:, built] = BUILT[:, None]
+        refl[:, water] = WATER[:, None]
+        scl = np.where(cover > 0.35, SCL_VEGETATION, SCL_NOT_VEGETATED).astype(np.uint8)
+        scl[water] = SCL_WATER
+
+        # Clouds and their shadows (none in July and August, much in winter).
+        amount = 0.0 if month[t] in (7, 8) else (0.35 if month[t] in (1, 2, 11, 12) else 0.12)
+        if amount:
+            clouds = smooth_field(rng, n, 30.0)
+            thick = clouds > np.quantile(clouds, 1 - amount)
+            thin = (clouds > np.quantile(clouds, 1 - amount * 1.4)) & ~thick
+            shadow = np.roll(np.roll(thick, 18, axis=0), 24, axis=1) & ~thick
+            refl[:, shadow] *= 0.45
+            refl[:, thin] = 0.6 * refl[:, thin] + 0.4 * CLOUD[:, None]
+            refl[:, thick] = CLOUD[:, None]
+            scl[shadow] = SCL_SHADOW
+            scl[thin] = SCL_CIRRUS
+            high = thick & (clouds > np.quantile(clouds, 1 - amount / 2))
+            scl[thick] = SCL_CLOUD_MEDIUM
+            scl[high] = SCL_CLOUD_HIGH
+        noise = rng.normal(0, 25, refl.shape)
+        dn = np.clip(np.rint(refl + noise) + 1000, 1, 65535).astype(np.uint16)
+        if t == 4:  # a strip outside the swath on one date: no data
+            dn[:, :, :40] = 0
+            scl[:, :40] = SCL_NODATA
+        for b, band in enumerate(BANDS):
+            out[band][t] = dn[b]
+        out["SCL"][t] = scl
+    return out
