@@ -95,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-p", "--pipeline", default="default")
     e.add_argument("--verbose", action="store_true", help="print the plan after each pass")
     e.set_defaults(run=cmd_explain)
+
+    k = sub.add_parser(
+        "collections",
+        help="list the collections pgc can load",
+        description="List the catalog, as an openEO back-end's /collections.",
+    )
+    k.add_argument("--json", action="store_true", help="print the STAC collection documents")
+    k.set_defaults(run=cmd_collections)
     return parser
 
 
@@ -254,6 +262,26 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if plan is None:
         return EXIT_INVALID
     sys.stdout.write(plan.explain(verbose=args.verbose))
+    return EXIT_OK
+
+
+def cmd_collections(args: argparse.Namespace) -> int:
+    from .data.catalog import default_catalog
+
+    catalog = default_catalog()
+    if args.json:
+        listing = {"collections": [catalog.stac(cid) for cid in catalog.ids()], "links": []}
+        print(json.dumps(listing, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    for cid in catalog.ids():
+        stac = catalog.stac(cid)
+        cube = catalog.cube_type(cid)
+        synthetic = " (synthetic)" if (stac.get("summaries") or {}).get("pgc:synthetic") else ""
+        print(f"{cid}{synthetic}: {stac.get('title', '')}")
+        print(f"  {cube}")
+        bands = cube.of_type("bands")
+        if bands and bands[0].labels:
+            print(f"  bands: {', '.join(map(str, bands[0].labels))}")
     return EXIT_OK
 
 

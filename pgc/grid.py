@@ -1,0 +1,59 @@
+"""Pixel grids: which pixels a bounding box selects (one rule for types and executors).
+
+openEO loads a pixel when its centre lies inside the extent (the ``load_collection`` and
+``filter_bbox`` definitions); the type rules and every reader use this function, so the
+sizes pgc predicts are the sizes it reads.
+
+>>> window_for_bbox((600000, 605120), (5689880, 5695000), 10, (600000, 5690000, 605000, 5695000))
+Window(y0=0, y1=500, x0=0, x1=500)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Window:
+    """Rows ``y0:y1`` (north to south) and columns ``x0:x1`` of a grid."""
+
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.y1 - self.y0, self.x1 - self.x0)
+
+
+def window_for_bbox(
+    x_extent: tuple[float, float],
+    y_extent: tuple[float, float],
+    step: float,
+    bbox: tuple[float, float, float, float] | None,
+) -> Window:
+    """The pixels whose centres lie in ``bbox`` = (west, south, east, north), grid CRS.
+
+    ``x_extent``/``y_extent`` are the outer pixel edges of the grid; ``step`` the pixel size.
+    """
+    nx = round((x_extent[1] - x_extent[0]) / step)
+    ny = round((y_extent[1] - y_extent[0]) / step)
+    if bbox is None:
+        return Window(0, ny, 0, nx)
+    west, south, east, north = bbox
+    # Centre of column i is x_extent[0] + (i + 0.5) * step; of row j, y_top - (j + 0.5) * step.
+    x0 = max(0, _ceil((west - x_extent[0]) / step - 0.5))
+    x1 = min(nx, _floor((east - x_extent[0]) / step - 0.5) + 1)
+    y0 = max(0, _ceil((y_extent[1] - north) / step - 0.5))
+    y1 = min(ny, _floor((y_extent[1] - south) / step - 0.5) + 1)
+    return Window(y0, max(y0, y1), x0, max(x0, x1))
+
+
+def _ceil(v: float) -> int:
+    return math.ceil(round(v, 9))  # round: 599.4999999 from float noise is 599.5
+
+
+def _floor(v: float) -> int:
+    return math.floor(round(v, 9))
