@@ -16,8 +16,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import Diagnostic
-
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
@@ -215,21 +213,7 @@ def _compile(args: argparse.Namespace):
     except PgcError as exc:
         source = Source(name, data.decode("utf-8", "replace"))
         for d in exc.diagnostics:
-            if d.line is None and d.pointer:
-                pos = source.locate(d.pointer)
-                if pos:
-                    d = Diagnostic(
-                        d.code,
-                        d.message,
-                        d.pointer,
-                        d.severity,
-                        d.node_id,
-                        d.process_id,
-                        d.argument,
-                        d.hint,
-                        *pos,
-                    )
-            print(format_diagnostic(d, source))
+            print(format_diagnostic(source.place(d), source))
         print(
             f"{name}: invalid: {len(exc.diagnostics)} error"
             f"{'s' if len(exc.diagnostics) != 1 else ''}"

@@ -22,7 +22,7 @@ import bisect
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import Diagnostic, echo, short
@@ -87,6 +87,15 @@ class Source:
                 return None
             pointer = pointer.rsplit("/", 1)[0]
         return self._position(self._offsets[pointer])
+
+    def place(self, diagnostic: Diagnostic) -> Diagnostic:
+        """``diagnostic`` with the line and column of its pointer, when the text has it."""
+        if diagnostic.line is not None:
+            return diagnostic
+        position = self.locate(diagnostic.pointer)
+        if position is None:
+            return diagnostic
+        return replace(diagnostic, line=position[0], column=position[1])
 
     def _position(self, offset: int) -> tuple[int, int]:
         if self._line_starts is None:

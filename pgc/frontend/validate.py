@@ -110,24 +110,7 @@ def validate(
 
 
 def _finish(problems, source, document, process) -> ValidationResult:
-    located = []
-    for d in problems:
-        if d.line is None and source.text is not None:
-            pos = source.locate(d.pointer)
-            if pos:
-                d = Diagnostic(
-                    d.code,
-                    d.message,
-                    d.pointer,
-                    d.severity,
-                    d.node_id,
-                    d.process_id,
-                    d.argument,
-                    d.hint,
-                    pos[0],
-                    pos[1],
-                )
-        located.append(d)
+    located = [source.place(d) for d in problems]
     if document is not None:
         located.sort(key=lambda d: (document_order(document, d.pointer), not d.is_error))
     return ValidationResult(located, source, document, process)
