@@ -23,6 +23,10 @@ Conventions the rules share:
   label of the cube dimension ``d``; an unlabeled array whose ``labels`` are not None
   carries its indices ``0..n-1`` there, i.e. its length (see :func:`_length`).
 - Geometry dimensions label geometries by their index in the GeoJSON they come from.
+
+>>> from pgc.specs import load_specs
+>>> sorted(RULES) == load_specs().ids()
+True
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import echo
+from ..grid import window_for_bbox
 from .infer import UNKNOWN_CUBE, RuleContext, type_from_schema
 from .nodes import ArrayValue, Callback, Literal
 from .types import (
@@ -207,6 +212,18 @@ def _list(ctx: RuleContext, name: str) -> list | None:
     return value if isinstance(value, list) else None
 
 
+def _labels(ctx: RuleContext, name: str) -> list[Label] | None:
+    """A literal list of labels (strings and numbers); None when it is not one."""
+    values = _list(ctx, name)
+    if values is None or not all(_is_label(v) for v in values):
+        return None
+    return values
+
+
+def _is_label(value: Any) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
+
+
 def _flag(ctx: RuleContext, name: str, default: bool | None) -> bool | None:
     """A boolean literal argument; ``default`` when absent; None when computed or null."""
     value = ctx.node.arg(name)
@@ -296,13 +313,15 @@ def _float(dtype: str) -> str:
     return dtype if dtype in ("float32", "float64") else "float64"
 
 
+_BOOLEAN_KINDS = (frozenset({"boolean"}), frozenset({"boolean", "null"}))
+
+
 def _result_dtype(dtype: str, result: Type) -> str:
     """The dtype of values a callback computes from ``dtype`` values."""
     if isinstance(result, ArrayType):
         result = result.item
-    if isinstance(result, ScalarType) and "boolean" in result.kinds:
-        if result.kinds <= {"boolean", "null"}:
-            return "bool"
+    if isinstance(result, ScalarType) and result.kinds in _BOOLEAN_KINDS:
+        return "bool"
     if isinstance(result, CubeType) and not result.unknown_dimensions:
         return result.dtype
     return _float(dtype)
@@ -476,37 +495,49 @@ def _load_collection(ctx: RuleContext) -> Type:
 
 
 def _narrow_spatial(ctx: RuleContext, cube: CubeType, extent: Any, argument: str) -> CubeType:
-    """Restrict x/y to a bounding box given in the cube's CRS (other CRSs: unchanged size)."""
+    """x/y restricted to the pixels whose centres lie in a bounding box in the cube's CRS.
+
+    The pixel-centre rule is :func:`pgc.grid.window_for_bbox`, shared with the readers; a
+    box in another CRS leaves the sizes unchanged (an upper bound).
+    """
     if not isinstance(extent, dict) or not {"west", "south", "east", "north"} <= set(extent):
         return cube
-    crs = str(extent.get("crs", 4326))
-    for axis, lo_key, hi_key in (("x", "west", "east"), ("y", "south", "north")):
-        box_lo, box_hi = _num(extent[lo_key]), _num(extent[hi_key])
-        if box_lo is None or box_hi is None:
-            continue
-        for dim in cube.of_type("spatial", axis):
-            if dim.crs is None or dim.crs != crs.replace("EPSG:", "") or dim.extent is None:
-                continue
-            lo, hi = max(dim.extent[0], box_lo), min(dim.extent[1], box_hi)
-            if lo >= hi:
-                ctx.error(
-                    "NoDataAvailable",
-                    f"The {argument} does not overlap the data ({axis} {dim.extent}).",
-                    argument,
-                )
-            cube = cube.with_dimension(replace(dim, extent=_snap(dim, lo, hi)))
-    return cube
+    box = tuple(_num(extent[k]) for k in ("west", "south", "east", "north"))
+    crs = str(extent.get("crs", 4326)).replace("EPSG:", "")
+    xs, ys = cube.of_type("spatial", "x"), cube.of_type("spatial", "y")
+    if None in box or not xs or not ys or cube.unknown_dimensions:
+        return cube
+    x, y = xs[0], ys[0]
+    if not all(_on_grid(d) and d.crs == crs for d in (x, y)):
+        return cube
+    x_extent = (float(x.extent[0]), float(x.extent[1]))  # type: ignore[index]
+    y_extent = (float(y.extent[0]), float(y.extent[1]))  # type: ignore[index]
+    dx, dy = float(x.step), float(y.step)  # type: ignore[arg-type]
+    bbox = (box[0], box[1], box[2], box[3])
+    cols = window_for_bbox(x_extent, y_extent, dx, bbox)  # type: ignore[arg-type]
+    rows = window_for_bbox(x_extent, y_extent, dy, bbox)  # type: ignore[arg-type]
+    if cols.x1 <= cols.x0 or rows.y1 <= rows.y0:
+        ctx.error(
+            "NoDataAvailable",
+            f"The {argument} holds no pixel centre of the data (x {x.extent}, y {y.extent} "
+            f"in EPSG:{x.crs}).",
+            argument,
+        )
+    x_new = (x_extent[0] + cols.x0 * dx, x_extent[0] + cols.x1 * dx)
+    y_new = (y_extent[1] - rows.y1 * dy, y_extent[1] - rows.y0 * dy)
+    cube = cube.with_dimension(replace(x, extent=x_new))
+    return cube.with_dimension(replace(y, extent=y_new))
 
 
-def _snap(dim: Dimension, lo: float, hi: float) -> tuple[float, float]:
-    """Pixel edges of the pixels whose centres lie inside [lo, hi] (openEO: centre rule)."""
-    step = dim.step if isinstance(dim.step, int | float) and dim.step > 0 else None
-    if step is None or dim.extent is None:
-        return (lo, hi)
-    origin = dim.extent[0]
-    first = origin + step * max(0, round((lo - origin) / step))
-    last = origin + step * round((hi - origin) / step)
-    return (first, max(first, last))
+def _on_grid(dim: Dimension) -> bool:
+    """Whether a spatial dimension has numeric extent and a positive step."""
+    step, extent = dim.step, dim.extent
+    return (
+        isinstance(step, int | float)
+        and step > 0
+        and extent is not None
+        and all(_num(v) is not None for v in extent)
+    )
 
 
 def _narrow_temporal(
@@ -542,7 +573,7 @@ def _select_bands(ctx: RuleContext, cube: CubeType, names: list, argument: str) 
             picked = common
         elif dim.labels is not None:
             ctx.error(
-                "LabelNotAvailable" if argument != "bands" else "ProcessParameterInvalid",
+                "ProcessParameterInvalid",
                 f"The data cube has no band {echo(name)}; it has "
                 + (", ".join(str(k) for k in known) or "none")
                 + ".",
@@ -595,18 +626,20 @@ def _load_geojson(ctx: RuleContext) -> Type:
     count = _count_geometries(data)
     dims = [Dimension("geometry", "geometry", labels=_indices(count), crs="4326")]
     properties = _list(ctx, "properties")
+    if properties is None and ctx.has("properties"):
+        return CubeType(unknown_dimensions=True, dtype="object", vector=True)
     if properties:
         names = tuple(str(p) for p in properties)
         labels: tuple[Label, ...] | None = names
         if len(names) == 1:
+            # One property: its name, or the indices of the longest array it holds.
             values = [f.get(names[0]) for f in _feature_properties(data)]
-            if any(isinstance(v, list) for v in values):
-                labels = _indices(max(len(v) for v in values if isinstance(v, list)))
+            arrays = [len(v) for v in values if isinstance(v, list)]
+            if arrays:
+                labels = _indices(max(arrays))
             elif not isinstance(data, dict):
-                labels = None if not isinstance(data, dict) else names
+                labels = None
         dims.append(Dimension("properties", "other", labels=labels))
-    elif ctx.has("properties") and properties is None:
-        dims.append(Dimension("properties", "other"))
     return CubeType(tuple(dims), dtype="object", vector=True)
 
 
@@ -618,11 +651,11 @@ def _count_geometries(geojson: Any) -> int | None:
     if kind == "FeatureCollection":
         features = geojson.get("features")
         return len(features) if isinstance(features, list) else None
-    if kind in ("Feature", "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon"):
-        return 1
-    if kind in ("MultiPolygon", "GeometryCollection"):
-        return 1
-    return None
+    return 1 if kind in _GEOJSON_SINGLES else None
+
+
+_GEOJSON_SINGLES = ("Feature", "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",
+                    "MultiPolygon", "GeometryCollection")  # fmt: skip
 
 
 def _feature_properties(geojson: Any) -> list[dict]:
@@ -651,7 +684,9 @@ def _filter_bbox(ctx: RuleContext) -> Type:
     """x/y restricted to the box (raster); fewer geometries (vector)."""
     cube = _cube(ctx)
     if cube.vector and not cube.unknown_dimensions:
-        return _reshape(cube, [_sizeless(d) if d.type == "geometry" else d for d in cube.dimensions])
+        return _reshape(
+            cube, [_sizeless(d) if d.type == "geometry" else d for d in cube.dimensions]
+        )
     return _narrow_spatial(ctx, cube, ctx.literal("extent"), "extent")
 
 
@@ -730,8 +765,13 @@ def _filter_spatial(ctx: RuleContext) -> Type:
     cube = _cube(ctx)
     _geometries(ctx, "geometries")
     box = _geojson_bbox(ctx.literal("geometries"))
-    if box is None:
+    xs = cube.of_type("spatial", "x") if not cube.unknown_dimensions else []
+    if box is None or not xs or not isinstance(xs[0].step, int | float):
         return cube
+    # Points and lines select the closest pixel centres: widen by half a pixel.
+    half = xs[0].step / 2
+    box = {**box, "west": box["west"] - half, "south": box["south"] - half,
+           "east": box["east"] + half, "north": box["north"] + half}  # fmt: skip
     return _narrow_spatial(ctx, cube, box, "geometries")
 
 
@@ -850,8 +890,7 @@ def _add_dimension(ctx: RuleContext) -> Type:
     if cube.dimension(name) is not None:
         ctx.error(
             "DimensionExists",
-            f"The data cube has a dimension {echo(name)} already; it has "
-            f"{', '.join(cube.names)}.",
+            f"The data cube has a dimension {echo(name)} already; it has {', '.join(cube.names)}.",
             "name",
         )
     axis = None
@@ -896,16 +935,16 @@ def _rename_dimension(ctx: RuleContext) -> Type:
     cube = ctx.cube()
     source, target = _str(ctx, "source"), _str(ctx, "target")
     dim = ctx.dimension(cube, source, "source") if source is not None else None
-    if cube.unknown_dimensions or target is None:
-        return cube if cube.unknown_dimensions or dim is None else _unknown(cube)
-    if cube.dimension(target) is not None:
+    if cube.unknown_dimensions:
+        return cube
+    if target is not None and cube.dimension(target) is not None:
         ctx.error(
             "DimensionExists",
             f"The data cube has a dimension {echo(target)} already; it has "
             f"{', '.join(cube.names)}.",
             "target",
         )
-    if dim is None:
+    if dim is None or target is None:
         return _unknown(cube)
     dims = [replace(d, name=target) if d.name == source else d for d in cube.dimensions]
     return _reshape(cube, dims)
@@ -922,8 +961,8 @@ def _rename_labels(ctx: RuleContext) -> Type:
     cube = ctx.cube()
     name = _dim_name(ctx)
     dim = ctx.dimension(cube, name) if name is not None else None
-    target = _list(ctx, "target")
-    source = _list(ctx, "source") if ctx.has("source") else []
+    target = _labels(ctx, "target")
+    source = _labels(ctx, "source") if ctx.has("source") else []
     if source is not None and target is not None and source and len(source) != len(target):
         ctx.error(
             "LabelMismatch",
@@ -946,8 +985,7 @@ def _rename_labels(ctx: RuleContext) -> Type:
         if len(target) != len(labels):
             ctx.error(
                 "LabelMismatch",
-                f"Dimension {echo(name)} has {len(labels)} labels but 'target' has "
-                f"{len(target)}.",
+                f"Dimension {echo(name)} has {len(labels)} labels but 'target' has {len(target)}.",
                 "target",
             )
         mapping = dict(zip(labels, target, strict=True))
@@ -989,8 +1027,8 @@ def _dimension_labels(ctx: RuleContext) -> Type:
     dim = ctx.dimension(cube, name) if name is not None else None
     if dim is None:
         return ArrayType(ScalarType.of("number", "string"))
-    return ArrayType(_label_type(dim), labels=_indices(len(dim.labels)) if dim.labels else None,
-                     dimension=dim.name)  # fmt: skip
+    n = len(dim.labels) if dim.labels is not None else None
+    return ArrayType(_label_type(dim), labels=_indices(n), dimension=dim.name)
 
 
 @rule("flatten_dimensions")
@@ -1003,16 +1041,17 @@ def _flatten_dimensions(ctx: RuleContext) -> Type:
     sep = "~" if sep is None else sep
     if cube.unknown_dimensions or names is None or target is None:
         return _unknown(cube)
-    dims = []
+    dims: list[Dimension] = []
     for n in names:
         if not isinstance(n, str):
             return _unknown(cube)
-        dim = ctx.dimension(cube, n, "dimensions")
-        if dim in dims:
+        if any(d.name == n for d in dims):
             ctx.error(
                 "ProcessParameterInvalid", f"Dimension {echo(n)} is listed twice.", "dimensions"
             )
-        dims.append(dim)
+        dim = ctx.dimension(cube, n, "dimensions")
+        if dim is not None:
+            dims.append(dim)
     if cube.dimension(target) is not None:
         ctx.error(
             "TargetDimensionExists",
@@ -1022,36 +1061,20 @@ def _flatten_dimensions(ctx: RuleContext) -> Type:
         )
     if not dims:
         return cube
-    labels: tuple[Label, ...] | None = ("",)
-    for d in dims:
-        if d is None or d.labels is None or labels is None:
-            labels = None
-            break
-        labels = tuple(
-            (f"{a}{sep}" if i else "") + _label_text(b)
-            for a in labels
-            for b in d.labels
-            for i in [int(a != "" or d is not dims[0])]
-        )
-    if labels is not None and dims[0] is not None and dims[0].labels is not None:
-        labels = _joined(dims, sep)
-    flat = Dimension(target, "other", labels=labels)
-    gone = {d.name for d in dims if d is not None}
-    first = min(cube.names.index(n) for n in gone)
+    gone = {d.name for d in dims}
+    first = min(cube.names.index(n) for n in gone)  # no removed dimension comes before it
     out = [d for d in cube.dimensions if d.name not in gone]
-    out.insert(first, flat)
+    out.insert(first, Dimension(target, "other", labels=_joined(dims, sep)))
     return _reshape(cube, out)
 
 
-def _joined(dims: Sequence[Dimension | None], sep: str) -> tuple[str, ...] | None:
+def _joined(dims: Sequence[Dimension], sep: str) -> tuple[str, ...] | None:
     """Labels of the flattened dimension: the product of the labels, joined by ``sep``."""
     combos: list[str] = [""]
     for i, d in enumerate(dims):
-        if d is None or d.labels is None:
+        if d.labels is None:
             return None
-        combos = [
-            (c + sep if i else "") + _label_text(label) for c in combos for label in d.labels
-        ]
+        combos = [(c + sep if i else "") + _label_text(label) for c in combos for label in d.labels]
     return tuple(combos)
 
 
@@ -1070,8 +1093,7 @@ def _unflatten_dimension(ctx: RuleContext) -> Type:
         if cube.dimension(t) is not None:
             ctx.error(
                 "TargetDimensionExists",
-                f"The data cube has a dimension {echo(t)} already; it has "
-                f"{', '.join(cube.names)}.",
+                f"The data cube has a dimension {echo(t)} already; it has {', '.join(cube.names)}.",
                 "target_dimensions",
             )
     parts: list[list[str]] | None = None
@@ -1189,7 +1211,10 @@ def _apply_dimension(ctx: RuleContext) -> Type:
             return _computed(cube, dtype)
         new = Dimension(dim.name, dim.type, axis=dim.axis, labels=labels)
         dims = [new if d.name == name else d for d in cube.dimensions]
-        return _computed(_reshape(cube, dims), dtype)
+        out = _computed(_reshape(cube, dims), dtype)
+        if dim.type == "bands":  # the bands are now 0..n-1 and carry no metadata
+            out = replace(out, bands=tuple(Band(str(v)) for v in labels or ()))
+        return out
     existing = cube.dimension(target)
     if existing is not None:
         if existing.size is not None and existing.size > 1:
@@ -1246,16 +1271,19 @@ def _apply_neighborhood(ctx: RuleContext) -> Type:
     if not cube.unknown_dimensions:
         window = _reshape(cube, [_window(d, sizes.get(d.name)) for d in cube.dimensions])
     result = ctx.callback("process", {"data": window, "context": _context(ctx)})
-    if isinstance(result, CubeType) and not result.unknown_dimensions:
-        if not cube.unknown_dimensions and [(d.name, d.type) for d in result.dimensions] != [
-            (d.name, d.type) for d in cube.dimensions
-        ]:
-            ctx.error(
-                "DataCubePropertiesImmutable",
-                f"The process must keep the dimensions {', '.join(cube.names)}; it gives "
-                f"{', '.join(result.names) or 'none'}.",
-                "process",
-            )
+    shape = [(d.name, d.type) for d in cube.dimensions]
+    if (
+        isinstance(result, CubeType)
+        and not result.unknown_dimensions
+        and not cube.unknown_dimensions
+        and [(d.name, d.type) for d in result.dimensions] != shape
+    ):
+        ctx.error(
+            "DataCubePropertiesImmutable",
+            f"The process must keep the dimensions {', '.join(cube.names)}; it gives "
+            f"{', '.join(result.names) or 'none'}.",
+            "process",
+        )
     return _computed(cube, _result_dtype(cube.dtype, result))
 
 
@@ -1263,15 +1291,24 @@ def _window(dim: Dimension, size: dict | None) -> Dimension:
     """One neighbourhood of ``dim``: ``size`` pixels plus twice the overlap, where known."""
     if size is None:
         return dim
-    value = _num(size.get("size", {}).get("value"))
-    unit = size.get("size", {}).get("unit", "px")
-    overlap = _num(size.get("overlap", {}).get("value")) or 0.0
     step = dim.step if isinstance(dim.step, int | float) and dim.step > 0 else None
-    if dim.type == "spatial" and unit == "px" and value and step and dim.extent is not None:
-        lo = dim.extent[0]
-        count = min(value + 2 * overlap, (dim.size or 0) + 2 * overlap)
-        return replace(dim, extent=(lo, lo + count * step))
-    return _sizeless(dim)
+    if dim.type != "spatial" or step is None or dim.extent is None or dim.size is None:
+        return _sizeless(dim)
+    value, overlap = (_pixels(size.get(k), step) for k in ("size", "overlap"))
+    if not value:
+        return _sizeless(dim)
+    count = min(value, dim.size) + 2 * (overlap or 0)
+    return replace(dim, extent=(dim.extent[0], dim.extent[0] + count * step))
+
+
+def _pixels(entry: Any, step: float) -> float | None:
+    """A chunk size (``{"value": 64, "unit": "px"}`` or metres) in pixels."""
+    if not isinstance(entry, dict):
+        return None
+    value = _num(entry.get("value"))
+    if value is None:
+        return None
+    return value / step if entry.get("unit") == "m" else value
 
 
 @rule("apply_polygon")
@@ -1290,7 +1327,7 @@ def _predict_curve(ctx: RuleContext) -> Type:
     cube = ctx.cube("parameters")
     ctx.callback("function", {"x": ScalarType.of("number"), "parameters": ArrayType(NUMBER)})
     name = _dim_name(ctx)
-    labels = _list(ctx, "labels")
+    labels = _labels(ctx, "labels")
     dim = cube.dimension(name) if name is not None else None
     if cube.unknown_dimensions or dim is None:
         return _unknown(cube, "float64")
@@ -1338,7 +1375,7 @@ def _aggregate_temporal(ctx: RuleContext) -> Type:
     intervals = _list(ctx, "intervals")
     for interval in intervals or []:
         _check_interval(ctx, interval, "intervals")
-    labels = _list(ctx, "labels") if ctx.has("labels") else []
+    labels = _labels(ctx, "labels") if ctx.has("labels") else []
     names: tuple[Label, ...] | None = None
     if labels:
         if intervals is not None and len(labels) != len(intervals):
@@ -1350,7 +1387,7 @@ def _aggregate_temporal(ctx: RuleContext) -> Type:
         names = tuple(labels)
     elif labels is not None and intervals is not None:
         starts = [i[0] if isinstance(i, list) and i else None for i in intervals]
-        names = None if any(s is None for s in starts) else tuple(starts)
+        names = tuple(starts) if all(_is_label(v) for v in starts) else None
     if names is not None and len(set(names)) != len(names):
         ctx.error(
             "DistinctDimensionLabelsRequired",
@@ -1431,10 +1468,12 @@ def _climatological_normal(ctx: RuleContext) -> Type:
     if dim is not None and dim.labels and years and len(years) == 2:
         have = sorted({str(v)[:4] for v in dim.labels if _instant(v) is not None})
         lo, hi = str(years[0]), str(years[1])
-        if have and (have[0] > lo or have[-1] < hi):
+        if have and not any(lo <= y <= hi for y in have):
+            # Decided: the definition wants the data to span the period; pgc rejects only
+            # data with no label in it (nothing to average), partial spans pass.
             ctx.error(
-                "ProcessParameterInvalid",
-                f"The data must span the climatology period {lo}-{hi}; it covers "
+                "NoDataAvailable",
+                f"The data has no labels in the climatology period {lo}-{hi}; it covers "
                 f"{have[0]}-{have[-1]}.",
                 _present(ctx, "climatology_period") or "data",
             )
@@ -1498,13 +1537,10 @@ def _aggregate_spatial(ctx: RuleContext) -> Type:
     dtype = _result_dtype(cube.dtype, result)
     if cube.unknown_dimensions:
         return _unknown(cube, dtype, vector=True)
-    at = next(
-        (i for i, d in enumerate(cube.dimensions) if d.type == "spatial" and d.axis in "xy"),
-        len(cube.dimensions),
-    )
-    dims = [d for d in cube.dimensions[:at] if not (d.type == "spatial" and d.axis in "xy")]
-    dims.append(geometry)
-    dims += [d for d in cube.dimensions[at:] if not (d.type == "spatial" and d.axis in "xy")]
+    planar = [d.type == "spatial" and d.axis in ("x", "y") for d in cube.dimensions]
+    at = planar.index(True) if True in planar else len(planar)
+    dims = [d for d, p in zip(cube.dimensions, planar, strict=True) if not p]
+    dims.insert(at, geometry)
     target = _str(ctx, "target_dimension")
     if target is not None:
         if any(d.name == target for d in dims):
@@ -1593,7 +1629,7 @@ def _merge_cubes(ctx: RuleContext) -> Type:
         )
     base = c1 if n1 >= n2 else c2
     dims = []
-    overlap = True
+    overlap = bool(n1 & n2)  # proven below for every shared dimension
     for d in base.dimensions:
         d1, d2 = c1.dimension(d.name), c2.dimension(d.name)
         if d1 is None or d2 is None:
@@ -1625,7 +1661,9 @@ def _merge_dimension(d1: Dimension, d2: Dimension) -> Dimension:
         same_grid = d1.crs == d2.crs and d1.step == d2.step
         if not same_grid or d1.extent is None or d2.extent is None:
             return d1  # cube2 is resampled onto cube1's grid
-        return replace(d1, extent=(min(d1.extent[0], d2.extent[0]), max(d1.extent[1], d2.extent[1])))
+        return replace(
+            d1, extent=(min(d1.extent[0], d2.extent[0]), max(d1.extent[1], d2.extent[1]))
+        )
     if d1.labels is None or d2.labels is None:
         return replace(d1, labels=None, extent=None if d1.type == "spatial" else d1.extent)
     if d1.type in ("temporal", "spatial"):
@@ -1645,12 +1683,11 @@ def _overlaps(d1: Dimension, d2: Dimension) -> bool:
     """Whether two dimensions surely share labels (False when it cannot be told)."""
     if d1.labels is not None and d2.labels is not None:
         return bool(set(d1.labels) & set(d2.labels))
-    if d1.type == "spatial" and d1.extent is not None and d2.extent is not None:
-        if d1.crs == d2.crs:
-            try:
-                return d1.extent[0] < d2.extent[1] and d2.extent[0] < d1.extent[1]
-            except TypeError:
-                return False
+    if d1.type == "spatial" and None not in (d1.extent, d2.extent) and d1.crs == d2.crs:
+        try:
+            return d1.extent[0] < d2.extent[1] and d2.extent[0] < d1.extent[1]
+        except TypeError:
+            return False
     return False
 
 
@@ -1730,16 +1767,16 @@ def _resample_cube_temporal(ctx: RuleContext) -> Type:
     """The temporal dimension(s) take the target's labels (nearest neighbour: dtype kept)."""
     cube = _cube(ctx)
     target = _cube(ctx, "target")
-    if cube.unknown_dimensions or target.unknown_dimensions:
-        if cube.unknown_dimensions:
-            return cube
-        names = [_dim_name(ctx)] if _dim_name(ctx) else [d.name for d in cube.of_type("temporal")]
-        for n in names:
-            dim = cube.dimension(n) if n else None
-            if dim is not None:
-                cube = cube.with_dimension(replace(dim, labels=None, extent=None, step=None))
-        return cube
     name = _dim_name(ctx)
+    if cube.unknown_dimensions:
+        return cube
+    if target.unknown_dimensions:
+        if name is not None:
+            ctx.dimension(cube, name)
+        for d in cube.of_type("temporal"):
+            if name is None or d.name == name:
+                cube = cube.with_dimension(replace(d, labels=None, extent=None, step=None))
+        return cube
     if name is not None:
         ours, theirs = cube.dimension(name), target.dimension(name)
         if ours is None or theirs is None:
@@ -1794,9 +1831,10 @@ def _ndvi(ctx: RuleContext) -> Type:
         )
     dim = bands[0]
     for arg, common in (("nir", "nir"), ("red", "red")):
-        name = ctx.literal(arg, common)
+        name = _str(ctx, arg) if ctx.node.arg(arg) is not None else common
         if (
-            dim.labels is not None
+            name is not None
+            and dim.labels is not None
             and name not in dim.labels
             and not any(b.common_name == name for b in cube.bands)
         ):
@@ -1809,7 +1847,9 @@ def _ndvi(ctx: RuleContext) -> Type:
     if dim.labels is not None and target in dim.labels:
         ctx.error("BandExists", f"The data cube has a band {echo(target)} already.", "target_band")
     labels = None if dim.labels is None else (*dim.labels, target)
-    cube = replace(cube.with_dimension(replace(dim, labels=labels)), bands=(*cube.bands, Band(target)))
+    cube = replace(
+        cube.with_dimension(replace(dim, labels=labels)), bands=(*cube.bands, Band(target))
+    )
     return _computed(cube, dtype)
 
 
@@ -1820,7 +1860,7 @@ def _with_extra_bands(cube: CubeType, extra: Sequence[str], known: bool = True) 
     out = _computed(cube, "float64")
     for dim in out.of_type("bands"):
         if dim.labels is None or not known:
-            return _reshape(out.with_dimension(replace(dim, labels=None)), out.dimensions)
+            return out.with_dimension(replace(dim, labels=None))
         labels = dim.labels + tuple(e for e in extra if e not in dim.labels)
         out = out.with_dimension(replace(dim, labels=labels))
         meta = out.bands + tuple(Band(e) for e in extra if out.band(e) is None)
@@ -1844,16 +1884,10 @@ def _sar_backscatter(ctx: RuleContext) -> Type:
     """Backscatter per input band, plus the bands the flags ask for."""
     cube = _cube(ctx)
     _check_dem(ctx)
-    extra = [
-        b
-        for b in ("mask", "contributing_area", "local_incidence_angle", "ellipsoid_incidence_angle")
-        if _flag(ctx, b, False)
-    ]
-    if any(_flag(ctx, b, False) is None for b in ("mask", "contributing_area",
-                                                  "local_incidence_angle",
-                                                  "ellipsoid_incidence_angle")):  # fmt: skip
-        return _with_extra_bands(cube, extra, known=False)
-    return _with_extra_bands(cube, extra)
+    flags = ("mask", "contributing_area", "local_incidence_angle", "ellipsoid_incidence_angle")
+    values = {f: _flag(ctx, f, False) for f in flags}
+    extra = [f for f in flags if values[f]]
+    return _with_extra_bands(cube, extra, known=None not in values.values())
 
 
 @rule("ard_normalized_radar_backscatter")
@@ -1983,19 +2017,20 @@ def _vector_to_regular_points(ctx: RuleContext) -> Type:
 def _save_result(ctx: RuleContext) -> Type:
     """A STAC resource; raster-only formats reject vector and empty cubes."""
     cube = ctx.cube()
-    fmt = (_str(ctx, "format") or "").lower()
+    given = _str(ctx, "format") or ""
+    fmt = given.lower()
     if not cube.unknown_dimensions and fmt in _RASTER_ONLY_FORMATS:
         if cube.vector:
             ctx.error(
                 "FormatUnsuitable",
-                f"Format {echo(fmt)} stores rasters; the data is a vector cube.",
+                f"Format {echo(given)} stores rasters; the data is a vector cube.",
                 "format",
             )
         empty = [d.name for d in cube.dimensions if d.size == 0]
         if empty:
             ctx.error(
                 "DataCubeEmpty",
-                f"Format {echo(fmt)} cannot store an empty data cube (dimension "
+                f"Format {echo(given)} cannot store an empty data cube (dimension "
                 f"{echo(empty[0])} has no labels).",
                 "data",
             )
@@ -2206,8 +2241,8 @@ def _with_null(t: Type) -> Type:
 def _numbers(item: Type, closed: bool) -> ScalarType:
     """Results computed from numbers of type ``item``: integer when closed over integers."""
     kinds = _scalar_kinds(item)
-    integral = closed and kinds is not None and kinds - {"null"} <= {"integer"} and bool(
-        kinds - {"null"}
+    integral = (
+        closed and kinds is not None and kinds - {"null"} <= {"integer"} and bool(kinds - {"null"})
     )
     return ScalarType.of("integer" if integral else "number", "null")
 
@@ -2323,7 +2358,7 @@ def _quantiles(ctx: RuleContext) -> Type:
     n = None
     if isinstance(probabilities, list):
         numbers = [_num(p) for p in probabilities]
-        if None not in numbers and numbers != sorted(numbers):  # type: ignore[type-var]
+        if _ascending(numbers) is False:
             ctx.error(
                 "AscendingProbabilitiesRequired",
                 "The probabilities must be sorted in ascending order.",
@@ -2335,6 +2370,13 @@ def _quantiles(ctx: RuleContext) -> Type:
     elif _int(ctx, "q") is not None:
         n = _int(ctx, "q") - 1  # type: ignore[operator]
     return ArrayType(NUMBER, labels=_indices(n))
+
+
+def _ascending(numbers: list[float | None]) -> bool | None:
+    """Whether the numbers strictly ascend; None when one is not a number."""
+    if any(n is None for n in numbers):
+        return None
+    return all(a < b for a, b in zip(numbers, numbers[1:], strict=False))  # type: ignore[operator]
 
 
 @rule("cummax", "cummin", "cumsum", "cumproduct")
@@ -2390,7 +2432,8 @@ def _array_append(ctx: RuleContext) -> Type:
     if a is None:
         return ArrayType(ANY)
     labels = None
-    if a.labels is not None:
+    known_label = not ctx.has("label") or _is_label(label)
+    if a.labels is not None and (known_label or not a.labeled):
         new = label if a.labeled and label is not None else len(a.labels)
         if a.labeled and new in a.labels:
             ctx.error(
@@ -2434,14 +2477,15 @@ def _array_create(ctx: RuleContext) -> Type:
     if a is None:
         return ArrayType(ANY)
     n = _length(a)
-    return ArrayType(a.item, labels=_indices(n * repeat if n is not None and repeat else None))
+    count = n * repeat if n is not None and repeat is not None else None
+    return ArrayType(a.item, labels=_indices(count))
 
 
 @rule("array_create_labeled")
 def _array_create_labeled(ctx: RuleContext) -> Type:
     """A labeled array with ``labels`` (ArrayLengthMismatch)."""
     a = _array(ctx)
-    labels = _list(ctx, "labels")
+    labels = _labels(ctx, "labels")
     n = _length(a)
     if labels is not None and n is not None and n != len(labels):
         ctx.error(
