@@ -1,0 +1,513 @@
+"""Type rules of the processes that run callbacks over cubes and aggregate them."""
+
+from __future__ import annotations
+
+import re
+
+from ..types import Band
+from .base import (
+    NUMBER,
+    Any,
+    ArrayType,
+    CubeType,
+    Dimension,
+    Label,
+    RuleContext,
+    ScalarType,
+    Type,
+    _check_interval,
+    _computed,
+    _context,
+    _cube,
+    _dim_name,
+    _float,
+    _indices,
+    _instant,
+    _is_label,
+    _labels,
+    _list,
+    _num,
+    _present,
+    _promote,
+    _reshape,
+    _result_dtype,
+    _sizeless,
+    _str,
+    _unknown,
+    _values,
+    echo,
+    replace,
+    rule,
+)
+from .cubes import (
+    _geometries,
+    _replaced,
+)
+
+# ---------------------------------------------------------------------------------------
+# Reducing and applying
+
+
+@rule("reduce_dimension")
+def _reduce_dimension(ctx: RuleContext) -> Type:
+    """The cube without ``dimension``; the reducer sees a labeled array along it."""
+    cube = ctx.cube()
+    name = _dim_name(ctx)
+    dim = ctx.dimension(cube, name) if name is not None else None
+    data = ArrayType(
+        _values(cube), labeled=True, labels=dim.labels if dim else None, dimension=name
+    )
+    result = ctx.callback("reducer", {"data": data, "context": _context(ctx)})
+    _single_value(ctx, result, "reducer")
+    dtype = _result_dtype(cube.dtype, result)
+    if cube.unknown_dimensions or dim is None:
+        return _unknown(cube, dtype)
+    return _computed(_reshape(cube, [d for d in cube.dimensions if d.name != name]), dtype)
+
+
+def _single_value(ctx: RuleContext, result: Type, argument: str) -> None:
+    if isinstance(result, ArrayType | CubeType):
+        ctx.error(
+            "ProcessParameterInvalid",
+            f"The {argument} must compute a single value, but it gives {result}.",
+            argument,
+        )
+
+
+@rule("reduce_spatial")
+def _reduce_spatial(ctx: RuleContext) -> Type:
+    """The cube without its x and y dimensions."""
+    cube = _cube(ctx)
+    data = ArrayType(_values(cube))
+    result = ctx.callback("reducer", {"data": data, "context": _context(ctx)})
+    _single_value(ctx, result, "reducer")
+    dtype = _result_dtype(cube.dtype, result)
+    if cube.unknown_dimensions:
+        return _unknown(cube, dtype)
+    kept = [d for d in cube.dimensions if not (d.type == "spatial" and d.axis in ("x", "y"))]
+    return _computed(_reshape(cube, kept), dtype)
+
+
+@rule("apply")
+def _apply(ctx: RuleContext) -> Type:
+    """Same dimensions; each value replaced by the callback's result."""
+    cube = ctx.cube()
+    result = ctx.callback("process", {"x": _values(cube), "context": _context(ctx)})
+    _single_value(ctx, result, "process")
+    return _computed(cube, _result_dtype(cube.dtype, result))
+
+
+@rule("apply_dimension")
+def _apply_dimension(ctx: RuleContext) -> Type:
+    """The arrays along ``dimension`` replaced by the callback's arrays.
+
+    Without a (different) ``target_dimension`` the dimension keeps name and type, and its
+    labels, extent and reference system only when the callback's array has one value per
+    label; otherwise the labels are 0..n-1. A new ``target_dimension`` (type other) takes
+    the source's place; an existing one (with a single label) is filled and the source is
+    dropped.
+    """
+    cube = ctx.cube()
+    name = _dim_name(ctx)
+    dim = ctx.dimension(cube, name) if name is not None else None
+    data = ArrayType(
+        _values(cube), labeled=True, labels=dim.labels if dim else None, dimension=name
+    )
+    result = ctx.callback("process", {"data": data, "context": _context(ctx)})
+    if isinstance(result, ScalarType | CubeType) and (
+        not isinstance(result, ScalarType) or result.kinds
+    ):
+        ctx.error(
+            "ProcessParameterInvalid",
+            f"The process must return an array, but it gives {result}.",
+            "process",
+        )
+    dtype = _result_dtype(cube.dtype, result)
+    if cube.unknown_dimensions or dim is None:
+        return _unknown(cube, dtype)
+    same_length = isinstance(result, ArrayType) and result.dimension == name and name is not None
+    labels = _indices(_length(result))
+    target = _str(ctx, "target_dimension")
+    if target is None or target == name:
+        if same_length:
+            return _computed(cube, dtype)
+        new = Dimension(dim.name, dim.type, axis=dim.axis, labels=labels)
+        dims = [new if d.name == name else d for d in cube.dimensions]
+        out = _computed(_reshape(cube, dims), dtype)
+        if dim.type == "bands":  # the bands are now 0..n-1 and carry no metadata
+            out = replace(out, bands=tuple(Band(str(v)) for v in labels or ()))
+        return out
+    existing = cube.dimension(target)
+    if existing is not None:
+        if existing.size is not None and existing.size > 1:
+            ctx.error(
+                "ProcessParameterInvalid",
+                f"The target dimension {echo(target)} exists with {existing.size} labels; "
+                "an existing target dimension must have a single label.",
+                "target_dimension",
+            )
+        filled = Dimension(existing.name, existing.type, axis=existing.axis, labels=labels)
+        dims = [filled if d.name == target else d for d in cube.dimensions if d.name != name]
+    else:
+        new = Dimension(target, "other", labels=labels)
+        dims = [new if d.name == name else d for d in cube.dimensions]
+    return _computed(_reshape(cube, dims), dtype)
+
+
+def _length(t: Type | None) -> int | None:
+    """The number of elements of an array type, when known."""
+    if isinstance(t, ArrayType) and t.labels is not None:
+        return len(t.labels)
+    return None
+
+
+@rule("apply_kernel")
+def _apply_kernel(ctx: RuleContext) -> Type:
+    """Same dimensions; a weighted sum over x/y (KernelDimensionsUneven)."""
+    cube = _cube(ctx)
+    kernel = _list(ctx, "kernel")
+    if kernel is not None:
+        rows = [len(r) for r in kernel if isinstance(r, list)]
+        if len(kernel) % 2 == 0 or any(n % 2 == 0 for n in rows):
+            shape = f"{len(kernel)} x {rows[0] if rows else 0}"
+            ctx.error(
+                "KernelDimensionsUneven",
+                f"Each level of the kernel must have an uneven number of elements; it is {shape}.",
+                "kernel",
+            )
+    return _computed(cube, _float(cube.dtype))
+
+
+@rule("apply_neighborhood")
+def _apply_neighborhood(ctx: RuleContext) -> Type:
+    """Same dimensions; the callback sees windows and may not change the cube's shape."""
+    cube = _cube(ctx)
+    window = cube
+    sizes = {}
+    for argument in ("size", "overlap"):
+        for entry in _list(ctx, argument) or []:
+            if not isinstance(entry, dict) or not isinstance(entry.get("dimension"), str):
+                continue
+            ctx.dimension(cube, entry["dimension"], argument)
+            sizes.setdefault(entry["dimension"], {})[argument] = entry
+    if not cube.unknown_dimensions:
+        window = _reshape(cube, [_window(d, sizes.get(d.name)) for d in cube.dimensions])
+    result = ctx.callback("process", {"data": window, "context": _context(ctx)})
+    shape = [(d.name, d.type) for d in cube.dimensions]
+    if (
+        isinstance(result, CubeType)
+        and not result.unknown_dimensions
+        and not cube.unknown_dimensions
+        and [(d.name, d.type) for d in result.dimensions] != shape
+    ):
+        ctx.error(
+            "DataCubePropertiesImmutable",
+            f"The process must keep the dimensions {', '.join(cube.names)}; it gives "
+            f"{', '.join(result.names) or 'none'}.",
+            "process",
+        )
+    return _computed(cube, _result_dtype(cube.dtype, result))
+
+
+def _window(dim: Dimension, size: dict | None) -> Dimension:
+    """One neighbourhood of ``dim``: ``size`` pixels plus twice the overlap, where known."""
+    if size is None:
+        return dim
+    step = dim.step if isinstance(dim.step, int | float) and dim.step > 0 else None
+    if dim.type != "spatial" or step is None or dim.extent is None or dim.size is None:
+        return _sizeless(dim)
+    value, overlap = (_pixels(size.get(k), step) for k in ("size", "overlap"))
+    if not value:
+        return _sizeless(dim)
+    count = min(value, dim.size) + 2 * (overlap or 0)
+    return replace(dim, extent=(dim.extent[0], dim.extent[0] + count * step))
+
+
+def _pixels(entry: Any, step: float) -> float | None:
+    """A chunk size (``{"value": 64, "unit": "px"}`` or metres) in pixels."""
+    if not isinstance(entry, dict):
+        return None
+    value = _num(entry.get("value"))
+    if value is None:
+        return None
+    return value / step if entry.get("unit") == "m" else value
+
+
+@rule("apply_polygon")
+def _apply_polygon(ctx: RuleContext) -> Type:
+    """Same dimensions; the callback sees the pixels of one polygon at a time."""
+    cube = _cube(ctx)
+    _cube(ctx, "geometries")
+    result = ctx.callback("process", {"data": cube, "context": _context(ctx)})
+    out = _computed(cube, _result_dtype(cube.dtype, result))
+    return _replaced(ctx, out, "mask_value")
+
+
+@rule("predict_curve")
+def _predict_curve(ctx: RuleContext) -> Type:
+    """Predicted values: ``dimension`` gets ``labels`` (unknown when not in ``parameters``)."""
+    cube = ctx.cube("parameters")
+    ctx.callback("function", {"x": ScalarType.of("number"), "parameters": ArrayType(NUMBER)})
+    name = _dim_name(ctx)
+    labels = _labels(ctx, "labels")
+    dim = cube.dimension(name) if name is not None else None
+    if cube.unknown_dimensions or dim is None:
+        return _unknown(cube, "float64")
+    new = replace(dim, labels=tuple(labels) if labels is not None else dim.labels)
+    if labels is not None and new.type == "spatial":
+        new = replace(new, extent=None)
+    return _computed(cube.with_dimension(new), "float64")
+
+
+# ---------------------------------------------------------------------------------------
+# Aggregation
+
+
+def _temporal_dimension(ctx: RuleContext, cube: CubeType) -> Dimension | None:
+    """The temporal dimension named in ``dimension`` or the only one (TooManyDimensions)."""
+    if cube.unknown_dimensions:
+        return None
+    name = _dim_name(ctx)
+    if name is not None:
+        dim = ctx.dimension(cube, name)
+        if dim is not None and dim.type != "temporal":
+            ctx.error(
+                "DimensionNotAvailable", f"Dimension {echo(name)} is not temporal.", "dimension"
+            )
+        return dim
+    temporal = cube.of_type("temporal")
+    if not temporal:
+        ctx.error("DimensionNotAvailable", "The data cube has no temporal dimension.", "data")
+    if len(temporal) > 1:
+        ctx.error(
+            "TooManyDimensions",
+            "The data cube has several temporal dimensions ("
+            + ", ".join(d.name for d in temporal)
+            + "); name one in 'dimension'.",
+            _present(ctx, "dimension"),
+        )
+    return temporal[0]
+
+
+@rule("aggregate_temporal")
+def _aggregate_temporal(ctx: RuleContext) -> Type:
+    """The temporal dimension gets one label per interval: ``labels`` or interval starts."""
+    cube = _cube(ctx, missing={"temporal": "DimensionNotAvailable"})
+    dim = _temporal_dimension(ctx, cube)
+    intervals = _list(ctx, "intervals")
+    for interval in intervals or []:
+        _check_interval(ctx, interval, "intervals")
+    labels = _labels(ctx, "labels") if ctx.has("labels") else []
+    names: tuple[Label, ...] | None = None
+    if labels:
+        if intervals is not None and len(labels) != len(intervals):
+            ctx.error(
+                "ProcessParameterInvalid",
+                f"There are {len(labels)} labels for {len(intervals)} intervals.",
+                "labels",
+            )
+        names = tuple(labels)
+    elif labels is not None and intervals is not None:
+        starts = [i[0] if isinstance(i, list) and i else None for i in intervals]
+        names = tuple(starts) if all(_is_label(v) for v in starts) else None
+    if names is not None and len(set(names)) != len(names):
+        ctx.error(
+            "DistinctDimensionLabelsRequired",
+            "The labels of the intervals are not distinct"
+            + ("" if labels else " (interval starts); give distinct ones in 'labels'")
+            + ".",
+            "labels" if labels else "intervals",
+        )
+    data = ArrayType(_values(cube), labeled=True)
+    result = ctx.callback("reducer", {"data": data, "context": _context(ctx)})
+    _single_value(ctx, result, "reducer")
+    dtype = _result_dtype(cube.dtype, result)
+    if dim is None:
+        return _unknown(cube, dtype)
+    new = replace(dim, labels=names, extent=None, step=None)
+    return _computed(cube.with_dimension(new), dtype)
+
+
+@rule("aggregate_temporal_period")
+def _aggregate_temporal_period(ctx: RuleContext) -> Type:
+    """The temporal dimension gets one label per period (which ones: known at run time)."""
+    cube = _cube(ctx, missing={"temporal": "DimensionNotAvailable"})
+    dim = _temporal_dimension(ctx, cube)
+    data = ArrayType(_values(cube), labeled=True)
+    result = ctx.callback("reducer", {"data": data, "context": _context(ctx)})
+    _single_value(ctx, result, "reducer")
+    dtype = _result_dtype(cube.dtype, result)
+    if dim is None:
+        return _unknown(cube, dtype)
+    return _computed(cube.with_dimension(replace(dim, labels=None, step=None)), dtype)
+
+
+# Labels of the periods (normals: climatological_normal's output, anomaly's input).
+_PERIOD_LABELS: dict[str, tuple[str, ...]] = {
+    "hour": tuple(f"{i:02d}" for i in range(24)),
+    "day": tuple(f"{i:03d}" for i in range(1, 367)),
+    "week": tuple(f"{i:02d}" for i in range(1, 54)),
+    "dekad": tuple(f"{i:02d}" for i in range(37)),
+    "month": tuple(f"{i:02d}" for i in range(1, 13)),
+    "season": ("djf", "mam", "jja", "son"),
+    "tropical-season": ("ndjfma", "mjjaso"),
+}
+# Labels of aggregate_temporal_period's output, which anomaly's data must have.
+_PERIOD_PATTERNS = {
+    "hour": r"\d{4}-\d{2}-\d{2}-\d{2}",
+    "day": r"\d{4}-\d{3}",
+    "week": r"\d{4}-\d{2}",
+    "dekad": r"\d{4}-\d{2}",
+    "month": r"\d{4}-\d{2}",
+    "season": r"\d{4}-(djf|mam|jja|son)",
+    "tropical-season": r"\d{4}-(ndjfma|mjjaso)",
+    "year": r"\d{4}",
+    "decade": r"\d{3}0",
+    "decade-ad": r"\d{3}1",
+}
+
+
+def _one_temporal(ctx: RuleContext, cube: CubeType, argument: str) -> Dimension | None:
+    if cube.unknown_dimensions:
+        return None
+    temporal = cube.of_type("temporal")
+    if len(temporal) != 1:
+        ctx.error(
+            "ProcessParameterInvalid",
+            f"Argument {echo(argument)} must have exactly one temporal dimension; it has "
+            f"{len(temporal)}.",
+            argument,
+        )
+    return temporal[0]
+
+
+@rule("climatological_normal")
+def _climatological_normal(ctx: RuleContext) -> Type:
+    """The temporal dimension becomes the period's labels (``01``..``12`` for month ...)."""
+    cube = _cube(ctx, missing={"temporal": "ProcessParameterInvalid"})
+    dim = _one_temporal(ctx, cube, "data")
+    years = _list(ctx, "climatology_period") if ctx.has("climatology_period") else [1981, 2010]
+    if dim is not None and dim.labels and years and len(years) == 2:
+        have = sorted({str(v)[:4] for v in dim.labels if _instant(v) is not None})
+        lo, hi = str(years[0]), str(years[1])
+        if have and not any(lo <= y <= hi for y in have):
+            # Decided: the definition wants the data to span the period; pgc rejects only
+            # data with no label in it (nothing to average), partial spans pass.
+            ctx.error(
+                "NoDataAvailable",
+                f"The data has no labels in the climatology period {lo}-{hi}; it covers "
+                f"{have[0]}-{have[-1]}.",
+                _present(ctx, "climatology_period") or "data",
+            )
+    if dim is None:
+        return _unknown(cube, _float(cube.dtype))
+    period = _str(ctx, "period")
+    labels: tuple[Label, ...] | None = {
+        "day": _PERIOD_LABELS["day"][:365],
+        "month": _PERIOD_LABELS["month"],
+        "season": _PERIOD_LABELS["season"],
+        "tropical-season": _PERIOD_LABELS["tropical-season"],
+        "climatology-period": ("climatology-period",),
+    }.get(period or "")
+    new = replace(dim, labels=labels, extent=None, step=None)
+    return _computed(cube.with_dimension(new), _float(cube.dtype))
+
+
+@rule("anomaly")
+def _anomaly(ctx: RuleContext) -> Type:
+    """Same dimensions as ``data``; normals and data must carry the period's labels."""
+    cube = _cube(ctx, missing={"temporal": "ProcessParameterInvalid"})
+    normals = _cube(ctx, "normals", missing={"temporal": "ProcessParameterInvalid"})
+    period = _str(ctx, "period")
+    dim = _one_temporal(ctx, cube, "data")
+    ndim = _one_temporal(ctx, normals, "normals")
+    if ndim is not None and ndim.labels is not None and period is not None:
+        allowed = _PERIOD_LABELS.get(period)
+        bad = [v for v in ndim.labels if allowed is not None and v not in allowed]
+        if period in ("single-period", "climatology-period") and len(ndim.labels) != 1:
+            bad = list(ndim.labels)
+        if period in ("year", "decade", "decade-ad"):
+            bad = [v for v in ndim.labels if not re.fullmatch(r"\d{4}", str(v))]
+        if bad:
+            ctx.error(
+                "ProcessParameterInvalid",
+                f"The normals do not have the labels of period {echo(period)}: "
+                f"{', '.join(str(v) for v in bad[:5])}.",
+                "normals",
+            )
+    pattern = _PERIOD_PATTERNS.get(period or "")
+    if dim is not None and dim.labels is not None and pattern is not None:
+        bad = [v for v in dim.labels if not re.fullmatch(pattern, str(v))]
+        if bad:
+            ctx.error(
+                "ProcessParameterInvalid",
+                f"The data's temporal labels must be those of period {echo(period)} "
+                f"(aggregate_temporal_period computes them); it has {echo(str(bad[0]))}.",
+                "data",
+            )
+    return _computed(cube, _float(_promote(cube.dtype, normals.dtype)))
+
+
+@rule("aggregate_spatial")
+def _aggregate_spatial(ctx: RuleContext) -> Type:
+    """A vector cube: x and y replaced by the geometries' dimension (one label each)."""
+    cube = _cube(ctx)
+    geometry = _geometries(ctx, "geometries")
+    data = ArrayType(_values(cube))
+    result = ctx.callback("reducer", {"data": data, "context": _context(ctx)})
+    _single_value(ctx, result, "reducer")
+    dtype = _result_dtype(cube.dtype, result)
+    if cube.unknown_dimensions:
+        return _unknown(cube, dtype, vector=True)
+    planar = [d.type == "spatial" and d.axis in ("x", "y") for d in cube.dimensions]
+    at = planar.index(True) if True in planar else len(planar)
+    dims = [d for d, p in zip(cube.dimensions, planar, strict=True) if not p]
+    dims.insert(at, geometry)
+    target = _str(ctx, "target_dimension")
+    if target is not None:
+        if any(d.name == target for d in dims):
+            ctx.error(
+                "TargetDimensionExists",
+                f"The result has a dimension {echo(target)} already; it has "
+                f"{', '.join(d.name for d in dims)}.",
+                "target_dimension",
+            )
+        dims.append(Dimension(target, "other", labels=("value", "total_count", "valid_count")))
+    return _computed(_reshape(cube, dims), dtype)
+
+
+@rule("aggregate_spatial_window")
+def _aggregate_spatial_window(ctx: RuleContext) -> Type:
+    """x/y in windows of ``size`` pixels: step times size, pixels per window size (pad/trim)."""
+    cube = _cube(ctx)
+    data = ArrayType(_values(cube))
+    result = ctx.callback("reducer", {"data": data, "context": _context(ctx)})
+    _single_value(ctx, result, "reducer")
+    dtype = _result_dtype(cube.dtype, result)
+    size = _list(ctx, "size")
+    if cube.unknown_dimensions:
+        return _unknown(cube, dtype)
+    trim = ctx.literal("boundary", "pad") == "trim"
+    align = ctx.literal("align", "upper-left")
+    align = align if isinstance(align, str) else "upper-left"
+    for axis, factor in zip(("x", "y"), size if isinstance(size, list) else [], strict=False):
+        f = _num(factor)
+        for dim in cube.of_type("spatial", axis):
+            cube = cube.with_dimension(_coarser(dim, f, trim, align))
+    return _computed(cube, dtype)
+
+
+def _coarser(dim: Dimension, factor: float | None, trim: bool, align: str) -> Dimension:
+    step = dim.step if isinstance(dim.step, int | float) and dim.step > 0 else None
+    if factor is None or factor < 1 or step is None:
+        return _sizeless(dim)
+    new_step = step * factor
+    n = dim.size
+    if n is None or dim.extent is None:
+        return replace(dim, step=new_step, extent=None)
+    count = n // int(factor) if trim else -(-n // int(factor))
+    lo, hi = dim.extent
+    anchored_low = "left" in align if dim.axis == "x" else "lower" in align
+    if anchored_low:
+        return replace(dim, step=new_step, extent=(lo, lo + count * new_step))
+    return replace(dim, step=new_step, extent=(hi - count * new_step, hi))

@@ -1,0 +1,488 @@
+"""Type rules that select, mask and reshape dimensions and labels."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..types import Band
+from .base import (
+    Any,
+    ArrayType,
+    CubeType,
+    Dimension,
+    RuleContext,
+    ScalarType,
+    Type,
+    _check_interval,
+    _context,
+    _cube,
+    _dim_name,
+    _float,
+    _indices,
+    _label_text,
+    _label_type,
+    _labels,
+    _list,
+    _num,
+    _present,
+    _reshape,
+    _sizeless,
+    _str,
+    _unknown,
+    echo,
+    replace,
+    rule,
+)
+from .loading import (
+    _count_geometries,
+    _narrow_spatial,
+    _narrow_temporal,
+    _select_bands,
+    _with_bands,
+)
+
+# ---------------------------------------------------------------------------------------
+# Filters and masks: dtype kept
+
+
+@rule("filter_bbox")
+def _filter_bbox(ctx: RuleContext) -> Type:
+    """x/y restricted to the box (raster); fewer geometries (vector)."""
+    cube = _cube(ctx)
+    if cube.vector and not cube.unknown_dimensions:
+        return _reshape(
+            cube, [_sizeless(d) if d.type == "geometry" else d for d in cube.dimensions]
+        )
+    return _narrow_spatial(ctx, cube, ctx.literal("extent"), "extent")
+
+
+@rule("filter_temporal")
+def _filter_temporal(ctx: RuleContext) -> Type:
+    """Temporal labels inside [start, end) (all temporal dimensions or ``dimension``)."""
+    cube = _cube(ctx, missing={"temporal": "DimensionNotAvailable"})
+    extent = ctx.literal("extent")
+    _check_interval(ctx, extent, "extent")
+    name = _dim_name(ctx)
+    if name is not None:
+        dim = ctx.dimension(cube, name)
+        if dim is not None and dim.type != "temporal":
+            ctx.error(
+                "DimensionNotAvailable", f"Dimension {echo(name)} is not temporal.", "dimension"
+            )
+    return _narrow_temporal(ctx, cube, extent, name)
+
+
+@rule("filter_bands")
+def _filter_bands(ctx: RuleContext) -> Type:
+    """The bands chosen by name, common name or wavelength range, in the order asked."""
+    cube = _cube(ctx, missing={"bands": "DimensionMissing"})
+    bands, wavelengths = ctx.literal("bands"), ctx.literal("wavelengths")
+    given_bands = ctx.has("bands") and bands != []
+    given_waves = ctx.has("wavelengths") and wavelengths != []
+    if not given_bands and not given_waves:
+        ctx.error(
+            "BandFilterParameterMissing",
+            "filter_bands needs band names in 'bands' or ranges in 'wavelengths'.",
+            _present(ctx, "bands"),
+        )
+    if cube.unknown_dimensions:
+        return cube
+    dim = cube.of_type("bands")[0]
+    if (given_bands and not isinstance(bands, list)) or (
+        given_waves and not isinstance(wavelengths, list)
+    ):
+        return _with_bands(cube, dim, None)
+    chosen = list(_select_bands(ctx, cube, bands or [], "bands").of_type("bands")[0].labels or ())
+    if given_waves:
+        if dim.labels is None or not cube.bands:
+            return _with_bands(cube, dim, None)
+        for band in cube.bands:
+            if band.name not in chosen and _in_ranges(band.wavelength, wavelengths):
+                chosen.append(band.name)
+    return _with_bands(cube, dim, tuple(chosen))
+
+
+def _in_ranges(wavelength: float | None, ranges: list) -> bool:
+    if wavelength is None:
+        return False
+    for r in ranges:
+        if isinstance(r, list) and len(r) == 2:
+            lo, hi = _num(r[0]), _num(r[1])
+            if lo is not None and hi is not None and lo <= wavelength <= hi:
+                return True
+    return False
+
+
+@rule("filter_labels")
+def _filter_labels(ctx: RuleContext) -> Type:
+    """Fewer (or the same) labels along ``dimension``; which ones is known at run time."""
+    cube = ctx.cube()
+    name = _dim_name(ctx)
+    dim = ctx.dimension(cube, name) if name is not None else None
+    ctx.callback("condition", {"value": _label_type(dim), "context": _context(ctx)})
+    if dim is None:
+        return cube
+    return cube.with_dimension(_sizeless(dim))
+
+
+@rule("filter_spatial")
+def _filter_spatial(ctx: RuleContext) -> Type:
+    """x/y restricted to the geometries' bounding box (WGS 84 grids; else an upper bound)."""
+    cube = _cube(ctx)
+    _geometries(ctx, "geometries")
+    box = _geojson_bbox(ctx.literal("geometries"))
+    xs = cube.of_type("spatial", "x") if not cube.unknown_dimensions else []
+    if box is None or not xs or not isinstance(xs[0].step, int | float):
+        return cube
+    # Points and lines select the closest pixel centres: widen by half a pixel.
+    half = xs[0].step / 2
+    box = {**box, "west": box["west"] - half, "south": box["south"] - half,
+           "east": box["east"] + half, "north": box["north"] + half}  # fmt: skip
+    return _narrow_spatial(ctx, cube, box, "geometries")
+
+
+def _geojson_bbox(geojson: Any) -> dict | None:
+    """The WGS 84 bounding box of a GeoJSON object's coordinates."""
+    if not isinstance(geojson, dict):
+        return None
+    xs: list[float] = []
+    ys: list[float] = []
+    stack: list[Any] = [geojson]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.get(k) for k in ("features", "geometry", "geometries", "coordinates"))
+        elif isinstance(item, list):
+            if len(item) >= 2 and _num(item[0]) is not None and _num(item[1]) is not None:
+                xs.append(float(item[0]))
+                ys.append(float(item[1]))
+            else:
+                stack.extend(item)
+    if not xs:
+        return None
+    return {"west": min(xs), "south": min(ys), "east": max(xs), "north": max(ys), "crs": 4326}
+
+
+def _geometries(ctx: RuleContext, name: str) -> Dimension:
+    """The geometry dimension that argument ``name`` (GeoJSON or a vector cube) brings."""
+    t = ctx.type(name)
+    if isinstance(t, CubeType):
+        cube = _cube(ctx, name)
+        dims = cube.of_type("geometry") if not cube.unknown_dimensions else []
+        if dims:
+            return dims[0]
+        return Dimension("geometry", "geometry")
+    count = _count_geometries(ctx.literal(name))
+    return Dimension("geometry", "geometry", labels=_indices(count), crs="4326")
+
+
+@rule("filter_vector")
+def _filter_vector(ctx: RuleContext) -> Type:
+    """Fewer (or the same) geometries; everything else unchanged."""
+    cube = _cube(ctx)
+    _cube(ctx, "geometries")
+    if cube.unknown_dimensions:
+        return cube
+    return _reshape(cube, [_sizeless(d) if d.type == "geometry" else d for d in cube.dimensions])
+
+
+@rule("mask")
+def _mask(ctx: RuleContext) -> Type:
+    """``data`` unchanged in shape; the mask's non-x/y dimensions must match data's."""
+    cube = _cube(ctx)
+    mask = _cube(ctx, "mask")
+    if not cube.unknown_dimensions and not mask.unknown_dimensions:
+        for d in mask.dimensions:
+            if d.type == "spatial" and d.axis in ("x", "y"):
+                continue  # aligned implicitly by resample_cube_spatial
+            own = cube.dimension(d.name)
+            problem = None
+            if own is None:
+                problem = f"the mask has a dimension {echo(d.name)} that the data lacks"
+            elif own.type != d.type:
+                problem = f"dimension {echo(d.name)} is {own.type} in data but {d.type} in the mask"
+            elif own.labels is not None and d.labels is not None and own.labels != d.labels:
+                problem = f"the labels of dimension {echo(d.name)} differ"
+            if problem:
+                ctx.error(
+                    "IncompatibleDataCubes",
+                    f"The data cube and the mask are incompatible: {problem} (data has "
+                    f"{', '.join(cube.names) or 'no dimensions'}).",
+                    "mask",
+                )
+    return _replaced(ctx, cube, "replacement")
+
+
+def _replaced(ctx: RuleContext, cube: CubeType, argument: str) -> CubeType:
+    """``cube`` after some values are replaced by ``argument`` (default: no-data)."""
+    value = _num(ctx.literal(argument))
+    if value is not None and not value.is_integer():
+        return cube.with_dtype(_float(cube.dtype))
+    return cube
+
+
+@rule("mask_polygon")
+def _mask_polygon(ctx: RuleContext) -> Type:
+    """``data`` unchanged in shape; values outside (inside) the polygons replaced."""
+    cube = _cube(ctx)
+    if isinstance(ctx.type("mask"), CubeType):
+        _cube(ctx, "mask")
+    return _replaced(ctx, cube, "replacement")
+
+
+@rule("trim_cube")
+def _trim_cube(ctx: RuleContext) -> Type:
+    """Every dimension may lose labels that hold only no-data; which ones is unknown."""
+    cube = ctx.cube()
+    if cube.unknown_dimensions:
+        return cube
+    return _reshape(cube, [_sizeless(d) for d in cube.dimensions])
+
+
+# ---------------------------------------------------------------------------------------
+# Dimensions and labels
+
+
+@rule("add_dimension")
+def _add_dimension(ctx: RuleContext) -> Type:
+    """A new last dimension with the single ``label`` (DimensionExists if named so)."""
+    cube = ctx.cube()
+    name = _str(ctx, "name")
+    kind = _str(ctx, "type") or "other"
+    kind = kind if kind in ("spatial", "temporal", "bands", "geometry", "other") else "other"
+    label = ctx.literal("label")
+    if cube.unknown_dimensions or name is None:
+        return _unknown(cube, vector=cube.vector or kind == "geometry")
+    if cube.dimension(name) is not None:
+        ctx.error(
+            "DimensionExists",
+            f"The data cube has a dimension {echo(name)} already; it has {', '.join(cube.names)}.",
+            "name",
+        )
+    axis = None
+    if kind == "spatial":
+        taken = {d.axis for d in cube.of_type("spatial")}
+        axis = next((a for a in ("x", "y", "z") if a not in taken), None)
+        if axis is None:
+            ctx.error(
+                "DimensionExists",
+                "The data cube has spatial dimensions for all axes (x, y, z) already.",
+                "type",
+            )
+    labels = (label,) if isinstance(label, str | int | float) else None
+    dim = Dimension(name, kind, axis=axis, labels=labels)
+    out = _reshape(cube, (*cube.dimensions, dim))
+    if kind == "bands" and not cube.of_type("bands") and labels is not None:
+        out = replace(out, bands=(Band(str(label)),))
+    return out
+
+
+@rule("drop_dimension")
+def _drop_dimension(ctx: RuleContext) -> Type:
+    """The cube without ``name``, which must have a single label left."""
+    cube = ctx.cube()
+    name = _str(ctx, "name")
+    dim = ctx.dimension(cube, name, "name") if name is not None else None
+    if dim is None:
+        return cube if cube.unknown_dimensions else _unknown(cube)
+    if dim.size is not None and dim.size > 1:
+        ctx.error(
+            "DimensionLabelCountMismatch",
+            f"Dimension {echo(name)} has {dim.size} labels; only a dimension with a single "
+            "label can be dropped (reduce it or filter it to one label first).",
+            "name",
+        )
+    return _reshape(cube, [d for d in cube.dimensions if d.name != name])
+
+
+@rule("rename_dimension")
+def _rename_dimension(ctx: RuleContext) -> Type:
+    """Dimension ``source`` called ``target``; everything else unchanged."""
+    cube = ctx.cube()
+    source, target = _str(ctx, "source"), _str(ctx, "target")
+    dim = ctx.dimension(cube, source, "source") if source is not None else None
+    if cube.unknown_dimensions:
+        return cube
+    if target is not None and cube.dimension(target) is not None:
+        ctx.error(
+            "DimensionExists",
+            f"The data cube has a dimension {echo(target)} already; it has "
+            f"{', '.join(cube.names)}.",
+            "target",
+        )
+    if dim is None or target is None:
+        return _unknown(cube)
+    dims = [replace(d, name=target) if d.name == source else d for d in cube.dimensions]
+    return _reshape(cube, dims)
+
+
+@rule("rename_labels")
+def _rename_labels(ctx: RuleContext) -> Type:
+    """The labels of ``dimension`` renamed from ``source`` (or the indices) to ``target``.
+
+    Decided where the definition is open: an empty ``source`` needs as many targets as
+    labels; LabelExists is raised when the renamed labels would not be distinct (so
+    swapping two labels is allowed).
+    """
+    cube = ctx.cube()
+    name = _dim_name(ctx)
+    dim = ctx.dimension(cube, name) if name is not None else None
+    target = _labels(ctx, "target")
+    source = _labels(ctx, "source") if ctx.has("source") else []
+    if source is not None and target is not None and source and len(source) != len(target):
+        ctx.error(
+            "LabelMismatch",
+            f"'source' has {len(source)} labels but 'target' has {len(target)}.",
+            "target",
+        )
+    if dim is None or target is None or source is None:
+        return cube if dim is None else cube.with_dimension(replace(dim, labels=None))
+    labels = dim.labels
+    if labels is None:
+        return cube.with_dimension(replace(dim, labels=None))
+    if not source:
+        if any(_label_text(v) != str(i) for i, v in enumerate(labels)):
+            ctx.error(
+                "LabelsNotEnumerated",
+                f"The labels of dimension {echo(name)} are not enumerated (0, 1, 2, ...); "
+                "give the labels to rename in 'source'.",
+                _present(ctx, "source") or "dimension",
+            )
+        if len(target) != len(labels):
+            ctx.error(
+                "LabelMismatch",
+                f"Dimension {echo(name)} has {len(labels)} labels but 'target' has {len(target)}.",
+                "target",
+            )
+        mapping = dict(zip(labels, target, strict=True))
+    else:
+        for s in source:
+            if s not in labels:
+                ctx.error(
+                    "LabelNotAvailable",
+                    f"Dimension {echo(name)} has no label {echo(s)}; it has "
+                    + ", ".join(_label_text(v) for v in labels[:20])
+                    + ".",
+                    "source",
+                )
+        mapping = dict(zip(source, target, strict=True))
+    renamed = tuple(mapping.get(v, v) for v in labels)
+    if len(set(renamed)) != len(renamed):
+        clash = next(v for v in renamed if renamed.count(v) > 1)
+        ctx.error(
+            "LabelExists",
+            f"Dimension {echo(name)} would have the label {echo(clash)} twice.",
+            "target",
+        )
+    out = cube.with_dimension(replace(dim, labels=renamed))
+    if dim.type == "bands":
+        meta = {b.name: b for b in cube.bands}
+        bands = tuple(
+            replace(meta[str(old)], name=str(new)) if str(old) in meta else Band(str(new))
+            for old, new in zip(labels, renamed, strict=True)
+        )
+        out = replace(out, bands=bands)
+    return out
+
+
+@rule("dimension_labels")
+def _dimension_labels(ctx: RuleContext) -> Type:
+    """An array with one label of ``dimension`` per element."""
+    cube = ctx.cube()
+    name = _dim_name(ctx)
+    dim = ctx.dimension(cube, name) if name is not None else None
+    if dim is None:
+        return ArrayType(ScalarType.of("number", "string"))
+    n = len(dim.labels) if dim.labels is not None else None
+    return ArrayType(_label_type(dim), labels=_indices(n), dimension=dim.name)
+
+
+@rule("flatten_dimensions")
+def _flatten_dimensions(ctx: RuleContext) -> Type:
+    """``dimensions`` merged into ``target_dimension`` (type other) where the first was."""
+    cube = ctx.cube()
+    names = _list(ctx, "dimensions")
+    target = _str(ctx, "target_dimension")
+    sep = _str(ctx, "label_separator")
+    sep = "~" if sep is None else sep
+    if cube.unknown_dimensions or names is None or target is None:
+        return _unknown(cube)
+    dims: list[Dimension] = []
+    for n in names:
+        if not isinstance(n, str):
+            return _unknown(cube)
+        if any(d.name == n for d in dims):
+            ctx.error(
+                "ProcessParameterInvalid", f"Dimension {echo(n)} is listed twice.", "dimensions"
+            )
+        dim = ctx.dimension(cube, n, "dimensions")
+        if dim is not None:
+            dims.append(dim)
+    if cube.dimension(target) is not None:
+        ctx.error(
+            "TargetDimensionExists",
+            f"The data cube has a dimension {echo(target)} already; it has "
+            f"{', '.join(cube.names)}.",
+            "target_dimension",
+        )
+    if not dims:
+        return cube
+    gone = {d.name for d in dims}
+    first = min(cube.names.index(n) for n in gone)  # no removed dimension comes before it
+    out = [d for d in cube.dimensions if d.name not in gone]
+    out.insert(first, Dimension(target, "other", labels=_joined(dims, sep)))
+    return _reshape(cube, out)
+
+
+def _joined(dims: Sequence[Dimension], sep: str) -> tuple[str, ...] | None:
+    """Labels of the flattened dimension: the product of the labels, joined by ``sep``."""
+    combos: list[str] = [""]
+    for i, d in enumerate(dims):
+        if d.labels is None:
+            return None
+        combos = [(c + sep if i else "") + _label_text(label) for c in combos for label in d.labels]
+    return tuple(combos)
+
+
+@rule("unflatten_dimension")
+def _unflatten_dimension(ctx: RuleContext) -> Type:
+    """``dimension`` split into ``target_dimensions`` (type other) at its place."""
+    cube = ctx.cube()
+    name = _dim_name(ctx)
+    targets = _list(ctx, "target_dimensions")
+    sep = _str(ctx, "label_separator")
+    sep = "~" if sep is None else sep
+    dim = ctx.dimension(cube, name) if name is not None else None
+    if dim is None or targets is None or not all(isinstance(t, str) for t in targets):
+        return _unknown(cube) if not cube.unknown_dimensions else cube
+    for t in targets:
+        if cube.dimension(t) is not None:
+            ctx.error(
+                "TargetDimensionExists",
+                f"The data cube has a dimension {echo(t)} already; it has {', '.join(cube.names)}.",
+                "target_dimensions",
+            )
+    parts: list[list[str]] | None = None
+    if dim.labels is not None and targets and sep:
+        split = [_label_text(v).split(sep) for v in dim.labels]
+        if any(len(p) != len(targets) for p in split):
+            bad = next(v for v, p in zip(dim.labels, split, strict=True) if len(p) != len(targets))
+            ctx.error(
+                "ProcessParameterInvalid",
+                f"Label {echo(bad)} of dimension {echo(name)} does not split into "
+                f"{len(targets)} parts at {echo(sep)}.",
+                "target_dimensions",
+            )
+        parts = [list(dict.fromkeys(p[i] for p in split)) for i in range(len(targets))]
+        size = 1
+        for p in parts:
+            size *= len(p)
+        if size != len(dim.labels):
+            parts = None  # not a full grid: the labels per dimension cannot be told
+    new = [
+        Dimension(t, "other", labels=tuple(parts[i]) if parts is not None else None)
+        for i, t in enumerate(targets)
+    ]
+    at = cube.names.index(dim.name)
+    dims = list(cube.dimensions[:at]) + new + list(cube.dimensions[at + 1 :])
+    return _reshape(cube, dims)
