@@ -150,3 +150,22 @@ def generate() -> dict[str, np.ndarray]:
             out[band][t] = dn[b]
         out["SCL"][t] = scl
     return out
+
+
+def read(bands: list[str], window, date_indices: list[int], stats=None):
+    """Values of ``bands`` in a pixel ``window`` (pgc.grid.Window) on the given dates.
+
+    Returns an array ``[t, bands, y, x]`` (uint16; SCL values fit) and counts in ``stats``
+    the bytes read: only the window of each requested band and date is read from the cache
+    (memory-mapped ``.npy`` files).
+    """
+    ensure_generated()
+    out = np.zeros((len(date_indices), len(bands), *window.shape), dtype=np.uint16)
+    for i, t in enumerate(date_indices):
+        for j, band in enumerate(bands):
+            stored = np.load(band_path(t, band), mmap_mode="r")
+            part = stored[window.y0 : window.y1, window.x0 : window.x1]
+            out[i, j] = part
+            if stats is not None:
+                stats.add(part.size * part.dtype.itemsize, f"{COLLECTION_ID}/{band}")
+    return out
