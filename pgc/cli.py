@@ -81,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="passes to run, e.g. dce,cse,fold; 'none' runs no passes",
     )
     c.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
+    c.add_argument(
+        "--udp",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="user-defined processes the graph may call (repeatable)",
+    )
     c.set_defaults(run=cmd_compile)
 
     e = sub.add_parser(
@@ -92,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("file", metavar="FILE", help="openEO JSON or pgc IR text; - reads stdin")
     e.add_argument("-p", "--pipeline", default="default")
     e.add_argument("--verbose", action="store_true", help="print the plan after each pass")
+    e.add_argument(
+        "--udp",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="user-defined processes the graph may call (repeatable)",
+    )
     e.set_defaults(run=cmd_explain)
 
     k = sub.add_parser(
@@ -209,7 +223,13 @@ def _compile(args: argparse.Namespace):
     except ValueError as exc:
         raise _UsageError(str(exc)) from None
     try:
-        return compile_graph(data, pipeline=args.pipeline, specs=specs, name=name)
+        return compile_graph(
+            data,
+            pipeline=args.pipeline,
+            specs=specs,
+            name=name,
+            user_processes=_read_udps(args.udp),
+        )
     except PgcError as exc:
         source = Source(name, data.decode("utf-8", "replace"))
         for d in exc.diagnostics:

@@ -89,6 +89,15 @@ class Plan:
         return "\n".join(lines) + "\n"
 
 
+def _by_id(user_processes: Any) -> dict[str, Any]:
+    """User-defined processes by id (given as a mapping or a list of process objects)."""
+    if not user_processes:
+        return {}
+    if isinstance(user_processes, dict):
+        return dict(user_processes)
+    return {p["id"]: p for p in user_processes if isinstance(p, dict) and "id" in p}
+
+
 def looks_like_ir(text: str) -> bool:
     """Whether a text is pgc's IR rather than openEO JSON."""
     for line in text.splitlines():
@@ -151,7 +160,11 @@ def _compile(document, pipeline, specs, catalog, user_processes, limits, name, v
         start = time.perf_counter()
         graph = lower(result, specs)
         timings["lower"] = time.perf_counter() - start
-    env = Environment(specs, catalog if catalog is not None else default_catalog())
+    env = Environment(
+        specs,
+        catalog if catalog is not None else default_catalog(),
+        user_processes=_by_id(user_processes),
+    )
     start = time.perf_counter()
     typed = infer_graph(graph, env)
     timings["infer"] = time.perf_counter() - start

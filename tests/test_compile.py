@@ -122,3 +122,36 @@ def test_cli_explain_verbose_and_errors(capsys, tmp_path):
     assert code == 1 and "^" in out.out
     code, out = run(capsys, "compile", str(ROOT / "examples" / "evi.json"), "-p", "nope")
     assert code == 2
+
+
+def test_user_defined_process_shadowing_a_predefined_one():
+    """A user process named like a predefined one is typed by its own declared return."""
+    udp = {
+        "id": "ndvi",
+        "parameters": [{"name": "v", "schema": {"type": "number"}}],
+        "returns": {"schema": {"type": "number"}},
+        "process_graph": {"x": node("absolute", result=True, x={"from_parameter": "v"})},
+    }
+    plan = compile_graph({"n": node("ndvi", result=True, v=1)}, user_processes=[udp])
+    assert str(plan.graph.node("n").type) == "number"
+    assert pgc.validate(plan.to_openeo(), user_processes=[udp]).ok
+
+
+def test_cli_compile_with_user_processes(capsys, tmp_path):
+    udp = tmp_path / "double.json"
+    udp.write_text(
+        json.dumps(
+            {
+                "id": "double",
+                "parameters": [{"name": "v", "schema": {"type": "number"}}],
+                "returns": {"schema": {"type": "number"}},
+                "process_graph": {
+                    "m": node("multiply", result=True, x={"from_parameter": "v"}, y=2)
+                },
+            }
+        )
+    )
+    graph = tmp_path / "g.json"
+    graph.write_text(json.dumps({"d": node("double", result=True, v=3)}))
+    code, out = run(capsys, "compile", str(graph), "--udp", str(udp))
+    assert code == 0 and "%d = double(v=3) : number" in out.out

@@ -236,13 +236,17 @@ def infer_graph(
     done: dict[str, Node] = {}
     for node in graph.nodes():
         ctx = RuleContext(node, graph, env, inner, typed_nodes=done)
-        spec = env.specs.get(node.process_id)
+        spec = None if node.namespace == "user" else env.specs.get(node.process_id)
         try:
             rule = RULES.get(node.process_id)
-            if node.process_id in env.user_processes or rule is None:
-                node_type = fallback_type(spec)
+            user = node.namespace == "user" or (
+                node.namespace is None and node.process_id in env.user_processes
+            )
+            if user:  # a user-defined process: the return type it declares
+                declared = env.user_processes.get(node.process_id) or {}
+                node_type = type_from_schema((declared.get("returns") or {}).get("schema", {}))
             else:
-                node_type = rule(ctx)
+                node_type = rule(ctx) if rule is not None else fallback_type(spec)
         except TypeCheckError as exc:
             where = node.origin.pointer if node.origin else graph.pointer
             if exc.argument:
