@@ -15,7 +15,7 @@ from .specs import load_specs
 
 __all__ = [
     "Diagnostic", "Limits", "PgcError", "Plan", "ValidationResult", "compile", "load_specs",
-    "validate",
+    "run", "validate",
 ]  # fmt: skip
 __version__ = "0.1.0"
 
@@ -26,4 +26,8 @@ def __getattr__(name: str):
         from . import compiler
 
         return getattr(compiler, name)
+    if name == "run":
+        from .runner import run
+
+        return run
     raise AttributeError(f"module 'pgc' has no attribute {name!r}")

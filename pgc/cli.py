@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,39 @@ def build_parser() -> argparse.ArgumentParser:
         help="user-defined processes the graph may call (repeatable)",
     )
     e.set_defaults(run=cmd_explain)
+
+    r = sub.add_parser(
+        "run",
+        parents=[common],
+        help="run a graph with the reference executor",
+        description="Run a process graph end to end on the catalog's data.",
+    )
+    r.add_argument("file", metavar="FILE", help="openEO JSON or pgc IR text; - reads stdin")
+    r.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="where to write what save_result saves (format from save_result)",
+    )
+    r.add_argument("-p", "--pipeline", default="default")
+    r.add_argument(
+        "--stats", action="store_true", help="report bytes read, time per stage and peak memory"
+    )
+    r.add_argument(
+        "--param",
+        metavar="NAME=JSON",
+        action="append",
+        default=[],
+        help="a value for a graph parameter (repeatable)",
+    )
+    r.add_argument(
+        "--udp",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="user-defined processes the graph may call (repeatable)",
+    )
+    r.set_defaults(run=cmd_run)
 
     k = sub.add_parser(
         "collections",
@@ -267,6 +301,79 @@ def cmd_explain(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     sys.stdout.write(plan.explain(verbose=args.verbose))
     return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import resource
+
+    from .errors import PgcError
+    from .frontend.source import Source
+    from .passes.manager import parse_pipeline
+    from .runner import execute
+
+    data, name = _read_input(args.file)
+    specs = _load_specs(args.specs)
+    try:
+        parse_pipeline(args.pipeline)
+        parameters = dict(_parameter(p) for p in args.param)
+    except ValueError as exc:
+        raise _UsageError(str(exc)) from None
+    try:
+        result = execute(
+            data,
+            parameters=parameters,
+            pipeline=args.pipeline,
+            specs=specs,
+            name=name,
+            user_processes=_read_udps(args.udp),
+        )
+    except PgcError as exc:
+        source = Source(name, data.decode("utf-8", "replace"))
+        for d in exc.diagnostics:
+            print(format_diagnostic(source.place(d), source))
+        return EXIT_INVALID
+    start = time.perf_counter()
+    if args.output:
+        if not result.outputs:
+            raise _UsageError("the graph has no save_result node: nothing to write")
+        try:
+            written = result.write(args.output)
+        except (KeyError, ValueError, OSError) as exc:
+            raise _UsageError(f"cannot write {args.output}: {exc}") from None
+        for path, (cube, fmt, _) in zip(written, result.outputs, strict=True):
+            shape = " x ".join(f"{d} {n}" for d, n in cube.data.sizes.items())
+            print(f"wrote {path} ({fmt}; {shape})")
+    elif not result.outputs:
+        print(json.dumps(_jsonable(result.value)))
+    else:
+        for cube, fmt, _ in result.outputs:
+            shape = " x ".join(f"{d} {n}" for d, n in cube.data.sizes.items())
+            print(f"result ({fmt}; {shape}); give -o OUT to write it")
+    if args.stats:
+        from .ir.types import format_bytes
+
+        timings = dict(result.timings, write=time.perf_counter() - start)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        print(f"bytes read: {format_bytes(result.bytes_read)} ({result.bytes_read} B)")
+        print("time: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in timings.items()))
+        print(f"peak memory: {format_bytes(peak)}")
+    return EXIT_OK
+
+
+def _parameter(text: str) -> tuple[str, Any]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise ValueError(f"--param needs NAME=JSON, got {text!r}")
+    try:
+        return name, json.loads(value)
+    except ValueError:
+        return name, value  # a bare string
+
+
+def _jsonable(value: Any) -> Any:
+    from .executors.values import Cube
+
+    return value.to_python() if isinstance(value, Cube) else value
 
 
 def cmd_collections(args: argparse.Namespace) -> int:

@@ -1,0 +1,105 @@
+"""Writing results: GeoTIFF (rasterio, with CRS and transform), netCDF (xarray) and JSON.
+
+>>> sorted(WRITERS)
+['gtiff', 'json', 'netcdf']
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _spatial(cube) -> tuple[Any, list[str]]:
+    """Values as [band, y, x] float64 (NaN = no data) and the band names."""
+    data = cube.filled()
+    other = [d for d in data.dims if d not in ("y", "x")]
+    if not {"y", "x"} <= set(data.dims):
+        raise ValueError("GeoTIFF needs a cube with x and y dimensions")
+    stacked = data.transpose(*other, "y", "x")
+    names: list[str] = []
+    if other:
+        stacked = stacked.stack(band=other)
+        names = [
+            "/".join(str(v)[:19] for v in (idx if isinstance(idx, tuple) else (idx,)))
+            for idx in stacked["band"].values
+        ]
+        stacked = stacked.transpose("band", "y", "x")
+    values = stacked.values.reshape(-1, data.sizes["y"], data.sizes["x"])
+    return values, names or ["1"]
+
+
+def write_gtiff(cube, path: Path, options: dict) -> None:
+    import rasterio
+    from rasterio.transform import from_origin
+
+    values, names = _spatial(cube)
+    x, y = cube.data.x.values, cube.data.y.values
+    step_x = float(x[1] - x[0]) if len(x) > 1 else float(options.get("resolution", 10))
+    step_y = float(y[0] - y[1]) if len(y) > 1 else step_x
+    transform = from_origin(float(x[0]) - step_x / 2, float(y[0]) + step_y / 2, step_x, step_y)
+    crs = cube.data.attrs.get("crs")
+    profile = {
+        "driver": "GTiff",
+        "height": values.shape[1],
+        "width": values.shape[2],
+        "count": values.shape[0],
+        "dtype": "float64",
+        "nodata": np.nan,
+        "transform": transform,
+        "crs": f"EPSG:{crs}" if crs else None,
+        "compress": "deflate",
+        "tiled": values.shape[2] >= 256 and values.shape[1] >= 256,
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(values)
+        for i, name in enumerate(names, start=1):
+            dst.set_band_description(i, name)
+
+
+def write_netcdf(cube, path: Path, options: dict) -> None:
+    data = cube.filled().rename("values")
+    data.attrs = {k: str(v) for k, v in cube.data.attrs.items() if v is not None}
+    data.to_netcdf(path)
+
+
+def write_json(cube, path: Path, options: dict) -> None:
+    """Dimensions, labels and values; no-data and non-finite numbers are written as null
+    (JSON has no NaN)."""
+    if hasattr(cube, "to_python"):
+        data = cube.data
+        out = {
+            "dims": list(data.dims),
+            "coords": {
+                d: [
+                    str(v) if not isinstance(v, int | float) else v for v in data[d].values.tolist()
+                ]
+                for d in data.dims
+            },
+            "values": cube.to_python(),
+        }
+    else:
+        out = cube
+    path.write_text(json.dumps(out, allow_nan=False, default=str) + "\n")
+
+
+def _finite(values: Any) -> Any:
+    if isinstance(values, list):
+        return [_finite(v) for v in values]
+    if isinstance(values, float) and not np.isfinite(values):
+        return None
+    return values
+
+
+WRITERS = {"gtiff": write_gtiff, "netcdf": write_netcdf, "json": write_json}
+ALIASES = {"geotiff": "gtiff", "tif": "gtiff", "tiff": "gtiff", "cog": "gtiff", "nc": "netcdf"}
+
+
+def writer_for(fmt: str):
+    key = ALIASES.get(fmt.lower(), fmt.lower())
+    if key not in WRITERS:
+        raise KeyError(fmt)
+    return WRITERS[key]

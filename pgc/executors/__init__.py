@@ -1,0 +1,1 @@
+"""Executors: the reference (numpy/xarray, the semantic oracle); numba and dask follow."""

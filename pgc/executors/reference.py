@@ -1,0 +1,177 @@
+"""The reference executor: what every process graph means.
+
+It interprets the typed IR node by node, in order, with one small implementation per
+process id (:data:`IMPLEMENTATIONS`, filled by :mod:`pgc.executors.ref_scalar` and
+:mod:`pgc.executors.ref_cube`). Callbacks are closures over their graph and the enclosing
+scope; a callback over a cube runs once for all pixels (its parameters are cubes or
+:class:`~pgc.executors.values.CubeArray` views), which is exact because openEO callbacks
+are pure and act on each pixel alone. It aims to be right, not fast: every optimization
+and every other executor is tested against it.
+
+Errors carry openEO codes and point at the node that failed:
+
+>>> from pgc.compiler import compile
+>>> run_graph(compile({"a": {"process_id": "add", "arguments": {"x": 1, "y": 2}, "result": True},
+...                    }, pipeline="none").graph)
+3
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import Diagnostic, PgcError
+from ..ir.graph import Graph
+from ..ir.nodes import ArrayValue, Callback, Literal, Node, NodeRef, ObjectValue, ParamRef, Value
+from ..pointer import join
+
+Implementation = Callable[["Call"], Any]
+IMPLEMENTATIONS: dict[str, Implementation] = {}
+
+
+def implements(*process_ids: str):
+    def register(fn: Implementation) -> Implementation:
+        for pid in process_ids:
+            IMPLEMENTATIONS[pid] = fn
+        return fn
+
+    return register
+
+
+class ProcessError(Exception):
+    """A process failed for a reason its definition names (``code``)."""
+
+    def __init__(self, code: str, message: str, argument: str | None = None):
+        super().__init__(message)
+        self.code, self.message, self.argument = code, message, argument
+
+
+_UNBOUND = object()
+
+
+@dataclass
+class RunContext:
+    """What a run shares: the catalog, read statistics, results written by save_result."""
+
+    catalog: Any = None
+    stats: Any = None  # pgc.data.reading.ReadStats
+    saved: list[tuple[Any, str, dict]] = field(default_factory=list)  # (value, format, opts)
+
+
+@dataclass
+class Closure:
+    """A callback, ready to be called with its parameters."""
+
+    graph: Graph
+    scope: list[dict[str, Any]]
+    context: RunContext
+
+    def __call__(self, **params: Any) -> Any:
+        return _run(self.graph, [*self.scope, params], self.context)
+
+
+@dataclass
+class Call:
+    """One process call: its node and evaluated arguments."""
+
+    node: Node
+    args: dict[str, Any]
+    context: RunContext
+
+    def get(self, name: str, default: Any = None) -> Any:
+        value = self.args.get(name, default)
+        return default if value is None and default is not None else value
+
+    def callback(self, name: str) -> Closure:
+        value = self.args.get(name)
+        if not isinstance(value, Closure):
+            raise ProcessError(
+                "ProcessParameterRequired",
+                f"Process '{self.node.process_id}' needs a callback '{name}'.",
+                name,
+            )
+        return value
+
+    def fail(self, code: str, message: str, argument: str | None = None):
+        raise ProcessError(code, message, argument)
+
+
+def run_graph(
+    graph: Graph, parameters: dict[str, Any] | None = None, context: RunContext | None = None
+) -> Any:
+    """The value of ``graph`` given values for its parameters."""
+    from . import ref_cube, ref_scalar  # noqa: F401  (they fill IMPLEMENTATIONS)
+
+    context = context or RunContext()
+    if context.catalog is None:
+        from ..data.catalog import default_catalog
+
+        context.catalog = default_catalog()
+    top = dict(parameters or {})
+    for p in graph.parameters:
+        if p.name not in top and p.has_default:
+            top[p.name] = p.default
+    return _run(graph, [top], context)
+
+
+def _run(graph: Graph, scope: list[dict[str, Any]], context: RunContext) -> Any:
+    results: dict[str, Any] = {}
+    for node in graph.nodes():
+        args = {
+            name: _value(value, results, scope, context, node, name)
+            for name, value in node.arguments
+        }
+        impl = IMPLEMENTATIONS.get(node.process_id)
+        try:
+            if impl is None:
+                raise ProcessError(
+                    "ProcessUnsupported",
+                    f"The reference executor cannot run '{node.process_id}' yet.",
+                )
+            results[node.id] = impl(Call(node, args, context))
+        except ProcessError as exc:
+            raise _error(node, exc.code, exc.message, exc.argument) from None
+    return results[graph.result]
+
+
+def _value(
+    value: Value, results: dict, scope: list, context: RunContext, node: Node, argument: str
+) -> Any:
+    if isinstance(value, Literal):
+        return value.value
+    if isinstance(value, NodeRef):
+        return results[value.id]
+    if isinstance(value, ParamRef):
+        for frame in reversed(scope):
+            if value.name in frame:
+                return frame[value.name]
+        raise _error(
+            node, "ProcessParameterRequired", f"Parameter '{value.name}' has no value.", argument
+        )
+    if isinstance(value, ArrayValue):
+        return [_value(v, results, scope, context, node, argument) for v in value.items]
+    if isinstance(value, ObjectValue):
+        return {k: _value(v, results, scope, context, node, argument) for k, v in value.items}
+    if isinstance(value, Callback):
+        return Closure(value.graph, scope, context)
+    raise TypeError(f"unknown value {value!r}")  # pragma: no cover
+
+
+def _error(node: Node, code: str, message: str, argument: str | None) -> PgcError:
+    pointer = node.origin.pointer if node.origin else ""
+    if argument and pointer:
+        pointer = join(pointer, "arguments", argument)
+    return PgcError(
+        [
+            Diagnostic(
+                code,
+                message,
+                pointer,
+                node_id=node.origin.node_id if node.origin else node.id,
+                process_id=node.process_id,
+                argument=argument,
+            )
+        ]
+    )

@@ -1,0 +1,94 @@
+"""Run-time values of the reference executor, and no-data.
+
+openEO distinguishes no-data from NaN: NaN is a value (``is_nan``), no-data is its absence
+(``is_nodata``, ``null``). The reference executor keeps them apart everywhere:
+
+- scalars are Python values, ``None`` being no-data; arrays are lists (``None`` inside);
+- a data cube is a :class:`Cube`: an ``xarray.DataArray`` of values and a boolean
+  ``xarray.DataArray`` saying where there is data. Values where there is no data are
+  meaningless (kept at 0) and never looked at;
+- inside a callback over a cube dimension (a reducer, ``apply_dimension``), the array the
+  callback sees is a :class:`CubeArray`: the cube plus the dimension the array runs along,
+  so array processes work on every pixel at once.
+
+Loaded integer bands keep their dtype; arithmetic promotes to float64 (the dtype policy the
+type rules document), so uint16 values never wrap around.
+
+>>> import numpy as np, xarray as xr
+>>> values = xr.DataArray(np.array([1.0, 0.0]), dims=["x"])
+>>> c = Cube(values, xr.DataArray([True, False], dims=["x"]))
+>>> c.to_python()
+[1.0, None]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+
+@dataclass
+class Cube:
+    data: xr.DataArray
+    valid: xr.DataArray  # same dims as data (or broadcastable to them)
+
+    @staticmethod
+    def from_nodata(data: xr.DataArray, nodata: Any) -> Cube:
+        """A cube whose values equal to ``nodata`` (NaN: NaN values) are no-data."""
+        if nodata is None:
+            valid = xr.ones_like(data, dtype=bool)
+        elif isinstance(nodata, float) and np.isnan(nodata):
+            valid = ~np.isnan(data)
+        else:
+            valid = data != nodata
+        return Cube(data, valid)
+
+    @property
+    def dims(self) -> tuple[str, ...]:
+        return tuple(self.data.dims)
+
+    def filled(self, fill: float = np.nan) -> xr.DataArray:
+        """Values as float64 with ``fill`` where there is no data (for writing results)."""
+        return self.data.astype("float64").where(self.valid, fill)
+
+    def to_python(self) -> Any:
+        """Nested lists with None for no-data (small cubes: tests, JSON results)."""
+        values = self.data.values.tolist()
+        valid = np.broadcast_to(self.valid.values, self.data.shape).tolist()
+        return _merge(values, valid)
+
+
+def _merge(values: Any, valid: Any) -> Any:
+    if isinstance(values, list):
+        return [_merge(v, ok) for v, ok in zip(values, valid, strict=True)]
+    return values if valid else None
+
+
+@dataclass
+class CubeArray:
+    """The array a callback sees for every pixel of ``cube`` along ``dimension`` at once."""
+
+    cube: Cube
+    dimension: str
+
+    @property
+    def labels(self) -> list:
+        return list(self.cube.data[self.dimension].values)
+
+    def __len__(self) -> int:
+        return self.cube.data.sizes[self.dimension]
+
+
+@dataclass
+class LabeledArray:
+    """A plain labeled array (a dimension's labels and values, outside cubes)."""
+
+    values: list
+    labels: list
+
+
+def is_cube(value: Any) -> bool:
+    return isinstance(value, Cube)

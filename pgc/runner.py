@@ -1,0 +1,80 @@
+"""``pgc.run``: compile a process graph and evaluate it with the reference executor.
+
+>>> import pgc
+>>> pgc.run({"a": {"process_id": "multiply", "arguments": {"x": {"from_parameter": "v"},
+...          "y": 2}, "result": True}}, parameters={"v": 21})
+42
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .gcpause import gc_paused
+
+
+@dataclass
+class RunResult:
+    value: Any  # the result node's value (cubes as pgc.executors.values.Cube)
+    outputs: list[tuple[Any, str, dict]]  # what save_result nodes saved: (cube, format, options)
+    plan: Any
+    bytes_read: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def write(self, path: str | Path) -> list[Path]:
+        """Write what save_result saved to ``path`` (several results: numbered files)."""
+        from .data.writers import writer_for
+
+        path = Path(path)
+        written = []
+        for i, (cube, fmt, options) in enumerate(self.outputs):
+            target = path if len(self.outputs) == 1 else path.with_stem(f"{path.stem}_{i + 1}")
+            writer_for(fmt)(cube, target, options)
+            written.append(target)
+        return written
+
+
+def execute(
+    document: Any,
+    *,
+    parameters: dict[str, Any] | None = None,
+    pipeline: str = "default",
+    catalog: Any = None,
+    specs: Any = None,
+    user_processes: Any = None,
+    name: str = "<input>",
+) -> RunResult:
+    """Compile and run ``document``; raises pgc.PgcError with openEO codes on failure."""
+    from .compiler import compile as compile_graph
+    from .data.reading import ReadStats
+    from .executors.reference import RunContext, run_graph
+
+    plan = compile_graph(
+        document,
+        pipeline=pipeline,
+        catalog=catalog,
+        specs=specs,
+        user_processes=user_processes,
+        name=name,
+    )
+    context = RunContext(catalog=catalog, stats=ReadStats())
+    start = time.perf_counter()
+    with gc_paused():
+        value = run_graph(plan.graph, parameters, context)
+    timings = dict(plan.timings, run=time.perf_counter() - start)
+    return RunResult(value, context.saved, plan, context.stats.bytes_read, timings)
+
+
+def run(document: Any, *, parameters: dict[str, Any] | None = None, **options: Any) -> Any:
+    """The result of a process graph: numbers, lists, or an ``xarray.DataArray`` for a cube
+    (no-data as NaN). For a graph ending in ``save_result``, the saved cube."""
+    from .executors.values import Cube
+
+    result = execute(document, parameters=parameters, **options)
+    value = result.value
+    if value is True and result.outputs:
+        value = result.outputs[-1][0]
+    return value.filled() if isinstance(value, Cube) else value
