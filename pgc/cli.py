@@ -123,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write what save_result saves (format from save_result)",
     )
     r.add_argument("-p", "--pipeline", default="default")
+    r.add_argument("--preview", metavar="PNG", help="also write a quick-look PNG of the result")
     r.add_argument(
         "--stats", action="store_true", help="report bytes read, time per stage and peak memory"
     )
@@ -349,6 +350,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         for cube, fmt, _ in result.outputs:
             shape = " x ".join(f"{d} {n}" for d, n in cube.data.sizes.items())
             print(f"result ({fmt}; {shape}); give -o OUT to write it")
+    if args.preview:
+        from .data.preview import write_preview
+        from .executors.values import Cube
+
+        shown = result.outputs[-1][0] if result.outputs else result.value
+        if not isinstance(shown, Cube):
+            raise _UsageError("--preview needs a result that is a data cube")
+        try:
+            write_preview(shown, args.preview)
+        except (ValueError, OSError) as exc:
+            raise _UsageError(f"cannot write the preview {args.preview}: {exc}") from None
+        print(f"wrote {args.preview} (preview)")
     if args.stats:
         from .ir.types import format_bytes
 

@@ -92,3 +92,15 @@ def test_cli_run_writes_a_georeferenced_geotiff(tmp_path, capsys):
         assert dst.crs.to_epsg() == 32631
         assert tuple(dst.transform)[:6] == (10.0, 0.0, 600000.0, 0.0, -10.0, 5695000.0)
         assert (dst.width, dst.height, dst.count) == (500, 500, 1)
+
+
+def test_cli_run_preview_png(tmp_path, capsys):
+    from pgc.cli import main
+
+    png = tmp_path / "evi.png"
+    args = ["run", str(ROOT / "examples" / "evi.json"), "-o", str(tmp_path / "e.tif")]
+    assert main([*args, "--preview", str(png)]) == 0
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and b"IHDR" in data[:16]
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert (width, height) == (500, 500)
