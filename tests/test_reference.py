@@ -7,6 +7,7 @@ temporal extent is left-closed, median skips no-data).
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -104,3 +105,56 @@ def test_cli_run_preview_png(tmp_path, capsys):
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and b"IHDR" in data[:16]
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert (width, height) == (500, 500)
+
+
+def test_crop_features_match_numpy(bands):
+    """Monthly mean NDVI per field: rasterize the fields with the pixel-centre rule in the
+    collection's grid, then numpy on the raw bands."""
+    from rasterio.features import geometry_mask
+    from rasterio.transform import from_origin
+    from rasterio.warp import transform_geom
+
+    doc = json.loads((ROOT / "examples" / "crop_features.json").read_text())
+    fields = doc["process_graph"]["filterspatial1"]["arguments"]["geometries"]["features"]
+    result = execute(json.dumps(doc))
+    [(cube, fmt, _)] = result.outputs
+    assert fmt == "CSV" and cube.dims == ("t", "bands", "geometry")
+    assert list(cube.data.t.values) == [f"2023-{m:02d}" for m in range(3, 10)]
+    dates = list(range(2, 9))  # March .. September, one date per month
+    red, nir = _raw(bands, "B04", dates), _raw(bands, "B08", dates)
+    with np.errstate(all="ignore"):
+        ndvi = (nir - red) / (nir + red)
+    grid = from_origin(600000, 5695000, 10, 10)
+    for i, feature in enumerate(fields):
+        geometry = transform_geom("EPSG:4326", "EPSG:32631", feature["geometry"])
+        inside = geometry_mask([geometry], out_shape=(500, 500), transform=grid, invert=True)
+        expected = ndvi[:, inside].mean(axis=1)
+        got = cube.filled().sel(bands="NDVI", geometry=i).values
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["evi", "ndvi_composite", "crop_features"])
+def test_values_have_the_types_the_compiler_inferred(name):
+    """The reference executor and the type rules agree on dimensions, labels and sizes."""
+    from pgc.compiler import compile as compile_graph
+    from pgc.executors.reference import RunContext, run_graph
+    from pgc.executors.values import Cube
+
+    plan = compile_graph((ROOT / "examples" / f"{name}.json").read_text())
+    context = RunContext(trace={})
+    run_graph(plan.graph, context=context)
+    checked = 0
+    for ir_node in plan.graph.nodes():
+        value = context.trace[id(ir_node)]
+        if not isinstance(value, Cube):
+            continue
+        assert value.dims == ir_node.type.names, ir_node.id
+        for size, dim in zip(value.data.shape, ir_node.type.dimensions, strict=True):
+            # A filter with geometries in another CRS: the type's size is an upper bound.
+            assert dim.size is None or size <= dim.size, (ir_node.id, dim.name)
+            if dim.labels is not None and dim.type in ("bands", "geometry"):
+                assert [str(v) for v in value.data[dim.name].values] == [
+                    str(v) for v in dim.labels
+                ], (ir_node.id, dim.name)
+        checked += 1
+    assert checked >= 2

@@ -1,7 +1,7 @@
 """Writing results: GeoTIFF (rasterio, with CRS and transform), netCDF (xarray) and JSON.
 
 >>> sorted(WRITERS)
-['gtiff', 'json', 'netcdf']
+['csv', 'gtiff', 'json', 'netcdf']
 """
 
 from __future__ import annotations
@@ -86,6 +86,26 @@ def write_json(cube, path: Path, options: dict) -> None:
     path.write_text(json.dumps(out, allow_nan=False, default=str) + "\n")
 
 
+def write_csv(cube, path: Path, options: dict) -> None:
+    """One row per value, one column per dimension plus ``value`` (empty: no data)."""
+    import csv
+
+    data = cube.data
+    values = cube.filled().values.ravel()
+    grids = np.meshgrid(*[data[d].values for d in data.dims], indexing="ij")
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow([*data.dims, "value"])
+        for row in zip(*[g.ravel() for g in grids], values, strict=True):
+            *labels, value = row
+            out.writerow(
+                [
+                    *(str(v)[:19] for v in labels),
+                    "" if not np.isfinite(value) else repr(float(value)),
+                ]
+            )
+
+
 def _finite(values: Any) -> Any:
     if isinstance(values, list):
         return [_finite(v) for v in values]
@@ -94,7 +114,7 @@ def _finite(values: Any) -> Any:
     return values
 
 
-WRITERS = {"gtiff": write_gtiff, "netcdf": write_netcdf, "json": write_json}
+WRITERS = {"gtiff": write_gtiff, "netcdf": write_netcdf, "json": write_json, "csv": write_csv}
 ALIASES = {"geotiff": "gtiff", "tif": "gtiff", "tiff": "gtiff", "cog": "gtiff", "nc": "netcdf"}
 
 

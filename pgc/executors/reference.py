@@ -58,6 +58,7 @@ class RunContext:
     catalog: Any = None
     stats: Any = None  # pgc.data.reading.ReadStats
     saved: list[tuple[Any, str, dict]] = field(default_factory=list)  # (value, format, opts)
+    trace: dict[int, Any] | None = None  # with a dict: every node's value, by id(node)
 
 
 @dataclass
@@ -102,7 +103,7 @@ def run_graph(
     graph: Graph, parameters: dict[str, Any] | None = None, context: RunContext | None = None
 ) -> Any:
     """The value of ``graph`` given values for its parameters."""
-    from . import ref_cube, ref_scalar  # noqa: F401  (they fill IMPLEMENTATIONS)
+    from . import ref_cube, ref_scalar, ref_time, ref_vector  # noqa: F401  (fill IMPLEMENTATIONS)
 
     context = context or RunContext()
     if context.catalog is None:
@@ -131,6 +132,8 @@ def _run(graph: Graph, scope: list[dict[str, Any]], context: RunContext) -> Any:
                     f"The reference executor cannot run '{node.process_id}' yet.",
                 )
             results[node.id] = impl(Call(node, args, context))
+            if context.trace is not None:
+                context.trace[id(node)] = results[node.id]
         except ProcessError as exc:
             raise _error(node, exc.code, exc.message, exc.argument) from None
     return results[graph.result]

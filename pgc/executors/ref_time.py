@@ -1,0 +1,168 @@
+"""Reference implementations: aggregation over calendar periods, processes over a
+dimension (``apply_dimension``) and linear interpolation of arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .ref_scalar import FLOAT, _as_float
+from .reference import Call, ProcessError, implements
+from .values import Cube, CubeArray, LabeledArray
+
+# Period labels as the aggregate_temporal_period definition writes them.
+_PERIODS = {
+    "hour": lambda t: t.strftime("%Y-%m-%d-%H"),
+    "day": lambda t: t.strftime("%Y-") + pd.Index([f"{d:03d}" for d in t.dayofyear]),
+    "dekad": lambda t: (
+        t.strftime("%Y-")
+        + pd.Index(
+            [
+                f"{(m - 1) * 3 + min(d // 10, 2):02d}"
+                for m, d in zip(t.month, t.day - 1, strict=True)
+            ]
+        )
+    ),
+    "month": lambda t: t.strftime("%Y-%m"),
+    "season": lambda t: pd.Index([_season(ts) for ts in t]),
+    "year": lambda t: t.strftime("%Y"),
+}
+
+
+def _season(ts: pd.Timestamp) -> str:
+    year, month = ts.year, ts.month
+    if month == 12:
+        return f"{year + 1}-djf"
+    return f"{year}-" + (
+        "djf" if month <= 2 else "mam" if month <= 5 else "jja" if month <= 8 else "son"
+    )
+
+
+@implements("aggregate_temporal_period")
+def _aggregate_temporal_period(call: Call) -> Cube:
+    cube = call.get("data")
+    period = call.get("period")
+    dim = call.get("dimension") or next(
+        d for d in cube.dims if np.issubdtype(cube.data[d].dtype, np.datetime64)
+    )
+    if period not in _PERIODS:
+        raise ProcessError(
+            "ProcessUnsupported",
+            f"Period '{period}' is not supported by the reference executor yet.",
+            "period",
+        )
+    times = pd.DatetimeIndex(cube.data[dim].values)
+    labels = list(_PERIODS[period](times))
+    # Every period from the first to the last date; periods without data give no-data.
+    order = list(dict.fromkeys(labels))
+    reducer = call.callback("reducer")
+    parts = []
+    template = cube.data.isel({dim: 0}, drop=True)
+    for label in order:
+        idx = [i for i, lab in enumerate(labels) if lab == label]
+        sub = Cube(cube.data.isel({dim: idx}), cube.valid.isel({dim: idx}))
+        result = reducer(data=CubeArray(sub, dim), context=call.get("context"))
+        parts.append(_like(result, template))
+    data = xr.concat([p.data for p in parts], dim=dim).assign_coords({dim: order})
+    valid = xr.concat([p.valid for p in parts], dim=dim).assign_coords({dim: order})
+    return Cube(data.transpose(*cube.dims), valid.transpose(*cube.dims))
+
+
+def _like(result: Any, template: xr.DataArray) -> Cube:
+    if isinstance(result, Cube):
+        data = xr.broadcast(_as_float(result.data), template)[0]
+        valid = xr.broadcast(result.valid, template)[0]
+        return Cube(data, valid)
+    valid = result is not None
+    return Cube(
+        xr.full_like(template, result if valid else 0, dtype=FLOAT),
+        xr.full_like(template, valid, dtype=bool),
+    )
+
+
+@implements("apply_dimension")
+def _apply_dimension(call: Call) -> Cube:
+    cube, dim = call.get("data"), call.get("dimension")
+    if dim not in cube.dims:
+        call.fail("DimensionNotAvailable", f"The data cube has no dimension '{dim}'.", "dimension")
+    if call.get("target_dimension") is not None:
+        raise ProcessError(
+            "ProcessUnsupported",
+            "apply_dimension with a target_dimension is "
+            "not supported by the reference executor yet.",
+            "target_dimension",
+        )
+    result = call.callback("process")(data=CubeArray(cube, dim), context=call.get("context"))
+    if not isinstance(result, CubeArray):
+        call.fail(
+            "ProcessParameterInvalid",
+            f"The process must return an array along '{dim}' for every pixel.",
+            "process",
+        )
+    out = result.cube
+    return Cube(
+        out.data.transpose(*cube.dims), xr.broadcast(out.valid, out.data)[0].transpose(*cube.dims)
+    )
+
+
+@implements("array_interpolate_linear")
+def _array_interpolate_linear(call: Call) -> Any:
+    data = call.get("data")
+    if isinstance(data, CubeArray):
+        return CubeArray(_interpolate_cube(data), data.dimension)
+    values = list(data.values if isinstance(data, LabeledArray) else data)
+    labels = data.labels if isinstance(data, LabeledArray) else None
+    x = _positions(labels, len(values))
+    y = np.array([np.nan if v is None else v for v in values], dtype=FLOAT)
+    filled = _interpolate(y[:, None], np.isfinite(y)[:, None], x)[:, 0]
+    # Known values stay as given; gaps between known values get the interpolant.
+    out = [
+        values[i] if np.isfinite(y[i]) or not np.isfinite(filled[i]) else float(filled[i])
+        for i in range(len(values))
+    ]
+    return LabeledArray(out, labels) if labels is not None else out
+
+
+def _positions(labels: list | None, n: int) -> np.ndarray:
+    """x values: numeric or temporal labels, else the indices (the definition's rule)."""
+    if labels is not None:
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in labels):
+            return np.asarray(labels, dtype=FLOAT)
+        if all(isinstance(v, np.datetime64) for v in labels):
+            return np.asarray(labels, dtype="datetime64[ns]").astype("int64").astype(FLOAT)
+    return np.arange(n, dtype=FLOAT)
+
+
+def _interpolate(y: np.ndarray, known: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Fill unknown values between known ones along axis 0 (not leading/trailing ones)."""
+    n = y.shape[0]
+    index = np.arange(n).reshape((n,) + (1,) * (y.ndim - 1))
+    prev = np.maximum.accumulate(np.where(known, index, -1), axis=0)
+    nxt = np.minimum.accumulate(np.where(known, index, n)[::-1], axis=0)[::-1]
+    inside = ~known & (prev >= 0) & (nxt < n)
+    p, q = np.clip(prev, 0, n - 1), np.clip(nxt, 0, n - 1)
+    yp, yq = np.take_along_axis(y, p, axis=0), np.take_along_axis(y, q, axis=0)
+    xs = x.reshape(index.shape)
+    xp, xq = x[p], x[q]
+    with np.errstate(all="ignore"):
+        filled = yp + (yq - yp) * (xs - xp) / (xq - xp)
+    return np.where(inside, filled, y)
+
+
+def _interpolate_cube(arr: CubeArray) -> Cube:
+    cube, dim = arr.cube, arr.dimension
+    data = _as_float(cube.data).transpose(dim, ...)
+    valid = xr.broadcast(cube.valid, cube.data)[0].transpose(dim, ...)
+    values = data.values
+    known = valid.values & np.isfinite(values)
+    labels = list(cube.data[dim].values)
+    filled = _interpolate(
+        np.where(valid.values, values, np.nan), known, _positions(labels, len(labels))
+    )
+    new_valid = valid.values | (~known & np.isfinite(filled))
+    out = data.copy(data=np.where(new_valid, filled, 0.0))
+    return Cube(out.transpose(*cube.dims), valid.copy(data=new_valid).transpose(*cube.dims))
