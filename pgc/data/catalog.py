@@ -14,6 +14,7 @@ collection; an embedding application adds its own collections.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -32,10 +33,30 @@ class Catalog:
     """Collections by id; ``add`` STAC collection documents of your own."""
 
     collections: dict[str, dict] = field(default_factory=dict)
+    items: dict[str, list[Item]] = field(default_factory=dict)  # file-backed collections
 
-    def add(self, stac_collection: dict) -> None:
+    def add(self, stac_collection: dict, items: list[Item] | None = None) -> None:
         self.collections[stac_collection["id"]] = stac_collection
         self._types.pop(stac_collection["id"], None)
+        if items is not None:
+            items = sorted(items, key=lambda i: i.datetime)
+            self.items[stac_collection["id"]] = items
+            # The dates of a file-backed collection are its items' dates.
+            for dim in (stac_collection.get("cube:dimensions") or {}).values():
+                if dim.get("type") == "temporal":
+                    dim["values"] = [i.datetime for i in items]
+
+    def add_folder(self, folder: str | Path) -> str:
+        """Add a file-backed collection: ``collection.json`` and the STAC items it links
+        (``rel: item``) or ``items/*.json``, whose assets (GeoTIFF/COG, one per band) hold
+        the data. Returns the collection id."""
+        folder = Path(folder)
+        stac = json.loads((folder / "collection.json").read_text(encoding="utf-8"))
+        paths = [
+            folder / link["href"] for link in stac.get("links", []) if link.get("rel") == "item"
+        ] or sorted((folder / "items").glob("*.json"))
+        self.add(stac, [read_item(p) for p in paths])
+        return stac["id"]
 
     def __contains__(self, collection_id: object) -> bool:
         return collection_id in self.collections
@@ -52,6 +73,27 @@ class Catalog:
         return self._types[collection_id]
 
     _types: dict[str, CubeType] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One STAC item of a file-backed collection: its date and a file per band."""
+
+    datetime: str
+    assets: dict[str, Path]
+
+
+def read_item(path: Path) -> Item:
+    """A STAC item file, read with pystac; asset hrefs are resolved against the item."""
+    import pystac
+
+    item = pystac.Item.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    when = item.datetime.strftime("%Y-%m-%dT%H:%M:%SZ") if item.datetime else ""
+    assets = {
+        key: (path.parent / asset.href).resolve() if "://" not in asset.href else Path(asset.href)
+        for key, asset in item.assets.items()
+    }
+    return Item(when, assets)
 
 
 def cube_type_of(stac: dict) -> CubeType:
@@ -100,8 +142,11 @@ def cube_type_of(stac: dict) -> CubeType:
 
 @cache
 def default_catalog() -> Catalog:
-    """pgc's own collections (the embedded sample collection's metadata)."""
+    """pgc's own collections (the embedded sample collection), and the file-backed ones in
+    the folders ``$PGC_COLLECTIONS`` names (separated by ``os.pathsep``)."""
     catalog = Catalog()
     for path in sorted(COLLECTIONS_DIR.glob("*.json")):
         catalog.add(json.loads(path.read_text(encoding="utf-8")))
+    for folder in filter(None, os.environ.get("PGC_COLLECTIONS", "").split(os.pathsep)):
+        catalog.add_folder(folder)
     return catalog

@@ -55,8 +55,6 @@ def read_collection(
 
     from . import sample
 
-    if collection_id != sample.COLLECTION_ID:
-        raise NotImplementedError(f"reading {collection_id!r} is not implemented yet")
     cube = catalog.cube_type(collection_id)
     x, y, t, b = (cube.dimension(n) for n in ("x", "y", "t", "bands"))
     window = window_for_bbox(x.extent, y.extent, x.step, bbox)
@@ -68,7 +66,11 @@ def read_collection(
         if (start is None or label >= _instant(start)) and (end is None or label < _instant(end))
     ]
     names = list(bands) if bands else list(b.labels)
-    values = sample.read(names, window, dates, stats)
+    if collection_id in catalog.items:
+        items = catalog.items[collection_id]
+        values = read_items([items[i] for i in dates], names, window, cube.dtype, stats)
+    else:
+        values = sample.read(names, window, dates, stats)
     step = x.step
     xs = x.extent[0] + (np.arange(window.x0, window.x1) + 0.5) * step
     ys = y.extent[1] - (np.arange(window.y0, window.y1) + 0.5) * step
@@ -81,4 +83,21 @@ def read_collection(
     )
 
 
-__all__ = ["ReadStats", "default_catalog", "read_collection"]
+def read_items(items, bands: list[str], window, dtype: str, stats: ReadStats | None):
+    """Windowed reads (rasterio) of each band's file of each item: [t, bands, y, x]."""
+    import rasterio
+    from rasterio.windows import Window as RasterioWindow
+
+    out = np.zeros((len(items), len(bands), *window.shape), dtype=dtype)
+    box = RasterioWindow(window.x0, window.y0, window.x1 - window.x0, window.y1 - window.y0)
+    for i, item in enumerate(items):
+        for j, band in enumerate(bands):
+            with rasterio.open(item.assets[band]) as src:
+                part = src.read(1, window=box)
+            out[i, j] = part
+            if stats is not None:
+                stats.add(part.size * part.dtype.itemsize, str(item.assets[band]))
+    return out
+
+
+__all__ = ["ReadStats", "default_catalog", "read_collection", "read_items"]
