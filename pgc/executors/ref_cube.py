@@ -181,3 +181,174 @@ def _mask(call: Call) -> Cube:
 def _save_result(call: Call) -> bool:
     call.context.saved.append((_cube(call), call.get("format"), call.get("options") or {}))
     return True
+
+
+@implements("rename_labels")
+def _rename_labels(call: Call) -> Cube:
+    cube, dim = _cube(call), call.get("dimension")
+    if dim not in cube.dims:
+        call.fail("DimensionNotAvailable", f"The data cube has no dimension '{dim}'.", "dimension")
+    labels = [_plain(v) for v in cube.data[dim].values]
+    target, source = list(call.get("target")), list(call.get("source") or [])
+    if not source:
+        if len(target) != len(labels):
+            call.fail(
+                "LabelMismatch",
+                f"'target' has {len(target)} labels, the dimension {len(labels)}.",
+                "target",
+            )
+        new = target
+    else:
+        if len(source) != len(target):
+            call.fail("LabelMismatch", "'source' and 'target' differ in length.", "target")
+        mapping = dict(zip(source, target, strict=True))
+        missing = [s for s in source if s not in labels]
+        if missing:
+            call.fail("LabelNotAvailable", f"The dimension has no label '{missing[0]}'.", "source")
+        new = [mapping.get(v, v) for v in labels]
+    if len(set(map(str, new))) != len(new):
+        call.fail("LabelExists", "The renamed labels are not distinct.", "target")
+    return Cube(
+        cube.data.assign_coords({dim: new}),
+        cube.valid.assign_coords({dim: new}) if dim in cube.valid.dims else cube.valid,
+    )
+
+
+def _plain(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+@implements("merge_cubes")
+def _merge_cubes(call: Call) -> Cube:
+    """Union of labels; where both cubes have data for the same labels the overlap
+    resolver combines them (required when they overlap)."""
+    a, b = _cube(call, "cube1"), _cube(call, "cube2")
+    if set(a.dims) != set(b.dims):
+        call.fail(
+            "ProcessParameterInvalid",
+            "The reference executor merges cubes with the same dimensions only.",
+            "cube2",
+        )
+    b = Cube(b.data.transpose(*a.dims), xr.broadcast(b.valid, b.data)[0].transpose(*a.dims))
+    a = Cube(a.data, xr.broadcast(a.valid, a.data)[0])
+    da, db = xr.align(_as_float(a.data), _as_float(b.data), join="outer", fill_value=0.0)
+    va, vb = xr.align(a.valid, b.valid, join="outer", fill_value=False)
+    overlap = xr.align(
+        *(x[d].isin(y[d].values) for x, y in [(a.data, b.data)] for d in a.dims), join="outer"
+    )
+    del overlap
+    both_labels = all(np.isin(a.data[d].values, b.data[d].values).any() for d in a.dims)
+    resolver = call.args.get("overlap_resolver")
+    if both_labels and resolver is None:
+        call.fail(
+            "OverlapResolverMissing",
+            "The cubes overlap; give an overlap_resolver.",
+            "overlap_resolver",
+        )
+    data = xr.where(vb, db, da)
+    valid = va | vb
+    if both_labels:
+        both = va & vb
+        resolved = resolver(x=Cube(da, va), y=Cube(db, vb), context=call.get("context"))
+        if isinstance(resolved, Cube):
+            rd = xr.broadcast(_as_float(resolved.data), da)[0]
+            rv = xr.broadcast(resolved.valid, va)[0]
+            data = xr.where(both, rd, data)
+            valid = xr.where(both, rv, valid)
+    return Cube(data.where(valid, 0).transpose(*a.dims), valid.transpose(*a.dims))
+
+
+@implements("apply_kernel")
+def _apply_kernel(call: Call) -> Cube:
+    cube = _cube(call)
+    kernel = np.asarray(call.get("kernel"), dtype=FLOAT)
+    if kernel.ndim != 2 or kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0:
+        call.fail(
+            "KernelDimensionsUneven",
+            "The kernel needs an odd number of rows and columns.",
+            "kernel",
+        )
+    factor = call.get("factor", 1)
+    border = call.get("border", 0)
+    replace_invalid = call.get("replace_invalid", 0)
+    data = _as_float(cube.data).transpose(..., "y", "x")
+    valid = xr.broadcast(cube.valid, cube.data)[0].transpose(..., "y", "x")
+    values = np.where(valid.values & np.isfinite(data.values), data.values, replace_invalid)
+    ky, kx = kernel.shape[0] // 2, kernel.shape[1] // 2
+    pad = [(0, 0)] * (values.ndim - 2) + [(ky, ky), (kx, kx)]
+    if isinstance(border, int | float) and not isinstance(border, bool):
+        padded = np.pad(values, pad, mode="constant", constant_values=border)
+    else:
+        modes = {
+            "replicate": "edge",
+            "reflect": "symmetric",
+            "reflect_pixel": "reflect",
+            "wrap": "wrap",
+        }
+        if border not in modes:
+            call.fail("ProcessParameterInvalid", f"Unknown border mode '{border}'.", "border")
+        padded = np.pad(values, pad, mode=modes[border])
+    out = np.zeros_like(values)
+    height, width = values.shape[-2:]
+    for i in range(kernel.shape[0]):  # correlation with the kernel, as written
+        for j in range(kernel.shape[1]):
+            if kernel[i, j]:
+                out += kernel[i, j] * padded[..., i : i + height, j : j + width]
+    result = data.copy(data=out * factor).transpose(*cube.dims)
+    return Cube(result, xr.ones_like(result, dtype=bool))
+
+
+@implements("resample_spatial")
+def _resample_spatial(call: Call) -> Cube:
+    """Coarser resolution by an integer factor ('near': top-left pixel of each block,
+    'average'/'mean': mean of the block's valid pixels, 'min'/'max'/'median' likewise)."""
+    cube = _cube(call)
+    if call.get("projection") is not None:
+        raise ProcessError(
+            "ProcessUnsupported",
+            "resample_spatial with a projection is not supported by the reference executor yet.",
+            "projection",
+        )
+    resolution = call.get("resolution", 0)
+    if resolution in (0, None, [0, 0]):
+        return cube
+    step = float(abs(cube.data.x.values[1] - cube.data.x.values[0]))
+    res = resolution if isinstance(resolution, list) else [resolution, resolution]
+    factors = [r / step for r in res]
+    if any(f < 1 or not float(f).is_integer() for f in factors):
+        raise ProcessError(
+            "ProcessUnsupported",
+            "The reference executor resamples to whole multiples of the pixel size only.",
+            "resolution",
+        )
+    fx, fy = (int(f) for f in factors)
+    method = call.get("method", "near")
+    window = {"x": fx, "y": fy}
+    if method == "near":
+        data = cube.data.isel(x=slice(0, None, fx), y=slice(0, None, fy))
+        valid = cube.valid.isel(x=slice(0, None, fx), y=slice(0, None, fy))
+        centre = {
+            d: cube.data[d].coarsen({d: window[d]}, boundary="trim").mean() for d in ("x", "y")
+        }
+        n = {d: len(centre[d]) for d in ("x", "y")}
+        data = data.isel(x=slice(0, n["x"]), y=slice(0, n["y"])).assign_coords(centre)
+        valid = valid.isel(x=slice(0, n["x"]), y=slice(0, n["y"])).assign_coords(centre)
+        return Cube(data, valid)
+    reducers = {
+        "average": "mean",
+        "mean": "mean",
+        "min": "min",
+        "max": "max",
+        "median": "median",
+        "sum": "sum",
+    }
+    if method not in reducers:
+        raise ProcessError(
+            "ProcessUnsupported",
+            f"Resampling method '{method}' is not supported by the reference executor yet.",
+            "method",
+        )
+    values = _as_float(cube.data).where(xr.broadcast(cube.valid, cube.data)[0])
+    coarse = getattr(values.coarsen(window, boundary="trim"), reducers[method])()
+    valid = coarse.notnull()
+    return Cube(coarse.fillna(0.0), valid)

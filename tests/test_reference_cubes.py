@@ -1,0 +1,109 @@
+"""Reference implementations of cube processes on the sample collection, against numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import node
+
+import pgc
+from pgc.data import sample
+
+LOAD = node(
+    "load_collection",
+    id="SENTINEL2_L2A_SAMPLE",
+    spatial_extent={
+        "west": 600000,
+        "south": 5694800,
+        "east": 600200,
+        "north": 5695000,
+        "crs": 32631,
+    },
+    temporal_extent=["2023-06-01", "2023-07-01"],
+    bands=["B04", "B08"],
+)
+
+
+@pytest.fixture(scope="module")
+def raw():
+    data = sample.generate()
+    return {b: data[b][5, :20, :20].astype("float64") for b in ("B04", "B08")}
+
+
+def run(**nodes):
+    return pgc.run({"l": LOAD, **nodes})
+
+
+def test_rename_labels(raw):
+    out = run(
+        r=node(
+            "rename_labels",
+            result=True,
+            data={"from_node": "l"},
+            dimension="bands",
+            target=["red", "nir"],
+            source=["B04", "B08"],
+        )
+    )
+    assert list(out.bands.values) == ["red", "nir"]
+    np.testing.assert_array_equal(out.sel(bands="nir").values[0], raw["B08"])
+
+
+def test_merge_cubes_disjoint_and_overlapping(raw):
+    red = node("filter_bands", data={"from_node": "l"}, bands=["B04"])
+    nir = node("filter_bands", data={"from_node": "l"}, bands=["B08"])
+    merged = pgc.run(
+        {
+            "l": LOAD,
+            "red": red,
+            "nir": nir,
+            "m": node(
+                "merge_cubes", result=True, cube1={"from_node": "red"}, cube2={"from_node": "nir"}
+            ),
+        }
+    )
+    assert list(merged.bands.values) == ["B04", "B08"]
+    summed = pgc.run(
+        {
+            "l": LOAD,
+            "m": node(
+                "merge_cubes",
+                result=True,
+                cube1={"from_node": "l"},
+                cube2={"from_node": "l"},
+                overlap_resolver={
+                    "process_graph": {
+                        "s": node(
+                            "add", result=True, x={"from_parameter": "x"}, y={"from_parameter": "y"}
+                        )
+                    }
+                },
+            ),
+        }
+    )
+    np.testing.assert_array_equal(summed.sel(bands="B04").values[0], 2 * raw["B04"])
+
+
+def test_apply_kernel_mean_filter(raw):
+    kernel = [[1, 1, 1], [1, 1, 1], [1, 1, 1]]
+    out = run(
+        k=node("apply_kernel", result=True, data={"from_node": "l"}, kernel=kernel, factor=1 / 9)
+    )
+    padded = np.pad(raw["B04"], 1)
+    expected = sum(padded[i : i + 20, j : j + 20] for i in range(3) for j in range(3)) / 9
+    np.testing.assert_allclose(out.sel(bands="B04").values[0], expected, rtol=1e-12)
+
+
+def test_resample_spatial_average(raw):
+    out = run(
+        r=node(
+            "resample_spatial",
+            result=True,
+            data={"from_node": "l"},
+            resolution=20,
+            method="average",
+        )
+    )
+    expected = raw["B08"].reshape(10, 2, 10, 2).mean(axis=(1, 3))
+    np.testing.assert_allclose(out.sel(bands="B08").values[0], expected, rtol=1e-12)
+    assert float(out.x[0]) == 600010.0  # centre of the first 20 m pixel
