@@ -322,6 +322,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         result = execute(
             data,
+            progress=_progress_bar if sys.stderr.isatty() else None,
             parameters=parameters,
             pipeline=args.pipeline,
             specs=specs,
@@ -371,6 +372,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("time: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in timings.items()))
         print(f"peak memory: {format_bytes(peak)}")
     return EXIT_OK
+
+
+def _progress_bar(done: int, total: int, process_id: str) -> None:
+    """A one-line progress bar on the terminal (only when stderr is one)."""
+    width = 30
+    filled = width * done // max(total, 1)
+    label = f" {process_id}" if process_id else " done"
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}{label:<30}")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
 
 
 def _parameter(text: str) -> tuple[str, Any]:

@@ -46,8 +46,13 @@ def execute(
     specs: Any = None,
     user_processes: Any = None,
     name: str = "<input>",
+    resolver: Any = None,
+    progress: Any = None,
 ) -> RunResult:
-    """Compile and run ``document``; raises pgc.PgcError with openEO codes on failure."""
+    """Compile and run ``document``; raises pgc.PgcError with openEO codes on failure.
+
+    ``resolver`` maps URLs (``load_stac``) to local paths, or returns None to refuse one.
+    """
     from .compiler import compile as compile_graph
     from .data.reading import ReadStats
     from .executors.reference import RunContext, run_graph
@@ -60,7 +65,7 @@ def execute(
         user_processes=user_processes,
         name=name,
     )
-    context = RunContext(catalog=catalog, stats=ReadStats())
+    context = RunContext(catalog=catalog, stats=ReadStats(), resolver=resolver, progress=progress)
     start = time.perf_counter()
     with gc_paused():
         value = run_graph(plan.graph, parameters, context)

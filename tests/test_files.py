@@ -129,3 +129,33 @@ def test_nodata_of_files_is_nodata(collection):
     out = pgc.run(graph(None, ["red"], None), catalog=catalog)
     assert np.isnan(out.values[0, 0, 0, 0]) and np.isnan(out.values[1, 0, 3, 3])
     assert out.values[0, 0, 10, 10] == values[(0, "red")][10, 10]
+
+
+def test_load_stac_through_the_applications_resolver(collection):
+    catalog, values = collection
+    folder = next(iter(catalog.items["MY_TIFFS"])).assets["red"].parent
+    url = "https://stac.example.com/my-tiffs/collection.json"
+    graph = {
+        "l": {
+            "process_id": "load_stac",
+            "result": True,
+            "arguments": {"url": url, "bands": ["red"]},
+        }
+    }
+
+    def resolver(address: str):  # the embedding application decides what is reachable
+        return folder / "collection.json" if address == url else None
+
+    out = pgc.run(graph, resolver=resolver)
+    assert out.shape == (2, 1, SIZE, SIZE)
+    np.testing.assert_array_equal(out.values[1, 0, 10], values[(1, "red")][10])
+    remote = {
+        "l": {
+            "process_id": "load_stac",
+            "result": True,
+            "arguments": {"url": "https://example.com/collection.json"},
+        }
+    }
+    with pytest.raises(pgc.PgcError) as info:
+        pgc.run(remote)
+    assert info.value.code == "FeatureUnsupported"

@@ -158,3 +158,24 @@ def test_values_have_the_types_the_compiler_inferred(name):
                 ], (ir_node.id, dim.name)
         checked += 1
     assert checked >= 2
+
+
+@pytest.mark.parametrize("fmt,suffix", [("netCDF", ".nc"), ("JSON", ".json"), ("GTiff", ".tif")])
+def test_save_result_formats(tmp_path, fmt, suffix):
+    import xarray as xr
+
+    graph = json.loads((ROOT / "examples" / "ndvi_composite.json").read_text())
+    graph["process_graph"]["saveresult1"]["arguments"]["format"] = fmt
+    result = execute(json.dumps(graph))
+    [path] = result.write(tmp_path / f"out{suffix}")
+    expected = result.outputs[0][0].filled().values
+    if fmt == "netCDF":
+        np.testing.assert_array_equal(xr.open_dataarray(path).values, expected)
+    elif fmt == "JSON":
+        doc = json.loads(path.read_text())
+        assert doc["dims"] == ["y", "x"] and len(doc["values"]) == 500
+    else:
+        import rasterio
+
+        with rasterio.open(path) as dst:
+            np.testing.assert_array_equal(dst.read(1), expected)

@@ -63,7 +63,7 @@ def write_gtiff(cube, path: Path, options: dict) -> None:
 def write_netcdf(cube, path: Path, options: dict) -> None:
     data = cube.filled().rename("values")
     data.attrs = {k: str(v) for k, v in cube.data.attrs.items() if v is not None}
-    data.to_netcdf(path)
+    data.to_netcdf(path, engine="netcdf4")
 
 
 def write_json(cube, path: Path, options: dict) -> None:

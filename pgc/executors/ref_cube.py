@@ -352,3 +352,40 @@ def _resample_spatial(call: Call) -> Cube:
     coarse = getattr(values.coarsen(window, boundary="trim"), reducers[method])()
     valid = coarse.notnull()
     return Cube(coarse.fillna(0.0), valid)
+
+
+@implements("load_stac")
+def _load_stac(call: Call) -> Cube:
+    """A STAC collection (``collection.json`` and its items) that the embedding
+    application's resolver maps to the local file system; pgc does no network I/O."""
+    from pathlib import Path
+
+    from ..data.catalog import Catalog
+    from ..data.reading import read_collection
+
+    url = str(call.get("url"))
+    resolver = call.context.resolver
+    path = resolver(url) if resolver is not None else None
+    if path is None:
+        call.fail(
+            "FeatureUnsupported",
+            f"pgc cannot reach {url}: it does no network I/O, and "
+            "the embedding application gave no resolver for this URL.",
+            "url",
+        )
+    path = Path(path)
+    folder = path.parent if path.suffix == ".json" else path
+    if not (folder / "collection.json").is_file():
+        call.fail("ProcessParameterInvalid", f"No STAC collection.json at {url}.", "url")
+    catalog = Catalog()
+    cid = catalog.add_folder(folder)
+    extent = call.get("spatial_extent")
+    data = read_collection(
+        catalog,
+        cid,
+        call.get("bands"),
+        _bbox(extent),
+        call.get("temporal_extent"),
+        call.context.stats,
+    )
+    return Cube.from_nodata(data, data.attrs.get("nodata"))

@@ -59,6 +59,10 @@ class RunContext:
     stats: Any = None  # pgc.data.reading.ReadStats
     saved: list[tuple[Any, str, dict]] = field(default_factory=list)  # (value, format, opts)
     trace: dict[int, Any] | None = None  # with a dict: every node's value, by id(node)
+    # Maps a URL (load_stac ...) to a local path; the embedding application decides what
+    # may be reached (pgc itself does no network I/O). None: URLs are refused.
+    resolver: Callable[[str], Any] | None = None
+    progress: Callable[[int, int, str], None] | None = None  # (done, total, process id)
 
 
 @dataclass
@@ -114,12 +118,20 @@ def run_graph(
     for p in graph.parameters:
         if p.name not in top and p.has_default:
             top[p.name] = p.default
-    return _run(graph, [top], context)
+    return _run(graph, [top], context, context.progress)
 
 
-def _run(graph: Graph, scope: list[dict[str, Any]], context: RunContext) -> Any:
+def _run(
+    graph: Graph,
+    scope: list[dict[str, Any]],
+    context: RunContext,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> Any:
     results: dict[str, Any] = {}
-    for node in graph.nodes():
+    nodes = graph.nodes()
+    for done, node in enumerate(nodes):
+        if progress is not None:
+            progress(done, len(nodes), node.process_id)
         args = {
             name: _value(value, results, scope, context, node, name)
             for name, value in node.arguments
@@ -136,6 +148,8 @@ def _run(graph: Graph, scope: list[dict[str, Any]], context: RunContext) -> Any:
                 context.trace[id(node)] = results[node.id]
         except ProcessError as exc:
             raise _error(node, exc.code, exc.message, exc.argument) from None
+    if progress is not None:
+        progress(len(nodes), len(nodes), "")
     return results[graph.result]
 
 
