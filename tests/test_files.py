@@ -22,8 +22,45 @@ DATES = ["2024-04-01T10:00:00Z", "2024-05-01T10:00:00Z"]
 BANDS = ["red", "nir"]
 
 
-@pytest.fixture()
-def collection(tmp_path):
+def _write(path, data, kind: str, band: str) -> None:
+    if kind == "tif":
+        with rasterio.open(
+            path,
+            "w",
+            driver="GTiff",
+            width=SIZE,
+            height=SIZE,
+            count=1,
+            dtype="uint16",
+            nodata=0,
+            crs="EPSG:32633",
+            tiled=True,
+            blockxsize=16,
+            blockysize=16,
+            transform=from_origin(WEST, NORTH, STEP, STEP),
+        ) as dst:
+            dst.write(data, 1)
+        return
+    import xarray as xr
+
+    array = xr.DataArray(
+        data,
+        dims=("y", "x"),
+        name=band,
+        coords={
+            "y": NORTH - (np.arange(SIZE) + 0.5) * STEP,
+            "x": WEST + (np.arange(SIZE) + 0.5) * STEP,
+        },
+    )
+    if kind == "nc":
+        array.to_netcdf(path, engine="netcdf4")
+    else:
+        array.to_dataset().to_zarr(path, mode="w")
+
+
+@pytest.fixture(params=["tif", "nc", "zarr"])
+def collection(tmp_path, request):
+    kind = request.param
     rng = np.random.default_rng(7)
     values = {}
     (tmp_path / "items").mkdir()
@@ -34,24 +71,9 @@ def collection(tmp_path):
             data = rng.integers(1, 5000, (SIZE, SIZE), dtype=np.uint16)
             data[:4, :4] = 0  # no-data corner
             values[(t, band)] = data
-            path = tmp_path / f"{band}_{t}.tif"
-            with rasterio.open(
-                path,
-                "w",
-                driver="GTiff",
-                width=SIZE,
-                height=SIZE,
-                count=1,
-                dtype="uint16",
-                nodata=0,
-                crs="EPSG:32633",
-                tiled=True,
-                blockxsize=16,
-                blockysize=16,
-                transform=from_origin(WEST, NORTH, STEP, STEP),
-            ) as dst:
-                dst.write(data, 1)
-            assets[band] = {"href": f"../{path.name}", "type": "image/tiff; application=geotiff"}
+            path = tmp_path / f"{band}_{t}.{kind}"
+            _write(path, data, kind, band)
+            assets[band] = {"href": f"../{path.name}"}
         item = {
             "type": "Feature",
             "stac_version": "1.0.0",

@@ -107,3 +107,19 @@ def test_resample_spatial_average(raw):
     expected = raw["B08"].reshape(10, 2, 10, 2).mean(axis=(1, 3))
     np.testing.assert_allclose(out.sel(bands="B08").values[0], expected, rtol=1e-12)
     assert float(out.x[0]) == 600010.0  # centre of the first 20 m pixel
+
+
+def test_filter_labels_on_bands():
+    keep_b08 = {
+        "process_graph": {"e": node("eq", result=True, x={"from_parameter": "value"}, y="B08")}
+    }
+    out = run(
+        f=node(
+            "filter_labels",
+            result=True,
+            data={"from_node": "l"},
+            dimension="bands",
+            condition=keep_b08,
+        )
+    )
+    assert list(out.bands.values) == ["B08"]

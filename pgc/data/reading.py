@@ -84,20 +84,46 @@ def read_collection(
 
 
 def read_items(items, bands: list[str], window, dtype: str, stats: ReadStats | None):
-    """Windowed reads (rasterio) of each band's file of each item: [t, bands, y, x]."""
-    import rasterio
-    from rasterio.windows import Window as RasterioWindow
+    """Windowed reads of each band's asset of each item: [t, bands, y, x].
 
+    GeoTIFF/COG assets are read with rasterio; netCDF (``.nc``) and Zarr (``.zarr``)
+    assets with xarray, lazily, selecting the window before loading. An asset holds one
+    band (a variable named like the band, or its only variable) on the collection's grid,
+    rows north to south.
+    """
     out = np.zeros((len(items), len(bands), *window.shape), dtype=dtype)
-    box = RasterioWindow(window.x0, window.y0, window.x1 - window.x0, window.y1 - window.y0)
     for i, item in enumerate(items):
         for j, band in enumerate(bands):
-            with rasterio.open(item.assets[band]) as src:
-                part = src.read(1, window=box)
+            part = _read_asset(item.assets[band], band, window)
             out[i, j] = part
             if stats is not None:
                 stats.add(part.size * part.dtype.itemsize, str(item.assets[band]))
     return out
+
+
+def _read_asset(path, band: str, window) -> np.ndarray:
+    suffix = str(path).rstrip("/").rsplit(".", 1)[-1].lower()
+    if suffix in ("nc", "zarr"):
+        import xarray as xr
+
+        opened = (
+            xr.open_zarr(path)
+            if suffix == "zarr"
+            else xr.open_dataset(path, engine="netcdf4", mask_and_scale=False)
+        )
+        with opened as dataset:
+            variable = dataset[band] if band in dataset else dataset[next(iter(dataset))]
+            rows, cols = variable.dims[-2:]
+            part = variable.isel(
+                {rows: slice(window.y0, window.y1), cols: slice(window.x0, window.x1)}
+            )
+            return np.asarray(part.values).reshape(window.shape)
+    import rasterio
+    from rasterio.windows import Window as RasterioWindow
+
+    box = RasterioWindow(window.x0, window.y0, window.x1 - window.x0, window.y1 - window.y0)
+    with rasterio.open(path) as src:
+        return src.read(1, window=box)
 
 
 __all__ = ["ReadStats", "default_catalog", "read_collection", "read_items"]

@@ -389,3 +389,29 @@ def _load_stac(call: Call) -> Cube:
         call.context.stats,
     )
     return Cube.from_nodata(data, data.attrs.get("nodata"))
+
+
+@implements("filter_labels")
+def _filter_labels(call: Call) -> Cube:
+    """Keep the labels of ``dimension`` for which the condition is true."""
+    cube, dim = _cube(call), call.get("dimension")
+    if dim not in cube.dims:
+        call.fail("DimensionNotAvailable", f"The data cube has no dimension '{dim}'.", "dimension")
+    condition = call.callback("condition")
+    labels = cube.data[dim].values
+    keep = [
+        i
+        for i, label in enumerate(labels)
+        if condition(value=_label_value(label), context=call.get("context")) is True
+    ]
+    return Cube(
+        cube.data.isel({dim: keep}),
+        cube.valid.isel({dim: keep}) if dim in cube.valid.dims else cube.valid,
+    )
+
+
+def _label_value(label: Any) -> Any:
+    """A label as the callback sees it: temporal labels as RFC 3339 strings."""
+    if isinstance(label, np.datetime64):
+        return str(label.astype("datetime64[s]")) + "Z"
+    return _plain(label)
