@@ -57,3 +57,20 @@ def _ceil(v: float) -> int:
 
 def _floor(v: float) -> int:
     return math.floor(round(v, 9))
+
+
+def bbox_in_crs(
+    bbox: tuple[float, float, float, float], src_crs: str, dst_crs: str
+) -> tuple[float, float, float, float]:
+    """The bounding box, in ``dst_crs``, of ``bbox`` given in ``src_crs`` (EPSG codes or
+    WKT; the box's edges are densified, so curved edges are covered)."""
+    if str(src_crs) == str(dst_crs):
+        return bbox
+    from rasterio.warp import transform_bounds  # lazily: a heavy import
+
+    return tuple(transform_bounds(_crs(src_crs), _crs(dst_crs), *bbox, densify_pts=21))
+
+
+def _crs(value: str) -> str:
+    text = str(value)
+    return f"EPSG:{text}" if text.isdigit() else text

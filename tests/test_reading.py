@@ -62,3 +62,26 @@ def test_bytes_read_match_the_type_estimate():
     )
     assert cube.shape == tuple(d.size for d in load.type.dimensions)
     assert stats.bytes_read == load.type.nbytes
+
+
+def test_a_bbox_in_lon_lat_is_transformed_to_the_collection_crs():
+    """Users give WGS84 boxes; the type and the read agree on the window."""
+    import pgc
+    from pgc.runner import execute
+
+    graph = {
+        "l": {
+            "process_id": "load_collection",
+            "result": True,
+            "arguments": {
+                "id": "SENTINEL2_L2A_SAMPLE",
+                "temporal_extent": ["2023-06-01", "2023-07-01"],
+                "spatial_extent": {"west": 4.45, "south": 51.36, "east": 4.46, "north": 51.365},
+                "bands": ["B04"],
+            },
+        }
+    }
+    plan = pgc.compile(graph)
+    result = execute(graph)
+    assert result.value.data.shape == tuple(d.size for d in plan.graph.result_node.type.dimensions)
+    assert result.bytes_read == plan.graph.result_node.type.nbytes

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..grid import bbox_in_crs
 from .ref_scalar import FLOAT, _as_float
 from .reference import Call, ProcessError, implements
 from .values import Cube, CubeArray
@@ -24,10 +25,13 @@ def _cube(call: Call, name: str = "data") -> Cube:
     return value
 
 
-def _bbox(extent: Any) -> tuple[float, float, float, float] | None:
+def _bbox(extent: Any, crs: str | None = None) -> tuple[float, float, float, float] | None:
+    """A bounding-box argument as (west, south, east, north), in ``crs`` when given."""
     if not isinstance(extent, dict):
         return None
-    return (extent["west"], extent["south"], extent["east"], extent["north"])
+    box = (extent["west"], extent["south"], extent["east"], extent["north"])
+    source = str(extent.get("crs", 4326)).replace("EPSG:", "")
+    return bbox_in_crs(box, source, crs) if crs is not None else box
 
 
 @implements("load_collection")
@@ -39,20 +43,12 @@ def _load_collection(call: Call) -> Cube:
     if cid not in catalog:
         call.fail("CollectionNotFound", f"Collection '{cid}' does not exist.", "id")
     extent = call.get("spatial_extent")
-    crs = str(extent.get("crs", 4326)) if isinstance(extent, dict) else None
     grid_crs = catalog.cube_type(cid).dimension("x").crs
-    if crs is not None and crs.replace("EPSG:", "") != grid_crs:
-        call.fail(
-            "ProcessParameterInvalid",
-            f"spatial_extent in CRS {crs} is not supported yet "
-            f"by the reference executor; give it in the collection's CRS {grid_crs}.",
-            "spatial_extent",
-        )
     data = read_collection(
         catalog,
         cid,
         call.get("bands"),
-        _bbox(extent),
+        _bbox(extent, grid_crs),
         call.get("temporal_extent"),
         call.context.stats,
     )
@@ -64,7 +60,7 @@ def _load_collection(call: Call) -> Cube:
 @implements("filter_bbox")
 def _filter_bbox(call: Call) -> Cube:
     cube = _cube(call)
-    west, south, east, north = _bbox(call.get("extent"))
+    west, south, east, north = _bbox(call.get("extent"), cube.data.attrs.get("crs"))
     keep = {
         "x": (cube.data.x >= west) & (cube.data.x <= east),
         "y": (cube.data.y >= south) & (cube.data.y <= north),
@@ -380,11 +376,12 @@ def _load_stac(call: Call) -> Cube:
     catalog = Catalog()
     cid = catalog.add_folder(folder)
     extent = call.get("spatial_extent")
+    grid_crs = catalog.cube_type(cid).dimension("x").crs
     data = read_collection(
         catalog,
         cid,
         call.get("bands"),
-        _bbox(extent),
+        _bbox(extent, grid_crs),
         call.get("temporal_extent"),
         call.context.stats,
     )

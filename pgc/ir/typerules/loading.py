@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...grid import window_for_bbox
+from ...grid import bbox_in_crs, window_for_bbox
 from ..infer import UNKNOWN_CUBE
 from ..types import Band
 from .base import (
@@ -60,7 +60,8 @@ def _narrow_spatial(ctx: RuleContext, cube: CubeType, extent: Any, argument: str
     """x/y restricted to the pixels whose centres lie in a bounding box in the cube's CRS.
 
     The pixel-centre rule is :func:`pgc.grid.window_for_bbox`, shared with the readers; a
-    box in another CRS leaves the sizes unchanged (an upper bound).
+    box in another CRS is first transformed to the cube's (:func:`pgc.grid.bbox_in_crs`),
+    as the readers do.
     """
     if not isinstance(extent, dict) or not {"west", "south", "east", "north"} <= set(extent):
         return cube
@@ -70,8 +71,13 @@ def _narrow_spatial(ctx: RuleContext, cube: CubeType, extent: Any, argument: str
     if None in box or not xs or not ys or cube.unknown_dimensions:
         return cube
     x, y = xs[0], ys[0]
-    if not all(_on_grid(d) and d.crs == crs for d in (x, y)):
+    if not all(_on_grid(d) and d.crs is not None for d in (x, y)) or x.crs != y.crs:
         return cube
+    if x.crs != crs:
+        try:
+            box = bbox_in_crs(box, crs, x.crs)  # type: ignore[arg-type]
+        except Exception:  # noqa: BLE001 - an unknown CRS: keep the upper bound
+            return cube
     x_extent = (float(x.extent[0]), float(x.extent[1]))  # type: ignore[index]
     y_extent = (float(y.extent[0]), float(y.extent[1]))  # type: ignore[index]
     dx, dy = float(x.step), float(y.step)  # type: ignore[arg-type]
