@@ -143,6 +143,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.set_defaults(run=cmd_run)
 
+    cf = sub.add_parser(
+        "conformance",
+        parents=[common],
+        help="run openEO process test vectors (json5) against an executor",
+        description="Run the openEO process test vectors in PATH.",
+    )
+    cf.add_argument("path", metavar="PATH", help="a folder of *.json5 test files")
+    cf.add_argument("--executor", default="reference", choices=["reference"])
+    cf.add_argument("--json", action="store_true", help="print every case's result as JSON")
+    cf.add_argument("--failures", action="store_true", help="list the failed cases")
+    cf.add_argument(
+        "--expected",
+        metavar="FILE",
+        help="case ids that must pass (one per line); exit 1 if one fails",
+    )
+    cf.add_argument(
+        "--write-expected", metavar="FILE", help="write the ids of the cases that passed to FILE"
+    )
+    cf.set_defaults(run=cmd_conformance)
+
     k = sub.add_parser(
         "collections",
         help="list the collections pgc can load",
@@ -399,6 +419,40 @@ def _jsonable(value: Any) -> Any:
     from .executors.values import Cube
 
     return value.to_python() if isinstance(value, Cube) else value
+
+
+def cmd_conformance(args: argparse.Namespace) -> int:
+    from .conformance import run_folder, table, to_json
+
+    folder = Path(args.path)
+    if not folder.is_dir():
+        raise _UsageError(f"{args.path} is not a folder of *.json5 test files")
+    report = run_folder(folder, _load_specs(args.specs))
+    if args.json:
+        print(to_json(report))
+    else:
+        print(table(report))
+        if args.failures:
+            for r in report.results:
+                if r.status == "failed":
+                    print(f"FAILED {r.case_id}: {r.reason}")
+    passed = {r.case_id for r in report.results if r.status == "passed"}
+    if args.write_expected:
+        Path(args.write_expected).write_text("".join(f"{c}\n" for c in sorted(passed)))
+    code = EXIT_OK
+    if args.expected:
+        wanted = [
+            line.strip()
+            for line in Path(args.expected).read_text().splitlines()
+            if line.strip() and not line.startswith("#")
+        ]
+        lost = [c for c in wanted if c not in passed]
+        for case_id in lost:
+            print(f"REGRESSION {case_id} passed before and fails now")
+        code = EXIT_INVALID if lost else EXIT_OK
+    if not args.json:
+        print(f"conformance: {report.summary()}")
+    return code
 
 
 def cmd_collections(args: argparse.Namespace) -> int:

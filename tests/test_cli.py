@@ -142,3 +142,20 @@ def test_console_script_runs_without_traceback(tmp_path):
     )
     assert out.returncode == 1
     assert "Traceback" not in out.stderr and "ProcessGraphInvalid" in out.stdout
+
+
+def test_conformance_command_on_a_folder_of_its_own(tmp_path, capsys):
+    """Any folder in the json5 format works: two cases, one failing on purpose."""
+    (tmp_path / "add.json5").write_text("""{
+      id: "add",
+      tests: [
+        {arguments: {x: 1, y: 2}, returns: 3},
+        {arguments: {x: 1, y: {type: "nodata"}}, returns: 5},  // wrong on purpose
+      ],
+    }""")
+    expected = tmp_path / "expected.txt"
+    expected.write_text("add.json5#0\nadd.json5#1\n")
+    code, out, _ = run(capsys, "conformance", str(tmp_path), "--expected", str(expected))
+    assert code == 1
+    assert "REGRESSION add.json5#1" in out
+    assert out.strip().endswith("conformance: 1 passed, 1 failed, 0 skipped")

@@ -1,0 +1,345 @@
+"""Running openEO process test vectors (the json5 format of the openEO processes project).
+
+Each file holds cases for one process: arguments, and the value the process returns or
+the exception it throws. Special values are decoded as the format's README says: no-data
+(``{"type": "nodata"}``), datetimes, labeled arrays, data cubes (``order``,
+``dimensions``, ``nodata``) and ``$ref`` assets. A case becomes a one-node process graph;
+values JSON cannot carry (cubes, NaN, labeled arrays) are passed as parameters. Results are
+compared with the case's ``delta`` (default 1e-10).
+
+    pgc conformance ../shared/openeo-processes/tests
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+OUTSIDE = {"external-service", "udf", "workspace", "resolver"}
+
+
+@dataclass
+class CaseResult:
+    case_id: str
+    process_id: str
+    status: str  # passed, failed, skipped
+    reason: str = ""
+
+
+@dataclass
+class Report:
+    results: list[CaseResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    def summary(self) -> str:
+        return (
+            f"{self.count('passed')} passed, {self.count('failed')} failed, "
+            f"{self.count('skipped')} skipped"
+        )
+
+
+def _load_json5(path: Path) -> Any:
+    import json5
+
+    return json5.loads(path.read_text(encoding="utf-8"))
+
+
+class _Undecodable(Exception):
+    pass
+
+
+def decode(value: Any, base: Path) -> Any:
+    """The run-time value of a test-vector value (special objects decoded)."""
+    from .executors.values import LabeledArray
+
+    if isinstance(value, list):
+        return [decode(v, base) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "$ref" in value:
+        ref = str(value["$ref"])
+        if "://" in ref:
+            raise _Undecodable(f"remote asset {ref}")
+        return decode(_load_json5(base / ref), base)
+    kind = value.get("type")
+    if kind == "nodata":
+        return None
+    if kind == "datetime":
+        return value.get("value")
+    if kind == "labeled-array":
+        data = value.get("data", [])
+        return LabeledArray(
+            [decode(d.get("value"), base) for d in data], [d.get("key") for d in data]
+        )
+    if kind == "datacube":
+        return _cube(value)
+    if "process_graph" in value:
+        return value
+    return {k: decode(v, base) for k, v in value.items()}
+
+
+def _cube(spec: dict):
+    import xarray as xr
+
+    from .executors.values import Cube
+
+    order = spec.get("order") or list(spec.get("dimensions", {}))
+    dims = spec.get("dimensions", {})
+    coords = {}
+    for name in order:
+        meta = dims.get(name, {})
+        labels = meta.get("values", [])
+        if meta.get("type") == "temporal":
+            labels = np.array(
+                [np.datetime64(str(v).rstrip("Z")) for v in labels], dtype="datetime64[ns]"
+            )
+        coords[name] = labels
+    shape = tuple(len(coords[d]) for d in order)
+    raw = spec.get("data")
+    if raw is None:
+        values = np.zeros(shape)
+        missing = np.zeros(shape, dtype=bool)
+    else:
+        obj = np.array(raw, dtype=object).reshape(shape)
+        missing = np.vectorize(lambda v: v is None, otypes=[bool])(obj)
+        values = np.where(missing, 0, obj).astype("float64") if obj.size else np.zeros(shape)
+    nodata = spec.get("nodata", [])
+    nodata = nodata if isinstance(nodata, list) else [nodata]
+    invalid = missing.copy()
+    for nd in nodata:
+        if nd is None:
+            continue
+        invalid |= np.isnan(values) if isinstance(nd, float) and math.isnan(nd) else values == nd
+    data = xr.DataArray(values, dims=order, coords=coords)
+    crs = next(
+        (
+            m.get("reference_system")
+            for m in dims.values()
+            if m.get("type") == "spatial" and m.get("reference_system") is not None
+        ),
+        None,
+    )
+    if crs is not None:
+        data.attrs["crs"] = str(crs).replace("EPSG:", "")
+    return Cube(
+        data.where(~xr.DataArray(invalid, dims=order), 0),
+        xr.DataArray(~invalid, dims=order, coords=coords),
+    )
+
+
+def _jsonable(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return False
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif not isinstance(item, str | int | float | bool | type(None)):
+            return False
+    return True
+
+
+def run_case(process_id: str, case: dict, base: Path, specs) -> CaseResult | tuple[str, str]:
+    """("passed"|"failed"|"skipped", reason) for one case."""
+    from .errors import PgcError
+    from .runner import execute
+
+    spec = specs.get(process_id)
+    if spec is None:
+        return "skipped", f"pgc has no process '{process_id}'"
+    if spec.traits.get("requires") in OUTSIDE:
+        return "skipped", f"needs an outside capability ({spec.traits['requires']})"
+    try:
+        args = {k: decode(v, base) for k, v in case.get("arguments", {}).items()}
+    except _Undecodable as exc:
+        return "skipped", str(exc)
+    except Exception as exc:  # noqa: BLE001 - a vector pgc cannot read fails, with the reason
+        return "failed", f"cannot decode the arguments: {type(exc).__name__}: {exc}"
+    arguments, parameters, declared = {}, {}, []
+    for name, value in args.items():
+        if _jsonable(value):
+            arguments[name] = value
+        else:
+            arguments[name] = {"from_parameter": f"arg_{name}"}
+            parameters[f"arg_{name}"] = value
+            declared.append({"name": f"arg_{name}", "schema": {}})
+    graph = {
+        "parameters": declared,
+        "process_graph": {"n": {"process_id": process_id, "arguments": arguments, "result": True}},
+    }
+    throws = case.get("throws")
+    try:
+        result = execute(graph, parameters=parameters, pipeline="none")
+    except PgcError as exc:
+        if throws is True or (isinstance(throws, str) and throws == exc.code):
+            return "passed", ""
+        if throws:
+            return "failed", f"threw {exc.code}, expected {throws}"
+        return "failed", f"{exc.code}: {exc.diagnostics[0].message[:150]}"
+    except Exception as exc:  # noqa: BLE001 - a crash is a failed case, with its reason
+        return "failed", f"crashed: {type(exc).__name__}: {str(exc)[:150]}"
+    if "returns" not in case:
+        return "failed", f"returned instead of throwing {throws}"
+    value = result.value
+    if value is True and result.outputs:
+        value = result.outputs[-1][0]
+    try:
+        expected = decode(case["returns"], base)
+    except Exception as exc:  # noqa: BLE001
+        return "failed", f"cannot decode the expected value: {type(exc).__name__}: {exc}"
+    problem = compare(value, expected, float(case.get("delta", 1e-10)))
+    return ("passed", "") if problem is None else ("failed", problem)
+
+
+def compare(actual: Any, expected: Any, delta: float) -> str | None:
+    """None when ``actual`` matches ``expected``; else what differs."""
+    from .executors.values import Cube, CubeArray, LabeledArray
+
+    if isinstance(actual, CubeArray):
+        actual = actual.cube
+    if isinstance(expected, Cube):
+        if not isinstance(actual, Cube):
+            return f"expected a data cube, got {_short(actual)}"
+        return _compare_cubes(actual, expected, delta)
+    if isinstance(expected, LabeledArray):
+        if isinstance(actual, LabeledArray):
+            if [str(v) for v in actual.labels] != [str(v) for v in expected.labels]:
+                return f"labels {actual.labels} != {expected.labels}"
+            actual = actual.values
+        return compare(actual, expected.values, delta)
+    if isinstance(actual, LabeledArray):
+        actual = actual.values
+    if isinstance(expected, list):
+        if not isinstance(actual, list) or len(actual) != len(expected):
+            return f"expected {_short(expected)}, got {_short(actual)}"
+        for a, e in zip(actual, expected, strict=True):
+            problem = compare(a, e, delta)
+            if problem:
+                return problem
+        return None
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict) or set(actual) != set(expected):
+            return f"expected {_short(expected)}, got {_short(actual)}"
+        for key in expected:
+            problem = compare(actual[key], expected[key], delta)
+            if problem:
+                return problem
+        return None
+    if isinstance(expected, bool) or expected is None or isinstance(actual, bool):
+        return (
+            None
+            if actual is expected or (actual == expected and type(actual) is type(expected))
+            else f"expected {_short(expected)}, got {_short(actual)}"
+        )
+    if isinstance(expected, int | float):
+        if not isinstance(actual, int | float):
+            return f"expected {_short(expected)}, got {_short(actual)}"
+        if math.isnan(expected):
+            return None if math.isnan(actual) else f"expected NaN, got {actual}"
+        if math.isinf(expected) or math.isinf(actual):
+            return None if actual == expected else f"expected {expected}, got {actual}"
+        return None if abs(actual - expected) <= delta else f"expected {expected}, got {actual}"
+    if isinstance(expected, str) and isinstance(actual, str):
+        if _instant(actual) is not None and _instant(actual) == _instant(expected):
+            return None
+        return None if actual == expected else f"expected {expected!r}, got {actual!r}"
+    return None if actual == expected else f"expected {_short(expected)}, got {_short(actual)}"
+
+
+def _instant(text: str):
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _compare_cubes(actual, expected, delta: float) -> str | None:
+    if actual.dims != expected.dims:
+        return f"dimensions {actual.dims} != {expected.dims}"
+    for dim in expected.dims:
+        a = [str(v)[:19] for v in actual.data[dim].values]
+        e = [str(v)[:19] for v in expected.data[dim].values]
+        if a != e and not _close_labels(actual.data[dim].values, expected.data[dim].values):
+            return f"labels of {dim}: {a[:5]} != {e[:5]}"
+    av, ev = (np.broadcast_to(c.valid.values, c.data.shape) for c in (actual, expected))
+    if not np.array_equal(av, ev):
+        return "no-data in different places"
+    a = np.asarray(actual.data.values, dtype="float64")[ev]
+    e = np.asarray(expected.data.values, dtype="float64")[ev]
+    same = (np.abs(a - e) <= delta) | (np.isnan(a) & np.isnan(e)) | (a == e)
+    if not same.all():
+        i = int(np.flatnonzero(~same)[0])
+        return f"value {a[i]} != {e[i]} (and {int((~same).sum()) - 1} more)"
+    return None
+
+
+def _close_labels(a, b) -> bool:
+    try:
+        return len(a) == len(b) and np.allclose(np.asarray(a, float), np.asarray(b, float))
+    except (TypeError, ValueError):
+        return False
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def run_folder(folder: str | Path, specs=None) -> Report:
+    """Every case of every ``*.json5`` in ``folder``."""
+    from .specs import load_specs
+
+    specs = specs or load_specs()
+    folder = Path(folder)
+    report = Report()
+    for path in sorted(folder.glob("*.json5")):
+        try:
+            doc = _load_json5(path)
+        except (OSError, ValueError) as exc:
+            report.results.append(CaseResult(path.name, path.stem, "failed", f"cannot read: {exc}"))
+            continue
+        pid = doc.get("id", path.stem)
+        for i, case in enumerate(doc.get("tests", [])):
+            status, reason = run_case(case.get("process_id", pid), case, path.parent, specs)
+            report.results.append(CaseResult(f"{path.name}#{i}", pid, status, reason))
+    return report
+
+
+def table(report: Report) -> str:
+    rows: dict[str, list[int]] = {}
+    for r in report.results:
+        counts = rows.setdefault(r.process_id, [0, 0, 0])
+        counts[("passed", "failed", "skipped").index(r.status)] += 1
+    width = max((len(p) for p in rows), default=7)
+    lines = [f"{'process':<{width}}  passed  failed  skipped"]
+    for pid in sorted(rows):
+        p, f, s = rows[pid]
+        lines.append(f"{pid:<{width}}  {p:>6}  {f:>6}  {s:>7}")
+    return "\n".join(lines)
+
+
+def to_json(report: Report) -> str:
+    return json.dumps(
+        {
+            "summary": {
+                "passed": report.count("passed"),
+                "failed": report.count("failed"),
+                "skipped": report.count("skipped"),
+            },
+            "cases": [r.__dict__ for r in report.results],
+        },
+        indent=2,
+    )
