@@ -102,7 +102,7 @@ _UNARY = {
     "cos": np.cos, "tan": np.tan, "arcsin": np.arcsin, "arccos": np.arccos,
     "arctan": np.arctan, "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh,
     "arsinh": np.arcsinh, "arcosh": np.arccosh, "artanh": np.arctanh, "floor": np.floor,
-    "ceil": np.ceil, "sgn": np.sign, "int": np.trunc,
+    "ceil": np.ceil, "sgn": np.sign,
 }  # fmt: skip
 for _pid, _fn in _UNARY.items():
     implements(_pid)(
@@ -118,6 +118,22 @@ def _int_if_whole(fn):
         return int(out) if isinstance(x, int) and float(out).is_integer() else out
 
     return call
+
+
+@implements("int")
+def _int(call: Call) -> Any:
+    """The integer part; NaN and infinities have none: no-data."""
+    x = call.get("x")
+
+    def part(v):
+        v = _num(v)
+        return int(math.trunc(v)) if math.isfinite(v) else None
+
+    result = elementwise(np.trunc, x, scalar_fn=part)
+    if isinstance(result, Cube):
+        finite = np.isfinite(_as_float(x.data))
+        return Cube(result.data.where(finite, 0), result.valid & finite)
+    return result
 
 
 @implements("log")
@@ -154,6 +170,7 @@ def _linear_scale_range(call: Call) -> Any:
     out_lo, out_hi = call.get("outputMin", 0), call.get("outputMax", 1)
 
     def scale(x):
+        x = np.clip(x, lo, hi)  # inputs outside [inputMin, inputMax] are clipped first
         return ((x - lo) / (hi - lo)) * (out_hi - out_lo) + out_lo
 
     return elementwise(scale, call.get("x"), scalar_fn=_ieee(scale))
@@ -215,7 +232,7 @@ def _equal_text_or_delta(call: Call, pid: str) -> Any:
     return result
 
 
-for _pid in _COMPARE:
+for _pid in ("eq", "neq"):  # lt/lte/gt/gte: pgc.executors.ref_arrays (not-a-number rules)
     implements(_pid)(_compare(_pid))
 
 
