@@ -405,9 +405,10 @@ def test_trim_cube_makes_every_size_unknown():
 # Dimensions and labels
 
 
-def test_add_dimension_appends_one_label():
+def test_add_dimension_puts_one_label_first():
+    """First, as the openEO conformance vectors expect (the definition does not say)."""
     cube = cube_of({**L, "a": node("add_dimension", data=CUBE, name="run", label="r1")})
-    assert cube.names == ("t", "bands", "y", "x", "run")
+    assert cube.names == ("run", "t", "bands", "y", "x")
     assert cube.dimension("run").type == "other" and labels(cube, "run") == ("r1",)
     z = cube_of({**L, "a": node("add_dimension", data=CUBE, name="h", label=0, type="spatial")})
     assert z.dimension("h").axis == "z"
@@ -639,7 +640,7 @@ def test_apply_dimension_into_an_existing_single_label_dimension():
     extrema = cb("extrema", data=param("data"))
     cube = cube_of({**nodes, "a": node("apply_dimension", data=ref("d"), dimension="t",
                                        target_dimension="stat", process=extrema)})  # fmt: skip
-    assert cube.names == ("bands", "y", "x", "stat") and labels(cube, "stat") == (0, 1)
+    assert cube.names == ("stat", "bands", "y", "x") and labels(cube, "stat") == (0, 1)
 
 
 def test_apply_dimension_errors():

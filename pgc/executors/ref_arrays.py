@@ -36,7 +36,10 @@ def _is_number(x: Any) -> bool:
 
 
 def _same(a: Any, b: Any) -> bool:
-    """openEO equality of elements: strict types, 1 == 1.0, NaN never equal."""
+    """openEO equality of elements: strict types, 1 == 1.0, NaN never equal; arrays and
+    objects are not comparable."""
+    if isinstance(a, list | dict) or isinstance(b, list | dict):
+        return False
     if _is_number(a) and _is_number(b):
         return a == b
     return type(a) is type(b) and a == b

@@ -412,3 +412,37 @@ def _label_value(label: Any) -> Any:
     if isinstance(label, np.datetime64):
         return str(label.astype("datetime64[s]")) + "Z"
     return _plain(label)
+
+
+@implements("dimension_labels")
+def _dimension_labels(call: Call) -> list:
+    cube, dim = _cube(call), call.get("dimension")
+    if dim not in cube.dims:
+        call.fail("DimensionNotAvailable", f"The data cube has no dimension '{dim}'.", "dimension")
+    return [_label_value(v) for v in cube.data[dim].values]
+
+
+@implements("add_dimension")
+def _add_dimension(call: Call) -> Cube:
+    cube, name, label = _cube(call), call.get("name"), call.get("label")
+    if name in cube.dims:
+        call.fail("DimensionExists", f"The data cube has a dimension '{name}' already.", "name")
+    if call.get("type", "other") == "temporal":
+        label = np.datetime64(str(label).rstrip("Z"), "ns")
+    # The new dimension comes first (the openEO conformance vectors; the type rule agrees).
+    data = cube.data.expand_dims({name: [label]}, axis=0)
+    valid = xr.broadcast(cube.valid, cube.data)[0].expand_dims({name: [label]}, axis=0)
+    return Cube(data, valid)
+
+
+@implements("drop_dimension")
+def _drop_dimension(call: Call) -> Cube:
+    cube, name = _cube(call), call.get("name")
+    if name not in cube.dims:
+        call.fail("DimensionNotAvailable", f"The data cube has no dimension '{name}'.", "name")
+    if cube.data.sizes[name] > 1:
+        call.fail(
+            "DimensionLabelCountMismatch", f"Dimension '{name}' has more than one label.", "name"
+        )
+    valid = xr.broadcast(cube.valid, cube.data)[0]
+    return Cube(cube.data.isel({name: 0}, drop=True), valid.isel({name: 0}, drop=True))

@@ -127,12 +127,14 @@ def _int(call: Call) -> Any:
 
     def part(v):
         v = _num(v)
-        return int(math.trunc(v)) if math.isfinite(v) else None
+        if math.isnan(v):
+            return None  # NaN has no integer part: no-data
+        return int(math.trunc(v)) if math.isfinite(v) else v
 
     result = elementwise(np.trunc, x, scalar_fn=part)
     if isinstance(result, Cube):
-        finite = np.isfinite(_as_float(x.data))
-        return Cube(result.data.where(finite, 0), result.valid & finite)
+        number = ~np.isnan(_as_float(x.data))
+        return Cube(result.data.where(number, 0), result.valid & number)
     return result
 
 
@@ -159,9 +161,13 @@ def _round(call: Call) -> Any:
 @implements("clip")
 def _clip(call: Call) -> Any:
     lo, hi = call.get("min"), call.get("max")
-    return elementwise(
-        lambda x: np.clip(x, lo, hi), call.get("x"), scalar_fn=lambda x: min(max(_num(x), lo), hi)
-    )
+
+    def clip_one(x):
+        if any(isinstance(v, float) and math.isnan(v) for v in (x, lo, hi)):
+            return math.nan  # IEEE 754: NaN in, NaN out
+        return min(max(_num(x), lo), hi)
+
+    return elementwise(lambda x: np.clip(x, lo, hi), call.get("x"), scalar_fn=clip_one)
 
 
 @implements("linear_scale_range")
@@ -170,7 +176,7 @@ def _linear_scale_range(call: Call) -> Any:
     out_lo, out_hi = call.get("outputMin", 0), call.get("outputMax", 1)
 
     def scale(x):
-        x = np.clip(x, lo, hi)  # inputs outside [inputMin, inputMax] are clipped first
+        x = np.clip(x, min(lo, hi), max(lo, hi))  # inputs outside the input range: clipped
         return ((x - lo) / (hi - lo)) * (out_hi - out_lo) + out_lo
 
     return elementwise(scale, call.get("x"), scalar_fn=_ieee(scale))

@@ -271,7 +271,7 @@ def _add_dimension(ctx: RuleContext) -> Type:
             )
     labels = (label,) if isinstance(label, str | int | float) else None
     dim = Dimension(name, kind, axis=axis, labels=labels)
-    out = _reshape(cube, (*cube.dimensions, dim))
+    out = _reshape(cube, (dim, *cube.dimensions))  # first, as the conformance vectors show
     if kind == "bands" and not cube.of_type("bands") and labels is not None:
         out = replace(out, bands=(Band(str(label)),))
     return out
