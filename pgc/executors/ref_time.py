@@ -166,3 +166,58 @@ def _interpolate_cube(arr: CubeArray) -> Cube:
     new_valid = valid.values | (~known & np.isfinite(filled))
     out = data.copy(data=np.where(new_valid, filled, 0.0))
     return Cube(out.transpose(*cube.dims), valid.copy(data=new_valid).transpose(*cube.dims))
+
+
+@implements("aggregate_temporal")
+def _aggregate_temporal(call: Call) -> Cube:
+    """Reduce the values in each left-closed interval; labels from ``labels`` or the
+    intervals' starts."""
+    cube = call.get("data")
+    dim = call.get("dimension")
+    temporal = [d for d in cube.dims if np.issubdtype(cube.data[d].dtype, np.datetime64)]
+    if dim is None:
+        if len(temporal) > 1:
+            call.fail(
+                "TooManyDimensions",
+                "The data cube has several temporal dimensions; name one in 'dimension'.",
+                "dimension",
+            )
+        if not temporal:
+            call.fail(
+                "DimensionNotAvailable", "The data cube has no temporal dimension.", "dimension"
+            )
+        dim = temporal[0]
+    elif dim not in cube.dims:
+        call.fail("DimensionNotAvailable", f"The data cube has no dimension '{dim}'.", "dimension")
+    intervals = call.get("intervals")
+    labels = call.get("labels") or [str(start) for start, _ in intervals]
+    times = cube.data[dim].values
+    reducer = call.callback("reducer")
+    template = cube.data.isel({dim: 0}, drop=True)
+    parts = []
+    for start, end in intervals:
+        keep = np.ones(len(times), dtype=bool)
+        if start is not None:
+            keep &= times >= _as_time(start)
+        if end is not None:
+            keep &= times < _as_time(end)
+        idx = list(np.flatnonzero(keep))
+        if not idx:
+            parts.append(
+                Cube(xr.zeros_like(template, dtype=FLOAT), xr.zeros_like(template, dtype=bool))
+            )
+            continue
+        sub = Cube(cube.data.isel({dim: idx}), cube.valid.isel({dim: idx}))
+        parts.append(
+            _like(reducer(data=CubeArray(sub, dim), context=call.get("context")), template)
+        )
+    data = xr.concat([p.data for p in parts], dim=dim).assign_coords({dim: labels})
+    valid = xr.concat([p.valid for p in parts], dim=dim).assign_coords({dim: labels})
+    return Cube(data.transpose(*cube.dims), valid.transpose(*cube.dims))
+
+
+def _as_time(value: str) -> np.datetime64:
+    text = str(value)
+    if len(text) == 10:
+        text += "T00:00:00"
+    return np.datetime64(text.rstrip("Z").split("+")[0], "ns")
