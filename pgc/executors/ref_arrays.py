@@ -120,7 +120,9 @@ def _any_all(call: Call) -> Any:
     ignore = call.get("ignore_nodata", True)
     want_any = call.node.process_id == "any"
     known = [v for v in values if v is not None]
-    if not known and (ignore or not values):
+    if not values:
+        return not want_any  # any([]) is false, all([]) is true
+    if not known and ignore:
         return None
     if want_any and any(v is True for v in known):
         return True

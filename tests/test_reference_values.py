@@ -1,0 +1,66 @@
+"""Scalar and array processes of the reference executor: no-data and NaN, from the
+definitions (issue 5 in progress; the conformance vectors cover more)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from conftest import node
+
+import pgc
+
+
+def call(process_id: str, **arguments):
+    return pgc.run({"n": node(process_id, result=True, **arguments)})
+
+
+@pytest.mark.parametrize("process_id,arguments,expected", [
+    ("lt", {"x": 1, "y": 2}, True),
+    ("lt", {"x": None, "y": 2}, None),            # no-data in, no-data out
+    ("lt", {"x": "a", "y": "b"}, False),           # not numbers: false
+    ("gte", {"x": True, "y": False}, False),
+    ("between", {"x": 0.5, "min": 0, "max": 1}, True),
+    ("between", {"x": 1, "min": 0, "max": 1, "exclude_max": True}, False),
+    ("between", {"x": None, "min": 0, "max": 1}, None),
+    ("eq", {"x": 1, "y": 1.0}, True),
+    ("eq", {"x": "1", "y": 1}, False),
+    ("eq", {"x": "A", "y": "a", "case_sensitive": False}, True),
+    ("and", {"x": False, "y": None}, False),       # three-valued logic
+    ("or", {"x": True, "y": None}, True),
+    ("or", {"x": False, "y": None}, None),
+    ("any", {"data": [False, None, True]}, True),
+    ("any", {"data": [False, None], "ignore_nodata": False}, None),
+    ("all", {"data": []}, True),
+    ("is_nodata", {"x": None}, True),
+    ("is_nan", {"x": None}, False),
+    ("int", {"x": -2.7}, -2),
+    ("array_find", {"data": [1, 2, 1], "value": 1, "reverse": True}, 2),
+    ("array_find", {"data": [[1]], "value": [1]}, None),   # arrays are not comparable
+    ("array_contains", {"data": [1, None], "value": None}, False),
+    ("cumsum", {"data": [1, None, 2]}, [1, None, 3]),
+    ("cumsum", {"data": [1, None, 2], "ignore_nodata": False}, [1, None, None]),
+    ("extrema", {"data": [3, None, 1]}, [1, 3]),
+    ("quantiles", {"data": [1, 2, 3, 4], "probabilities": [0.5]}, [2.5]),
+    ("text_begins", {"data": "Sentinel-2", "pattern": "sentinel", "case_sensitive": False},
+     True),
+    ("text_concat", {"data": ["a", 1, True, None], "separator": "-"}, "a-1-true-null"),
+    ("date_shift", {"date": "2020-01-31", "value": 1, "unit": "month"}, "2020-02-29"),
+    ("date_difference", {"date1": "2020-01-01T00:00:00Z", "date2": "2020-01-02T12:00:00Z",
+                         "unit": "day"}, 1.5),
+    ("median", {"data": [1, None, 3, 4]}, 3.0),
+    ("mean", {"data": [1, None], "ignore_nodata": False}, None),
+    ("sum", {"data": []}, None),
+])  # fmt: skip
+def test_values(process_id, arguments, expected):
+    assert call(process_id, **arguments) == expected
+
+
+def test_nan_is_a_value_not_no_data():
+    # NaN only reaches a graph as a run-time value (JSON has no NaN).
+    graph = {"n": node("is_nan", result=True, x={"from_parameter": "v"})}
+    assert pgc.run(graph, parameters={"v": math.nan}) is True
+    graph = {"n": node("int", result=True, x={"from_parameter": "v"})}
+    assert pgc.run(graph, parameters={"v": math.nan}) is None  # NaN has no integer part
+    graph = {"n": node("max", result=True, data={"from_parameter": "v"})}
+    assert math.isnan(pgc.run(graph, parameters={"v": [1, math.nan, None]}))
