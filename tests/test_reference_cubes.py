@@ -123,3 +123,33 @@ def test_filter_labels_on_bands():
         )
     )
     assert list(out.bands.values) == ["B08"]
+
+
+def test_rename_dimension_and_trim_cube(raw):
+    out = run(
+        r=node(
+            "rename_dimension",
+            result=True,
+            data={"from_node": "l"},
+            source="bands",
+            target="channel",
+        )
+    )
+    assert out.dims == ("t", "channel", "y", "x")
+    trimmed = run(r=node("trim_cube", result=True, data={"from_node": "l"}))
+    assert trimmed.shape == (1, 2, 20, 20)  # nothing all-no-data to drop here
+
+
+def test_reduce_spatial_mean(raw):
+    out = run(
+        r=node(
+            "reduce_spatial",
+            result=True,
+            data={"from_node": "l"},
+            reducer={
+                "process_graph": {"m": node("mean", result=True, data={"from_parameter": "data"})}
+            },
+        )
+    )
+    assert out.dims == ("t", "bands")
+    np.testing.assert_allclose(out.sel(bands="B04").values[0], raw["B04"].mean(), rtol=1e-12)

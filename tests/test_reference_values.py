@@ -64,3 +64,37 @@ def test_nan_is_a_value_not_no_data():
     assert pgc.run(graph, parameters={"v": math.nan}) is None  # NaN has no integer part
     graph = {"n": node("max", result=True, data={"from_parameter": "v"})}
     assert math.isnan(pgc.run(graph, parameters={"v": [1, math.nan, None]}))
+
+
+@pytest.mark.parametrize(
+    "x,y,expected",
+    [
+        (5, 3, 2),
+        (-5, 3, 1),
+        (5, -3, -1),
+        (5.5, 2, 1.5),
+        (1, 0, math.inf),
+        (-1, 0, -math.inf),
+        (None, 2, None),
+    ],
+)
+def test_mod_has_the_sign_of_the_divisor(x, y, expected):
+    assert call("mod", x=x, y=y) == expected
+
+
+def test_mod_zero_by_zero_is_nan():
+    assert math.isnan(call("mod", x=0, y=0))
+
+
+def test_outside_capabilities_fail_clearly():
+    with pytest.raises(pgc.PgcError) as info:
+        call("run_udf", data={"from_parameter": "c"}, udf="print(1)\n", runtime="Python")
+    assert info.value.code in ("FeatureUnsupported", "ProcessParameterRequired")
+    graph = {"n": node("sar_backscatter", result=True, data={"from_parameter": "c"})}
+    with pytest.raises(pgc.PgcError) as info:
+        pgc.run(graph, parameters={"c": 1})
+    assert "outside service" in info.value.diagnostics[0].message
+
+
+def test_inspect_returns_its_data():
+    assert call("inspect", data=[1, 2], message="look") == [1, 2]

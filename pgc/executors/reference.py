@@ -107,7 +107,14 @@ def run_graph(
     graph: Graph, parameters: dict[str, Any] | None = None, context: RunContext | None = None
 ) -> Any:
     """The value of ``graph`` given values for its parameters."""
-    from . import ref_arrays, ref_cube, ref_scalar, ref_time, ref_vector  # noqa: F401  (they fill IMPLEMENTATIONS)
+    from . import (  # noqa: F401  (they fill IMPLEMENTATIONS)
+        ref_arrays,
+        ref_cube,
+        ref_more,
+        ref_scalar,
+        ref_time,
+        ref_vector,
+    )
 
     context = context or RunContext()
     if context.catalog is None:

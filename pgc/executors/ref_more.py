@@ -1,0 +1,138 @@
+"""More reference implementations: capabilities pgc does not have, and the remaining
+small cube and math processes."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ..specs import load_specs
+from .ref_scalar import _as_float, _num, elementwise
+from .reference import Call, ProcessError, implements
+from .values import Cube, CubeArray
+
+LOG = logging.getLogger("pgc.inspect")
+
+_CAPABILITY = {
+    "external-service": (
+        "ProcessUnsupported",
+        "needs an outside service ({what}) that pgc "
+        "does not provide; run it on a back-end that offers it",
+    ),
+    "udf": (
+        "FeatureUnsupported",
+        "runs user code, which is switched off; the embedding application can enable Python UDFs",
+    ),
+    "workspace": ("ProcessUnsupported", "needs a user workspace, which pgc does not have"),
+    "resolver": (
+        "FeatureUnsupported",
+        "needs network access, which pgc does not do; the "
+        "embedding application provides it through a resolver",
+    ),
+}
+
+
+def _capability_error(call: Call) -> Any:
+    spec = load_specs().get(call.node.process_id)
+    need = spec.traits.get("requires") if spec else None
+    code, text = _CAPABILITY.get(need, ("ProcessUnsupported", "is not available"))
+    what = ", ".join(spec.categories) if spec else need
+    raise ProcessError(code, f"'{call.node.process_id}' " + text.format(what=what) + ".")
+
+
+for _pid, _spec in load_specs().processes.items():
+    if _spec.traits.get("requires") in _CAPABILITY:
+        implements(_pid)(_capability_error)
+
+
+@implements("mod")
+def _mod(call: Call) -> Any:
+    """Remainder with the sign of the divisor; y = 0 gives ±inf or NaN (IEEE-like)."""
+
+    def one(x, y):
+        x, y = _num(x), _num(y)
+        if y == 0:
+            return math.nan if x == 0 or math.isnan(x) else math.copysign(math.inf, x)
+        if math.isinf(y):
+            return x if (x >= 0) == (y > 0) or x == 0 else y
+        result = math.fmod(x, y)
+        if result != 0 and (result < 0) != (y < 0):
+            result += y
+        return int(result) if isinstance(x, int) and isinstance(y, int) else result
+
+    def many(x, y):
+        with np.errstate(all="ignore"):
+            return xr.where(y == 0, xr.where(x == 0, np.nan, np.sign(x) * np.inf), np.mod(x, y))
+
+    return elementwise(many, call.get("x"), call.get("y"), scalar_fn=one)
+
+
+@implements("inspect")
+def _inspect(call: Call) -> Any:
+    data = call.get("data")
+    level = str(call.get("level", "info")).upper()
+    summary = data.data.sizes if isinstance(data, Cube) else data
+    LOG.log(getattr(logging, level, logging.INFO), "%s: %r", call.get("message", ""), summary)
+    return data
+
+
+@implements("rename_dimension")
+def _rename_dimension(call: Call) -> Cube:
+    cube, source, target = call.get("data"), call.get("source"), call.get("target")
+    if source not in cube.dims:
+        call.fail("DimensionNotAvailable", f"The data cube has no dimension '{source}'.", "source")
+    if target in cube.dims:
+        call.fail("DimensionExists", f"The data cube has a dimension '{target}' already.", "target")
+    valid = xr.broadcast(cube.valid, cube.data)[0]
+    return Cube(cube.data.rename({source: target}), valid.rename({source: target}))
+
+
+@implements("trim_cube")
+def _trim_cube(call: Call) -> Cube:
+    """Drop labels whose values are all no-data (at the edges of ordered dimensions, any
+    label of categorical ones: here every such label, which covers both)."""
+    cube = call.get("data")
+    valid = xr.broadcast(cube.valid, cube.data)[0]
+    keep = {}
+    for dim in cube.dims:
+        others = [d for d in cube.dims if d != dim]
+        has = valid.any(dim=others).values if others else valid.values
+        keep[dim] = np.flatnonzero(has)
+    return Cube(cube.data.isel(keep), valid.isel(keep))
+
+
+@implements("reduce_spatial")
+def _reduce_spatial(call: Call) -> Any:
+    cube = call.get("data")
+    valid = xr.broadcast(cube.valid, cube.data)[0]
+    stacked = Cube(
+        cube.data.stack(pixel=("y", "x")).drop_vars(["pixel", "x", "y"], errors="ignore"),
+        valid.stack(pixel=("y", "x")).drop_vars(["pixel", "x", "y"], errors="ignore"),
+    )
+    return call.callback("reducer")(data=CubeArray(stacked, "pixel"), context=call.get("context"))
+
+
+@implements("mask_polygon")
+def _mask_polygon(call: Call) -> Cube:
+    from .ref_vector import _geometries, _in_cube_crs, _masks
+
+    cube = call.get("data")
+    geoms = _in_cube_crs(cube, _geometries(call.get("mask")))
+    inside = xr.DataArray(np.any(_masks(cube, geoms), axis=0), dims=("y", "x"))
+    hit = ~inside if not call.get("inside", False) else inside
+    hit = xr.broadcast(hit, cube.data)[0].transpose(*cube.dims)
+    valid = xr.broadcast(cube.valid, cube.data)[0]
+    replacement = call.get("replacement")
+    if replacement is None:
+        return Cube(cube.data.where(~hit, 0), valid & ~hit)
+    data = xr.where(hit & valid, replacement, _as_float(cube.data))
+    return Cube(data.transpose(*cube.dims), valid)
+
+
+@implements("create_data_cube")
+def _create_data_cube(call: Call) -> Cube:
+    return Cube(xr.DataArray(np.zeros(())), xr.DataArray(np.ones((), dtype=bool)))
