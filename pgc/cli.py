@@ -33,6 +33,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="process definitions to use instead of pgc's (also: $PGC_SPECS)",
     )
+    graph_args = argparse.ArgumentParser(add_help=False, parents=[common])
+    graph_args.add_argument(
+        "file", metavar="FILE", help="openEO JSON or pgc IR text; - reads stdin"
+    )
+    graph_args.add_argument(
+        "-p",
+        "--pipeline",
+        default="default",
+        help="passes to run, e.g. dce,cse,fold; 'none' runs no passes",
+    )
+    graph_args.add_argument(
+        "--udp",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="user-defined processes the graph may call (repeatable)",
+    )
     parser = _Parser(prog="pgc", description="A compiler for openEO process graphs.")
     parser.add_argument("--version", action="version", version=f"pgc {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -69,60 +86,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser(
         "compile",
-        parents=[common],
+        parents=[graph_args],
         help="compile a graph to IR, JSON or dot",
         description="Compile an openEO graph (JSON) or pgc IR text.",
     )
-    c.add_argument("file", metavar="FILE", help="openEO JSON or pgc IR text; - reads stdin")
     c.add_argument("--emit", choices=["ir", "json", "dot"], default="ir")
-    c.add_argument(
-        "-p",
-        "--pipeline",
-        default="default",
-        help="passes to run, e.g. dce,cse,fold; 'none' runs no passes",
-    )
     c.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
-    c.add_argument(
-        "--udp",
-        metavar="PATH",
-        action="append",
-        default=[],
-        help="user-defined processes the graph may call (repeatable)",
-    )
     c.set_defaults(run=cmd_compile)
 
     e = sub.add_parser(
         "explain",
-        parents=[common],
+        parents=[graph_args],
         help="print the typed, optimized plan",
         description="Print the optimized typed plan with sizes and remarks.",
     )
-    e.add_argument("file", metavar="FILE", help="openEO JSON or pgc IR text; - reads stdin")
-    e.add_argument("-p", "--pipeline", default="default")
     e.add_argument("--verbose", action="store_true", help="print the plan after each pass")
-    e.add_argument(
-        "--udp",
-        metavar="PATH",
-        action="append",
-        default=[],
-        help="user-defined processes the graph may call (repeatable)",
-    )
     e.set_defaults(run=cmd_explain)
 
     r = sub.add_parser(
         "run",
-        parents=[common],
+        parents=[graph_args],
         help="run a graph with the reference executor",
         description="Run a process graph end to end on the catalog's data.",
     )
-    r.add_argument("file", metavar="FILE", help="openEO JSON or pgc IR text; - reads stdin")
     r.add_argument(
         "-o",
         "--output",
         metavar="OUT",
         help="where to write what save_result saves (format from save_result)",
     )
-    r.add_argument("-p", "--pipeline", default="default")
     r.add_argument("--preview", metavar="PNG", help="also write a quick-look PNG of the result")
     r.add_argument(
         "--stats", action="store_true", help="report bytes read, time per stage and peak memory"
@@ -133,13 +125,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="a value for a graph parameter (repeatable)",
-    )
-    r.add_argument(
-        "--udp",
-        metavar="PATH",
-        action="append",
-        default=[],
-        help="user-defined processes the graph may call (repeatable)",
     )
     r.set_defaults(run=cmd_run)
 

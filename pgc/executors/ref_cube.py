@@ -36,19 +36,24 @@ def _bbox(extent: Any, crs: str | None = None) -> tuple[float, float, float, flo
 
 @implements("load_collection")
 def _load_collection(call: Call) -> Cube:
-    from ..data.reading import read_collection
 
     catalog = call.context.catalog
     cid = call.get("id")
     if cid not in catalog:
         call.fail("CollectionNotFound", f"Collection '{cid}' does not exist.", "id")
-    extent = call.get("spatial_extent")
+    return _read(call, catalog, cid)
+
+
+def _read(call: Call, catalog: Any, cid: str) -> Cube:
+    """The part of collection ``cid`` the load's extents and bands select."""
+    from ..data.reading import read_collection
+
     grid_crs = catalog.cube_type(cid).dimension("x").crs
     data = read_collection(
         catalog,
         cid,
         call.get("bands"),
-        _bbox(extent, grid_crs),
+        _bbox(call.get("spatial_extent"), grid_crs),
         call.get("temporal_extent"),
         call.context.stats,
     )
@@ -357,7 +362,6 @@ def _load_stac(call: Call) -> Cube:
     from pathlib import Path
 
     from ..data.catalog import Catalog
-    from ..data.reading import read_collection
 
     url = str(call.get("url"))
     resolver = call.context.resolver
@@ -375,17 +379,7 @@ def _load_stac(call: Call) -> Cube:
         call.fail("ProcessParameterInvalid", f"No STAC collection.json at {url}.", "url")
     catalog = Catalog()
     cid = catalog.add_folder(folder)
-    extent = call.get("spatial_extent")
-    grid_crs = catalog.cube_type(cid).dimension("x").crs
-    data = read_collection(
-        catalog,
-        cid,
-        call.get("bands"),
-        _bbox(extent, grid_crs),
-        call.get("temporal_extent"),
-        call.context.stats,
-    )
-    return Cube.from_nodata(data, data.attrs.get("nodata"))
+    return _read(call, catalog, cid)
 
 
 @implements("filter_labels")
