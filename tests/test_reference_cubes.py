@@ -153,3 +153,23 @@ def test_reduce_spatial_mean(raw):
     )
     assert out.dims == ("t", "bands")
     np.testing.assert_allclose(out.sel(bands="B04").values[0], raw["B04"].mean(), rtol=1e-12)
+
+
+def test_resample_cube_temporal_and_spatial_onto_themselves(raw):
+    same_t = run(
+        r=node(
+            "resample_cube_temporal",
+            result=True,
+            data={"from_node": "l"},
+            target={"from_node": "l"},
+        )
+    )
+    np.testing.assert_array_equal(same_t.sel(bands="B04").values[0], raw["B04"])
+    coarse = node("resample_spatial", data={"from_node": "l"}, resolution=20)
+    out = run(
+        c=coarse,
+        r=node(
+            "resample_cube_spatial", result=True, data={"from_node": "l"}, target={"from_node": "c"}
+        ),
+    )
+    assert out.shape == (1, 2, 10, 10)

@@ -221,3 +221,142 @@ def _as_time(value: str) -> np.datetime64:
     if len(text) == 10:
         text += "T00:00:00"
     return np.datetime64(text.rstrip("Z").split("+")[0], "ns")
+
+
+# Period labels of climatological normals (what climatological_normal gives and anomaly
+# looks up), and the label of one date in them.
+_NORMAL_LABELS = {
+    "day": tuple(f"{i:03d}" for i in range(1, 366)),
+    "month": tuple(f"{i:02d}" for i in range(1, 13)),
+    "season": ("djf", "mam", "jja", "son"),
+    "tropical-season": ("ndjfma", "mjjaso"),
+    "climatology-period": ("climatology-period",),
+}
+
+
+def _normal_label(ts: pd.Timestamp, period: str) -> str:
+    if period == "day":
+        return f"{min(ts.dayofyear, 365):03d}"
+    if period == "month":
+        return f"{ts.month:02d}"
+    if period == "season":
+        return ("djf", "djf", "mam", "mam", "mam", "jja", "jja", "jja", "son", "son", "son", "djf")[
+            ts.month - 1
+        ]
+    if period == "tropical-season":
+        return "mjjaso" if 5 <= ts.month <= 10 else "ndjfma"
+    return "climatology-period"
+
+
+def _temporal_dim(cube: Cube) -> str:
+    return next(d for d in cube.dims if np.issubdtype(cube.data[d].dtype, np.datetime64))
+
+
+@implements("climatological_normal")
+def _climatological_normal(call: Call) -> Cube:
+    """The mean of each period (month, season ...) over the years of the climatology
+    period, skipping no-data; a period without data is no-data."""
+    cube, period = call.get("data"), call.get("period")
+    if period not in _NORMAL_LABELS:
+        raise ProcessError("ProcessParameterInvalid", f"Unknown period '{period}'.", "period")
+    first, last = (int(y) for y in (call.get("climatology_period") or ["1981", "2010"]))
+    dim = _temporal_dim(cube)
+    times = pd.DatetimeIndex(cube.data[dim].values)
+    labels = [_normal_label(ts, period) for ts in times]
+    inside = [first <= ts.year <= last for ts in times]
+    values = _as_float(cube.data)
+    valid = xr.broadcast(cube.valid, cube.data)[0]
+    template = cube.data.isel({dim: 0}, drop=True)
+    parts = []
+    for label in _NORMAL_LABELS[period]:
+        idx = [i for i, lab in enumerate(labels) if lab == label and inside[i]]
+        if not idx:
+            parts.append(
+                Cube(xr.zeros_like(template, dtype=FLOAT), xr.zeros_like(template, dtype=bool))
+            )
+            continue
+        sub_valid = valid.isel({dim: idx})
+        total = values.isel({dim: idx}).where(sub_valid, 0).sum(dim)
+        count = sub_valid.sum(dim)
+        with np.errstate(all="ignore"):
+            parts.append(Cube((total / count).where(count > 0, 0), count > 0))
+    names = list(_NORMAL_LABELS[period])
+    data = xr.concat([p.data for p in parts], dim=dim).assign_coords({dim: names})
+    ok = xr.concat([p.valid for p in parts], dim=dim).assign_coords({dim: names})
+    return Cube(data.transpose(*cube.dims), ok.transpose(*cube.dims))
+
+
+@implements("anomaly")
+def _anomaly(call: Call) -> Cube:
+    """``data`` minus the normal of each value's period."""
+    cube, normals, period = call.get("data"), call.get("normals"), call.get("period")
+    dim = _temporal_dim(cube)
+    ndim = next(d for d in normals.dims if d not in ("x", "y", "bands"))
+    known = [str(v) for v in normals.data[ndim].values]
+    times = pd.DatetimeIndex(cube.data[dim].values)
+    picks = []
+    for ts in times:
+        label = _normal_label(ts, period)
+        if label not in known:
+            call.fail(
+                "ProcessParameterInvalid", f"The normals have no period '{label}'.", "normals"
+            )
+        picks.append(known.index(label))
+    normal = (
+        normals.data.isel({ndim: picks})
+        .rename({ndim: dim})
+        .assign_coords({dim: cube.data[dim].values})
+    )
+    normal_valid = (
+        xr.broadcast(normals.valid, normals.data)[0]
+        .isel({ndim: picks})
+        .rename({ndim: dim})
+        .assign_coords({dim: cube.data[dim].values})
+    )
+    valid = xr.broadcast(cube.valid, cube.data)[0] & normal_valid
+    data = _as_float(cube.data) - _as_float(normal)
+    return Cube(data.where(valid, 0).transpose(*cube.dims), valid.transpose(*cube.dims))
+
+
+@implements("resample_cube_temporal")
+def _resample_cube_temporal(call: Call) -> Cube:
+    """For each label of the target's temporal dimension, the source value at the nearest
+    date (ties: the earlier), within ``valid_within`` days when given."""
+    cube, target = call.get("data"), call.get("target")
+    dim = call.get("dimension") or _temporal_dim(cube)
+    if dim not in cube.dims or dim not in target.dims:
+        call.fail("DimensionNotAvailable", f"Dimension '{dim}' is missing.", "dimension")
+    source = cube.data[dim].values.astype("datetime64[ns]").astype("int64")
+    wanted = target.data[dim].values.astype("datetime64[ns]").astype("int64")
+    within = call.get("valid_within")
+    picks, ok = [], []
+    for w in wanted:
+        distance = np.abs(source - w)
+        best = int(np.argmin(distance))
+        picks.append(best)
+        ok.append(within is None or distance[best] <= within * 86400e9)
+    data = cube.data.isel({dim: picks}).assign_coords({dim: target.data[dim].values})
+    valid = (
+        xr.broadcast(cube.valid, cube.data)[0]
+        .isel({dim: picks})
+        .assign_coords({dim: target.data[dim].values})
+    )
+    keep = xr.DataArray(np.array(ok), dims=dim, coords={dim: target.data[dim].values})
+    return Cube(data, (valid & keep).transpose(*cube.dims))
+
+
+@implements("resample_cube_spatial")
+def _resample_cube_spatial(call: Call) -> Cube:
+    """The target's x/y grid, each pixel taking the nearest source pixel ('near'; other
+    methods are not supported by the reference executor yet)."""
+    cube, target = call.get("data"), call.get("target")
+    if call.get("method", "near") != "near":
+        raise ProcessError(
+            "ProcessUnsupported",
+            "resample_cube_spatial supports method 'near' in the reference executor.",
+            "method",
+        )
+    grid = {d: target.data[d].values for d in ("x", "y")}
+    data = cube.data.sel(grid, method="nearest").assign_coords(grid)
+    valid = xr.broadcast(cube.valid, cube.data)[0].sel(grid, method="nearest").assign_coords(grid)
+    return Cube(data, valid)
