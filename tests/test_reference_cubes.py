@@ -84,6 +84,75 @@ def test_merge_cubes_disjoint_and_overlapping(raw):
     np.testing.assert_array_equal(summed.sel(bands="B04").values[0], 2 * raw["B04"])
 
 
+def _sum_of_x_y():
+    xy = [{"from_parameter": "x"}, {"from_parameter": "y"}]
+    return {"process_graph": {"s": node("sum", result=True, data=xy)}}
+
+
+def test_merge_cubes_keeps_cube1_band_order_and_resolves_overlap_per_band(raw):
+    both = node("filter_bands", data={"from_node": "l"}, bands=["B08", "B04"])
+    red = node("filter_bands", data={"from_node": "l"}, bands=["B04"])
+    nodes = {"l": LOAD, "both": both, "red": red}
+    merged = pgc.run(
+        {
+            **nodes,
+            "m": node(
+                "merge_cubes",
+                result=True,
+                cube1={"from_node": "both"},
+                cube2={"from_node": "red"},
+                overlap_resolver=_sum_of_x_y(),  # an array of pixel values in a resolver
+            ),
+        }
+    )
+    assert list(merged.bands.values) == ["B08", "B04"]
+    np.testing.assert_array_equal(merged.sel(bands="B08").values[0], raw["B08"])
+    np.testing.assert_array_equal(merged.sel(bands="B04").values[0], 2 * raw["B04"])
+    with pytest.raises(pgc.PgcError) as err:
+        pgc.run(
+            {
+                **nodes,
+                "m": node(
+                    "merge_cubes", result=True, cube1={"from_node": "both"}, cube2={"from_node": "red"}
+                ),
+            }
+        )
+    assert err.value.code == "OverlapResolverMissing"
+
+
+def test_merge_cubes_lower_dimensional_cube_joins_every_step(raw):
+    """A cube without t and bands (like a DEM) is merged into every date and band."""
+    flat = node(
+        "reduce_dimension",
+        data={"from_node": "red"},
+        dimension="bands",
+        reducer={"process_graph": {"f": node("first", data={"from_parameter": "data"}, result=True)}},
+    )
+    dem = node(
+        "reduce_dimension",
+        data={"from_node": "flat"},
+        dimension="t",
+        reducer={"process_graph": {"f": node("first", data={"from_parameter": "data"}, result=True)}},
+    )
+    merged = pgc.run(
+        {
+            "l": LOAD,
+            "red": node("filter_bands", data={"from_node": "l"}, bands=["B04"]),
+            "flat": flat,
+            "dem": dem,
+            "m": node(
+                "merge_cubes",
+                result=True,
+                cube1={"from_node": "l"},
+                cube2={"from_node": "dem"},
+                overlap_resolver=_sum_of_x_y(),
+            ),
+        }
+    )
+    assert merged.dims == ("t", "bands", "y", "x")
+    np.testing.assert_array_equal(merged.sel(bands="B08").values[0], raw["B08"] + raw["B04"])
+
+
 def test_apply_kernel_mean_filter(raw):
     kernel = [[1, 1, 1], [1, 1, 1], [1, 1, 1]]
     out = run(

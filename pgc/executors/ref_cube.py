@@ -14,7 +14,7 @@ import xarray as xr
 
 from ..grid import bbox_in_crs
 from .ref_scalar import FLOAT, _as_float
-from .reference import Call, ProcessError, implements
+from .reference import Call, Closure, ProcessError, implements
 from .values import Cube, CubeArray
 
 
@@ -221,42 +221,70 @@ def _plain(v: Any) -> Any:
 
 @implements("merge_cubes")
 def _merge_cubes(call: Call) -> Cube:
-    """Union of labels; where both cubes have data for the same labels the overlap
-    resolver combines them (required when they overlap)."""
+    """The union of two cubes' labels. Where both cubes have a value for the same labels
+    (the same pixel, date and band) the overlap resolver combines them; it is required
+    when there is any such overlap. A cube whose dimensions are a subset of the other's
+    (a DEM and a time series) is merged into every step of the missing dimensions.
+
+    Labels: spatial and temporal dimensions stay sorted (in cube1's direction); others
+    keep cube1's order with cube2's new labels appended."""
     a, b = _cube(call, "cube1"), _cube(call, "cube2")
-    if set(a.dims) != set(b.dims):
+    dims = list(a.dims if set(a.dims) >= set(b.dims) else b.dims)  # as the type rule says
+    if not set(dims) >= set(a.dims) | set(b.dims):
         call.fail(
             "ProcessParameterInvalid",
-            "The reference executor merges cubes with the same dimensions only.",
+            "The data cubes are not compatible: neither has all the other's dimensions.",
             "cube2",
         )
-    b = Cube(b.data.transpose(*a.dims), xr.broadcast(b.valid, b.data)[0].transpose(*a.dims))
-    a = Cube(a.data, xr.broadcast(a.valid, a.data)[0])
-    da, db = xr.align(_as_float(a.data), _as_float(b.data), join="outer", fill_value=0.0)
-    va, vb = xr.align(a.valid, b.valid, join="outer", fill_value=False)
-    overlap = xr.align(
-        *(x[d].isin(y[d].values) for x, y in [(a.data, b.data)] for d in a.dims), join="outer"
-    )
-    del overlap
-    both_labels = all(np.isin(a.data[d].values, b.data[d].values).any() for d in a.dims)
+    labels = {d: _merged_labels(a, b, d) for d in dims}
+    (da, va, has_a), (db, vb, has_b) = (_on_labels(c, dims, labels) for c in (a, b))
+    both = has_a & has_b
     resolver = call.args.get("overlap_resolver")
-    if both_labels and resolver is None:
-        call.fail(
-            "OverlapResolverMissing",
-            "The cubes overlap; give an overlap_resolver.",
-            "overlap_resolver",
+    data = xr.where(has_a, da, db)
+    valid = xr.where(has_a, va, vb)
+    if bool(both.any()):
+        if not isinstance(resolver, Closure):
+            call.fail(
+                "OverlapResolverMissing",
+                "Overlapping data cubes, but no overlap resolver has been specified.",
+                "overlap_resolver",
+            )
+        resolved = _as_cube_like(
+            resolver(x=Cube(da, va), y=Cube(db, vb), context=call.get("context")), Cube(da, va)
         )
-    data = xr.where(vb, db, da)
-    valid = va | vb
-    if both_labels:
-        both = va & vb
-        resolved = resolver(x=Cube(da, va), y=Cube(db, vb), context=call.get("context"))
-        if isinstance(resolved, Cube):
-            rd = xr.broadcast(_as_float(resolved.data), da)[0]
-            rv = xr.broadcast(resolved.valid, va)[0]
-            data = xr.where(both, rd, data)
-            valid = xr.where(both, rv, valid)
-    return Cube(data.where(valid, 0).transpose(*a.dims), valid.transpose(*a.dims))
+        data = xr.where(both, _as_float(resolved.data), data)
+        valid = xr.where(both, resolved.valid, valid)
+    return Cube(data.where(valid, 0).transpose(*dims), valid.transpose(*dims))
+
+
+def _merged_labels(a: Cube, b: Cube, dim: str) -> np.ndarray:
+    if dim not in b.dims:
+        return a.data[dim].values
+    if dim not in a.dims:
+        return b.data[dim].values
+    first, second = a.data[dim].values, b.data[dim].values
+    new = second[~np.isin(second, first)]
+    merged = np.concatenate([first, new])
+    ordered = dim in ("x", "y") or np.issubdtype(merged.dtype, np.datetime64)
+    if ordered and len(new):
+        descending = len(first) > 1 and first[0] > first[-1]
+        merged = np.sort(merged)[::-1] if descending else np.sort(merged)
+    return merged
+
+
+def _on_labels(cube: Cube, dims: list[str], labels: dict) -> tuple:
+    """``cube``'s values and validity on the merged labels, and where it has labels."""
+    data = _as_float(cube.data)
+    valid = xr.broadcast(cube.valid, cube.data)[0]
+    has = xr.ones_like(data, dtype=bool)
+    own = {d: labels[d] for d in cube.dims}
+    data = data.reindex(own, fill_value=0.0)
+    valid = valid.reindex(own, fill_value=False)
+    has = has.reindex(own, fill_value=False)
+    extra = {d: labels[d] for d in dims if d not in cube.dims}
+    if extra:
+        data, valid, has = (v.expand_dims(extra) for v in (data, valid, has))
+    return data.transpose(*dims), valid.transpose(*dims), has.transpose(*dims)
 
 
 @implements("apply_kernel")

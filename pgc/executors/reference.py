@@ -26,6 +26,7 @@ from ..errors import Diagnostic, PgcError
 from ..ir.graph import Graph
 from ..ir.nodes import ArrayValue, Callback, Literal, Node, NodeRef, ObjectValue, ParamRef, Value
 from ..pointer import join
+from .values import Cube, stack
 
 Implementation = Callable[["Call"], Any]
 IMPLEMENTATIONS: dict[str, Implementation] = {}
@@ -175,7 +176,8 @@ def _value(
             node, "ProcessParameterRequired", f"Parameter '{value.name}' has no value.", argument
         )
     if isinstance(value, ArrayValue):
-        return [_value(v, results, scope, context, node, argument) for v in value.items]
+        items = [_value(v, results, scope, context, node, argument) for v in value.items]
+        return stack(items) if any(isinstance(v, Cube) for v in items) else items
     if isinstance(value, ObjectValue):
         return {k: _value(v, results, scope, context, node, argument) for k, v in value.items}
     if isinstance(value, Callback):

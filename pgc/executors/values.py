@@ -90,5 +90,37 @@ class LabeledArray:
     labels: list
 
 
+ARRAY_DIM = "__array__"
+
+
+def stack(items: list) -> CubeArray:
+    """An array written in a callback whose items are pixel values (cubes), e.g.
+    ``sum([x, y])`` in an overlap resolver: every pixel's array at once, along a new
+    dimension. Plain numbers are the same at every pixel; ``None`` is no-data everywhere.
+
+    >>> a = Cube(xr.DataArray([1.0, 2.0], dims=["x"]), xr.DataArray([True, False], dims=["x"]))
+    >>> s = stack([a, 5, None])
+    >>> s.cube.to_python()
+    [[1.0, 5.0, None], [None, 5.0, None]]
+    """
+    cubes = [v for v in items if isinstance(v, Cube)]
+    like = xr.broadcast(*[c.data for c in cubes])[0]
+    datas, valids = [], []
+    for item in items:
+        if isinstance(item, Cube):
+            datas.append(item.data)
+            valids.append(item.valid)
+        else:
+            fill = 0 if item is None or isinstance(item, str | dict | list) else item
+            datas.append(xr.full_like(like, fill, dtype=np.result_type(like.dtype, type(fill))))
+            valids.append(xr.full_like(like, item is not None, dtype=bool))
+    datas = xr.broadcast(*datas)
+    valids = xr.broadcast(*valids, *datas)[: len(valids)]
+    data = xr.concat(datas, dim=ARRAY_DIM, coords="minimal", compat="override")
+    valid = xr.concat(valids, dim=ARRAY_DIM, coords="minimal", compat="override")
+    dims = [*datas[0].dims, ARRAY_DIM]
+    return CubeArray(Cube(data.transpose(*dims), valid.transpose(*dims)), ARRAY_DIM)
+
+
 def is_cube(value: Any) -> bool:
     return isinstance(value, Cube)
