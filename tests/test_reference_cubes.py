@@ -108,16 +108,18 @@ def test_merge_cubes_keeps_cube1_band_order_and_resolves_overlap_per_band(raw):
     assert list(merged.bands.values) == ["B08", "B04"]
     np.testing.assert_array_equal(merged.sel(bands="B08").values[0], raw["B08"])
     np.testing.assert_array_equal(merged.sel(bands="B04").values[0], 2 * raw["B04"])
+    red_ref = {"from_node": "red"}
     with pytest.raises(pgc.PgcError) as err:
         pgc.run(
             {
                 **nodes,
-                "m": node(
-                    "merge_cubes", result=True, cube1={"from_node": "both"}, cube2={"from_node": "red"}
-                ),
+                "m": node("merge_cubes", result=True, cube1={"from_node": "both"}, cube2=red_ref),
             }
         )
     assert err.value.code == "OverlapResolverMissing"
+
+
+FIRST = {"process_graph": {"f": node("first", data={"from_parameter": "data"}, result=True)}}
 
 
 def test_merge_cubes_lower_dimensional_cube_joins_every_step(raw):
@@ -126,13 +128,13 @@ def test_merge_cubes_lower_dimensional_cube_joins_every_step(raw):
         "reduce_dimension",
         data={"from_node": "red"},
         dimension="bands",
-        reducer={"process_graph": {"f": node("first", data={"from_parameter": "data"}, result=True)}},
+        reducer=FIRST,
     )
     dem = node(
         "reduce_dimension",
         data={"from_node": "flat"},
         dimension="t",
-        reducer={"process_graph": {"f": node("first", data={"from_parameter": "data"}, result=True)}},
+        reducer=FIRST,
     )
     merged = pgc.run(
         {
