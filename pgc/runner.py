@@ -48,10 +48,13 @@ def execute(
     name: str = "<input>",
     resolver: Any = None,
     progress: Any = None,
+    python_udf: bool = False,
 ) -> RunResult:
     """Compile and run ``document``; raises pgc.PgcError with openEO codes on failure.
 
     ``resolver`` maps URLs (``load_stac``) to local paths, or returns None to refuse one.
+    ``python_udf=True`` lets ``run_udf`` run Python UDFs (in a separate process); off by
+    default, because it executes code from the graph.
     """
     from .compiler import compile as compile_graph
     from .data.reading import ReadStats
@@ -65,7 +68,13 @@ def execute(
         user_processes=user_processes,
         name=name,
     )
-    context = RunContext(catalog=catalog, stats=ReadStats(), resolver=resolver, progress=progress)
+    context = RunContext(
+        catalog=catalog,
+        stats=ReadStats(),
+        resolver=resolver,
+        progress=progress,
+        python_udf=python_udf,
+    )
     start = time.perf_counter()
     with gc_paused():
         value = run_graph(plan.graph, parameters, context)

@@ -248,21 +248,29 @@ def _array_filter(call: Call) -> Any:
 
 @implements("array_modify")
 def _array_modify(call: Call) -> Any:
-    data = call.get("data")
-    values, labels = _values(data), _labels(data)
-    new, index, length = list(_values(call.get("values"))), call.get("index"), call.get("length", 1)
+    """Remove ``length`` elements at ``index`` (default 0: insert) and put ``values`` there.
+    Labels survive when both arrays are labeled (a label in both is ArrayLabelConflict)
+    or one of them is empty; otherwise the result is a plain array."""
+    data, inserted = call.get("data"), call.get("values")
+    values, new = _values(data), list(_values(inserted))
+    index, length = call.get("index"), call.get("length", 0)
     if index > len(values):
         call.fail("ArrayElementNotAvailable", "The index is beyond the end of the array.", "index")
     out = values[:index] + new + values[index + length :]
-    if labels is not None:
-        new_labels = _labels(call.get("values"))
-        if new_labels is None and new:
+    labels, new_labels = _labels(data), _labels(inserted)
+    if labels is None and new_labels is None:
+        return out
+    if labels is not None and new_labels is not None:
+        clash = [v for v in new_labels if v in labels]  # "present in both arrays"
+        if clash:
             call.fail(
-                "ArrayLabelConflict",
-                "Inserting into a labeled array needs labeled values.",
-                "values",
+                "ArrayLabelConflict", f"The label '{clash[0]}' is in both arrays.", "values"
             )
-        return LabeledArray(out, labels[:index] + (new_labels or []) + labels[index + length :])
+        return LabeledArray(out, labels[:index] + new_labels + labels[index + length :])
+    if labels is not None and not new:  # nothing inserted: data's labels stay
+        return LabeledArray(out, labels[:index] + labels[index + length :])
+    if new_labels is not None and not values:  # data empty: the values' labels
+        return LabeledArray(out, list(new_labels))
     return out
 
 

@@ -45,7 +45,7 @@ def _capability_error(call: Call) -> Any:
 
 
 for _pid, _spec in load_specs().processes.items():
-    if _spec.traits.get("requires") in _CAPABILITY:
+    if _spec.traits.get("requires") in _CAPABILITY and _pid != "run_udf":  # see ref_udf
         implements(_pid)(_capability_error)
 
 

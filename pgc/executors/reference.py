@@ -64,6 +64,9 @@ class RunContext:
     # may be reached (pgc itself does no network I/O). None: URLs are refused.
     resolver: Callable[[str], Any] | None = None
     progress: Callable[[int, int, str], None] | None = None  # (done, total, process id)
+    # run_udf with Python code runs (in a separate process) only when the embedding
+    # application turns this on: it executes user code.
+    python_udf: bool = False
 
 
 @dataclass
@@ -111,9 +114,12 @@ def run_graph(
     from . import (  # noqa: F401  (they fill IMPLEMENTATIONS)
         ref_arrays,
         ref_cube,
+        ref_curve,
         ref_more,
+        ref_neighborhood,
         ref_scalar,
         ref_time,
+        ref_udf,
         ref_vector,
     )
 

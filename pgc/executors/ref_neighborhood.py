@@ -1,0 +1,3 @@
+"""Reference implementations of neighbourhood and reshaping processes."""
+
+from __future__ import annotations
