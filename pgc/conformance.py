@@ -100,7 +100,7 @@ def _cube(spec: dict):
     for name in order:
         meta = dims.get(name, {})
         labels = meta.get("values", [])
-        if meta.get("type") == "temporal":
+        if meta.get("type") == "temporal" and all(_instant(str(v)) for v in labels):
             labels = np.array(
                 [np.datetime64(str(v).rstrip("Z")) for v in labels], dtype="datetime64[ns]"
             )
@@ -108,6 +108,10 @@ def _cube(spec: dict):
     shape = tuple(len(coords[d]) for d in order)
     raw = spec.get("data")
     if raw is None:  # "data values are irrelevant for the test": dimensions and labels only
+        values = np.zeros(shape)
+        missing = np.zeros(shape, dtype=bool)
+    elif shape == () and raw == []:  # a cube without dimensions holds no value
+        raw = None
         values = np.zeros(shape)
         missing = np.zeros(shape, dtype=bool)
     else:

@@ -51,6 +51,14 @@ def call(process_id: str, **arguments):
     ("median", {"data": [1, None, 3, 4]}, 3.0),
     ("mean", {"data": [1, None], "ignore_nodata": False}, None),
     ("sum", {"data": []}, None),
+    # array_modify: length defaults to 0 (insert); labels need both arrays labeled
+    ("array_modify", {"data": ["a", "c"], "values": ["b"], "index": 1}, ["a", "b", "c"]),
+    ("array_modify", {"data": ["a", "d", "c"], "values": ["b"], "index": 1, "length": 1},
+     ["a", "b", "c"]),
+    ("array_modify", {"data": ["a", "b", "c"], "values": [], "index": 1, "length": 10}, ["a"]),
+    ("array_interpolate_linear", {"data": [None, 1, None, 6, None, -8]},
+     [None, 1, 3.5, 6, -1, -8]),
+    ("array_interpolate_linear", {"data": [None, 1, None, None]}, [None, 1, None, None]),
 ])  # fmt: skip
 def test_values(process_id, arguments, expected):
     assert call(process_id, **arguments) == expected
@@ -64,6 +72,25 @@ def test_nan_is_a_value_not_no_data():
     assert pgc.run(graph, parameters={"v": math.nan}) is None  # NaN has no integer part
     graph = {"n": node("max", result=True, data={"from_parameter": "v"})}
     assert math.isnan(pgc.run(graph, parameters={"v": [1, math.nan, None]}))
+
+
+def test_interpolation_treats_infinities_as_values():
+    graph = {"n": node("array_interpolate_linear", result=True, data={"from_parameter": "v"})}
+    inf, nan = math.inf, math.nan
+    out = pgc.run(graph, parameters={"v": [-inf, nan, 0.1, None, 0.2, nan, inf]})
+    assert out[:3] == [-inf, -inf, 0.1] and out[4:] == [0.2, inf, inf]
+    assert out[3] == pytest.approx(0.15)
+
+
+def test_array_modify_labels():
+    labeled = node("array_create_labeled", data=[1, 2], labels=["a", "b"])
+    other = node("array_create_labeled", data=[3], labels=["c"])
+    modify = node("array_modify", data={"from_node": "l"}, values={"from_node": "o"}, index=1)
+    labels = node("array_labels", data={"from_node": "m"}, result=True)
+    assert pgc.run({"l": labeled, "o": other, "m": modify, "r": labels}) == ["a", "c", "b"]
+    plain = node("array_modify", data={"from_node": "l"}, values=[3], index=1)
+    labels = node("array_labels", data={"from_node": "m"}, result=True)
+    assert pgc.run({"l": labeled, "m": plain, "r": labels}) == [0, 1, 2]  # labels dropped
 
 
 @pytest.mark.parametrize(

@@ -118,10 +118,10 @@ def _array_interpolate_linear(call: Call) -> Any:
     labels = data.labels if isinstance(data, LabeledArray) else None
     x = _positions(labels, len(values))
     y = np.array([np.nan if v is None else v for v in values], dtype=FLOAT)
-    filled = _interpolate(y[:, None], np.isfinite(y)[:, None], x)[:, 0]
+    filled = _interpolate(y[:, None], ~np.isnan(y)[:, None], x)[:, 0]
     # Known values stay as given; gaps between known values get the interpolant.
     out = [
-        values[i] if np.isfinite(y[i]) or not np.isfinite(filled[i]) else float(filled[i])
+        values[i] if not np.isnan(y[i]) or np.isnan(filled[i]) else float(filled[i])
         for i in range(len(values))
     ]
     return LabeledArray(out, labels) if labels is not None else out
@@ -138,7 +138,8 @@ def _positions(labels: list | None, n: int) -> np.ndarray:
 
 
 def _interpolate(y: np.ndarray, known: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Fill unknown values between known ones along axis 0 (not leading/trailing ones)."""
+    """Fill unknown values between known ones along axis 0 (not leading/trailing ones).
+    Infinities are known values: between -inf and 0.1 lies -inf."""
     n = y.shape[0]
     index = np.arange(n).reshape((n,) + (1,) * (y.ndim - 1))
     prev = np.maximum.accumulate(np.where(known, index, -1), axis=0)
@@ -149,7 +150,8 @@ def _interpolate(y: np.ndarray, known: np.ndarray, x: np.ndarray) -> np.ndarray:
     xs = x.reshape(index.shape)
     xp, xq = x[p], x[q]
     with np.errstate(all="ignore"):
-        filled = yp + (yq - yp) * (xs - xp) / (xq - xp)
+        w = (xs - xp) / (xq - xp)
+        filled = yp * (1 - w) + yq * w  # not yp + (yq - yp) * w: that is NaN next to an inf
     return np.where(inside, filled, y)
 
 
@@ -158,12 +160,12 @@ def _interpolate_cube(arr: CubeArray) -> Cube:
     data = _as_float(cube.data).transpose(dim, ...)
     valid = xr.broadcast(cube.valid, cube.data)[0].transpose(dim, ...)
     values = data.values
-    known = valid.values & np.isfinite(values)
+    known = valid.values & ~np.isnan(values)
     labels = list(cube.data[dim].values)
     filled = _interpolate(
         np.where(valid.values, values, np.nan), known, _positions(labels, len(labels))
     )
-    new_valid = valid.values | (~known & np.isfinite(filled))
+    new_valid = valid.values | (~known & ~np.isnan(filled))
     out = data.copy(data=np.where(new_valid, filled, 0.0))
     return Cube(out.transpose(*cube.dims), valid.copy(data=new_valid).transpose(*cube.dims))
 
@@ -190,18 +192,19 @@ def _aggregate_temporal(call: Call) -> Cube:
     elif dim not in cube.dims:
         call.fail("DimensionNotAvailable", f"The data cube has no dimension '{dim}'.", "dimension")
     intervals = call.get("intervals")
-    labels = call.get("labels") or [str(start) for start, _ in intervals]
+    labels = call.get("labels") or [start for start, _ in intervals]
+    if any(label is None for label in labels):
+        call.fail(
+            "ProcessParameterInvalid",
+            "An interval without a start has no default label; give the intervals 'labels'.",
+            "intervals",
+        )
     times = cube.data[dim].values
     reducer = call.callback("reducer")
     template = cube.data.isel({dim: 0}, drop=True)
     parts = []
     for start, end in intervals:
-        keep = np.ones(len(times), dtype=bool)
-        if start is not None:
-            keep &= times >= _as_time(start)
-        if end is not None:
-            keep &= times < _as_time(end)
-        idx = list(np.flatnonzero(keep))
+        idx = list(np.flatnonzero(_in_interval(times, start, end)))
         if not idx:
             parts.append(
                 Cube(xr.zeros_like(template, dtype=FLOAT), xr.zeros_like(template, dtype=bool))
@@ -214,6 +217,35 @@ def _aggregate_temporal(call: Call) -> Cube:
     data = xr.concat([p.data for p in parts], dim=dim).assign_coords({dim: labels})
     valid = xr.concat([p.valid for p in parts], dim=dim).assign_coords({dim: labels})
     return Cube(data.transpose(*cube.dims), valid.transpose(*cube.dims))
+
+
+def _in_interval(times: np.ndarray, start: str | None, end: str | None) -> np.ndarray:
+    """Which ``times`` lie in the left-closed interval. Times of day (``HH:MM:SS``) match
+    every day, and an interval whose end is not after its start wraps around midnight
+    (``["18:00:00", "06:00:00"]`` is the night)."""
+    if _is_time_of_day(start) or _is_time_of_day(end):
+        day = np.timedelta64(1, "D")
+        of_day = (times - times.astype("datetime64[D]")) / np.timedelta64(1, "s")
+        lo = 0.0 if start is None else _seconds_of_day(start)
+        hi = day / np.timedelta64(1, "s") if end is None else _seconds_of_day(end)
+        if lo < hi:
+            return (of_day >= lo) & (of_day < hi)
+        return (of_day >= lo) | (of_day < hi)
+    keep = np.ones(len(times), dtype=bool)
+    if start is not None:
+        keep &= times >= _as_time(start)
+    if end is not None:
+        keep &= times < _as_time(end)
+    return keep
+
+
+def _is_time_of_day(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 8 and value[2] == ":" and value[5] == ":"
+
+
+def _seconds_of_day(value: str) -> float:
+    hours, minutes, seconds = (int(part) for part in value.split(":"))
+    return float(hours * 3600 + minutes * 60 + seconds)
 
 
 def _as_time(value: str) -> np.datetime64:

@@ -309,6 +309,12 @@ def _aggregate_temporal(ctx: RuleContext) -> Type:
         names = tuple(labels)
     elif labels is not None and intervals is not None:
         starts = [i[0] if isinstance(i, list) and i else None for i in intervals]
+        if any(isinstance(i, list) and i and i[0] is None for i in intervals):
+            ctx.error(
+                "ProcessParameterInvalid",
+                "An interval without a start has no default label; give the intervals 'labels'.",
+                "intervals",
+            )
         names = tuple(starts) if all(_is_label(v) for v in starts) else None
     if names is not None and len(set(names)) != len(names):
         ctx.error(
