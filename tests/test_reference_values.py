@@ -74,6 +74,20 @@ def test_nan_is_a_value_not_no_data():
     assert math.isnan(pgc.run(graph, parameters={"v": [1, math.nan, None]}))
 
 
+def test_stac_modify_is_a_json_merge_patch():
+    item = {"type": "Feature", "id": "i", "properties": {"a": 1, "b": 2}, "assets": {}}
+    patch = {"properties": {"a": None, "c": {"d": 4}}, "assets": ["x"], "title": "T"}
+    out = call("stac_modify", data=item, changes=patch)
+    assert out == {
+        "type": "Feature",
+        "id": "i",
+        "properties": {"b": 2, "c": {"d": 4}},  # null removes, objects merge
+        "assets": ["x"],  # anything else replaces
+        "title": "T",
+    }
+    assert item["properties"] == {"a": 1, "b": 2}  # the input is not changed
+
+
 def test_interpolation_treats_infinities_as_values():
     graph = {"n": node("array_interpolate_linear", result=True, data={"from_parameter": "v"})}
     inf, nan = math.inf, math.nan

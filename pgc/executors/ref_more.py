@@ -136,3 +136,28 @@ def _mask_polygon(call: Call) -> Cube:
 @implements("create_data_cube")
 def _create_data_cube(call: Call) -> Cube:
     return Cube(xr.DataArray(np.zeros(())), xr.DataArray(np.ones((), dtype=bool)))
+
+
+@implements("stac_modify")
+def _stac_modify(call: Call) -> dict:
+    """``changes`` merged into the STAC resource as an RFC 7386 JSON Merge Patch: objects
+    merge key by key, ``null`` removes a key, anything else replaces. The input is not
+    changed (values are shared, so each call gets fresh containers)."""
+    data, changes = call.get("data"), call.get("changes")
+    if not isinstance(data, dict):
+        call.fail("ProcessParameterInvalid", "'data' must be a STAC object.", "data")
+    return _merge_patch(data, changes)
+
+
+def _merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 section 2; recursion depth is the patch's nesting, bounded by the JSON
+    depth limit of the front end."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = _merge_patch(result.get(key), value)
+    return result
