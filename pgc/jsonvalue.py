@@ -42,3 +42,22 @@ def canonical(value: Any) -> Any:
         else:
             done.append(("s", item))
     return done[0]
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """``patch`` applied to ``target`` as an RFC 7386 JSON Merge Patch: objects merge key
+    by key, ``null`` removes a key, anything else replaces. ``target`` is not changed.
+    Recursion follows the patch's nesting, which the front end's depth limit bounds.
+
+    >>> merge_patch({"a": 1, "b": {"c": 2, "d": 3}}, {"a": None, "b": {"c": 4}})
+    {'b': {'c': 4, 'd': 3}}
+    """
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..jsonvalue import merge_patch
 from ..specs import load_specs
 from .ref_scalar import _as_float, _num, elementwise
 from .reference import Call, ProcessError, implements
@@ -135,7 +136,8 @@ def _mask_polygon(call: Call) -> Cube:
 
 @implements("create_data_cube")
 def _create_data_cube(call: Call) -> Cube:
-    return Cube(xr.DataArray(np.zeros(())), xr.DataArray(np.ones((), dtype=bool)))
+    """A cube without dimensions: its one cell holds no data until dimensions are added."""
+    return Cube(xr.DataArray(np.zeros(())), xr.DataArray(np.zeros((), dtype=bool)))
 
 
 @implements("stac_modify")
@@ -146,18 +148,4 @@ def _stac_modify(call: Call) -> dict:
     data, changes = call.get("data"), call.get("changes")
     if not isinstance(data, dict):
         call.fail("ProcessParameterInvalid", "'data' must be a STAC object.", "data")
-    return _merge_patch(data, changes)
-
-
-def _merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 section 2; recursion depth is the patch's nesting, bounded by the JSON
-    depth limit of the front end."""
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = _merge_patch(result.get(key), value)
-    return result
+    return merge_patch(data, changes)
