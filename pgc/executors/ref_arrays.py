@@ -12,22 +12,20 @@ from typing import Any
 
 import numpy as np
 
+from .pixels import PixelLoop, plain
 from .reference import Call, ProcessError, implements
 from .values import CubeArray, LabeledArray
 
 
 def _values(data: Any) -> list:
     if isinstance(data, CubeArray):
-        raise ProcessError(
-            "ProcessUnsupported",
-            "This array process does not run over data "
-            "cube dimensions in the reference executor yet.",
-            "data",
-        )
+        raise PixelLoop  # the executor runs the process pixel by pixel (executors.pixels)
     return list(data.values) if isinstance(data, LabeledArray) else list(data or [])
 
 
 def _labels(data: Any) -> list | None:
+    if isinstance(data, CubeArray):  # the dimension's labels: the same at every pixel
+        return [plain(v) for v in data.labels]
     return list(data.labels) if isinstance(data, LabeledArray) else None
 
 
@@ -120,10 +118,8 @@ def _any_all(call: Call) -> Any:
     ignore = call.get("ignore_nodata", True)
     want_any = call.node.process_id == "any"
     known = [v for v in values if v is not None]
-    if not values:
-        return not want_any  # any([]) is false, all([]) is true
-    if not known and ignore:
-        return None
+    if not values or (ignore and not known):
+        return not want_any  # any([]) is false, all([]) is true; ignored no-data is absent
     if want_any and any(v is True for v in known):
         return True
     if not want_any and any(v is False for v in known):

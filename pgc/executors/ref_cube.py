@@ -113,7 +113,18 @@ def _as_cube_like(result: Any, like: Cube) -> Cube:
         return Cube(data.transpose(*like.dims), valid.transpose(*like.dims))
     if result is None:
         return Cube(xr.zeros_like(like.data, dtype=FLOAT), xr.zeros_like(like.data, dtype=bool))
+    if not isinstance(result, int | float):  # bool is an int
+        raise ProcessError(
+            "ProcessParameterInvalid",
+            f"The callback must return one number or boolean per pixel, not {_kind(result)}.",
+        )
     return Cube(xr.full_like(like.data, result, dtype=FLOAT), xr.ones_like(like.data, dtype=bool))
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, CubeArray | list) or type(value).__name__ in ("PixelArrays",):
+        return "an array"
+    return f"a {type(value).__name__}"
 
 
 @implements("reduce_dimension")

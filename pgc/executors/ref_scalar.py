@@ -20,6 +20,7 @@ import numpy as np
 import xarray as xr
 
 from .reference import Call, ProcessError, implements
+from .pixels import PixelLoop
 from .values import Cube, CubeArray, LabeledArray
 
 FLOAT = "float64"
@@ -216,23 +217,39 @@ def _compare(pid: str):
 
     def impl(call: Call) -> Any:
         x, y = call.get("x"), call.get("y")
-        if pid in ("eq", "neq") and (call.get("delta") is not None or isinstance(x, str)):
-            return _equal_text_or_delta(call, pid)
+        if not isinstance(x, Cube) and not isinstance(y, Cube):
+            same = _equal(x, y, call.get("delta"), call.get("case_sensitive", True))
+            return same if same is None or pid == "eq" else not same
+        if call.get("delta") is not None:
+            return _equal_with_delta(call, pid)
         return elementwise(fn, x, y, scalar_fn=lambda a, b: bool(fn(a, b)))
 
     return impl
 
 
-def _equal_text_or_delta(call: Call, pid: str) -> Any:
-    x, y, delta = call.get("x"), call.get("y"), call.get("delta")
-    if isinstance(x, str) and isinstance(y, str) and call.get("case_sensitive", True) is False:
-        x, y = x.lower(), y.lower()
-    if delta is not None:
-        result = elementwise(
-            lambda a, b: np.abs(a - b) <= delta, x, y, scalar_fn=lambda a, b: abs(a - b) <= delta
-        )
-    else:
-        result = None if x is None or y is None else x == y
+def _equal(x: Any, y: Any, delta: Any, case_sensitive: bool) -> bool | None:
+    """eq of two plain values: no-data gives no-data; types must match (``0`` is not
+    ``false``, ``1`` is not ``"1"``), ``1 == 1.0``, NaN equals nothing; ``delta`` for
+    numbers, ``case_sensitive`` for strings."""
+    if x is None or y is None:
+        return None
+    if isinstance(x, bool) or isinstance(y, bool):
+        return isinstance(x, bool) and isinstance(y, bool) and x == y
+    if isinstance(x, int | float) and isinstance(y, int | float):
+        return abs(x - y) <= delta if delta is not None else x == y
+    if isinstance(x, str) and isinstance(y, str):
+        return x == y if case_sensitive is not False else x.lower() == y.lower()
+    return False
+
+
+def _equal_with_delta(call: Call, pid: str) -> Any:
+    delta = call.get("delta")
+    result = elementwise(
+        lambda a, b: np.abs(a - b) <= delta,
+        call.get("x"),
+        call.get("y"),
+        scalar_fn=lambda a, b: abs(a - b) <= delta,
+    )
     if pid == "neq":
         return elementwise(np.logical_not, result, scalar_fn=lambda v: not v)
     return result
@@ -499,12 +516,7 @@ def _count(call: Call) -> Any:
         elif condition is None:
             counts = lambda a, axis: np.ma.count(a, axis=axis)  # noqa: E731
         else:
-            raise ProcessError(
-                "ProcessUnsupported",
-                "count with a condition callback over a cube is not supported "
-                "by the reference executor yet.",
-                "condition",
-            )
+            raise PixelLoop  # the condition is a callback: run it pixel by pixel
         return _masked_reduce(data, counts, True)
     values = list(data.values if isinstance(data, LabeledArray) else data)
     if condition is True:

@@ -100,7 +100,8 @@ def _apply_dimension(call: Call) -> Cube:
     if not isinstance(result, CubeArray):
         call.fail(
             "ProcessParameterInvalid",
-            f"The process must return an array along '{dim}' for every pixel.",
+            f"The process must return an array along '{dim}' of the same length at every "
+            "pixel.",
             "process",
         )
     out = result.cube

@@ -26,6 +26,7 @@ from ..errors import Diagnostic, PgcError
 from ..ir.graph import Graph
 from ..ir.nodes import ArrayValue, Callback, Literal, Node, NodeRef, ObjectValue, ParamRef, Value
 from ..pointer import join
+from .pixels import PixelArrays, PixelLoop, per_pixel
 from .values import Cube, stack
 
 Implementation = Callable[["Call"], Any]
@@ -157,7 +158,13 @@ def _run(
                     "ProcessUnsupported",
                     f"The reference executor cannot run '{node.process_id}' yet.",
                 )
-            results[node.id] = impl(Call(node, args, context))
+            call = Call(node, args, context)
+            try:
+                if any(isinstance(v, PixelArrays) for v in args.values()):
+                    raise PixelLoop
+                results[node.id] = impl(call)
+            except PixelLoop:
+                results[node.id] = per_pixel(impl, call, ProcessError)
             if context.trace is not None:
                 context.trace[id(node)] = results[node.id]
         except ProcessError as exc:

@@ -89,6 +89,9 @@ class LabeledArray:
     values: list
     labels: list
 
+    def __len__(self) -> int:
+        return len(self.values)
+
 
 ARRAY_DIM = "__array__"
 

@@ -1,0 +1,146 @@
+"""Array processes over a cube dimension equal the same processes on each pixel's plain
+array (the path the definitions' examples check), including no-data pixels."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import xarray as xr
+from conftest import node
+
+import pgc
+from pgc.executors.values import Cube
+from pgc.runner import execute
+
+DATA = {"from_parameter": "data"}
+X = {"from_parameter": "x"}
+
+
+def callback(**nodes):
+    return {"process_graph": nodes}
+
+
+# reducer callbacks: (name, nodes of the reducer graph; the last one is the result)
+REDUCERS = {
+    "count_condition": {"c": node("count", data=DATA, condition=callback(
+        g=node("gt", x=X, y=2, result=True)))},
+    "any_of_applied": {
+        "a": node("array_apply", data=DATA, process=callback(
+            g=node("gt", x=X, y=2, result=True))),
+        "r": node("any", data={"from_node": "a"}),
+    },
+    "sum_of_filtered": {
+        "f": node("array_filter", data=DATA, condition=callback(
+            g=node("lt", x=X, y=4, result=True))),
+        "r": node("sum", data={"from_node": "f"}),
+    },
+    "first_of_sorted_desc": {
+        "s": node("sort", data=DATA, asc=False),
+        "r": node("array_element", data={"from_node": "s"}, index=0, return_nodata=True),
+    },
+    "position_of_min": {
+        "o": node("order", data=DATA),
+        "r": node("array_element", data={"from_node": "o"}, index=0, return_nodata=True),
+    },
+    "find_three": {"f": node("array_find", data=DATA, value=3)},
+    "label_position": {"f": node("array_find_label", data=DATA, label="c")},
+    "contains_nodata": {"f": node("array_contains", data=DATA, value=None)},
+}  # fmt: skip
+
+
+def cube() -> Cube:
+    rng = np.random.default_rng(7)
+    values = rng.integers(0, 6, size=(3, 4, 5)).astype("float64")  # labels a, b, c
+    valid = rng.random((3, 4, 5)) > 0.2
+    valid[:, 0, 0] = False  # one pixel with no data at all
+    coords = {"bands": ["a", "b", "c"], "y": np.arange(4.0), "x": np.arange(5.0)}
+    data = xr.DataArray(values, dims=["bands", "y", "x"], coords=coords)
+    return Cube(data, xr.DataArray(valid, dims=data.dims, coords=coords))
+
+
+def run(graph: dict, **parameters):
+    declared = [{"name": name, "schema": {}} for name in parameters]
+    return execute(
+        {"parameters": declared, "process_graph": graph}, parameters=parameters, pipeline="none"
+    ).value
+
+
+def with_result(nodes: dict) -> dict:
+    nodes = {k: dict(v) for k, v in nodes.items()}
+    nodes[list(nodes)[-1]]["result"] = True
+    return nodes
+
+
+@pytest.mark.parametrize("name", sorted(REDUCERS))
+def test_reducer_over_a_dimension_equals_each_pixels_array(name):
+    reducer = callback(**with_result(REDUCERS[name]))
+    c = cube()
+    graph = {
+        "r": node(
+            "reduce_dimension",
+            data={"from_parameter": "c"},
+            dimension="bands",
+            reducer=reducer,
+            result=True,
+        )
+    }
+    out = run(graph, c=c)
+    for y in range(4):
+        for x in range(5):
+            values = [
+                float(c.data.values[b, y, x]) if c.valid.values[b, y, x] else None
+                for b in range(3)
+            ]
+            labeled = node("array_create_labeled", data=values, labels=["a", "b", "c"])
+            pixel = {"arr": labeled, **with_result(_rename(REDUCERS[name]))}
+            expected = pgc.run(pixel)
+            got = out.data.values[y, x] if out.valid.values[y, x] else None
+            if isinstance(expected, float) and math.isnan(expected):
+                assert got is not None and math.isnan(got)
+            else:
+                assert got == expected, (name, y, x, values)
+
+
+def _rename(nodes: dict) -> dict:
+    """The reducer's nodes with ``data`` taken from the node 'arr' (a plain array)."""
+    import json
+
+    text = json.dumps(nodes).replace('{"from_parameter": "data"}', '{"from_node": "arr"}')
+    return json.loads(text)
+
+
+def test_arrays_of_different_lengths_per_pixel_fail_clearly():
+    process = callback(f=node("array_filter", data=DATA, condition=callback(
+        g=node("gt", x=X, y=2, result=True)), result=True))  # fmt: skip
+    graph = {
+        "r": node(
+            "apply_dimension",
+            data={"from_parameter": "c"},
+            dimension="bands",
+            process=process,
+            result=True,
+        )
+    }
+    with pytest.raises(pgc.PgcError) as err:
+        run(graph, c=cube())
+    assert err.value.code == "ProcessParameterInvalid"
+    assert "same length" in err.value.diagnostics[0].message
+
+
+def test_a_reducer_must_not_return_arrays():
+    reducer = callback(f=node("array_filter", data=DATA, condition=callback(
+        g=node("gt", x=X, y=2, result=True)), result=True))  # fmt: skip
+    graph = {
+        "r": node(
+            "reduce_dimension",
+            data={"from_parameter": "c"},
+            dimension="bands",
+            reducer=reducer,
+            result=True,
+        )
+    }
+    with pytest.raises(pgc.PgcError) as err:
+        run(graph, c=cube())
+    assert err.value.code == "ProcessParameterInvalid"
