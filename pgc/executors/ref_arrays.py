@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .pixels import PixelLoop, plain
-from .reference import Call, ProcessError, implements
+from .reference import Call, implements
 from .values import CubeArray, LabeledArray
 
 

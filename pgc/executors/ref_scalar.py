@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .reference import Call, ProcessError, implements
 from .pixels import PixelLoop
+from .reference import Call, ProcessError, implements
 from .values import Cube, CubeArray, LabeledArray
 
 FLOAT = "float64"
