@@ -338,62 +338,6 @@ def _apply_kernel(call: Call) -> Cube:
     return Cube(result, xr.ones_like(result, dtype=bool))
 
 
-@implements("resample_spatial")
-def _resample_spatial(call: Call) -> Cube:
-    """Coarser resolution by an integer factor ('near': top-left pixel of each block,
-    'average'/'mean': mean of the block's valid pixels, 'min'/'max'/'median' likewise)."""
-    cube = _cube(call)
-    if call.get("projection") is not None:
-        raise ProcessError(
-            "ProcessUnsupported",
-            "resample_spatial with a projection is not supported by the reference executor yet.",
-            "projection",
-        )
-    resolution = call.get("resolution", 0)
-    if resolution in (0, None, [0, 0]):
-        return cube
-    step = float(abs(cube.data.x.values[1] - cube.data.x.values[0]))
-    res = resolution if isinstance(resolution, list) else [resolution, resolution]
-    factors = [r / step for r in res]
-    if any(f < 1 or not float(f).is_integer() for f in factors):
-        raise ProcessError(
-            "ProcessUnsupported",
-            "The reference executor resamples to whole multiples of the pixel size only.",
-            "resolution",
-        )
-    fx, fy = (int(f) for f in factors)
-    method = call.get("method", "near")
-    window = {"x": fx, "y": fy}
-    if method == "near":
-        data = cube.data.isel(x=slice(0, None, fx), y=slice(0, None, fy))
-        valid = cube.valid.isel(x=slice(0, None, fx), y=slice(0, None, fy))
-        centre = {
-            d: cube.data[d].coarsen({d: window[d]}, boundary="trim").mean() for d in ("x", "y")
-        }
-        n = {d: len(centre[d]) for d in ("x", "y")}
-        data = data.isel(x=slice(0, n["x"]), y=slice(0, n["y"])).assign_coords(centre)
-        valid = valid.isel(x=slice(0, n["x"]), y=slice(0, n["y"])).assign_coords(centre)
-        return Cube(data, valid)
-    reducers = {
-        "average": "mean",
-        "mean": "mean",
-        "min": "min",
-        "max": "max",
-        "median": "median",
-        "sum": "sum",
-    }
-    if method not in reducers:
-        raise ProcessError(
-            "ProcessUnsupported",
-            f"Resampling method '{method}' is not supported by the reference executor yet.",
-            "method",
-        )
-    values = _as_float(cube.data).where(xr.broadcast(cube.valid, cube.data)[0])
-    coarse = getattr(values.coarsen(window, boundary="trim"), reducers[method])()
-    valid = coarse.notnull()
-    return Cube(coarse.fillna(0.0), valid)
-
-
 @implements("load_stac")
 def _load_stac(call: Call) -> Cube:
     """A STAC collection (``collection.json`` and its items) that the embedding

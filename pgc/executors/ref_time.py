@@ -376,20 +376,3 @@ def _resample_cube_temporal(call: Call) -> Cube:
     )
     keep = xr.DataArray(np.array(ok), dims=dim, coords={dim: target.data[dim].values})
     return Cube(data, (valid & keep).transpose(*cube.dims))
-
-
-@implements("resample_cube_spatial")
-def _resample_cube_spatial(call: Call) -> Cube:
-    """The target's x/y grid, each pixel taking the nearest source pixel ('near'; other
-    methods are not supported by the reference executor yet)."""
-    cube, target = call.get("data"), call.get("target")
-    if call.get("method", "near") != "near":
-        raise ProcessError(
-            "ProcessUnsupported",
-            "resample_cube_spatial supports method 'near' in the reference executor.",
-            "method",
-        )
-    grid = {d: target.data[d].values for d in ("x", "y")}
-    data = cube.data.sel(grid, method="nearest").assign_coords(grid)
-    valid = xr.broadcast(cube.valid, cube.data)[0].sel(grid, method="nearest").assign_coords(grid)
-    return Cube(data, valid)

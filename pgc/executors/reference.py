@@ -118,6 +118,7 @@ def run_graph(
         ref_curve,
         ref_more,
         ref_neighborhood,
+        ref_resample,
         ref_scalar,
         ref_time,
         ref_udf,
