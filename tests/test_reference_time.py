@@ -64,3 +64,77 @@ def test_interval_without_dates_or_with_only_nodata_gives_nodata():
         valid=[False, False, True, True],
     )
     assert np.isnan(values).all()
+
+
+def apply_dimension(target=None, nodes=None):
+    times = np.array(["2020-06-01", "2020-06-02", "2020-06-03"], dtype="datetime64[ns]")
+    coords = {"t": times, "bands": ["a", "b"]}
+    values = np.arange(6.0).reshape(3, 2)
+    data = xr.DataArray(values, dims=["t", "bands"], coords=coords)
+    process = {"process_graph": nodes}
+    args = {"data": {"from_parameter": "cube"}, "dimension": "t", "process": process}
+    if target is not None:
+        args["target_dimension"] = target
+    graph = {
+        "parameters": [{"name": "cube", "schema": {}}],
+        "process_graph": {"a": node("apply_dimension", result=True, **args)},
+    }
+    cube = Cube(data, xr.ones_like(data, dtype=bool))
+    return execute(graph, parameters={"cube": cube}, pipeline="none").value
+
+
+EXTREMA = {"e": node("extrema", data={"from_parameter": "data"}, result=True)}
+SORT = {"s": node("sort", data={"from_parameter": "data"}, asc=False, result=True)}
+
+
+def test_apply_dimension_keeps_labels_when_the_length_stays():
+    out = apply_dimension(nodes=SORT)
+    assert str(out.data.t.values[0]).startswith("2020-06-01")
+    assert out.data.sel(bands="a").values.tolist() == [4.0, 2.0, 0.0]
+
+
+def test_apply_dimension_new_length_gives_integer_labels():
+    out = apply_dimension(nodes=EXTREMA)
+    assert out.dims == ("t", "bands") and out.data.t.values.tolist() == [0, 1]
+    assert out.data.sel(bands="b").values.tolist() == [1.0, 5.0]
+
+
+def test_apply_dimension_into_a_new_target_dimension():
+    out = apply_dimension(target="stats", nodes=EXTREMA)
+    assert out.dims == ("stats", "bands")
+    assert out.data.stats.values.tolist() == [0, 1]
+    assert out.data.sel(bands="a").values.tolist() == [0.0, 4.0]
+
+
+def period(name: str, dates: list[str]):
+    times = np.array(dates, dtype="datetime64[ns]")
+    data = xr.DataArray(np.arange(1.0, len(dates) + 1), dims=["t"], coords={"t": times})
+    args = {"data": {"from_parameter": "cube"}, "period": name, "reducer": MEAN}
+    graph = {
+        "parameters": [{"name": "cube", "schema": {}}],
+        "process_graph": {"a": node("aggregate_temporal_period", result=True, **args)},
+    }
+    cube = Cube(data, xr.ones_like(data, dtype=bool))
+    out = execute(graph, parameters={"cube": cube}, pipeline="none").value
+    return list(out.data.t.values), out.filled().values.tolist()
+
+
+def test_periods_are_complete_from_the_first_to_the_last_date():
+    labels, values = period("month", ["2020-01-15", "2020-04-02", "2020-04-20"])
+    assert labels == ["2020-01", "2020-02", "2020-03", "2020-04"]
+    assert values[0] == 1.0 and np.isnan(values[1:3]).all() and values[3] == 2.5
+
+
+@pytest.mark.parametrize(
+    "name,dates,labels",
+    [
+        ("season", ["2019-12-01", "2020-02-29"], ["2020-djf"]),
+        ("tropical-season", ["2019-11-01", "2020-05-01"], ["2020-ndjfma", "2020-mjjaso"]),
+        ("week", ["2020-12-31", "2021-01-04"], ["2020-53", "2021-01"]),  # ISO weeks
+        ("dekad", ["2020-01-10", "2020-01-11", "2020-01-31"], ["2020-00", "2020-01", "2020-02"]),
+        ("decade", ["2020-01-01", "2029-12-31"], ["2020"]),
+        ("decade-ad", ["2020-06-01", "2021-06-01"], ["2011", "2021"]),
+    ],
+)
+def test_period_labels_as_the_definition_writes_them(name, dates, labels):
+    assert period(name, dates)[0] == labels

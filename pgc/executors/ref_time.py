@@ -14,10 +14,12 @@ from .ref_scalar import FLOAT, _as_float
 from .reference import Call, ProcessError, implements
 from .values import Cube, CubeArray, LabeledArray
 
-# Period labels as the aggregate_temporal_period definition writes them.
+# Period labels as the aggregate_temporal_period definition writes them. December belongs
+# to the next year's djf, November and December to the next year's ndjfma.
 _PERIODS = {
     "hour": lambda t: t.strftime("%Y-%m-%d-%H"),
     "day": lambda t: t.strftime("%Y-") + pd.Index([f"{d:03d}" for d in t.dayofyear]),
+    "week": lambda t: t.strftime("%G-%V"),  # ISO 8601 week-numbering year and week
     "dekad": lambda t: (
         t.strftime("%Y-")
         + pd.Index(
@@ -28,18 +30,34 @@ _PERIODS = {
         )
     ),
     "month": lambda t: t.strftime("%Y-%m"),
-    "season": lambda t: pd.Index([_season(ts) for ts in t]),
+    "season": lambda t: pd.Index(
+        [_half_open_year(ts, {12}, ("djf", "mam", "jja", "son"), 3) for ts in t]
+    ),
+    "tropical-season": lambda t: pd.Index(
+        [_half_open_year(ts, {11, 12}, ("ndjfma", "mjjaso"), 6) for ts in t]
+    ),
     "year": lambda t: t.strftime("%Y"),
+    "decade": lambda t: pd.Index([f"{y // 10 * 10:04d}" for y in t.year]),
+    "decade-ad": lambda t: pd.Index([f"{(y - 1) // 10 * 10 + 1:04d}" for y in t.year]),
 }
 
 
-def _season(ts: pd.Timestamp) -> str:
-    year, month = ts.year, ts.month
-    if month == 12:
-        return f"{year + 1}-djf"
-    return f"{year}-" + (
-        "djf" if month <= 2 else "mam" if month <= 5 else "jja" if month <= 8 else "son"
-    )
+def _half_open_year(ts: pd.Timestamp, next_year: set[int], names: tuple, months: int) -> str:
+    """Seasons that start in the year before: ``next_year`` months count to the next
+    year's first season; the others in order, ``months`` months each."""
+    if ts.month in next_year:
+        return f"{ts.year + 1}-{names[0]}"
+    first = 12 - len(next_year) + 1  # month where the first season starts
+    index = ((ts.month - first) % 12) // months
+    return f"{ts.year}-{names[index]}"
+
+
+def _all_periods(times: pd.DatetimeIndex, period: str) -> list[str]:
+    """Every period from the first to the last date, in order (the definition: labels are
+    complete for the whole extent, periods without data included)."""
+    step = "h" if period == "hour" else "D"
+    start, end = times.min().floor(step), times.max().floor(step)
+    return list(dict.fromkeys(_PERIODS[period](pd.date_range(start, end, freq=step))))
 
 
 @implements("aggregate_temporal_period")
@@ -50,20 +68,18 @@ def _aggregate_temporal_period(call: Call) -> Cube:
         d for d in cube.dims if np.issubdtype(cube.data[d].dtype, np.datetime64)
     )
     if period not in _PERIODS:
-        raise ProcessError(
-            "ProcessUnsupported",
-            f"Period '{period}' is not supported by the reference executor yet.",
-            "period",
-        )
+        call.fail("ProcessParameterInvalid", f"Unknown period '{period}'.", "period")
     times = pd.DatetimeIndex(cube.data[dim].values)
     labels = list(_PERIODS[period](times))
-    # Every period from the first to the last date; periods without data give no-data.
-    order = list(dict.fromkeys(labels))
+    order = _all_periods(times, period) if len(times) else []
     reducer = call.callback("reducer")
     parts = []
     template = cube.data.isel({dim: 0}, drop=True)
     for label in order:
         idx = [i for i, lab in enumerate(labels) if lab == label]
+        if not idx:  # a period without dates: no-data
+            parts.append(_like(None, template))
+            continue
         sub = Cube(cube.data.isel({dim: idx}), cube.valid.isel({dim: idx}))
         result = reducer(data=CubeArray(sub, dim), context=call.get("context"))
         parts.append(_like(result, template))
@@ -86,28 +102,42 @@ def _like(result: Any, template: xr.DataArray) -> Cube:
 
 @implements("apply_dimension")
 def _apply_dimension(call: Call) -> Cube:
+    """The arrays along ``dimension`` replaced by the process's arrays. Labels stay when
+    the dimension stays and the arrays keep their length, else they are 0..n-1. A
+    ``target_dimension`` replaces the source dimension: a new one (type other) in its
+    place, or an existing one (with one label) that takes the values."""
     cube, dim = call.get("data"), call.get("dimension")
     if dim not in cube.dims:
         call.fail("DimensionNotAvailable", f"The data cube has no dimension '{dim}'.", "dimension")
-    if call.get("target_dimension") is not None:
-        raise ProcessError(
-            "ProcessUnsupported",
-            "apply_dimension with a target_dimension is "
-            "not supported by the reference executor yet.",
-            "target_dimension",
-        )
     result = call.callback("process")(data=CubeArray(cube, dim), context=call.get("context"))
     if not isinstance(result, CubeArray):
         call.fail(
             "ProcessParameterInvalid",
-            f"The process must return an array along '{dim}' of the same length at every "
-            "pixel.",
+            f"The process must return an array along '{dim}' of the same length at every pixel.",
             "process",
         )
     out = result.cube
-    return Cube(
-        out.data.transpose(*cube.dims), xr.broadcast(out.valid, out.data)[0].transpose(*cube.dims)
-    )
+    data, valid = out.data, xr.broadcast(out.valid, out.data)[0]
+    target = call.get("target_dimension")
+    same = data.sizes[dim] == cube.data.sizes[dim] and (target is None or target == dim)
+    # The source's labels stay (whatever labels the process's arrays carry, e.g. sort's),
+    # or they are incrementing integers (the definition).
+    index = {dim: cube.data[dim].values if same else np.arange(data.sizes[dim])}
+    data, valid = data.assign_coords(index), valid.assign_coords(index)
+    if target is None or target == dim:
+        return Cube(data.transpose(*cube.dims), valid.transpose(*cube.dims))
+    order = [target if d == dim else d for d in cube.dims]
+    if target in cube.dims:
+        if cube.data.sizes[target] > 1:
+            call.fail(
+                "ProcessParameterInvalid",
+                f"The target dimension '{target}' exists with more than one label.",
+                "target_dimension",
+            )
+        data, valid = (v.isel({target: 0}, drop=True) for v in (data, valid))
+        order = [d for d in cube.dims if d != dim]
+    data, valid = (v.rename({dim: target}) for v in (data, valid))
+    return Cube(data.transpose(*order), valid.transpose(*order))
 
 
 @implements("array_interpolate_linear")
