@@ -138,3 +138,25 @@ def test_periods_are_complete_from_the_first_to_the_last_date():
 )
 def test_period_labels_as_the_definition_writes_them(name, dates, labels):
     assert period(name, dates)[0] == labels
+
+
+def test_anomaly_subtracts_the_normal_of_each_period_label():
+    months = xr.DataArray(
+        [10.0, 20.0, 30.0], dims=["t"], coords={"t": ["2020-01", "2020-02", "2021-01"]}
+    )
+    normals = xr.DataArray([1.0, 2.0], dims=["t"], coords={"t": ["01", "02"]})
+    graph = {
+        "parameters": [{"name": "d", "schema": {}}, {"name": "n", "schema": {}}],
+        "process_graph": {
+            "a": node(
+                "anomaly",
+                data={"from_parameter": "d"},
+                normals={"from_parameter": "n"},
+                period="month",
+                result=True,
+            )
+        },
+    }
+    cubes = {k: Cube(v, xr.ones_like(v, dtype=bool)) for k, v in (("d", months), ("n", normals))}
+    out = execute(graph, parameters=cubes, pipeline="none").value
+    assert out.filled().values.tolist() == [9.0, 18.0, 29.0]

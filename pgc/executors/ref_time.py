@@ -312,7 +312,12 @@ def _normal_label(ts: pd.Timestamp, period: str) -> str:
 
 
 def _temporal_dim(cube: Cube) -> str:
-    return next(d for d in cube.dims if np.issubdtype(cube.data[d].dtype, np.datetime64))
+    """The dimension of dates, or of period labels (text) after aggregation."""
+    dates = [d for d in cube.dims if np.issubdtype(cube.data[d].dtype, np.datetime64)]
+    others = [d for d in cube.dims if d not in ("x", "y", "bands")]
+    if not (dates or others):
+        raise ProcessError("DimensionNotAvailable", "The data cube has no temporal dimension.")
+    return (dates or others)[0]
 
 
 @implements("climatological_normal")
@@ -351,34 +356,56 @@ def _climatological_normal(call: Call) -> Cube:
 
 @implements("anomaly")
 def _anomaly(call: Call) -> Cube:
-    """``data`` minus the normal of each value's period."""
+    """``data`` minus the normal of each label's period. ``data``'s labels are period
+    labels as aggregate_temporal_period writes them (``2020-06`` for month); the normal of
+    ``2020-06`` is labeled ``06``, of ``2020-djf`` ``djf``, of a year, decade or
+    decade-ad the label itself; a single/climatology period has one normal for all."""
     cube, normals, period = call.get("data"), call.get("normals"), call.get("period")
     dim = _temporal_dim(cube)
     ndim = next(d for d in normals.dims if d not in ("x", "y", "bands"))
     known = [str(v) for v in normals.data[ndim].values]
-    times = pd.DatetimeIndex(cube.data[dim].values)
+    single = period in ("single-period", "climatology-period")
+    if single and len(known) != 1:
+        call.fail(
+            "ProcessParameterInvalid",
+            f"The normals of a {period} need exactly one label; they have {len(known)}.",
+            "normals",
+        )
     picks = []
-    for ts in times:
-        label = _normal_label(ts, period)
-        if label not in known:
+    for label in _period_labels(cube.data[dim].values, period):
+        wanted = known[0] if single else _normal_of(label, period)
+        if wanted not in known:
             call.fail(
-                "ProcessParameterInvalid", f"The normals have no period '{label}'.", "normals"
+                "ProcessParameterInvalid",
+                f"The normals have no label '{wanted}' (for '{label}').",
+                "normals",
             )
-        picks.append(known.index(label))
-    normal = (
-        normals.data.isel({ndim: picks})
-        .rename({ndim: dim})
-        .assign_coords({dim: cube.data[dim].values})
-    )
-    normal_valid = (
-        xr.broadcast(normals.valid, normals.data)[0]
-        .isel({ndim: picks})
-        .rename({ndim: dim})
-        .assign_coords({dim: cube.data[dim].values})
-    )
+        picks.append(known.index(wanted))
+
+    def aligned(values: xr.DataArray) -> xr.DataArray:
+        chosen = values.isel({ndim: picks}).rename({ndim: dim})
+        return chosen.assign_coords({dim: cube.data[dim].values})
+
+    normal_valid = aligned(xr.broadcast(normals.valid, normals.data)[0])
     valid = xr.broadcast(cube.valid, cube.data)[0] & normal_valid
-    data = _as_float(cube.data) - _as_float(normal)
+    data = _as_float(cube.data) - _as_float(aligned(normals.data))
     return Cube(data.where(valid, 0).transpose(*cube.dims), valid.transpose(*cube.dims))
+
+
+def _period_labels(labels: np.ndarray, period: str) -> list[str]:
+    """Period labels; dates (a cube not aggregated yet) get the label of their period."""
+    if np.issubdtype(labels.dtype, np.datetime64) and period in _PERIODS:
+        return list(_PERIODS[period](pd.DatetimeIndex(labels)))
+    return [str(v) for v in labels]
+
+
+def _normal_of(label: str, period: str) -> str:
+    if period in ("year", "decade", "decade-ad"):
+        return label
+    if period == "hour":
+        return label[-2:]
+    suffix = label.split("-", 1)[-1]
+    return "365" if period == "day" and suffix == "366" else suffix  # as normals count days
 
 
 @implements("resample_cube_temporal")
