@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..periods import CLIMATOLOGICAL_NORMALS
 from .ref_scalar import FLOAT, _as_float
 from .reference import Call, ProcessError, implements
 from .values import Cube, CubeArray, LabeledArray
@@ -286,31 +287,6 @@ def _as_time(value: str) -> np.datetime64:
     return np.datetime64(text.rstrip("Z").split("+")[0], "ns")
 
 
-# Period labels of climatological normals (what climatological_normal gives and anomaly
-# looks up), and the label of one date in them.
-_NORMAL_LABELS = {
-    "day": tuple(f"{i:03d}" for i in range(1, 366)),
-    "month": tuple(f"{i:02d}" for i in range(1, 13)),
-    "season": ("djf", "mam", "jja", "son"),
-    "tropical-season": ("ndjfma", "mjjaso"),
-    "climatology-period": ("climatology-period",),
-}
-
-
-def _normal_label(ts: pd.Timestamp, period: str) -> str:
-    if period == "day":
-        return f"{min(ts.dayofyear, 365):03d}"
-    if period == "month":
-        return f"{ts.month:02d}"
-    if period == "season":
-        return ("djf", "djf", "mam", "mam", "mam", "jja", "jja", "jja", "son", "son", "son", "djf")[
-            ts.month - 1
-        ]
-    if period == "tropical-season":
-        return "mjjaso" if 5 <= ts.month <= 10 else "ndjfma"
-    return "climatology-period"
-
-
 def _temporal_dim(cube: Cube) -> str:
     """The dimension of dates, or of period labels (text) after aggregation."""
     dates = [d for d in cube.dims if np.issubdtype(cube.data[d].dtype, np.datetime64)]
@@ -325,18 +301,22 @@ def _climatological_normal(call: Call) -> Cube:
     """The mean of each period (month, season ...) over the years of the climatology
     period, skipping no-data; a period without data is no-data."""
     cube, period = call.get("data"), call.get("period")
-    if period not in _NORMAL_LABELS:
+    if period not in CLIMATOLOGICAL_NORMALS:
         raise ProcessError("ProcessParameterInvalid", f"Unknown period '{period}'.", "period")
     first, last = (int(y) for y in (call.get("climatology_period") or ["1981", "2010"]))
     dim = _temporal_dim(cube)
     times = pd.DatetimeIndex(cube.data[dim].values)
-    labels = [_normal_label(ts, period) for ts in times]
+    if period == "climatology-period":
+        labels = ["climatology-period"] * len(times)
+    else:
+        periods = _period_labels(cube.data[dim].values, period)
+        labels = [_normal_of(label, period) for label in periods]
     inside = [first <= ts.year <= last for ts in times]
     values = _as_float(cube.data)
     valid = xr.broadcast(cube.valid, cube.data)[0]
     template = cube.data.isel({dim: 0}, drop=True)
     parts = []
-    for label in _NORMAL_LABELS[period]:
+    for label in CLIMATOLOGICAL_NORMALS[period]:
         idx = [i for i, lab in enumerate(labels) if lab == label and inside[i]]
         if not idx:
             parts.append(
@@ -348,7 +328,7 @@ def _climatological_normal(call: Call) -> Cube:
         count = sub_valid.sum(dim)
         with np.errstate(all="ignore"):
             parts.append(Cube((total / count).where(count > 0, 0), count > 0))
-    names = list(_NORMAL_LABELS[period])
+    names = list(CLIMATOLOGICAL_NORMALS[period])
     data = xr.concat([p.data for p in parts], dim=dim).assign_coords({dim: names})
     ok = xr.concat([p.valid for p in parts], dim=dim).assign_coords({dim: names})
     return Cube(data.transpose(*cube.dims), ok.transpose(*cube.dims))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from ...periods import CLIMATOLOGICAL_NORMALS, NORMAL_LABELS, PERIOD_PATTERNS
 from ..types import Band
 from .base import (
     NUMBER,
@@ -348,31 +349,6 @@ def _aggregate_temporal_period(ctx: RuleContext) -> Type:
     return _computed(cube.with_dimension(replace(dim, labels=None, step=None)), dtype)
 
 
-# Labels of the periods (normals: climatological_normal's output, anomaly's input).
-_PERIOD_LABELS: dict[str, tuple[str, ...]] = {
-    "hour": tuple(f"{i:02d}" for i in range(24)),
-    "day": tuple(f"{i:03d}" for i in range(1, 367)),
-    "week": tuple(f"{i:02d}" for i in range(1, 54)),
-    "dekad": tuple(f"{i:02d}" for i in range(37)),
-    "month": tuple(f"{i:02d}" for i in range(1, 13)),
-    "season": ("djf", "mam", "jja", "son"),
-    "tropical-season": ("ndjfma", "mjjaso"),
-}
-# Labels of aggregate_temporal_period's output, which anomaly's data must have.
-_PERIOD_PATTERNS = {
-    "hour": r"\d{4}-\d{2}-\d{2}-\d{2}",
-    "day": r"\d{4}-\d{3}",
-    "week": r"\d{4}-\d{2}",
-    "dekad": r"\d{4}-\d{2}",
-    "month": r"\d{4}-\d{2}",
-    "season": r"\d{4}-(djf|mam|jja|son)",
-    "tropical-season": r"\d{4}-(ndjfma|mjjaso)",
-    "year": r"\d{4}",
-    "decade": r"\d{3}0",
-    "decade-ad": r"\d{3}1",
-}
-
-
 def _one_temporal(ctx: RuleContext, cube: CubeType, argument: str) -> Dimension | None:
     if cube.unknown_dimensions:
         return None
@@ -408,13 +384,7 @@ def _climatological_normal(ctx: RuleContext) -> Type:
     if dim is None:
         return _unknown(cube, _float(cube.dtype))
     period = _str(ctx, "period")
-    labels: tuple[Label, ...] | None = {
-        "day": _PERIOD_LABELS["day"][:365],
-        "month": _PERIOD_LABELS["month"],
-        "season": _PERIOD_LABELS["season"],
-        "tropical-season": _PERIOD_LABELS["tropical-season"],
-        "climatology-period": ("climatology-period",),
-    }.get(period or "")
+    labels: tuple[Label, ...] | None = CLIMATOLOGICAL_NORMALS.get(period or "")
     new = replace(dim, labels=labels, extent=None, step=None)
     return _computed(cube.with_dimension(new), _float(cube.dtype))
 
@@ -428,7 +398,7 @@ def _anomaly(ctx: RuleContext) -> Type:
     dim = _one_temporal(ctx, cube, "data")
     ndim = _one_temporal(ctx, normals, "normals")
     if ndim is not None and ndim.labels is not None and period is not None:
-        allowed = _PERIOD_LABELS.get(period)
+        allowed = NORMAL_LABELS.get(period)
         bad = [v for v in ndim.labels if allowed is not None and v not in allowed]
         if period in ("single-period", "climatology-period") and len(ndim.labels) != 1:
             bad = list(ndim.labels)
@@ -441,7 +411,7 @@ def _anomaly(ctx: RuleContext) -> Type:
                 f"{', '.join(str(v) for v in bad[:5])}.",
                 "normals",
             )
-    pattern = _PERIOD_PATTERNS.get(period or "")
+    pattern = PERIOD_PATTERNS.get(period or "")
     if dim is not None and dim.labels is not None and pattern is not None:
         bad = [v for v in dim.labels if not re.fullmatch(pattern, str(v))]
         if bad:
