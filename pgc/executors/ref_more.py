@@ -94,15 +94,20 @@ def _rename_dimension(call: Call) -> Cube:
 
 @implements("trim_cube")
 def _trim_cube(call: Call) -> Cube:
-    """Drop labels whose values are all no-data (at the edges of ordered dimensions, any
-    label of categorical ones: here every such label, which covers both)."""
+    """Drop labels whose values are all no-data: at the edges of ordered dimensions
+    (spatial, temporal: a gap inside stays, the grid stays regular), anywhere in
+    categorical ones (bands, other)."""
     cube = call.get("data")
     valid = xr.broadcast(cube.valid, cube.data)[0]
     keep = {}
     for dim in cube.dims:
         others = [d for d in cube.dims if d != dim]
         has = valid.any(dim=others).values if others else valid.values
-        keep[dim] = np.flatnonzero(has)
+        found = np.flatnonzero(has)
+        ordered = dim in ("x", "y") or np.issubdtype(cube.data[dim].dtype, np.datetime64)
+        if ordered and found.size:
+            found = np.arange(found[0], found[-1] + 1)
+        keep[dim] = found
     return Cube(cube.data.isel(keep), valid.isel(keep))
 
 
