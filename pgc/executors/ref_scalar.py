@@ -402,8 +402,10 @@ def _missing(call: Call, return_nodata: bool, data: Any) -> Any:
     return None
 
 
-def _masked_reduce(arr: CubeArray, fn, ignore_nodata: bool) -> Cube:
-    """Reduce along the array's dimension for every pixel, skipping no-data if asked."""
+def _masked_reduce(arr: CubeArray, fn, ignore_nodata: bool, min_count: int = 1) -> Cube:
+    """Reduce along the array's dimension for every pixel, skipping no-data if asked.
+    NaN is a value: numpy's masked arrays mask a NaN result (mean of [NaN, 1]), which
+    here becomes NaN again wherever a NaN was among at least ``min_count`` values."""
     cube, dim = arr.cube, arr.dimension
     data = _as_float(cube.data).transpose(dim, ...)
     valid = xr.broadcast(cube.valid, cube.data)[0].transpose(dim, ...)
@@ -411,6 +413,9 @@ def _masked_reduce(arr: CubeArray, fn, ignore_nodata: bool) -> Cube:
     with np.errstate(all="ignore"):
         out = fn(masked, axis=0)
     out = np.ma.masked_array(out)
+    nan_in = (np.isnan(data.values) & valid.values).any(axis=0)
+    nan_out = np.ma.getmaskarray(out) & nan_in & (valid.values.sum(axis=0) >= min_count)
+    out = np.ma.masked_array(np.where(nan_out, np.nan, out.data), mask=out.mask & ~nan_out)
     result_valid = ~np.ma.getmaskarray(out)
     if not ignore_nodata:
         result_valid &= valid.values.all(axis=0)
@@ -430,11 +435,11 @@ def _plain(values: list, ignore_nodata: bool) -> list | None:
     return values
 
 
-def _reducer(fn_masked, fn_plain):
+def _reducer(fn_masked, fn_plain, min_count: int = 1):
     def impl(call: Call) -> Any:
         data, ignore = call.get("data"), call.get("ignore_nodata", True)
         if isinstance(data, CubeArray):
-            return _masked_reduce(data, fn_masked, ignore)
+            return _masked_reduce(data, fn_masked, ignore, min_count)
         values = _plain(list(data.values if isinstance(data, LabeledArray) else data), ignore)
         if not values:
             return None
@@ -461,12 +466,14 @@ implements("sd")(
     _reducer(
         lambda a, axis: np.ma.std(a, axis=axis, ddof=1),
         lambda v: float(np.std(np.array(v, dtype=FLOAT), ddof=1)) if len(v) > 1 else None,
+        min_count=2,
     )
 )
 implements("variance")(
     _reducer(
         lambda a, axis: np.ma.var(a, axis=axis, ddof=1),
         lambda v: float(np.var(np.array(v, dtype=FLOAT), ddof=1)) if len(v) > 1 else None,
+        min_count=2,
     )
 )
 
