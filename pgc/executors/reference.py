@@ -116,6 +116,7 @@ def run_graph(
         ref_arrays,
         ref_cube,
         ref_curve,
+        ref_geometry,
         ref_more,
         ref_neighborhood,
         ref_resample,
