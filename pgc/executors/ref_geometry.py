@@ -24,7 +24,6 @@ from .ref_vector import (
     _vector_argument,
     _with_features,
 )
-
 from .reference import Call, implements
 from .values import Cube
 
