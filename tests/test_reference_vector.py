@@ -930,3 +930,53 @@ def test_filter_spatial_and_mask_polygon_take_vector_cubes_in_any_crs():
         WEST + 120, NORTH - 200, WEST + 200, NORTH - 150
     )
     assert np.isfinite(masked[:, inside]).all() and np.isnan(masked[:, ~inside]).all()
+
+
+def test_filter_bbox_keeps_geometries_fully_within_the_box():
+    """Regression (issue 5): filter_bbox on a vector cube crashed."""
+    inside = {"type": "Point", "coordinates": [5.0, 50.0]}
+    across = {"type": "LineString", "coordinates": [[5.0, 50.0], [7.0, 50.0]]}
+    collection = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": g, "properties": {}} for g in (inside, across)
+        ],
+    }
+    graph = {
+        "g": node("load_geojson", data=collection),
+        "f": node(
+            "filter_bbox",
+            data={"from_node": "g"},
+            extent={"west": 4, "south": 49, "east": 6, "north": 51},
+            result=True,
+        ),
+    }
+    out = execute(graph).value
+    assert out.data["geometry"].values.tolist() == [0]
+    assert list(out.data.attrs["geometries"].values()) == [inside]
+
+
+def test_run_gives_text_properties_as_objects():
+    """Regression (issue 5): pgc.run on a cube of text raised a float conversion error."""
+    feature = {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [5.0, 50.0]},
+        "properties": {"name": "Gent"},
+    }
+    out = pgc.run({"g": node("load_geojson", data=feature, properties=["name"], result=True)})
+    assert out.values.ravel().tolist() == ["Gent"]
+
+
+def test_renaming_the_geometry_dimension_and_its_labels_keeps_the_geometries():
+    point = {"type": "Point", "coordinates": [5.0, 50.0]}
+    graph = {
+        "g": node("load_geojson", data=point),
+        "l": node("rename_labels", data={"from_node": "g"}, dimension="geometry", target=["p"]),
+        "d": node(
+            "rename_dimension", data={"from_node": "l"}, source="geometry", target="geom",
+            result=True,
+        ),
+    }  # fmt: skip
+    out = execute(graph).value
+    assert out.dims == ("geom",) and out.data.attrs["geometry_dimension"] == "geom"
+    assert out.data.attrs["geometries"] == {"p": point}

@@ -64,7 +64,11 @@ def _read(call: Call, catalog: Any, cid: str) -> Cube:
 
 @implements("filter_bbox")
 def _filter_bbox(call: Call) -> Cube:
+    from .ref_vector import _is_vector, filter_bbox_vector
+
     cube = _cube(call)
+    if _is_vector(cube):
+        return filter_bbox_vector(cube, call.get("extent"))
     west, south, east, north = _bbox(call.get("extent"), cube.data.attrs.get("crs"))
     keep = {
         "x": (cube.data.x >= west) & (cube.data.x <= east),
@@ -220,9 +224,12 @@ def _rename_labels(call: Call) -> Cube:
         new = [mapping.get(v, v) for v in labels]
     if len(set(map(str, new))) != len(new):
         call.fail("LabelExists", "The renamed labels are not distinct.", "target")
+    from .ref_vector import relabeled
+
+    data = cube.data.assign_coords({dim: new})
+    data.attrs = relabeled(cube.data.attrs, dim, dict(zip(labels, new, strict=True)))
     return Cube(
-        cube.data.assign_coords({dim: new}),
-        cube.valid.assign_coords({dim: new}) if dim in cube.valid.dims else cube.valid,
+        data, cube.valid.assign_coords({dim: new}) if dim in cube.valid.dims else cube.valid
     )
 
 

@@ -88,8 +88,12 @@ def _rename_dimension(call: Call) -> Cube:
         call.fail("DimensionNotAvailable", f"The data cube has no dimension '{source}'.", "source")
     if target in cube.dims:
         call.fail("DimensionExists", f"The data cube has a dimension '{target}' already.", "target")
+    from .ref_vector import renamed_dimension
+
     valid = xr.broadcast(cube.valid, cube.data)[0]
-    return Cube(cube.data.rename({source: target}), valid.rename({source: target}))
+    data = cube.data.rename({source: target})
+    data.attrs = renamed_dimension(cube.data.attrs, source, target)
+    return Cube(data, valid.rename({source: target}))
 
 
 @implements("trim_cube")

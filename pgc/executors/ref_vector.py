@@ -620,3 +620,39 @@ def _filter_vector(call: Call) -> Cube:
         if not (shape := _shape(g)).is_empty and bool(predicate(shape, union))
     ]
     return _select(cube, candidates, keep)
+
+
+def filter_bbox_vector(cube: Cube, extent: dict) -> Cube:
+    """filter_bbox of a vector cube: the geometries fully within the box (the box is
+    transformed to the geometries' CRS; empty geometries go)."""
+    features = _from_cube(cube, "data")
+    west, south, east, north = (extent[k] for k in ("west", "south", "east", "north"))
+    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
+    box = {"type": "Polygon", "coordinates": [ring]}
+    source = str(extent.get("crs", WGS84)).replace("EPSG:", "")
+    area = _shape(_transform([box], source, features.crs, "extent")[0], "extent")
+    keep = [
+        i
+        for i, g in enumerate(features.geometries)
+        if not _shape(g).is_empty and _shape(g).within(area)
+    ]
+    return _select(cube, features, keep)
+
+
+def renamed_dimension(attrs: dict, source: str, target: str) -> dict:
+    """A vector cube's attributes after rename_dimension of its geometry dimension."""
+    if attrs.get("geometries") is None or attrs.get("geometry_dimension", "geometry") != source:
+        return attrs
+    return {**attrs, "geometry_dimension": target}
+
+
+def relabeled(attrs: dict, dimension: str, mapping: dict) -> dict:
+    """A vector cube's attributes after rename_labels of its geometry dimension: the
+    per-label tables keyed by the new labels."""
+    if attrs.get("geometries") is None or attrs.get("geometry_dimension", "geometry") != dimension:
+        return attrs
+    out = dict(attrs)
+    for key in ("geometries", "properties", "ids"):
+        if isinstance(attrs.get(key), dict):
+            out[key] = {mapping.get(k, k): v for k, v in attrs[key].items()}
+    return out

@@ -51,7 +51,12 @@ class Cube:
         return tuple(self.data.dims)
 
     def filled(self, fill: float = np.nan) -> xr.DataArray:
-        """Values as float64 with ``fill`` where there is no data (for writing results)."""
+        """Values as float64 with ``fill`` where there is no data (for writing results);
+        text and other non-numeric values (vector cube properties) stay objects, with
+        None where there is no data."""
+        if self.data.dtype == object:
+            valid = np.broadcast_to(self.valid.values, self.data.shape)
+            return self.data.copy(data=np.where(valid, self.data.values, None))
         return self.data.astype("float64").where(self.valid, fill)
 
     def to_python(self) -> Any:
