@@ -172,8 +172,21 @@ def _geometries(ctx: RuleContext, name: str) -> Dimension:
         if dims:
             return dims[0]
         return Dimension("geometry", "geometry")
+    _refuse_collection(ctx, name)
     count = _count_geometries(ctx.literal(name))
     return Dimension("geometry", "geometry", labels=_indices(count), crs="4326")
+
+
+def _refuse_collection(ctx: RuleContext, name: str) -> None:
+    """The definitions take GeoJSON geometries, features and feature collections, not
+    GeometryCollections (as the executor refuses them)."""
+    literal = ctx.literal(name)
+    if isinstance(literal, dict) and literal.get("type") == "GeometryCollection":
+        ctx.error(
+            "ProcessParameterInvalid",
+            "GeoJSON GeometryCollections are not supported; give a FeatureCollection.",
+            name,
+        )
 
 
 @rule("filter_vector")
@@ -227,6 +240,8 @@ def _mask_polygon(ctx: RuleContext) -> Type:
     cube = _cube(ctx)
     if isinstance(ctx.type("mask"), CubeType):
         _cube(ctx, "mask")
+    else:
+        _refuse_collection(ctx, "mask")
     return _replaced(ctx, cube, "replacement")
 
 
