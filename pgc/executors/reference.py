@@ -120,6 +120,7 @@ def run_graph(
         ref_more,
         ref_neighborhood,
         ref_resample,
+        ref_reshape,
         ref_scalar,
         ref_time,
         ref_udf,
