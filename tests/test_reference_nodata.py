@@ -135,3 +135,10 @@ def test_resample_cube_temporal_carries_nodata():
     }
     out = filled(execute(graph, parameters={"c": cube()}, pipeline="none").value)
     assert out[0, 0, 0, 0] is None and is_nan(out[0, 1, 1, 1])
+
+
+def test_count_counts_valid_values_only():
+    """is_valid is false for no-data and NaN, so count over time skips both."""
+    reducer = {"process_graph": {"c": node("count", data=DATA, result=True)}}
+    out = filled(run("reduce_dimension", data=C, dimension="t", reducer=reducer))
+    assert out[0, 0, 0] == 1 and out[1, 1, 1] == 1 and out[1, 0, 0] == 2

@@ -72,6 +72,8 @@ def test_nan_is_a_value_not_no_data():
     assert pgc.run(graph, parameters={"v": math.nan}) is None  # NaN has no integer part
     graph = {"n": node("max", result=True, data={"from_parameter": "v"})}
     assert math.isnan(pgc.run(graph, parameters={"v": [1, math.nan, None]}))
+    graph = {"n": node("count", result=True, data={"from_parameter": "v"})}
+    assert pgc.run(graph, parameters={"v": [1, math.nan, math.inf, None, "a"]}) == 2
 
 
 def test_stac_modify_is_a_json_merge_patch():

@@ -521,13 +521,18 @@ def _count(call: Call) -> Any:
         if condition is True:
             counts = lambda a, axis: np.ma.masked_array(np.asarray(a.shape[0]) + 0 * a.data[0])  # noqa: E731
         elif condition is None:
-            counts = lambda a, axis: np.ma.count(a, axis=axis)  # noqa: E731
+            # valid elements: is_valid is false for no-data, NaN and infinity
+            counts = lambda a, axis: np.ma.count(np.ma.masked_invalid(a), axis=axis)  # noqa: E731
         else:
             raise PixelLoop  # the condition is a callback: run it pixel by pixel
         return _masked_reduce(data, counts, True)
     values = list(data.values if isinstance(data, LabeledArray) else data)
     if condition is True:
         return len(values)
-    if condition is None:
-        return sum(1 for v in values if v is not None and not _nan(v))
+    if condition is None:  # the elements is_valid accepts: not no-data, NaN or infinite
+        return sum(
+            1
+            for v in values
+            if v is not None and not (isinstance(v, float) and not math.isfinite(v))
+        )
     return sum(1 for v in values if condition(x=v, context=call.get("context")) is True)
