@@ -110,6 +110,8 @@ def mutated_graphs(draw):
             target["result"] = draw(st.sampled_from([True, False, 1, "yes"]))
         elif action == "cycle" and isinstance(doc, dict):
             graph = doc.get("process_graph", doc)
+            if not isinstance(graph, dict):  # an earlier mutation replaced it
+                continue
             ids = [k for k, v in graph.items() if isinstance(v, dict)]
             if ids and isinstance(graph[ids[0]], dict):
                 args = graph[ids[0]].setdefault("arguments", {})
