@@ -369,10 +369,21 @@ def _indices(n: int | None) -> tuple[int, ...] | None:
     return None if n is None or n < 0 else tuple(range(n))
 
 
-def _label_text(value: Any) -> str:
-    """A label as text (``flatten_dimensions``): integral numbers without a fraction."""
+def _label_text(value: Any, temporal: bool = False) -> str:
+    """A label as text (``flatten_dimensions``): integral numbers without a fraction,
+    dates and date-times of a temporal dimension in RFC 3339 UTC (as the executor, which
+    holds them as instants, writes them)."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if temporal and isinstance(value, str):
+        from datetime import UTC, datetime
+
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        moment = moment.astimezone(UTC) if moment.tzinfo else moment
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     return str(value)
 
 

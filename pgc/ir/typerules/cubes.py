@@ -455,7 +455,8 @@ def _joined(dims: Sequence[Dimension], sep: str) -> tuple[str, ...] | None:
     for i, d in enumerate(dims):
         if d.labels is None:
             return None
-        combos = [(c + sep if i else "") + _label_text(label) for c in combos for label in d.labels]
+        texts = [_label_text(label, d.type == "temporal") for label in d.labels]
+        combos = [(c + sep if i else "") + text for c in combos for text in texts]
     return tuple(combos)
 
 
