@@ -126,6 +126,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="a value for a graph parameter (repeatable)",
     )
+    r.add_argument(
+        "--python-udf",
+        action="store_true",
+        help="let run_udf run Python UDFs (in a separate process; off by default because it "
+        "executes code from the graph)",
+    )
+    r.add_argument(
+        "--udf-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="time limit of one run_udf call, process start included (default 60)",
+    )
     r.set_defaults(run=cmd_run)
 
     cf = sub.add_parser(
@@ -276,6 +288,8 @@ def _compile(args: argparse.Namespace):
             specs=specs,
             name=name,
             user_processes=_read_udps(args.udp),
+            python_udf=args.python_udf,
+            udf_timeout=args.udf_timeout,
         )
     except PgcError as exc:
         source = Source(name, data.decode("utf-8", "replace"))
@@ -340,6 +354,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             specs=specs,
             name=name,
             user_processes=_read_udps(args.udp),
+            python_udf=args.python_udf,
+            udf_timeout=args.udf_timeout,
         )
     except PgcError as exc:
         source = Source(name, data.decode("utf-8", "replace"))

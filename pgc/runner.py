@@ -49,12 +49,14 @@ def execute(
     resolver: Any = None,
     progress: Any = None,
     python_udf: bool = False,
+    udf_timeout: float | None = None,
 ) -> RunResult:
     """Compile and run ``document``; raises pgc.PgcError with openEO codes on failure.
 
     ``resolver`` maps URLs (``load_stac``) to local paths, or returns None to refuse one.
     ``python_udf=True`` lets ``run_udf`` run Python UDFs (in a separate process); off by
-    default, because it executes code from the graph.
+    default, because it executes code from the graph; ``udf_timeout`` limits each call
+    (seconds, default 60).
     """
     from .compiler import compile as compile_graph
     from .data.reading import ReadStats
@@ -74,6 +76,7 @@ def execute(
         resolver=resolver,
         progress=progress,
         python_udf=python_udf,
+        udf_timeout=udf_timeout,
     )
     start = time.perf_counter()
     with gc_paused():

@@ -68,6 +68,7 @@ class RunContext:
     # run_udf with Python code runs (in a separate process) only when the embedding
     # application turns this on: it executes user code.
     python_udf: bool = False
+    udf_timeout: float | None = None  # seconds per run_udf call; None: ref_udf's default
 
 
 @dataclass
