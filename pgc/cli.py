@@ -288,8 +288,6 @@ def _compile(args: argparse.Namespace):
             specs=specs,
             name=name,
             user_processes=_read_udps(args.udp),
-            python_udf=args.python_udf,
-            udf_timeout=args.udf_timeout,
         )
     except PgcError as exc:
         source = Source(name, data.decode("utf-8", "replace"))
