@@ -46,7 +46,8 @@ def _capability_error(call: Call) -> Any:
 
 
 for _pid, _spec in load_specs().processes.items():
-    if _spec.traits.get("requires") in _CAPABILITY and _pid != "run_udf":  # see ref_udf
+    # run_udf (ref_udf) and load_url (ref_files) work when the application enables them
+    if _spec.traits.get("requires") in _CAPABILITY and _pid not in ("run_udf", "load_url"):
         implements(_pid)(_capability_error)
 
 

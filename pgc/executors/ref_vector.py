@@ -557,8 +557,12 @@ def _write_back(cube: Cube, results: list, mask_value: Any) -> Cube:
 def _load_geojson(call: Call) -> Cube:
     """A vector cube with one label per geometry and, for ``properties``, a ``properties``
     dimension holding their values (object dtype; missing values are no-data)."""
-    features = _from_geojson(call.get("data"), "data")
-    names = call.get("properties", [])
+    return geojson_cube(call.get("data"), call.get("properties", []))
+
+
+def geojson_cube(geojson: Any, names: Any) -> Cube:
+    """The vector cube of a GeoJSON object with the values of the properties ``names``."""
+    features = _from_geojson(geojson, "data")
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise _invalid("properties", "Expected a list of property names.")
     labels = features.labels

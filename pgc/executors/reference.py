@@ -117,6 +117,7 @@ def run_graph(
         ref_arrays,
         ref_cube,
         ref_curve,
+        ref_files,
         ref_geometry,
         ref_more,
         ref_neighborhood,
