@@ -142,3 +142,43 @@ def test_count_counts_valid_values_only():
     reducer = {"process_graph": {"c": node("count", data=DATA, result=True)}}
     out = filled(run("reduce_dimension", data=C, dimension="t", reducer=reducer))
     assert out[0, 0, 0] == 1 and out[1, 1, 1] == 1 and out[1, 0, 0] == 2
+
+
+def test_save_result_writes_nodata_as_nodata(tmp_path):
+    import json
+
+    import rasterio
+
+    graph = {
+        "parameters": [{"name": "c", "schema": {}}],
+        "process_graph": {
+            "f": node("filter_bands", data=C, bands=["B04"]),
+            "r": node("reduce_dimension", data={"from_node": "f"}, dimension="t",
+                      reducer={"process_graph": {"m": node("first", data=DATA,
+                                                           ignore_nodata=False, result=True)}}),
+            "s": node("save_result", data={"from_node": "r"}, format="GTiff", result=True),
+        },
+    }  # fmt: skip
+    result = execute(graph, parameters={"c": cube()}, pipeline="none")
+    [path] = result.write(tmp_path / "out.tif")
+    with rasterio.open(path) as dst:
+        band = dst.read(1, masked=True)
+    assert band.mask[0, 0] and not band.mask[0, 1]  # the no-data pixel, and a value
+    graph["process_graph"]["s"]["arguments"]["format"] = "JSON"
+    [path] = execute(graph, parameters={"c": cube()}, pipeline="none").write(tmp_path / "o.json")
+    text = path.read_text()
+    assert json.loads(text)["values"][0][0][0] is None
+
+
+def test_scalar_processes_pass_nodata_and_nan_through():
+    """The math definitions: no-data in, no-data out; NaN in, NaN out."""
+    for process_id, extra in [("arcsin", {}), ("ceil", {}), ("floor", {}), ("round", {}),
+                              ("log", {"base": 10}), ("sinh", {}), ("tan", {})]:  # fmt: skip
+        graph = {
+            "parameters": [{"name": "v", "schema": {}}],
+            "process_graph": {
+                "n": node(process_id, x={"from_parameter": "v"}, result=True, **extra)
+            },
+        }
+        assert execute(graph, parameters={"v": None}, pipeline="none").value is None
+        assert is_nan(execute(graph, parameters={"v": math.nan}, pipeline="none").value)

@@ -59,6 +59,11 @@ def call(process_id: str, **arguments):
     ("array_interpolate_linear", {"data": [None, 1, None, 6, None, -8]},
      [None, 1, 3.5, 6, -1, -8]),
     ("array_interpolate_linear", {"data": [None, 1, None, None]}, [None, 1, None, None]),
+    # no-data is an element like any other for the array processes that move elements
+    ("array_concat", {"array1": [1, None], "array2": [None, 2]}, [1, None, None, 2]),
+    ("rearrange", {"data": [None, 2, 3], "order": [2, 0]}, [3, None]),
+    ("constant", {"x": None}, None),
+    ("inspect", {"data": None}, None),
 ])  # fmt: skip
 def test_values(process_id, arguments, expected):
     assert call(process_id, **arguments) == expected
@@ -74,6 +79,31 @@ def test_nan_is_a_value_not_no_data():
     assert math.isnan(pgc.run(graph, parameters={"v": [1, math.nan, None]}))
     graph = {"n": node("count", result=True, data={"from_parameter": "v"})}
     assert pgc.run(graph, parameters={"v": [1, math.nan, math.inf, None, "a"]}) == 2
+
+
+def test_labels_of_nodata_elements_are_labels_all_the_same():
+    labeled = node("array_create_labeled", data=[None, 1], labels=["a", "b"])
+    find = node("array_find_label", data={"from_node": "l"}, label="a", result=True)
+    assert pgc.run({"l": labeled, "f": find}) == 0
+    element = node("array_element", data={"from_node": "l"}, label="a", result=True)
+    assert pgc.run({"l": labeled, "e": element}) is None
+
+
+def test_dates_cannot_be_nodata():
+    """The date processes' schemas have no null: it is rejected before anything runs."""
+    for process_id, arguments in [
+        ("date_shift", {"date": None, "value": 1, "unit": "day"}),
+        ("date_difference", {"date1": None, "date2": "2020-01-01", "unit": "day"}),
+        ("date_between", {"x": None, "min": "2020-01-01", "max": "2020-02-01"}),
+    ]:
+        with pytest.raises(pgc.PgcError) as err:
+            call(process_id, **arguments)
+        assert err.value.code == "ProcessParameterInvalid"
+
+
+def test_a_new_cube_holds_no_data():
+    out = call("create_data_cube")
+    assert out.shape == () and math.isnan(float(out))
 
 
 def test_stac_modify_is_a_json_merge_patch():
