@@ -90,8 +90,7 @@ def test_reducer_over_a_dimension_equals_each_pixels_array(name):
     for y in range(4):
         for x in range(5):
             values = [
-                float(c.data.values[b, y, x]) if c.valid.values[b, y, x] else None
-                for b in range(3)
+                float(c.data.values[b, y, x]) if c.valid.values[b, y, x] else None for b in range(3)
             ]
             labeled = node("array_create_labeled", data=values, labels=["a", "b", "c"])
             pixel = {"arr": labeled, **with_result(_rename(REDUCERS[name]))}

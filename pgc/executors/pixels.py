@@ -39,9 +39,7 @@ class PixelArrays:
 def per_pixel(impl, call, error) -> Any:
     """``impl`` run for every pixel of the CubeArray / Cube arguments of ``call``.
     ``error(code, message, argument)`` makes the exception for a failure."""
-    lifted = {
-        k: v for k, v in call.args.items() if isinstance(v, CubeArray | Cube | PixelArrays)
-    }
+    lifted = {k: v for k, v in call.args.items() if isinstance(v, CubeArray | Cube | PixelArrays)}
     templates = [_pixels_of(v) for v in lifted.values()]
     template = xr.broadcast(*templates)[0] if len(templates) > 1 else templates[0]
     dims, shape = template.dims, template.shape

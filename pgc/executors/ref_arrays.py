@@ -259,9 +259,7 @@ def _array_modify(call: Call) -> Any:
     if labels is not None and new_labels is not None:
         clash = [v for v in new_labels if v in labels]  # "present in both arrays"
         if clash:
-            call.fail(
-                "ArrayLabelConflict", f"The label '{clash[0]}' is in both arrays.", "values"
-            )
+            call.fail("ArrayLabelConflict", f"The label '{clash[0]}' is in both arrays.", "values")
         return LabeledArray(out, labels[:index] + new_labels + labels[index + length :])
     if labels is not None and not new:  # nothing inserted: data's labels stay
         return LabeledArray(out, labels[:index] + labels[index + length :])
