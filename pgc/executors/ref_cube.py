@@ -15,7 +15,7 @@ import xarray as xr
 from ..grid import bbox_in_crs
 from .ref_scalar import FLOAT, _as_float
 from .reference import Call, Closure, ProcessError, implements
-from .values import Cube, CubeArray
+from .values import Cube, CubeArray, LabeledArray
 
 
 def _cube(call: Call, name: str = "data") -> Cube:
@@ -137,7 +137,12 @@ def _reduce_dimension(call: Call) -> Cube:
     dim = call.get("dimension")
     if dim not in cube.dims:
         call.fail("DimensionNotAvailable", f"The data cube has no dimension '{dim}'.", "dimension")
-    result = call.callback("reducer")(data=CubeArray(cube, dim), context=call.get("context"))
+    reducer = call.callback("reducer")
+    if cube.data.sizes[dim] == 0:  # every pixel's array is the same empty array
+        template = xr.zeros_like(cube.data.sum(dim), dtype=FLOAT)
+        empty = reducer(data=LabeledArray([], []), context=call.get("context"))
+        return _as_cube_like(empty, Cube(template, xr.ones_like(template, dtype=bool)))
+    result = reducer(data=CubeArray(cube, dim), context=call.get("context"))
     reduced = cube.data.isel({dim: 0}, drop=True)
     out = _as_cube_like(result, Cube(reduced, xr.ones_like(reduced, dtype=bool)))
     if dim in out.dims:

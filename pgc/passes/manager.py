@@ -47,11 +47,30 @@ def registry() -> dict[str, PassFn]:
     from .cse import cse
     from .dce import dce
     from .fold import fold
+    from .prune_bands import prune_bands
+    from .push_filters import push_filters
 
-    return {"dce": dce, "cse": cse, "fold": fold}
+    return {
+        "dce": dce,
+        "cse": cse,
+        "fold": fold,
+        "push-filters": push_filters,
+        "prune-bands": prune_bands,
+    }
 
 
-DEFAULT_PIPELINE = ["fold", "cse", "dce"]
+# Cleanup (cse, dce) after each pass that moves work, so none is left behind.
+DEFAULT_PIPELINE = [
+    "fold",
+    "cse",
+    "dce",
+    "push-filters",
+    "cse",
+    "dce",
+    "prune-bands",
+    "cse",
+    "dce",
+]
 
 
 def parse_pipeline(text: str) -> list[str]:

@@ -1,0 +1,1 @@
+"""Analyses of the IR that passes use (band usage, ...)."""
