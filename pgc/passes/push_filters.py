@@ -416,8 +416,9 @@ def _shape(cube: CubeType) -> str:
     x, y = cube.of_type("spatial", "x"), cube.of_type("spatial", "y")
     if x and y and x[0].size is not None and y[0].size is not None:
         parts.append(f"window {x[0].size}x{y[0].size}")
-    for kind, word in (("temporal", "dates"), ("bands", "bands")):
+    for kind, word in (("temporal", "date"), ("bands", "band")):
         dims = cube.of_type(kind)
         if dims and dims[0].size is not None:
-            parts.append(f"{dims[0].size} {word}")
+            n = dims[0].size
+            parts.append(f"{n} {word}{'' if n == 1 else 's'}")
     return ", ".join(parts) or str(cube)
