@@ -275,3 +275,22 @@ REGRESSIONS: list[dict] = [
 @pytest.mark.parametrize("graph", REGRESSIONS)
 def test_regression(graph):
     check(graph)
+
+
+# -- a graph as users write it with the official openEO client ---------------------------
+
+
+def test_client_graph_that_filters_late_reads_only_what_it_needs():
+    from openeo.rest.datacube import DataCube
+
+    cube = DataCube.load_collection("SENTINEL2_L2A_SAMPLE", connection=None,
+                                    fetch_metadata=False)  # fmt: skip
+    red, nir = cube.band("B04"), cube.band("B08")
+    ndvi = ((nir - red) / (nir + red)).filter_temporal("2023-06-01", "2023-09-01")
+    graph = ndvi.filter_bbox(west=601000, south=5691000, east=601300, north=5691300,
+                             crs=32631).flat_graph()  # fmt: skip
+    plain, optimized = execute(graph, pipeline="none"), execute(graph)
+    assert_same(("value", plain.value), ("value", optimized.value), "default")
+    assert optimized.bytes_read * 100 <= plain.bytes_read
+    plan = optimized.plan.explain()
+    assert "push-filters: absorbed" in plan and "prune-bands: 2 of 13 bands" in plan
