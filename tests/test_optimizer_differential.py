@@ -100,7 +100,7 @@ def graphs(draw) -> dict:
     for _ in range(draw(st.integers(1, 5))):
         op = draw(st.sampled_from(OPS))
         op(draw, g)
-    for late in (op_filter_bbox, op_filter_temporal, op_filter_bands):  # filtering late
+    for late in (op_filter_bbox, op_filter_spatial, op_filter_temporal, op_filter_bands):
         if draw(st.booleans()):
             late(draw, g)
     return {"process_graph": {**g.nodes, g.current: {**g.nodes[g.current], "result": True}}}
@@ -112,6 +112,16 @@ def graphs(draw) -> dict:
 def op_filter_bbox(draw, g: Builder) -> None:
     extent, _ = draw(boxes(g.box))
     g.add("filter_bbox", data=ref(g.current), extent=extent)
+
+
+def op_filter_spatial(draw, g: Builder) -> None:
+    from rasterio.warp import transform_geom
+
+    _, (c0, r0, c1, r1) = draw(boxes(g.box))
+    corners = [(c0, r0), (c1, r0), (c1, r1)] + ([(c0, r1)] if draw(st.booleans()) else [])
+    ring = [[X0 + c * STEP, Y1 - r * STEP] for c, r in [*corners, corners[0]]]
+    polygon = transform_geom("EPSG:32631", "EPSG:4326", {"type": "Polygon", "coordinates": [ring]})
+    g.add("filter_spatial", data=ref(g.current), geometries=polygon)
 
 
 def op_filter_temporal(draw, g: Builder) -> None:
@@ -200,8 +210,8 @@ def op_merge(draw, g: Builder) -> None:
     g.add("merge_cubes", cube1=ref(left), cube2=ref(right))
 
 
-OPS = [op_filter_bbox, op_filter_temporal, op_filter_bands, op_apply, op_band_math,
-       op_reduce_time, op_kernel, op_rename, op_mask, op_merge]  # fmt: skip
+OPS = [op_filter_bbox, op_filter_spatial, op_filter_temporal, op_filter_bands, op_apply,
+       op_band_math, op_reduce_time, op_kernel, op_rename, op_mask, op_merge]  # fmt: skip
 
 
 # -- running and comparing ----------------------------------------------------------------
