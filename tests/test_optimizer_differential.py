@@ -261,6 +261,11 @@ def test_passes_do_not_change_results(graph):
 
 # -- regressions hypothesis found (kept as plain tests) -----------------------------------
 
+
+def polygon(*corners: list[float]) -> dict:
+    return {"type": "Polygon", "coordinates": [[*corners, corners[0]]]}
+
+
 LOAD_4X4 = node("load_collection", id="SENTINEL2_L2A_SAMPLE", spatial_extent=utm_box(0, 0, 4, 4),
                 temporal_extent=None, bands=None)  # fmt: skip
 REGRESSIONS: list[dict] = [
@@ -278,6 +283,34 @@ REGRESSIONS: list[dict] = [
         "n1": node("rename_labels", data=ref("n0"), dimension="bands",
                    target=[f"r{i}" for i in range(13)], source=BANDS),
         "n2": {**node("filter_bands", data=ref("n1"), bands=["r0"]), "result": True},
+    }},
+    # filters that empty the cube: filter_spatial crashed on an empty cube, and absorbing
+    # the boxes turned the unoptimized NoDataAvailable into an empty result
+    {"process_graph": {
+        "n0": LOAD_4X4,
+        "n1": node("filter_spatial", data=ref("n0"), geometries=polygon(
+            [4.437463149958336, 51.397317345796715], [4.437606847658453, 51.397315582906394],
+            [4.437601211144443, 51.39713580184278])),
+        "n2": node("filter_bbox", data=ref("n1"), extent=utm_box(0, 0, 1, 1)),
+        "n3": {**node("filter_spatial", data=ref("n2"), geometries=polygon(
+            [4.437465967955738, 51.3974072363319], [4.437609665937325, 51.397405473435946],
+            [4.437606847658453, 51.397315582906394])), "result": True},
+    }},
+    # a box above filter_spatial crops what the mask left: absorbing it into the load made
+    # the mask's crop smaller (other y labels), or empty (NoDataAvailable)
+    {"process_graph": {
+        "n0": LOAD_4X4,
+        "n1": node("filter_spatial", data=ref("n0"), geometries=polygon(
+            [4.437465967955738, 51.3974072363319], [4.437753363904333, 51.397403710363854],
+            [4.437747726798234, 51.39722392931451])),
+        "n2": {**node("filter_bbox", data=ref("n1"), extent=utm_box(0, 0, 1, 2)), "result": True},
+    }},
+    {"process_graph": {
+        "n0": LOAD_4X4,
+        "n1": node("filter_spatial", data=ref("n0"), geometries=polygon(
+            [4.437465967955738, 51.3974072363319], [4.437609665937325, 51.397405473435946],
+            [4.437604029394159, 51.397225692375336])),
+        "n2": {**node("filter_bbox", data=ref("n1"), extent=utm_box(0, 1, 1, 2)), "result": True},
     }},
 ]  # fmt: skip
 

@@ -344,6 +344,8 @@ def _window(mask: np.ndarray) -> dict[str, slice] | None:
 @implements("filter_spatial")
 def _filter_spatial(call: Call) -> Cube:
     cube = call.get("data")
+    if 0 in (cube.data.sizes.get("x", 0), cube.data.sizes.get("y", 0)):  # an emptied cube
+        call.fail("NoDataAvailable", "The data cube has no pixels left to filter.", "data")
     geoms = _in_cube_crs(cube, _geometries(call.get("geometries")))
     inside = np.any(_masks(cube, geoms), axis=0) if geoms else np.zeros((0, 0), bool)
     window = _window(inside) if inside.size else None

@@ -11,7 +11,9 @@ Two steps.
 2. **Absorb.** Above each ``load_collection`` stand chains of filters, one per reader. A
    load whose every reader filters a kind of dimension loads only the union of what they
    select, intersected with its own extent: ``spatial_extent`` (the union of the boxes, in
-   the collection's grid CRS; ``filter_spatial`` contributes its geometries' bounding box),
+   the collection's grid CRS; ``filter_spatial`` contributes its geometries' bounding box,
+   a superset of the pixels it keeps; filters above a ``filter_spatial`` crop what its mask
+   left and are not absorbed),
    ``temporal_extent``, ``bands``. With a single reader the absorbed ``filter_bbox``,
    ``filter_temporal`` and ``filter_bands`` go (loading the intersection selects exactly
    the same pixels, dates and bands: the pixel-centre rule and the left-closed interval are
@@ -231,22 +233,25 @@ def _absorb_space(load: Node, args: dict, chains: list[_Chain]):
     grid = _grid(load.type)
     if grid is None:
         return None
+    current = _box_in_grid(args.get("spatial_extent"), load.type) or grid.box
     boxes, used = [], []
     for chain in chains:
-        box = None
+        box, masked = None, False
         for node in chain.of("filter_bbox", "filter_spatial"):
-            value = node.literal("extent") if node.process_id == "filter_bbox" else None
+            if masked:
+                break  # above a filter_spatial: it crops what the mask left, so it stays
             part = (
-                _box_in_grid(value, load.type)
+                _box_in_grid(node.literal("extent"), load.type)
                 if node.process_id == "filter_bbox"
                 else _geometry_box(node.literal("geometries"), load.type)
             )
             if part is None:
                 return None
+            masked = masked or node.process_id == "filter_spatial"
             box = part if box is None else _intersect(box, part)
             used.append(node)
-        if box is None:
-            return None
+        if box is None or not _has_pixels(load.type, _intersect(box, current)):
+            return None  # a reader that empties the cube: its errors must stay the same
         boxes.append(box)
     union = (
         min(b[0] for b in boxes),
@@ -254,10 +259,7 @@ def _absorb_space(load: Node, args: dict, chains: list[_Chain]):
         max(b[2] for b in boxes),
         max(b[3] for b in boxes),
     )
-    current = _box_in_grid(args.get("spatial_extent"), load.type) or grid.box
     new = _intersect(current, union)
-    if new[0] >= new[2] or new[1] >= new[3]:
-        return None  # empty: the load would fail where the filters give an empty cube
     keys = ("west", "south", "east", "north")
     extent = {**dict(zip(keys, new, strict=True)), "crs": _crs_value(grid.crs)}
     gone = [n for n in used if n.process_id == "filter_bbox"]
@@ -280,6 +282,10 @@ def _absorb_time(load: Node, args: dict, chains: list[_Chain]):
             used.append(node)
         if interval is None:
             return None
+        current = args.get("temporal_extent")
+        mine = _meet(current, interval) if _is_interval(current) else interval
+        if not _has_dates(temporal[0].labels, mine):
+            return None  # a reader that empties the cube: its errors must stay the same
         intervals.append(interval)
     starts, ends = [i[0] for i in intervals], [i[1] for i in intervals]
     hull = [
@@ -362,6 +368,40 @@ def _geometry_box(geojson: Any, cube: Any):
 
     box = _geojson_bbox(geojson)
     return _box_in_grid(box, cube) if box is not None else None
+
+
+def _has_dates(labels: tuple | None, interval: list) -> bool:
+    """Whether the left-closed ``interval`` holds one of the dates ``labels`` (unknown
+    dates: no)."""
+    if labels is None:
+        return False
+    start = _instant(interval[0]) if interval[0] is not None else None
+    end = _instant(interval[1]) if interval[1] is not None else None
+    for label in labels:
+        moment = _instant(str(label))
+        if (
+            moment is not None
+            and (start is None or moment >= start)
+            and (end is None or moment < end)
+        ):
+            return True
+    return False
+
+
+def _has_pixels(cube: CubeType, box: tuple) -> bool:
+    """Whether ``box`` (grid CRS) holds a pixel centre of ``cube``'s grid."""
+    from ..grid import window_for_bbox
+
+    x, y = cube.of_type("spatial", "x")[0], cube.of_type("spatial", "y")[0]
+    if box[0] > box[2] or box[1] > box[3]:
+        return False
+    window = window_for_bbox(
+        (float(x.extent[0]), float(x.extent[1])),
+        (float(y.extent[0]), float(y.extent[1])),
+        float(x.step),
+        box,
+    )
+    return window.shape[0] > 0 and window.shape[1] > 0
 
 
 def _crs_value(crs: str) -> int | str:
