@@ -85,3 +85,17 @@ def test_unknown_pass_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown pass"):
         parse_pipeline("dce,frobnicate")
     assert parse_pipeline("none") == []
+
+
+def test_optimizer_passes_on_long_chains_do_not_recurse():
+    """Regression (issue 6): the band analysis recursed once per node of a chain."""
+    import json
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    import pgc
+    from benchmarks.graphs import apply_chain
+    from pgc.compiler import compile as compile_graph
+
+    plan = compile_graph(json.dumps(apply_chain(2000)), limits=pgc.Limits(max_nodes=10_000))
+    assert len(plan.graph) == 2001

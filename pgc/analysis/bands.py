@@ -57,22 +57,36 @@ class Usage:
 
 def used(graph: Graph, node_id: str) -> Usage:
     """The bands of ``node_id``'s value that its readers use."""
-    node = graph.node(node_id)
-    labels = _band_labels(node)
-    if labels is None or graph.result == node_id:
-        return Usage(None)
-    total = Usage(set())
-    for reader_id in graph.users(node_id):
-        part = _used_by(graph, graph.node(reader_id), node_id, labels)
-        if part.bands is None:
-            return Usage(None)
-        total.bands |= part.bands
-        total.by_index += part.by_index
-        total.renames += part.renames
-    return total
+    return analyze(graph)[node_id]
 
 
-def _used_by(graph: Graph, reader: Node, source: str, labels: tuple) -> Usage:
+def analyze(graph: Graph) -> dict[str, Usage]:
+    """The band usage of every node's value. Readers come after what they read in the
+    topological order, so walking it backwards finds each reader's usage computed already:
+    one pass, no recursion (chains of thousands of nodes are fine)."""
+    table: dict[str, Usage] = {}
+    for node_id in reversed(graph.order()):
+        node = graph.node(node_id)
+        labels = _band_labels(node)
+        if labels is None or graph.result == node_id:
+            table[node_id] = Usage(None)
+            continue
+        total = Usage(set())
+        for reader_id in graph.users(node_id):
+            part = _used_by(graph, graph.node(reader_id), node_id, labels, table)
+            if part.bands is None:
+                total = Usage(None)
+                break
+            total.bands |= part.bands
+            total.by_index += part.by_index
+            total.renames += part.renames
+        table[node_id] = total
+    return table
+
+
+def _used_by(
+    graph: Graph, reader: Node, source: str, labels: tuple, table: dict[str, Usage]
+) -> Usage:
     if [k for k, v in reader.arguments if _refers(v, source)] != ["data"]:
         return Usage(None)  # the value reaches it some other way too
     pid = reader.process_id
@@ -85,11 +99,11 @@ def _used_by(graph: Graph, reader: Node, source: str, labels: tuple) -> Usage:
     if pid == "reduce_dimension" and reader.literal("dimension") == dim:
         return _picked(reader, labels)
     if pid == "rename_labels" and reader.literal("dimension") == dim:
-        return _renamed(graph, reader, labels)
+        return _renamed(reader, labels, table[reader.id])
     if pid in PER_BAND or (pid in ALONG_DIMENSION and reader.literal("dimension") != dim):
         if pid == "apply_dimension" and reader.arg("target_dimension") is not None:
             return Usage(None)
-        return used(graph, reader.id)
+        return table[reader.id]
     return Usage(None)
 
 
@@ -165,7 +179,7 @@ def _by_name(cube, name: str) -> str | None:
     return matches[0] if len(matches) == 1 else None
 
 
-def _renamed(graph: Graph, reader: Node, labels: tuple) -> Usage:
+def _renamed(reader: Node, labels: tuple, after: Usage) -> Usage:
     target, source = reader.literal("target"), reader.literal("source")
     if not isinstance(target, list):
         return Usage(None)
@@ -173,7 +187,6 @@ def _renamed(graph: Graph, reader: Node, labels: tuple) -> Usage:
         source = list(labels)
     if not isinstance(source, list) or len(source) != len(target):
         return Usage(None)
-    after = used(graph, reader.id)
     if after.bands is None:
         return Usage(None)
     back = dict(zip(target, source, strict=True))

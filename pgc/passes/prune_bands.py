@@ -10,7 +10,7 @@ cube no reader reads a band of keeps its bands (its shape still needs one).
 
 from __future__ import annotations
 
-from ..analysis.bands import used
+from ..analysis.bands import analyze
 from ..ir.graph import Graph
 from ..ir.infer import infer_graph
 from ..ir.nodes import Callback, Literal, Node, ParamRef
@@ -20,6 +20,7 @@ from ..ir.types import CubeType
 def prune_bands(graph: Graph, context) -> tuple[Graph, bool]:
     out = graph
     pruned: dict[str, tuple[int, list[str]]] = {}
+    table = None
     for node in graph.nodes():
         if node.process_id != "load_collection" or not isinstance(node.type, CubeType):
             continue
@@ -29,7 +30,8 @@ def prune_bands(graph: Graph, context) -> tuple[Graph, bool]:
         if len(dims) != 1 or dims[0].labels is None:
             continue
         labels = list(dims[0].labels)
-        usage = used(graph, node.id)
+        table = table if table is not None else analyze(graph)
+        usage = table[node.id]
         if not usage.bands or set(labels) <= usage.bands:
             continue  # every band, or none (then the cube's shape needs one: leave it)
         keep = [b for b in labels if b in usage.bands]
