@@ -13,6 +13,7 @@ import numpy as np
 import xarray as xr
 
 from ..grid import bbox_in_crs
+from .pixels import PixelArrays
 from .ref_scalar import FLOAT, _as_float
 from .reference import Call, Closure, ProcessError, implements
 from .values import Cube, CubeArray, LabeledArray
@@ -126,7 +127,7 @@ def _as_cube_like(result: Any, like: Cube) -> Cube:
 
 
 def _kind(value: Any) -> str:
-    if isinstance(value, CubeArray | list) or type(value).__name__ in ("PixelArrays",):
+    if isinstance(value, CubeArray | PixelArrays | list | LabeledArray):
         return "an array"
     return f"a {type(value).__name__}"
 
