@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the optimized typed plan with sizes and remarks.",
     )
     e.add_argument("--verbose", action="store_true", help="print the plan after each pass")
+    e.add_argument(
+        "--kernels", action="store_true", help="also print the fused numba kernels' source"
+    )
     e.set_defaults(run=cmd_explain)
 
     r = sub.add_parser(
@@ -125,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="a value for a graph parameter (repeatable)",
+    )
+    r.add_argument(
+        "--executor",
+        choices=["reference", "numba"],
+        default="reference",
+        help="numba: elementwise work as fused kernels (the rest as the reference)",
     )
     r.add_argument(
         "--python-udf",
@@ -325,6 +334,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if plan is None:
         return EXIT_INVALID
     sys.stdout.write(plan.explain(verbose=args.verbose))
+    if args.kernels:
+        from .kernels.run import describe
+
+        sys.stdout.write("\n" + describe(plan))
     return EXIT_OK
 
 
@@ -354,6 +367,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             user_processes=_read_udps(args.udp),
             python_udf=args.python_udf,
             udf_timeout=args.udf_timeout,
+            executor=args.executor,
         )
     except PgcError as exc:
         source = Source(name, data.decode("utf-8", "replace"))
@@ -397,6 +411,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"bytes read: {format_bytes(result.bytes_read)} ({result.bytes_read} B)")
         print("time: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in timings.items()))
         print(f"peak memory: {format_bytes(peak)}")
+        if result.kernels is not None:
+            k = result.kernels
+            print(
+                f"kernels: {len(k.kernels)} run, compile (or load from the cache) "
+                f"{k.compile_seconds * 1000:.0f} ms, run {k.run_seconds * 1000:.1f} ms"
+            )
     return EXIT_OK
 
 

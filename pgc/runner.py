@@ -23,6 +23,7 @@ class RunResult:
     plan: Any
     bytes_read: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    kernels: Any = None  # numba executor: pgc.kernels.codegen.KernelStats
 
     def write(self, path: str | Path) -> list[Path]:
         """Write what save_result saved to ``path`` (several results: numbered files)."""
@@ -50,10 +51,13 @@ def execute(
     progress: Any = None,
     python_udf: bool = False,
     udf_timeout: float | None = None,
+    executor: str = "reference",
 ) -> RunResult:
     """Compile and run ``document``; raises pgc.PgcError with openEO codes on failure.
 
     ``resolver`` maps URLs (``load_stac``) to local paths, or returns None to refuse one.
+    ``executor="numba"`` runs elementwise work as fused numba kernels (the rest as the
+    reference does); ``result.kernels`` then says what the kernels cost.
     ``python_udf=True`` lets ``run_udf`` run Python UDFs (in a separate process); off by
     default, because it executes code from the graph; ``udf_timeout`` limits each call
     (seconds, default 60).
@@ -78,11 +82,19 @@ def execute(
         python_udf=python_udf,
         udf_timeout=udf_timeout,
     )
+    if executor not in ("reference", "numba"):
+        raise ValueError(f"unknown executor {executor!r}: reference or numba")
+    if executor == "numba":
+        from .kernels.codegen import KernelStats
+
+        context.kernel_stats = KernelStats()
     start = time.perf_counter()
     with gc_paused():
         value = run_graph(plan.graph, parameters, context)
     timings = dict(plan.timings, run=time.perf_counter() - start)
-    return RunResult(value, context.saved, plan, context.stats.bytes_read, timings)
+    return RunResult(
+        value, context.saved, plan, context.stats.bytes_read, timings, context.kernel_stats
+    )
 
 
 def run(document: Any, *, parameters: dict[str, Any] | None = None, **options: Any) -> Any:

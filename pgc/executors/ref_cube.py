@@ -123,7 +123,8 @@ def _as_cube_like(result: Any, like: Cube) -> Cube:
             "ProcessParameterInvalid",
             f"The callback must return one number or boolean per pixel, not {_kind(result)}.",
         )
-    return Cube(xr.full_like(like.data, result, dtype=FLOAT), xr.ones_like(like.data, dtype=bool))
+    dtype = bool if isinstance(result, bool) else FLOAT  # a constant true stays a boolean
+    return Cube(xr.full_like(like.data, result, dtype=dtype), xr.ones_like(like.data, dtype=bool))
 
 
 def _kind(value: Any) -> str:

@@ -27,8 +27,12 @@ FLOAT = "float64"
 
 
 def _as_float(data: Any) -> Any:
-    if isinstance(data, xr.DataArray) and data.dtype.kind in "iub":
-        return data.astype(FLOAT)
+    """Cube values in the compute dtype (the dtype policy, :mod:`pgc.dtypes`)."""
+    from ..dtypes import compute_dtype
+
+    if isinstance(data, xr.DataArray) and data.dtype.kind in "iubf":
+        dtype = compute_dtype()
+        return data if data.dtype == dtype else data.astype(dtype)
     return data
 
 

@@ -69,6 +69,8 @@ class RunContext:
     # application turns this on: it executes user code.
     python_udf: bool = False
     udf_timeout: float | None = None  # seconds per run_udf call; None: ref_udf's default
+    # The numba executor: with stats, elementwise apply / band math run as fused kernels
+    kernel_stats: Any = None  # pgc.kernels.codegen.KernelStats
 
 
 @dataclass
@@ -167,7 +169,8 @@ def _run(
             try:
                 if any(isinstance(v, PixelArrays) for v in args.values()):
                     raise PixelLoop
-                results[node.id] = impl(call)
+                fused = _fused(call) if context.kernel_stats is not None else None
+                results[node.id] = fused if fused is not None else impl(call)
             except PixelLoop:
                 results[node.id] = per_pixel(impl, call, ProcessError)
             if context.trace is not None:
@@ -177,6 +180,14 @@ def _run(
     if progress is not None:
         progress(len(nodes), len(nodes), "")
     return results[graph.result]
+
+
+def _fused(call: Call) -> Any:
+    if call.node.process_id not in ("apply", "reduce_dimension"):
+        return None
+    from ..kernels.run import try_kernel  # numba: imported only by the numba executor
+
+    return try_kernel(call)
 
 
 def _value(

@@ -1,0 +1,1 @@
+"""Fused elementwise kernels: the scalar expression IR, numba code generation, the cache."""

@@ -1,0 +1,204 @@
+"""numba code for a kernel expression, and the kernel cache.
+
+A kernel is one function that walks every pixel once (``prange`` over the first
+dimension: parallel over pixels), reads each input band's value and validity once, computes
+the expression and writes the value and validity once. Values are in the compute dtype
+inside (:mod:`pgc.dtypes`: float64 unless set to float32; integer
+bands are promoted as in the reference executor); a boolean expression writes a bool array.
+Where the result is no-data the value written is 0, as the reference executor keeps it.
+
+Compiled with ``error_model="numpy"`` (division by zero gives inf/NaN as in numpy, not an
+exception) and without fastmath, so NaN checks and IEEE results stay exact.
+
+Cache: kernels are Python modules written under ``$PGC_CACHE_DIR/kernels`` (default
+``~/.cache/pgc/kernels``), named by the structural hash of their expression and their number
+of dimensions, and compiled by numba with ``cache=True``: a second process loads the
+machine code from disk instead of compiling. Within a process, loaded kernels are kept in
+memory.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .expr import BINARY, UNARY, Expr
+
+_LOADED: dict[str, Any] = {}
+_LOCK = threading.Lock()
+
+
+@dataclass
+class KernelStats:
+    """What the kernels of a run cost: compile (first call per signature) and run time."""
+
+    compile_seconds: float = 0.0
+    run_seconds: float = 0.0
+    kernels: list[str] = field(default_factory=list)  # the keys of the kernels that ran
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("PGC_CACHE_DIR") or Path.home() / ".cache" / "pgc"
+    return Path(base) / "kernels"
+
+
+def source(expr: Expr, ndim: int, n_inputs: int, dtype: str = "float64") -> str:
+    """The Python source of the numba kernel for ``expr`` over ``ndim``-dimensional arrays,
+    computing in ``dtype`` (the dtype policy)."""
+    lines: list[str] = []
+    names: dict[int, tuple[str, str]] = {}
+    _emit(expr, lines, names)
+    lines = [line.replace("FLOAT(", f"np.{dtype}(") for line in lines]
+    value, valid = names[id(expr)]
+    index = ", ".join(f"i{d}" for d in range(ndim))
+    params = ", ".join(f"in{j}, ok{j}" for j in range(n_inputs))
+    out_value = f"({value} != 0.0)" if expr.boolean else value
+    body = [
+        "import numpy as np",
+        "from numba import njit, prange",
+        "",
+        "",
+        f"# {expr}",
+        '@njit(parallel=True, cache=True, error_model="numpy")',
+        f"def kernel({params}, out, out_ok):",
+    ]
+    indent = "    "
+    for d in range(ndim):
+        loop = "prange" if d == 0 else "range"
+        body.append(f"{indent}for i{d} in {loop}(out.shape[{d}]):")
+        indent += "    "
+    for line in lines:
+        body.append(indent + line.replace("[IDX]", f"[{index}]"))
+    body.append(f"{indent}out_ok[{index}] = {valid}")
+    zero = "False" if expr.boolean else f"np.{dtype}(0.0)"
+    body.append(f"{indent}out[{index}] = {out_value} if {valid} else {zero}")
+    return "\n".join(body) + "\n"
+
+
+def _emit(expr: Expr, lines: list[str], names: dict[int, tuple[str, str]]) -> None:
+    """Statements computing every node of ``expr`` (post-order, iteratively)."""
+    stack: list[tuple[Expr, bool]] = [(expr, False)]
+    while stack:
+        node, ready = stack.pop()
+        if id(node) in names:
+            continue
+        if not ready:
+            stack.append((node, True))
+            stack.extend((a, False) for a in reversed(node.args))
+            continue
+        k = len(names)
+        v, ok = f"v{k}", f"k{k}"
+        names[id(node)] = (v, ok)
+        args = [names[id(a)] for a in node.args]
+        lines.extend(_statements(node, v, ok, args))
+
+
+def _statements(node: Expr, v: str, ok: str, args: list[tuple[str, str]]) -> list[str]:
+    op = node.op
+    if op == "in":
+        j = node.value
+        return [f"{v} = FLOAT(in{j}[IDX])", f"{ok} = ok{j}[IDX]"]
+    if op == "const":
+        if node.value is None:
+            return [f"{v} = FLOAT(0.0)", f"{ok} = False"]
+        return [f"{v} = FLOAT({float(node.value)!r})", f"{ok} = True"]
+    values = [a for a, _ in args]
+    valids = [b for _, b in args]
+    every = " and ".join(valids) or "True"
+    if op in UNARY or op in BINARY:
+        template = UNARY.get(op) or BINARY[op]
+        expression = template.format(*values)
+        if node.boolean:
+            expression = f"FLOAT(1.0) if {expression} else FLOAT(0.0)"
+        return [f"{ok} = {every}", f"{v} = {expression}"]
+    if op == "and" or op == "or":
+        known = "== 0.0" if op == "and" else "!= 0.0"
+        (x, kx), (y, ky) = args
+        decided = f"({kx} and {x} {known}) or ({ky} and {y} {known})"
+        both = f"({x} != 0.0 {op} {y} != 0.0)"
+        result = "0.0" if op == "and" else "1.0"
+        return [
+            f"d{v} = {decided}",
+            f"{ok} = ({kx} and {ky}) or d{v}",
+            f"{v} = FLOAT({result}) if d{v} else (FLOAT(1.0) if {both} else FLOAT(0.0))",
+        ]
+    if op == "if":
+        (c, kc), (a, ka), (r, kr) = args
+        return [
+            f"c{v} = {kc} and {c} != 0.0",
+            f"{v} = {a} if c{v} else {r}",
+            f"{ok} = {ka} if c{v} else {kr}",
+        ]
+    if op in ("is_nodata", "is_nan", "is_valid"):
+        (x, kx) = args[0]
+        test = {
+            "is_nodata": f"not {kx}",
+            "is_nan": f"{kx} and np.isnan({x})",
+            "is_valid": f"{kx} and np.isfinite({x})",
+        }[op]
+        return [f"{v} = FLOAT(1.0) if ({test}) else FLOAT(0.0)", f"{ok} = True"]
+    if op == "clip":
+        (x, kx), (lo, hi) = args[0], node.params
+        bounds = f"min(max({x}, FLOAT({lo!r})), FLOAT({hi!r}))"
+        return [f"{ok} = {kx}", f"{v} = {x} if np.isnan({x}) else {bounds}"]
+    if op == "linear_scale_range":
+        (x, kx) = args[0]
+        lo, hi, out_lo, out_hi = node.params
+        low, high = min(lo, hi), max(lo, hi)
+        return [
+            f"{ok} = {kx}",
+            f"c{v} = {x} if np.isnan({x}) else min(max({x}, FLOAT({low!r})), FLOAT({high!r}))",
+            f"{v} = ((c{v} - FLOAT({lo!r})) / FLOAT({hi - lo!r})) * FLOAT({out_hi - out_lo!r})"
+            f" + FLOAT({out_lo!r})",
+        ]
+    raise ValueError(f"no code for {op}")  # pragma: no cover - from_callback never builds it
+
+
+def load(expr: Expr, ndim: int, n_inputs: int, dtype: str = "float64"):
+    """The compiled kernel function (from memory, the disk cache, or newly written)."""
+    key = f"k_{expr.key()}_{ndim}d{n_inputs}_{dtype}"
+    with _LOCK:
+        if key in _LOADED:
+            return _LOADED[key]
+        folder = cache_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{key}.py"
+        text = source(expr, ndim, n_inputs, dtype)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            partial = path.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(text, encoding="utf-8")
+            partial.replace(path)  # atomic: other processes see all of it or nothing
+        spec = importlib.util.spec_from_file_location(f"pgc_kernels.{key}", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)  # pgc's own generated code, never user text
+        _LOADED[key] = module.kernel
+        return module.kernel
+
+
+def call(kernel, arrays: list, out, out_ok, stats: KernelStats | None, key: str) -> None:
+    """Run a kernel; the first call of a new signature includes numba's compilation,
+    which is booked as compile time."""
+    new_signature = len(kernel.signatures) == 0 or not _has_signature(kernel, arrays, out)
+    start = time.perf_counter()
+    kernel(*arrays, out, out_ok)
+    seconds = time.perf_counter() - start
+    if stats is not None:
+        if new_signature:
+            stats.compile_seconds += seconds
+        else:
+            stats.run_seconds += seconds
+        stats.kernels.append(key)
+
+
+def _has_signature(kernel, arrays: list, out) -> bool:
+    from numba import typeof
+
+    wanted = tuple(typeof(a) for a in (*arrays, out))
+    return any(tuple(sig[: len(wanted)]) == wanted for sig in kernel.signatures)

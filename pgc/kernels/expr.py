@@ -1,0 +1,229 @@
+"""The scalar expression IR inside a fused kernel, and its translation from callbacks.
+
+A kernel computes one value per pixel from a few input bands: an :class:`Expr` tree whose
+leaves are inputs (a band of the cube, by position in the kernel's argument list) and
+constants, and whose inner nodes are elementwise openEO processes. Every value carries
+its validity, exactly as the reference executor's cubes do:
+
+- arithmetic, math functions, ``normalized_difference``, ``clip``,
+  ``linear_scale_range``, comparisons, ``xor`` and ``not``: no-data if any operand is
+  no-data, else the IEEE 754 result in float64 (integer bands are promoted first: the dtype
+  policy of :mod:`pgc.executors.values`);
+- ``and`` / ``or``: three-valued (a false / true operand decides alone);
+- ``if``: ``accept`` where ``value`` is true, else ``reject`` (no-data counts as false);
+- ``is_nodata``, ``is_nan``, ``is_valid``: always valid.
+
+:func:`from_callback` translates the child graph of ``apply`` (``x``: the pixel's value)
+or of ``reduce_dimension`` over the bands (``array_element`` of ``data`` by label or index:
+one band) into an expression, or gives None when it holds anything else.
+
+>>> from pgc.ir.parser import parse_ir
+>>> g = parse_ir('process(x) { %m = multiply(x=$x, y=2) return %m }')
+>>> str(from_callback(g, "apply", None)[0])
+'multiply(in0, 2.0)'
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from ..ir.graph import Graph
+from ..ir.nodes import Literal, Node, NodeRef, ParamRef
+
+UNARY = {
+    "absolute": "abs({0})",
+    "sqrt": "np.sqrt({0})",
+    "exp": "np.exp({0})",
+    "ln": "np.log({0})",
+    "sin": "np.sin({0})",
+    "cos": "np.cos({0})",
+    "tan": "np.tan({0})",
+    "arcsin": "np.arcsin({0})",
+    "arccos": "np.arccos({0})",
+    "arctan": "np.arctan({0})",
+    "sinh": "np.sinh({0})",
+    "cosh": "np.cosh({0})",
+    "tanh": "np.tanh({0})",
+    "arsinh": "np.arcsinh({0})",
+    "arcosh": "np.arccosh({0})",
+    "artanh": "np.arctanh({0})",
+    "floor": "np.floor({0})",
+    "ceil": "np.ceil({0})",
+    "sgn": "np.sign({0})",
+    "not": "({0} == 0.0)",
+}
+BINARY = {
+    "add": "({0} + {1})",
+    "subtract": "({0} - {1})",
+    "multiply": "({0} * {1})",
+    "divide": "({0} / {1})",
+    "power": "({0} ** {1})",
+    "normalized_difference": "(({0} - {1}) / ({0} + {1}))",
+    "log": "(np.log({0}) / np.log({1}))",
+    "gt": "({0} > {1})",
+    "gte": "({0} >= {1})",
+    "lt": "({0} < {1})",
+    "lte": "({0} <= {1})",
+    "eq": "({0} == {1})",
+    "neq": "({0} != {1})",
+    "xor": "(({0} != 0.0) != ({1} != 0.0))",
+}
+ARGUMENTS = {  # the operands of each process, in order
+    **{op: ("x",) for op in UNARY},
+    **{op: ("x", "y") for op in BINARY},
+    "power": ("base", "p"),
+    "log": ("x", "base"),
+    "and": ("x", "y"),
+    "or": ("x", "y"),
+    "if": ("value", "accept", "reject"),
+    "is_nodata": ("x",),
+    "is_nan": ("x",),
+    "is_valid": ("x",),
+    "clip": ("x",),
+    "linear_scale_range": ("x",),
+}
+BOOLEAN = {"gt", "gte", "lt", "lte", "eq", "neq", "xor", "not", "and", "or"} | {
+    "is_nodata",
+    "is_nan",
+    "is_valid",
+}
+
+
+@dataclass(frozen=True)
+class Expr:
+    """One node of a kernel's expression: ``op`` is ``in`` (input ``value``), ``const``
+    (``value``; None is no-data), or a process id with ``args`` and constant ``params``."""
+
+    op: str
+    args: tuple[Expr, ...] = ()
+    value: Any = None
+    params: tuple[float, ...] = ()
+
+    def __str__(self) -> str:
+        if self.op == "in":
+            return f"in{self.value}"
+        if self.op == "const":
+            return "null" if self.value is None else repr(self.value)
+        inner = [str(a) for a in self.args] + [repr(p) for p in self.params]
+        return f"{self.op}({', '.join(inner)})"
+
+    @property
+    def boolean(self) -> bool:
+        if self.op == "const":
+            return isinstance(self.value, bool)
+        return self.op in BOOLEAN
+
+    def key(self) -> str:
+        """A structural hash: equal for equal expressions (the kernel cache key)."""
+        return hashlib.sha256(str(self).encode()).hexdigest()[:16]
+
+    def size(self) -> int:
+        count, stack = 0, [self]
+        while stack:
+            item = stack.pop()
+            count += item.op not in ("in", "const")
+            stack.extend(item.args)
+        return count
+
+
+def from_callback(
+    graph: Graph, kind: str, band_labels: tuple | None
+) -> tuple[Expr, list[int]] | None:
+    """The expression of an ``apply`` callback (``kind="apply"``) or of a reducer over the
+    bands (``kind="bands"``, with the cube's band labels), and the bands it reads (for
+    ``apply``: ``[0]``, the pixel's value); None if the callback is not elementwise or does
+    not read the pixel at all."""
+    inputs: list[int] = []  # band positions, in the order of the kernel's inputs
+    done: dict[str, Expr] = {}
+    for node in graph.nodes():
+        expr = _node(node, kind, band_labels, inputs, done)
+        if expr is None:
+            return None
+        done[node.id] = expr
+    if graph.result is None:
+        return None
+    if not inputs:
+        return None  # a constant: the reference's scalar result (its type) says it best
+    return done[graph.result], inputs
+
+
+def _node(node: Node, kind: str, labels, inputs: list[int], done: dict) -> Expr | None:
+    pid = node.process_id
+    if node.namespace is not None:
+        return None
+    if pid == "array_element":
+        return _pick(node, kind, labels, inputs)
+    if pid not in ARGUMENTS:
+        return None
+    names = {k for k, _ in node.arguments}
+    operands = ARGUMENTS[pid]
+    params: tuple[float, ...] = ()
+    if pid == "clip":
+        lo, hi = node.literal("min"), node.literal("max")
+        if not all(_is_number(v) for v in (lo, hi)) or names != {"x", "min", "max"}:
+            return None
+        params = (float(lo), float(hi))
+    elif pid == "linear_scale_range":
+        values = [node.literal(k, d) for k, d in (("inputMin", None), ("inputMax", None),
+                                                   ("outputMin", 0), ("outputMax", 1))]  # fmt: skip
+        if not all(_is_number(v) for v in values):
+            return None
+        params = tuple(float(v) for v in values)
+    elif pid in ("eq", "neq"):
+        if names - {"x", "y"}:  # delta, case_sensitive: not in kernels
+            return None
+    elif not names <= set(operands):
+        return None
+    args = []
+    for name in operands:
+        value = node.arg(name)
+        if value is None:
+            return None
+        expr = _value(value, kind, inputs, done)
+        if expr is None:
+            return None
+        args.append(expr)
+    return Expr(pid, tuple(args), params=params)
+
+
+def _pick(node: Node, kind: str, labels, inputs: list[int]) -> Expr | None:
+    """array_element of the reducer's ``data``: one band of the cube."""
+    if kind != "bands" or labels is None or node.arg("data") != ParamRef("data"):
+        return None
+    names = {k for k, _ in node.arguments}
+    if not names <= {"data", "index", "label"}:
+        return None
+    label, index = node.literal("label"), node.literal("index")
+    if isinstance(label, str) and label in labels and node.arg("index") is None:
+        band = list(labels).index(label)
+    elif isinstance(index, int) and 0 <= index < len(labels) and node.arg("label") is None:
+        band = index
+    else:
+        return None
+    if band not in inputs:
+        inputs.append(band)
+    return Expr("in", value=inputs.index(band))
+
+
+def _value(value: Any, kind: str, inputs: list[int], done: dict) -> Expr | None:
+    if isinstance(value, NodeRef):
+        return done.get(value.id)
+    if isinstance(value, ParamRef):
+        if kind == "apply" and value.name == "x":
+            if 0 not in inputs:
+                inputs.append(0)
+            return Expr("in", value=0)
+        return None
+    if isinstance(value, Literal):
+        v = value.value
+        if v is None or isinstance(v, bool):
+            return Expr("const", value=v)
+        if _is_number(v):
+            return Expr("const", value=float(v))
+    return None
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)

@@ -1,0 +1,235 @@
+"""Fused kernels (issue 7, in progress) against the reference executor: random elementwise
+expressions in apply callbacks and band-math reducers, on random data with no-data, NaN,
+infinities, zeros and integer extremes. Arithmetic is exact (IEEE 754, float64 as the
+reference); transcendental functions may differ from numpy's vectorized versions in the
+last bits, so expressions with them compare within 4 ulp."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pgc.executors.values import Cube
+from pgc.kernels.expr import UNARY, from_callback
+from pgc.runner import execute
+
+EXACT_UNARY = ["absolute", "sqrt", "floor", "ceil", "sgn", "not"]  # correctly rounded
+APPROX_UNARY = sorted(set(UNARY) - set(EXACT_UNARY))
+EXACT_BINARY = ["add", "subtract", "multiply", "divide", "normalized_difference", "gt", "gte",
+                "lt", "lte", "eq", "neq", "xor", "and", "or"]  # fmt: skip
+APPROX_BINARY = ["power", "log"]
+SPECIAL = [0.0, -0.0, 1.0, -1.0, np.nan, np.inf, -np.inf, 1e308, 5e-324]
+DTYPES = ["uint16", "int16", "uint8", "float32", "float64"]
+
+
+NUMBER_UNARY = ["absolute", "sqrt", "floor", "ceil", "sgn"] + APPROX_UNARY
+NUMBER_BINARY = ["add", "subtract", "multiply", "divide", "normalized_difference", "power", "log"]
+COMPARE = ["gt", "gte", "lt", "lte", "eq", "neq"]
+LOGIC = ["and", "or", "xor"]
+
+
+@st.composite
+def expressions(draw, leaves: list, want: str = "number", depth: int = 0, approx=None) -> dict:
+    """A random, well-typed openEO child-graph value ``{"nodes": {...}, "ref": value}`` of
+    type ``want`` (number or boolean), built bottom-up from ``leaves`` (numbers)."""
+    nodes: dict = {}
+
+    def operand(kind: str):
+        sub = draw(expressions(leaves, kind, depth + 1, approx))
+        nodes.update(sub["nodes"])
+        return sub["ref"]
+
+    if depth >= 3 or draw(st.integers(0, 3)) == 0:
+        if want == "boolean":
+            return {"nodes": {}, "ref": draw(st.sampled_from([True, False, None]))}
+        leaf = draw(st.sampled_from([*leaves, "const", "null"]))
+        if leaf == "const":
+            return {"nodes": {}, "ref": draw(st.sampled_from([0, 1, 2, -3, 0.5, 1e4]))}
+        return {"nodes": {}, "ref": None if leaf == "null" else leaf}
+    node_id = f"e{depth}_{draw(st.integers(0, 10**6))}"
+    if want == "boolean":
+        op = draw(st.sampled_from(COMPARE + LOGIC + ["not", "is_nan", "is_valid", "is_nodata"]))
+        if op in COMPARE:
+            args = {"x": operand("number"), "y": operand("number")}
+        elif op in LOGIC:
+            args = {"x": operand("boolean"), "y": operand("boolean")}
+        elif op == "not":
+            args = {"x": operand("boolean")}
+        else:
+            args = {"x": operand("number")}
+    else:
+        op = draw(st.sampled_from(NUMBER_UNARY + NUMBER_BINARY + ["if", "clip", "lsr"]))
+        if op in APPROX_UNARY + APPROX_BINARY and approx is not None:
+            approx.append(op)
+        if op in NUMBER_UNARY:
+            args = {"x": operand("number")}
+        elif op in NUMBER_BINARY:
+            names = {"power": ("base", "p"), "log": ("x", "base")}.get(op, ("x", "y"))
+            args = {names[0]: operand("number"), names[1]: operand("number")}
+        elif op == "if":
+            args = {"value": operand("boolean"), "accept": operand("number"),
+                    "reject": operand("number")}  # fmt: skip
+        elif op == "clip":
+            args = {"x": operand("number"), "min": -1, "max": 100}
+        else:
+            op = "linear_scale_range"
+            args = {"x": operand("number"), "inputMin": 0, "inputMax": 10000, "outputMax": 255}
+    nodes[node_id] = {"process_id": op, "arguments": args}
+    return {"nodes": nodes, "ref": {"from_node": node_id}}
+
+
+@st.composite
+def cubes(draw, bands: int) -> Cube:
+    dtype = draw(st.sampled_from(DTYPES))
+    shape = (2, bands, 3, 4)
+    info = np.iinfo(dtype) if dtype not in ("float32", "float64", "bool") else None
+    pool = (
+        [0, 1, 2, int(info.min), int(info.max), min(1000, int(info.max)), 7]
+        if info is not None
+        else ([True, False] if dtype == "bool" else SPECIAL + [3.5, 1234.0])
+    )
+    size = int(np.prod(shape))
+    picked = draw(st.lists(st.sampled_from(pool), min_size=size, max_size=size))
+    with np.errstate(over="ignore"):  # 1e308 as float32 is inf: one more special value
+        values = np.array(picked, dtype=dtype).reshape(shape)
+    valid = np.array(
+        draw(st.lists(st.booleans(), min_size=values.size, max_size=values.size))
+    ).reshape(shape)
+    coords = {"t": [0, 1], "bands": [f"b{i}" for i in range(bands)], "y": [0.0, 1, 2],
+              "x": [0.0, 1, 2, 3]}  # fmt: skip
+    data = xr.DataArray(values, dims=("t", "bands", "y", "x"), coords=coords)
+    return Cube(data.where(valid, 0).astype(dtype), xr.DataArray(valid, dims=data.dims))
+
+
+def rooted(expr: dict, want: str, pixel: dict) -> dict:
+    """The expression's nodes with a result node that also reads the pixel (a callback
+    that ignores its pixel is a constant, which the reference computes as a scalar)."""
+    nodes = dict(expr["nodes"])
+    if want == "number":
+        root = {"process_id": "add", "arguments": {"x": expr["ref"], "y": pixel}}
+    else:
+        nodes["big"] = {"process_id": "gt", "arguments": {"x": pixel, "y": 5}}
+        root = {"process_id": "or", "arguments": {"x": expr["ref"], "y": {"from_node": "big"}}}
+    nodes["root"] = {**root, "result": True}
+    return nodes
+
+
+def run_both(process: dict):
+    process = {**process, "result": True}
+    return {"parameters": [{"name": "c", "schema": {}}], "process_graph": {"r": process}}
+
+
+def compare(graph: dict, cube: Cube, approx: bool) -> None:
+    def outcome(executor):
+        try:
+            result = execute(graph, parameters={"c": cube}, pipeline="none", executor=executor)
+        except Exception as exc:  # noqa: BLE001 - both executors must fail the same way
+            return ("error", getattr(exc, "code", type(exc).__name__)), None
+        return ("value", result.value), result.kernels
+
+    (kind_a, a), _ = outcome("reference")
+    (kind_b, b), stats = outcome("numba")
+    assert kind_a == kind_b, (a, b)
+    if kind_a == "error":
+        assert a == b
+        return
+    assert stats is not None and stats.kernels, "the numba executor ran no kernel"
+    assert a.dims == b.dims and a.data.dtype == b.data.dtype
+    ok_a = np.broadcast_to(a.valid.values, a.data.shape)
+    ok_b = np.broadcast_to(b.valid.values, b.data.shape)
+    np.testing.assert_array_equal(ok_a, ok_b)
+    va, vb = np.where(ok_a, a.data.values, 0), np.where(ok_b, b.data.values, 0)
+    if approx and va.dtype.kind == "f":
+        finite = np.isfinite(va) & np.isfinite(vb)
+        np.testing.assert_array_equal(np.isnan(va), np.isnan(vb))
+        np.testing.assert_array_equal(va[~finite & ~np.isnan(va)], vb[~finite & ~np.isnan(vb)])
+        np.testing.assert_array_max_ulp(va[finite], vb[finite], maxulp=4)
+    else:
+        np.testing.assert_array_equal(va, vb)
+
+
+@pytest.fixture(scope="module", params=["float64", "float32"])
+def policy(request):
+    """Both settings of the dtype policy (pgc.dtypes), restored afterwards."""
+    from pgc.dtypes import compute_dtype, set_compute_dtype
+
+    before = compute_dtype()
+    set_compute_dtype(request.param)
+    yield request.param
+    set_compute_dtype(before)
+
+
+@settings(deadline=None, max_examples=25)
+@given(data=st.data())
+def test_apply_kernels_equal_the_reference(policy, data):
+    approx: list = []
+    want = data.draw(st.sampled_from(["number", "boolean"]))
+    expr = data.draw(expressions([{"from_parameter": "x"}], want, approx=approx))
+    nodes = rooted(expr, want, {"from_parameter": "x"})
+    arguments = {"data": {"from_parameter": "c"}, "process": {"process_graph": nodes}}
+    process = {"process_id": "apply", "arguments": arguments}
+    compare(run_both(process), data.draw(cubes(2)), bool(approx))
+
+
+@settings(deadline=None, max_examples=25)
+@given(data=st.data())
+def test_band_math_kernels_equal_the_reference(policy, data):
+    approx: list = []
+    picks = {f"p{i}": {"process_id": "array_element",
+                       "arguments": {"data": {"from_parameter": "data"}, "label": f"b{i}"}}
+             for i in range(3)}  # fmt: skip
+    picks["p3"] = {"process_id": "array_element",
+                   "arguments": {"data": {"from_parameter": "data"}, "index": 1}}  # fmt: skip
+    leaves = [{"from_node": k} for k in picks]
+    want = data.draw(st.sampled_from(["number", "boolean"]))
+    expr = data.draw(expressions(leaves, want, approx=approx))
+    nodes = {**picks, **rooted(expr, want, {"from_node": "p0"})}
+    process = {"process_id": "reduce_dimension", "arguments": {
+        "data": {"from_parameter": "c"}, "dimension": "bands",
+        "reducer": {"process_graph": nodes}}}  # fmt: skip
+    compare(run_both(process), data.draw(cubes(3)), bool(approx))
+
+
+def test_evi_runs_as_one_kernel_with_a_warm_cache():
+    import json
+    from pathlib import Path
+
+    graph = json.loads((Path(__file__).resolve().parent.parent / "examples" / "evi.json")
+                       .read_text())  # fmt: skip
+    execute(graph, executor="numba")
+    warm = execute(graph, executor="numba")
+    assert warm.kernels.compile_seconds == 0 and len(warm.kernels.kernels) == 1
+    plain = execute(graph)
+    np.testing.assert_array_equal(
+        plain.outputs[0][0].filled().values, warm.outputs[0][0].filled().values
+    )
+
+
+def test_callbacks_a_kernel_cannot_express_fall_back():
+    from pgc.ir.parser import parse_ir
+
+    mean = parse_ir("process(data) { %m = mean(data=$data) return %m }")
+    assert from_callback(mean, "bands", ("b0",)) is None
+    context = parse_ir("process(x, context) { %m = multiply(x=$x, y=$context) return %m }")
+    assert from_callback(context, "apply", None) is None
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "int16", "float32"])
+def test_integer_and_float32_bands_are_promoted_like_the_reference(dtype):
+    values = np.array([[[[0, 1], [2, 3]]], [[[4, 5], [6, 7]]]], dtype=dtype).repeat(2, axis=1)
+    coords = {"t": [0, 1], "bands": ["b0", "b1"], "y": [0.0, 1], "x": [0.0, 1]}
+    data = xr.DataArray(values, dims=("t", "bands", "y", "x"), coords=coords)
+    cube = Cube(data, xr.ones_like(data, dtype=bool))
+    nodes = {
+        "a": {"process_id": "array_element", "arguments": {"data": {"from_parameter": "data"},
+                                                            "index": 0}},
+        "d": {"process_id": "divide", "arguments": {"x": {"from_node": "a"}, "y": 3},
+              "result": True},
+    }  # fmt: skip
+    process = {"process_id": "reduce_dimension", "arguments": {
+        "data": {"from_parameter": "c"}, "dimension": "bands",
+        "reducer": {"process_graph": nodes}}}  # fmt: skip
+    compare(run_both(process), cube, approx=False)
