@@ -185,7 +185,9 @@ def _jsonable(value: Any) -> bool:
     return True
 
 
-def run_case(process_id: str, case: dict, base: Path, specs) -> CaseResult | tuple[str, str]:
+def run_case(
+    process_id: str, case: dict, base: Path, specs, executor: str = "reference"
+) -> CaseResult | tuple[str, str]:
     """("passed"|"failed"|"skipped", reason) for one case."""
     from .errors import PgcError
     from .runner import execute
@@ -215,7 +217,7 @@ def run_case(process_id: str, case: dict, base: Path, specs) -> CaseResult | tup
     }
     throws = case.get("throws")
     try:
-        result = execute(graph, parameters=parameters, pipeline="none")
+        result = execute(graph, parameters=parameters, pipeline="none", executor=executor)
     except PgcError as exc:
         if throws is True or (isinstance(throws, str) and throws == exc.code):
             return "passed", ""
@@ -341,7 +343,9 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def run_folder(folder: str | Path, specs=None, errata: dict | None = None) -> Report:
+def run_folder(
+    folder: str | Path, specs=None, errata: dict | None = None, executor: str = "reference"
+) -> Report:
     """Every case of every ``*.json5`` in ``folder``; cases with an erratum (see
     :func:`load_errata`) run corrected and say so."""
     from .jsonvalue import merge_patch
@@ -366,7 +370,9 @@ def run_folder(folder: str | Path, specs=None, errata: dict | None = None) -> Re
             erratum = errata.get((case_id, case_digest(case))) if errata else None
             if erratum is not None:
                 case = merge_patch(case, erratum["patch"])
-            status, reason = run_case(case.get("process_id", pid), case, path.parent, specs)
+            status, reason = run_case(
+                case.get("process_id", pid), case, path.parent, specs, executor
+            )
             why = erratum["reason"] if erratum else ""
             report.results.append(CaseResult(case_id, pid, status, reason, why))
     return report

@@ -7,6 +7,8 @@ Arithmetic, comparisons, logic, no-data and NaN are bit for bit; transcendental 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -238,3 +240,19 @@ def test_integer_and_float32_bands_are_promoted_like_the_reference(dtype):
         "data": {"from_parameter": "c"}, "dimension": "bands",
         "reducer": {"process_graph": nodes}}}  # fmt: skip
     compare(run_both(process), cube, approx=False)
+
+
+@pytest.mark.skipif(not (Path(__file__).resolve().parent.parent.parent / "shared").is_dir(),
+                    reason="needs ../shared/openeo-processes")  # fmt: skip
+@pytest.mark.parametrize("name", ["reduce_dimension", "linear_scale_range", "clip"])
+def test_conformance_vectors_pass_the_same_with_the_numba_executor(name):
+    import json5
+
+    from pgc.conformance import run_case
+    from pgc.specs import load_specs
+
+    folder = Path(__file__).resolve().parent.parent.parent / "shared/openeo-processes/tests"
+    specs = load_specs()
+    for case in json5.loads((folder / f"{name}.json5").read_text())["tests"]:
+        expected = run_case(name, case, folder, specs)[0]
+        assert run_case(name, case, folder, specs, executor="numba")[0] == expected
