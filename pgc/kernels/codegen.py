@@ -48,17 +48,38 @@ def cache_dir() -> Path:
     return Path(base) / "kernels"
 
 
-def source(expr: Expr, ndim: int, n_inputs: int, dtype: str = "float64") -> str:
+def always_valid(expr: Expr, masked: tuple[bool, ...]) -> bool:
+    """Whether every pixel of the result has data: no input has a mask and no operand is a
+    literal null (every process then gives data for data)."""
+    if any(masked):
+        return False
+    stack = [expr]
+    while stack:
+        item = stack.pop()
+        if item.op == "const" and item.value is None:
+            return False
+        stack.extend(item.args)
+    return True
+
+
+def source(
+    expr: Expr, ndim: int, n_inputs: int, dtype: str = "float64", masked: tuple | None = None
+) -> str:
     """The Python source of the numba kernel for ``expr`` over ``ndim``-dimensional arrays,
-    computing in ``dtype`` (the dtype policy)."""
+    computing in ``dtype`` (the dtype policy). Inputs without a mask (``masked[j]`` false:
+    every pixel has data) pass no validity array; a result that always has data writes no
+    validity (the kernel then has no ``out_ok``). Validity is combined with ``&``/``|``,
+    not short-circuit ``and``/``or``, so the loop has no branches to stop vectorizing."""
+    masked = tuple(masked) if masked is not None else (True,) * n_inputs
     lines: list[str] = []
     names: dict[int, tuple[str, str]] = {}
-    _emit(expr, lines, names)
+    _emit(expr, lines, names, masked)
     lines = [line.replace("FLOAT(", f"np.{dtype}(") for line in lines]
     value, valid = names[id(expr)]
     index = ", ".join(f"i{d}" for d in range(ndim))
-    params = ", ".join(f"in{j}, ok{j}" for j in range(n_inputs))
+    params = ", ".join(f"in{j}, ok{j}" if masked[j] else f"in{j}" for j in range(n_inputs))
     out_value = f"({value} != 0.0)" if expr.boolean else value
+    full = always_valid(expr, masked)
     body = [
         "import numpy as np",
         "from numba import njit, prange",
@@ -66,7 +87,7 @@ def source(expr: Expr, ndim: int, n_inputs: int, dtype: str = "float64") -> str:
         "",
         f"# {expr}",
         '@njit(parallel=True, cache=True, error_model="numpy")',
-        f"def kernel({params}, out, out_ok):",
+        f"def kernel({params}, out):" if full else f"def kernel({params}, out, out_ok):",
     ]
     indent = "    "
     for d in range(ndim):
@@ -75,13 +96,16 @@ def source(expr: Expr, ndim: int, n_inputs: int, dtype: str = "float64") -> str:
         indent += "    "
     for line in lines:
         body.append(indent + line.replace("[IDX]", f"[{index}]"))
+    if full:
+        body.append(f"{indent}out[{index}] = {out_value}")
+        return "\n".join(body) + "\n"
     body.append(f"{indent}out_ok[{index}] = {valid}")
     zero = "False" if expr.boolean else f"np.{dtype}(0.0)"
     body.append(f"{indent}out[{index}] = {out_value} if {valid} else {zero}")
     return "\n".join(body) + "\n"
 
 
-def _emit(expr: Expr, lines: list[str], names: dict[int, tuple[str, str]]) -> None:
+def _emit(expr: Expr, lines: list[str], names: dict[int, tuple[str, str]], masked: tuple) -> None:
     """Statements computing every node of ``expr`` (post-order, iteratively)."""
     stack: list[tuple[Expr, bool]] = [(expr, False)]
     while stack:
@@ -96,21 +120,23 @@ def _emit(expr: Expr, lines: list[str], names: dict[int, tuple[str, str]]) -> No
         v, ok = f"v{k}", f"k{k}"
         names[id(node)] = (v, ok)
         args = [names[id(a)] for a in node.args]
-        lines.extend(_statements(node, v, ok, args))
+        lines.extend(_statements(node, v, ok, args, masked))
 
 
-def _statements(node: Expr, v: str, ok: str, args: list[tuple[str, str]]) -> list[str]:
+def _statements(
+    node: Expr, v: str, ok: str, args: list[tuple[str, str]], masked: tuple
+) -> list[str]:
     op = node.op
     if op == "in":
         j = node.value
-        return [f"{v} = FLOAT(in{j}[IDX])", f"{ok} = ok{j}[IDX]"]
+        return [f"{v} = FLOAT(in{j}[IDX])", f"{ok} = ok{j}[IDX]" if masked[j] else f"{ok} = True"]
     if op == "const":
         if node.value is None:
             return [f"{v} = FLOAT(0.0)", f"{ok} = False"]
         return [f"{v} = FLOAT({float(node.value)!r})", f"{ok} = True"]
     values = [a for a, _ in args]
     valids = [b for _, b in args]
-    every = " and ".join(valids) or "True"
+    every = " & ".join(valids) or "True"
     if op in UNARY or op in BINARY:
         template = UNARY.get(op) or BINARY[op]
         expression = template.format(*values)
@@ -120,18 +146,18 @@ def _statements(node: Expr, v: str, ok: str, args: list[tuple[str, str]]) -> lis
     if op == "and" or op == "or":
         known = "== 0.0" if op == "and" else "!= 0.0"
         (x, kx), (y, ky) = args
-        decided = f"({kx} and {x} {known}) or ({ky} and {y} {known})"
-        both = f"({x} != 0.0 {op} {y} != 0.0)"
+        decided = f"({kx} & ({x} {known})) | ({ky} & ({y} {known}))"
+        both = f"(({x} != 0.0) {'&' if op == 'and' else '|'} ({y} != 0.0))"
         result = "0.0" if op == "and" else "1.0"
         return [
             f"d{v} = {decided}",
-            f"{ok} = ({kx} and {ky}) or d{v}",
+            f"{ok} = ({kx} & {ky}) | d{v}",
             f"{v} = FLOAT({result}) if d{v} else (FLOAT(1.0) if {both} else FLOAT(0.0))",
         ]
     if op == "if":
         (c, kc), (a, ka), (r, kr) = args
         return [
-            f"c{v} = {kc} and {c} != 0.0",
+            f"c{v} = {kc} & ({c} != 0.0)",
             f"{v} = {a} if c{v} else {r}",
             f"{ok} = {ka} if c{v} else {kr}",
         ]
@@ -139,8 +165,8 @@ def _statements(node: Expr, v: str, ok: str, args: list[tuple[str, str]]) -> lis
         (x, kx) = args[0]
         test = {
             "is_nodata": f"not {kx}",
-            "is_nan": f"{kx} and np.isnan({x})",
-            "is_valid": f"{kx} and np.isfinite({x})",
+            "is_nan": f"{kx} & np.isnan({x})",
+            "is_valid": f"{kx} & np.isfinite({x})",
         }[op]
         return [f"{v} = FLOAT(1.0) if ({test}) else FLOAT(0.0)", f"{ok} = True"]
     if op == "clip":
@@ -160,16 +186,18 @@ def _statements(node: Expr, v: str, ok: str, args: list[tuple[str, str]]) -> lis
     raise ValueError(f"no code for {op}")  # pragma: no cover - from_callback never builds it
 
 
-def load(expr: Expr, ndim: int, n_inputs: int, dtype: str = "float64"):
+def load(expr: Expr, ndim: int, n_inputs: int, dtype: str = "float64", masked=None):
     """The compiled kernel function (from memory, the disk cache, or newly written)."""
-    key = f"k_{expr.key()}_{ndim}d{n_inputs}_{dtype}"
+    masked = tuple(masked) if masked is not None else (True,) * n_inputs
+    flags = "".join("m" if m else "u" for m in masked)
+    key = f"k_{expr.key()}_{ndim}d{n_inputs}_{dtype}_{flags}"
     with _LOCK:
         if key in _LOADED:
             return _LOADED[key]
         folder = cache_dir()
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{key}.py"
-        text = source(expr, ndim, n_inputs, dtype)
+        text = source(expr, ndim, n_inputs, dtype, masked)
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             partial = path.with_suffix(f".{os.getpid()}.tmp")
             partial.write_text(text, encoding="utf-8")
@@ -183,11 +211,15 @@ def load(expr: Expr, ndim: int, n_inputs: int, dtype: str = "float64"):
 
 
 def call(kernel, arrays: list, out, out_ok, stats: KernelStats | None, key: str) -> None:
-    """Run a kernel; the first call of a new signature includes numba's compilation,
-    which is booked as compile time."""
+    """Run a kernel (``out_ok`` None: it writes no validity); the first call of a new
+    signature includes numba's compilation (or loading from the disk cache), which is
+    booked as compile time."""
     new_signature = len(kernel.signatures) == 0 or not _has_signature(kernel, arrays, out)
     start = time.perf_counter()
-    kernel(*arrays, out, out_ok)
+    if out_ok is None:
+        kernel(*arrays, out)
+    else:
+        kernel(*arrays, out, out_ok)
     seconds = time.perf_counter() - start
     if stats is not None:
         if new_signature:

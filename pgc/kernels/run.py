@@ -13,8 +13,8 @@ import xarray as xr
 from ..dtypes import compute_dtype
 from ..executors.values import Cube
 from ..ir.nodes import Callback
+from .codegen import always_valid, load
 from .codegen import call as call_kernel
-from .codegen import load
 from .expr import from_callback
 
 
@@ -39,6 +39,8 @@ def _apply(call: Any, cube: Cube) -> Cube | None:
     if translated is None:
         return None
     expr, _ = translated
+    if _all_valid(cube):
+        return _run(call, expr, [(cube.data.values, None)], cube.data)
     valid = np.broadcast_to(cube.valid.transpose(*_dims_of(cube)).values, cube.data.shape)
     return _run(call, expr, [(cube.data.values, valid)], cube.data)
 
@@ -57,10 +59,17 @@ def _reduce_bands(call: Any, cube: Cube) -> Cube | None:
     expr, bands = translated
     axis = cube.dims.index(dim)
     values = np.moveaxis(cube.data.values, axis, 0)
+    template = cube.data.isel({dim: 0}, drop=True)
+    if _all_valid(cube):
+        return _run(call, expr, [(values[b], None) for b in bands], template)
     full = np.broadcast_to(cube.valid.transpose(*_dims_of(cube)).values, cube.data.shape)
     valid = np.moveaxis(full, axis, 0)
-    template = cube.data.isel({dim: 0}, drop=True)
     return _run(call, expr, [(values[b], valid[b]) for b in bands], template)
+
+
+def _all_valid(cube: Cube) -> bool:
+    """Whether the cube says every pixel has data without a per-pixel mask."""
+    return cube.valid.ndim == 0 and bool(cube.valid.values)
 
 
 def _dims_of(cube: Cube) -> list[str]:
@@ -69,19 +78,22 @@ def _dims_of(cube: Cube) -> list[str]:
 
 
 def _run(call: Any, expr, inputs: list, template: xr.DataArray) -> Cube:
+    """Run the kernel on ``inputs`` (value, validity or None: all valid)."""
     shape = template.shape
-    valid_shape = [np.broadcast_to(ok, shape) for _, ok in inputs]
+    masked = tuple(ok is not None for _, ok in inputs)
     arrays = []
-    for (value, _), ok in zip(inputs, valid_shape, strict=True):
-        arrays += [value, ok]
+    for value, ok in inputs:
+        arrays += [value] if ok is None else [value, np.broadcast_to(ok, shape)]
     dtype = compute_dtype()
     out = np.empty(shape, dtype=bool if expr.boolean else dtype)
-    out_ok = np.empty(shape, dtype=bool)
-    kernel = load(expr, len(shape), len(inputs), dtype)
+    full = always_valid(expr, masked)
+    out_ok = None if full else np.empty(shape, dtype=bool)
+    kernel = load(expr, len(shape), len(inputs), dtype, masked)
     call_kernel(kernel, arrays, out, out_ok, call.context.kernel_stats, expr.key())
     data = template.copy(data=out)
     data.attrs = dict(template.attrs)
-    return Cube(data, template.copy(data=out_ok))
+    valid = xr.DataArray(True) if full else template.copy(data=out_ok)
+    return Cube(data, valid)
 
 
 def describe(plan: Any) -> str:
@@ -113,6 +125,7 @@ def describe(plan: Any) -> str:
         expr, inputs = translated
         parts.append(
             f"# kernel for node {node.id} ({node.process_id}): {expr.size()} operations, "
-            f"inputs {inputs}\n# {expr}\n" + source(expr, ndim, len(inputs), compute_dtype())
+            f"inputs {inputs}\n# {expr}\n"
+            + source(expr, ndim, len(inputs), compute_dtype(), (True,) * len(inputs))
         )
     return "\n".join(parts) if parts else "# no node runs as a fused kernel\n"
