@@ -9,8 +9,9 @@ passed as a parameter. Reported: best of ``--repeat`` runs, the ratio to the bou
 peak of memory allocated by numpy during the run (tracemalloc); a PNG of time against cube
 size when matplotlib is installed (``pip install -e ".[bench]"``).
 
-Not yet here: the openEO Python stack (openeo-pg-parser-networkx + openeo-processes-dask)
-and the cloud-masked composite; see the issue note.
+Graphs: EVI, NDVI and a long band-math expression (22 operations). Not yet here: the
+openEO Python stack (openeo-pg-parser-networkx + openeo-processes-dask) and the
+cloud-masked composite; see the issue note.
 
     python benchmarks/bench_kernels.py [--sizes 1000 3000 6000] [--repeat 5] [--png FILE]
 """
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import sys
 import tempfile
@@ -32,12 +32,63 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+# Band math as small trees: ("op", operand, ...) with leaves "b", "r", "n" (blue, red,
+# near infrared) and numbers; each becomes an openEO reducer and a numexpr/numpy string.
+EVI = (
+    "multiply",
+    2.5,
+    (
+        "divide",
+        ("subtract", "n", "r"),
+        ("add", ("subtract", ("add", "n", ("multiply", 6, "r")), ("multiply", 7.5, "b")), 10000),
+    ),
+)
+NDVI = ("divide", ("subtract", "n", "r"), ("add", "n", "r"))
+LONG = ("add", ("add", ("add",
+        ("multiply", NDVI, 0.5),
+        ("multiply", ("divide", ("subtract", "n", "b"), ("add", "n", "b")), 0.25)),
+        ("multiply", ("sqrt", ("absolute", ("subtract", "n", "b"))), 0.001)),
+        ("divide", ("subtract", ("multiply", "r", 0.0001), ("multiply", "b", 0.0001)),
+         ("add", ("multiply", "n", 0.0001), 1)))  # fmt: skip
+GRAPHS = {"EVI": EVI, "NDVI": NDVI, "long band math": LONG}
+BANDS = {"b": "B02", "r": "B04", "n": "B08"}
+SYMBOLS = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/"}
 
 
-def evi_reducer() -> dict:
-    graph = json.loads((ROOT / "examples" / "evi.json").read_text())
-    return graph["process_graph"]["reducedimension1"]["arguments"]["reducer"]
+def operations(tree) -> int:
+    return 0 if not isinstance(tree, tuple) else 1 + sum(operations(t) for t in tree[1:])
+
+
+def reducer(tree) -> dict:
+    """The openEO reducer computing ``tree`` from array_element picks."""
+    nodes: dict = {}
+
+    def build(t):
+        if isinstance(t, str):
+            nodes.setdefault(t, {"process_id": "array_element", "arguments": {
+                "data": {"from_parameter": "data"}, "label": BANDS[t]}})  # fmt: skip
+            return {"from_node": t}
+        if not isinstance(t, tuple):
+            return t
+        args = [build(a) for a in t[1:]]
+        names = ("x", "y") if len(args) == 2 else ("x",)
+        node_id = f"op{len(nodes)}"
+        nodes[node_id] = {"process_id": t[0], "arguments": dict(zip(names, args, strict=True))}
+        return {"from_node": node_id}
+
+    result = build(tree)["from_node"]
+    nodes[result]["result"] = True
+    return {"process_graph": nodes}
+
+
+def formula(tree) -> str:
+    """``tree`` as a numexpr (and Python) expression over b, r, n."""
+    if not isinstance(tree, tuple):
+        return str(tree)
+    op, *args = tree
+    if op in SYMBOLS:
+        return f"({formula(args[0])} {SYMBOLS[op]} {formula(args[1])})"
+    return f"{'abs' if op == 'absolute' else op}({formula(args[0])})"
 
 
 def graph_of(reducer: dict) -> dict:
@@ -63,8 +114,8 @@ def bound_kernel():
     return bound
 
 
-def methods(data: dict[str, np.ndarray]):
-    """name -> a function computing EVI from ``data`` (float64 result)."""
+def methods(data: dict[str, np.ndarray], tree):
+    """name -> a function computing ``tree`` from ``data`` (float64 result)."""
     from pgc.executors.values import Cube
     from pgc.runner import execute
 
@@ -74,43 +125,47 @@ def methods(data: dict[str, np.ndarray]):
         xr.DataArray(stacked, dims=("bands", "y", "x"), coords={"bands": ["B02", "B04", "B08"]}),
         xr.DataArray(True),
     )
-    graph = graph_of(evi_reducer())
+    graph = graph_of(reducer(tree))
+    text = formula(tree)
     bound = bound_kernel()
     out = np.empty(blue.shape)
 
     def pgc_run(executor):
         return lambda: execute(graph, parameters={"cube": cube}, executor=executor).value
 
-    def numpy_evi():
-        b, r, n = (x.astype(np.float64) for x in (blue, red, nir))
+    # numpy and xarray evaluate the same formula one operation at a time, as users write it
+    code = compile(text, "<band math>", "eval")
+    floats = {"sqrt": np.sqrt, "abs": np.abs}
+
+    def numpy_way():
+        local = {k: v.astype(np.float64) for k, v in (("b", blue), ("r", red), ("n", nir))}
         with np.errstate(all="ignore"):  # x / 0 is inf, as in every method here
-            return 2.5 * (n - r) / (n + 6 * r - 7.5 * b + 10000)
+            return eval(code, floats, local)  # noqa: S307 - the benchmark's own formula
 
-    xb, xr_, xn = (xr.DataArray(x, dims=("y", "x")) for x in (blue, red, nir))
+    arrays = {k: xr.DataArray(v, dims=("y", "x")) for k, v in (("b", blue), ("r", red),
+                                                                ("n", nir))}  # fmt: skip
+    xfuncs = {"sqrt": np.sqrt, "abs": abs}
 
-    def xarray_evi():
+    def xarray_way():
         with np.errstate(all="ignore"):
-            return 2.5 * (xn - xr_) / (xn + 6 * xr_ - 7.5 * xb + 10000)
+            return eval(code, xfuncs, dict(arrays))  # noqa: S307 - the benchmark's own formula
 
-    def numexpr_evi():
+    def numexpr_way():
         import numexpr
 
-        return numexpr.evaluate(
-            "2.5 * (n - r) / (n + 6 * r - 7.5 * b + 10000)",
-            local_dict={"b": blue, "r": red, "n": nir},
-        )
+        return numexpr.evaluate(text, local_dict={"b": blue, "r": red, "n": nir})
 
     found = {
         "bandwidth bound": lambda: bound(blue, red, nir, out),
         "pgc numba (warm cache)": pgc_run("numba"),
         "pgc reference": pgc_run("reference"),
-        "numpy": numpy_evi,
-        "xarray": xarray_evi,
+        "numpy": numpy_way,
+        "xarray": xarray_way,
     }
     try:
         import numexpr  # noqa: F401
 
-        found["numexpr"] = numexpr_evi
+        found["numexpr"] = numexpr_way
     except ImportError:
         pass
     return found, pgc_run("numba")
@@ -155,24 +210,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 3000, 6000])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--graphs", nargs="+", choices=list(GRAPHS), help="default: all")
     parser.add_argument("--png", help="write a plot of time against size (needs matplotlib)")
     args = parser.parse_args(argv)
     results: dict[str, list[float]] = {}
-    for n in args.sizes:
-        data = bands(n)
-        found, numba_run = methods(data)
-        inputs = sum(a.nbytes for a in data.values())
-        output = n * n * 8
-        print(f"\nEVI, 3 x uint16 bands of {n}x{n} -> float64 "
-              f"(inputs {inputs / 2**20:.0f} MB + output {output / 2**20:.0f} MB)")  # fmt: skip
-        print("| method | time (s) | / bound | peak numpy memory (MB) |")
-        print("|---|---:|---:|---:|")
-        times = {name: best_of(fn, args.repeat) for name, fn in found.items()}
-        times["pgc numba (first run, compiling)"] = (first_run(numba_run), float("nan"))
-        bound = times["bandwidth bound"][0]
-        for name, (seconds, peak) in times.items():
-            print(f"| {name} | {seconds:.4f} | {seconds / bound:.1f}x | {peak:.0f} |")
-            results.setdefault(name, []).append(seconds)
+    names = args.graphs or list(GRAPHS)
+    for name in names:
+        tree = GRAPHS[name]
+        for n in args.sizes:
+            data = bands(n)
+            found, numba_run = methods(data, tree)
+            inputs = sum(a.nbytes for a in data.values())
+            sizes = f"inputs {inputs / 2**20:.0f} MB + output {n * n * 8 / 2**20:.0f} MB"
+            print(f"\n{name} ({operations(tree)} operations), 3 x uint16 bands of {n}x{n} "
+                  f"-> float64 ({sizes})")  # fmt: skip
+            print("| method | time (s) | / bound | peak numpy memory (MB) |")
+            print("|---|---:|---:|---:|")
+            times = {m: best_of(fn, args.repeat) for m, fn in found.items()}
+            times["pgc numba (first run, compiling)"] = (first_run(numba_run), float("nan"))
+            bound = times["bandwidth bound"][0]
+            for method, (seconds, peak) in times.items():
+                print(f"| {method} | {seconds:.4f} | {seconds / bound:.1f}x | {peak:.0f} |")
+                if name == names[0]:
+                    results.setdefault(method, []).append(seconds)
     if args.png:
         _plot(args.sizes, results, args.png)
     return 0
@@ -192,7 +252,7 @@ def _plot(sizes: list[int], results: dict[str, list[float]], path: str) -> None:
         axes.loglog([n * n for n in sizes], seconds, marker="o", label=name)
     axes.set_xlabel("pixels")
     axes.set_ylabel("seconds (best of runs)")
-    axes.set_title("EVI on three uint16 bands")
+    axes.set_title("band math on three uint16 bands (the first graph)")
     axes.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
