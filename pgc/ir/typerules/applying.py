@@ -49,6 +49,14 @@ from .cubes import (
 # Reducing and applying
 
 
+def _reducer_dtype(ctx: RuleContext, cube: CubeType, data: ArrayType) -> str:
+    """The dtype a cube gets from its ``reducer`` seeing ``data``; the reducer must give one
+    value per array (the processes that reduce with a callback share this)."""
+    result = ctx.callback("reducer", {"data": data, "context": _context(ctx)})
+    _single_value(ctx, result, "reducer")
+    return _result_dtype(cube.dtype, result)
+
+
 @rule("reduce_dimension")
 def _reduce_dimension(ctx: RuleContext) -> Type:
     """The cube without ``dimension``; the reducer sees a labeled array along it."""
@@ -58,9 +66,7 @@ def _reduce_dimension(ctx: RuleContext) -> Type:
     data = ArrayType(
         _values(cube), labeled=True, labels=dim.labels if dim else None, dimension=name
     )
-    result = ctx.callback("reducer", {"data": data, "context": _context(ctx)})
-    _single_value(ctx, result, "reducer")
-    dtype = _result_dtype(cube.dtype, result)
+    dtype = _reducer_dtype(ctx, cube, data)
     if cube.unknown_dimensions or dim is None:
         return _unknown(cube, dtype)
     return _computed(_reshape(cube, [d for d in cube.dimensions if d.name != name]), dtype)
@@ -80,9 +86,7 @@ def _reduce_spatial(ctx: RuleContext) -> Type:
     """The cube without its x and y dimensions."""
     cube = _cube(ctx)
     data = ArrayType(_values(cube))
-    result = ctx.callback("reducer", {"data": data, "context": _context(ctx)})
-    _single_value(ctx, result, "reducer")
-    dtype = _result_dtype(cube.dtype, result)
+    dtype = _reducer_dtype(ctx, cube, data)
     if cube.unknown_dimensions:
         return _unknown(cube, dtype)
     kept = [d for d in cube.dimensions if not (d.type == "spatial" and d.axis in ("x", "y"))]
@@ -326,9 +330,7 @@ def _aggregate_temporal(ctx: RuleContext) -> Type:
             "labels" if labels else "intervals",
         )
     data = ArrayType(_values(cube), labeled=True)
-    result = ctx.callback("reducer", {"data": data, "context": _context(ctx)})
-    _single_value(ctx, result, "reducer")
-    dtype = _result_dtype(cube.dtype, result)
+    dtype = _reducer_dtype(ctx, cube, data)
     if dim is None:
         return _unknown(cube, dtype)
     new = replace(dim, labels=names, extent=None, step=None)
@@ -341,9 +343,7 @@ def _aggregate_temporal_period(ctx: RuleContext) -> Type:
     cube = _cube(ctx, missing={"temporal": "DimensionNotAvailable"})
     dim = _temporal_dimension(ctx, cube)
     data = ArrayType(_values(cube), labeled=True)
-    result = ctx.callback("reducer", {"data": data, "context": _context(ctx)})
-    _single_value(ctx, result, "reducer")
-    dtype = _result_dtype(cube.dtype, result)
+    dtype = _reducer_dtype(ctx, cube, data)
     if dim is None:
         return _unknown(cube, dtype)
     return _computed(cube.with_dimension(replace(dim, labels=None, step=None)), dtype)
@@ -430,9 +430,7 @@ def _aggregate_spatial(ctx: RuleContext) -> Type:
     cube = _cube(ctx)
     geometry = _geometries(ctx, "geometries")
     data = ArrayType(_values(cube))
-    result = ctx.callback("reducer", {"data": data, "context": _context(ctx)})
-    _single_value(ctx, result, "reducer")
-    dtype = _result_dtype(cube.dtype, result)
+    dtype = _reducer_dtype(ctx, cube, data)
     if cube.unknown_dimensions:
         return _unknown(cube, dtype, vector=True)
     planar = [d.type == "spatial" and d.axis in ("x", "y") for d in cube.dimensions]
@@ -457,9 +455,7 @@ def _aggregate_spatial_window(ctx: RuleContext) -> Type:
     """x/y in windows of ``size`` pixels: step times size, pixels per window size (pad/trim)."""
     cube = _cube(ctx)
     data = ArrayType(_values(cube))
-    result = ctx.callback("reducer", {"data": data, "context": _context(ctx)})
-    _single_value(ctx, result, "reducer")
-    dtype = _result_dtype(cube.dtype, result)
+    dtype = _reducer_dtype(ctx, cube, data)
     size = _list(ctx, "size")
     if cube.unknown_dimensions:
         return _unknown(cube, dtype)
