@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .executors.values import Cube, CubeArray, LabeledArray
+from .jsonvalue import is_json
 
 OUTSIDE = {"external-service", "udf", "workspace", "resolver"}
 
@@ -170,21 +171,6 @@ class _LabelsOnly(Cube):
     """An expected cube whose vector gives ``"data": null``: its values are not compared."""
 
 
-def _jsonable(value: Any) -> bool:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, float) and not math.isfinite(item):
-            return False
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif not isinstance(item, str | int | float | bool | type(None)):
-            return False
-    return True
-
-
 def run_case(
     process_id: str, case: dict, base: Path, specs, executor: str = "reference"
 ) -> CaseResult | tuple[str, str]:
@@ -205,7 +191,7 @@ def run_case(
         return "failed", f"cannot decode the arguments: {type(exc).__name__}: {exc}"
     arguments, parameters, declared = {}, {}, []
     for name, value in args.items():
-        if _jsonable(value):
+        if is_json(value, finite=True):
             arguments[name] = value
         else:
             arguments[name] = {"from_parameter": f"arg_{name}"}

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -61,3 +62,31 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             result[key] = merge_patch(result.get(key), value)
     return result
+
+
+def is_json(value: Any, finite: bool = False) -> bool:
+    """Whether ``value`` is plain JSON data (dicts with string keys, lists, strings,
+    numbers, booleans, None); with ``finite``, NaN and infinities (not JSON) count as not.
+    Iterative, so deep values cannot exhaust the stack.
+
+    >>> is_json({"a": [1, None]}), is_json({"a": float("nan")}, finite=True), is_json({1: 2})
+    (True, False, False)
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if not all(isinstance(k, str) for k in item):
+                return False
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif not _leaf_ok(item, finite):
+            return False
+    return True
+
+
+def _leaf_ok(item: Any, finite: bool) -> bool:
+    if not isinstance(item, str | int | float | bool | type(None)):
+        return False
+    return not (finite and isinstance(item, float) and not math.isfinite(item))

@@ -361,16 +361,7 @@ def _load_stac(call: Call) -> Cube:
     from ..data.catalog import Catalog
 
     url = str(call.get("url"))
-    resolver = call.context.resolver
-    path = resolver(url) if resolver is not None else None
-    if path is None:
-        call.fail(
-            "FeatureUnsupported",
-            f"pgc cannot reach {url}: it does no network I/O, and "
-            "the embedding application gave no resolver for this URL.",
-            "url",
-        )
-    path = Path(path)
+    path = Path(call.resolve(url, "url"))
     folder = path.parent if path.suffix == ".json" else path
     if not (folder / "collection.json").is_file():
         call.fail("ProcessParameterInvalid", f"No STAC collection.json at {url}.", "url")

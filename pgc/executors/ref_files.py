@@ -27,15 +27,7 @@ NAMES = {"time": "t", "lat": "y", "latitude": "y", "lon": "x", "longitude": "x"}
 @implements("load_url")
 def _load_url(call: Call) -> Cube:
     url, fmt = str(call.get("url")), str(call.get("format", "")).lower()
-    resolver = call.context.resolver
-    path = resolver(url) if resolver is not None else None
-    if path is None:
-        call.fail(
-            "FeatureUnsupported",
-            f"Cannot read {url}: pgc does no network I/O and the embedding application gave "
-            "no resolver for this URL.",
-            "url",
-        )
+    path = call.resolve(url, "url")
     try:
         if fmt in RASTER:
             return _geotiff(path)

@@ -65,6 +65,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import echo, short
+from ..jsonvalue import is_json
 from .reference import Call, implements
 from .udf_worker import _REPLY, _REQUEST, ARRAY, MAX_MESSAGE, _decode, _encode, _label_array
 from .values import Cube, CubeArray, LabeledArray
@@ -142,15 +143,7 @@ def _udf_code(call: Call) -> str:
 
 
 def _code_from_url(call: Call, url: str) -> str:
-    resolver = call.context.resolver
-    path = resolver(url) if resolver is not None else None
-    if path is None:
-        call.fail(
-            "FeatureUnsupported",
-            f"pgc cannot reach {echo(url)}: it does no network I/O, and the embedding "
-            "application gave no resolver for this URL.",
-            "udf",
-        )
+    path = call.resolve(url, "udf")
     try:
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -161,28 +154,13 @@ def _code_from_url(call: Call, url: str) -> str:
 def _context(call: Call) -> Any:
     context = call.get("context")
     context = {} if context is None else context
-    if not _is_json(context):
+    if not is_json(context):
         call.fail(
             "ProcessParameterInvalid",
             "A Python UDF's context must be JSON data (no data cubes or arrays of pixels).",
             "context",
         )
     return context
-
-
-def _is_json(value: Any) -> bool:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if not all(isinstance(k, str) for k in item):
-                return False
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif not isinstance(item, str | int | float | bool | type(None)):
-            return False
-    return True
 
 
 def _request(call: Call) -> tuple[dict, xr.DataArray]:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import Diagnostic, PgcError
+from ..errors import Diagnostic, PgcError, echo
 from ..ir.graph import Graph
 from ..ir.nodes import ArrayValue, Callback, Literal, Node, NodeRef, ObjectValue, ParamRef, Value
 from ..pointer import join
@@ -109,6 +109,20 @@ class Call:
 
     def fail(self, code: str, message: str, argument: str | None = None):
         raise ProcessError(code, message, argument)
+
+    def resolve(self, url: str, argument: str) -> Any:
+        """The local path the embedding application's resolver gives for ``url``
+        (load_stac, load_url, run_udf); pgc itself does no network I/O."""
+        resolver = self.context.resolver
+        path = resolver(url) if resolver is not None else None
+        if path is None:
+            self.fail(
+                "FeatureUnsupported",
+                f"pgc cannot reach {echo(url)}: it does no network I/O, and the embedding "
+                "application gave no resolver for this URL.",
+                argument,
+            )
+        return path
 
 
 def run_graph(
