@@ -321,10 +321,12 @@ def _masks(cube: Cube, geometries: list[dict]) -> list[np.ndarray]:
     from rasterio.transform import from_origin
 
     x, y = cube.data.x.values, cube.data.y.values
+    shape = (len(y), len(x))
+    if 0 in shape:  # a cube a filter emptied: no pixel centre lies anywhere
+        return [np.zeros(shape, dtype=bool) for _ in geometries]
     step_x = float(x[1] - x[0]) if len(x) > 1 else 1.0
     step_y = float(y[0] - y[1]) if len(y) > 1 else step_x
     transform = from_origin(x[0] - step_x / 2, y[0] + step_y / 2, step_x, step_y)
-    shape = (len(y), len(x))
     return [
         np.zeros(shape, dtype=bool)
         if _shape(g).is_empty
@@ -344,8 +346,6 @@ def _window(mask: np.ndarray) -> dict[str, slice] | None:
 @implements("filter_spatial")
 def _filter_spatial(call: Call) -> Cube:
     cube = call.get("data")
-    if 0 in (cube.data.sizes.get("x", 0), cube.data.sizes.get("y", 0)):  # an emptied cube
-        call.fail("NoDataAvailable", "The data cube has no pixels left to filter.", "data")
     geoms = _in_cube_crs(cube, _geometries(call.get("geometries")))
     inside = np.any(_masks(cube, geoms), axis=0) if geoms else np.zeros((0, 0), bool)
     window = _window(inside) if inside.size else None
