@@ -72,6 +72,12 @@ def _load_everything() -> dict:
     return _n("load_collection", id=SAMPLE, spatial_extent=None, temporal_extent=None, bands=None)
 
 
+def _ndvi_reducer() -> dict:
+    nd = _n("normalized_difference", x={"from_node": "nir"}, y={"from_node": "red"})
+    return {"process_graph": {"red": _band("B04"), "nir": _band("B08"),
+                              "nd": {**nd, "result": True}}}  # fmt: skip
+
+
 def _result(graph: dict, last: str) -> dict:
     graph[last] = {**graph[last], "result": True}
     return {"process_graph": graph}
@@ -107,18 +113,12 @@ def cloud_masked_ndvi_composite() -> dict:
         "c": {**_n("array_contains", data=[3, 8, 9, 10], value={"from_node": "scl"}),
               "result": True},
     }  # fmt: skip
-    ndvi = {
-        "red": _band("B04"),
-        "nir": _band("B08"),
-        "nd": {**_n("normalized_difference", x={"from_node": "nir"}, y={"from_node": "red"}),
-               "result": True},
-    }  # fmt: skip
     graph = {
         "load": _load_everything(),
         "clouds": _n("reduce_dimension", data={"from_node": "load"}, dimension="bands",
                      reducer={"process_graph": cloudy}),
         "ndvi": _n("reduce_dimension", data={"from_node": "load"}, dimension="bands",
-                   reducer={"process_graph": ndvi}),
+                   reducer=_ndvi_reducer()),
         "clear": _n("mask", data={"from_node": "ndvi"}, mask={"from_node": "clouds"}),
         "season": _n("filter_temporal", data={"from_node": "clear"},
                      extent=["2023-04-01", "2023-08-01"]),
@@ -133,18 +133,12 @@ def cloud_masked_ndvi_composite() -> dict:
 def filters_late() -> dict:
     """Scale to reflectance, pick two bands, NDVI; bands, dates and area chosen last."""
     scale = {"s": {**_n("multiply", x={"from_parameter": "x"}, y=0.0001), "result": True}}
-    ndvi = {
-        "red": _band("B04"),
-        "nir": _band("B08"),
-        "nd": {**_n("normalized_difference", x={"from_node": "nir"}, y={"from_node": "red"}),
-               "result": True},
-    }  # fmt: skip
     graph = {
         "load": _load_everything(),
         "reflectance": _n("apply", data={"from_node": "load"}, process={"process_graph": scale}),
         "pair": _n("filter_bands", data={"from_node": "reflectance"}, bands=["B04", "B08"]),
         "ndvi": _n("reduce_dimension", data={"from_node": "pair"}, dimension="bands",
-                   reducer={"process_graph": ndvi}),
+                   reducer=_ndvi_reducer()),
         "summer": _n("filter_temporal", data={"from_node": "ndvi"},
                      extent=["2023-06-01", "2023-09-01"]),
         "area": _n("filter_bbox", data={"from_node": "summer"}, extent=FIELD),

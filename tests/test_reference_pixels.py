@@ -110,36 +110,23 @@ def _rename(nodes: dict) -> dict:
     return json.loads(text)
 
 
-def test_arrays_of_different_lengths_per_pixel_fail_clearly():
-    process = callback(f=node("array_filter", data=DATA, condition=callback(
+def _filtered_per_pixel(process_id: str, callback_argument: str) -> dict:
+    """``process_id`` over the bands with ``array_filter`` (arrays of different lengths per
+    pixel) as its callback."""
+    keep = callback(f=node("array_filter", data=DATA, condition=callback(
         g=node("gt", x=X, y=2, result=True)), result=True))  # fmt: skip
-    graph = {
-        "r": node(
-            "apply_dimension",
-            data={"from_parameter": "c"},
-            dimension="bands",
-            process=process,
-            result=True,
-        )
-    }
+    args = {"data": {"from_parameter": "c"}, "dimension": "bands", callback_argument: keep}
+    return {"r": node(process_id, result=True, **args)}
+
+
+def test_arrays_of_different_lengths_per_pixel_fail_clearly():
     with pytest.raises(pgc.PgcError) as err:
-        run(graph, c=cube())
+        run(_filtered_per_pixel("apply_dimension", "process"), c=cube())
     assert err.value.code == "ProcessParameterInvalid"
     assert "same length" in err.value.diagnostics[0].message
 
 
 def test_a_reducer_must_not_return_arrays():
-    reducer = callback(f=node("array_filter", data=DATA, condition=callback(
-        g=node("gt", x=X, y=2, result=True)), result=True))  # fmt: skip
-    graph = {
-        "r": node(
-            "reduce_dimension",
-            data={"from_parameter": "c"},
-            dimension="bands",
-            reducer=reducer,
-            result=True,
-        )
-    }
     with pytest.raises(pgc.PgcError) as err:
-        run(graph, c=cube())
+        run(_filtered_per_pixel("reduce_dimension", "reducer"), c=cube())
     assert err.value.code == "ProcessParameterInvalid"
