@@ -22,6 +22,18 @@ def node(process_id: str, result: bool = False, **arguments) -> dict:
     return out
 
 
+def run_process(process_id: str, values: dict, **arguments):
+    """The value (a Cube for cubes) of one process whose arguments may read ``values``
+    (run-time values, e.g. cubes) as parameters, with no passes."""
+    from pgc.runner import execute
+
+    graph = {
+        "parameters": [{"name": name, "schema": {}} for name in values],
+        "process_graph": {"n": node(process_id, result=True, **arguments)},
+    }
+    return execute(graph, parameters=values, pipeline="none").value
+
+
 def codes(result) -> set[tuple[str, str]]:
     return {(d.code, d.pointer) for d in result.errors}
 

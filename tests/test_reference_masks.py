@@ -5,20 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
-from conftest import node
+from conftest import run_process
 
 from pgc.executors.values import Cube
-from pgc.runner import execute
 
 
 def run(process_id: str, c: Cube, **arguments) -> Cube:
-    graph = {
-        "parameters": [{"name": "c", "schema": {}}],
-        "process_graph": {
-            "r": node(process_id, data={"from_parameter": "c"}, result=True, **arguments)
-        },
-    }
-    return execute(graph, parameters={"c": c}, pipeline="none").value
+    return run_process(process_id, {"c": c}, data={"from_parameter": "c"}, **arguments)
 
 
 def cube(valid: np.ndarray) -> Cube:

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import node
+from conftest import node, run_process
 
 from pgc.executors.values import Cube
 from pgc.runner import execute
@@ -37,11 +37,7 @@ def cube() -> Cube:
 
 
 def run(process_id: str, **arguments):
-    graph = {
-        "parameters": [{"name": "c", "schema": {}}],
-        "process_graph": {"r": node(process_id, result=True, **arguments)},
-    }
-    return execute(graph, parameters={"c": cube()}, pipeline="none").value
+    return run_process(process_id, {"c": cube()}, **arguments)
 
 
 C = {"from_parameter": "c"}

@@ -6,11 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import node
+from conftest import run_process
 
 import pgc
 from pgc.executors.values import Cube
-from pgc.runner import execute
 
 STEP = 10.0
 
@@ -29,13 +28,7 @@ def cube(values=None, valid=None, dtype="float64") -> Cube:
 
 
 def resample(c: Cube, **arguments) -> Cube:
-    graph = {
-        "parameters": [{"name": "c", "schema": {}}],
-        "process_graph": {
-            "r": node("resample_spatial", data={"from_parameter": "c"}, result=True, **arguments)
-        },
-    }
-    return execute(graph, parameters={"c": c}, pipeline="none").value
+    return run_process("resample_spatial", {"c": c}, data={"from_parameter": "c"}, **arguments)
 
 
 def blocks(a: np.ndarray) -> np.ndarray:
@@ -106,18 +99,8 @@ def test_unknown_projection_fails_clearly():
 def test_resample_cube_spatial_takes_the_target_grid():
     c = cube()
     target = resample(c, resolution=20, method="near")
-    graph = {
-        "parameters": [{"name": "c", "schema": {}}, {"name": "g", "schema": {}}],
-        "process_graph": {
-            "r": node(
-                "resample_cube_spatial",
-                data={"from_parameter": "c"},
-                target={"from_parameter": "g"},
-                method="average",
-                result=True,
-            )
-        },
-    }
-    out = execute(graph, parameters={"c": c, "g": target}, pipeline="none").value
+    out = run_process("resample_cube_spatial", {"c": c, "g": target},
+                      data={"from_parameter": "c"}, target={"from_parameter": "g"},
+                      method="average")  # fmt: skip
     np.testing.assert_allclose(out.data.values, blocks(c.data.values).mean(axis=-1))
     np.testing.assert_array_equal(out.data.x.values, target.data.x.values)

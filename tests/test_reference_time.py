@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import node
+from conftest import node, run_process
 
 import pgc
 from pgc.executors.values import Cube
@@ -145,20 +145,9 @@ def test_anomaly_subtracts_the_normal_of_each_period_label():
         [10.0, 20.0, 30.0], dims=["t"], coords={"t": ["2020-01", "2020-02", "2021-01"]}
     )
     normals = xr.DataArray([1.0, 2.0], dims=["t"], coords={"t": ["01", "02"]})
-    graph = {
-        "parameters": [{"name": "d", "schema": {}}, {"name": "n", "schema": {}}],
-        "process_graph": {
-            "a": node(
-                "anomaly",
-                data={"from_parameter": "d"},
-                normals={"from_parameter": "n"},
-                period="month",
-                result=True,
-            )
-        },
-    }
     cubes = {k: Cube(v, xr.ones_like(v, dtype=bool)) for k, v in (("d", months), ("n", normals))}
-    out = execute(graph, parameters=cubes, pipeline="none").value
+    out = run_process("anomaly", cubes, data={"from_parameter": "d"},
+                      normals={"from_parameter": "n"}, period="month")  # fmt: skip
     assert out.filled().values.tolist() == [9.0, 18.0, 29.0]
 
 
@@ -166,26 +155,15 @@ def test_climatological_normal_skips_nodata_and_anomaly_propagates_it():
     times = np.array(["2001-01-05", "2002-01-05", "2003-01-05", "2001-02-05"], "datetime64[ns]")
     values = xr.DataArray([1.0, 100.0, 3.0, 5.0], dims=["t"], coords={"t": times})
     valid = xr.DataArray([True, False, True, False], dims=["t"], coords={"t": times})
-    normal = {
-        "parameters": [{"name": "d", "schema": {}}],
-        "process_graph": {
-            "n": node("climatological_normal", data={"from_parameter": "d"}, period="month",
-                      climatology_period=[2001, 2003], result=True),
-        },
-    }  # fmt: skip
-    normals = execute(normal, parameters={"d": Cube(values, valid)}, pipeline="none").value
+    normals = run_process("climatological_normal", {"d": Cube(values, valid)},
+                          data={"from_parameter": "d"}, period="month",
+                          climatology_period=[2001, 2003])  # fmt: skip
     labels, values = normals.data.t.values.tolist(), normals.filled().values.tolist()
     by_month = dict(zip(labels, values, strict=True))
     assert by_month["01"] == 2.0  # mean of 1 and 3; 100 is no-data
     assert np.isnan(by_month["02"]) and not normals.valid.sel(t="02")  # only no-data
     data = xr.DataArray([10.0, 20.0], dims=["t"], coords={"t": ["2004-01", "2004-02"]})
-    anomaly = {
-        "parameters": [{"name": "d", "schema": {}}, {"name": "n", "schema": {}}],
-        "process_graph": {
-            "a": node("anomaly", data={"from_parameter": "d"}, normals={"from_parameter": "n"},
-                      period="month", result=True),
-        },
-    }  # fmt: skip
     cubes = {"d": Cube(data, xr.ones_like(data, dtype=bool)), "n": normals}
-    out = execute(anomaly, parameters=cubes, pipeline="none").value
+    out = run_process("anomaly", cubes, data={"from_parameter": "d"},
+                      normals={"from_parameter": "n"}, period="month")  # fmt: skip
     assert out.filled().values[0] == 8.0 and not out.valid.values[1]
