@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .values import Cube, CubeArray, LabeledArray
+from .values import Cube, CubeArray, LabeledArray, concat
 
 
 class PixelLoop(Exception):
@@ -114,10 +114,7 @@ def _assemble(results: list, template: xr.DataArray, call, error) -> Any:
             labels = [own[label] for label in labels]
     columns = [[_values(r)[j] for r in results] for j in range(len(labels))]
     parts = [_cube_of(column, template) for column in columns]
-    data = xr.concat([p.data for p in parts], dim=dim).assign_coords({dim: labels})
-    valid = xr.concat([p.valid for p in parts], dim=dim).assign_coords({dim: labels})
-    order = [*template.dims, dim]
-    return CubeArray(Cube(data.transpose(*order), valid.transpose(*order)), dim)
+    return CubeArray(concat(parts, dim, labels, [*template.dims, dim]), dim)
 
 
 def _values(array: Any) -> list:

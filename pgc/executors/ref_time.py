@@ -13,7 +13,7 @@ import xarray as xr
 from ..periods import CLIMATOLOGICAL_NORMALS
 from .ref_scalar import FLOAT, _as_float
 from .reference import Call, ProcessError, implements
-from .values import Cube, CubeArray, LabeledArray
+from .values import Cube, CubeArray, LabeledArray, concat
 
 # Period labels as the aggregate_temporal_period definition writes them. December belongs
 # to the next year's djf, November and December to the next year's ndjfma.
@@ -84,9 +84,7 @@ def _aggregate_temporal_period(call: Call) -> Cube:
         sub = Cube(cube.data.isel({dim: idx}), cube.valid.isel({dim: idx}))
         result = reducer(data=CubeArray(sub, dim), context=call.get("context"))
         parts.append(_like(result, template))
-    data = xr.concat([p.data for p in parts], dim=dim).assign_coords({dim: order})
-    valid = xr.concat([p.valid for p in parts], dim=dim).assign_coords({dim: order})
-    return Cube(data.transpose(*cube.dims), valid.transpose(*cube.dims))
+    return concat(parts, dim, order, cube.dims)
 
 
 def _like(result: Any, template: xr.DataArray) -> Cube:
@@ -246,9 +244,7 @@ def _aggregate_temporal(call: Call) -> Cube:
         parts.append(
             _like(reducer(data=CubeArray(sub, dim), context=call.get("context")), template)
         )
-    data = xr.concat([p.data for p in parts], dim=dim).assign_coords({dim: labels})
-    valid = xr.concat([p.valid for p in parts], dim=dim).assign_coords({dim: labels})
-    return Cube(data.transpose(*cube.dims), valid.transpose(*cube.dims))
+    return concat(parts, dim, labels, cube.dims)
 
 
 def _in_interval(times: np.ndarray, start: str | None, end: str | None) -> np.ndarray:
@@ -329,9 +325,7 @@ def _climatological_normal(call: Call) -> Cube:
         with np.errstate(all="ignore"):
             parts.append(Cube((total / count).where(count > 0, 0), count > 0))
     names = list(CLIMATOLOGICAL_NORMALS[period])
-    data = xr.concat([p.data for p in parts], dim=dim).assign_coords({dim: names})
-    ok = xr.concat([p.valid for p in parts], dim=dim).assign_coords({dim: names})
-    return Cube(data.transpose(*cube.dims), ok.transpose(*cube.dims))
+    return concat(parts, dim, names, cube.dims)
 
 
 @implements("anomaly")

@@ -53,7 +53,7 @@ import xarray as xr
 
 from .ref_scalar import FLOAT, _as_float
 from .reference import Call, ProcessError, implements
-from .values import Cube, CubeArray
+from .values import Cube, CubeArray, concat
 
 WGS84 = "4326"
 EMPTY = {"type": "GeometryCollection", "geometries": []}
@@ -434,9 +434,8 @@ def _stack(parts: list[Cube], features: Features, template: xr.DataArray, target
     name = features.dimension
     if not parts:
         return _no_geometries(template, name, target)
-    data = xr.concat([p.data for p in parts], dim=name).assign_coords({name: features.labels})
-    valid = xr.concat([xr.broadcast(p.valid, p.data)[0] for p in parts], dim=name)
-    valid = valid.assign_coords({name: features.labels})
+    stacked = concat(parts, name, features.labels, [name, *parts[0].data.dims])
+    data, valid = stacked.data, stacked.valid
     if target is not None:
         data, valid = data.rename(__counts__=target), valid.rename(__counts__=target)
     return Cube(data, valid)

@@ -98,6 +98,15 @@ class LabeledArray:
         return len(self.values)
 
 
+def concat(parts: list[Cube], dim: str, labels: list, order: list[str] | tuple) -> Cube:
+    """``parts`` (cubes of the same shape) one after another along a new dimension ``dim``
+    with ``labels``, the result's dimensions in ``order``."""
+    data = xr.concat([p.data for p in parts], dim=dim).assign_coords({dim: labels})
+    valid = xr.concat([xr.broadcast(p.valid, p.data)[0] for p in parts], dim=dim)
+    valid = valid.assign_coords({dim: labels})
+    return Cube(data.transpose(*order), valid.transpose(*order))
+
+
 ARRAY_DIM = "__array__"
 
 
