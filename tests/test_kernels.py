@@ -258,3 +258,16 @@ def test_conformance_vectors_pass_the_same_with_the_numba_executor(name):
     for case in json5.loads((folder / f"{name}.json5").read_text())["tests"]:
         expected = run_case(name, case, folder, specs)[0]
         assert run_case(name, case, folder, specs, executor="numba")[0] == expected
+
+
+def test_cli_numba_executor_writes_what_the_reference_writes(tmp_path, capsys):
+    import rasterio
+
+    from pgc.cli import main
+
+    evi = str(Path(__file__).resolve().parent.parent / "examples" / "evi.json")
+    assert main(["run", evi, "-o", str(tmp_path / "ref.tif")]) == 0
+    assert main(["run", evi, "--executor", "numba", "--stats", "-o", str(tmp_path / "nb.tif")]) == 0
+    assert "kernels: 1 run" in capsys.readouterr().out
+    with rasterio.open(tmp_path / "ref.tif") as a, rasterio.open(tmp_path / "nb.tif") as b:
+        np.testing.assert_array_equal(a.read(), b.read())
