@@ -754,12 +754,11 @@ def test_apply_polygon_outside_the_data_is_all_mask_value():
     assert (out == 3).all()
 
 
-def test_apply_polygon_with_a_client_built_graph(raw):
-    pytest.importorskip("openeo")
+def client_load():
+    """The test's load, built with the official openEO client (offline)."""
     from openeo.rest.datacube import DataCube
-    from openeo.rest.vectorcube import VectorCube
 
-    cube = DataCube.load_collection(
+    return DataCube.load_collection(
         "SENTINEL2_L2A_SAMPLE",
         connection=None,
         fetch_metadata=False,
@@ -767,6 +766,13 @@ def test_apply_polygon_with_a_client_built_graph(raw):
         temporal_extent=["2023-06-01", "2023-07-01"],
         bands=["B04", "B08"],
     )
+
+
+def test_apply_polygon_with_a_client_built_graph(raw):
+    pytest.importorskip("openeo")
+    from openeo.rest.vectorcube import VectorCube
+
+    cube = client_load()
     polygons = VectorCube.load_geojson(connection=None, data=NW)
     graph = cube.apply_polygon(
         geometries=polygons, process=lambda data: data.apply(lambda x: x + 1), mask_value=0
@@ -873,7 +879,6 @@ def test_aggregate_spatial_with_a_client_built_graph(raw):
     """The client's aggregate_spatial with a vector cube; the expected pixels are found by
     transforming the pixel centres to WGS84 and testing them against the polygon."""
     pytest.importorskip("openeo")
-    from openeo.rest.datacube import DataCube
     from openeo.rest.vectorcube import VectorCube
     from rasterio.warp import transform
 
@@ -883,14 +888,7 @@ def test_aggregate_spatial_with_a_client_built_graph(raw):
             [[4.4380, 51.3960], [4.4398, 51.3962], [4.4390, 51.3972], [4.4380, 51.3960]]
         ],
     }
-    cube = DataCube.load_collection(
-        "SENTINEL2_L2A_SAMPLE",
-        connection=None,
-        fetch_metadata=False,
-        spatial_extent=LOAD["arguments"]["spatial_extent"],
-        temporal_extent=["2023-06-01", "2023-07-01"],
-        bands=["B04", "B08"],
-    )
+    cube = client_load()
     fields = VectorCube.load_geojson(connection=None, data=collection(feature(field)))
     graph = cube.aggregate_spatial(fields, reducer="max").flat_graph()
     out = pgc.run(graph)
