@@ -290,10 +290,15 @@ def _compile(args: argparse.Namespace):
         parse_pipeline(args.pipeline)
     except ValueError as exc:
         raise _UsageError(str(exc)) from None
+    pipeline = args.pipeline
+    if getattr(args, "kernels", False):  # explain --kernels: the numba executor's plan
+        from .runner import with_kernels
+
+        pipeline = with_kernels(pipeline)
     try:
         return compile_graph(
             data,
-            pipeline=args.pipeline,
+            pipeline=pipeline,
             specs=specs,
             name=name,
             user_processes=_read_udps(args.udp),

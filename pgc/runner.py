@@ -66,6 +66,10 @@ def execute(
     from .data.reading import ReadStats
     from .executors.reference import RunContext, run_graph
 
+    if executor not in ("reference", "numba"):
+        raise ValueError(f"unknown executor {executor!r}: reference or numba")
+    if executor == "numba":
+        pipeline = with_kernels(pipeline)
     plan = compile_graph(
         document,
         pipeline=pipeline,
@@ -82,8 +86,6 @@ def execute(
         python_udf=python_udf,
         udf_timeout=udf_timeout,
     )
-    if executor not in ("reference", "numba"):
-        raise ValueError(f"unknown executor {executor!r}: reference or numba")
     if executor == "numba":
         from .kernels.codegen import KernelStats
 
@@ -95,6 +97,15 @@ def execute(
     return RunResult(
         value, context.saved, plan, context.stats.bytes_read, timings, context.kernel_stats
     )
+
+
+def with_kernels(pipeline: str | list[str]) -> list[str]:
+    """The numba executor's pipeline: ``pipeline``, then fuse-elementwise (the lowering of
+    per-pixel work to kernel nodes)."""
+    from .passes.manager import parse_pipeline
+
+    names = parse_pipeline(pipeline) if isinstance(pipeline, str) else list(pipeline)
+    return names if "fuse-elementwise" in names else [*names, "fuse-elementwise"]
 
 
 def run(document: Any, *, parameters: dict[str, Any] | None = None, **options: Any) -> Any:

@@ -172,7 +172,9 @@ def _run(
             name: _value(value, results, scope, context, node, name)
             for name, value in node.arguments
         }
-        impl = IMPLEMENTATIONS.get(node.process_id)
+        impl = IMPLEMENTATIONS.get(
+            node.process_id if node.namespace != "pgc" else f"pgc::{node.process_id}"
+        )
         try:
             if impl is None:
                 raise ProcessError(
@@ -197,11 +199,19 @@ def _run(
 
 
 def _fused(call: Call) -> Any:
-    if call.node.process_id not in ("apply", "reduce_dimension"):
+    """The numba executor's kernel for a pgc::kernel node, or None (then its body runs)."""
+    if call.node.namespace != "pgc" or call.node.process_id != "kernel":
         return None
-    from ..kernels.run import try_kernel  # numba: imported only by the numba executor
+    from ..kernels.run import run_kernel  # numba: imported only by the numba executor
 
-    return try_kernel(call)
+    return run_kernel(call)
+
+
+@implements("pgc::kernel")
+def _kernel_body(call: Call) -> Any:
+    """A fused kernel (the fuse-elementwise pass) as the reference runs it: the nodes it
+    replaced, over its sources. The numba executor runs the compiled loop instead."""
+    return call.callback("body")(**call.get("sources"))
 
 
 def _value(

@@ -217,6 +217,14 @@ def fallback_type(spec) -> Type:
     return type_from_schema(spec.returns) if spec is not None else ANY
 
 
+def _kernel_type(ctx: RuleContext) -> Type:
+    """A fused kernel (pgc::kernel, made by the fuse-elementwise pass) has the type of the
+    nodes it replaced: its body's result, with the sources' types as the parameters."""
+    sources = ctx.node.arg("sources")
+    items = sources.items if isinstance(sources, ObjectValue) else ()
+    return ctx.callback("body", {name: ctx.value_type(value) for name, value in items})
+
+
 def infer_graph(
     graph: Graph,
     env: Environment,
@@ -242,7 +250,9 @@ def infer_graph(
             user = node.namespace == "user" or (
                 node.namespace is None and node.process_id in env.user_processes
             )
-            if user:  # a user-defined process: the return type it declares
+            if node.namespace == "pgc" and node.process_id == "kernel":
+                node_type = _kernel_type(ctx)
+            elif user:  # a user-defined process: the return type it declares
                 declared = env.user_processes.get(node.process_id) or {}
                 node_type = type_from_schema((declared.get("returns") or {}).get("schema", {}))
             else:

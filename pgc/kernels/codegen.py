@@ -72,10 +72,10 @@ def source(
     not short-circuit ``and``/``or``, so the loop has no branches to stop vectorizing."""
     masked = tuple(masked) if masked is not None else (True,) * n_inputs
     lines: list[str] = []
-    names: dict[int, tuple[str, str]] = {}
+    names: dict[Expr, tuple[str, str]] = {}
     _emit(expr, lines, names, masked)
     lines = [line.replace("FLOAT(", f"np.{dtype}(") for line in lines]
-    value, valid = names[id(expr)]
+    value, valid = names[expr]
     index = ", ".join(f"i{d}" for d in range(ndim))
     params = ", ".join(f"in{j}, ok{j}" if masked[j] else f"in{j}" for j in range(n_inputs))
     out_value = f"({value} != 0.0)" if expr.boolean else value
@@ -105,12 +105,12 @@ def source(
     return "\n".join(body) + "\n"
 
 
-def _emit(expr: Expr, lines: list[str], names: dict[int, tuple[str, str]], masked: tuple) -> None:
+def _emit(expr: Expr, lines: list[str], names: dict[Expr, tuple[str, str]], masked: tuple) -> None:
     """Statements computing every node of ``expr`` (post-order, iteratively)."""
     stack: list[tuple[Expr, bool]] = [(expr, False)]
     while stack:
         node, ready = stack.pop()
-        if id(node) in names:
+        if node in names:
             continue
         if not ready:
             stack.append((node, True))
@@ -118,8 +118,8 @@ def _emit(expr: Expr, lines: list[str], names: dict[int, tuple[str, str]], maske
             continue
         k = len(names)
         v, ok = f"v{k}", f"k{k}"
-        names[id(node)] = (v, ok)
-        args = [names[id(a)] for a in node.args]
+        names[node] = (v, ok)
+        args = [names[a] for a in node.args]
         lines.extend(_statements(node, v, ok, args, masked))
 
 
@@ -161,6 +161,15 @@ def _statements(
             f"{v} = {a} if c{v} else {r}",
             f"{ok} = {ka} if c{v} else {kr}",
         ]
+    if op == "mask":
+        (d, kd), (m, km) = args
+        if node.params:  # the replacement where the mask hits (the data keeps its validity)
+            return [
+                f"h{v} = {km} & ({m} != 0.0)",
+                f"{v} = FLOAT({node.params[0]!r}) if h{v} else {d}",
+                f"{ok} = h{v} | {kd}",
+            ]
+        return [f"h{v} = {km} & ({m} != 0.0)", f"{v} = {d}", f"{ok} = {kd} & (not h{v})"]
     if op in ("is_nodata", "is_nan", "is_valid"):
         (x, kx) = args[0]
         test = {
@@ -186,28 +195,49 @@ def _statements(
     raise ValueError(f"no code for {op}")  # pragma: no cover - from_callback never builds it
 
 
-def load(expr: Expr, ndim: int, n_inputs: int, dtype: str = "float64", masked=None):
-    """The compiled kernel function (from memory, the disk cache, or newly written)."""
+def load(
+    expr: Expr,
+    ndim: int,
+    n_inputs: int,
+    dtype: str = "float64",
+    masked=None,
+    reduce: tuple[str, bool] | None = None,
+):
+    """The compiled kernel function (from memory, the disk cache, or newly written);
+    ``reduce`` = (reducer, ignore_nodata) for a kernel that reduces the leading dimension
+    (:mod:`pgc.kernels.reducers`)."""
     masked = tuple(masked) if masked is not None else (True,) * n_inputs
     flags = "".join("m" if m else "u" for m in masked)
     key = f"k_{expr.key()}_{ndim}d{n_inputs}_{dtype}_{flags}"
+    if reduce is not None:
+        key += f"_{reduce[0]}{'i' if reduce[1] else 'n'}"
     with _LOCK:
         if key in _LOADED:
             return _LOADED[key]
-        folder = cache_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{key}.py"
-        text = source(expr, ndim, n_inputs, dtype, masked)
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            partial = path.with_suffix(f".{os.getpid()}.tmp")
-            partial.write_text(text, encoding="utf-8")
-            partial.replace(path)  # atomic: other processes see all of it or nothing
-        spec = importlib.util.spec_from_file_location(f"pgc_kernels.{key}", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)  # pgc's own generated code, never user text
-        _LOADED[key] = module.kernel
-        return module.kernel
+        if reduce is None:
+            text = source(expr, ndim, n_inputs, dtype, masked)
+        else:
+            from .reducers import reduce_source
+
+            text = reduce_source(expr, ndim, n_inputs, dtype, masked, *reduce)
+        _LOADED[key] = _import(key, text)
+        return _LOADED[key]
+
+
+def _import(key: str, text: str):
+    """Write the kernel's module to the cache folder (if it is not there) and import it."""
+    folder = cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{key}.py"
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)  # atomic: other processes see all of it or nothing
+    spec = importlib.util.spec_from_file_location(f"pgc_kernels.{key}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)  # pgc's own generated code, never user text
+    return module.kernel
 
 
 def call(kernel, arrays: list, out, out_ok, stats: KernelStats | None, key: str) -> None:

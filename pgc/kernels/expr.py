@@ -14,13 +14,17 @@ its validity, exactly as the reference executor's cubes do:
 - ``is_nodata``, ``is_nan``, ``is_valid``: always valid.
 
 :func:`from_callback` translates the child graph of ``apply`` (``x``: the pixel's value)
-or of ``reduce_dimension`` over the bands (``array_element`` of ``data`` by label or index:
-one band) into an expression, or gives None when it holds anything else.
+or of ``reduce_dimension`` (``array_element`` of ``data`` by label or index: one element
+of the dimension, usually a band) into an expression, or gives None when it holds anything
+else. ``mask`` joins two expressions (:func:`masked`); :func:`substitute` puts expressions
+in place of inputs, which is how the fuse-elementwise pass grows a kernel across nodes.
+Expressions travel in the IR as JSON (:func:`to_json`, :func:`from_json`).
 
 >>> from pgc.ir.parser import parse_ir
 >>> g = parse_ir('process(x) { %m = multiply(x=$x, y=2) return %m }')
->>> str(from_callback(g, "apply", None)[0])
-'multiply(in0, 2.0)'
+>>> expr = from_callback(g, "apply")[0]
+>>> str(expr), to_json(expr)
+('multiply(in0, 2.0)', {'op': 'multiply', 'args': [{'in': 0}, {'const': 2.0}]})
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ ARGUMENTS = {  # the operands of each process, in order
     "is_valid": ("x",),
     "clip": ("x",),
     "linear_scale_range": ("x",),
+    "mask": ("data", "mask"),  # mask with a cube: replacement (or null) where mask is true
 }
 BOOLEAN = {"gt", "gte", "lt", "lte", "eq", "neq", "xor", "not", "and", "or"} | {
     "is_nodata",
@@ -115,6 +120,16 @@ class Expr:
             return isinstance(self.value, bool)
         return self.op in BOOLEAN
 
+    def inputs(self) -> set[int]:
+        """The input positions the expression reads."""
+        found, stack = set(), [self]
+        while stack:
+            item = stack.pop()
+            if item.op == "in":
+                found.add(item.value)
+            stack.extend(item.args)
+        return found
+
     def key(self) -> str:
         """A structural hash: equal for equal expressions (the kernel cache key)."""
         return hashlib.sha256(str(self).encode()).hexdigest()[:16]
@@ -128,17 +143,16 @@ class Expr:
         return count
 
 
-def from_callback(
-    graph: Graph, kind: str, band_labels: tuple | None
-) -> tuple[Expr, list[int]] | None:
-    """The expression of an ``apply`` callback (``kind="apply"``) or of a reducer over the
-    bands (``kind="bands"``, with the cube's band labels), and the bands it reads (for
-    ``apply``: ``[0]``, the pixel's value); None if the callback is not elementwise or does
-    not read the pixel at all."""
-    inputs: list[int] = []  # band positions, in the order of the kernel's inputs
+def from_callback(graph: Graph, kind: str) -> tuple[Expr, list] | None:
+    """The expression of an ``apply`` callback (``kind="apply"``) or of a reducer that picks
+    elements of its ``data`` (``kind="reduce"``), and what each of its inputs reads: for
+    ``apply`` ``[None]`` (the pixel's value), for a reducer ``("label", v)`` or
+    ``("index", i)`` per picked element (resolved against the cube's labels when it runs).
+    None if the callback is not elementwise or does not read the pixel at all."""
+    inputs: list = []  # the selectors, in the order of the kernel's inputs
     done: dict[str, Expr] = {}
     for node in graph.nodes():
-        expr = _node(node, kind, band_labels, inputs, done)
+        expr = _node(node, kind, inputs, done)
         if expr is None:
             return None
         done[node.id] = expr
@@ -149,13 +163,13 @@ def from_callback(
     return done[graph.result], inputs
 
 
-def _node(node: Node, kind: str, labels, inputs: list[int], done: dict) -> Expr | None:
+def _node(node: Node, kind: str, inputs: list, done: dict) -> Expr | None:
     pid = node.process_id
     if node.namespace is not None:
         return None
     if pid == "array_element":
-        return _pick(node, kind, labels, inputs)
-    if pid not in ARGUMENTS:
+        return _pick(node, kind, inputs)
+    if pid not in ARGUMENTS or pid == "mask":  # mask is a cube process, not a callback's
         return None
     names = {k for k, _ in node.arguments}
     operands = ARGUMENTS[pid]
@@ -188,23 +202,23 @@ def _node(node: Node, kind: str, labels, inputs: list[int], done: dict) -> Expr 
     return Expr(pid, tuple(args), params=params)
 
 
-def _pick(node: Node, kind: str, labels, inputs: list[int]) -> Expr | None:
-    """array_element of the reducer's ``data``: one band of the cube."""
-    if kind != "bands" or labels is None or node.arg("data") != ParamRef("data"):
+def _pick(node: Node, kind: str, inputs: list) -> Expr | None:
+    """array_element of the reducer's ``data`` by a literal label or index: one element."""
+    if kind != "reduce" or node.arg("data") != ParamRef("data"):
         return None
     names = {k for k, _ in node.arguments}
     if not names <= {"data", "index", "label"}:
         return None
     label, index = node.literal("label"), node.literal("index")
-    if isinstance(label, str) and label in labels and node.arg("index") is None:
-        band = list(labels).index(label)
-    elif isinstance(index, int) and 0 <= index < len(labels) and node.arg("label") is None:
-        band = index
+    if isinstance(label, str) and node.arg("index") is None:
+        selector = ("label", label)
+    elif isinstance(index, int) and not isinstance(index, bool) and node.arg("label") is None:
+        selector = ("index", index)
     else:
         return None
-    if band not in inputs:
-        inputs.append(band)
-    return Expr("in", value=inputs.index(band))
+    if selector not in inputs:
+        inputs.append(selector)
+    return Expr("in", value=inputs.index(selector))
 
 
 def _value(value: Any, kind: str, inputs: list[int], done: dict) -> Expr | None:
@@ -212,8 +226,8 @@ def _value(value: Any, kind: str, inputs: list[int], done: dict) -> Expr | None:
         return done.get(value.id)
     if isinstance(value, ParamRef):
         if kind == "apply" and value.name == "x":
-            if 0 not in inputs:
-                inputs.append(0)
+            if None not in inputs:
+                inputs.append(None)
             return Expr("in", value=0)
         return None
     if isinstance(value, Literal):
@@ -227,3 +241,59 @@ def _value(value: Any, kind: str, inputs: list[int], done: dict) -> Expr | None:
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def substitute(expr: Expr, inputs: dict[int, Expr]) -> Expr:
+    """``expr`` with every input ``j`` replaced by ``inputs[j]``."""
+    if expr.op == "in":
+        return inputs[expr.value]
+    if not expr.args:
+        return expr
+    args = tuple(substitute(a, inputs) for a in expr.args)
+    return Expr(expr.op, args, expr.value, expr.params)
+
+
+def renumber(expr: Expr, offset: int) -> Expr:
+    """``expr`` reading input ``j + offset`` where it read ``j``."""
+    return substitute(expr, {j: Expr("in", value=j + offset) for j in expr.inputs()})
+
+
+def masked(data: Expr, mask: Expr, replacement: float | None) -> Expr:
+    """``mask(data, mask, replacement)`` for one pixel: the replacement (None: no-data)
+    where ``mask`` has data and is non-zero, else ``data``."""
+    params = () if replacement is None else (float(replacement),)
+    return Expr("mask", (data, mask), params=params)
+
+
+def to_json(expr: Expr) -> dict:
+    """The expression as JSON, as the kernel node of the IR holds it."""
+    if expr.op == "in":
+        return {"in": expr.value}
+    if expr.op == "const":
+        return {"const": expr.value}
+    out: dict = {"op": expr.op, "args": [to_json(a) for a in expr.args]}
+    if expr.params:
+        out["params"] = list(expr.params)
+    return out
+
+
+def from_json(value: Any) -> Expr:
+    """The expression of :func:`to_json`; ValueError for anything else."""
+    if not isinstance(value, dict):
+        raise ValueError(f"not a kernel expression: {value!r}")
+    if "in" in value:
+        if not isinstance(value["in"], int) or value["in"] < 0:
+            raise ValueError(f"bad kernel input {value['in']!r}")
+        return Expr("in", value=value["in"])
+    if "const" in value:
+        v = value["const"]
+        if not (v is None or isinstance(v, bool) or _is_number(v)):
+            raise ValueError(f"bad kernel constant {v!r}")
+        return Expr("const", value=v if v is None or isinstance(v, bool) else float(v))
+    op, args = value.get("op"), value.get("args")
+    if op not in ARGUMENTS or not isinstance(args, list) or len(args) != len(ARGUMENTS[op]):
+        raise ValueError(f"bad kernel operation {op!r}")
+    params = value.get("params", [])
+    if not isinstance(params, list) or not all(_is_number(p) for p in params):
+        raise ValueError(f"bad kernel parameters {params!r}")
+    return Expr(op, tuple(from_json(a) for a in args), params=tuple(float(p) for p in params))

@@ -47,6 +47,7 @@ def registry() -> dict[str, PassFn]:
     from .cse import cse
     from .dce import dce
     from .fold import fold
+    from .fuse import fuse_elementwise
     from .prune_bands import prune_bands
     from .push_filters import push_filters
 
@@ -56,6 +57,7 @@ def registry() -> dict[str, PassFn]:
         "fold": fold,
         "push-filters": push_filters,
         "prune-bands": prune_bands,
+        "fuse-elementwise": fuse_elementwise,  # lowering for the numba executor
     }
 
 

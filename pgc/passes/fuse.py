@@ -1,0 +1,293 @@
+"""fuse-elementwise: maximal regions of per-pixel work become one kernel node each.
+
+A region grows from its sources (cubes: load results, parameters, or nodes that are not
+per-pixel) through nodes that compute each pixel from the same pixel of their inputs:
+
+- ``apply`` whose callback is elementwise (:func:`pgc.kernels.expr.from_callback`);
+- ``reduce_dimension`` whose reducer is elementwise over ``array_element`` picks by
+  label or index (band math): the picks become inputs of the kernel;
+- ``ndvi`` (without ``target_band``): two bands picked by name or common name;
+- ``mask`` with a cube, when both the data and the mask are regions (or sources);
+- and last, ``reduce_dimension`` with one of the reducers ``max``, ``min``, ``mean``,
+  ``sum``, ``count``, ``median`` (:data:`pgc.kernels.reducers.REDUCERS`): the kernel then
+  folds the dimension in the same pass, so a cloud-masked NDVI composite over time reads
+  its input once.
+
+Law: for elementwise ``f`` and ``g``, ``apply(apply(c, g), f) == apply(c, f . g)``, and a
+pick commutes with elementwise work: ``array_element(apply(c, g), b) == g(array_element(c,
+b))``; so the composition computed pixel by pixel equals the chain of nodes. A producer is
+absorbed only when its consumer is its only reader (otherwise its value is needed anyway,
+and it becomes a kernel of its own); a region stops at :data:`MAX_OPERATIONS`.
+
+The kernel node (``pgc::kernel``) keeps the nodes it replaced as its ``body``, a child
+graph over the sources. The reference executor runs the body, so a fused graph means what
+the unfused graph meant; the numba executor runs the expression as one compiled loop and
+falls back to the body wherever the data does not fit the kernel (dimensions that do not
+line up, a label that is not there, a dtype it does not compute). Arguments:
+``sources`` (name -> cube), ``inputs`` (per kernel input: source name, the dimension
+picked from and ``["label", v]``, ``["index", i]`` or ``["band", name or common name]``,
+or nulls for the whole cube),
+``expression`` (:func:`pgc.kernels.expr.to_json`) and ``reduce`` (null or the dimension,
+reducer and ignore_nodata).
+
+Not in the default pipeline: kernel nodes are not openEO processes, so this is a lowering
+step of the numba executor (``pgc run --executor numba``, ``pgc explain --kernels``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..ir.graph import Graph, Parameter
+from ..ir.nodes import Callback, Literal, Node, NodeRef, ObjectValue, ParamRef, Value
+from ..kernels.expr import Expr, from_callback, masked, substitute, to_json
+from ..kernels.reducers import REDUCERS
+
+MAX_OPERATIONS = 200  # a bound on kernel size: compile time, and expression depth
+
+
+@dataclass(frozen=True)
+class Region:
+    """Per-pixel work over ``sources``: ``inputs[j]`` = (source index, dimension picked
+    from or None, selector or None) is what ``expr`` reads as input ``j``."""
+
+    sources: tuple[Value, ...]
+    inputs: tuple[tuple, ...]
+    expr: Expr
+    members: tuple[str, ...] = ()  # the nodes it replaces, in graph order
+    reduce: tuple | None = None  # (dimension, reducer, ignore_nodata)
+
+    @property
+    def whole(self) -> bool:
+        """Whether every input is a whole source cube (nothing picked)."""
+        return all(dim is None for _, dim, _ in self.inputs)
+
+
+def fuse_elementwise(graph: Graph, context) -> tuple[Graph, bool]:
+    """Replace each maximal region of the top-level graph by a ``pgc::kernel`` node."""
+    regions: dict[str, Region] = {}
+    for node in graph.nodes():
+        region = _region(node, graph, regions)
+        if region is not None:
+            regions[node.id] = region
+    absorbed = {m for r in regions.values() for m in r.members[:-1]}
+    roots = [n for n in regions if n not in absorbed]
+    if not roots:
+        return graph, False
+    out = graph.copy()
+    for root in roots:
+        region = regions[root]
+        out.replace(_kernel_node(graph, root, region))
+        for member in reversed(region.members[:-1]):
+            out.remove(member)
+    return out, True
+
+
+def _region(node: Node, graph: Graph, regions: dict[str, Region]) -> Region | None:
+    if node.namespace is not None:
+        return None
+    for absorb in (True, False):  # a region too large: start again from its operands
+        region = _grow(node, graph, regions, absorb)
+        if region is None or region.expr.size() <= MAX_OPERATIONS:
+            return region
+    return None
+
+
+def _grow(node: Node, graph: Graph, regions: dict, absorb: bool) -> Region | None:
+    def operand(name: str, whole: bool = False) -> Region | None:
+        value = node.arg(name)
+        if not isinstance(value, NodeRef | ParamRef):
+            return None
+        inner = regions.get(value.id) if isinstance(value, NodeRef) and absorb else None
+        usable = inner is not None and inner.reduce is None and (inner.whole or not whole)
+        if usable and _only_reader(graph, value.id, node):
+            return inner
+        return Region((value,), ((0, None, None),), Expr("in", value=0))
+
+    pid = node.process_id
+    names = {k for k, _ in node.arguments}
+    others = [v for k, v in node.arguments if k not in ("data", "mask")]
+    if not all(isinstance(v, Literal | Callback) for v in others):
+        return None  # the body holds the region's nodes over its sources, and nothing else
+    if pid == "apply" and names <= {"data", "process", "context"}:
+        callback = node.arg("process")
+        translated = from_callback(callback.graph, "apply") if _is_cb(callback) else None
+        base = operand("data") if translated is not None else None
+        if base is None:
+            return None
+        expr = substitute(translated[0], {0: base.expr})
+        return Region(base.sources, base.inputs, expr, (*base.members, node.id))
+    if pid == "reduce_dimension" and names <= {"data", "reducer", "dimension", "context"}:
+        return _reduce(node, operand)
+    if pid == "ndvi" and names <= {"data", "nir", "red", "target_band"}:
+        return _ndvi(node, operand)
+    if pid == "mask" and names <= {"data", "mask", "replacement"}:
+        replacement = node.arg("replacement")
+        value = replacement.value if isinstance(replacement, Literal) else 0
+        if replacement is not None and not (value is None or _is_number(value)):
+            return None
+        data, mask = operand("data"), operand("mask")
+        if data is None or mask is None or data.expr.op == "in" or data.expr.boolean:
+            return None  # a bare cube keeps its own dtype in mask: the reference's
+        joined = _join(data, mask)
+        expr = masked(data.expr, joined[1], None if replacement is None else value)
+        members = tuple(dict.fromkeys((*data.members, *mask.members, node.id)))
+        return Region(joined[0].sources, joined[0].inputs, expr, members)
+    return None
+
+
+def _reduce(node: Node, operand) -> Region | None:
+    dim, callback = node.literal("dimension"), node.arg("reducer")
+    if not isinstance(dim, str) or not _is_cb(callback):
+        return None
+    folding = _fold(callback.graph)
+    if folding is not None:
+        base = operand("data")
+        if base is None or any(d == dim for _, d, _ in base.inputs):
+            return None
+        return Region(
+            base.sources, base.inputs, base.expr, (*base.members, node.id), (dim, *folding)
+        )
+    translated = from_callback(callback.graph, "reduce")
+    base = operand("data", whole=True) if translated is not None else None
+    if base is None:
+        return None
+    return _picked(base, dim, translated[1], translated[0], node.id)
+
+
+def _ndvi(node: Node, operand) -> Region | None:
+    """ndvi without target_band: normalized_difference of two bands, picked by name or
+    common name (the reference's rule, resolved when the kernel runs)."""
+    nir, red = node.literal("nir", "nir"), node.literal("red", "red")
+    target = node.arg("target_band")
+    if not (isinstance(nir, str) and isinstance(red, str)):
+        return None
+    if target is not None and target != Literal(None):
+        return None
+    base = operand("data", whole=True)
+    if base is None:
+        return None
+    picks = [("band", nir), ("band", red)]
+    expr = Expr("normalized_difference", (Expr("in", value=0), Expr("in", value=1)))
+    return _picked(base, "bands", picks, expr, node.id)
+
+
+def _picked(base: Region, dim: str, picks: list, expr: Expr, node_id: str) -> Region:
+    """``expr`` over elements of ``dim`` (``picks``) of the whole-cube region ``base``:
+    a pick commutes with the base's per-pixel work, so each pick reads every source of the
+    base at that element."""
+    inputs: list = []
+    for selector in picks:
+        for source, _, _ in base.inputs:
+            key = (source, dim, selector)
+            if key not in inputs:
+                inputs.append(key)
+    per_pick = {
+        i: substitute(
+            base.expr,
+            {j: Expr("in", value=inputs.index((s, dim, sel))) for j, (s, _, _) in
+             enumerate(base.inputs)},
+        )
+        for i, sel in enumerate(picks)
+    }  # fmt: skip
+    return Region(base.sources, tuple(inputs), substitute(expr, per_pick), (*base.members, node_id))
+
+
+def _fold(graph: Graph) -> tuple[str, bool] | None:
+    """(reducer, ignore_nodata) when the reducer is one call of a foldable reducer on the
+    whole array, else None."""
+    if len(graph) != 1 or graph.result is None:
+        return None
+    node = graph.result_node
+    if node.namespace is not None or node.process_id not in REDUCERS:
+        return None
+    if node.arg("data") != ParamRef("data"):
+        return None
+    names = {k for k, _ in node.arguments} - {"data"}
+    if node.process_id == "count":
+        condition = node.arg("condition")
+        if names - {"condition"} or (condition is not None and condition != Literal(None)):
+            return None
+        return "count", True
+    ignore = node.arg("ignore_nodata")
+    if names - {"ignore_nodata"} or not (ignore is None or isinstance(ignore, Literal)):
+        return None
+    flag = True if ignore is None else ignore.value
+    return (node.process_id, flag) if isinstance(flag, bool) else None
+
+
+def _join(a: Region, b: Region) -> tuple[Region, Expr]:
+    """``a`` with ``b``'s sources and inputs added, and ``b``'s expression over them."""
+    sources = list(a.sources)
+    inputs = list(a.inputs)
+    mapping = {}
+    for j, (s, dim, selector) in enumerate(b.inputs):
+        source = b.sources[s]
+        if source not in sources:
+            sources.append(source)
+        key = (sources.index(source), dim, selector)
+        if key not in inputs:
+            inputs.append(key)
+        mapping[j] = Expr("in", value=inputs.index(key))
+    joined = Region(tuple(sources), tuple(inputs), a.expr, a.members)
+    return joined, substitute(b.expr, mapping)
+
+
+def _only_reader(graph: Graph, producer: str, consumer: Node) -> bool:
+    if producer == graph.result or graph.users(producer) != [consumer.id]:
+        return False
+    return list(consumer.node_refs()).count(producer) == 1
+
+
+def _kernel_node(graph: Graph, root: str, region: Region) -> Node:
+    names = [f"s{i}" for i in range(len(region.sources))]
+    source_of = dict(zip(region.sources, names, strict=True))
+    body = Graph(tuple(Parameter(n) for n in names))
+    for member in region.members:
+        node = graph.node(member)
+        body.add(node.with_arguments(tuple((k, _param(v, source_of)) for k, v in node.arguments)))
+    body.set_result(root)
+    inputs = [
+        [names[s], dim, *(selector if selector is not None else (None, None))]
+        for s, dim, selector in region.inputs
+    ]
+    reduce = None
+    if region.reduce is not None:
+        dim, reducer, ignore = region.reduce
+        reduce = {"dimension": dim, "reducer": reducer, "ignore_nodata": ignore}
+    original = graph.node(root)
+    processes = ", ".join(dict.fromkeys(graph.node(m).process_id for m in region.members))
+    remark = (
+        f"fuse-elementwise: {region.expr.size()} operations of {len(region.members)} node(s) "
+        f"({processes}) in one pass: {', '.join(region.members)}"
+    )
+    return Node(
+        root,
+        "kernel",
+        (
+            ("sources", ObjectValue(tuple(zip(names, region.sources, strict=True)))),
+            ("inputs", Literal(inputs)),
+            ("expression", Literal(to_json(region.expr))),
+            ("reduce", Literal(reduce)),
+            ("body", Callback(body)),
+        ),
+        type=original.type,
+        namespace="pgc",
+        origin=original.origin,
+        remarks=(*original.remarks, remark),
+    )
+
+
+def _param(value: Value, source_of: dict) -> Value:
+    """A member's argument as the body sees it: sources become the body's parameters."""
+    if isinstance(value, NodeRef | ParamRef) and value in source_of:
+        return ParamRef(source_of[value])
+    return value
+
+
+def _is_cb(value: Value | None) -> bool:
+    return isinstance(value, Callback)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
