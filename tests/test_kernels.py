@@ -35,13 +35,16 @@ LOGIC = ["and", "or", "xor"]
 
 
 @st.composite
-def expressions(draw, leaves: list, want: str = "number", depth: int = 0, approx=None) -> dict:
+def expressions(
+    draw, leaves: list, want: str = "number", depth: int = 0, approx=None, exact=False
+) -> dict:
     """A random, well-typed openEO child-graph value ``{"nodes": {...}, "ref": value}`` of
-    type ``want`` (number or boolean), built bottom-up from ``leaves`` (numbers)."""
+    type ``want`` (number or boolean), built bottom-up from ``leaves`` (numbers); with
+    ``exact`` only of correctly rounded operations (no sin, exp, power ...)."""
     nodes: dict = {}
 
     def operand(kind: str):
-        sub = draw(expressions(leaves, kind, depth + 1, approx))
+        sub = draw(expressions(leaves, kind, depth + 1, approx, exact))
         nodes.update(sub["nodes"])
         return sub["ref"]
 
@@ -64,7 +67,10 @@ def expressions(draw, leaves: list, want: str = "number", depth: int = 0, approx
         else:
             args = {"x": operand("number")}
     else:
-        op = draw(st.sampled_from(NUMBER_UNARY + NUMBER_BINARY + ["if", "clip", "lsr"]))
+        pool = NUMBER_UNARY + NUMBER_BINARY
+        if exact:
+            pool = [op for op in pool if op not in APPROX_UNARY + APPROX_BINARY]
+        op = draw(st.sampled_from(pool + ["if", "clip", "lsr"]))
         if op in APPROX_UNARY + APPROX_BINARY and approx is not None:
             approx.append(op)
         if op in NUMBER_UNARY:
@@ -85,9 +91,9 @@ def expressions(draw, leaves: list, want: str = "number", depth: int = 0, approx
 
 
 @st.composite
-def cubes(draw, bands: int) -> Cube:
+def cubes(draw, bands: int, times: int = 2) -> Cube:
     dtype = draw(st.sampled_from(DTYPES))
-    shape = (2, bands, 3, 4)
+    shape = (times, bands, 3, 4)
     info = np.iinfo(dtype) if dtype not in ("float32", "float64", "bool") else None
     pool = (
         [0, 1, 2, int(info.min), int(info.max), min(1000, int(info.max)), 7]
@@ -101,7 +107,7 @@ def cubes(draw, bands: int) -> Cube:
     valid = np.array(
         draw(st.lists(st.booleans(), min_size=values.size, max_size=values.size))
     ).reshape(shape)
-    coords = {"t": [0, 1], "bands": [f"b{i}" for i in range(bands)], "y": [0.0, 1, 2],
+    coords = {"t": list(range(times)), "bands": [f"b{i}" for i in range(bands)], "y": [0.0, 1, 2],
               "x": [0.0, 1, 2, 3]}  # fmt: skip
     data = xr.DataArray(values, dims=("t", "bands", "y", "x"), coords=coords)
     if draw(st.booleans()):  # no mask at all: the kernels' all-valid path
@@ -229,7 +235,7 @@ def test_callbacks_a_kernel_cannot_express_fall_back():
 @pytest.mark.parametrize("dtype", ["uint16", "int16", "float32"])
 def test_integer_and_float32_bands_are_promoted_like_the_reference(dtype):
     values = np.array([[[[0, 1], [2, 3]]], [[[4, 5], [6, 7]]]], dtype=dtype).repeat(2, axis=1)
-    coords = {"t": [0, 1], "bands": ["b0", "b1"], "y": [0.0, 1], "x": [0.0, 1]}
+    coords = {"t": list(range(times)), "bands": ["b0", "b1"], "y": [0.0, 1], "x": [0.0, 1]}
     data = xr.DataArray(values, dims=("t", "bands", "y", "x"), coords=coords)
     cube = Cube(data, xr.ones_like(data, dtype=bool))
     nodes = {

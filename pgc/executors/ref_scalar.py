@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..dtypes import compute_dtype
 from .pixels import PixelLoop
 from .reference import Call, ProcessError, implements
 from .values import Cube, CubeArray, LabeledArray
@@ -28,8 +29,6 @@ FLOAT = "float64"
 
 def _as_float(data: Any) -> Any:
     """Cube values in the compute dtype (the dtype policy, :mod:`pgc.dtypes`)."""
-    from ..dtypes import compute_dtype
-
     if isinstance(data, xr.DataArray) and data.dtype.kind in "iubf":
         dtype = compute_dtype()
         return data if data.dtype == dtype else data.astype(dtype)
@@ -413,7 +412,10 @@ def _masked_reduce(arr: CubeArray, fn, ignore_nodata: bool, min_count: int = 1) 
     cube, dim = arr.cube, arr.dimension
     data = _as_float(cube.data).transpose(dim, ...)
     valid = xr.broadcast(cube.valid, cube.data)[0].transpose(dim, ...)
-    masked = np.ma.masked_array(data.values, mask=~valid.values)
+    # contiguous along the other dimensions: numpy then adds (sum, mean) in the order of
+    # the labels whatever the cube's layout, not pairwise along a contiguous axis
+    values = np.ascontiguousarray(data.values)
+    masked = np.ma.masked_array(values, mask=~valid.values)
     with np.errstate(all="ignore"):
         out = fn(masked, axis=0)
     out = np.ma.masked_array(out)
@@ -424,7 +426,7 @@ def _masked_reduce(arr: CubeArray, fn, ignore_nodata: bool, min_count: int = 1) 
     if not ignore_nodata:
         result_valid &= valid.values.all(axis=0)
     template = data.isel({dim: 0}, drop=True)
-    values = np.asarray(np.ma.filled(out.astype(FLOAT), 0.0))
+    values = np.asarray(np.ma.filled(out.astype(compute_dtype()), 0.0))  # the dtype policy
     return Cube(
         template.copy(data=np.where(result_valid, values, 0.0)), template.copy(data=result_valid)
     )
@@ -456,7 +458,15 @@ def _median(values: list) -> float:
     return float(np.median(np.array(values, dtype=FLOAT)))
 
 
-implements("mean")(_reducer(np.ma.mean, lambda v: float(np.mean(np.array(v, dtype=FLOAT)))))
+def _masked_mean(a: np.ma.MaskedArray, axis: int) -> np.ma.MaskedArray:
+    """The mean of the values with data: their sum (in order) over their count. Not
+    np.ma.mean, whose division masks a quotient as large as inf (mean of [inf] is inf)."""
+    total, count = np.ma.sum(a, axis=axis), np.ma.count(a, axis=axis)
+    quotient = np.ma.getdata(total) / np.maximum(count, 1)
+    return np.ma.masked_array(quotient, mask=count == 0)
+
+
+implements("mean")(_reducer(_masked_mean, lambda v: float(np.mean(np.array(v, dtype=FLOAT)))))
 implements("median")(_reducer(np.ma.median, _median))
 implements("min")(
     _reducer(np.ma.min, lambda v: min(v) if not any(_nan(x) for x in v) else math.nan)

@@ -14,9 +14,8 @@ The results are the reference executor's (:func:`pgc.executors.ref_scalar._maske
   ``ignore_nodata=false`` make the result no-data;
 - a NaN among the values makes the result NaN (it is a value, not no-data);
 - no value at all gives no-data, except for ``count``, which gives 0;
-- ``sum`` and ``mean`` add in the order of the dimension, in the compute dtype, as numpy
-  does along a leading axis (the executor runs them only where the dimension is the
-  leading one); ``mean`` divides that sum by the count in float64;
+- ``sum`` and ``mean`` add in the order of the dimension's labels, in the compute dtype,
+  as the reference does; ``mean`` divides that sum by the count in float64;
 - ``median`` is (low + high) / 2 of the sorted values, as numpy's masked median;
 - ``count`` (``condition`` null) counts the elements with data that are finite.
 
@@ -37,7 +36,6 @@ REDUCERS = {
     "count": (None, None),
     "median": (None, None),
 }
-ORDERED = {"sum", "mean"}  # results depend on the order of the values
 
 
 def reduce_source(

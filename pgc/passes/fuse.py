@@ -258,7 +258,7 @@ def _kernel_node(graph: Graph, root: str, region: Region) -> Node:
     original = graph.node(root)
     processes = ", ".join(dict.fromkeys(graph.node(m).process_id for m in region.members))
     remark = (
-        f"fuse-elementwise: {region.expr.size()} operations of {len(region.members)} node(s) "
+        f"fuse-elementwise: {region.expr.size()} operation(s) of {len(region.members)} node(s) "
         f"({processes}) in one pass: {', '.join(region.members)}"
     )
     return Node(

@@ -1,0 +1,184 @@
+"""The fuse-elementwise pass and the numba executor's kernel nodes (issue 7) against the
+reference executor: random regions of band math, apply, mask and a final reduction over
+time (correctly rounded operations: test_kernels covers the precision of sin, exp ...), on random cubes with no-data, NaN, infinities, zeros and integer extremes, in random
+dimension orders, under both settings of the dtype policy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_kernels import compare, cubes, expressions, rooted
+
+from pgc.executors.values import Cube
+from pgc.runner import execute
+
+REDUCERS = ["max", "min", "mean", "sum", "count", "median"]
+ORDERS = [("t", "bands", "y", "x"), ("bands", "t", "y", "x"), ("y", "x", "t", "bands")]
+PICKS = {
+    f"p{i}": {"process_id": "array_element",
+              "arguments": {"data": {"from_parameter": "data"}, "label": f"b{i}"}}
+    for i in range(3)
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module", params=["float64", "float32"])
+def policy(request):
+    from pgc.dtypes import compute_dtype, set_compute_dtype
+
+    before = compute_dtype()
+    set_compute_dtype(request.param)
+    yield request.param
+    set_compute_dtype(before)
+
+
+def band_math(data, want: str, approx: list) -> dict:
+    """A reduce_dimension over the bands whose reducer is a random expression."""
+    leaves = [{"from_node": k} for k in PICKS]
+    expr = data.draw(expressions(leaves, want, approx=approx, exact=True))
+    nodes = {**PICKS, **rooted(expr, want, {"from_node": "p0"})}
+    return {"process_id": "reduce_dimension", "arguments": {
+        "data": {"from_parameter": "c"}, "dimension": "bands",
+        "reducer": {"process_graph": nodes}}}  # fmt: skip
+
+
+@settings(deadline=None, max_examples=40)
+@given(data=st.data())
+def test_fused_regions_equal_the_reference(policy, data):
+    approx: list = []
+    graph: dict = {"values": band_math(data, "number", approx)}
+    last = "values"
+    if data.draw(st.booleans()):  # per-pixel work after the band math
+        pixel = [{"from_parameter": "x"}]
+        expr = data.draw(expressions(pixel, "number", approx=approx, exact=True))
+        process = {"process_graph": rooted(expr, "number", {"from_parameter": "x"})}
+        graph["after"] = {"process_id": "apply", "arguments": {
+            "data": {"from_node": last}, "process": process}}  # fmt: skip
+        last = "after"
+    if data.draw(st.booleans()):  # a cloud mask computed from the same cube
+        graph["cloud"] = band_math(data, "boolean", approx)
+        replacement = data.draw(st.sampled_from([None, 0, -1.5]))
+        graph["masked"] = {"process_id": "mask", "arguments": {
+            "data": {"from_node": last}, "mask": {"from_node": "cloud"},
+            "replacement": replacement}}  # fmt: skip
+        last = "masked"
+    reducer = data.draw(st.sampled_from([None, *REDUCERS]))
+    if reducer is not None:
+        args = {"data": {"from_parameter": "data"}}
+        if reducer != "count":
+            args["ignore_nodata"] = data.draw(st.booleans())
+        reducing = {"process_graph": {"r": {"process_id": reducer, "arguments": args,
+                                             "result": True}}}  # fmt: skip
+        graph["folded"] = {"process_id": "reduce_dimension", "arguments": {
+            "data": {"from_node": last}, "dimension": "t", "reducer": reducing}}  # fmt: skip
+        last = "folded"
+    graph[last]["result"] = True
+    cube = data.draw(cubes(3, times=data.draw(st.integers(1, 5))))
+    order = data.draw(st.sampled_from(ORDERS))
+    cube = Cube(cube.data.transpose(*order), cube.valid.transpose(*order, missing_dims="ignore"))
+    document = {"parameters": [{"name": "c", "schema": {}}], "process_graph": graph}
+    compare(document, cube, bool(approx))
+
+
+def composite(cube_dims=("t", "bands", "y", "x")) -> dict:
+    """NDVI, masked where SCL says cloud, maximum over time: the issue's composite."""
+    return {
+        "ndvi": {"process_id": "ndvi", "arguments": {"data": {"from_parameter": "c"},
+                                                      "nir": "b2", "red": "b1"}},
+        "cloud": {"process_id": "reduce_dimension", "arguments": {
+            "data": {"from_parameter": "c"}, "dimension": "bands", "reducer": {"process_graph": {
+                "s": {"process_id": "array_element",
+                      "arguments": {"data": {"from_parameter": "data"}, "label": "b0"}},
+                "e": {"process_id": "gt", "arguments": {"x": {"from_node": "s"}, "y": 5},
+                      "result": True}}}}},
+        "masked": {"process_id": "mask", "arguments": {"data": {"from_node": "ndvi"},
+                                                        "mask": {"from_node": "cloud"}}},
+        "best": {"process_id": "reduce_dimension", "result": True, "arguments": {
+            "data": {"from_node": "masked"}, "dimension": "t", "reducer": {"process_graph": {
+                "m": {"process_id": "max", "arguments": {"data": {"from_parameter": "data"}},
+                      "result": True}}}}},
+    }  # fmt: skip
+
+
+def sample_cube(times: int = 4, shape=(6, 7), seed: int = 1) -> Cube:
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, 12, size=(times, 3, *shape)).astype("uint16")
+    coords = {"t": np.arange(times), "bands": ["b0", "b1", "b2"]}
+    data = xr.DataArray(values, dims=("t", "bands", "y", "x"), coords=coords)
+    return Cube(data, xr.DataArray(rng.random(data.shape) > 0.2, coords=data.coords))
+
+
+def test_the_composite_is_one_kernel_pass():
+    document = {"parameters": [{"name": "c", "schema": {}}], "process_graph": composite()}
+    result = execute(document, parameters={"c": sample_cube()}, executor="numba")
+    assert len(result.kernels.kernels) == 1 and result.kernels.kernels[0].endswith(":max")
+    kernel = result.plan.graph.result_node
+    assert (kernel.namespace, kernel.process_id) == ("pgc", "kernel")
+    compare(document, sample_cube(), approx=False)
+
+
+def test_kernels_that_do_not_line_up_run_their_body():
+    """mask with a cube of other labels: the kernel declines and the body gives the
+    reference's result (here its error), never a different one."""
+    document = {
+        "parameters": [{"name": "c", "schema": {}}, {"name": "m", "schema": {}}],
+        "process_graph": {
+            "a": {"process_id": "apply", "arguments": {"data": {"from_parameter": "c"},
+                  "process": {"process_graph": {"n": {"process_id": "multiply", "arguments": {
+                      "x": {"from_parameter": "x"}, "y": 2}, "result": True}}}}},
+            "k": {"process_id": "mask", "result": True, "arguments": {
+                "data": {"from_node": "a"}, "mask": {"from_parameter": "m"}}},
+        },
+    }  # fmt: skip
+    cube = sample_cube()
+    shifted = Cube(cube.data.assign_coords(t=cube.data.t + 100), cube.valid)
+    for other in (cube, shifted):
+        outcomes = []
+        for executor in ("reference", "numba"):
+            try:
+                value = execute(document, parameters={"c": cube, "m": other}, executor=executor)
+                outcomes.append(value.value.filled().values)
+            except Exception as exc:  # noqa: BLE001 - both executors must fail alike
+                outcomes.append(getattr(exc, "code", type(exc).__name__))
+        if isinstance(outcomes[0], str):
+            assert outcomes[0] == outcomes[1]
+        else:
+            np.testing.assert_array_equal(outcomes[0], outcomes[1])
+
+
+def test_a_graph_from_the_openeo_client_fuses_into_one_kernel():
+    import openeo
+
+    cube = openeo.DataCube.load_collection(
+        "SENTINEL2_L2A_SAMPLE",
+        connection=None,
+        temporal_extent=["2023-05-01", "2023-09-01"],
+        bands=["B04", "B08", "SCL"],
+    )
+    scl = cube.band("SCL")
+    cloud = (scl == 3) | (scl == 8) | (scl == 9) | (scl == 10)
+    ndvi = (cube.band("B08") - cube.band("B04")) / (cube.band("B08") + cube.band("B04"))
+    composite_cube = ndvi.mask(cloud).max_time()
+    document = {"process_graph": composite_cube.flat_graph()}
+    fused = execute(document, executor="numba")
+    plain = execute(document)
+    assert len(fused.kernels.kernels) == 1
+    np.testing.assert_array_equal(fused.value.filled().values, plain.value.filled().values)
+
+
+def test_mean_over_a_cube_of_an_infinity_is_infinite():
+    """Regression (issue 7, found by the fused-regions test): the reference took the mean
+    with np.ma.mean, whose division masks a quotient as large as inf, so the mean of [inf]
+    over a cube was no-data instead of inf."""
+    data = xr.DataArray(np.array([[[np.inf]], [[1.0]]]), dims=("t", "y", "x"))
+    cube = Cube(data, xr.DataArray(np.array([[[True]], [[False]]]), dims=data.dims))
+    graph = {"parameters": [{"name": "c", "schema": {}}], "process_graph": {"r": {
+        "process_id": "reduce_dimension", "result": True, "arguments": {
+            "data": {"from_parameter": "c"}, "dimension": "t", "reducer": {"process_graph": {
+                "m": {"process_id": "mean", "arguments": {"data": {"from_parameter": "data"}},
+                      "result": True}}}}}}}  # fmt: skip
+    for executor in ("reference", "numba"):
+        result = execute(graph, parameters={"c": cube}, executor=executor).value
+        assert bool(result.valid.values.all()) and np.isposinf(result.data.values).all()
