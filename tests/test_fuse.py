@@ -1,7 +1,8 @@
 """The fuse-elementwise pass and the numba executor's kernel nodes (issue 7) against the
 reference executor: random regions of band math, apply, mask and a final reduction over
-time (correctly rounded operations: test_kernels covers the precision of sin, exp ...), on random cubes with no-data, NaN, infinities, zeros and integer extremes, in random
-dimension orders, under both settings of the dtype policy."""
+time, on random cubes with no-data, NaN, infinities, zeros and integer extremes, in random
+dimension orders, under both settings of the dtype policy. The operations are the
+correctly rounded ones; test_kernels covers the precision of sin, exp and the like."""
 
 from __future__ import annotations
 
