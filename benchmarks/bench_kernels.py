@@ -1,19 +1,32 @@
-"""Band math side by side (issue 7, in progress): pgc's numba executor (warm kernel cache,
-and a first run that compiles), the pgc reference executor, numpy, xarray, numexpr and the
-memory-bandwidth bound, on the same in-memory uint16 bands, in one process.
+"""Band math side by side (issue 7): pgc's numba executor (warm kernel cache, and a first
+run that compiles), the pgc reference executor, numpy, xarray, numexpr, the openEO Python
+stack (openeo-pg-parser-networkx + openeo-processes-dask, running the same openEO JSON
+graph) and the memory-bandwidth bound, on the same in-memory uint16 cubes, in one process.
 
-The bound is a numba kernel that reads the same input bytes and writes the same output
-bytes as the graph (no arithmetic to speak of): nothing can be faster than it. pgc's times
-include compiling the openEO graph (validation, types, passes) and running it on cubes
-passed as a parameter. Reported: best of ``--repeat`` runs, the ratio to the bound and the
-peak of memory allocated by numpy during the run (tracemalloc); a PNG of time against cube
-size when matplotlib is installed (``pip install -e ".[bench]"``).
+Graphs: EVI, NDVI, a long band-math expression (22 operations), and a cloud-masked NDVI
+maximum over time (SCL classes 3, 8, 9, 10 masked; ``--dates`` dates).
 
-Graphs: EVI, NDVI and a long band-math expression (22 operations). Not yet here: the
-openEO Python stack (openeo-pg-parser-networkx + openeo-processes-dask) and the
-cloud-masked composite; see the issue note.
+What is timed (best of ``--repeat`` runs after a warm-up, the garbage collector paused):
 
-    python benchmarks/bench_kernels.py [--sizes 1000 3000 6000] [--repeat 5] [--png FILE]
+- bandwidth bound: a numba kernel that reads every input byte the graph reads once (the
+  bands it uses) and writes the output once, into a buffer it reuses; nothing can be
+  faster. "bound, fresh output" writes into newly allocated memory instead (the kernel
+  then also pays for the page faults of memory new to the process).
+- hand-written numba: the formula written as one numba loop by hand (fresh output).
+- pgc numba: compiling the openEO graph (validation, types, passes, fusion) and running
+  it on the cube passed as a parameter; the kernel cache is warm. "first run" empties the
+  kernel cache (memory and disk) first: compile time included.
+- pgc reference, numpy, xarray, numexpr: the same computation, as each is used plainly
+  (numpy and xarray in float64, one operation at a time).
+- openEO Python stack: parsing the graph, building and running its callable, computing
+  the dask result, warm (in this process); "first run" is one run in a fresh process
+  (imports not counted; its peak is the process's resident memory, input included).
+
+Peak memory: the most memory allocated through numpy during one run (tracemalloc, in a
+separate run from the timing), beyond the inputs, which exist before. Every method's
+result is checked against pgc's reference executor (rtol 1e-9) before it is timed.
+
+    python -m benchmarks [--sizes 1000 3000 6000 10980] [--graphs EVI ...] [--png FILE]
 """
 
 from __future__ import annotations
@@ -25,6 +38,9 @@ import sys
 import tempfile
 import time
 import tracemalloc
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -50,9 +66,12 @@ LONG = ("add", ("add", ("add",
         ("multiply", ("sqrt", ("absolute", ("subtract", "n", "b"))), 0.001)),
         ("divide", ("subtract", ("multiply", "r", 0.0001), ("multiply", "b", 0.0001)),
          ("add", ("multiply", "n", 0.0001), 1)))  # fmt: skip
-GRAPHS = {"EVI": EVI, "NDVI": NDVI, "long band math": LONG}
+TREES = {"EVI": EVI, "NDVI": NDVI, "long band math": LONG}
+COMPOSITE = "cloud-masked NDVI max composite"
+GRAPHS = [*TREES, COMPOSITE]
 BANDS = {"b": "B02", "r": "B04", "n": "B08"}
 SYMBOLS = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/"}
+CLOUDS = (3, 8, 9, 10)  # Sentinel-2 scene classes: cloud shadow, clouds (medium, high), cirrus
 
 
 def operations(tree) -> int:
@@ -97,97 +116,286 @@ def graph_of(reducer: dict) -> dict:
     return {"parameters": [{"name": "cube", "schema": {}}], "process_graph": {"r": reduce}}
 
 
-def bands(n: int) -> dict[str, np.ndarray]:
+def composite_graph() -> dict:
+    """NDVI with clouds masked, maximum over time: band math for the NDVI and for the
+    cloud mask from SCL (eq/or: per pixel on every stack), mask, reduce_dimension max."""
+    from benchmarks.peer_openeo import composite_graph as build
+
+    return build("mask")
+
+
+@dataclass
+class Case:
+    """One graph on one cube: the openEO graph, the cube, and what the graph reads."""
+
+    name: str
+    graph: dict
+    cube: xr.DataArray  # uint16, dims (bands, y, x) or (t, bands, y, x)
+    reads: list[str]  # the bands the graph uses
+
+    @property
+    def bytes_read(self) -> int:
+        return sum(self.cube.sel(bands=b).nbytes for b in self.reads)
+
+
+def make_case(name: str, n: int, dates: int) -> Case:
     rng = np.random.default_rng(42)
-    return {b: rng.integers(1, 10000, size=(n, n), dtype=np.uint16) for b in ("B02", "B04", "B08")}
+    if name in TREES:
+        labels = ["B02", "B04", "B08"]
+        values = rng.integers(1, 10000, size=(3, n, n), dtype=np.uint16)
+        cube = xr.DataArray(values, dims=("bands", "y", "x"), coords={"bands": labels})
+        used = sorted({BANDS[leaf] for leaf in _leaves(TREES[name])})
+        return Case(name, graph_of(reducer(TREES[name])), cube, used)
+    labels = ["B04", "B08", "SCL"]
+    values = rng.integers(1, 10000, size=(dates, 3, n, n), dtype=np.uint16)
+    values[:, 2] = rng.integers(0, 12, size=(dates, n, n), dtype=np.uint16)
+    cube = xr.DataArray(values, dims=("t", "bands", "y", "x"), coords={"bands": labels})
+    return Case(name, composite_graph(), cube, labels)
 
 
-def bound_kernel():
-    from numba import njit, prange
-
-    @njit(parallel=True)
-    def bound(a, b, c, out):  # reads 3 x uint16, writes one float64 per pixel
-        for i in prange(a.shape[0]):
-            for j in range(a.shape[1]):
-                out[i, j] = a[i, j] + b[i, j] + c[i, j]
-
-    return bound
+def _leaves(tree) -> list[str]:
+    if isinstance(tree, str):
+        return [tree]
+    if not isinstance(tree, tuple):
+        return []
+    return [leaf for t in tree[1:] for leaf in _leaves(t)]
 
 
-def methods(data: dict[str, np.ndarray], tree):
-    """name -> a function computing ``tree`` from ``data`` (float64 result)."""
+# -- the methods -----------------------------------------------------------------------------
+
+
+def methods(case: Case) -> dict[str, Callable[[], object]]:
+    """name -> a function computing the case's result (as each method gives it)."""
     from pgc.executors.values import Cube
     from pgc.runner import execute
 
-    blue, red, nir = data["B02"], data["B04"], data["B08"]
-    stacked = np.stack([blue, red, nir])
-    cube = Cube(
-        xr.DataArray(stacked, dims=("bands", "y", "x"), coords={"bands": ["B02", "B04", "B08"]}),
-        xr.DataArray(True),
-    )
-    graph = graph_of(reducer(tree))
-    text = formula(tree)
-    bound = bound_kernel()
-    out = np.empty(blue.shape)
+    cube = Cube(case.cube, xr.DataArray(True))
 
     def pgc_run(executor):
-        return lambda: execute(graph, parameters={"cube": cube}, executor=executor).value
+        return lambda: execute(case.graph, parameters={"cube": cube}, executor=executor).value
 
-    # numpy and xarray evaluate the same formula one operation at a time, as users write it
+    found: dict[str, Callable[[], object]] = {}
+    bound, fresh = bound_kernels(case)
+    found["bandwidth bound"] = bound
+    found["bound, fresh output"] = fresh
+    found["hand-written numba"] = hand_written(case)
+    found["pgc numba (warm cache)"] = pgc_run("numba")
+    found["pgc reference"] = pgc_run("reference")
+    found.update(plain_methods(case))
+    from benchmarks import peer_openeo
+
+    if peer_openeo.available() is None:
+        found["openEO Python stack (warm)"] = peer_openeo.runner(case.graph, case.cube)
+    return found
+
+
+def _bands(case: Case) -> dict[str, np.ndarray]:
+    """Views of the used bands (no copies), keyed by b/r/n or red/nir/scl."""
+    picks = {label: case.cube.sel(bands=label).values for label in case.reads}
+    if case.name in TREES:
+        return {k: picks[v] for k, v in BANDS.items() if v in picks}
+    return {"red": picks["B04"], "nir": picks["B08"], "scl": picks["SCL"]}
+
+
+def bound_kernels(case: Case) -> tuple[Callable, Callable]:
+    """The bandwidth bound: read each used band once, write one float64 per output pixel."""
+    from numba import njit, prange
+
+    arrays = list(_bands(case).values())
+    if case.name in TREES:
+        shape = arrays[0].shape
+
+        @njit(parallel=True)
+        def touch(a, b, c, out):
+            for i in prange(out.shape[0]):
+                for j in range(out.shape[1]):
+                    out[i, j] = a[i, j] + b[i, j] + c[i, j]
+
+        while len(arrays) < 3:  # NDVI reads two bands: read one of them "twice" for free
+            arrays.append(arrays[-1])
+    else:
+        shape = arrays[0].shape[1:]
+
+        @njit(parallel=True)
+        def touch(a, b, c, out):
+            for i in prange(out.shape[0]):
+                for j in range(out.shape[1]):
+                    out[i, j] = 0.0
+                for t in range(a.shape[0]):
+                    for j in range(out.shape[1]):
+                        out[i, j] += a[t, i, j] + b[t, i, j] + c[t, i, j]
+
+    if case.name == "NDVI":
+        arrays = arrays[:2]
+
+        @njit(parallel=True)
+        def touch2(a, b, out):
+            for i in prange(out.shape[0]):
+                for j in range(out.shape[1]):
+                    out[i, j] = a[i, j] + b[i, j]
+
+        def kernel(*args):
+            return touch2(*args[:2], args[-1])
+
+    else:
+
+        def kernel(*args):
+            return touch(*args)
+
+    out = np.empty(shape)
+    return (lambda: kernel(*arrays, out)), (lambda: kernel(*arrays, np.empty(shape)))
+
+
+def hand_written(case: Case) -> Callable:
+    """The formula as one numba loop, written as a user would (float64, fresh output)."""
+    from numba import njit, prange
+
+    bands = _bands(case)
+    if case.name == COMPOSITE:
+
+        @njit(parallel=True)
+        def composite(red, nir, scl, out):
+            for i in prange(out.shape[0]):
+                for j in range(out.shape[1]):
+                    out[i, j] = np.nan
+                for t in range(red.shape[0]):
+                    for j in range(out.shape[1]):
+                        s = scl[t, i, j]
+                        if s == 3 or s == 8 or s == 9 or s == 10:
+                            continue
+                        r, n = np.float64(red[t, i, j]), np.float64(nir[t, i, j])
+                        v = (n - r) / (n + r)
+                        if np.isnan(out[i, j]) or v > out[i, j]:
+                            out[i, j] = v
+            return out
+
+        red, nir, scl = bands["red"], bands["nir"], bands["scl"]
+        return lambda: composite(red, nir, scl, np.empty(red.shape[1:]))
+    text = formula(TREES[case.name]).replace("sqrt(", "np.sqrt(").replace("abs(", "np.abs(")
+    source = (
+        "def loop(blue, red, nir, out):\n"
+        "    for i in prange(out.shape[0]):\n"
+        "        for j in range(out.shape[1]):\n"
+        "            b, r = np.float64(blue[i, j]), np.float64(red[i, j])\n"
+        "            n = np.float64(nir[i, j])\n"
+        f"            out[i, j] = {text}\n"
+    )
+    space: dict = {"np": np, "prange": prange}
+    exec(compile(source, "<hand-written>", "exec"), space)  # noqa: S102 - the benchmark's own
+    loop = njit(parallel=True, error_model="numpy")(space["loop"])
+    b, r, n = (bands.get(k, bands["r"]) for k in ("b", "r", "n"))
+    return lambda: loop(b, r, n, np.empty(r.shape))
+
+
+def plain_methods(case: Case) -> dict[str, Callable]:
+    """numpy, xarray and numexpr as users write them: float64, one operation at a time."""
+    bands = _bands(case)
+    if case.name == COMPOSITE:
+        return _plain_composite(case, bands)
+    text = formula(TREES[case.name])
     code = compile(text, "<band math>", "eval")
     floats = {"sqrt": np.sqrt, "abs": np.abs}
 
     def numpy_way():
-        local = {k: v.astype(np.float64) for k, v in (("b", blue), ("r", red), ("n", nir))}
+        local = {k: v.astype(np.float64) for k, v in bands.items()}
         with np.errstate(all="ignore"):  # x / 0 is inf, as in every method here
             return eval(code, floats, local)  # noqa: S307 - the benchmark's own formula
 
-    arrays = {k: xr.DataArray(v, dims=("y", "x")) for k, v in (("b", blue), ("r", red),
-                                                                ("n", nir))}  # fmt: skip
-    xfuncs = {"sqrt": np.sqrt, "abs": abs}
+    arrays = {k: xr.DataArray(v, dims=("y", "x")) for k, v in bands.items()}
 
     def xarray_way():
+        local = {k: v.astype(np.float64) for k, v in arrays.items()}
         with np.errstate(all="ignore"):
-            return eval(code, xfuncs, dict(arrays))  # noqa: S307 - the benchmark's own formula
+            return eval(code, {"sqrt": np.sqrt, "abs": abs}, local)  # noqa: S307
 
-    def numexpr_way():
+    found = {"numpy": numpy_way, "xarray": xarray_way}
+    try:
         import numexpr
 
-        return numexpr.evaluate(text, local_dict={"b": blue, "r": red, "n": nir})
-
-    found = {
-        "bandwidth bound": lambda: bound(blue, red, nir, out),
-        "pgc numba (warm cache)": pgc_run("numba"),
-        "pgc reference": pgc_run("reference"),
-        "numpy": numpy_way,
-        "xarray": xarray_way,
-    }
-    try:
-        import numexpr  # noqa: F401
-
-        found["numexpr"] = numexpr_way
+        found["numexpr"] = lambda: numexpr.evaluate(text, local_dict=dict(bands))
     except ImportError:
         pass
-    return found, pgc_run("numba")
+    return found
 
 
-def best_of(fn, repeat: int) -> tuple[float, float]:
-    """(best seconds, peak MB allocated through numpy) of ``repeat`` runs after a warm-up."""
-    fn()
-    best, peak = float("inf"), 0.0
+def _plain_composite(case: Case, bands: dict) -> dict[str, Callable]:
+    red, nir, scl = bands["red"], bands["nir"], bands["scl"]
+
+    def numpy_way():
+        r, n = red.astype(np.float64), nir.astype(np.float64)
+        ndvi = (n - r) / (n + r)
+        ndvi[np.isin(scl, CLOUDS)] = np.nan
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # cloudy on every date
+            return np.nanmax(ndvi, axis=0)
+
+    cube = case.cube
+
+    def xarray_way():
+        r, n = (cube.sel(bands=b).astype(np.float64) for b in ("B04", "B08"))
+        cloudy = cube.sel(bands="SCL").isin(list(CLOUDS))
+        return ((n - r) / (n + r)).where(~cloudy).max("t")
+
+    found = {"numpy": numpy_way, "xarray": xarray_way}
+    try:
+        import numexpr
+
+        clouds = " | ".join(f"(s == {c})" for c in CLOUDS)
+        text = f"where({clouds}, nan, (n - r) / (n + r))"
+
+        def numexpr_way():
+            local = {"r": red, "n": nir, "s": scl, "nan": np.nan}
+            ndvi = numexpr.evaluate(text, local_dict=local)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                return np.nanmax(ndvi, axis=0)
+
+        found["numexpr + numpy max"] = numexpr_way
+    except ImportError:
+        pass
+    return found
+
+
+# -- measuring -------------------------------------------------------------------------------
+
+
+def values_of(result) -> np.ndarray | None:
+    """A method's result as float64 values with NaN for no-data (None: nothing to check)."""
+    from pgc.executors.values import Cube
+
+    if result is None:
+        return None
+    if isinstance(result, Cube):
+        return result.filled().values
+    return np.asarray(result.values if hasattr(result, "values") else result, dtype=float)
+
+
+def best_of(fn, repeat: int) -> float:
+    """The best seconds of ``repeat`` runs (after the warm-up the caller did)."""
+    from pgc.gcpause import gc_paused
+
+    best = float("inf")
     for _ in range(repeat):
         gc.collect()
-        tracemalloc.start()
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-        peak = max(peak, tracemalloc.get_traced_memory()[1] / 2**20)
-        tracemalloc.stop()
-    return best, peak
+        with gc_paused():
+            start = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - start)
+    return best
+
+
+def peak_mb(fn) -> float:
+    """The most memory numpy allocated during one run, in MB."""
+    gc.collect()
+    tracemalloc.start()
+    fn()
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    return peak
 
 
 def first_run(fn) -> float:
-    """One run with an empty kernel cache: compiling included."""
+    """One run with an empty kernel cache (in memory and on disk): compiling included."""
     from pgc.kernels import codegen
 
     saved, previous = dict(codegen._LOADED), os.environ.get("PGC_CACHE_DIR")
@@ -206,39 +414,80 @@ def first_run(fn) -> float:
     return seconds
 
 
+def measure(case: Case, repeat: int, skip: set[str], peer_first: bool) -> list[tuple]:
+    """Rows (method, seconds, peak MB or None, note) for one case. pgc's reference result
+    (else pgc numba's) is the truth every other result is checked against."""
+    found = {k: v for k, v in methods(case).items() if k not in skip}
+    judge = "pgc reference" if "pgc reference" in found else "pgc numba (warm cache)"
+    truth = values_of(found[judge]())
+    out = []
+    for name, fn in found.items():
+        got = values_of(fn())  # also the warm-up: compiles numba, builds registries ...
+        if got is not None and "bound" not in name:
+            np.testing.assert_allclose(got, truth, rtol=1e-9, equal_nan=True, err_msg=name)
+        del got
+        out.append((name, best_of(fn, repeat), peak_mb(fn), ""))
+        if name == "pgc numba (warm cache)":
+            out.append(("pgc numba (first run, compiling)", first_run(fn), None, ""))
+    if peer_first and "openEO Python stack (warm)" in found:
+        from benchmarks.peer_openeo import first_run as peer_first_run
+
+        shape = case.cube.shape  # its own random cube: B02, B04, B08 (and SCL as 4th band)
+        if case.name == COMPOSITE:
+            shape = (shape[0], 4, *shape[2:])
+        got = peer_first_run(case.graph, shape, seed=42)
+        note = f"process peak RSS {got['maxrss_mb']:.0f} MB"
+        out.append(("openEO Python stack (first run, fresh process)", got["run_s"], None, note))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 3000, 6000])
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--graphs", nargs="+", choices=list(GRAPHS), help="default: all")
+    parser.add_argument("--dates", type=int, default=8, help="dates of the composite's cube")
+    parser.add_argument("--graphs", nargs="+", choices=GRAPHS, help="default: all")
+    parser.add_argument("--skip", nargs="*", default=[], help="methods to leave out")
+    parser.add_argument("--no-peer-first-run", action="store_true",
+                        help="skip the openEO stack's first run in a fresh process")  # fmt: skip
     parser.add_argument("--png", help="write a plot of time against size (needs matplotlib)")
     args = parser.parse_args(argv)
-    results: dict[str, list[float]] = {}
-    names = args.graphs or list(GRAPHS)
-    for name in names:
-        tree = GRAPHS[name]
+    from benchmarks import peer_openeo
+    from pgc.dtypes import compute_dtype
+
+    # x / 0 is inf and cloudy-every-date pixels are NaN in every method: no warnings
+    # (numpy's errstate does not reach dask's worker threads)
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
+
+    reason = peer_openeo.available()
+    if reason:
+        print(f"(openEO Python stack left out: {reason}; see benchmarks/requirements-peers.txt)")
+    results: dict[str, dict[str, list[tuple[int, float]]]] = {}
+    for name in args.graphs or GRAPHS:
         for n in args.sizes:
-            data = bands(n)
-            found, numba_run = methods(data, tree)
-            inputs = sum(a.nbytes for a in data.values())
-            sizes = f"inputs {inputs / 2**20:.0f} MB + output {n * n * 8 / 2**20:.0f} MB"
-            print(f"\n{name} ({operations(tree)} operations), 3 x uint16 bands of {n}x{n} "
-                  f"-> float64 ({sizes})")  # fmt: skip
+            case = make_case(name, n, args.dates)
+            shape = "x".join(str(s) for s in case.cube.shape)
+            out_mb = n * n * 8 / 2**20
+            print(f"\n{name}: uint16 cube {shape} ({' '.join(case.cube.dims)}), reads "
+                  f"{case.bytes_read / 2**20:.0f} MB ({', '.join(case.reads)}), writes "
+                  f"{n}x{n} {compute_dtype()} ({out_mb:.0f} MB); pgc computes in "
+                  f"{compute_dtype()}")  # fmt: skip
             print("| method | time (s) | / bound | peak numpy memory (MB) |")
             print("|---|---:|---:|---:|")
-            times = {m: best_of(fn, args.repeat) for m, fn in found.items()}
-            times["pgc numba (first run, compiling)"] = (first_run(numba_run), float("nan"))
-            bound = times["bandwidth bound"][0]
-            for method, (seconds, peak) in times.items():
-                print(f"| {method} | {seconds:.4f} | {seconds / bound:.1f}x | {peak:.0f} |")
-                if name == names[0]:
-                    results.setdefault(method, []).append(seconds)
+            rows = measure(case, args.repeat, set(args.skip), not args.no_peer_first_run)
+            bound = next(s for m, s, _, _ in rows if m == "bandwidth bound")
+            for method, seconds, peak, note in rows:
+                shown = f"{peak:.0f}" if peak is not None else note or "-"
+                print(f"| {method} | {seconds:.4f} | {seconds / bound:.2f}x | {shown} |")
+                results.setdefault(name, {}).setdefault(method, []).append((n, seconds))
+            del case
+            gc.collect()
     if args.png:
-        _plot(args.sizes, results, args.png)
+        _plot(results, args.png)
     return 0
 
 
-def _plot(sizes: list[int], results: dict[str, list[float]], path: str) -> None:
+def _plot(results: dict, path: str) -> None:
     try:
         import matplotlib
 
@@ -247,15 +496,17 @@ def _plot(sizes: list[int], results: dict[str, list[float]], path: str) -> None:
     except ImportError:
         print("\n(no plot: matplotlib is not installed; pip install -e '.[bench]')")
         return
-    figure, axes = plt.subplots(figsize=(7, 4.5))
-    for name, seconds in results.items():
-        axes.loglog([n * n for n in sizes], seconds, marker="o", label=name)
-    axes.set_xlabel("pixels")
-    axes.set_ylabel("seconds (best of runs)")
-    axes.set_title("band math on three uint16 bands (the first graph)")
-    axes.legend(fontsize=8)
+    figure, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 4.5), squeeze=False)
+    for ax, (name, methods_) in zip(axes[0], results.items(), strict=True):
+        for method, points in methods_.items():
+            ax.loglog([n * n for n, _ in points], [s for _, s in points], marker="o",
+                      label=method)  # fmt: skip
+        ax.set_xlabel("pixels per band (and date)")
+        ax.set_ylabel("seconds (best of runs)")
+        ax.set_title(name)
+    axes[0][0].legend(fontsize=7)
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    figure.savefig(path, dpi=110)
     print(f"\nwrote {path}")
 
 
