@@ -12,10 +12,13 @@ What is timed (best of ``--repeat`` runs after a warm-up, the garbage collector 
   bands it uses) and writes the output once, into a buffer it reuses; nothing can be
   faster. "bound, fresh output" writes into newly allocated memory instead (the kernel
   then also pays for the page faults of memory new to the process).
-- hand-written numba: the formula written as one numba loop by hand (fresh output).
+- hand-written numba: the formula written as one numba loop by hand (into a buffer it
+  reuses, as the bound).
 - pgc numba: compiling the openEO graph (validation, types, passes, fusion) and running
-  it on the cube passed as a parameter; the kernel cache is warm. "first run" empties the
-  kernel cache (memory and disk) first: compile time included.
+  it on the cube passed as a parameter; the kernel cache is warm. Its kernels write into
+  output buffers pgc reuses once the previous result is gone (pgc.kernels.buffers), so
+  its peak numpy allocation shows 0: the output's bytes are in the "pooled" column.
+  "first run" empties the kernel cache (memory and disk) first: compile time included.
 - pgc reference, numpy, xarray, numexpr: the same computation, as each is used plainly
   (numpy and xarray in float64, one operation at a time).
 - openEO Python stack: parsing the graph, building and running its callable, computing
@@ -198,35 +201,18 @@ def _bands(case: Case) -> dict[str, np.ndarray]:
 
 
 def bound_kernels(case: Case) -> tuple[Callable, Callable]:
-    """The bandwidth bound: read each used band once, write one float64 per output pixel."""
+    """The bandwidth bound: read each used band once, write one value of the compute dtype
+    per output pixel (into a buffer it reuses, and into fresh memory). Band math reads its
+    bands as views (each is C-contiguous); the composite indexes the whole (t, bands, y, x)
+    array with the bands' positions."""
     from numba import njit, prange
 
-    arrays = list(_bands(case).values())
+    from pgc.dtypes import compute_dtype
+
+    dtype = compute_dtype()
     if case.name in TREES:
+        arrays = list(_bands(case).values())  # NDVI: two bands
         shape = arrays[0].shape
-
-        @njit(parallel=True)
-        def touch(a, b, c, out):
-            for i in prange(out.shape[0]):
-                for j in range(out.shape[1]):
-                    out[i, j] = a[i, j] + b[i, j] + c[i, j]
-
-        while len(arrays) < 3:  # NDVI reads two bands: read one of them "twice" for free
-            arrays.append(arrays[-1])
-    else:
-        shape = arrays[0].shape[1:]
-
-        @njit(parallel=True)
-        def touch(a, b, c, out):
-            for i in prange(out.shape[0]):
-                for j in range(out.shape[1]):
-                    out[i, j] = 0.0
-                for t in range(a.shape[0]):
-                    for j in range(out.shape[1]):
-                        out[i, j] += a[t, i, j] + b[t, i, j] + c[t, i, j]
-
-    if case.name == "NDVI":
-        arrays = arrays[:2]
 
         @njit(parallel=True)
         def touch2(a, b, out):
@@ -234,57 +220,80 @@ def bound_kernels(case: Case) -> tuple[Callable, Callable]:
                 for j in range(out.shape[1]):
                     out[i, j] = a[i, j] + b[i, j]
 
-        def kernel(*args):
-            return touch2(*args[:2], args[-1])
+        @njit(parallel=True)
+        def touch3(a, b, c, out):
+            for i in prange(out.shape[0]):
+                for j in range(out.shape[1]):
+                    out[i, j] = a[i, j] + b[i, j] + c[i, j]
 
+        touch = touch2 if len(arrays) == 2 else touch3
     else:
+        values = case.cube.values
+        picks = [list(case.cube.bands.values).index(b) for b in case.reads]
+        arrays = [values, *picks]
+        shape = values.shape[2:]
 
-        def kernel(*args):
-            return touch(*args)
+        @njit(parallel=True)
+        def touch(c, p0, p1, p2, out):
+            for i in prange(out.shape[0]):
+                for j in range(out.shape[1]):
+                    out[i, j] = 0.0
+                for t in range(c.shape[0]):
+                    for j in range(out.shape[1]):
+                        out[i, j] += c[t, p0, i, j] + c[t, p1, i, j] + c[t, p2, i, j]
 
-    out = np.empty(shape)
-    return (lambda: kernel(*arrays, out)), (lambda: kernel(*arrays, np.empty(shape)))
+    out = np.empty(shape, dtype=dtype)
+    return (
+        lambda: touch(*arrays, out),
+        lambda: touch(*arrays, np.empty(shape, dtype=dtype)),
+    )
 
 
 def hand_written(case: Case) -> Callable:
-    """The formula as one numba loop, written as a user would (float64, fresh output)."""
+    """The formula as one numba loop, written as a user would (in the compute dtype, into
+    a buffer it reuses, as the bound)."""
     from numba import njit, prange
+
+    from pgc.dtypes import compute_dtype
+
+    real = getattr(np, compute_dtype())
 
     bands = _bands(case)
     if case.name == COMPOSITE:
 
         @njit(parallel=True)
-        def composite(red, nir, scl, out):
+        def composite(c, out):  # bands B04, B08, SCL
             for i in prange(out.shape[0]):
                 for j in range(out.shape[1]):
                     out[i, j] = np.nan
-                for t in range(red.shape[0]):
+                for t in range(c.shape[0]):
                     for j in range(out.shape[1]):
-                        s = scl[t, i, j]
+                        s = c[t, 2, i, j]
                         if s == 3 or s == 8 or s == 9 or s == 10:
                             continue
-                        r, n = np.float64(red[t, i, j]), np.float64(nir[t, i, j])
+                        r, n = real(c[t, 0, i, j]), real(c[t, 1, i, j])
                         v = (n - r) / (n + r)
                         if np.isnan(out[i, j]) or v > out[i, j]:
                             out[i, j] = v
             return out
 
-        red, nir, scl = bands["red"], bands["nir"], bands["scl"]
-        return lambda: composite(red, nir, scl, np.empty(red.shape[1:]))
+        values = case.cube.values
+        out = np.empty(values.shape[2:], dtype=real)
+        return lambda: composite(values, out)
     text = formula(TREES[case.name]).replace("sqrt(", "np.sqrt(").replace("abs(", "np.abs(")
     source = (
         "def loop(blue, red, nir, out):\n"
         "    for i in prange(out.shape[0]):\n"
         "        for j in range(out.shape[1]):\n"
-        "            b, r = np.float64(blue[i, j]), np.float64(red[i, j])\n"
-        "            n = np.float64(nir[i, j])\n"
+        "            b, r, n = real(blue[i, j]), real(red[i, j]), real(nir[i, j])\n"
         f"            out[i, j] = {text}\n"
     )
-    space: dict = {"np": np, "prange": prange}
+    space: dict = {"np": np, "prange": prange, "real": real}
     exec(compile(source, "<hand-written>", "exec"), space)  # noqa: S102 - the benchmark's own
     loop = njit(parallel=True, error_model="numpy")(space["loop"])
     b, r, n = (bands.get(k, bands["r"]) for k in ("b", "r", "n"))
-    return lambda: loop(b, r, n, np.empty(r.shape))
+    out = np.empty(r.shape, dtype=real)
+    return lambda: loop(b, r, n, out)
 
 
 def plain_methods(case: Case) -> dict[str, Callable]:
@@ -418,15 +427,24 @@ def measure(case: Case, repeat: int, skip: set[str], peer_first: bool) -> list[t
     """Rows (method, seconds, peak MB or None, note) for one case. pgc's reference result
     (else pgc numba's) is the truth every other result is checked against."""
     found = {k: v for k, v in methods(case).items() if k not in skip}
+    from pgc.dtypes import compute_dtype
+
     judge = "pgc reference" if "pgc reference" in found else "pgc numba (warm cache)"
     truth = values_of(found[judge]())
+    # float64 methods against a float32 truth: float32 rounding (the dtype policy)
+    rtol, atol = (1e-9, 0.0) if compute_dtype() == "float64" else (1e-5, 1e-6)
     out = []
     for name, fn in found.items():
         got = values_of(fn())  # also the warm-up: compiles numba, builds registries ...
         if got is not None and "bound" not in name:
-            np.testing.assert_allclose(got, truth, rtol=1e-9, equal_nan=True, err_msg=name)
+            np.testing.assert_allclose(got, truth, rtol, atol, equal_nan=True, err_msg=name)
         del got
-        out.append((name, best_of(fn, repeat), peak_mb(fn), ""))
+        note = ""
+        if name.startswith("pgc numba"):
+            from pgc.kernels.buffers import pooled_bytes
+
+            note = f"pooled output buffers {pooled_bytes() / 2**20:.0f} MB"
+        out.append((name, best_of(fn, repeat), peak_mb(fn), note))
         if name == "pgc numba (warm cache)":
             out.append(("pgc numba (first run, compiling)", first_run(fn), None, ""))
     if peer_first and "openEO Python stack (warm)" in found:
@@ -451,9 +469,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-peer-first-run", action="store_true",
                         help="skip the openEO stack's first run in a fresh process")  # fmt: skip
     parser.add_argument("--png", help="write a plot of time against size (needs matplotlib)")
+    parser.add_argument("--dtype", choices=["float64", "float32"], default=None,
+                        help="pgc's compute dtype (the dtype policy; default: as set)")  # fmt: skip
     args = parser.parse_args(argv)
     from benchmarks import peer_openeo
-    from pgc.dtypes import compute_dtype
+    from pgc.dtypes import compute_dtype, set_compute_dtype
+
+    if args.dtype:
+        set_compute_dtype(args.dtype)
+    size = np.dtype(compute_dtype()).itemsize
 
     # x / 0 is inf and cloudy-every-date pixels are NaN in every method: no warnings
     # (numpy's errstate does not reach dask's worker threads)
@@ -467,18 +491,18 @@ def main(argv: list[str] | None = None) -> int:
         for n in args.sizes:
             case = make_case(name, n, args.dates)
             shape = "x".join(str(s) for s in case.cube.shape)
-            out_mb = n * n * 8 / 2**20
+            out_mb = n * n * size / 2**20
             print(f"\n{name}: uint16 cube {shape} ({' '.join(case.cube.dims)}), reads "
                   f"{case.bytes_read / 2**20:.0f} MB ({', '.join(case.reads)}), writes "
                   f"{n}x{n} {compute_dtype()} ({out_mb:.0f} MB); pgc computes in "
                   f"{compute_dtype()}")  # fmt: skip
-            print("| method | time (s) | / bound | peak numpy memory (MB) |")
-            print("|---|---:|---:|---:|")
+            print("| method | time (s) | / bound | peak numpy memory (MB) | note |")
+            print("|---|---:|---:|---:|---|")
             rows = measure(case, args.repeat, set(args.skip), not args.no_peer_first_run)
             bound = next(s for m, s, _, _ in rows if m == "bandwidth bound")
             for method, seconds, peak, note in rows:
-                shown = f"{peak:.0f}" if peak is not None else note or "-"
-                print(f"| {method} | {seconds:.4f} | {seconds / bound:.2f}x | {shown} |")
+                shown = f"{peak:.0f}" if peak is not None else "-"
+                print(f"| {method} | {seconds:.4f} | {seconds / bound:.2f}x | {shown} | {note} |")
                 results.setdefault(name, {}).setdefault(method, []).append((n, seconds))
             del case
             gc.collect()

@@ -18,7 +18,7 @@ from .ir.infer import Environment, infer_graph
 from .ir.printer import print_graph
 from .ir.types import CubeType, format_bytes
 from .limits import Limits
-from .passes.manager import PassContext, PassLog, parse_pipeline, run_pipeline
+from .passes.manager import KEEPS_TYPES, PassContext, PassLog, parse_pipeline, run_pipeline
 from .specs import Specs, load_specs
 
 
@@ -173,7 +173,8 @@ def _compile(document, pipeline, specs, catalog, user_processes, limits, name, v
         raise PgcError(errors)
     start = time.perf_counter()
     optimized, log = run_pipeline(typed, names, PassContext(env), verify=verify)
-    if any(r.changed for r in log.records):  # passes keep types only where they did not change
+    if any(r.changed and r.name not in KEEPS_TYPES for r in log.records):
+        # passes keep types only where they did not change (or by construction)
         optimized = infer_graph(optimized, Environment(specs, env.catalog))
     timings["passes"] = time.perf_counter() - start
     return Plan(optimized, typed, log, names, warnings, timings)

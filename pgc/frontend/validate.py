@@ -17,6 +17,7 @@ True
 from __future__ import annotations
 
 import difflib
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -198,6 +199,29 @@ class _Node:
     uses: list[str] = field(default_factory=list)  # from_node targets
 
 
+class _SpecMatchers(dict):
+    """Compiled schemas of one Specs' parameters, by id; ``owned`` are the ids of the
+    schemas the definitions hold (immutable and alive as long as the Specs), so a user's
+    schema, which may change or die, is never looked up here."""
+
+    def __init__(self, specs: Specs):
+        super().__init__()
+        processes = specs.processes.values()
+        self.owned = {id(spec.returns) for spec in processes}
+        self.owned |= {id(p.schema) for spec in processes for p in spec.parameters}
+
+
+_SPEC_MATCHERS: dict[int, _SpecMatchers] = {}  # by id(specs), dropped when the Specs dies
+
+
+def _spec_matchers(specs: Specs) -> _SpecMatchers:
+    found = _SPEC_MATCHERS.get(id(specs))
+    if found is None:
+        found = _SPEC_MATCHERS[id(specs)] = _SpecMatchers(specs)
+        weakref.finalize(specs, _SPEC_MATCHERS.pop, id(specs), None)
+    return found
+
+
 class _Checker:
     def __init__(self, specs: Specs, limits: Limits, user: dict[str, UserProcess]):
         self.specs = specs
@@ -245,7 +269,13 @@ class _Checker:
         key = id(schema)
         m = self._matchers.get(key)
         if m is None:
-            m = self._matchers[key] = compile_schema(schema, self.specs.subtypes)
+            shared = _spec_matchers(self.specs)  # the definitions' schemas: once per Specs
+            m = shared.get(key) if key in shared.owned else None
+            if m is None:
+                m = compile_schema(schema, self.specs.subtypes)
+                if key in shared.owned:
+                    shared[key] = m
+            self._matchers[key] = m
         return m
 
     # -- the document -------------------------------------------------------------------

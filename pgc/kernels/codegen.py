@@ -19,6 +19,7 @@ memory.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import sys
@@ -48,6 +49,40 @@ def cache_dir() -> Path:
     return Path(base) / "kernels"
 
 
+@dataclass(frozen=True)
+class Input:
+    """How a kernel reads one input: ``value`` and ``valid`` are index expressions into
+    the input's array and its validity array (``valid`` None: every pixel has data), made
+    of the kernel's loop variables (``i0`` ..., ``iL`` and ``t_`` in reductions), ``p{j}``
+    (the position of a picked element, passed when the kernel is called) and ``0`` (an
+    axis the validity does not have). The kernel reads whole source arrays, not views of
+    picked bands: numba then knows their layout (C-contiguous) and vectorizes the inner
+    loop."""
+
+    value: str
+    valid: str | None = None
+    pick: bool = False
+
+
+def default_inputs(n_inputs: int, ndim: int, masked: tuple | None = None) -> list[Input]:
+    """Inputs that are arrays of the output's shape, indexed by the loops (``explain``)."""
+    index = "[" + ", ".join(f"i{d}" for d in range(ndim)) + "]"
+    masked = masked if masked is not None else (True,) * n_inputs
+    return [Input(index, index if m else None) for m in masked]
+
+
+def signature(inputs: list[Input]) -> str:
+    """The kernel's parameters for ``inputs`` (before ``out``)."""
+    params = []
+    for j, item in enumerate(inputs):
+        params.append(f"in{j}")
+        if item.valid is not None:
+            params.append(f"ok{j}")
+        if item.pick:
+            params.append(f"p{j}")
+    return ", ".join(params)
+
+
 def always_valid(expr: Expr, masked: tuple[bool, ...]) -> bool:
     """Whether every pixel of the result has data: no input has a mask and no operand is a
     literal null (every process then gives data for data)."""
@@ -62,24 +97,26 @@ def always_valid(expr: Expr, masked: tuple[bool, ...]) -> bool:
     return True
 
 
-def source(
-    expr: Expr, ndim: int, n_inputs: int, dtype: str = "float64", masked: tuple | None = None
-) -> str:
-    """The Python source of the numba kernel for ``expr`` over ``ndim``-dimensional arrays,
-    computing in ``dtype`` (the dtype policy). Inputs without a mask (``masked[j]`` false:
-    every pixel has data) pass no validity array; a result that always has data writes no
-    validity (the kernel then has no ``out_ok``). Validity is combined with ``&``/``|``,
-    not short-circuit ``and``/``or``, so the loop has no branches to stop vectorizing."""
-    masked = tuple(masked) if masked is not None else (True,) * n_inputs
+def statements(expr: Expr, inputs: list[Input], dtype: str) -> tuple[list[str], str, str]:
+    """The statements computing ``expr`` for one pixel, and the names of its value and
+    validity."""
     lines: list[str] = []
     names: dict[Expr, tuple[str, str]] = {}
-    _emit(expr, lines, names, masked)
-    lines = [line.replace("FLOAT(", f"np.{dtype}(") for line in lines]
-    value, valid = names[expr]
+    _emit(expr, lines, names, inputs)
+    return [line.replace("FLOAT(", f"np.{dtype}(") for line in lines], *names[expr]
+
+
+def source(expr: Expr, ndim: int, inputs: list[Input], dtype: str = "float64") -> str:
+    """The Python source of the numba kernel for ``expr`` writing ``ndim``-dimensional
+    output, computing in ``dtype`` (the dtype policy). A result that always has data
+    writes no validity (the kernel then has no ``out_ok``). Validity is combined with
+    ``&``/``|``, not short-circuit ``and``/``or``, so the loop has no branches to stop
+    vectorizing."""
+    lines, value, valid = statements(expr, inputs, dtype)
     index = ", ".join(f"i{d}" for d in range(ndim))
-    params = ", ".join(f"in{j}, ok{j}" if masked[j] else f"in{j}" for j in range(n_inputs))
     out_value = f"({value} != 0.0)" if expr.boolean else value
-    full = always_valid(expr, masked)
+    full = always_valid(expr, tuple(i.valid is not None for i in inputs))
+    params = signature(inputs)
     body = [
         "import numpy as np",
         "from numba import njit, prange",
@@ -94,8 +131,7 @@ def source(
         loop = "prange" if d == 0 else "range"
         body.append(f"{indent}for i{d} in {loop}(out.shape[{d}]):")
         indent += "    "
-    for line in lines:
-        body.append(indent + line.replace("[IDX]", f"[{index}]"))
+    body += [indent + line for line in lines]
     if full:
         body.append(f"{indent}out[{index}] = {out_value}")
         return "\n".join(body) + "\n"
@@ -105,7 +141,7 @@ def source(
     return "\n".join(body) + "\n"
 
 
-def _emit(expr: Expr, lines: list[str], names: dict[Expr, tuple[str, str]], masked: tuple) -> None:
+def _emit(expr: Expr, lines: list[str], names: dict[Expr, tuple[str, str]], inputs: list) -> None:
     """Statements computing every node of ``expr`` (post-order, iteratively)."""
     stack: list[tuple[Expr, bool]] = [(expr, False)]
     while stack:
@@ -120,16 +156,17 @@ def _emit(expr: Expr, lines: list[str], names: dict[Expr, tuple[str, str]], mask
         v, ok = f"v{k}", f"k{k}"
         names[node] = (v, ok)
         args = [names[a] for a in node.args]
-        lines.extend(_statements(node, v, ok, args, masked))
+        lines.extend(_statements(node, v, ok, args, inputs))
 
 
 def _statements(
-    node: Expr, v: str, ok: str, args: list[tuple[str, str]], masked: tuple
+    node: Expr, v: str, ok: str, args: list[tuple[str, str]], inputs: list[Input]
 ) -> list[str]:
     op = node.op
     if op == "in":
-        j = node.value
-        return [f"{v} = FLOAT(in{j}[IDX])", f"{ok} = ok{j}[IDX]" if masked[j] else f"{ok} = True"]
+        j, item = node.value, inputs[node.value]
+        valid = f"{ok} = ok{j}{item.valid}" if item.valid is not None else f"{ok} = True"
+        return [f"{v} = FLOAT(in{j}{item.value})", valid]
     if op == "const":
         if node.value is None:
             return [f"{v} = FLOAT(0.0)", f"{ok} = False"]
@@ -198,28 +235,25 @@ def _statements(
 def load(
     expr: Expr,
     ndim: int,
-    n_inputs: int,
+    inputs: list[Input],
     dtype: str = "float64",
-    masked=None,
     reduce: tuple[str, bool] | None = None,
 ):
     """The compiled kernel function (from memory, the disk cache, or newly written);
-    ``reduce`` = (reducer, ignore_nodata) for a kernel that reduces the leading dimension
-    (:mod:`pgc.kernels.reducers`)."""
-    masked = tuple(masked) if masked is not None else (True,) * n_inputs
-    flags = "".join("m" if m else "u" for m in masked)
-    key = f"k_{expr.key()}_{ndim}d{n_inputs}_{dtype}_{flags}"
-    if reduce is not None:
-        key += f"_{reduce[0]}{'i' if reduce[1] else 'n'}"
+    ``reduce`` = (reducer, ignore_nodata) for a kernel that folds a dimension
+    (:mod:`pgc.kernels.reducers`). Cached by the expression's structural hash, the dtype
+    and a hash of how the inputs are read."""
+    layout = hashlib.sha256(repr((ndim, inputs, reduce)).encode()).hexdigest()[:12]
+    key = f"k_{expr.key()}_{dtype}_{layout}"
     with _LOCK:
         if key in _LOADED:
             return _LOADED[key]
         if reduce is None:
-            text = source(expr, ndim, n_inputs, dtype, masked)
+            text = source(expr, ndim, inputs, dtype)
         else:
             from .reducers import reduce_source
 
-            text = reduce_source(expr, ndim, n_inputs, dtype, masked, *reduce)
+            text = reduce_source(expr, ndim, inputs, dtype, *reduce)
         _LOADED[key] = _import(key, text)
         return _LOADED[key]
 
@@ -241,10 +275,10 @@ def _import(key: str, text: str):
 
 
 def call(kernel, arrays: list, out, out_ok, stats: KernelStats | None, key: str) -> None:
-    """Run a kernel (``out_ok`` None: it writes no validity); the first call of a new
-    signature includes numba's compilation (or loading from the disk cache), which is
+    """Run a kernel (``out_ok`` None: it writes no validity); a call that added a signature
+    to the kernel compiled it (or loaded it from the disk cache) first, and its time is
     booked as compile time."""
-    new_signature = len(kernel.signatures) == 0 or not _has_signature(kernel, arrays, out)
+    known = len(kernel.signatures)
     start = time.perf_counter()
     if out_ok is None:
         kernel(*arrays, out)
@@ -252,15 +286,8 @@ def call(kernel, arrays: list, out, out_ok, stats: KernelStats | None, key: str)
         kernel(*arrays, out, out_ok)
     seconds = time.perf_counter() - start
     if stats is not None:
-        if new_signature:
+        if len(kernel.signatures) > known:
             stats.compile_seconds += seconds
         else:
             stats.run_seconds += seconds
         stats.kernels.append(key)
-
-
-def _has_signature(kernel, arrays: list, out) -> bool:
-    from numba import typeof
-
-    wanted = tuple(typeof(a) for a in (*arrays, out))
-    return any(tuple(sig[: len(wanted)]) == wanted for sig in kernel.signatures)

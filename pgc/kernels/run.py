@@ -7,6 +7,8 @@ and with the reference's errors.
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,9 +16,37 @@ import xarray as xr
 
 from ..dtypes import compute_dtype
 from ..executors.values import Cube
-from .codegen import always_valid, load
+from .buffers import take
+from .codegen import Input, always_valid, load
 from .codegen import call as call_kernel
 from .expr import Expr, from_json
+
+
+@dataclass
+class Leaf:
+    """One kernel input: a whole source array (not a view of the picked element: the kernel
+    indexes the source, whose layout numba then knows), the element picked from it, its
+    validity and the dimensions and labels the input has (the source's minus the pick)."""
+
+    source: xr.DataArray
+    pick: tuple[str, int] | None  # (dimension, position)
+    valid: np.ndarray | None  # None: every pixel has data; size 1 on axes it does not have
+
+    @property
+    def values(self) -> np.ndarray:
+        return self.source.values
+
+    @property
+    def dims(self) -> tuple:
+        return self.source.dims
+
+    @functools.cached_property
+    def template(self) -> xr.DataArray:
+        """The input's dimensions and labels, for the output (only the first input's is
+        made, unless inputs from several sources must be compared)."""
+        if self.pick is None:
+            return self.source
+        return self.source.isel({self.pick[0]: self.pick[1]}, drop=True)
 
 
 def run_kernel(call: Any) -> Cube | None:
@@ -31,7 +61,7 @@ def run_kernel(call: Any) -> Cube | None:
     leaves = [_leaf(sources, spec) for spec in call.node.literal("inputs") or []]
     if not leaves or any(leaf is None for leaf in leaves) or not _aligned(leaves):
         return None
-    if len(leaves) <= max(expr.inputs()):
+    if len(leaves) <= max(expr.inputs()) or len(leaves[0].dims) <= (leaves[0].pick is not None):
         return None
     reduce = call.node.literal("reduce")
     if reduce is None:
@@ -43,9 +73,9 @@ def _numeric(cube: Any) -> bool:
     return isinstance(cube, Cube) and 0 not in cube.data.shape and cube.data.dtype.kind in "biuf"
 
 
-def _leaf(sources: dict, spec: list) -> tuple | None:
-    """(value array, validity array or None, template DataArray) of one kernel input: a
-    whole source cube, or one element of one of its dimensions."""
+def _leaf(sources: dict, spec: list) -> Leaf | None:
+    """The input ``spec`` names: a whole source cube, or one element of one of its
+    dimensions (by label, index, or band name as ndvi reads it)."""
     name, dim, kind, selector = spec
     cube = sources.get(name)
     if cube is None:
@@ -54,9 +84,9 @@ def _leaf(sources: dict, spec: list) -> tuple | None:
     valid = None
     if not (cube.valid.ndim == 0 and bool(cube.valid.values)):  # a per-pixel mask
         ok = cube.valid.transpose(*[d for d in cube.dims if d in cube.valid.dims]).values
-        valid = np.broadcast_to(ok.reshape(_expanded(cube, ok)), data.shape)
+        valid = ok.reshape(_expanded(cube, ok))
     if dim is None:
-        return data.values, valid, data
+        return Leaf(data, None, valid)
     if dim not in data.dims:
         return None
     labels = data[dim].values
@@ -73,11 +103,7 @@ def _leaf(sources: dict, spec: list) -> tuple | None:
         if len(found) != 1:
             return None
         position = found[0]
-    axis = data.dims.index(dim)
-    values = np.moveaxis(data.values, axis, 0)[position]
-    if valid is not None:
-        valid = np.moveaxis(valid, axis, 0)[position]
-    return values, valid, data.isel({dim: position}, drop=True)
+    return Leaf(data, (dim, position), valid)
 
 
 def _band(data: xr.DataArray, bands: list, name: str) -> str | None:
@@ -97,13 +123,14 @@ def _expanded(cube: Cube, ok: np.ndarray) -> tuple:
     return tuple(sizes.get(d, 1) for d in cube.dims)
 
 
-def _aligned(leaves: list) -> bool:
+def _aligned(leaves: list[Leaf]) -> bool:
     """Whether every input has the same dimensions, sizes and labels (else the reference
     decides how they combine)."""
-    first = leaves[0][2]
-    for _, _, template in leaves[1:]:
-        if template is first:
-            continue
+    for leaf in leaves[1:]:
+        same_pick = (leaf.pick or (None,))[0] == (leaves[0].pick or (None,))[0]
+        if leaf.source is leaves[0].source and same_pick:
+            continue  # the same source, the same dimension picked: the same labels
+        first, template = leaves[0].template, leaf.template
         if template.dims != first.dims or template.shape != first.shape:
             return False
         for dim in first.dims:
@@ -115,45 +142,65 @@ def _aligned(leaves: list) -> bool:
     return True
 
 
-def _inputs(leaves: list, expr: Expr) -> tuple[list, tuple]:
-    arrays, masked = [], []
-    for values, valid, _ in leaves:
-        arrays += [values] if valid is None else [values, valid]
-        masked.append(valid is not None)
-    return arrays, tuple(masked)
+def _layout(leaves: list[Leaf], loops: dict[str, str]) -> tuple[list, list[Input]]:
+    """The kernel's arguments and how it indexes them: ``loops`` maps each dimension of
+    the inputs to its loop variable."""
+    arrays: list = []
+    inputs: list[Input] = []
+    for j, leaf in enumerate(leaves):
+        index = [
+            f"p{j}" if leaf.pick is not None and d == leaf.pick[0] else loops[d] for d in leaf.dims
+        ]
+        arrays.append(leaf.values)
+        valid = None
+        if leaf.valid is not None:
+            shape = leaf.values.shape
+            at = ["0" if n == 1 and shape[a] != 1 else index[a] for a, n in
+                  enumerate(leaf.valid.shape)]  # fmt: skip
+            valid = "[" + ", ".join(at) + "]"
+            arrays.append(leaf.valid)
+        if leaf.pick is not None:
+            arrays.append(leaf.pick[1])
+        inputs.append(Input("[" + ", ".join(index) + "]", valid, leaf.pick is not None))
+    return arrays, inputs
 
 
-def _run(call: Any, expr: Expr, leaves: list) -> Cube:
-    template = leaves[0][2]
-    shape = template.shape
-    arrays, masked = _inputs(leaves, expr)
+def _run(call: Any, expr: Expr, leaves: list[Leaf]) -> Cube:
+    template = leaves[0].template
+    loops = {d: f"i{k}" for k, d in enumerate(template.dims)}
+    arrays, inputs = _layout(leaves, loops)
     dtype = compute_dtype()
-    out = np.empty(shape, dtype=bool if expr.boolean else dtype)
-    full = always_valid(expr, masked)
-    out_ok = None if full else np.empty(shape, dtype=bool)
-    kernel = load(expr, len(shape), len(leaves), dtype, masked)
+    out = take(template.shape, bool if expr.boolean else dtype)
+    full = always_valid(expr, tuple(i.valid is not None for i in inputs))
+    out_ok = None if full else take(template.shape, bool)
+    kernel = load(expr, template.ndim, inputs, dtype)
     call_kernel(kernel, arrays, out, out_ok, call.context.kernel_stats, expr.key())
     return _cube(template, out, out_ok)
 
 
-def _run_reduce(call: Any, expr: Expr, leaves: list, reduce: dict) -> Cube | None:
+def _run_reduce(call: Any, expr: Expr, leaves: list[Leaf], reduce: dict) -> Cube | None:
     dim, reducer = reduce.get("dimension"), reduce.get("reducer")
-    template = leaves[0][2]
+    template = leaves[0].template
     if dim not in template.dims or template.sizes[dim] == 0:
         return None
-    axis = template.dims.index(dim)
     reduced = template.isel({dim: 0}, drop=True)
-    arrays, masked = _inputs(leaves, expr)
-    arrays = [np.moveaxis(a, axis, 0) for a in arrays]
-    if reduced.ndim < 2:  # the kernel walks rows: give a single row one
-        arrays = [a[:, None] for a in arrays]
-    shape = reduced.shape if reduced.ndim >= 2 else (1, *reduced.shape)
+    kept = list(reduced.dims)
+    if not kept:
+        return None
+    if len(kept) == 1:  # the kernel walks rows of at least two dimensions: one row here
+        loops = {kept[0]: "iL"}
+        shape = (1, *reduced.shape)
+    else:
+        loops = {d: f"i{k}" for k, d in enumerate(kept[:-1])} | {kept[-1]: "iL"}
+        shape = reduced.shape
+    arrays, inputs = _layout(leaves, {**loops, dim: "t_"})
     dtype = compute_dtype()
-    out = np.empty(shape, dtype=dtype)
-    out_ok = np.empty(shape, dtype=bool)
+    out = take(shape, dtype)
+    out_ok = take(shape, bool)
     flag = bool(reduce.get("ignore_nodata", True))
-    kernel = load(expr, len(shape), len(leaves), dtype, masked, (reducer, flag))
+    kernel = load(expr, len(shape), inputs, dtype, (reducer, flag))
     key = f"{expr.key()}:{reducer}"
+    arrays.append(template.sizes[dim])
     call_kernel(kernel, arrays, out, out_ok, call.context.kernel_stats, key)
     return _cube(reduced, out.reshape(reduced.shape), out_ok.reshape(reduced.shape))
 
@@ -169,9 +216,11 @@ def describe(plan: Any) -> str:
     """Every kernel node of ``plan`` (compiled with fuse-elementwise): its expression and the
     generated source for inputs that all have a per-pixel mask, as ``pgc explain
     --kernels`` prints them. The dtype is the compute dtype; the number of dimensions is
-    the node's when its type knows it (else 3 is shown)."""
+    the node's when its type knows it (else 3 is shown). When it runs, the kernel reads
+    the sources' arrays with the picked element's position (``p0`` ...) in place of the
+    picked axis."""
     from ..ir.types import CubeType
-    from .codegen import source
+    from .codegen import default_inputs, source
     from .reducers import reduce_source
 
     parts = []
@@ -184,12 +233,14 @@ def describe(plan: Any) -> str:
         cube = node.type
         known = isinstance(cube, CubeType) and not cube.unknown_dimensions
         ndim = len(cube.dimensions) if known else 3
-        masked = (True,) * len(inputs)
         if reduce is None:
-            text = source(expr, ndim, len(inputs), compute_dtype(), masked)
+            text = source(expr, ndim, default_inputs(len(inputs), ndim), compute_dtype())
         else:
+            ndim = max(ndim, 2)
+            index = "[t_, " + "".join(f"i{d}, " for d in range(ndim - 1)) + "iL]"
+            reads = [Input(index, index)] * len(inputs)
             args = (reduce["reducer"], reduce["ignore_nodata"])
-            text = reduce_source(expr, max(ndim, 2), len(inputs), compute_dtype(), masked, *args)
+            text = reduce_source(expr, ndim, reads, compute_dtype(), *args)
         picks = ", ".join(_pick_text(spec) for spec in inputs)
         parts.append(
             f"# kernel {node.id}: {expr.size()} operations; inputs {picks}\n# {expr}\n{text}"

@@ -61,6 +61,9 @@ def registry() -> dict[str, PassFn]:
     }
 
 
+# Passes whose output nodes keep correct types (no new inference needed after them).
+KEEPS_TYPES = {"fuse-elementwise"}
+
 # Cleanup (cse, dce) after each pass that moves work, so none is left behind.
 DEFAULT_PIPELINE = [
     "fold",
