@@ -176,6 +176,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cf.set_defaults(run=cmd_conformance)
 
+    b = sub.add_parser(
+        "bench",
+        help="run the band-math benchmark harness (from a source checkout)",
+        description="Run benchmarks/bench_kernels.py: pgc's numba and reference executors "
+        "against numpy, xarray, numexpr, the openEO Python stack and the memory-bandwidth "
+        "bound. The arguments after 'bench' are the harness's (pgc bench -- --help).",
+    )
+    b.add_argument("arguments", nargs=argparse.REMAINDER, help="the harness's arguments")
+    b.set_defaults(run=cmd_bench)
+
     k = sub.add_parser(
         "collections",
         help="list the collections pgc can load",
@@ -193,8 +203,13 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    if argv[:1] == ["bench"] and not {"-h", "--help"} & set(argv[1:2]):
+        # everything after "bench" is the harness's, options included
+        args = argparse.Namespace(run=cmd_bench, arguments=argv[1:])
+    else:
+        args = parser.parse_args(argv)
     try:
         return args.run(args)
     except BrokenPipeError:  # `pgc ... | head`
@@ -495,6 +510,25 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"conformance: {report.summary()}")
     return code
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """The harness lives in the source tree (benchmarks/), not in the installed package."""
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "benchmarks" / "bench_kernels.py").is_file():
+        raise _UsageError(
+            "pgc bench runs the harness of a source checkout (benchmarks/bench_kernels.py), "
+            "which this installation does not have; clone pgc and install it with "
+            "pip install -e '.[bench]'"
+        )
+    sys.path.insert(0, str(root))
+    from benchmarks.bench_kernels import main as bench
+
+    arguments = [a for a in args.arguments if a != "--"]
+    try:
+        return bench(arguments)
+    except SystemExit as exc:  # the harness's own --help and usage errors
+        return int(exc.code or 0)
 
 
 def cmd_collections(args: argparse.Namespace) -> int:
