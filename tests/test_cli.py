@@ -159,3 +159,16 @@ def test_conformance_command_on_a_folder_of_its_own(tmp_path, capsys):
     assert code == 1
     assert "REGRESSION add.json5#1" in out
     assert out.strip().endswith("conformance: 1 passed, 1 failed, 0 skipped")
+
+
+def test_bench_runs_the_harness_of_the_checkout(capsys):
+    """pgc bench passes its arguments to benchmarks/bench_kernels.py (issue 7); a tiny run
+    prints the side-by-side table with pgc's rows and the bound."""
+    from pgc.cli import main
+
+    skip = ["pgc reference", "xarray", "openEO Python stack (warm)"]
+    argv = ["bench", "--sizes", "64", "--graphs", "NDVI", "--repeat", "1",
+            "--no-peer-first-run", "--skip", *skip]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "| bandwidth bound | " in out and "| pgc numba (warm cache) | " in out

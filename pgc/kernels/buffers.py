@@ -12,8 +12,10 @@ of a view holds the block too (numpy keeps the owner as ``base``). So the block 
 exactly when the pool's are the only references to it. Results stay valid as long as the
 user holds them; nothing is reused under them.
 
-Small arrays (under :data:`MIN_BYTES`) come from numpy as usual. ``PGC_BUFFER_POOL=0``
-turns pooling off; :data:`MAX_BLOCKS` bounds how many blocks the pool keeps.
+Small arrays (under :data:`MIN_BYTES`) come from numpy as usual. A size the pool has no
+idle block for drops the idle blocks (of other sizes), so idle memory stays that of the
+latest outputs. ``PGC_BUFFER_POOL=0`` turns pooling off; :data:`MAX_BLOCKS` bounds how many
+blocks the pool keeps.
 
 >>> a = take((1000, 1000), "float64")
 >>> address = a.__array_interface__["data"][0]
@@ -53,9 +55,8 @@ def take(shape: tuple[int, ...], dtype) -> np.ndarray:
     with _lock:
         block = _free_block(nbytes)
         if block is None:
+            _evict()  # idle blocks of other sizes: a new size is being computed now
             block = np.empty(nbytes, dtype=np.uint8)
-            if len(_blocks) >= MAX_BLOCKS:
-                _evict()
             if len(_blocks) < MAX_BLOCKS:
                 _blocks.append(block)
         return block[:nbytes].view(dtype).reshape(shape)
@@ -70,12 +71,12 @@ def _free_block(nbytes: int) -> np.ndarray | None:
 
 
 def _evict() -> None:
-    """Drop one idle block (the oldest) to make room."""
-    for i in range(len(_blocks)):
+    """Drop every idle block, so the pool holds no more than the outputs in use and the
+    ones of the size being computed."""
+    for i in reversed(range(len(_blocks))):
         block = _blocks[i]
         if sys.getrefcount(block) <= _IDLE_REFS:
             del _blocks[i]
-            return
 
 
 def pooled_bytes() -> int:
