@@ -142,21 +142,78 @@ def source(expr: Expr, ndim: int, inputs: list[Input], dtype: str = "float64") -
 
 
 def _emit(expr: Expr, lines: list[str], names: dict[Expr, tuple[str, str]], inputs: list) -> None:
-    """Statements computing every node of ``expr`` (post-order, iteratively)."""
+    """Statements computing every node of ``expr`` (post-order, iteratively; equal
+    subexpressions once). The data of a ``mask`` is computed only where the mask does not
+    hit, when no other part of the expression uses it: a cloud mask then saves the
+    divisions of the cloudy pixels."""
+    _emit_into(expr, lines, names, inputs, _shared(expr))
+
+
+def _emit_into(expr: Expr, lines: list[str], names: dict, inputs: list, shared: set) -> None:
     stack: list[tuple[Expr, bool]] = [(expr, False)]
     while stack:
         node, ready = stack.pop()
         if node in names:
             continue
+        lazy = node.op == "mask" and _private(node.args[0], shared)
         if not ready:
             stack.append((node, True))
-            stack.extend((a, False) for a in reversed(node.args))
+            children = node.args[1:] if lazy else node.args
+            stack.extend((a, False) for a in reversed(children))
             continue
         k = len(names)
         v, ok = f"v{k}", f"k{k}"
         names[node] = (v, ok)
-        args = [names[a] for a in node.args]
-        lines.extend(_statements(node, v, ok, args, inputs))
+        if lazy:
+            lines.extend(_lazy_mask(node, v, ok, names, inputs, shared))
+        else:
+            args = [names[a] for a in node.args]
+            lines.extend(_statements(node, v, ok, args, inputs))
+
+
+def _shared(expr: Expr) -> set:
+    """The subexpressions used by more than one (distinct) parent."""
+    parents: dict[Expr, int] = {}
+    seen: set = set()
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        for child in set(node.args):
+            parents[child] = parents.get(child, 0) + 1
+            stack.append(child)
+    return {node for node, count in parents.items() if count > 1}
+
+
+def _private(expr: Expr, shared: set) -> bool:
+    """Whether nothing in ``expr`` is used outside it."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if node in shared:
+            return False
+        stack.extend(node.args)
+    return True
+
+
+def _lazy_mask(node: Expr, v: str, ok: str, names: dict, inputs: list, shared: set) -> list:
+    m, km = names[node.args[1]]
+    inner: list[str] = []
+    _emit_into(node.args[0], inner, names, inputs, shared)
+    d, kd = names[node.args[0]]
+    hit = [f"    {v} = FLOAT({node.params[0]!r})", f"    {ok} = True"] if node.params else [
+        f"    {v} = FLOAT(0.0)", f"    {ok} = False"]  # fmt: skip
+    return [
+        f"h{v} = {km} & ({m} != 0.0)",
+        f"if h{v}:",
+        *hit,
+        "else:",
+        *["    " + line for line in inner],
+        f"    {v} = {d}",
+        f"    {ok} = {kd}",
+    ]
 
 
 def _statements(

@@ -79,43 +79,43 @@ def reduce_source(
 
 
 def _fold(indent, step, dtype, reducer, ignore_nodata, at_out) -> list[str]:
+    """The accumulators are the output's row itself (``acc_``) and its validity row
+    (``seen_``: whether any value had data), so the loop allocates nothing but the counts
+    ``mean`` needs and the no-data flags of ``ignore_nodata=false``."""
     start, update = REDUCERS[reducer]
     i2, i3 = indent + "    ", indent + "        "
-    counting = reducer in ("mean", "count")  # else a flag says whether any value had data
-    lines = [
-        f"{indent}cnt_ = np.zeros(width, dtype=np.int64)"
-        if counting
-        else f"{indent}seen_ = np.zeros(width, dtype=np.bool_)"
-    ]
+    row = at_out.replace("iL]", ":]")
+    lines = [f"{indent}acc_ = out{row}", f"{indent}seen_ = out_ok{row}"]
+    if reducer == "mean":
+        lines.append(f"{indent}cnt_ = np.zeros(width, dtype=np.int64)")
     if not ignore_nodata:
         lines.append(f"{indent}bad_ = np.zeros(width, dtype=np.bool_)")
-    if start is not None:
-        lines.append(f"{indent}acc_ = np.full(width, {start}, dtype=np.{dtype})")
+    lines.append(f"{indent}acc_[:] = {start if start is not None else '0.0'}")
+    lines.append(f"{indent}seen_[:] = {reducer == 'count'}")
     lines += [f"{indent}for t_ in range(n_):", f"{i2}for iL in range(width):"]
     lines += [i3 + line for line in step]
-    if reducer == "count":  # finite values with data
-        lines.append(f"{i3}cnt_[iL] += 1 if ok_ & np.isfinite(vv) else 0")
+    if reducer == "count":  # finite values with data, counted in the output itself
+        lines.append(
+            f"{i3}acc_[iL] += np.{dtype}(1.0) if ok_ & np.isfinite(vv) else np.{dtype}(0.0)"
+        )
     else:
         update = update.replace("ZERO", f"np.{dtype}(0.0)")
-        seen = "cnt_[iL] += 1 if ok_ else 0" if counting else "seen_[iL] |= ok_"
-        lines += [f"{i3}{seen}", f"{i3}{update}"]
-    if not ignore_nodata:
+        lines += [f"{i3}seen_[iL] |= ok_", f"{i3}{update}"]
+        if reducer == "mean":
+            lines.append(f"{i3}cnt_[iL] += 1 if ok_ else 0")
+    if not ignore_nodata and reducer != "count":
         lines.append(f"{i3}bad_[iL] |= not ok_")
-    lines.append(f"{indent}for iL in range(width):")
     if reducer == "count":
-        return lines + [f"{i2}out{at_out} = np.{dtype}(cnt_[iL])", f"{i2}out_ok{at_out} = True"]
-    result = {
-        "mean": f"np.{dtype}(np.float64(acc_[iL]) / max(cnt_[iL], 1))",
-        "sum": "acc_[iL]",
-        "max": "acc_[iL]",
-        "min": "acc_[iL]",
-    }[reducer]
-    has = "cnt_[iL] > 0" if counting else "seen_[iL]"
-    ok = has if ignore_nodata else f"({has}) & (not bad_[iL])"
+        return lines
+    result = (
+        f"np.{dtype}(np.float64(acc_[iL]) / max(cnt_[iL], 1))" if reducer == "mean" else "acc_[iL]"
+    )
+    ok = "seen_[iL]" if ignore_nodata else "seen_[iL] & (not bad_[iL])"
     return lines + [
+        f"{indent}for iL in range(width):",
         f"{i2}has_ = {ok}",
-        f"{i2}out_ok{at_out} = has_",
-        f"{i2}out{at_out} = {result} if has_ else np.{dtype}(0.0)",
+        f"{i2}seen_[iL] = has_",
+        f"{i2}acc_[iL] = {result} if has_ else np.{dtype}(0.0)",
     ]
 
 
