@@ -524,15 +524,18 @@ def _plot(results: dict, path: str) -> None:
     except ImportError:
         print("\n(no plot: matplotlib is not installed; pip install -e '.[bench]')")
         return
-    figure, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 4.5), squeeze=False)
+    figure, axes = plt.subplots(1, len(results), figsize=(5.5 * len(results) + 3, 4.5),
+                                squeeze=False)  # fmt: skip
+    styles = ["-", "--", ":", "-."]
     for ax, (name, methods_) in zip(axes[0], results.items(), strict=True):
-        for method, points in methods_.items():
+        ax.set_prop_cycle(color=plt.cm.tab20.colors[: len(methods_)])
+        for k, (method, points) in enumerate(methods_.items()):
             ax.loglog([n * n for n, _ in points], [s for _, s in points], marker="o",
-                      label=method)  # fmt: skip
+                      linestyle=styles[k % len(styles)], label=method)  # fmt: skip
         ax.set_xlabel("pixels per band (and date)")
         ax.set_ylabel("seconds (best of runs)")
         ax.set_title(name)
-    axes[0][0].legend(fontsize=7)
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     print(f"\nwrote {path}")

@@ -206,3 +206,19 @@ def test_results_held_by_the_user_are_never_reused_for_the_next_output():
     del view, second
     again = execute(document, parameters={"c": first_cube}, executor="numba").value
     assert buffers.pooled_bytes() >= again.data.nbytes  # large outputs come from the pool
+
+
+def test_mask_on_a_cube_without_no_data_makes_no_data():
+    """Regression (issue 7, found by the fused-regions test): a kernel whose inputs all
+    have data counted as always valid, so mask(..., replacement=null) wrote no no-data.
+    And the reference's ndvi failed (KeyError) on a cube whose validity is one scalar."""
+    cube = sample_cube()
+    cube = Cube(cube.data, xr.DataArray(True))
+    graph = composite()
+    del graph["best"]
+    graph["masked"]["result"] = True
+    document = {"parameters": [{"name": "c", "schema": {}}], "process_graph": graph}
+    result = execute(document, parameters={"c": cube}, executor="numba")
+    assert len(result.kernels.kernels) == 1
+    assert not np.broadcast_to(result.value.valid.values, result.value.data.shape).all()
+    compare(document, cube, approx=False)

@@ -163,7 +163,10 @@ def _ndvi(call: Call) -> Cube:
     x, y = (_as_float(cube.data.sel(bands=b, drop=True)) for b in (nir, red))
     with np.errstate(all="ignore"):
         data = (x - y) / (x + y)
-    valid = cube.valid.sel(bands=nir, drop=True) & cube.valid.sel(bands=red, drop=True)
+    # the validity may be a scalar or lack the bands (every band has data): broadcast it
+    full = xr.broadcast(cube.valid, cube.data)[0].transpose(*cube.dims)
+    cube = Cube(cube.data, full)
+    valid = full.sel(bands=nir, drop=True) & full.sel(bands=red, drop=True)
     result = Cube(data.where(valid, 0), valid)
     target = call.get("target_band")
     if target is None:

@@ -84,14 +84,17 @@ def signature(inputs: list[Input]) -> str:
 
 
 def always_valid(expr: Expr, masked: tuple[bool, ...]) -> bool:
-    """Whether every pixel of the result has data: no input has a mask and no operand is a
-    literal null (every process then gives data for data)."""
+    """Whether every pixel of the result has data: no input has a mask, no operand is a
+    literal null and no ``mask`` replaces with null (every process then gives data for
+    data)."""
     if any(masked):
         return False
     stack = [expr]
     while stack:
         item = stack.pop()
         if item.op == "const" and item.value is None:
+            return False
+        if item.op == "mask" and not item.params:
             return False
         stack.extend(item.args)
     return True

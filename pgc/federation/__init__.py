@@ -1,0 +1,1 @@
+"""Federation (issue 8): members, placement of a graph's nodes, splitting and stitching."""
