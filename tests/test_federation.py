@@ -78,7 +78,10 @@ same_as = "SENTINEL2_L2A_SAMPLE"
     [
         (lambda d: d["members"][1].update(id="vito"), "/members/1/id"),
         (lambda d: d["members"][0].update(filters="sometimes"), "/members/0/filters"),
-        (lambda d: d["members"][0]["cost"].update(egress_per_gb=-1), "/members/0/cost/egress_per_gb"),
+        (
+            lambda d: d["members"][0]["cost"].update(egress_per_gb=-1),
+            "/members/0/cost/egress_per_gb",
+        ),
         (lambda d: d["members"][1].update(processes=[1, 2]), "/members/1/processes"),
         (lambda d: d["members"][1]["collections"].update(S3="x"), "/members/1/collections/S3"),
         (lambda d: d["collections"].update(S2={"same_as": "NOPE"}), "/collections/S2/same_as"),
@@ -90,7 +93,8 @@ def test_every_mistake_is_reported_with_its_place(change, pointer):
     change(description)
     with pytest.raises(PgcError) as caught:
         Federation.from_json(description)
-    assert [(d.code, d.pointer) for d in caught.value.diagnostics][0] == ("FederationInvalid", pointer)
+    found = [(d.code, d.pointer) for d in caught.value.diagnostics]
+    assert found[0] == ("FederationInvalid", pointer)
 
 
 def test_a_file_that_is_not_a_description_is_a_clear_error(tmp_path):
