@@ -103,3 +103,85 @@ def test_a_file_that_is_not_a_description_is_a_clear_error(tmp_path):
         Federation.load(tmp_path / "fed.json")
     with pytest.raises(PgcError, match="list of 'members'"):
         Federation.from_json({"members": {}})
+
+
+# -- placement ---------------------------------------------------------------------------------
+
+S2 = {"same_as": "SENTINEL2_L2A_SAMPLE"}
+EVERYTHING = None  # every process of the specs
+
+
+def federation(*members) -> Federation:
+    from pgc.specs import load_specs
+
+    every = load_specs().ids()
+    return Federation.from_json({"members": [
+        {"id": i, "url": f"https://{i}.example", "collections": held,
+         "processes": every if processes is EVERYTHING else processes}
+        for i, held, processes in members], "collections": {"S2": S2}})  # fmt: skip
+
+
+def composite_graph() -> dict:
+    """Load a year (12 dates) of two bands, mean over time, then scale each pixel."""
+    return {"process_graph": {
+        "load": {"process_id": "load_collection", "arguments": {
+            "id": "S2", "spatial_extent": None, "temporal_extent": None,
+            "bands": ["B04", "B08"]}},
+        "mean": {"process_id": "reduce_dimension", "arguments": {
+            "data": {"from_node": "load"}, "dimension": "t", "reducer": {"process_graph": {
+                "m": {"process_id": "mean", "arguments": {"data": {"from_parameter": "data"}},
+                      "result": True}}}}},
+        "scaled": {"process_id": "apply", "result": True, "arguments": {
+            "data": {"from_node": "mean"}, "process": {"process_graph": {
+                "x": {"process_id": "multiply", "arguments": {"x": {"from_parameter": "x"},
+                                                              "y": 0.0001}, "result": True}}}}},
+    }}  # fmt: skip
+
+
+def plan_on(fed: Federation, document: dict):
+    from pgc.compiler import compile as compile_graph
+
+    return compile_graph(document, catalog=fed.catalog()).graph
+
+
+def test_everything_where_the_data_is_moves_nothing():
+    from pgc.federation.placement import place
+
+    fed = federation(("a", {"S2": "S2"}, EVERYTHING), ("b", {}, EVERYTHING))
+    placement = place(plan_on(fed, composite_graph()), fed)
+    assert set(placement.members.values()) == {"a"} and placement.bytes_moved == 0
+    assert placement.exact
+
+
+def test_a_reduction_runs_before_the_data_moves():
+    """The data's member cannot apply; it can reduce over time: the mean crosses (two
+    float64 values per pixel), not the load (12 dates x two uint16 bands: 3x more)."""
+    from pgc.federation.placement import node_bytes, place
+
+    fed = federation(
+        ("a", {"S2": "S2"}, ["load_collection", "reduce_dimension", "mean"]),
+        ("b", {}, EVERYTHING),
+    )
+    graph = plan_on(fed, composite_graph())
+    placement = place(graph, fed)
+    assert (placement.on("load"), placement.on("mean"), placement.on("scaled")) == ("a", "a", "b")
+    assert placement.bytes_moved == node_bytes(graph.node("mean"))
+    assert placement.bytes_moved * 3 == node_bytes(graph.node("load"))
+
+
+@pytest.mark.parametrize(
+    ("members", "message"),
+    [
+        ([("a", {}, EVERYTHING)], "No member holds collection 'S2'"),
+        ([("a", {"S2": "S2"}, ["load_collection"])], "a lacks apply, multiply"),
+    ],
+)
+def test_a_graph_no_placement_satisfies_says_what_is_missing_where(members, message):
+    from pgc.federation.placement import place
+
+    fed = federation(*members)
+    with pytest.raises(PgcError) as caught:
+        place(plan_on(federation(("x", {"S2": "S2"}, EVERYTHING)), composite_graph()), fed)
+    codes = {d.code for d in caught.value.diagnostics}
+    assert codes == {"FederationUnsatisfiable"}
+    assert any(message in d.message for d in caught.value.diagnostics), caught.value.diagnostics

@@ -1,0 +1,217 @@
+"""Placing a graph's nodes on federation members so as to move the fewest bytes (issue 8).
+
+Every node of the (typed, optimized) top-level graph goes to one member: a load where its
+collection lives, any other node where its process, and every process of its callbacks, is
+supported. The cost of a placement is the bytes that cross between members: a node's
+value (its type's size after pushdown and pruning) is sent once to every *other* member
+that reads it. Ties are broken by compute: the bytes a node produces divided by its
+member's relative speed.
+
+- A tree (every value read once: the usual shape of a process graph) is placed exactly by
+  dynamic programming over its members, in O(nodes x members^2).
+- A graph with shared values is placed exactly by exhaustive search when the choices are
+  few (at most :data:`EXHAUSTIVE_LIMIT` combinations), else by a heuristic: the tree
+  program on the graph with each shared value's readers treated apart, then moves of one
+  node at a time to another member while that lowers the cost (a local optimum).
+
+Unknown sizes count as :data:`UNKNOWN_BYTES` (a full Sentinel-2 tile of one band and one
+date), so an unsized value is still worth keeping in place.
+
+A node no member can run is an error that says what is missing where
+(:class:`PgcError`, code ``FederationUnsatisfiable``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ..errors import Diagnostic, PgcError, echo
+from ..ir.graph import Graph
+from ..ir.nodes import Node
+from ..ir.types import CubeType
+from .description import Federation
+
+EXHAUSTIVE_LIMIT = 50_000
+UNKNOWN_BYTES = 10980 * 10980 * 2
+SCALAR_BYTES = 64  # a number, a string, a small object
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Member id per node id, with the bytes that cross between members."""
+
+    members: Mapping[str, str]
+    bytes_moved: int
+    exact: bool  # found by an exact method (tree program or exhaustive search)
+
+    def on(self, node_id: str) -> str:
+        return self.members[node_id]
+
+
+def node_bytes(node: Node) -> int:
+    """Estimated size of a node's value."""
+    if isinstance(node.type, CubeType):
+        size = node.type.nbytes
+        return UNKNOWN_BYTES if size is None else size
+    return SCALAR_BYTES
+
+
+def candidates(graph: Graph, federation: Federation) -> dict[str, list[str]]:
+    """The members each node may run on; PgcError naming what is missing where if a node
+    has none."""
+    problems = []
+    options: dict[str, list[str]] = {}
+    for node in graph.nodes():
+        allowed = [m.id for m in federation.members if _can_run(node, m, federation)]
+        if not allowed:
+            problems.append(_why_not(node, federation))
+        options[node.id] = allowed
+    if problems:
+        raise PgcError(problems)
+    return options
+
+
+def _processes_of(node: Node) -> set[str]:
+    found = {node.process_id}
+    for _, callback in node.callbacks():
+        for _, inner in callback.graph.walk():
+            found.add(inner.process_id)
+    return found
+
+
+def _collection(node: Node, federation: Federation) -> str | None:
+    name = node.literal("id")
+    return federation.canonical(name) if isinstance(name, str) else None
+
+
+def _can_run(node: Node, member, federation: Federation) -> bool:
+    if not all(member.supports(p) for p in _processes_of(node)):
+        return False
+    if node.process_id == "load_collection":
+        canonical = _collection(node, federation)
+        return canonical is not None and member.holds(canonical)
+    return True
+
+
+def _why_not(node: Node, federation: Federation) -> Diagnostic:
+    pointer = node.origin.pointer if node.origin else ""
+    if node.process_id == "load_collection":
+        canonical = _collection(node, federation)
+        if canonical is None:
+            message = f"No member holds a collection named {echo(node.literal('id'))}."
+            return Diagnostic("FederationUnsatisfiable", message, pointer, node_id=node.id)
+        holders = [m.id for m in federation.holding(canonical)]
+        if holders:
+            message = (
+                f"Collection {echo(canonical)} is on {', '.join(holders)}, and none of them "
+                "supports load_collection."
+            )
+            return Diagnostic("FederationUnsatisfiable", message, pointer, node_id=node.id)
+        message = f"No member holds collection {echo(canonical)}."
+        return Diagnostic("FederationUnsatisfiable", message, pointer, node_id=node.id)
+    needed = sorted(_processes_of(node))
+    missing = {m.id: [p for p in needed if not m.supports(p)] for m in federation.members}
+    detail = "; ".join(f"{m} lacks {', '.join(ps)}" for m, ps in missing.items())
+    message = f"No member supports every process node {echo(node.id)} needs ({detail})."
+    return Diagnostic(
+        "FederationUnsatisfiable", message, pointer, node_id=node.id, process_id=node.process_id
+    )
+
+
+def cost(graph: Graph, where: Mapping[str, str], federation: Federation) -> tuple[int, float]:
+    """(bytes moved, compute time) of a placement: each value is sent once to every other
+    member that reads it; compute is bytes produced over the member's speed."""
+    speed = {m.id: m.compute_speed for m in federation.members}
+    moved, compute = 0, 0.0
+    for node in graph.nodes():
+        size = node_bytes(node)
+        readers = {where[u] for u in graph.users(node.id)} - {where[node.id]}
+        moved += size * len(readers)
+        compute += size / speed[where[node.id]]
+    return moved, compute
+
+
+def place(graph: Graph, federation: Federation) -> Placement:
+    """The placement of ``graph``'s nodes with the fewest bytes moved (then the least
+    compute); exact for trees and small graphs."""
+    options = candidates(graph, federation)
+    if all(len(graph.users(n.id)) <= 1 for n in graph.nodes()):
+        where = _tree(graph, options, federation)
+        return Placement(where, cost(graph, where, federation)[0], exact=True)
+    choosy = [n for n, o in options.items() if len(o) > 1]
+    combinations = 1
+    for node_id in choosy:
+        combinations *= len(options[node_id])
+    if combinations <= EXHAUSTIVE_LIMIT:
+        where = _exhaustive(graph, options, federation, choosy)
+        return Placement(where, cost(graph, where, federation)[0], exact=True)
+    where = _improve(graph, _tree(graph, options, federation), options, federation)
+    return Placement(where, cost(graph, where, federation)[0], exact=False)
+
+
+def _tree(graph: Graph, options: dict, federation: Federation) -> dict[str, str]:
+    """Dynamic programming from the leaves: best[v][m] is the least (bytes, compute) of
+    v's inputs' subtrees with v on m. Exact when every value has one reader; with shared
+    values each reader counts the value's subtree apart (an estimate)."""
+    speed = {m.id: m.compute_speed for m in federation.members}
+    best: dict[str, dict[str, tuple[int, float]]] = {}
+    choice: dict[tuple[str, str, str], str] = {}  # (node, its member, input) -> input's member
+    for node in graph.nodes():
+        size = node_bytes(node)
+        best[node.id] = {}
+        for m in options[node.id]:
+            moved, compute = 0, size / speed[m]
+            for producer in dict.fromkeys(node.node_refs()):
+                psize = node_bytes(graph.node(producer))
+
+                def total(pm: str, producer=producer, psize=psize, m=m) -> tuple:
+                    b, c = best[producer][pm]
+                    return (b + (psize if pm != m else 0), c)
+
+                pick = min(options[producer], key=total)
+                choice[(node.id, m, producer)] = pick
+                b, c = total(pick)
+                moved, compute = moved + b, compute + c
+            best[node.id][m] = (moved, compute)
+    where: dict[str, str] = {}
+    roots = [n.id for n in graph.nodes() if not graph.users(n.id)]
+    stack = [(r, min(best[r], key=best[r].get)) for r in roots]
+    while stack:
+        node_id, member = stack.pop()
+        if node_id in where:
+            continue
+        where[node_id] = member
+        for producer in dict.fromkeys(graph.node(node_id).node_refs()):
+            stack.append((producer, choice[(node_id, member, producer)]))
+    return where
+
+
+def _exhaustive(graph: Graph, options: dict, federation: Federation, choosy: list) -> dict:
+    fixed = {n: o[0] for n, o in options.items() if len(o) == 1}
+    best, best_cost = None, None
+    for combo in itertools.product(*(options[n] for n in choosy)):
+        where = {**fixed, **dict(zip(choosy, combo, strict=True))}
+        value = cost(graph, where, federation)
+        if best_cost is None or value < best_cost:
+            best, best_cost = where, value
+    return best
+
+
+def _improve(graph: Graph, where: dict, options: dict, federation: Federation) -> dict:
+    """Move one node at a time to the member that lowers the cost most, until none does."""
+    where = dict(where)
+    current = cost(graph, where, federation)
+    improved = True
+    while improved:
+        improved = False
+        for node in graph.nodes():
+            for m in options[node.id]:
+                if m == where[node.id]:
+                    continue
+                trial = {**where, node.id: m}
+                value = cost(graph, trial, federation)
+                if value < current:
+                    where, current, improved = trial, value, True
+    return where
