@@ -185,3 +185,34 @@ def test_a_graph_no_placement_satisfies_says_what_is_missing_where(members, mess
     codes = {d.code for d in caught.value.diagnostics}
     assert codes == {"FederationUnsatisfiable"}
     assert any(message in d.message for d in caught.value.diagnostics), caught.value.diagnostics
+
+
+def test_the_split_saves_where_the_value_leaves_and_loads_where_it_arrives():
+    from pgc.federation.placement import place
+    from pgc.federation.split import split
+    from pgc.frontend.validate import validate
+
+    fed = federation(
+        ("a", {"S2": "TERRASCOPE_S2"}, ["load_collection", "reduce_dimension", "mean",
+                                        "save_result"]),
+        ("b", {}, EVERYTHING),
+    )  # fmt: skip
+    graph = plan_on(fed, composite_graph())
+    result = split(graph, place(graph, fed), fed)
+    assert [(j.id, j.member, j.needs) for j in result.jobs] == [
+        ("a-0", "a", []),
+        ("b-1", "b", ["a-0"]),
+    ]
+    first, second = (j.to_openeo()["process_graph"] for j in result.jobs)
+    assert first["load"]["arguments"]["id"] == "TERRASCOPE_S2"  # the member's own name
+    assert first["save_mean"] == {"process_id": "save_result", "result": True, "arguments": {
+        "data": {"from_node": "mean"}, "format": "GTiff", "options": {}}}  # fmt: skip
+    assert second["load_mean"]["arguments"] == {"url": "https://pgc-federation.invalid/a-0/mean"}
+    assert second["scaled"]["arguments"]["data"] == {"from_node": "load_mean"}
+    assert result.crossings == [("mean", "a", "b", result.bytes_moved)]
+    for job in result.jobs:  # every job validates and uses only its member's processes
+        document = job.to_openeo()
+        assert validate(document).ok
+        used = {n["process_id"] for n in document["process_graph"].values()}
+        member = fed.member(job.member)
+        assert used - {"load_stac", "save_result"} <= member.processes

@@ -1,0 +1,166 @@
+"""Splitting a placed graph into one openEO process graph per member job (issue 8).
+
+Where the placement changes between a producer and a consumer, the stitch: the producer's
+job saves the value (``save_result``, GeoTIFF) and the consumer's job reads it back with
+``load_stac`` from the placeholder URL ``https://pgc-federation.invalid/JOB/NODE`` (the
+orchestrator maps it to the result's STAC item, as ``load_stac`` of a batch job's results
+does). Collection names
+become each member's own.
+
+Jobs are (member, stage) pairs: a node's stage is the most member changes on any path
+from a source to it. So the jobs' dependencies form a DAG even when the work goes back and
+forth (a -> b -> a is three jobs), and the plan lists them in an order that runs each after
+the jobs it reads from.
+
+>>> # see tests/test_federation.py for worked examples
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..ir.graph import Graph
+from ..ir.nodes import Literal, Node, NodeRef, map_refs
+from .description import Federation
+from .placement import Placement, node_bytes
+
+# a placeholder in a reserved domain (RFC 2606): the orchestrator maps it to the job's
+# result (the STAC item load_stac reads), once the producing job has run
+SCHEME = "https://pgc-federation.invalid/"
+
+
+@dataclass
+class Job:
+    """One member's share of the work: an openEO graph over its own collections and the
+    results of the jobs it ``needs``."""
+
+    id: str
+    member: str
+    graph: Graph
+    needs: list[str] = field(default_factory=list)
+    saves: dict[str, str] = field(default_factory=dict)  # original node id -> its URL
+    save_nodes: list[str] = field(default_factory=list)
+
+    def to_openeo(self) -> dict:
+        from ..ir.raising import to_openeo
+
+        return to_openeo(self.graph)
+
+
+@dataclass
+class Split:
+    """The jobs in an order that runs every job after those it reads from, and the values
+    that cross between members: (node id, from member, to member, estimated bytes)."""
+
+    jobs: list[Job]
+    crossings: list[tuple[str, str, str, int]]
+
+    @property
+    def bytes_moved(self) -> int:
+        return sum(c[3] for c in self.crossings)
+
+    def plan(self) -> dict:
+        """The orchestration plan as JSON: jobs in order, with member and dependencies."""
+        return {
+            "jobs": [
+                {"id": j.id, "member": j.member, "needs": j.needs, "saves": j.saves}
+                for j in self.jobs
+            ],
+            "crossings": [
+                {"node": n, "from": a, "to": b, "bytes": size} for n, a, b, size in self.crossings
+            ],
+        }
+
+
+def url_of(job_id: str, node_id: str) -> str:
+    return f"{SCHEME}{job_id}/{node_id}"
+
+
+def split(graph: Graph, placement: Placement, federation: Federation) -> Split:
+    """The jobs of ``graph`` placed by ``placement``."""
+    where = placement.members
+    stage: dict[str, int] = {}
+    for node in graph.nodes():
+        stage[node.id] = max(
+            (stage[p] + (where[p] != where[node.id]) for p in node.node_refs()), default=0
+        )
+    job_of = {n: f"{where[n]}-{stage[n]}" for n in stage}
+    order = sorted(dict.fromkeys(job_of.values()), key=lambda j: (int(j.rsplit("-", 1)[1]), j))
+    jobs = {j: Job(j, j.rsplit("-", 1)[0], Graph()) for j in order}
+    crossings: list[tuple[str, str, str, int]] = []
+    for node in graph.nodes():
+        job = jobs[job_of[node.id]]
+        imported: dict[str, NodeRef] = {}
+        for producer in dict.fromkeys(node.node_refs()):
+            source = jobs[job_of[producer]]
+            if source is job:
+                continue
+            url = _export(source, graph.node(producer))
+            if source.id not in job.needs:
+                job.needs.append(source.id)
+            imported[producer] = _import(job, producer, url)
+            crossing = (producer, source.member, job.member, node_bytes(graph.node(producer)))
+            if crossing not in crossings:
+                crossings.append(crossing)
+
+        def swap(ref: NodeRef, imported=imported) -> NodeRef:
+            return imported.get(ref.id, ref)
+
+        node = node.with_arguments(tuple((k, map_refs(v, swap)) for k, v in node.arguments))
+        job.graph.add(_renamed(node, job.member, federation))
+    for job in jobs.values():
+        _set_result(job, graph.result)
+    return Split([jobs[j] for j in order], crossings)
+
+
+def _export(job: Job, node: Node) -> str:
+    """Make ``job`` save ``node``'s value (once) and return where it will be."""
+    if node.id in job.saves:
+        return job.saves[node.id]
+    url = url_of(job.id, node.id)
+    save = Node(
+        _fresh(job.graph, f"save_{node.id}"),
+        "save_result",
+        (("data", NodeRef(node.id)), ("format", Literal("GTiff")), ("options", Literal({}))),
+    )
+    job.graph.add(save)
+    job.saves[node.id] = url
+    job.save_nodes.append(save.id)
+    return url
+
+
+def _import(job: Job, producer: str, url: str) -> NodeRef:
+    for node in job.graph.nodes():  # imported once per job
+        if node.process_id == "load_stac" and node.literal("url") == url:
+            return NodeRef(node.id)
+    node = Node(_fresh(job.graph, f"load_{producer}"), "load_stac", (("url", Literal(url)),))
+    job.graph.add(node)
+    return NodeRef(node.id)
+
+
+def _fresh(graph: Graph, base: str) -> str:
+    """``base``, or ``base_2``, ... : a node id the graph does not have."""
+    name, k = base, 1
+    while name in graph:
+        k += 1
+        name = f"{base}_{k}"
+    return name
+
+
+def _renamed(node: Node, member_id: str, federation: Federation) -> Node:
+    """load_collection with the member's own name for the collection."""
+    if node.process_id != "load_collection":
+        return node
+    canonical = federation.canonical(node.literal("id"))
+    own = federation.member(member_id).name_of(canonical)
+    args = tuple((k, Literal(own) if k == "id" else v) for k, v in node.arguments)
+    return node.with_arguments(args)
+
+
+def _set_result(job: Job, result: str | None) -> None:
+    """The job's result node: the user's result if it is here, else its last save."""
+    graph = job.graph
+    if result in graph:
+        graph.set_result(result)
+        return
+    graph.set_result(job.save_nodes[-1])
