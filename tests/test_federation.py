@@ -216,3 +216,25 @@ def test_the_split_saves_where_the_value_leaves_and_loads_where_it_arrives():
         used = {n["process_id"] for n in document["process_graph"].values()}
         member = fed.member(job.member)
         assert used - {"load_stac", "save_result"} <= member.processes
+
+
+def test_federate_compiles_with_any_members_names_and_beats_both_baselines():
+    """The graph names the collection as member a does; pgc reduces before moving, the
+    load_collection split moves the load, and a cut forced only by process support keeps
+    the reduction where apply is supported as well."""
+    from pgc.federation import federate
+
+    fed = federation(
+        ("a", {"S2": "TERRASCOPE_S2"}, ["load_collection", "reduce_dimension", "mean",
+                                        "save_result"]),
+        ("b", {}, EVERYTHING),
+    )  # fmt: skip
+    document = json.loads(json.dumps(composite_graph()))
+    document["process_graph"]["load"]["arguments"]["id"] = "TERRASCOPE_S2"
+    result = federate(document, fed)
+    (_, split_bytes), (_, cut_bytes) = result.baselines.values()
+    assert result.split.bytes_moved * 3 == split_bytes  # the mean, not the load
+    assert cut_bytes == result.split.bytes_moved  # a runs the mean too, then b must apply
+    text = result.explain()
+    assert "%mean = reduce_dimension(...) on a  # crosses a -> b" in text
+    assert "# job b-1 on b after a-0" in text
