@@ -92,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--emit", choices=["ir", "json", "dot"], default="ir")
     c.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
+    c.add_argument(
+        "--federation",
+        metavar="FED",
+        help="split for a federation (JSON/TOML): one openEO graph per member job and "
+        "plan.json, written to the folder -o names",
+    )
     c.set_defaults(run=cmd_compile)
 
     e = sub.add_parser(
@@ -103,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--verbose", action="store_true", help="print the plan after each pass")
     e.add_argument(
         "--kernels", action="store_true", help="also print the fused numba kernels' source"
+    )
+    e.add_argument(
+        "--federation",
+        metavar="FED",
+        help="show the placement on a federation's members, the bytes crossing each cut "
+        "and the two baseline strategies",
     )
     e.set_defaults(run=cmd_explain)
 
@@ -329,7 +341,26 @@ def _compile(args: argparse.Namespace):
         return None
 
 
+def _federate(args: argparse.Namespace):
+    """Compile FILE for the federation ``--federation`` names; None after printing the
+    diagnostics when the graph or the federation is invalid or cannot be placed."""
+    from .errors import PgcError
+    from .federation import Federation, federate
+
+    data, name = _read_input(args.file)
+    try:
+        federation = Federation.load(args.federation)
+        return federate(data, federation, specs=_load_specs(args.specs))
+    except PgcError as exc:
+        for d in exc.diagnostics:
+            where = f" at {d.pointer}" if d.pointer else ""
+            print(f"{name}: {d.code}{where}: {d.message}")
+        return None
+
+
 def cmd_compile(args: argparse.Namespace) -> int:
+    if getattr(args, "federation", None):
+        return _compile_federated(args)
     plan = _compile(args)
     if plan is None:
         return EXIT_INVALID
@@ -349,7 +380,34 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _compile_federated(args: argparse.Namespace) -> int:
+    if not args.output:
+        raise _UsageError("compile --federation writes a folder: give it with -o DIR")
+    result = _federate(args)
+    if result is None:
+        return EXIT_INVALID
+    folder = Path(args.output)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for job in result.split.jobs:
+            text = json.dumps(job.to_openeo(), indent=2, ensure_ascii=False) + "\n"
+            (folder / f"{job.id}.json").write_text(text, encoding="utf-8")
+        plan = json.dumps(result.split.plan(), indent=2) + "\n"
+        (folder / "plan.json").write_text(plan, encoding="utf-8")
+    except OSError as exc:
+        raise _UsageError(f"cannot write {folder}: {exc.strerror or exc}") from None
+    jobs = ", ".join(f"{j.id} on {j.member}" for j in result.split.jobs)
+    print(f"{len(result.split.jobs)} job(s): {jobs}; wrote {folder}/plan.json")
+    return EXIT_OK
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
+    if getattr(args, "federation", None):
+        result = _federate(args)
+        if result is None:
+            return EXIT_INVALID
+        sys.stdout.write(result.explain())
+        return EXIT_OK
     plan = _compile(args)
     if plan is None:
         return EXIT_INVALID

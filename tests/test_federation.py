@@ -238,3 +238,27 @@ def test_federate_compiles_with_any_members_names_and_beats_both_baselines():
     text = result.explain()
     assert "%mean = reduce_dimension(...) on a  # crosses a -> b" in text
     assert "# job b-1 on b after a-0" in text
+
+
+def test_cli_compile_and_explain_with_a_federation(tmp_path, capsys):
+    from pgc.cli import main
+
+    description = {"members": [
+        {"id": "a", "url": "https://a.example", "collections": {"S2": "TERRASCOPE_S2"},
+         "processes": ["load_collection", "reduce_dimension", "mean", "save_result"]},
+        {"id": "b", "url": "https://b.example", "processes": ["load_stac", "apply", "multiply"]},
+    ], "collections": {"S2": S2}}  # fmt: skip
+    (tmp_path / "fed.json").write_text(json.dumps(description))
+    (tmp_path / "graph.json").write_text(json.dumps(composite_graph()))
+    fed, graph = str(tmp_path / "fed.json"), str(tmp_path / "graph.json")
+    assert main(["explain", graph, "--federation", fed]) == 0
+    assert "%scaled = apply(...) on b" in capsys.readouterr().out
+    assert main(["compile", graph, "--federation", fed, "-o", str(tmp_path / "out")]) == 0
+    plan = json.loads((tmp_path / "out" / "plan.json").read_text())
+    assert [j["id"] for j in plan["jobs"]] == ["a-0", "b-1"]
+    job = json.loads((tmp_path / "out" / "b-1.json").read_text())
+    assert job["process_graph"]["load_mean"]["process_id"] == "load_stac"
+    description["members"][1]["processes"] = ["load_stac"]  # nobody can apply now
+    (tmp_path / "fed.json").write_text(json.dumps(description))
+    assert main(["explain", graph, "--federation", fed]) == 1
+    assert "FederationUnsatisfiable at /process_graph/scaled" in capsys.readouterr().out
