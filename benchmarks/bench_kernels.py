@@ -169,7 +169,10 @@ def _leaves(tree) -> list[str]:
 # -- the methods -----------------------------------------------------------------------------
 
 
-def methods(case: Case) -> dict[str, Callable[[], object]]:
+PEER = "openEO Python stack (warm)"
+
+
+def methods(case: Case, skip: set[str] = frozenset()) -> dict[str, Callable[[], object]]:
     """name -> a function computing the case's result (as each method gives it)."""
     from pgc.executors.values import Cube
     from pgc.runner import execute
@@ -187,10 +190,12 @@ def methods(case: Case) -> dict[str, Callable[[], object]]:
     found["pgc numba (warm cache)"] = pgc_run("numba")
     found["pgc reference"] = pgc_run("reference")
     found.update(plain_methods(case))
+    if PEER in skip:  # not even imported: importing the stack changes the process
+        return found
     from benchmarks import peer_openeo
 
     if peer_openeo.available() is None:
-        found["openEO Python stack (warm)"] = peer_openeo.runner(case.graph, case.cube)
+        found[PEER] = peer_openeo.runner(case.graph, case.cube)
     return found
 
 
@@ -428,7 +433,7 @@ def first_run(fn) -> float:
 def measure(case: Case, repeat: int, skip: set[str], peer_first: bool) -> list[tuple]:
     """Rows (method, seconds, peak MB or None, note) for one case. pgc's reference result
     (else pgc numba's) is the truth every other result is checked against."""
-    found = {k: v for k, v in methods(case).items() if k not in skip}
+    found = {k: v for k, v in methods(case, skip).items() if k not in skip}
     from pgc.dtypes import compute_dtype
 
     judge = "pgc reference" if "pgc reference" in found else "pgc numba (warm cache)"
@@ -451,7 +456,7 @@ def measure(case: Case, repeat: int, skip: set[str], peer_first: bool) -> list[t
         out.append((name, best_of(fn, 1 if slow else repeat), peak_mb(fn), note))
         if name == "pgc numba (warm cache)":
             out.append(("pgc numba (first run, compiling)", first_run(fn), None, ""))
-    if peer_first and "openEO Python stack (warm)" in found:
+    if peer_first and PEER in found:
         from benchmarks.peer_openeo import first_run as peer_first_run
 
         shape = case.cube.shape  # its own random cube: B02, B04, B08 (and SCL as 4th band)
@@ -487,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     # (numpy's errstate does not reach dask's worker threads)
     warnings.filterwarnings("ignore", category=RuntimeWarning)
 
-    reason = peer_openeo.available()
+    reason = peer_openeo.available() if PEER not in args.skip else None
     if reason:
         print(f"(openEO Python stack left out: {reason}; see benchmarks/requirements-peers.txt)")
     results: dict[str, dict[str, list[tuple[int, float]]]] = {}

@@ -48,3 +48,14 @@ if os.environ.get("CI"):
     _settings.load_profile("ci")
 elif os.environ.get("PGC_HYPOTHESIS_PROFILE"):
     _settings.load_profile(os.environ["PGC_HYPOTHESIS_PROFILE"])
+
+
+@pytest.fixture(scope="module", params=["float64", "float32"])
+def policy(request):
+    """Both settings of the dtype policy (pgc.dtypes), restored afterwards (issue 7)."""
+    from pgc.dtypes import compute_dtype, set_compute_dtype
+
+    before = compute_dtype()
+    set_compute_dtype(request.param)
+    yield request.param
+    set_compute_dtype(before)

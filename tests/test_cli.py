@@ -164,11 +164,15 @@ def test_conformance_command_on_a_folder_of_its_own(tmp_path, capsys):
 def test_bench_runs_the_harness_of_the_checkout(capsys):
     """pgc bench passes its arguments to benchmarks/bench_kernels.py (issue 7); a tiny run
     prints the side-by-side table with pgc's rows and the bound."""
+    import sys
+
     from pgc.cli import main
 
     skip = ["pgc reference", "xarray", "openEO Python stack (warm)"]
     argv = ["bench", "--sizes", "64", "--graphs", "NDVI", "--repeat", "1",
             "--no-peer-first-run", "--skip", *skip]  # fmt: skip
+    limit = sys.getrecursionlimit()
     assert main(argv) == 0
+    assert sys.getrecursionlimit() == limit  # the peers (which raise it) stay unimported
     out = capsys.readouterr().out
     assert "| bandwidth bound | " in out and "| pgc numba (warm cache) | " in out

@@ -7,7 +7,6 @@ correctly rounded ones; test_kernels covers the precision of sin, exp and the li
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,16 +22,6 @@ PICKS = {
               "arguments": {"data": {"from_parameter": "data"}, "label": f"b{i}"}}
     for i in range(3)
 }  # fmt: skip
-
-
-@pytest.fixture(scope="module", params=["float64", "float32"])
-def policy(request):
-    from pgc.dtypes import compute_dtype, set_compute_dtype
-
-    before = compute_dtype()
-    set_compute_dtype(request.param)
-    yield request.param
-    set_compute_dtype(before)
 
 
 def band_math(data, want: str, approx: list) -> dict:

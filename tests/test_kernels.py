@@ -166,17 +166,6 @@ def compare(graph: dict, cube: Cube, approx: bool) -> None:
         np.testing.assert_array_equal(va, vb)
 
 
-@pytest.fixture(scope="module", params=["float64", "float32"])
-def policy(request):
-    """Both settings of the dtype policy (pgc.dtypes), restored afterwards."""
-    from pgc.dtypes import compute_dtype, set_compute_dtype
-
-    before = compute_dtype()
-    set_compute_dtype(request.param)
-    yield request.param
-    set_compute_dtype(before)
-
-
 @settings(deadline=None, max_examples=25)
 @given(data=st.data())
 def test_apply_kernels_equal_the_reference(policy, data):

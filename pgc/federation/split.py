@@ -119,7 +119,7 @@ def _export(job: Job, node: Node) -> str:
         return job.saves[node.id]
     url = url_of(job.id, node.id)
     save = Node(
-        _fresh(job.graph, f"save_{node.id}"),
+        job.graph.fresh_id(f"save_{node.id}"),
         "save_result",
         (("data", NodeRef(node.id)), ("format", Literal("GTiff")), ("options", Literal({}))),
     )
@@ -133,18 +133,9 @@ def _import(job: Job, producer: str, url: str) -> NodeRef:
     for node in job.graph.nodes():  # imported once per job
         if node.process_id == "load_stac" and node.literal("url") == url:
             return NodeRef(node.id)
-    node = Node(_fresh(job.graph, f"load_{producer}"), "load_stac", (("url", Literal(url)),))
+    node = Node(job.graph.fresh_id(f"load_{producer}"), "load_stac", (("url", Literal(url)),))
     job.graph.add(node)
     return NodeRef(node.id)
-
-
-def _fresh(graph: Graph, base: str) -> str:
-    """``base``, or ``base_2``, ... : a node id the graph does not have."""
-    name, k = base, 1
-    while name in graph:
-        k += 1
-        name = f"{base}_{k}"
-    return name
 
 
 def _renamed(node: Node, member_id: str, federation: Federation) -> Node:

@@ -96,6 +96,14 @@ class Graph:
                 return p
         return None
 
+    def fresh_id(self, base: str) -> str:
+        """``base``, or ``base2``, ``base3`` ...: a node id the graph does not have yet."""
+        name, i = base, 1
+        while name in self._g:
+            i += 1
+            name = f"{base}{i}"
+        return name
+
     @property
     def result_node(self) -> Node:
         if self.result is None:

@@ -95,7 +95,7 @@ def _sink_once(g: Graph, f: Node, kept: set[str]) -> bool:
     g.remove(f.id)
     new_args = dict(p.arguments)
     for i, name in enumerate(targets):
-        fid = f.id if i == 0 else _fresh(g, f"{f.id}_{name}")
+        fid = f.id if i == 0 else g.fresh_id(f"{f.id}_{name}")
         below = _with_data(f, fid, p.arg(name)).with_remark(
             f"push-filters: moved below {p.id} ({p.process_id})"
         )
@@ -117,7 +117,7 @@ def _sink_with_margin(g: Graph, f: Node, p: Node, margin: tuple[int, int], kept:
     west, south, east, north = box
     mx, my = margin[0] * dx, margin[1] * dy
     extent = {"west": west - mx, "south": south - my, "east": east + mx, "north": north + my}
-    fid = _fresh(g, f"{f.id}_margin")
+    fid = g.fresh_id(f"{f.id}_margin")
     below = Node(
         fid,
         "filter_bbox",
@@ -140,14 +140,6 @@ def _has_dimensions(g: Graph, value: Any, dims: frozenset[str]) -> bool:
         return False
     t = g.node(value.id).type
     return isinstance(t, CubeType) and not t.unknown_dimensions and dims <= set(t.names)
-
-
-def _fresh(g: Graph, base: str) -> str:
-    name, i = base, 1
-    while name in g:
-        i += 1
-        name = f"{base}{i}"
-    return name
 
 
 # -- 2. absorb ----------------------------------------------------------------------------
