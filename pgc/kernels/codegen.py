@@ -171,7 +171,8 @@ def _emit_into(expr: Expr, lines: list[str], names: dict, inputs: list, shared: 
             lines.extend(_lazy_mask(node, v, ok, names, inputs, shared))
         else:
             args = [names[a] for a in node.args]
-            lines.extend(_statements(node, v, ok, args, inputs))
+            truths = [_truth(a, names[a][0]) for a in node.args]
+            lines.extend(_statements(node, v, ok, args, inputs, truths))
 
 
 def _shared(expr: Expr) -> set:
@@ -201,15 +202,22 @@ def _private(expr: Expr, shared: set) -> bool:
     return True
 
 
+def _truth(expr: Expr, v: str) -> str:
+    """The truth of a value: a boolean operation keeps a native bool ``t<v>`` next to its
+    number (the loop then tests bools, not floats); others are true when non-zero."""
+    return f"t{v}" if expr.boolean and expr.op != "const" else f"({v} != 0.0)"
+
+
 def _lazy_mask(node: Expr, v: str, ok: str, names: dict, inputs: list, shared: set) -> list:
     m, km = names[node.args[1]]
+    tm = _truth(node.args[1], m)
     inner: list[str] = []
     _emit_into(node.args[0], inner, names, inputs, shared)
     d, kd = names[node.args[0]]
     hit = [f"    {v} = FLOAT({node.params[0]!r})", f"    {ok} = True"] if node.params else [
         f"    {v} = FLOAT(0.0)", f"    {ok} = False"]  # fmt: skip
     return [
-        f"h{v} = {km} & ({m} != 0.0)",
+        f"h{v} = {km} & {tm}",
         f"if h{v}:",
         *hit,
         "else:",
@@ -220,8 +228,14 @@ def _lazy_mask(node: Expr, v: str, ok: str, names: dict, inputs: list, shared: s
 
 
 def _statements(
-    node: Expr, v: str, ok: str, args: list[tuple[str, str]], inputs: list[Input]
+    node: Expr,
+    v: str,
+    ok: str,
+    args: list[tuple[str, str]],
+    inputs: list[Input],
+    truths: list[str] | None = None,
 ) -> list[str]:
+    """The statements of one node; boolean results are a bool ``t<v>`` and its number."""
     op = node.op
     if op == "in":
         j, item = node.value, inputs[node.value]
@@ -234,27 +248,32 @@ def _statements(
     values = [a for a, _ in args]
     valids = [b for _, b in args]
     every = " & ".join(valids) or "True"
+    truths = truths or [f"({a} != 0.0)" for a in values]
+    number = f"{v} = FLOAT(1.0) if t{v} else FLOAT(0.0)"
+    if op == "not":
+        return [f"{ok} = {every}", f"t{v} = not {truths[0]}", number]
+    if op == "xor":
+        return [f"{ok} = {every}", f"t{v} = {truths[0]} != {truths[1]}", number]
     if op in UNARY or op in BINARY:
         template = UNARY.get(op) or BINARY[op]
         expression = template.format(*values)
         if node.boolean:
-            expression = f"FLOAT(1.0) if {expression} else FLOAT(0.0)"
+            return [f"{ok} = {every}", f"t{v} = {expression}", number]
         return [f"{ok} = {every}", f"{v} = {expression}"]
     if op == "and" or op == "or":
-        known = "== 0.0" if op == "and" else "!= 0.0"
         (x, kx), (y, ky) = args
-        decided = f"({kx} & ({x} {known})) | ({ky} & ({y} {known}))"
-        both = f"(({x} != 0.0) {'&' if op == 'and' else '|'} ({y} != 0.0))"
-        result = "0.0" if op == "and" else "1.0"
-        return [
-            f"d{v} = {decided}",
-            f"{ok} = ({kx} & {ky}) | d{v}",
-            f"{v} = FLOAT({result}) if d{v} else (FLOAT(1.0) if {both} else FLOAT(0.0))",
-        ]
+        tx, ty = truths
+        if op == "and":  # a false operand decides alone
+            decided = f"({kx} & (not {tx})) | ({ky} & (not {ty}))"
+            truth = f"(not d{v}) & {tx} & {ty}"
+        else:  # a true operand decides alone
+            decided = f"({kx} & {tx}) | ({ky} & {ty})"
+            truth = f"d{v} | {tx} | {ty}"
+        return [f"d{v} = {decided}", f"{ok} = ({kx} & {ky}) | d{v}", f"t{v} = {truth}", number]
     if op == "if":
         (c, kc), (a, ka), (r, kr) = args
         return [
-            f"c{v} = {kc} & ({c} != 0.0)",
+            f"c{v} = {kc} & {truths[0]}",
             f"{v} = {a} if c{v} else {r}",
             f"{ok} = {ka} if c{v} else {kr}",
         ]
@@ -262,11 +281,11 @@ def _statements(
         (d, kd), (m, km) = args
         if node.params:  # the replacement where the mask hits (the data keeps its validity)
             return [
-                f"h{v} = {km} & ({m} != 0.0)",
+                f"h{v} = {km} & {truths[1]}",
                 f"{v} = FLOAT({node.params[0]!r}) if h{v} else {d}",
                 f"{ok} = h{v} | {kd}",
             ]
-        return [f"h{v} = {km} & ({m} != 0.0)", f"{v} = {d}", f"{ok} = {kd} & (not h{v})"]
+        return [f"h{v} = {km} & {truths[1]}", f"{v} = {d}", f"{ok} = {kd} & (not h{v})"]
     if op in ("is_nodata", "is_nan", "is_valid"):
         (x, kx) = args[0]
         test = {
@@ -274,7 +293,7 @@ def _statements(
             "is_nan": f"{kx} & np.isnan({x})",
             "is_valid": f"{kx} & np.isfinite({x})",
         }[op]
-        return [f"{v} = FLOAT(1.0) if ({test}) else FLOAT(0.0)", f"{ok} = True"]
+        return [f"t{v} = {test}", number, f"{ok} = True"]
     if op == "clip":
         (x, kx), (lo, hi) = args[0], node.params
         bounds = f"min(max({x}, FLOAT({lo!r})), FLOAT({hi!r}))"
