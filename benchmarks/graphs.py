@@ -83,9 +83,10 @@ def _result(graph: dict, last: str) -> dict:
     return {"process_graph": graph}
 
 
-def evi_small_area() -> dict:
-    """EVI of a small area (1% of the tile; 3 of 13 bands), the area chosen at the end."""
-    evi = {
+def evi_reducer() -> dict:
+    """EVI, 2.5 * (n - r) / (n + 6 r - 7.5 b + 10000), as a reducer over the bands
+    (B02, B04, B08 picked by label)."""
+    return {
         "blue": _band("B02"), "red": _band("B04"), "nir": _band("B08"),
         "d": _n("subtract", x={"from_node": "nir"}, y={"from_node": "red"}),
         "r6": _n("multiply", x=6, y={"from_node": "red"}),
@@ -96,6 +97,11 @@ def evi_small_area() -> dict:
         "q": _n("divide", x={"from_node": "d"}, y={"from_node": "s3"}),
         "e": {**_n("multiply", x=2.5, y={"from_node": "q"}), "result": True},
     }  # fmt: skip
+
+
+def evi_small_area() -> dict:
+    """EVI of a small area (1% of the tile; 3 of 13 bands), the area chosen at the end."""
+    evi = evi_reducer()
     graph = {
         "load": _load_everything(),
         "evi": _n("reduce_dimension", data={"from_node": "load"}, dimension="bands",

@@ -75,10 +75,7 @@ def _filter_bbox(call: Call) -> Cube:
         "x": (cube.data.x >= west) & (cube.data.x <= east),
         "y": (cube.data.y >= south) & (cube.data.y <= north),
     }
-    return Cube(
-        cube.data.isel({d: np.flatnonzero(k) for d, k in keep.items()}),
-        cube.valid.isel({d: np.flatnonzero(k) for d, k in keep.items() if d in cube.valid.dims}),
-    )
+    return cube.isel({d: np.flatnonzero(k) for d, k in keep.items()})
 
 
 @implements("filter_temporal")
@@ -92,15 +89,14 @@ def _filter_temporal(call: Call) -> Cube:
         keep &= t >= np.datetime64(start.rstrip("Z"))
     if end is not None:
         keep &= t < np.datetime64(end.rstrip("Z"))
-    idx = {dim: np.flatnonzero(keep)}
-    return Cube(cube.data.isel(idx), cube.valid.isel(idx) if dim in cube.valid.dims else cube.valid)
+    return cube.isel({dim: np.flatnonzero(keep)})
 
 
 @implements("filter_bands")
 def _filter_bands(call: Call) -> Cube:
     cube = _cube(call)
     bands = call.get("bands") or []
-    return Cube(cube.data.sel(bands=bands), cube.valid.sel(bands=bands))
+    return cube.sel({"bands": bands})
 
 
 @implements("apply")
@@ -160,13 +156,10 @@ def _ndvi(call: Call) -> Cube:
     bands = list(cube.data.bands.values)
     nir, red = call.get("nir", "nir"), call.get("red", "red")
     nir, red = (_band_by_name(call, cube, n, a) for n, a in ((nir, "nir"), (red, "red")))
-    x, y = (_as_float(cube.data.sel(bands=b, drop=True)) for b in (nir, red))
+    x, y = (cube.sel({"bands": b}, drop=True) for b in (nir, red))
     with np.errstate(all="ignore"):
-        data = (x - y) / (x + y)
-    # the validity may be a scalar or lack the bands (every band has data): broadcast it
-    full = xr.broadcast(cube.valid, cube.data)[0].transpose(*cube.dims)
-    cube = Cube(cube.data, full)
-    valid = full.sel(bands=nir, drop=True) & full.sel(bands=red, drop=True)
+        data = (_as_float(x.data) - _as_float(y.data)) / (_as_float(x.data) + _as_float(y.data))
+    valid = xr.broadcast(x.valid & y.valid, data)[0].transpose(*data.dims)
     result = Cube(data.where(valid, 0), valid)
     target = call.get("target_band")
     if target is None:
@@ -175,7 +168,8 @@ def _ndvi(call: Call) -> Cube:
         call.fail("BandExists", f"A band '{target}' exists already.", "target_band")
     added = [result.data.expand_dims(bands=[target]), result.valid.expand_dims(bands=[target])]
     data = xr.concat([_as_float(cube.data), added[0]], dim="bands")
-    valid = xr.concat([cube.valid, added[1]], dim="bands")
+    every = xr.broadcast(cube.valid, cube.data)[0]  # the validity may lack the bands
+    valid = xr.concat([every, added[1]], dim="bands")
     return Cube(data.transpose(*cube.dims), valid.transpose(*cube.dims))
 
 
@@ -386,10 +380,7 @@ def _filter_labels(call: Call) -> Cube:
         for i, label in enumerate(labels)
         if condition(value=_label_value(label), context=call.get("context")) is True
     ]
-    return Cube(
-        cube.data.isel({dim: keep}),
-        cube.valid.isel({dim: keep}) if dim in cube.valid.dims else cube.valid,
-    )
+    return cube.isel({dim: keep})
 
 
 def _label_value(label: Any) -> Any:

@@ -81,7 +81,7 @@ def _aggregate_temporal_period(call: Call) -> Cube:
         if not idx:  # a period without dates: no-data
             parts.append(_like(None, template))
             continue
-        sub = Cube(cube.data.isel({dim: idx}), cube.valid.isel({dim: idx}))
+        sub = cube.isel({dim: idx})
         result = reducer(data=CubeArray(sub, dim), context=call.get("context"))
         parts.append(_like(result, template))
     return concat(parts, dim, order, cube.dims)
@@ -240,7 +240,7 @@ def _aggregate_temporal(call: Call) -> Cube:
                 Cube(xr.zeros_like(template, dtype=FLOAT), xr.zeros_like(template, dtype=bool))
             )
             continue
-        sub = Cube(cube.data.isel({dim: idx}), cube.valid.isel({dim: idx}))
+        sub = cube.isel({dim: idx})
         parts.append(
             _like(reducer(data=CubeArray(sub, dim), context=call.get("context")), template)
         )

@@ -50,6 +50,17 @@ class Cube:
     def dims(self) -> tuple[str, ...]:
         return tuple(self.data.dims)
 
+    def isel(self, indexers: dict, drop: bool = False) -> Cube:
+        """Positions along dimensions, of the values and of the validity (which may lack
+        a dimension, or be one scalar: then it is the same for every position)."""
+        own = {d: i for d, i in indexers.items() if d in self.valid.dims}
+        return Cube(self.data.isel(indexers, drop=drop), self.valid.isel(own, drop=drop))
+
+    def sel(self, indexers: dict, drop: bool = False) -> Cube:
+        """Labels along dimensions, as :meth:`isel` does positions."""
+        own = {d: i for d, i in indexers.items() if d in self.valid.dims}
+        return Cube(self.data.sel(indexers, drop=drop), self.valid.sel(own, drop=drop))
+
     def filled(self, fill: float = np.nan) -> xr.DataArray:
         """Values as float64 with ``fill`` where there is no data (for writing results);
         text and other non-numeric values (vector cube properties) stay objects, with

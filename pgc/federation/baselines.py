@@ -17,19 +17,19 @@ from collections import Counter
 
 from ..ir.graph import Graph
 from .description import Federation
-from .placement import _can_run
+from .placement import can_run
 
 
 def load_split(graph: Graph, federation: Federation) -> dict[str, str] | None:
     loads = [n for n in graph.nodes() if n.process_id == "load_collection"]
     holders = {}
     for node in loads:
-        able = [m.id for m in federation.members if _can_run(node, m, federation)]
+        able = [m.id for m in federation.members if can_run(node, m, federation)]
         if not able:
             return None
         holders[node.id] = able
     rest = [n for n in graph.nodes() if n.id not in holders]
-    able = [m.id for m in federation.members if all(_can_run(n, m, federation) for n in rest)]
+    able = [m.id for m in federation.members if all(can_run(n, m, federation) for n in rest)]
     if not able:
         return None
     counts = Counter(h[0] for h in holders.values())
@@ -45,10 +45,10 @@ def support_cut(graph: Graph, federation: Federation) -> dict[str, str] | None:
     where: dict[str, str] = {}
     for node in graph.nodes():
         inputs = list(dict.fromkeys(node.node_refs()))
-        if inputs and _can_run(node, federation.member(where[inputs[0]]), federation):
+        if inputs and can_run(node, federation.member(where[inputs[0]]), federation):
             where[node.id] = where[inputs[0]]
             continue
-        able = [m.id for m in by_name if _can_run(node, m, federation)]
+        able = [m.id for m in by_name if can_run(node, m, federation)]
         if not able:
             return None
         where[node.id] = able[0]

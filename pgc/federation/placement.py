@@ -64,7 +64,7 @@ def candidates(graph: Graph, federation: Federation) -> dict[str, list[str]]:
     problems = []
     options: dict[str, list[str]] = {}
     for node in graph.nodes():
-        allowed = [m.id for m in federation.members if _can_run(node, m, federation)]
+        allowed = [m.id for m in federation.members if can_run(node, m, federation)]
         if not allowed:
             problems.append(_why_not(node, federation))
         options[node.id] = allowed
@@ -86,7 +86,9 @@ def _collection(node: Node, federation: Federation) -> str | None:
     return federation.canonical(name) if isinstance(name, str) else None
 
 
-def _can_run(node: Node, member, federation: Federation) -> bool:
+def can_run(node: Node, member, federation: Federation) -> bool:
+    """Whether ``member`` can run ``node``: it supports every process of the node and its
+    callbacks, and, for a load, holds the collection."""
     if not all(member.supports(p) for p in _processes_of(node)):
         return False
     if node.process_id == "load_collection":

@@ -58,7 +58,8 @@ def run_kernel(call: Any) -> Cube | None:
         expr = from_json(call.node.literal("expression"))
     except ValueError:
         return None
-    leaves = [_leaf(sources, spec) for spec in call.node.literal("inputs") or []]
+    valid = {name: _validity(cube) for name, cube in sources.items()}  # once per source
+    leaves = [_leaf(sources, valid, spec) for spec in call.node.literal("inputs") or []]
     if not leaves or any(leaf is None for leaf in leaves) or not _aligned(leaves):
         return None
     if len(leaves) <= max(expr.inputs()) or len(leaves[0].dims) <= (leaves[0].pick is not None):
@@ -73,18 +74,23 @@ def _numeric(cube: Any) -> bool:
     return isinstance(cube, Cube) and 0 not in cube.data.shape and cube.data.dtype.kind in "biuf"
 
 
-def _leaf(sources: dict, spec: list) -> Leaf | None:
+def _validity(cube: Cube) -> np.ndarray | None:
+    """A source's validity over its dimensions (size 1 on those it lacks), or None when
+    every pixel has data."""
+    if cube.valid.ndim == 0 and bool(cube.valid.values):
+        return None
+    ok = cube.valid.transpose(*[d for d in cube.dims if d in cube.valid.dims]).values
+    return ok.reshape(_expanded(cube, ok))
+
+
+def _leaf(sources: dict, validity: dict, spec: list) -> Leaf | None:
     """The input ``spec`` names: a whole source cube, or one element of one of its
     dimensions (by label, index, or band name as ndvi reads it)."""
     name, dim, kind, selector = spec
     cube = sources.get(name)
     if cube is None:
         return None
-    data = cube.data
-    valid = None
-    if not (cube.valid.ndim == 0 and bool(cube.valid.values)):  # a per-pixel mask
-        ok = cube.valid.transpose(*[d for d in cube.dims if d in cube.valid.dims]).values
-        valid = ok.reshape(_expanded(cube, ok))
+    data, valid = cube.data, validity[name]
     if dim is None:
         return Leaf(data, None, valid)
     if dim not in data.dims:
