@@ -64,6 +64,11 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is a JSON number (``true`` is not one)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def is_json(value: Any, finite: bool = False) -> bool:
     """Whether ``value`` is plain JSON data (dicts with string keys, lists, strings,
     numbers, booleans, None); with ``finite``, NaN and infinities (not JSON) count as not.

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Diagnostic, PgcError, echo
+from ..jsonvalue import is_number
 from ..pointer import join
 
 PUSHDOWN = ("exact", "inexact", "none")
@@ -195,10 +196,10 @@ def _member(raw: Any, where: str, bad, base: Path | None) -> Member | None:
         pushdown = "none"
     cost = raw.get("cost") or {}
     egress, speed = cost.get("egress_per_gb", 0.0), cost.get("compute_speed", 1.0)
-    if not _number(egress) or egress < 0:
+    if not is_number(egress) or egress < 0:
         bad(join(where, "cost", "egress_per_gb"), "'egress_per_gb' must be a number >= 0.")
         egress = 0.0
-    if not _number(speed) or speed <= 0:
+    if not is_number(speed) or speed <= 0:
         bad(join(where, "cost", "compute_speed"), "'compute_speed' must be a number > 0.")
         speed = 1.0
     return Member(member_id, url, collections, processes, pushdown, float(egress), float(speed))
@@ -220,7 +221,3 @@ def _processes(raw: Any, where: str, bad, base: Path | None) -> frozenset[str]:
         bad(where, "'processes' must list process ids (or be an openEO /processes listing).")
         return frozenset()
     return frozenset(raw)
-
-
-def _number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)

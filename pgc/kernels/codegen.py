@@ -11,9 +11,10 @@ Compiled with ``error_model="numpy"`` (division by zero gives inf/NaN as in nump
 exception) and without fastmath, so NaN checks and IEEE results stay exact.
 
 Cache: kernels are Python modules written under ``$PGC_CACHE_DIR/kernels`` (default
-``~/.cache/pgc/kernels``), named by the structural hash of their expression and their number
-of dimensions, and compiled by numba with ``cache=True``: a second process loads the
-machine code from disk instead of compiling. Within a process, loaded kernels are kept in
+``~/.cache/pgc/kernels``), named by the structural hash of their expression, the dtype and
+a hash of how they read their inputs (dimensions, picks, validity, reduction), and compiled
+by numba with ``cache=True``: a second process loads the machine code from disk instead of
+compiling. Within a process, loaded kernels are kept in
 memory.
 """
 

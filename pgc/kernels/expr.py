@@ -35,6 +35,7 @@ from typing import Any
 
 from ..ir.graph import Graph
 from ..ir.nodes import Literal, Node, NodeRef, ParamRef
+from ..jsonvalue import is_number
 
 UNARY = {
     "absolute": "abs({0})",
@@ -176,13 +177,13 @@ def _node(node: Node, kind: str, inputs: list, done: dict) -> Expr | None:
     params: tuple[float, ...] = ()
     if pid == "clip":
         lo, hi = node.literal("min"), node.literal("max")
-        if not all(_is_number(v) for v in (lo, hi)) or names != {"x", "min", "max"}:
+        if not all(is_number(v) for v in (lo, hi)) or names != {"x", "min", "max"}:
             return None
         params = (float(lo), float(hi))
     elif pid == "linear_scale_range":
         values = [node.literal(k, d) for k, d in (("inputMin", None), ("inputMax", None),
                                                    ("outputMin", 0), ("outputMax", 1))]  # fmt: skip
-        if not all(_is_number(v) for v in values):
+        if not all(is_number(v) for v in values):
             return None
         params = tuple(float(v) for v in values)
     elif pid in ("eq", "neq"):
@@ -234,13 +235,9 @@ def _value(value: Any, kind: str, inputs: list[int], done: dict) -> Expr | None:
         v = value.value
         if v is None or isinstance(v, bool):
             return Expr("const", value=v)
-        if _is_number(v):
+        if is_number(v):
             return Expr("const", value=float(v))
     return None
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
 
 
 def substitute(expr: Expr, inputs: dict[int, Expr]) -> Expr:
@@ -287,13 +284,13 @@ def from_json(value: Any) -> Expr:
         return Expr("in", value=value["in"])
     if "const" in value:
         v = value["const"]
-        if not (v is None or isinstance(v, bool) or _is_number(v)):
+        if not (v is None or isinstance(v, bool) or is_number(v)):
             raise ValueError(f"bad kernel constant {v!r}")
         return Expr("const", value=v if v is None or isinstance(v, bool) else float(v))
     op, args = value.get("op"), value.get("args")
     if op not in ARGUMENTS or not isinstance(args, list) or len(args) != len(ARGUMENTS[op]):
         raise ValueError(f"bad kernel operation {op!r}")
     params = value.get("params", [])
-    if not isinstance(params, list) or not all(_is_number(p) for p in params):
+    if not isinstance(params, list) or not all(is_number(p) for p in params):
         raise ValueError(f"bad kernel parameters {params!r}")
     return Expr(op, tuple(from_json(a) for a in args), params=tuple(float(p) for p in params))

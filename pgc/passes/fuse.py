@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 from ..ir.graph import Graph, Parameter
 from ..ir.nodes import Callback, Literal, Node, NodeRef, ObjectValue, ParamRef, Value
+from ..jsonvalue import is_number
 from ..kernels.expr import Expr, from_callback, masked, substitute, to_json
 from ..kernels.reducers import REDUCERS
 
@@ -124,7 +125,7 @@ def _grow(node: Node, graph: Graph, regions: dict, absorb: bool) -> Region | Non
     if pid == "mask" and names <= {"data", "mask", "replacement"}:
         replacement = node.arg("replacement")
         value = replacement.value if isinstance(replacement, Literal) else 0
-        if replacement is not None and not (value is None or _is_number(value)):
+        if replacement is not None and not (value is None or is_number(value)):
             return None
         data, mask = operand("data"), operand("mask")
         if data is None or mask is None or data.expr.op == "in" or data.expr.boolean:
@@ -287,7 +288,3 @@ def _param(value: Value, source_of: dict) -> Value:
 
 def _is_cb(value: Value | None) -> bool:
     return isinstance(value, Callback)
-
-
-def _is_number(v) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
