@@ -8,7 +8,9 @@ bands are promoted as in the reference executor); a boolean expression writes a 
 Where the result is no-data the value written is 0, as the reference executor keeps it.
 
 Compiled with ``error_model="numpy"`` (division by zero gives inf/NaN as in numpy, not an
-exception) and without fastmath, so NaN checks and IEEE results stay exact.
+exception) and without fastmath, so NaN checks and IEEE results stay exact. The statements
+are simplified before numba sees them (:mod:`pgc.kernels.simplify`: validity that is
+always true folds away, unused numbers of booleans go).
 
 Cache: kernels are Python modules written under ``$PGC_CACHE_DIR/kernels`` (default
 ``~/.cache/pgc/kernels``), named by the structural hash of their expression, the dtype and
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .expr import BINARY, UNARY, Expr
+from .simplify import simplify
 
 _LOADED: dict[str, Any] = {}
 _LOCK = threading.Lock()
@@ -107,7 +110,10 @@ def statements(expr: Expr, inputs: list[Input], dtype: str) -> tuple[list[str], 
     lines: list[str] = []
     names: dict[Expr, tuple[str, str]] = {}
     _emit(expr, lines, names, inputs)
-    return [line.replace("FLOAT(", f"np.{dtype}(") for line in lines], *names[expr]
+    value, valid = names[expr]
+    lines = [line.replace("FLOAT(", f"np.{dtype}(") for line in lines]
+    lines, known = simplify(lines, {value, valid})
+    return lines, str(known.get(value, value)), str(known.get(valid, valid))
 
 
 def source(expr: Expr, ndim: int, inputs: list[Input], dtype: str = "float64") -> str:
@@ -147,85 +153,31 @@ def source(expr: Expr, ndim: int, inputs: list[Input], dtype: str = "float64") -
 
 def _emit(expr: Expr, lines: list[str], names: dict[Expr, tuple[str, str]], inputs: list) -> None:
     """Statements computing every node of ``expr`` (post-order, iteratively; equal
-    subexpressions once). The data of a ``mask`` is computed only where the mask does not
-    hit, when no other part of the expression uses it: a cloud mask then saves the
-    divisions of the cloudy pixels."""
-    _emit_into(expr, lines, names, inputs, _shared(expr))
-
-
-def _emit_into(expr: Expr, lines: list[str], names: dict, inputs: list, shared: set) -> None:
+    subexpressions once). Every node is computed for every pixel, also the data under a
+    mask: the loop then has no branch and vectorizes, which is faster than skipping the
+    masked pixels' work (the cloud-masked composite with a third of its pixels cloudy:
+    7% faster in an A/B at 6000x6000x8)."""
     stack: list[tuple[Expr, bool]] = [(expr, False)]
     while stack:
         node, ready = stack.pop()
         if node in names:
             continue
-        lazy = node.op == "mask" and _private(node.args[0], shared)
         if not ready:
             stack.append((node, True))
-            children = node.args[1:] if lazy else node.args
-            stack.extend((a, False) for a in reversed(children))
+            stack.extend((a, False) for a in reversed(node.args))
             continue
         k = len(names)
         v, ok = f"v{k}", f"k{k}"
         names[node] = (v, ok)
-        if lazy:
-            lines.extend(_lazy_mask(node, v, ok, names, inputs, shared))
-        else:
-            args = [names[a] for a in node.args]
-            truths = [_truth(a, names[a][0]) for a in node.args]
-            lines.extend(_statements(node, v, ok, args, inputs, truths))
-
-
-def _shared(expr: Expr) -> set:
-    """The subexpressions used by more than one (distinct) parent."""
-    parents: dict[Expr, int] = {}
-    seen: set = set()
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        for child in set(node.args):
-            parents[child] = parents.get(child, 0) + 1
-            stack.append(child)
-    return {node for node, count in parents.items() if count > 1}
-
-
-def _private(expr: Expr, shared: set) -> bool:
-    """Whether nothing in ``expr`` is used outside it."""
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        if node in shared:
-            return False
-        stack.extend(node.args)
-    return True
+        args = [names[a] for a in node.args]
+        truths = [_truth(a, names[a][0]) for a in node.args]
+        lines.extend(_statements(node, v, ok, args, inputs, truths))
 
 
 def _truth(expr: Expr, v: str) -> str:
     """The truth of a value: a boolean operation keeps a native bool ``t<v>`` next to its
     number (the loop then tests bools, not floats); others are true when non-zero."""
     return f"t{v}" if expr.boolean and expr.op != "const" else f"({v} != 0.0)"
-
-
-def _lazy_mask(node: Expr, v: str, ok: str, names: dict, inputs: list, shared: set) -> list:
-    m, km = names[node.args[1]]
-    tm = _truth(node.args[1], m)
-    inner: list[str] = []
-    _emit_into(node.args[0], inner, names, inputs, shared)
-    d, kd = names[node.args[0]]
-    hit = [f"    {v} = FLOAT({node.params[0]!r})", f"    {ok} = True"] if node.params else [
-        f"    {v} = FLOAT(0.0)", f"    {ok} = False"]  # fmt: skip
-    return [
-        f"h{v} = {km} & {tm}",
-        f"if h{v}:",
-        *hit,
-        "else:",
-        *["    " + line for line in inner],
-        f"    {v} = {d}",
-        f"    {ok} = {kd}",
-    ]
 
 
 def _statements(
@@ -264,12 +216,14 @@ def _statements(
     if op == "and" or op == "or":
         (x, kx), (y, ky) = args
         tx, ty = truths
+        # the result has data when an operand with data decides alone, or both have data;
+        # then it is true exactly when (or) / unless (and) an operand decided
         if op == "and":  # a false operand decides alone
             decided = f"({kx} & (not {tx})) | ({ky} & (not {ty}))"
-            truth = f"(not d{v}) & {tx} & {ty}"
+            truth = f"not d{v}"
         else:  # a true operand decides alone
             decided = f"({kx} & {tx}) | ({ky} & {ty})"
-            truth = f"d{v} | {tx} | {ty}"
+            truth = f"d{v}"
         return [f"d{v} = {decided}", f"{ok} = ({kx} & {ky}) | d{v}", f"t{v} = {truth}", number]
     if op == "if":
         (c, kc), (a, ka), (r, kr) = args
