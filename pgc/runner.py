@@ -8,8 +8,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import threading
 import time
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,7 @@ class RunResult:
     bytes_read: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     kernels: Any = None  # numba executor: pgc.kernels.codegen.KernelStats
+    saved_nodes: list[str] = field(default_factory=list)  # the save_result node of each output
 
     def write(self, path: str | Path) -> list[Path]:
         """Write what save_result saved to ``path`` (several results: numbered files)."""
@@ -62,7 +67,6 @@ def execute(
     default, because it executes code from the graph; ``udf_timeout`` limits each call
     (seconds, default 60).
     """
-    from .compiler import compile as compile_graph
     from .data.reading import ReadStats
     from .executors.reference import RunContext, run_graph
 
@@ -70,14 +74,7 @@ def execute(
         raise ValueError(f"unknown executor {executor!r}: reference or numba")
     if executor == "numba":
         pipeline = with_kernels(pipeline)
-    plan = compile_graph(
-        document,
-        pipeline=pipeline,
-        catalog=catalog,
-        specs=specs,
-        user_processes=user_processes,
-        name=name,
-    )
+    plan = _plan(document, pipeline, catalog, specs, user_processes, name)
     context = RunContext(
         catalog=catalog,
         stats=ReadStats(),
@@ -95,8 +92,69 @@ def execute(
         value = run_graph(plan.graph, parameters, context)
     timings = dict(plan.timings, run=time.perf_counter() - start)
     return RunResult(
-        value, context.saved, plan, context.stats.bytes_read, timings, context.kernel_stats
+        value,
+        context.saved,
+        plan,
+        context.stats.bytes_read,
+        timings,
+        context.kernel_stats,
+        context.saved_nodes,
     )
+
+
+# Compiled plans of the graphs run last, by what they were compiled from: running the same
+# graph again (the next tile, the next request) skips validation, typing and the passes.
+_PLANS: OrderedDict[tuple, tuple] = OrderedDict()
+PLAN_CACHE_SIZE = 64
+
+
+def _plan(document, pipeline, catalog, specs, user_processes, name):
+    """The compiled plan of ``document``: from the plan cache when the same document was
+    compiled with the same pipeline, catalog (and its revision), specs and user processes;
+    ``PGC_PLAN_CACHE=0`` turns the cache off. Plans are not changed by running them."""
+    from .compiler import compile as compile_graph
+
+    def build():
+        return compile_graph(
+            document,
+            pipeline=pipeline,
+            catalog=catalog,
+            specs=specs,
+            user_processes=user_processes,
+            name=name,
+        )
+
+    if os.environ.get("PGC_PLAN_CACHE", "1") == "0":
+        return build()
+    start = time.perf_counter()
+    try:
+        key = (
+            document if isinstance(document, str | bytes) else json.dumps(document),
+            pipeline if isinstance(pipeline, str) else tuple(pipeline),
+            id(catalog),
+            getattr(catalog, "revision", None),
+            specs if specs is None or isinstance(specs, str) else id(specs),
+            json.dumps(user_processes) if user_processes is not None else None,
+            name,
+        )
+    except (TypeError, ValueError):  # not JSON: compile it every time
+        return build()
+    with _PLANS_LOCK:
+        entry = _PLANS.get(key)
+        if entry is not None:
+            _PLANS.move_to_end(key)
+            return replace(entry[0], timings={"plan cache": time.perf_counter() - start})
+    plan = build()
+    with _PLANS_LOCK:
+        # the entry holds the catalog and specs it was keyed by: while it is cached, their
+        # ids cannot be reused by other objects
+        _PLANS[key] = (plan, catalog, specs)
+        while len(_PLANS) > PLAN_CACHE_SIZE:
+            _PLANS.popitem(last=False)
+    return plan
+
+
+_PLANS_LOCK = threading.Lock()
 
 
 def with_kernels(pipeline: str | list[str]) -> list[str]:

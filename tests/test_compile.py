@@ -160,3 +160,35 @@ def test_cli_compile_with_user_processes(capsys, tmp_path):
     graph.write_text(json.dumps({"d": node("double", result=True, v=3)}))
     code, out = run(capsys, "compile", str(graph), "--udp", str(udp))
     assert code == 0 and "%d = double(v=3) : number" in out.out
+
+
+def test_running_a_graph_again_reuses_its_plan_until_the_catalog_changes(monkeypatch):
+    from pgc.data.catalog import Catalog, default_catalog
+    from pgc.runner import execute
+
+    catalog = Catalog()
+    sample = default_catalog().stac("SENTINEL2_L2A_SAMPLE")
+    catalog.add({**sample, "id": "S2"})
+    graph = {"process_graph": {
+        "load": node("load_collection", id="S2", spatial_extent=None, temporal_extent=None,
+                     bands=["B04"]),
+        "n": {**node("dimension_labels", data={"from_node": "load"}, dimension="bands"),
+              "result": True}}}  # fmt: skip
+    first = execute(graph, catalog=catalog)
+    again = execute(graph, catalog=catalog)
+    assert "validate" in first.timings and set(again.timings) == {"plan cache", "run"}
+    assert again.plan.graph is first.plan.graph and again.value == first.value == ["B04"]
+    catalog.add(
+        {
+            **sample,
+            "id": "S2",
+            "cube:dimensions": {
+                **sample["cube:dimensions"],
+                "bands": {"type": "bands", "values": ["B04", "B99"]},
+            },
+        }
+    )
+    changed = execute(graph, catalog=catalog)  # compiled again: the catalog's revision moved
+    assert "validate" in changed.timings and changed.plan.graph is not first.plan.graph
+    monkeypatch.setenv("PGC_PLAN_CACHE", "0")
+    assert "validate" in execute(graph, catalog=catalog).timings

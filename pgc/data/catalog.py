@@ -34,8 +34,10 @@ class Catalog:
 
     collections: dict[str, dict] = field(default_factory=dict)
     items: dict[str, list[Item]] = field(default_factory=dict)  # file-backed collections
+    revision: int = field(default=0, compare=False)  # counts the collections added
 
     def add(self, stac_collection: dict, items: list[Item] | None = None) -> None:
+        self.revision += 1  # plans compiled against the catalog before are stale
         self.collections[stac_collection["id"]] = stac_collection
         self._types.pop(stac_collection["id"], None)
         if items is not None:
