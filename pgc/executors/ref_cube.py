@@ -200,6 +200,7 @@ def _mask(call: Call) -> Cube:
 @implements("save_result")
 def _save_result(call: Call) -> bool:
     call.context.saved.append((_cube(call), call.get("format"), call.get("options") or {}))
+    call.context.saved_nodes.append(call.node.id)
     return True
 
 
@@ -356,15 +357,45 @@ def _load_stac(call: Call) -> Cube:
     from pathlib import Path
 
     from ..data.catalog import Catalog
+    from ..federation import exchange
 
     url = str(call.get("url"))
     path = Path(call.resolve(url, "url"))
     folder = path.parent if path.suffix == ".json" else path
     if not (folder / "collection.json").is_file():
         call.fail("ProcessParameterInvalid", f"No STAC collection.json at {url}.", "url")
+    if exchange.is_exchange(folder):  # one whole cube (a federation member's result)
+        return _filtered(call, exchange.read(folder))
     catalog = Catalog()
     cid = catalog.add_folder(folder)
     return _read(call, catalog, cid)
+
+
+def _filtered(call: Call, cube: Cube) -> Cube:
+    """A loaded cube cut to load_stac's extents and bands (those it was given)."""
+    dims = set(cube.dims)
+    bands = call.get("bands")
+    if bands:
+        missing = [b for b in bands if "bands" not in dims or b not in cube.data.bands.values]
+        if missing:
+            call.fail("BandNotAvailable", f"The collection has no band '{missing[0]}'.", "bands")
+        cube = cube.sel({"bands": list(bands)})
+    extent = call.get("spatial_extent")
+    if extent is not None and {"x", "y"} <= dims:
+        west, south, east, north = _bbox(extent, cube.data.attrs.get("crs"))
+        x, y = cube.data.x, cube.data.y
+        cube = cube.isel({"x": np.flatnonzero((x >= west) & (x <= east)),
+                          "y": np.flatnonzero((y >= south) & (y <= north))})  # fmt: skip
+    interval = call.get("temporal_extent")
+    if interval is not None and "t" in dims:
+        t = cube.data.t.values
+        keep = np.ones(len(t), dtype=bool)
+        if interval[0] is not None:
+            keep &= t >= np.datetime64(str(interval[0]).rstrip("Z"))
+        if interval[1] is not None:
+            keep &= t < np.datetime64(str(interval[1]).rstrip("Z"))
+        cube = cube.isel({"t": np.flatnonzero(keep)})
+    return cube
 
 
 @implements("filter_labels")

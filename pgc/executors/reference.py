@@ -60,6 +60,7 @@ class RunContext:
     catalog: Any = None
     stats: Any = None  # pgc.data.reading.ReadStats
     saved: list[tuple[Any, str, dict]] = field(default_factory=list)  # (value, format, opts)
+    saved_nodes: list[str] = field(default_factory=list)  # the save_result node of each
     trace: dict[int, Any] | None = None  # with a dict: every node's value, by id(node)
     # Maps a URL (load_stac ...) to a local path; the embedding application decides what
     # may be reached (pgc itself does no network I/O). None: URLs are refused.

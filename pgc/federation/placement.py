@@ -34,6 +34,10 @@ from ..ir.types import CubeType
 from .description import Federation
 
 EXHAUSTIVE_LIMIT = 50_000
+# the cost of a crossing the members cannot make: the producer's member cannot save_result
+# or the reader's cannot load_stac (a penalty, not a constraint, so the search stays simple;
+# a placement that still pays it is reported as unsatisfiable)
+UNMOVABLE = 10**15
 UNKNOWN_BYTES = 10980 * 10980 * 2
 SCALAR_BYTES = 64  # a number, a string, a small object
 
@@ -122,6 +126,21 @@ def _why_not(node: Node, federation: Federation) -> Diagnostic:
     )
 
 
+def can_move(federation: Federation, source: str, target: str) -> bool:
+    """Whether a value can go from member ``source`` to ``target``: the one saves it
+    (``save_result``), the other reads it back (``load_stac``)."""
+    return federation.member(source).supports("save_result") and federation.member(target).supports(
+        "load_stac"
+    )
+
+
+def transfer(size: int, source: str, target: str, federation: Federation) -> int:
+    """The cost of sending ``size`` bytes from ``source`` to ``target``."""
+    if source == target:
+        return 0
+    return size if can_move(federation, source, target) else UNMOVABLE
+
+
 def cost(graph: Graph, where: Mapping[str, str], federation: Federation) -> tuple[int, float]:
     """(bytes moved, compute time) of a placement: each value is sent once to every other
     member that reads it; compute is bytes produced over the member's speed."""
@@ -129,8 +148,8 @@ def cost(graph: Graph, where: Mapping[str, str], federation: Federation) -> tupl
     moved, compute = 0, 0.0
     for node in graph.nodes():
         size = node_bytes(node)
-        readers = {where[u] for u in graph.users(node.id)} - {where[node.id]}
-        moved += size * len(readers)
+        for reader in {where[u] for u in graph.users(node.id)}:
+            moved += transfer(size, where[node.id], reader, federation)
         compute += size / speed[where[node.id]]
     return moved, compute
 
@@ -139,18 +158,42 @@ def place(graph: Graph, federation: Federation) -> Placement:
     """The placement of ``graph``'s nodes with the fewest bytes moved (then the least
     compute); exact for trees and small graphs."""
     options = candidates(graph, federation)
-    if all(len(graph.users(n.id)) <= 1 for n in graph.nodes()):
-        where = _tree(graph, options, federation)
-        return Placement(where, cost(graph, where, federation)[0], exact=True)
     choosy = [n for n, o in options.items() if len(o) > 1]
     combinations = 1
     for node_id in choosy:
         combinations *= len(options[node_id])
-    if combinations <= EXHAUSTIVE_LIMIT:
-        where = _exhaustive(graph, options, federation, choosy)
-        return Placement(where, cost(graph, where, federation)[0], exact=True)
-    where = _improve(graph, _tree(graph, options, federation), options, federation)
-    return Placement(where, cost(graph, where, federation)[0], exact=False)
+    if all(len(graph.users(n.id)) <= 1 for n in graph.nodes()):
+        where, exact = _tree(graph, options, federation), True
+    elif combinations <= EXHAUSTIVE_LIMIT:
+        where, exact = _exhaustive(graph, options, federation, choosy), True
+    else:
+        where, exact = (
+            _improve(graph, _tree(graph, options, federation), options, federation),
+            False,
+        )
+    moved = cost(graph, where, federation)[0]
+    if moved >= UNMOVABLE:
+        raise PgcError([_unmovable(graph, where, federation)])
+    return Placement(where, moved, exact=exact)
+
+
+def _unmovable(graph: Graph, where: Mapping[str, str], federation: Federation) -> Diagnostic:
+    """The first value that must cross between members that cannot exchange it."""
+    for node in graph.nodes():
+        for reader in graph.users(node.id):
+            a, b = where[node.id], where[reader]
+            if a != b and not can_move(federation, a, b):
+                lacks = [f"{a} lacks save_result"] if not federation.member(a).supports(
+                    "save_result") else []  # fmt: skip
+                if not federation.member(b).supports("load_stac"):
+                    lacks.append(f"{b} lacks load_stac")
+                message = (
+                    f"The value of node {echo(node.id)} must go from {a} to {b} (no member "
+                    f"can run both), but {' and '.join(lacks)}."
+                )
+                pointer = node.origin.pointer if node.origin else ""
+                return Diagnostic("FederationUnsatisfiable", message, pointer, node_id=node.id)
+    raise AssertionError("no unmovable crossing")  # pragma: no cover
 
 
 def _tree(graph: Graph, options: dict, federation: Federation) -> dict[str, str]:
@@ -170,7 +213,7 @@ def _tree(graph: Graph, options: dict, federation: Federation) -> dict[str, str]
 
                 def total(pm: str, producer=producer, psize=psize, m=m) -> tuple:
                     b, c = best[producer][pm]
-                    return (b + (psize if pm != m else 0), c)
+                    return (b + transfer(psize, pm, m, federation), c)
 
                 pick = min(options[producer], key=total)
                 choice[(node.id, m, producer)] = pick

@@ -1,7 +1,8 @@
 """Splitting a placed graph into one openEO process graph per member job (issue 8).
 
 Where the placement changes between a producer and a consumer, the stitch: the producer's
-job saves the value (``save_result``, GeoTIFF) and the consumer's job reads it back with
+job saves the value (``save_result`` as netCDF, the format that holds any dimensions:
+:mod:`pgc.federation.exchange`) and the consumer's job reads it back with
 ``load_stac`` from the placeholder URL ``https://pgc-federation.invalid/JOB/NODE`` (the
 orchestrator maps it to the result's STAC item, as ``load_stac`` of a batch job's results
 does). Collection names
@@ -40,6 +41,7 @@ class Job:
     needs: list[str] = field(default_factory=list)
     saves: dict[str, str] = field(default_factory=dict)  # original node id -> its URL
     save_nodes: list[str] = field(default_factory=list)
+    holds_result: bool = False  # the user's result node is in this job
 
     def to_openeo(self) -> dict:
         from ..ir.raising import to_openeo
@@ -121,7 +123,7 @@ def _export(job: Job, node: Node) -> str:
     save = Node(
         job.graph.fresh_id(f"save_{node.id}"),
         "save_result",
-        (("data", NodeRef(node.id)), ("format", Literal("GTiff")), ("options", Literal({}))),
+        (("data", NodeRef(node.id)), ("format", Literal("netCDF")), ("options", Literal({}))),
     )
     job.graph.add(save)
     job.saves[node.id] = url
@@ -153,5 +155,6 @@ def _set_result(job: Job, result: str | None) -> None:
     graph = job.graph
     if result in graph:
         graph.set_result(result)
+        job.holds_result = True
         return
     graph.set_result(job.save_nodes[-1])

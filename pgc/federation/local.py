@@ -1,0 +1,139 @@
+"""A local federation: every member a pgc executor over a catalog of only its collections.
+
+It runs the jobs of a split (:mod:`pgc.federation.split`) in the plan's order, each on its
+member's executor with the member's own collection names. Where a job saves a value for
+another member, the simulator writes it as a STAC collection folder
+(:mod:`pgc.federation.exchange`) under ``folder/JOB/NODE``; the reading job's ``load_stac``
+of ``https://pgc-federation.invalid/JOB/NODE`` resolves to that folder and nowhere else.
+The bytes of those folders are the bytes the federation moved: measured, not estimated.
+
+>>> # LocalFederation(federation, tmp).run(federate(graph, federation).split)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import Diagnostic, PgcError
+from . import exchange
+from .description import Federation
+from .split import SCHEME, Split
+
+
+@dataclass
+class LocalRun:
+    """What a federated run gave: the user's result (from the job holding the result
+    node), what the user's own ``save_result`` nodes saved, and the bytes that moved."""
+
+    value: Any
+    outputs: list
+    moved: dict[str, int] = field(default_factory=dict)  # exchange URL -> bytes written
+    jobs: dict[str, Any] = field(default_factory=dict)  # job id -> its RunResult
+
+    @property
+    def bytes_moved(self) -> int:
+        return sum(self.moved.values())
+
+
+class LocalFederation:
+    """Members as local pgc executors. ``sources`` gives each canonical collection's data
+    as (STAC collection, file-backed items or None); by default from pgc's catalog for
+    collections described with ``same_as``."""
+
+    def __init__(
+        self,
+        federation: Federation,
+        folder: str | Path,
+        sources: dict[str, tuple[dict, list | None]] | None = None,
+        executor: str = "reference",
+    ):
+        self.federation = federation
+        self.folder = Path(folder)
+        self.executor = executor
+        self.sources = sources if sources is not None else _default_sources(federation)
+
+    def catalog_of(self, member_id: str):
+        """The member's catalog: its collections under its own names, nothing else."""
+        from ..data.catalog import Catalog
+
+        catalog = Catalog()
+        for canonical, own in self.federation.member(member_id).collections.items():
+            stac, items = self.sources[canonical]
+            catalog.add({**stac, "id": own}, list(items) if items is not None else None)
+        return catalog
+
+    def run(self, split: Split, user_saves: set[str] | None = None) -> LocalRun:
+        """Run every job of ``split``; the result is the value of the job that holds the
+        user's result node."""
+        from ..runner import execute
+
+        written: dict[str, Path] = {}
+        moved: dict[str, int] = {}
+
+        def resolve(url: str) -> Path | None:
+            return written.get(url)  # only what a job of this run wrote
+
+        value, outputs, results = None, [], {}
+        for job in split.jobs:
+            save_of = _save_nodes(job)
+            try:
+                result = execute(
+                    job.to_openeo(),
+                    catalog=self.catalog_of(job.member),
+                    resolver=resolve,
+                    executor=self.executor,
+                    name=f"<job {job.id} on {job.member}>",
+                )
+            except PgcError as error:
+                raise PgcError(
+                    [_in_job(d, job.id, job.member) for d in error.diagnostics]
+                ) from None
+            results[job.id] = result
+            for (cube, _fmt, _options), node in zip(
+                result.outputs, result.saved_nodes, strict=True
+            ):
+                source = save_of.get(node)
+                if source is None:  # the user's own save_result
+                    outputs.append((cube, _fmt, _options))
+                    continue
+                url = job.saves[source]
+                target = self.folder / url.removeprefix(SCHEME)
+                try:
+                    moved[url] = exchange.write(cube, target, f"{job.id}-{source}")
+                except exchange.NotExchangeable as why:
+                    raise PgcError([Diagnostic(
+                        "FederationUnsatisfiable",
+                        f"Job {job.id} on {job.member} cannot pass node '{source}' on: {why}.",
+                        node_id=source,
+                    )]) from None  # fmt: skip
+                written[url] = target
+            if job.holds_result:
+                value = result.value
+        return LocalRun(value, outputs, moved, results)
+
+
+def _save_nodes(job) -> dict[str, str]:
+    """save_result node id -> the node whose value it saves for another job."""
+    out = {}
+    for node in job.graph.nodes():
+        if node.id in job.save_nodes:
+            out[node.id] = next(iter(node.node_refs()))
+    return out
+
+
+def _in_job(diagnostic: Diagnostic, job_id: str, member: str) -> Diagnostic:
+    return replace(diagnostic, message=f"In job {job_id} on {member}: {diagnostic.message}")
+
+
+def _default_sources(federation: Federation) -> dict[str, tuple[dict, list | None]]:
+    """Each canonical collection's STAC and, when pgc's catalog has it file-backed, its
+    items (looked up by the id in the STAC document)."""
+    from ..data.catalog import default_catalog
+
+    catalog = default_catalog()
+    return {
+        canonical: (stac, catalog.items.get(stac.get("id")))
+        for canonical, stac in federation.collections.items()
+    }
