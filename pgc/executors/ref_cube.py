@@ -75,7 +75,10 @@ def _filter_bbox(call: Call) -> Cube:
         "x": (cube.data.x >= west) & (cube.data.x <= east),
         "y": (cube.data.y >= south) & (cube.data.y <= north),
     }
-    return cube.isel({d: np.flatnonzero(k) for d, k in keep.items()})
+    picked = {d: np.flatnonzero(k) for d, k in keep.items()}
+    if any(p.size == 0 for p in picked.values()):  # as the type rule says when it can see it
+        call.fail("NoDataAvailable", "The extent holds no pixel centre of the data.", "extent")
+    return cube.isel(picked)
 
 
 @implements("filter_temporal")

@@ -352,8 +352,10 @@ def _filter_spatial(call: Call) -> Cube:
     if window is None:
         call.fail("NoDataAvailable", "No pixel centre lies inside the geometries.", "geometries")
     keep = xr.DataArray(inside[window["y"], window["x"]], dims=("y", "x"))
-    data, valid = cube.data.isel(window), cube.valid.isel(window)
-    return Cube(data.where(keep, 0).astype(data.dtype), (valid & keep).transpose(*valid.dims))
+    part = cube.isel(window)  # the validity may lack x and y (or be one value)
+    valid = part.valid & keep
+    order = [d for d in part.data.dims if d in valid.dims]
+    return Cube(part.data.where(keep, 0).astype(part.data.dtype), valid.transpose(*order))
 
 
 # ---------------------------------------------------------------------------------------

@@ -190,6 +190,8 @@ def _run(
                 results[node.id] = fused if fused is not None else impl(call)
             except PixelLoop:
                 results[node.id] = per_pixel(impl, call, ProcessError)
+            if isinstance(results[node.id], Cube):
+                results[node.id] = results[node.id].in_order()
             if context.trace is not None:
                 context.trace[id(node)] = results[node.id]
         except ProcessError as exc:

@@ -50,6 +50,15 @@ class Cube:
     def dims(self) -> tuple[str, ...]:
         return tuple(self.data.dims)
 
+    def in_order(self) -> Cube:
+        """The cube with its validity's dimensions in the values' order (xarray combines
+        validities by name, and may leave them in another order; code that broadcasts
+        validity by position, as numpy does, needs this order)."""
+        order = [d for d in self.data.dims if d in self.valid.dims]
+        if list(self.valid.dims) == order or len(order) != len(self.valid.dims):
+            return self
+        return Cube(self.data, self.valid.transpose(*order))
+
     def isel(self, indexers: dict, drop: bool = False) -> Cube:
         """Positions along dimensions, of the values and of the validity (which may lack
         a dimension, or be one scalar: then it is the same for every position)."""
