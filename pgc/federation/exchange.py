@@ -65,6 +65,9 @@ def write(value: Any, folder: Path, collection_id: str) -> int:
     if "valid" in dataset:
         encoding["valid"] = {"zlib": True, "complevel": 1}
     encoding["values"] = {"_FillValue": None}
+    for name, coord in dataset.coords.items():  # exact to the nanosecond, also with no label
+        if np.issubdtype(coord.dtype, np.datetime64):
+            encoding[name] = {"units": "nanoseconds since 1970-01-01", "dtype": "int64"}
     path = folder / "items" / ASSET
     dataset.to_netcdf(path, engine="netcdf4", encoding=encoding)
     dimensions = _dimensions(data)

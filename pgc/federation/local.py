@@ -5,7 +5,8 @@ member's executor with the member's own collection names. Where a job saves a va
 another member, the simulator writes it as a STAC collection folder
 (:mod:`pgc.federation.exchange`) under ``folder/JOB/NODE``; the reading job's ``load_stac``
 of ``https://pgc-federation.invalid/JOB/NODE`` resolves to that folder and nowhere else.
-The bytes of those folders are the bytes the federation moved: measured, not estimated.
+The bytes of those folders, times the other members that read them, are the bytes the
+federation moved: measured, not estimated.
 
 >>> # LocalFederation(federation, tmp).run(federate(graph, federation).split)
 """
@@ -29,7 +30,9 @@ class LocalRun:
 
     value: Any
     outputs: list
-    moved: dict[str, int] = field(default_factory=dict)  # exchange URL -> bytes written
+    # exchange URL -> bytes sent to other members (its size times the members reading it;
+    # results a member passes to its own later jobs are not counted)
+    moved: dict[str, int] = field(default_factory=dict)
     jobs: dict[str, Any] = field(default_factory=dict)  # job id -> its RunResult
 
     @property
@@ -101,7 +104,7 @@ class LocalFederation:
                 url = job.saves[source]
                 target = self.folder / url.removeprefix(SCHEME)
                 try:
-                    moved[url] = exchange.write(cube, target, f"{job.id}-{source}")
+                    size = exchange.write(cube, target, f"{job.id}-{source}")
                 except exchange.NotExchangeable as why:
                     raise PgcError([Diagnostic(
                         "FederationUnsatisfiable",
@@ -109,6 +112,9 @@ class LocalFederation:
                         node_id=source,
                     )]) from None  # fmt: skip
                 written[url] = target
+                others = split.readers.get(url, set()) - {job.member}
+                if others:  # sent to every other member that reads it
+                    moved[url] = size * len(others)
             if job.holds_result:
                 value = result.value
         return LocalRun(value, outputs, moved, results)

@@ -126,12 +126,14 @@ def _why_not(node: Node, federation: Federation) -> Diagnostic:
     )
 
 
-def can_move(federation: Federation, source: str, target: str) -> bool:
-    """Whether a value can go from member ``source`` to ``target``: the one saves it
-    (``save_result``), the other reads it back (``load_stac``)."""
-    return federation.member(source).supports("save_result") and federation.member(target).supports(
-        "load_stac"
-    )
+def can_move(federation: Federation, source: str, target: str, across: bool = True) -> bool:
+    """Whether a value can go from member ``source`` to ``target`` (``across=False``: from
+    one of a member's jobs to a later one): the one saves it (``save_result``), the other
+    reads it back (``load_stac``)."""
+    if across and source == target:
+        return True
+    saves = federation.member(source).supports("save_result")
+    return saves and federation.member(target).supports("load_stac")
 
 
 def transfer(size: int, source: str, target: str, federation: Federation) -> int:
@@ -141,9 +143,35 @@ def transfer(size: int, source: str, target: str, federation: Federation) -> int
     return size if can_move(federation, source, target) else UNMOVABLE
 
 
+def stages(graph: Graph, where: Mapping[str, str]) -> dict[str, int]:
+    """Each node's stage: the most member changes on a path from a source to it. The
+    nodes of one member and stage form one job (:mod:`pgc.federation.split`)."""
+    stage: dict[str, int] = {}
+    for node in graph.nodes():
+        stage[node.id] = max(
+            (stage[p] + (where[p] != where[node.id]) for p in node.node_refs()), default=0
+        )
+    return stage
+
+
+def _split_members(graph: Graph, where: Mapping[str, str], federation: Federation) -> list[str]:
+    """Members with work in several stages (a -> b -> a) that cannot pass results to their
+    own later job: they lack save_result or load_stac."""
+    stage = stages(graph, where)
+    seen: dict[str, set[int]] = {}
+    for node_id, member in where.items():
+        seen.setdefault(member, set()).add(stage[node_id])
+    return [
+        m
+        for m, found in seen.items()
+        if len(found) > 1 and not can_move(federation, m, m, across=False)
+    ]
+
+
 def cost(graph: Graph, where: Mapping[str, str], federation: Federation) -> tuple[int, float]:
     """(bytes moved, compute time) of a placement: each value is sent once to every other
-    member that reads it; compute is bytes produced over the member's speed."""
+    member that reads it; compute is bytes produced over the member's speed. What the
+    members cannot carry out costs :data:`UNMOVABLE` per problem."""
     speed = {m.id: m.compute_speed for m in federation.members}
     moved, compute = 0, 0.0
     for node in graph.nodes():
@@ -151,6 +179,8 @@ def cost(graph: Graph, where: Mapping[str, str], federation: Federation) -> tupl
         for reader in {where[u] for u in graph.users(node.id)}:
             moved += transfer(size, where[node.id], reader, federation)
         compute += size / speed[where[node.id]]
+    if len(set(where.values())) > 1:  # can each member pass results to its own later jobs?
+        moved += UNMOVABLE * len(_split_members(graph, where, federation))
     return moved, compute
 
 
@@ -162,15 +192,18 @@ def place(graph: Graph, federation: Federation) -> Placement:
     combinations = 1
     for node_id in choosy:
         combinations *= len(options[node_id])
+    small = combinations <= EXHAUSTIVE_LIMIT
     if all(len(graph.users(n.id)) <= 1 for n in graph.nodes()):
         where, exact = _tree(graph, options, federation), True
-    elif combinations <= EXHAUSTIVE_LIMIT:
+        if cost(graph, where, federation)[0] >= UNMOVABLE:  # the program cannot see stages
+            where = _exhaustive(graph, options, federation, choosy) if small else where
+            exact = small
+    elif small:
         where, exact = _exhaustive(graph, options, federation, choosy), True
     else:
-        where, exact = (
-            _improve(graph, _tree(graph, options, federation), options, federation),
-            False,
-        )
+        where, exact = _tree(graph, options, federation), False
+    if not exact:
+        where = _improve(graph, where, options, federation)
     moved = cost(graph, where, federation)[0]
     if moved >= UNMOVABLE:
         raise PgcError([_unmovable(graph, where, federation)])
@@ -193,7 +226,13 @@ def _unmovable(graph: Graph, where: Mapping[str, str], federation: Federation) -
                 )
                 pointer = node.origin.pointer if node.origin else ""
                 return Diagnostic("FederationUnsatisfiable", message, pointer, node_id=node.id)
-    raise AssertionError("no unmovable crossing")  # pragma: no cover
+    member = _split_members(graph, where, federation)[0]
+    message = (
+        f"Member {member} must run work both before and after another member's (no member "
+        "can run all of it), and cannot pass its own results on between those jobs: it "
+        "lacks save_result or load_stac."
+    )
+    return Diagnostic("FederationUnsatisfiable", message)
 
 
 def _tree(graph: Graph, options: dict, federation: Federation) -> dict[str, str]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from ..ir.graph import Graph
 from ..ir.nodes import Literal, Node, NodeRef, map_refs
 from .description import Federation
-from .placement import Placement, node_bytes
+from .placement import Placement, node_bytes, stages
 
 # a placeholder in a reserved domain (RFC 2606): the orchestrator maps it to the job's
 # result (the STAC item load_stac reads), once the producing job has run
@@ -52,10 +52,12 @@ class Job:
 @dataclass
 class Split:
     """The jobs in an order that runs every job after those it reads from, and the values
-    that cross between members: (node id, from member, to member, estimated bytes)."""
+    that cross between members: (node id, from member, to member, estimated bytes). A value
+    passed between two jobs of the same member is saved and loaded too, but stays there."""
 
     jobs: list[Job]
     crossings: list[tuple[str, str, str, int]]
+    readers: dict[str, set[str]] = field(default_factory=dict)  # saved URL -> reading members
 
     @property
     def bytes_moved(self) -> int:
@@ -81,15 +83,12 @@ def url_of(job_id: str, node_id: str) -> str:
 def split(graph: Graph, placement: Placement, federation: Federation) -> Split:
     """The jobs of ``graph`` placed by ``placement``."""
     where = placement.members
-    stage: dict[str, int] = {}
-    for node in graph.nodes():
-        stage[node.id] = max(
-            (stage[p] + (where[p] != where[node.id]) for p in node.node_refs()), default=0
-        )
+    stage = stages(graph, where)
     job_of = {n: f"{where[n]}-{stage[n]}" for n in stage}
     order = sorted(dict.fromkeys(job_of.values()), key=lambda j: (int(j.rsplit("-", 1)[1]), j))
     jobs = {j: Job(j, j.rsplit("-", 1)[0], Graph()) for j in order}
     crossings: list[tuple[str, str, str, int]] = []
+    readers: dict[str, set[str]] = {}
     for node in graph.nodes():
         job = jobs[job_of[node.id]]
         imported: dict[str, NodeRef] = {}
@@ -101,6 +100,9 @@ def split(graph: Graph, placement: Placement, federation: Federation) -> Split:
             if source.id not in job.needs:
                 job.needs.append(source.id)
             imported[producer] = _import(job, producer, url)
+            readers.setdefault(url, set()).add(job.member)
+            if source.member == job.member:  # a later job of the same member: nothing moves
+                continue
             crossing = (producer, source.member, job.member, node_bytes(graph.node(producer)))
             if crossing not in crossings:
                 crossings.append(crossing)
@@ -112,7 +114,7 @@ def split(graph: Graph, placement: Placement, federation: Federation) -> Split:
         job.graph.add(_renamed(node, job.member, federation))
     for job in jobs.values():
         _set_result(job, graph.result)
-    return Split([jobs[j] for j in order], crossings)
+    return Split([jobs[j] for j in order], crossings, readers)
 
 
 def _export(job: Job, node: Node) -> str:
