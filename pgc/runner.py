@@ -113,6 +113,7 @@ def _plan(document, pipeline, catalog, specs, user_processes, name):
     compiled with the same pipeline, catalog (and its revision), specs and user processes;
     ``PGC_PLAN_CACHE=0`` turns the cache off. Plans are not changed by running them."""
     from .compiler import compile as compile_graph
+    from .dtypes import compute_dtype
 
     def build():
         return compile_graph(
@@ -136,6 +137,7 @@ def _plan(document, pipeline, catalog, specs, user_processes, name):
             specs if specs is None or isinstance(specs, str) else id(specs),
             json.dumps(user_processes) if user_processes is not None else None,
             name,
+            compute_dtype(),  # types follow the dtype policy
         )
     except (TypeError, ValueError):  # not JSON: compile it every time
         return build()

@@ -306,3 +306,16 @@ def test_the_local_federation_gives_the_single_catalog_result_and_counts_the_byt
     # the mean's values (float64, 2 bands of 512 x 512) and a little metadata moved
     assert result.split.bytes_moved <= run.bytes_moved < result.split.bytes_moved * 1.05
     assert (tmp_path / "a-0" / "mean" / "collection.json").is_file()
+
+
+def test_the_federation_benchmark_moves_no_more_than_either_baseline(tmp_path, monkeypatch):
+    """The five scenarios of benchmarks/bench_federation.py, run in the local federation:
+    every strategy's result equals the single-catalog run, pgc moves no more than either
+    baseline, and at least 10x less than the load_collection split where a reduction can
+    move upstream of the cut (the benchmark's exit status says so)."""
+    from benchmarks import bench_federation
+
+    monkeypatch.setenv("PGC_CACHE_DIR", str(tmp_path))  # the S1 sample is written here
+    out = tmp_path / "federation.md"
+    assert bench_federation.main(["--out", str(out)]) == 0
+    assert out.read_text().count("same as single catalog") == 15

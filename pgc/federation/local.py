@@ -13,6 +13,7 @@ federation moved: measured, not estimated.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -104,7 +105,9 @@ class LocalFederation:
                 url = job.saves[source]
                 target = self.folder / url.removeprefix(SCHEME)
                 try:
-                    size = exchange.write(cube, target, f"{job.id}-{source}")
+                    # an id of fixed length: names do not change the bytes moved
+                    uid = hashlib.sha256(url.encode()).hexdigest()[:16]
+                    size = exchange.write(cube, target, f"pgc-{uid}")
                 except exchange.NotExchangeable as why:
                     raise PgcError([Diagnostic(
                         "FederationUnsatisfiable",

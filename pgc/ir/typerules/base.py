@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from ...dtypes import compute_dtype
 from ...errors import echo
 from ..infer import RuleContext, type_from_schema
 from ..nodes import Callback, Literal
@@ -276,8 +277,9 @@ def _values(cube: CubeType) -> Type:
 
 
 def _float(dtype: str) -> str:
-    """The dtype of band math on ``dtype`` values: float64 (the reference's policy)."""
-    return dtype if dtype in ("float32", "float64") else "float64"
+    """The dtype of band math on ``dtype`` values: the compute dtype of the dtype policy
+    (:mod:`pgc.dtypes`), whatever the input's, as the executors compute."""
+    return compute_dtype()
 
 
 _BOOLEAN_KINDS = (frozenset({"boolean"}), frozenset({"boolean", "null"}))
