@@ -67,14 +67,14 @@ def _pixel_view(value: Any, dims: tuple, shape: tuple):
         cube, dim = value.cube, value.dimension
         order = [*dims, dim]
         data = _broadcast(cube.data, dims, shape, dim).transpose(*order).values
-        valid = _broadcast(xr.broadcast(cube.valid, cube.data)[0], dims, shape, dim)
+        valid = _broadcast(cube.full_valid(), dims, shape, dim)
         valid = valid.transpose(*order).values
         labels = [plain(v) for v in cube.data[dim].values]
         return lambda i: LabeledArray(
             [plain(x) if ok else None for x, ok in zip(data[i], valid[i], strict=True)], labels
         )
     data = _broadcast(value.data, dims, shape).transpose(*dims).values
-    valid = _broadcast(xr.broadcast(value.valid, value.data)[0], dims, shape)
+    valid = _broadcast(value.full_valid(), dims, shape)
     valid = valid.transpose(*dims).values
     return lambda i: plain(data[i]) if valid[i] else None
 

@@ -171,7 +171,7 @@ def _ndvi(call: Call) -> Cube:
         call.fail("BandExists", f"A band '{target}' exists already.", "target_band")
     added = [result.data.expand_dims(bands=[target]), result.valid.expand_dims(bands=[target])]
     data = xr.concat([_as_float(cube.data), added[0]], dim="bands")
-    every = xr.broadcast(cube.valid, cube.data)[0]  # the validity may lack the bands
+    every = cube.full_valid()  # the validity may lack the bands
     valid = xr.concat([every, added[1]], dim="bands")
     return Cube(data.transpose(*cube.dims), valid.transpose(*cube.dims))
 
@@ -301,7 +301,7 @@ def _merged_labels(a: Cube, b: Cube, dim: str) -> np.ndarray:
 def _on_labels(cube: Cube, dims: list[str], labels: dict) -> tuple:
     """``cube``'s values and validity on the merged labels, and where it has labels."""
     data = _as_float(cube.data)
-    valid = xr.broadcast(cube.valid, cube.data)[0]
+    valid = cube.full_valid()
     has = xr.ones_like(data, dtype=bool)
     own = {d: labels[d] for d in cube.dims}
     data = data.reindex(own, fill_value=0.0)
@@ -327,7 +327,7 @@ def _apply_kernel(call: Call) -> Cube:
     border = call.get("border", 0)
     replace_invalid = call.get("replace_invalid", 0)
     data = _as_float(cube.data).transpose(..., "y", "x")
-    valid = xr.broadcast(cube.valid, cube.data)[0].transpose(..., "y", "x")
+    valid = cube.full_valid().transpose(..., "y", "x")
     values = np.where(valid.values & np.isfinite(data.values), data.values, replace_invalid)
     ky, kx = kernel.shape[0] // 2, kernel.shape[1] // 2
     pad = [(0, 0)] * (values.ndim - 2) + [(ky, ky), (kx, kx)]
@@ -441,7 +441,7 @@ def _add_dimension(call: Call) -> Cube:
         label = np.datetime64(str(label).rstrip("Z"), "ns")
     # The new dimension comes first (the openEO conformance vectors; the type rule agrees).
     data = cube.data.expand_dims({name: [label]}, axis=0)
-    valid = xr.broadcast(cube.valid, cube.data)[0].expand_dims({name: [label]}, axis=0)
+    valid = cube.full_valid().expand_dims({name: [label]}, axis=0)
     return Cube(data, valid)
 
 
@@ -454,5 +454,5 @@ def _drop_dimension(call: Call) -> Cube:
         call.fail(
             "DimensionLabelCountMismatch", f"Dimension '{name}' has more than one label.", "name"
         )
-    valid = xr.broadcast(cube.valid, cube.data)[0]
+    valid = cube.full_valid()
     return Cube(cube.data.isel({name: 0}, drop=True), valid.isel({name: 0}, drop=True))

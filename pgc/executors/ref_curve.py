@@ -120,7 +120,7 @@ def _fit_cube_array(
     cube, dim = data.cube, data.dimension
     x = _x_values(call, data.labels, "data")
     values = _as_float(cube.data).transpose(..., dim)
-    valid = xr.broadcast(cube.valid, cube.data)[0].transpose(..., dim)
+    valid = cube.full_valid().transpose(..., dim)
     pixel_dims = values.dims[:-1]
     shape = values.shape[:-1]
     n_points = values.shape[-1]
@@ -188,7 +188,7 @@ def _as_model_values(result: Any, template: xr.DataArray) -> np.ndarray:
             "The model function must return one number for each x.",
             "function",
         )
-    filled = _as_float(result.data).where(xr.broadcast(result.valid, result.data)[0])
+    filled = _as_float(result.data).where(result.full_valid())
     # Drop coordinates: the template has none, and the values line up by position.
     filled = filled.drop_vars(list(filled.coords))
     return xr.broadcast(filled, template)[0].transpose(*template.dims).values.astype(FLOAT)
@@ -400,7 +400,7 @@ def _predict_curve(call: Call) -> Cube:
         )
     x = _x_values(call, list(labels), "labels")
     values = _as_float(cube.data).rename({dim: PARAMETER})
-    valid = xr.broadcast(cube.valid, cube.data)[0].rename({dim: PARAMETER})
+    valid = cube.full_valid().rename({dim: PARAMETER})
     x_cube = Cube(xr.DataArray(x, dims=(dim,)), xr.DataArray(np.ones(len(x), bool), dims=(dim,)))
     result = call.callback("function")(
         x=x_cube, parameters=CubeArray(Cube(values, valid), PARAMETER)
@@ -418,7 +418,7 @@ def _prediction(call: Call, result: Any, cube: Cube, dim: str, labels: list) -> 
         call.fail("ProcessParameterInvalid", "The model function must return a number.", "function")
     if isinstance(result, Cube):
         data = xr.broadcast(_as_float(result.data), template)[0]
-        valid = xr.broadcast(xr.broadcast(result.valid, result.data)[0], template)[0]
+        valid = xr.broadcast(result.full_valid(), template)[0]
     elif result is None or (isinstance(result, int | float) and not isinstance(result, bool)):
         data = xr.full_like(template, 0.0 if result is None else float(result), dtype=FLOAT)
         valid = xr.full_like(template, result is not None, dtype=bool)

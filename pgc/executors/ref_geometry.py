@@ -8,7 +8,6 @@ import math
 from typing import Any
 
 import numpy as np
-import xarray as xr
 
 from .ref_vector import (
     Features,
@@ -297,7 +296,7 @@ def _points_cube(cube: Cube, features: Features, points: list[np.ndarray], group
             sources.append(i)
             singles.append({"type": "Point", "coordinates": xy})
     dim, labels = features.dimension, list(range(len(sources)))
-    valid = xr.broadcast(cube.valid, cube.data)[0]
+    valid = cube.full_valid()
     data = cube.data.isel({dim: sources}).assign_coords({dim: labels})
     valid = valid.isel({dim: sources}).assign_coords({dim: labels})
     properties = [features.properties[i] for i in sources]

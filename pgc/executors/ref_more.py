@@ -91,7 +91,7 @@ def _rename_dimension(call: Call) -> Cube:
         call.fail("DimensionExists", f"The data cube has a dimension '{target}' already.", "target")
     from .ref_vector import renamed_dimension
 
-    valid = xr.broadcast(cube.valid, cube.data)[0]
+    valid = cube.full_valid()
     data = cube.data.rename({source: target})
     data.attrs = renamed_dimension(cube.data.attrs, source, target)
     return Cube(data, valid.rename({source: target}))
@@ -103,7 +103,7 @@ def _trim_cube(call: Call) -> Cube:
     (spatial, temporal: a gap inside stays, the grid stays regular), anywhere in
     categorical ones (bands, other)."""
     cube = call.get("data")
-    valid = xr.broadcast(cube.valid, cube.data)[0]
+    valid = cube.full_valid()
     keep = {}
     for dim in cube.dims:
         others = [d for d in cube.dims if d != dim]
@@ -119,7 +119,7 @@ def _trim_cube(call: Call) -> Cube:
 @implements("reduce_spatial")
 def _reduce_spatial(call: Call) -> Any:
     cube = call.get("data")
-    valid = xr.broadcast(cube.valid, cube.data)[0]
+    valid = cube.full_valid()
     stacked = Cube(
         cube.data.stack(pixel=("y", "x")).drop_vars(["pixel", "x", "y"], errors="ignore"),
         valid.stack(pixel=("y", "x")).drop_vars(["pixel", "x", "y"], errors="ignore"),
@@ -136,7 +136,7 @@ def _mask_polygon(call: Call) -> Cube:
     inside = xr.DataArray(np.any(_masks(cube, geoms), axis=0), dims=("y", "x"))
     hit = ~inside if not call.get("inside", False) else inside
     hit = xr.broadcast(hit, cube.data)[0].transpose(*cube.dims)
-    valid = xr.broadcast(cube.valid, cube.data)[0]
+    valid = cube.full_valid()
     replacement = call.get("replacement")
     if replacement is None:
         return Cube(cube.data.where(~hit, 0), valid & ~hit)

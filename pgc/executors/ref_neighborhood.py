@@ -28,7 +28,7 @@ SPATIAL = ("x", "y")
 
 def _all_valid(cube: Cube) -> np.ndarray:
     """The validity mask in the shape of the values."""
-    return xr.broadcast(cube.valid, cube.data)[0].transpose(*cube.dims).values
+    return cube.full_valid().transpose(*cube.dims).values
 
 
 def _grid_step(cube: Cube, dim: str) -> float:
@@ -335,7 +335,7 @@ def _unchanged_shape(call: Call, result: Any, window: Cube) -> Cube:
                 f"The process must keep the labels of dimension '{dim}'.",
                 "process",
             )
-    valid = xr.broadcast(result.valid, result.data)[0]
+    valid = result.full_valid()
     return Cube(result.data.transpose(*window.dims), valid.transpose(*window.dims))
 
 
@@ -429,7 +429,7 @@ def _gather(
     (row_pos, row_centres), (col_pos, col_centres) = rows, columns
     order = [*(d for d in cube.dims if d not in SPATIAL), "y", "x"]
     values = cube.data.transpose(*order).values
-    valid = xr.broadcast(cube.valid, cube.data)[0].transpose(*order).values
+    valid = cube.full_valid().transpose(*order).values
     iy = np.maximum(row_pos, 0)[:, :, None, None]
     ix = np.maximum(col_pos, 0)[None, None, :, :]
     inside = (row_pos >= 0)[:, :, None, None] & (col_pos >= 0)[None, None, :, :]

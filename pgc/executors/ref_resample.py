@@ -78,7 +78,7 @@ def warp(cube: Cube, source: Grid, target: Grid, method: str) -> Cube:
     dst_crs = _epsg(target.crs) or src_crs
     others = [d for d in cube.dims if d not in ("x", "y")]
     data = cube.data.transpose(*others, "y", "x")
-    valid = xr.broadcast(cube.valid, cube.data)[0].transpose(*others, "y", "x")
+    valid = cube.full_valid().transpose(*others, "y", "x")
     values = np.where(valid.values, data.values.astype(FLOAT), np.nan)
     flat = values.reshape(-1, *values.shape[-2:])
     out = np.full((flat.shape[0], len(target.y), len(target.x)), np.nan)

@@ -90,7 +90,7 @@ def _flatten_dimensions(call: Call) -> Cube:
     coords = {d: cube.data[d].values for d in kept}
     coords[target] = np.array(labels, dtype=str)
     values = cube.data.transpose(*order).values.reshape(shape)
-    valid = xr.broadcast(cube.valid, cube.data)[0].transpose(*order).values.reshape(shape)
+    valid = cube.full_valid().transpose(*order).values.reshape(shape)
     return Cube(
         xr.DataArray(values, dims=dims, coords=coords, attrs=dict(cube.data.attrs)),
         xr.DataArray(valid, dims=dims, coords=coords),

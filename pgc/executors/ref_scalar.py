@@ -411,7 +411,7 @@ def _masked_reduce(arr: CubeArray, fn, ignore_nodata: bool, min_count: int = 1) 
     here becomes NaN again wherever a NaN was among at least ``min_count`` values."""
     cube, dim = arr.cube, arr.dimension
     data = _as_float(cube.data).transpose(dim, ...)
-    valid = xr.broadcast(cube.valid, cube.data)[0].transpose(dim, ...)
+    valid = cube.full_valid().transpose(dim, ...)
     # contiguous along the other dimensions: numpy then adds (sum, mean) in the order of
     # the labels whatever the cube's layout, not pairwise along a contiguous axis
     values = np.ascontiguousarray(data.values)
@@ -516,7 +516,7 @@ def _first_last(call: Call) -> Any:
             pos = -1 if last else 0
             return Cube(
                 arr.data.isel({dim: pos}, drop=True),
-                xr.broadcast(arr.valid, arr.data)[0].isel({dim: pos}, drop=True),
+                arr.full_valid().isel({dim: pos}, drop=True),
             )
         return _masked_reduce(data, pick, True)
     values = list(data.values if isinstance(data, LabeledArray) else data)

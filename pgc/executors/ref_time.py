@@ -116,7 +116,7 @@ def _apply_dimension(call: Call) -> Cube:
             "process",
         )
     out = result.cube
-    data, valid = out.data, xr.broadcast(out.valid, out.data)[0]
+    data, valid = out.data, out.full_valid()
     target = call.get("target_dimension")
     same = data.sizes[dim] == cube.data.sizes[dim] and (target is None or target == dim)
     # The source's labels stay (whatever labels the process's arrays carry, e.g. sort's),
@@ -188,7 +188,7 @@ def _interpolate(y: np.ndarray, known: np.ndarray, x: np.ndarray) -> np.ndarray:
 def _interpolate_cube(arr: CubeArray) -> Cube:
     cube, dim = arr.cube, arr.dimension
     data = _as_float(cube.data).transpose(dim, ...)
-    valid = xr.broadcast(cube.valid, cube.data)[0].transpose(dim, ...)
+    valid = cube.full_valid().transpose(dim, ...)
     values = data.values
     known = valid.values & ~np.isnan(values)
     labels = list(cube.data[dim].values)
@@ -309,7 +309,7 @@ def _climatological_normal(call: Call) -> Cube:
         labels = [_normal_of(label, period) for label in periods]
     inside = [first <= ts.year <= last for ts in times]
     values = _as_float(cube.data)
-    valid = xr.broadcast(cube.valid, cube.data)[0]
+    valid = cube.full_valid()
     template = cube.data.isel({dim: 0}, drop=True)
     parts = []
     for label in CLIMATOLOGICAL_NORMALS[period]:
@@ -360,8 +360,8 @@ def _anomaly(call: Call) -> Cube:
         chosen = values.isel({ndim: picks}).rename({ndim: dim})
         return chosen.assign_coords({dim: cube.data[dim].values})
 
-    normal_valid = aligned(xr.broadcast(normals.valid, normals.data)[0])
-    valid = xr.broadcast(cube.valid, cube.data)[0] & normal_valid
+    normal_valid = aligned(normals.full_valid())
+    valid = cube.full_valid() & normal_valid
     data = _as_float(cube.data) - _as_float(aligned(normals.data))
     return Cube(data.where(valid, 0).transpose(*cube.dims), valid.transpose(*cube.dims))
 
@@ -400,10 +400,6 @@ def _resample_cube_temporal(call: Call) -> Cube:
         picks.append(best)
         ok.append(within is None or distance[best] <= within * 86400e9)
     data = cube.data.isel({dim: picks}).assign_coords({dim: target.data[dim].values})
-    valid = (
-        xr.broadcast(cube.valid, cube.data)[0]
-        .isel({dim: picks})
-        .assign_coords({dim: target.data[dim].values})
-    )
+    valid = cube.full_valid().isel({dim: picks}).assign_coords({dim: target.data[dim].values})
     keep = xr.DataArray(np.array(ok), dims=dim, coords={dim: target.data[dim].values})
     return Cube(data, (valid & keep).transpose(*cube.dims))

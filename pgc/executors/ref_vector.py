@@ -192,7 +192,7 @@ def _with_features(cube: Cube, features: Features) -> Cube:
 def _select(cube: Cube, features: Features, positions: list[int]) -> Cube:
     """The geometries at ``positions`` of the geometry dimension (labels kept)."""
     dim = features.dimension
-    valid = xr.broadcast(cube.valid, cube.data)[0]
+    valid = cube.full_valid()
     picked = Cube(cube.data.isel({dim: positions}), valid.isel({dim: positions}))
     kept = Features(
         [features.geometries[i] for i in positions],
@@ -403,7 +403,7 @@ def _aggregate_one(
         return _with_counts(value, 0, xr.zeros_like(template, dtype=FLOAT)) if counts else value
     pick = {"y": xr.DataArray(rows, dims="pixel"), "x": xr.DataArray(cols, dims="pixel")}
     data = _as_float(cube.data).isel(pick).drop_vars(["x", "y"], errors="ignore")
-    valid = xr.broadcast(cube.valid, cube.data)[0].isel(pick).drop_vars(["x", "y"], errors="ignore")
+    valid = cube.full_valid().isel(pick).drop_vars(["x", "y"], errors="ignore")
     result = call.callback("reducer")(
         data=CubeArray(Cube(data, valid), "pixel"), context=call.get("context")
     )
@@ -502,7 +502,7 @@ def _polygons(features: Features) -> GeometryList:
 def _masked(cube: Cube, window: dict, inside: np.ndarray, mask_value: Any) -> Cube:
     """The cube's ``window``, pixels outside the polygon replaced with ``mask_value``."""
     keep = xr.DataArray(inside, dims=("y", "x"))
-    data, valid = cube.data.isel(window), xr.broadcast(cube.valid, cube.data)[0].isel(window)
+    data, valid = cube.data.isel(window), cube.full_valid().isel(window)
     if mask_value is None:
         return Cube(data.where(keep, 0).astype(data.dtype), (valid & keep).transpose(*data.dims))
     if isinstance(mask_value, str):  # numbers and text mix only as Python objects
@@ -524,7 +524,7 @@ def _conformed(result: Any, sub: Cube) -> Cube:
             f"The process must keep the dimensions and their sizes: got "
             f"{dict(result.data.sizes)}, expected {dict(sub.data.sizes)}.",
         )
-    valid = xr.broadcast(result.valid, result.data)[0]
+    valid = result.full_valid()
     return Cube(result.data.transpose(*sub.dims), valid.transpose(*sub.dims))
 
 

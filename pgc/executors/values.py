@@ -50,6 +50,10 @@ class Cube:
     def dims(self) -> tuple[str, ...]:
         return tuple(self.data.dims)
 
+    def full_valid(self) -> xr.DataArray:
+        """The validity with every dimension of the values, in the values' order."""
+        return xr.broadcast(self.valid, self.data)[0].transpose(*self.data.dims)
+
     def in_order(self) -> Cube:
         """The cube with its validity's dimensions in the values' order (xarray combines
         validities by name, and may leave them in another order; code that broadcasts
@@ -122,7 +126,7 @@ def concat(parts: list[Cube], dim: str, labels: list, order: list[str] | tuple) 
     """``parts`` (cubes of the same shape) one after another along a new dimension ``dim``
     with ``labels``, the result's dimensions in ``order``."""
     data = xr.concat([p.data for p in parts], dim=dim).assign_coords({dim: labels})
-    valid = xr.concat([xr.broadcast(p.valid, p.data)[0] for p in parts], dim=dim)
+    valid = xr.concat([p.full_valid() for p in parts], dim=dim)
     valid = valid.assign_coords({dim: labels})
     return Cube(data.transpose(*order), valid.transpose(*order))
 
