@@ -319,3 +319,43 @@ def test_the_federation_benchmark_moves_no_more_than_either_baseline(tmp_path, m
     out = tmp_path / "federation.md"
     assert bench_federation.main(["--out", str(out)]) == 0
     assert out.read_text().count("same as single catalog") == 15
+
+
+def test_an_exchanged_cube_reads_back_exactly_and_load_stac_cuts_it(tmp_path):
+    """Values in their dtype, NaN values apart from no-data, labels and attributes; the
+    extents and bands load_stac is given select from the cube."""
+    import numpy as np
+    import xarray as xr
+
+    from pgc.executors.values import Cube
+    from pgc.federation import exchange
+    from pgc.runner import execute
+
+    times = np.array(["2023-01-10", "2023-02-10", "2023-03-10"], dtype="datetime64[ns]")
+    data = xr.DataArray(
+        np.arange(3 * 2 * 2 * 3, dtype="float32").reshape(3, 2, 2, 3),
+        dims=("t", "bands", "y", "x"),
+        coords={"t": times, "bands": ["B04", "B08"], "y": [5694995.0, 5694985.0],
+                "x": [600005.0, 600015.0, 600025.0]},
+        attrs={"crs": "32631", "nodata": None},
+    )  # fmt: skip
+    data[0, 0, 0, 0] = np.nan  # a value
+    valid = xr.ones_like(data, dtype=bool)
+    valid[1, 1, 1, 1] = False
+    cube = Cube(data, valid)
+    exchange.write(cube, tmp_path / "x", "x")
+    back = exchange.read(tmp_path / "x")
+    same_cube(back, cube)
+    assert np.isnan(back.data.values[0, 0, 0, 0]) and back.data.attrs == data.attrs
+
+    def load(**arguments):
+        graph = {"l": {"process_id": "load_stac", "result": True,
+                       "arguments": {"url": "https://x.example/x", **arguments}}}  # fmt: skip
+        return execute(graph, resolver=lambda url: tmp_path / "x").value
+
+    part = load(bands=["B08"], temporal_extent=["2023-02-01", None],
+                spatial_extent={"west": 600010, "east": 600030, "south": 5694980,
+                                "north": 5695000, "crs": 32631})  # fmt: skip
+    same_cube(part, cube.isel({"t": [1, 2], "x": [1, 2]}).sel({"bands": ["B08"]}))
+    with pytest.raises(PgcError, match="no band 'B02'"):
+        load(bands=["B02"])

@@ -26,33 +26,29 @@ from pgc.runner import execute
 CANONICAL = ("S2A", "S2B")  # two canonical collections with the sample's data
 
 
-def processes_in(value) -> set[str]:
-    """Every process id in a graph, callbacks included."""
-    found: set[str] = set()
+def nodes_in(value):
+    """Every node of a graph, callbacks included."""
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
             if isinstance(item.get("process_id"), str):
-                found.add(item["process_id"])
+                yield item
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-    return found
+
+
+def processes_in(value) -> set[str]:
+    return {node["process_id"] for node in nodes_in(value)}
 
 
 def collections_in(value) -> set[str]:
-    found: set[str] = set()
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if item.get("process_id") == "load_collection":
-                found.add(item["arguments"]["id"])
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return found
+    return {
+        node["arguments"]["id"]
+        for node in nodes_in(value)
+        if node["process_id"] == "load_collection"
+    }
 
 
 @st.composite

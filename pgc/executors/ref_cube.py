@@ -70,28 +70,38 @@ def _filter_bbox(call: Call) -> Cube:
     cube = _cube(call)
     if _is_vector(cube):
         return filter_bbox_vector(cube, call.get("extent"))
-    west, south, east, north = _bbox(call.get("extent"), cube.data.attrs.get("crs"))
+    return _in_box(call, cube, call.get("extent"), "extent")
+
+
+def _in_box(call: Call, cube: Cube, extent: Any, argument: str) -> Cube:
+    """The pixels whose centres lie in the box; NoDataAvailable when there are none (as
+    the type rule says when it can see it)."""
+    west, south, east, north = _bbox(extent, cube.data.attrs.get("crs"))
     keep = {
         "x": (cube.data.x >= west) & (cube.data.x <= east),
         "y": (cube.data.y >= south) & (cube.data.y <= north),
     }
     picked = {d: np.flatnonzero(k) for d, k in keep.items()}
-    if any(p.size == 0 for p in picked.values()):  # as the type rule says when it can see it
-        call.fail("NoDataAvailable", "The extent holds no pixel centre of the data.", "extent")
+    if any(p.size == 0 for p in picked.values()):
+        call.fail("NoDataAvailable", "The extent holds no pixel centre of the data.", argument)
     return cube.isel(picked)
 
 
 @implements("filter_temporal")
 def _filter_temporal(call: Call) -> Cube:
     cube = _cube(call)
-    dim = call.get("dimension") or "t"
-    start, end = call.get("extent")
+    return _in_interval(cube, call.get("dimension") or "t", call.get("extent"))
+
+
+def _in_interval(cube: Cube, dim: str, interval: list) -> Cube:
+    """The labels of ``dim`` in the left-closed interval (an open end: null)."""
+    start, end = interval
     t = cube.data[dim].values
     keep = np.ones(len(t), dtype=bool)
     if start is not None:
-        keep &= t >= np.datetime64(start.rstrip("Z"))
+        keep &= t >= np.datetime64(str(start).rstrip("Z"))
     if end is not None:
-        keep &= t < np.datetime64(end.rstrip("Z"))
+        keep &= t < np.datetime64(str(end).rstrip("Z"))
     return cube.isel({dim: np.flatnonzero(keep)})
 
 
@@ -385,19 +395,10 @@ def _filtered(call: Call, cube: Cube) -> Cube:
         cube = cube.sel({"bands": list(bands)})
     extent = call.get("spatial_extent")
     if extent is not None and {"x", "y"} <= dims:
-        west, south, east, north = _bbox(extent, cube.data.attrs.get("crs"))
-        x, y = cube.data.x, cube.data.y
-        cube = cube.isel({"x": np.flatnonzero((x >= west) & (x <= east)),
-                          "y": np.flatnonzero((y >= south) & (y <= north))})  # fmt: skip
+        cube = _in_box(call, cube, extent, "spatial_extent")
     interval = call.get("temporal_extent")
     if interval is not None and "t" in dims:
-        t = cube.data.t.values
-        keep = np.ones(len(t), dtype=bool)
-        if interval[0] is not None:
-            keep &= t >= np.datetime64(str(interval[0]).rstrip("Z"))
-        if interval[1] is not None:
-            keep &= t < np.datetime64(str(interval[1]).rstrip("Z"))
-        cube = cube.isel({"t": np.flatnonzero(keep)})
+        cube = _in_interval(cube, "t", interval)
     return cube
 
 

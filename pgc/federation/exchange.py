@@ -6,8 +6,8 @@ A member's job ends in ``save_result``; the member that goes on reads the value 
 - ``collection.json``: a STAC collection with the datacube extension, whose
   ``cube:dimensions`` are exactly the cube's dimensions (a cube reduced over time has no
   temporal dimension; a vector cube has its geometry dimension), and a link to its item;
-- ``items/result.json``: the STAC item, with the same ``cube:dimensions``, the footprint
-  and the time span, and one asset ``data``;
+- ``items/result.json``: the STAC item, with the same ``cube:dimensions``, the time span
+  and one asset ``data``;
 - ``items/result.nc``: the asset, netCDF (the openEO output format that holds any
   dimensions): the values in their own dtype (booleans as 0/1 bytes), the validity as a
   second variable (compressed; omitted when every value has data), and the cube's

@@ -68,7 +68,7 @@ class LocalFederation:
             catalog.add({**stac, "id": own}, list(items) if items is not None else None)
         return catalog
 
-    def run(self, split: Split, user_saves: set[str] | None = None) -> LocalRun:
+    def run(self, split: Split) -> LocalRun:
         """Run every job of ``split``; the result is the value of the job that holds the
         user's result node."""
         from ..runner import execute
@@ -95,13 +95,12 @@ class LocalFederation:
                     [_in_job(d, job.id, job.member) for d in error.diagnostics]
                 ) from None
             results[job.id] = result
-            for (cube, _fmt, _options), node in zip(
-                result.outputs, result.saved_nodes, strict=True
-            ):
+            for output, node in zip(result.outputs, result.saved_nodes, strict=True):
                 source = save_of.get(node)
                 if source is None:  # the user's own save_result
-                    outputs.append((cube, _fmt, _options))
+                    outputs.append(output)
                     continue
+                cube = output[0]
                 url = job.saves[source]
                 target = self.folder / url.removeprefix(SCHEME)
                 try:

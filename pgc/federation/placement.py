@@ -17,8 +17,15 @@ member's relative speed.
 Unknown sizes count as :data:`UNKNOWN_BYTES` (a full Sentinel-2 tile of one band and one
 date), so an unsized value is still worth keeping in place.
 
-A node no member can run is an error that says what is missing where
-(:class:`PgcError`, code ``FederationUnsatisfiable``).
+A value moves only from a member that supports ``save_result`` to one that supports
+``load_stac``, and a member whose work comes both before and after another member's needs
+both to pass results between its own jobs; other placements cost :data:`UNMOVABLE`. The
+tree program does not see the second rule: when its placement breaks it, the exhaustive
+search (or the local moves) takes over.
+
+A node no member can run, or a graph whose every placement needs a move the members cannot
+make, is an error that says what is missing where (:class:`PgcError`, code
+``FederationUnsatisfiable``).
 """
 
 from __future__ import annotations
