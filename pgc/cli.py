@@ -331,13 +331,7 @@ def _compile(args: argparse.Namespace):
             user_processes=_read_udps(args.udp),
         )
     except PgcError as exc:
-        source = Source(name, data.decode("utf-8", "replace"))
-        for d in exc.diagnostics:
-            print(format_diagnostic(source.place(d), source))
-        print(
-            f"{name}: invalid: {len(exc.diagnostics)} error"
-            f"{'s' if len(exc.diagnostics) != 1 else ''}"
-        )
+        _print_problems(exc, Source(name, data.decode("utf-8", "replace")))
         return None
 
 
@@ -346,16 +340,30 @@ def _federate(args: argparse.Namespace):
     diagnostics when the graph or the federation is invalid or cannot be placed."""
     from .errors import PgcError
     from .federation import Federation, federate
+    from .frontend.source import Source
 
     data, name = _read_input(args.file)
-    try:
+    try:  # mistakes in the description point into its file, others into the graph
         federation = Federation.load(args.federation)
+    except PgcError as exc:
+        path = Path(args.federation)  # lines and columns for JSON (pointers follow JSON)
+        json_text = path.suffix != ".toml" and path.is_file()
+        text = path.read_text(encoding="utf-8", errors="replace") if json_text else None
+        _print_problems(exc, Source(str(path), text))
+        return None
+    try:
         return federate(data, federation, specs=_load_specs(args.specs))
     except PgcError as exc:
-        for d in exc.diagnostics:
-            where = f" at {d.pointer}" if d.pointer else ""
-            print(f"{name}: {d.code}{where}: {d.message}")
+        _print_problems(exc, Source(name, data.decode("utf-8", "replace")))
         return None
+
+
+def _print_problems(exc, source) -> None:
+    """Diagnostics as ``pgc validate`` prints them: file, line and column, code, pointer."""
+    for d in exc.diagnostics:
+        print(format_diagnostic(source.place(d), source))
+    count = len(exc.diagnostics)
+    print(f"{source.name}: invalid: {count} error{'s' if count != 1 else ''}")
 
 
 def cmd_compile(args: argparse.Namespace) -> int:

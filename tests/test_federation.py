@@ -359,3 +359,17 @@ def test_an_exchanged_cube_reads_back_exactly_and_load_stac_cuts_it(tmp_path):
     same_cube(part, cube.isel({"t": [1, 2], "x": [1, 2]}).sel({"bands": ["B08"]}))
     with pytest.raises(PgcError, match="no band 'B02'"):
         load(bands=["B02"])
+
+
+def test_cli_reports_federation_mistakes_with_line_and_column(tmp_path, capsys):
+    from pgc.cli import main
+
+    (tmp_path / "fed.json").write_text(
+        '{"members": [\n  {"id": "a", "url": "https://a.example", "filters": "sometimes",\n'
+        '   "processes": []}\n], "collections": {}}\n'
+    )
+    (tmp_path / "graph.json").write_text(json.dumps(composite_graph()))
+    assert main(["explain", str(tmp_path / "graph.json"), "--federation",
+                 str(tmp_path / "fed.json")]) == 1  # fmt: skip
+    out = capsys.readouterr().out
+    assert "fed.json:2:43: error FederationInvalid at /members/0/filters" in out, out
