@@ -10,6 +10,7 @@ Exit codes: 0 when the graph is valid, 1 when it is not (input that is not JSON 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -143,9 +144,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument(
         "--executor",
-        choices=["reference", "numba"],
+        choices=["reference", "numba", "dask"],
         default="reference",
-        help="numba: elementwise work as fused kernels (the rest as the reference)",
+        help="numba: elementwise work as fused kernels (the rest as the reference); dask: "
+        "loads and kernels chunk by chunk",
+    )
+    r.add_argument(
+        "--dask",
+        metavar="WHERE",
+        help="run with the dask executor on a dask.distributed cluster: tcp://HOST:PORT, or "
+        "local:N to start N local worker processes",
+    )
+    r.add_argument(
+        "--chunk", type=int, metavar="PIXELS", help="dask: the side of a chunk in pixels"
     )
     r.add_argument(
         "--python-udf",
@@ -427,6 +438,48 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@contextlib.contextmanager
+def _dask_options(args: argparse.Namespace):
+    """The dask executor's options from ``--dask`` and ``--chunk``: a client of the cluster
+    at tcp://HOST:PORT, or of a local cluster of N worker processes started (and closed)
+    for this run."""
+    if not args.dask and args.chunk is None:
+        yield None
+        return
+    from .executors.chunked import DaskOptions
+
+    options = DaskOptions(chunk=args.chunk)
+    if not args.dask:
+        yield options
+        return
+    try:
+        import distributed
+    except ImportError:
+        raise _UsageError("--dask needs the dask.distributed package") from None
+    where = args.dask
+    if where.startswith("local:"):
+        try:
+            workers = int(where.removeprefix("local:"))
+        except ValueError:
+            raise _UsageError(f"--dask local:N needs a number of workers, not {where!r}") from None
+        cluster = distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        with cluster, distributed.Client(cluster) as client:
+            options.scheduler = client
+            yield options
+        return
+    if not where.startswith("tcp://"):
+        raise _UsageError(f"--dask takes tcp://HOST:PORT or local:N, not {where!r}")
+    try:
+        client = distributed.Client(where, timeout=10)
+    except OSError as exc:
+        raise _UsageError(f"cannot reach the dask scheduler at {where}: {exc}") from None
+    with client:
+        options.scheduler = client
+        yield options
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import resource
 
@@ -442,19 +495,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         parameters = dict(_parameter(p) for p in args.param)
     except ValueError as exc:
         raise _UsageError(str(exc)) from None
+    executor = "dask" if args.dask else args.executor
     try:
-        result = execute(
-            data,
-            progress=_progress_bar if sys.stderr.isatty() else None,
-            parameters=parameters,
-            pipeline=args.pipeline,
-            specs=specs,
-            name=name,
-            user_processes=_read_udps(args.udp),
-            python_udf=args.python_udf,
-            udf_timeout=args.udf_timeout,
-            executor=args.executor,
-        )
+        with _dask_options(args) as dask:
+            result = execute(
+                data,
+                progress=_progress_bar if sys.stderr.isatty() else None,
+                parameters=parameters,
+                pipeline=args.pipeline,
+                specs=specs,
+                name=name,
+                user_processes=_read_udps(args.udp),
+                python_udf=args.python_udf,
+                udf_timeout=args.udf_timeout,
+                executor=executor,
+                dask=dask,
+            )
     except PgcError as exc:
         source = Source(name, data.decode("utf-8", "replace"))
         for d in exc.diagnostics:

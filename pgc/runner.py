@@ -57,12 +57,15 @@ def execute(
     python_udf: bool = False,
     udf_timeout: float | None = None,
     executor: str = "reference",
+    dask: Any = None,
 ) -> RunResult:
     """Compile and run ``document``; raises pgc.PgcError with openEO codes on failure.
 
     ``resolver`` maps URLs (``load_stac``) to local paths, or returns None to refuse one.
     ``executor="numba"`` runs elementwise work as fused numba kernels (the rest as the
     reference does); ``result.kernels`` then says what the kernels cost.
+    ``executor="dask"`` reads and runs the kernels chunk by chunk with dask
+    (:mod:`pgc.executors.chunked`; ``dask``: its ``DaskOptions``, e.g. a distributed client).
     ``python_udf=True`` lets ``run_udf`` run Python UDFs (in a separate process); off by
     default, because it executes code from the graph; ``udf_timeout`` limits each call
     (seconds, default 60).
@@ -70,9 +73,9 @@ def execute(
     from .data.reading import ReadStats
     from .executors.reference import RunContext, run_graph
 
-    if executor not in ("reference", "numba"):
-        raise ValueError(f"unknown executor {executor!r}: reference or numba")
-    if executor == "numba":
+    if executor not in ("reference", "numba", "dask"):
+        raise ValueError(f"unknown executor {executor!r}: reference, numba or dask")
+    if executor in ("numba", "dask"):
         pipeline = with_kernels(pipeline)
     plan = _plan(document, pipeline, catalog, specs, user_processes, name)
     context = RunContext(
@@ -83,13 +86,24 @@ def execute(
         python_udf=python_udf,
         udf_timeout=udf_timeout,
     )
-    if executor == "numba":
+    if executor in ("numba", "dask"):
         from .kernels.codegen import KernelStats
 
         context.kernel_stats = KernelStats()
+    if executor == "dask":
+        from .executors.chunked import DaskOptions
+
+        context.dask = dask if dask is not None else DaskOptions()
     start = time.perf_counter()
     with gc_paused():
         value = run_graph(plan.graph, parameters, context)
+        if context.dask is not None:  # the result, and what save_result saved, computed
+            from .executors.chunked import materialized
+
+            value = materialized(value, context.dask)
+            context.saved = [
+                (materialized(cube, context.dask), fmt, opts) for cube, fmt, opts in context.saved
+            ]
     timings = dict(plan.timings, run=time.perf_counter() - start)
     return RunResult(
         value,

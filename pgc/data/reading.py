@@ -38,6 +38,72 @@ def _instant(value: str) -> str:
     return value + "T00:00:00Z" if len(value) == 10 else value
 
 
+@dataclass(frozen=True)
+class ReadPlan:
+    """What a read selects: the window, the dates (positions), the bands, and what the
+    values are (dtype, coordinates, attributes). :func:`read_window` reads any part of it,
+    so a cube can also be read chunk by chunk (the dask executor)."""
+
+    collection_id: str
+    window: Any  # pgc.grid.Window
+    dates: list[int]
+    bands: list[str]
+    dtype: str
+    coords: dict
+    attrs: dict
+    items: list | None  # file-backed: the collection's items; None: the embedded sample
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (len(self.dates), len(self.bands), *self.window.shape)
+
+
+def plan_read(
+    catalog: Catalog,
+    collection_id: str,
+    bands: list[str] | None,
+    bbox: tuple[float, float, float, float] | None,
+    temporal_extent: list[Any] | None,
+) -> ReadPlan:
+    """The read of ``bands`` in ``bbox`` (grid CRS; None: everything) and the temporal
+    extent, without reading."""
+    cube = catalog.cube_type(collection_id)
+    x, y, t, b = (cube.dimension(n) for n in ("x", "y", "t", "bands"))
+    window = window_for_bbox(x.extent, y.extent, x.step, bbox)
+    labels = list(t.labels)
+    start, end = temporal_extent or [None, None]
+    dates = [
+        i
+        for i, label in enumerate(labels)
+        if (start is None or label >= _instant(start)) and (end is None or label < _instant(end))
+    ]
+    names = list(bands) if bands else list(b.labels)
+    step = x.step
+    coords = {
+        "t": np.array([np.datetime64(labels[i].rstrip("Z")) for i in dates], "datetime64[ns]"),
+        "bands": names,
+        "y": y.extent[1] - (np.arange(window.y0, window.y1) + 0.5) * step,
+        "x": x.extent[0] + (np.arange(window.x0, window.x1) + 0.5) * step,
+    }
+    return ReadPlan(collection_id, window, dates, names, cube.dtype, coords,
+                    {"crs": x.crs, "nodata": cube.nodata},
+                    catalog.items.get(collection_id))  # fmt: skip
+
+
+def read_window(plan: ReadPlan, rows: slice, cols: slice, stats: ReadStats | None = None):
+    """The values [t, bands, y, x] of the plan's window rows ``rows`` and columns ``cols``
+    (positions within the window)."""
+    from ..grid import Window
+    from . import sample
+
+    w = plan.window
+    part = Window(w.y0 + rows.start, w.y0 + rows.stop, w.x0 + cols.start, w.x0 + cols.stop)
+    if plan.items is not None:
+        items = [plan.items[i] for i in plan.dates]
+        return read_items(items, plan.bands, part, plan.dtype, stats)
+    return sample.read(plan.bands, part, plan.dates, stats)
+
+
 def read_collection(
     catalog: Catalog,
     collection_id: str,
@@ -53,33 +119,11 @@ def read_collection(
     """
     import xarray as xr
 
-    from . import sample
-
-    cube = catalog.cube_type(collection_id)
-    x, y, t, b = (cube.dimension(n) for n in ("x", "y", "t", "bands"))
-    window = window_for_bbox(x.extent, y.extent, x.step, bbox)
-    labels = list(t.labels)
-    start, end = temporal_extent or [None, None]
-    dates = [
-        i
-        for i, label in enumerate(labels)
-        if (start is None or label >= _instant(start)) and (end is None or label < _instant(end))
-    ]
-    names = list(bands) if bands else list(b.labels)
-    if collection_id in catalog.items:
-        items = catalog.items[collection_id]
-        values = read_items([items[i] for i in dates], names, window, cube.dtype, stats)
-    else:
-        values = sample.read(names, window, dates, stats)
-    step = x.step
-    xs = x.extent[0] + (np.arange(window.x0, window.x1) + 0.5) * step
-    ys = y.extent[1] - (np.arange(window.y0, window.y1) + 0.5) * step
-    times = np.array([np.datetime64(labels[i].rstrip("Z")) for i in dates], dtype="datetime64[ns]")
+    plan = plan_read(catalog, collection_id, bands, bbox, temporal_extent)
+    height, width = plan.window.shape
+    values = read_window(plan, slice(0, height), slice(0, width), stats)
     return xr.DataArray(
-        values,
-        dims=("t", "bands", "y", "x"),
-        coords={"t": times, "bands": names, "y": ys, "x": xs},
-        attrs={"crs": x.crs, "nodata": cube.nodata},
+        values, dims=("t", "bands", "y", "x"), coords=plan.coords, attrs=dict(plan.attrs)
     )
 
 
@@ -126,4 +170,12 @@ def _read_asset(path, band: str, window) -> np.ndarray:
         return src.read(1, window=box)
 
 
-__all__ = ["ReadStats", "default_catalog", "read_collection", "read_items"]
+__all__ = [
+    "ReadPlan",
+    "ReadStats",
+    "default_catalog",
+    "plan_read",
+    "read_collection",
+    "read_items",
+    "read_window",
+]

@@ -72,6 +72,8 @@ class RunContext:
     udf_timeout: float | None = None  # seconds per run_udf call; None: ref_udf's default
     # The numba executor: with stats, elementwise apply / band math run as fused kernels
     kernel_stats: Any = None  # pgc.kernels.codegen.KernelStats
+    # The dask executor: with options, loads and kernels are chunked dask computations
+    dask: Any = None  # pgc.executors.chunked.DaskOptions
 
 
 @dataclass
@@ -186,8 +188,15 @@ def _run(
             try:
                 if any(isinstance(v, PixelArrays) for v in args.values()):
                     raise PixelLoop
-                fused = _fused(call) if context.kernel_stats is not None else None
-                results[node.id] = fused if fused is not None else impl(call)
+                chunked = _chunked(call) if context.dask is not None else None
+                if chunked is None and context.dask is not None:  # as the reference runs it
+                    from .chunked import materialized
+
+                    call = Call(node, materialized(args, context.dask), context)
+                fused = _fused(call) if context.kernel_stats is not None and chunked is None else (
+                    None)  # fmt: skip
+                results[node.id] = chunked if chunked is not None else (
+                    fused if fused is not None else impl(call))  # fmt: skip
             except PixelLoop:
                 results[node.id] = per_pixel(impl, call, ProcessError)
             if isinstance(results[node.id], Cube):
@@ -199,6 +208,23 @@ def _run(
     if progress is not None:
         progress(len(nodes), len(nodes), "")
     return results[graph.result]
+
+
+def _chunked(call: Call) -> Any:
+    """The dask executor's chunked form of a call, or None (then its cubes are computed and
+    it runs as the reference runs it)."""
+    from . import chunked  # dask: imported only by the dask executor
+
+    if call.node.namespace == "pgc" and call.node.process_id == "kernel":
+        return chunked.kernel(call, call.context.dask)
+    if call.node.namespace is not None:
+        return None
+    if call.node.process_id == "load_collection":
+        return chunked.load(call, call.context.dask)
+    if call.node.process_id in chunked.LAZY:  # selections: the same code, lazily
+        impl = IMPLEMENTATIONS[call.node.process_id]
+        return impl(call) if chunked.is_lazy(call.args.get("data")) else None
+    return None
 
 
 def _fused(call: Call) -> Any:

@@ -1,0 +1,273 @@
+"""The dask executor (issue 9, first step): cubes as chunked dask arrays, computed chunk by
+chunk where a chunked form exists, through the reference implementations elsewhere.
+
+Chunked today:
+
+- ``load_collection``: windowed reads of only the bands, extent and dates the load asks for
+  (after push-filters and prune-bands), one read per chunk of ``y`` and ``x``; dates and
+  bands stay whole in a chunk. Chunks are squares of pixels sized to a memory budget
+  (:attr:`DaskOptions.chunk_bytes`, 64 MB by default) or given (:attr:`DaskOptions.chunk`).
+- ``pgc::kernel`` nodes (fused band math, masks, and reductions over time or bands, made by
+  the fuse-elementwise pass): the numba kernel runs on each chunk; a reduction over a
+  dimension that is whole in every chunk needs no exchange between chunks.
+
+``filter_bbox``, ``filter_temporal`` and ``filter_bands`` (those push-filters left) select
+lazily with the reference's own code. Every other process gets its cube arguments computed
+(numpy) and runs as the reference
+executor runs it, so every graph runs, with the reference's results and errors. Reads are
+counted in the run's statistics with the threaded scheduler (a distributed cluster's
+workers count their own).
+
+Where it runs: dask's threaded scheduler by default, or the scheduler given
+(:attr:`DaskOptions.scheduler`: a ``distributed.Client``, or a dask scheduler name).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .values import Cube
+
+SPATIAL = ("y", "x")
+# processes whose reference implementation only selects labels (xarray indexing), which is
+# as lazy on dask arrays as on numpy: they run as they are, without computing
+LAZY = frozenset({"filter_bbox", "filter_temporal", "filter_bands"})
+
+
+@dataclass
+class DaskOptions:
+    """How the dask executor chunks and where it computes."""
+
+    chunk_bytes: int = 64 * 2**20  # the bytes of one chunk of a loaded cube, at most
+    chunk: int | None = None  # the side of a chunk in pixels (overrides chunk_bytes)
+    scheduler: Any = None  # None: threads; a distributed.Client; or a scheduler name
+
+    def side(self, layers: int, itemsize: int) -> int:
+        """The side in pixels of a square chunk of ``layers`` (dates x bands) values."""
+        if self.chunk is not None:
+            return max(1, int(self.chunk))
+        return max(16, math.isqrt(max(1, self.chunk_bytes // max(1, layers * itemsize))))
+
+    def compute(self, *values):
+        import dask
+
+        scheduler = self.scheduler if self.scheduler is not None else "threads"
+        return dask.compute(*values, scheduler=scheduler)
+
+
+def is_lazy(value: Any) -> bool:
+    """Whether ``value`` is a cube whose values are a dask array."""
+    return isinstance(value, Cube) and value.data.chunks is not None
+
+
+def materialized(value: Any, options: DaskOptions) -> Any:
+    """``value`` with every chunked cube in it computed (numpy), for the reference."""
+    if is_lazy(value):
+        data, valid = options.compute(value.data, value.valid)
+        return Cube(data, valid)
+    if isinstance(value, dict):
+        return {k: materialized(v, options) for k, v in value.items()}
+    if isinstance(value, list):
+        return [materialized(v, options) for v in value]
+    return value
+
+
+# -- load_collection -----------------------------------------------------------------------
+
+
+def load(call: Any, options: DaskOptions) -> Cube:
+    """load_collection as chunked windowed reads."""
+    import dask
+    import dask.array as da
+
+    from ..data.catalog import default_catalog
+    from ..data.reading import plan_read, read_window
+    from .ref_cube import _bbox
+
+    catalog = call.context.catalog or default_catalog()
+    cid = call.get("id")
+    grid_crs = catalog.cube_type(cid).dimension("x").crs
+    plan = plan_read(
+        catalog,
+        cid,
+        call.get("bands"),
+        _bbox(call.get("spatial_extent"), grid_crs),
+        call.get("temporal_extent"),
+    )
+    if 0 in plan.shape:
+        call.fail("NoDataAvailable", "There is no data for the given extents.")
+    layers, height, width = plan.shape[0] * plan.shape[1], *plan.shape[2:]
+    side = options.side(layers, np.dtype(plan.dtype).itemsize)
+    rows = [slice(i, min(i + side, height)) for i in range(0, height, side)]
+    cols = [slice(j, min(j + side, width)) for j in range(0, width, side)]
+    read = dask.delayed(read_window, pure=True)
+    stats = call.context.stats
+    blocks = [
+        [
+            da.from_delayed(
+                read(plan, r, c, stats),
+                shape=(*plan.shape[:2], r.stop - r.start, c.stop - c.start),
+                dtype=plan.dtype,
+            )
+            for c in cols
+        ]
+        for r in rows
+    ]
+    array = da.block(blocks)
+    data = xr.DataArray(
+        array, dims=("t", "bands", "y", "x"), coords=plan.coords, attrs=dict(plan.attrs)
+    )
+    return Cube.from_nodata(data, plan.attrs.get("nodata"))
+
+
+# -- fused kernels ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _NoStats:
+    kernel_stats: Any = None  # chunks run in workers: their kernel times are not booked
+
+
+@dataclass
+class _KernelCall:
+    """What the numba executor's kernel runner reads of a call: the node, the sources."""
+
+    node: Any
+    args: dict
+    context: Any = _NoStats()
+
+
+def kernel(call: Any, options: DaskOptions) -> Cube | None:
+    """A pgc::kernel node run chunk by chunk, or None when its sources are not chunked
+    alike along y and x only (or it reduces over y or x)."""
+    sources = call.args.get("sources")
+    if not isinstance(sources, dict) or not any(map(is_lazy, sources.values())):
+        return None
+    if not all(isinstance(c, Cube) for c in sources.values()):
+        return None
+    like = next(c.data for c in sources.values() if is_lazy(c))
+    sources = {name: _chunked_like(cube, like) for name, cube in sources.items()}
+    reduce = call.node.literal("reduce")
+    inputs = call.node.literal("inputs") or []
+    if any(spec[1] in SPATIAL for spec in inputs):
+        return None  # picks an element along y or x
+    if reduce is not None and _reduced_dimension(call) in SPATIAL:
+        return None
+    names = list(sources)
+    first = sources[names[0]].data
+    if not all(_chunked_alike(sources[n].data, first) for n in names):
+        return None
+    dataset = xr.Dataset()
+    for i, name in enumerate(names):
+        cube = sources[name]
+        dataset[f"data{i}"] = cube.data.drop_attrs() if hasattr(cube.data, "drop_attrs") else (
+            cube.data)  # fmt: skip
+        dataset[f"valid{i}"] = cube.valid
+    attrs = [dict(sources[n].data.attrs) for n in names]
+    probe = _block(dataset.isel(y=slice(0, 1), x=slice(0, 1)).compute(), call.node, names, attrs)
+    if probe is None:
+        return None
+    template = _template(probe, first)
+    result = xr.map_blocks(
+        _block_or_fail, dataset, args=(call.node, names, attrs), template=template
+    )
+    data = result["data"]
+    data.attrs = dict(probe["data"].attrs)
+    return Cube(data, result["valid"])
+
+
+def _chunked_like(cube: Cube, like: xr.DataArray) -> Cube:
+    """A computed cube (a process without a chunked form made it) in ``like``'s y and x
+    chunks, so kernels read it chunk by chunk with the others."""
+    if is_lazy(cube) or not all(d in cube.dims for d in SPATIAL):
+        return cube
+    if not all(d in like.dims for d in SPATIAL):
+        return cube
+    sizes = {d: like.chunks[like.dims.index(d)] for d in SPATIAL}
+
+    def chunked(array: xr.DataArray) -> xr.DataArray:
+        if not all(d in array.dims for d in SPATIAL):
+            return array
+        return array.chunk({d: sizes.get(d, -1) for d in array.dims})
+
+    return Cube(chunked(cube.data), chunked(cube.valid))
+
+
+def _reduced_dimension(call: Any) -> str | None:
+    """The dimension a reducing kernel folds: the one its sources have and its type lacks."""
+    out = getattr(call.node.type, "names", None)
+    if out is None:
+        return None
+    for cube in call.args["sources"].values():
+        for dim in cube.dims:
+            if dim not in out:
+                return dim
+    return None
+
+
+def _chunked_alike(data: xr.DataArray, first: xr.DataArray) -> bool:
+    """Chunked only along y and x, like ``first``, on the same coordinates."""
+    if not all(d in data.dims for d in SPATIAL):
+        return False
+    for dim, chunks in zip(data.dims, data.chunks, strict=True):
+        if dim in SPATIAL:
+            if chunks != first.chunks[first.dims.index(dim)]:
+                return False
+            if not np.array_equal(data[dim].values, first[dim].values):
+                return False
+        elif len(chunks) != 1:
+            return False
+    return True
+
+
+def _block(block: xr.Dataset, node: Any, names: list[str], attrs: list[dict]):
+    """One chunk through the numba kernel: a dataset of ``data`` and ``valid`` (the
+    validity over every dimension), or None when the kernel does not apply."""
+    from ..kernels.run import run_kernel
+
+    sources = {}
+    for i, name in enumerate(names):
+        data = block[f"data{i}"]
+        data.attrs = attrs[i]
+        sources[name] = Cube(data, block[f"valid{i}"])
+    out = run_kernel(_KernelCall(node, {"sources": sources}))
+    if out is None:
+        return None
+    data = out.data.copy()  # out of the kernel's pooled buffer: dask keeps chunks around
+    return xr.Dataset({"data": data, "valid": out.full_valid()})
+
+
+def _block_or_fail(block: xr.Dataset, node: Any, names: list[str], attrs: list[dict]):
+    out = _block(block, node, names, attrs)
+    if out is None:  # the probe ran: every chunk has the same dtypes and labels
+        raise RuntimeError(f"kernel {node.id}: a chunk the kernel does not cover")
+    return out
+
+
+def _template(probe: xr.Dataset, first: xr.DataArray) -> xr.Dataset:
+    """The result's shape: the probe's dimensions, with the sources' y and x."""
+    import dask.array as da
+
+    out = {}
+    for name, variable in probe.data_vars.items():
+        dims = variable.dims
+        shape, chunks, coords = [], [], {}
+        for dim in dims:
+            if dim in SPATIAL:
+                size = first.sizes[dim]
+                chunks.append(first.chunks[first.dims.index(dim)])
+                coords[dim] = first[dim].values
+            else:
+                size = variable.sizes[dim]
+                chunks.append((size,))
+                if dim in variable.coords:
+                    coords[dim] = variable[dim].values
+            shape.append(size)
+        array = da.empty(tuple(shape), dtype=variable.dtype, chunks=tuple(chunks))
+        out[name] = xr.DataArray(array, dims=dims, coords=coords)
+    return xr.Dataset(out)
