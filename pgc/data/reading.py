@@ -57,6 +57,13 @@ class ReadPlan:
     def shape(self) -> tuple[int, int, int, int]:
         return (len(self.dates), len(self.bands), *self.window.shape)
 
+    def array(self, values):
+        """``values`` (numpy or dask, the plan's shape) as the labelled cube [t, bands, y, x]."""
+        import xarray as xr
+
+        dims = ("t", "bands", "y", "x")
+        return xr.DataArray(values, dims=dims, coords=self.coords, attrs=dict(self.attrs))
+
 
 def plan_read(
     catalog: Catalog,
@@ -117,14 +124,9 @@ def read_collection(
     ``bbox`` is (west, south, east, north) in the collection's CRS; None reads everything.
     Coordinates: ``t`` as numpy datetime64, ``bands`` names, ``y``/``x`` pixel centres.
     """
-    import xarray as xr
-
     plan = plan_read(catalog, collection_id, bands, bbox, temporal_extent)
     height, width = plan.window.shape
-    values = read_window(plan, slice(0, height), slice(0, width), stats)
-    return xr.DataArray(
-        values, dims=("t", "bands", "y", "x"), coords=plan.coords, attrs=dict(plan.attrs)
-    )
+    return plan.array(read_window(plan, slice(0, height), slice(0, width), stats))
 
 
 def read_items(items, bands: list[str], window, dtype: str, stats: ReadStats | None):

@@ -85,22 +85,13 @@ def load(call: Any, options: DaskOptions) -> Cube:
     import dask
     import dask.array as da
 
-    from ..data.catalog import default_catalog
-    from ..data.reading import plan_read, read_window
-    from .ref_cube import _bbox
+    from ..data.reading import read_window
+    from .ref_cube import read_plan
 
-    catalog = call.context.catalog or default_catalog()
-    cid = call.get("id")
-    grid_crs = catalog.cube_type(cid).dimension("x").crs
-    plan = plan_read(
-        catalog,
-        cid,
-        call.get("bands"),
-        _bbox(call.get("spatial_extent"), grid_crs),
-        call.get("temporal_extent"),
-    )
-    if 0 in plan.shape:
-        call.fail("NoDataAvailable", "There is no data for the given extents.")
+    catalog, cid = call.context.catalog, call.get("id")
+    if cid not in catalog:
+        call.fail("CollectionNotFound", f"Collection '{cid}' does not exist.", "id")
+    plan = read_plan(call, catalog, cid)
     layers, height, width = plan.shape[0] * plan.shape[1], *plan.shape[2:]
     side = options.side(layers, np.dtype(plan.dtype).itemsize)
     rows = [slice(i, min(i + side, height)) for i in range(0, height, side)]
@@ -118,11 +109,7 @@ def load(call: Any, options: DaskOptions) -> Cube:
         ]
         for r in rows
     ]
-    array = da.block(blocks)
-    data = xr.DataArray(
-        array, dims=("t", "bands", "y", "x"), coords=plan.coords, attrs=dict(plan.attrs)
-    )
-    return Cube.from_nodata(data, plan.attrs.get("nodata"))
+    return Cube.from_nodata(plan.array(da.block(blocks)), plan.attrs.get("nodata"))
 
 
 # -- fused kernels ---------------------------------------------------------------------------

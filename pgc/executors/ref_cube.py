@@ -45,22 +45,32 @@ def _load_collection(call: Call) -> Cube:
     return _read(call, catalog, cid)
 
 
-def _read(call: Call, catalog: Any, cid: str) -> Cube:
-    """The part of collection ``cid`` the load's extents and bands select."""
-    from ..data.reading import read_collection
+def read_plan(call: Call, catalog: Any, cid: str):
+    """What the load's extents and bands select of collection ``cid`` (a
+    :class:`~pgc.data.reading.ReadPlan`); NoDataAvailable when that is nothing."""
+    from ..data.reading import plan_read
 
     grid_crs = catalog.cube_type(cid).dimension("x").crs
-    data = read_collection(
+    plan = plan_read(
         catalog,
         cid,
         call.get("bands"),
         _bbox(call.get("spatial_extent"), grid_crs),
         call.get("temporal_extent"),
-        call.context.stats,
     )
-    if 0 in data.shape:
+    if 0 in plan.shape:
         call.fail("NoDataAvailable", "There is no data for the given extents.")
-    return Cube.from_nodata(data, data.attrs.get("nodata"))
+    return plan
+
+
+def _read(call: Call, catalog: Any, cid: str) -> Cube:
+    """The part of collection ``cid`` the load's extents and bands select."""
+    from ..data.reading import read_window
+
+    plan = read_plan(call, catalog, cid)
+    height, width = plan.window.shape
+    data = plan.array(read_window(plan, slice(0, height), slice(0, width), call.context.stats))
+    return Cube.from_nodata(data, plan.attrs.get("nodata"))
 
 
 @implements("filter_bbox")
