@@ -47,6 +47,16 @@ REDUCERS = {
     "find_three": {"f": node("array_find", data=DATA, value=3)},
     "label_position": {"f": node("array_find_label", data=DATA, label="c")},
     "contains_nodata": {"f": node("array_contains", data=DATA, value=None)},
+    # a pixel's value looked up in a list (SCL classes in a cloud mask): a cube as the
+    # value, which array_contains and array_find compared as one object, always false
+    "b_in_a_list": {
+        "e": node("array_element", data=DATA, label="b"),
+        "f": node("array_contains", data=[1, 3.0, 5, "x"], value={"from_node": "e"}),
+    },
+    "position_of_b_in_a_list": {
+        "e": node("array_element", data=DATA, label="b"),
+        "f": node("array_find", data=[5, 1, 3], value={"from_node": "e"}),
+    },
 }  # fmt: skip
 
 

@@ -11,10 +11,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import xarray as xr
 
 from .pixels import PixelLoop, plain
 from .reference import Call, implements
-from .values import CubeArray, LabeledArray
+from .values import Cube, CubeArray, LabeledArray
 
 
 def _values(data: Any) -> list:
@@ -135,6 +136,8 @@ def _any_all(call: Call) -> Any:
 @implements("array_find")
 def _array_find(call: Call) -> Any:
     values, target = _values(call.get("data")), call.get("value")
+    if isinstance(target, Cube):  # a value per pixel (array_element in a reducer)
+        raise PixelLoop
     if target is None:
         return None
     order = range(len(values) - 1, -1, -1) if call.get("reverse", False) else range(len(values))
@@ -147,9 +150,26 @@ def _array_find(call: Call) -> Any:
 @implements("array_contains")
 def _array_contains(call: Call) -> Any:
     values, target = _values(call.get("data")), call.get("value")
+    if isinstance(target, Cube):  # a value per pixel: SCL classes in a cloud mask
+        return _contains_per_pixel(values, target)
     if target is None:
         return False
     return any(_same(v, target) for v in values)
+
+
+def _contains_per_pixel(values: list, target: Cube) -> Cube:
+    """array_contains for every pixel of a numeric cube at once: true where the pixel has
+    data equal to one of the numbers (1 == 1.0; NaN equals nothing); false, with data, for
+    no-data pixels, as array_contains(…, null) is false."""
+    if target.data.dtype.kind not in "iuf":
+        raise PixelLoop  # booleans and text: the element rules pixel by pixel
+    hit = np.zeros(target.data.shape, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        for value in values:
+            if _is_number(value):
+                hit |= target.data.values == value
+    hit &= np.broadcast_to(target.full_valid().values, hit.shape)
+    return Cube(target.data.copy(data=hit), xr.DataArray(True))
 
 
 @implements("array_find_label")
