@@ -266,3 +266,39 @@ def test_cli_numba_executor_writes_what_the_reference_writes(tmp_path, capsys):
     assert "kernels: 1 run" in capsys.readouterr().out
     with rasterio.open(tmp_path / "ref.tif") as a, rasterio.open(tmp_path / "nb.tif") as b:
         np.testing.assert_array_equal(a.read(), b.read())
+
+
+def test_a_cloud_mask_with_array_contains_fuses_into_the_composite():
+    """array_contains([3, 8, 9, 10], SCL) in a reducer: one kernel with the NDVI, the mask
+    and the max over time; equal to the reference with NaN, no-data, and list elements
+    that are not numbers (they never equal a pixel)."""
+    from test_optimizer_differential import assert_same
+
+    rng = np.random.default_rng(1)
+    bands = {"bands": ["B04", "B08", "SCL"]}
+    values = rng.integers(0, 12, (2, 3, 4, 5)).astype(np.float32)
+    values[0, 2, 0, 0] = np.nan
+    data = xr.DataArray(values, dims=("t", "bands", "y", "x"), coords=bands)
+    valid = xr.DataArray(rng.random(values.shape) > 0.2, dims=data.dims, coords=bands)
+    scl = {"process_id": "array_element", "arguments": {"data": {"from_parameter": "data"},
+                                                        "label": "SCL"}}  # fmt: skip
+    contains = {"process_id": "array_contains", "result": True, "arguments": {
+        "data": [3, 8, 9.0, 10, "x", None, True], "value": {"from_node": "s"}}}  # fmt: skip
+    data_of = {"data": {"from_parameter": "data"}}
+    best = {"process_graph": {"x": {"process_id": "max", "result": True, "arguments": data_of}}}
+    graph = {"parameters": [{"name": "c", "schema": {}}], "process_graph": {
+        "clouds": {"process_id": "reduce_dimension", "arguments": {
+            "data": {"from_parameter": "c"}, "dimension": "bands",
+            "reducer": {"process_graph": {"s": scl, "c": contains}}}},
+        "nd": {"process_id": "ndvi", "arguments": {"data": {"from_parameter": "c"},
+                                                   "red": "B04", "nir": "B08"}},
+        "m": {"process_id": "mask", "arguments": {"data": {"from_node": "nd"},
+                                                  "mask": {"from_node": "clouds"}}},
+        "r": {"process_id": "reduce_dimension", "result": True, "arguments": {
+            "data": {"from_node": "m"}, "dimension": "t", "reducer": best}},
+    }}  # fmt: skip
+    cube = Cube(data, valid)
+    expected = execute(graph, parameters={"c": cube}).value
+    fused = execute(graph, parameters={"c": cube}, executor="numba")
+    assert len(fused.kernels.kernels) == 1
+    assert_same(("value", expected), ("value", fused.value), "numba")

@@ -241,6 +241,10 @@ def _statements(
                 f"{ok} = h{v} | {kd}",
             ]
         return [f"h{v} = {km} & {truths[1]}", f"{v} = {d}", f"{ok} = {kd} & (not h{v})"]
+    if op == "array_contains":  # no-data is false, with data (array_contains(..., null))
+        (x, kx) = args[0]
+        tests = " | ".join(f"({x} == FLOAT({p!r}))" for p in node.params) or "False"
+        return [f"t{v} = {kx} & ({tests})", number, f"{ok} = True"]
     if op in ("is_nodata", "is_nan", "is_valid"):
         (x, kx) = args[0]
         test = {

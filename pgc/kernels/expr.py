@@ -89,8 +89,10 @@ ARGUMENTS = {  # the operands of each process, in order
     "clip": ("x",),
     "linear_scale_range": ("x",),
     "mask": ("data", "mask"),  # mask with a cube: replacement (or null) where mask is true
+    "array_contains": ("value",),  # a pixel's value in a literal list of numbers (params)
 }
 BOOLEAN = {"gt", "gte", "lt", "lte", "eq", "neq", "xor", "not", "and", "or"} | {
+    "array_contains",
     "is_nodata",
     "is_nan",
     "is_valid",
@@ -189,6 +191,11 @@ def _node(node: Node, kind: str, inputs: list, done: dict) -> Expr | None:
     elif pid in ("eq", "neq"):
         if names - {"x", "y"}:  # delta, case_sensitive: not in kernels
             return None
+    elif pid == "array_contains":  # the list's numbers (nothing else equals a number)
+        listed = node.literal("data")
+        if names != {"data", "value"} or not isinstance(listed, list):
+            return None
+        params = tuple(float(v) for v in listed if is_number(v))
     elif not names <= set(operands):
         return None
     args = []
@@ -200,6 +207,8 @@ def _node(node: Node, kind: str, inputs: list, done: dict) -> Expr | None:
         if expr is None:
             return None
         args.append(expr)
+    if pid == "array_contains" and args[0].boolean:
+        return None  # true is not 1 in a list: the element rules, as the reference has them
     return Expr(pid, tuple(args), params=params)
 
 
