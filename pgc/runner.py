@@ -119,6 +119,7 @@ def execute(
 # Compiled plans of the graphs run last, by what they were compiled from: running the same
 # graph again (the next tile, the next request) skips validation, typing and the passes.
 _PLANS: OrderedDict[tuple, tuple] = OrderedDict()
+_PLANS_LOCK = threading.Lock()
 PLAN_CACHE_SIZE = 64
 
 
@@ -168,9 +169,6 @@ def _plan(document, pipeline, catalog, specs, user_processes, name):
         while len(_PLANS) > PLAN_CACHE_SIZE:
             _PLANS.popitem(last=False)
     return plan
-
-
-_PLANS_LOCK = threading.Lock()
 
 
 def with_kernels(pipeline: str | list[str]) -> list[str]:

@@ -137,26 +137,25 @@ def kernel(call: Any, options: DaskOptions) -> Cube | None:
         return None
     if not all(isinstance(c, Cube) for c in sources.values()):
         return None
+    if any(spec[1] in SPATIAL for spec in call.node.literal("inputs") or []):
+        return None  # picks an element along y or x
+    reduce = call.node.literal("reduce")
+    if reduce is not None and reduce.get("dimension") in SPATIAL:
+        return None  # folds y or x: chunks would need each other
     like = next(c.data for c in sources.values() if is_lazy(c))
     sources = {name: _chunked_like(cube, like) for name, cube in sources.items()}
-    reduce = call.node.literal("reduce")
-    inputs = call.node.literal("inputs") or []
-    if any(spec[1] in SPATIAL for spec in inputs):
-        return None  # picks an element along y or x
-    if reduce is not None and _reduced_dimension(call) in SPATIAL:
-        return None
     names = list(sources)
     first = sources[names[0]].data
     if not all(_chunked_alike(sources[n].data, first) for n in names):
         return None
     dataset = xr.Dataset()
-    for i, name in enumerate(names):
-        cube = sources[name]
-        dataset[f"data{i}"] = cube.data.drop_attrs() if hasattr(cube.data, "drop_attrs") else (
-            cube.data)  # fmt: skip
-        dataset[f"valid{i}"] = cube.valid
+    for i, name in enumerate(names):  # attributes go apart: they need not agree
+        dataset[f"data{i}"] = sources[name].data.copy(deep=False)
+        dataset[f"data{i}"].attrs = {}
+        dataset[f"valid{i}"] = sources[name].valid
     attrs = [dict(sources[n].data.attrs) for n in names]
-    probe = _block(dataset.isel(y=slice(0, 1), x=slice(0, 1)).compute(), call.node, names, attrs)
+    (corner,) = options.compute(dataset.isel(y=slice(0, 1), x=slice(0, 1)))
+    probe = _block(corner, call.node, names, attrs)
     if probe is None:
         return None
     template = _template(probe, first)
@@ -183,18 +182,6 @@ def _chunked_like(cube: Cube, like: xr.DataArray) -> Cube:
         return array.chunk({d: sizes.get(d, -1) for d in array.dims})
 
     return Cube(chunked(cube.data), chunked(cube.valid))
-
-
-def _reduced_dimension(call: Any) -> str | None:
-    """The dimension a reducing kernel folds: the one its sources have and its type lacks."""
-    out = getattr(call.node.type, "names", None)
-    if out is None:
-        return None
-    for cube in call.args["sources"].values():
-        for dim in cube.dims:
-            if dim not in out:
-                return dim
-    return None
 
 
 def _chunked_alike(data: xr.DataArray, first: xr.DataArray) -> bool:

@@ -185,18 +185,17 @@ def _run(
                     f"The reference executor cannot run '{node.process_id}' yet.",
                 )
             call = Call(node, args, context)
-            try:
-                if any(isinstance(v, PixelArrays) for v in args.values()):
-                    raise PixelLoop
-                chunked = _chunked(call) if context.dask is not None else None
-                if chunked is None and context.dask is not None:  # as the reference runs it
-                    from .chunked import materialized
+            out = _chunked(call) if context.dask is not None else None
+            if out is None and context.dask is not None:  # computed, run as the reference
+                from .chunked import materialized
 
-                    call = Call(node, materialized(args, context.dask), context)
-                fused = _fused(call) if context.kernel_stats is not None and chunked is None else (
-                    None)  # fmt: skip
-                results[node.id] = chunked if chunked is not None else (
-                    fused if fused is not None else impl(call))  # fmt: skip
+                call = Call(node, materialized(args, context.dask), context)
+            try:
+                if out is None and any(isinstance(v, PixelArrays) for v in args.values()):
+                    raise PixelLoop
+                if out is None and context.kernel_stats is not None:
+                    out = _fused(call)
+                results[node.id] = out if out is not None else impl(call)
             except PixelLoop:
                 results[node.id] = per_pixel(impl, call, ProcessError)
             if isinstance(results[node.id], Cube):

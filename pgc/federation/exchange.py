@@ -47,8 +47,7 @@ def write(value: Any, folder: Path, collection_id: str) -> int:
         raise NotExchangeable(f"values of dtype {data.dtype} cannot be written as netCDF")
     folder = Path(folder)
     (folder / "items").mkdir(parents=True, exist_ok=True)
-    stored = data.astype("uint8") if data.dtype == bool else data
-    variables = {"values": stored.drop_attrs() if hasattr(stored, "drop_attrs") else stored}
+    variables = {"values": data.astype("uint8") if data.dtype == bool else data}
     valid = value.valid
     everywhere = bool(np.all(valid.values))
     if not everywhere:
@@ -59,7 +58,7 @@ def write(value: Any, folder: Path, collection_id: str) -> int:
         "pgc_dtype": str(data.dtype),
         "pgc_valid_everywhere": int(everywhere),
     }
-    for name in dataset.variables:
+    for name in dataset.variables:  # the cube's attributes are in pgc_attrs
         dataset[name].attrs = {}
     encoding: dict = {name: {} for name in dataset.data_vars}
     if "valid" in dataset:
