@@ -496,6 +496,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise _UsageError(str(exc)) from None
     executor = "dask" if args.dask else args.executor
+    if args.chunk is not None and executor != "dask":
+        raise _UsageError("--chunk sets the dask executor's chunks: use it with --executor dask")
     try:
         with _dask_options(args) as dask:
             result = execute(

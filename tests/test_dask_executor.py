@@ -90,3 +90,4 @@ def test_cli_runs_with_the_dask_executor_and_writes_what_the_reference_writes(tm
     with rasterio.open(tmp_path / "d.tif") as d, rasterio.open(tmp_path / "r.tif") as r:
         assert np.array_equal(d.read(), r.read(), equal_nan=True)
     assert main(["run", graph, "-o", str(tmp_path / "x.tif"), "--dask", "somewhere"]) == 2
+    assert main(["run", graph, "-o", str(tmp_path / "x.tif"), "--chunk", "64"]) == 2
