@@ -33,25 +33,22 @@ def test_the_dask_executor_equals_the_reference(graph):
     check(graph, DaskOptions(chunk=5))
 
 
-def test_loads_and_kernels_are_chunked():
+def test_loads_and_kernels_are_chunked(monkeypatch):
     """A cloud-masked composite: the load is read in chunks and the kernel runs on them
     (the result is a dask computation until the end)."""
     import benchmarks.graphs as examples
     from pgc.executors import chunked
 
     seen = []
-    original = chunked.kernel
+    original = chunked.FORMS["pgc::kernel"]
 
     def spy(call, options):
         out = original(call, options)
         seen.append(out is not None and chunked.is_lazy(out))
         return out
 
-    chunked.kernel = spy
-    try:
-        check(examples.cloud_masked_ndvi_composite(), DaskOptions(chunk=32))
-    finally:
-        chunked.kernel = original
+    monkeypatch.setitem(chunked.FORMS, "pgc::kernel", spy)
+    check(examples.cloud_masked_ndvi_composite(), DaskOptions(chunk=32))
     assert seen == [True]
 
 

@@ -77,6 +77,16 @@ def materialized(value: Any, options: DaskOptions) -> Any:
     return value
 
 
+def _selection(call: Any, options: DaskOptions) -> Cube | None:
+    """filter_bbox, filter_temporal, filter_bands on a chunked cube: the reference's code,
+    which only indexes labels, as lazy on dask arrays as on numpy."""
+    from .reference import IMPLEMENTATIONS
+
+    if not is_lazy(call.args.get("data")):
+        return None
+    return IMPLEMENTATIONS[call.node.process_id](call)
+
+
 # -- load_collection -----------------------------------------------------------------------
 
 
@@ -245,3 +255,13 @@ def _template(probe: xr.Dataset, first: xr.DataArray) -> xr.Dataset:
         array = da.empty(tuple(shape), dtype=variable.dtype, chunks=tuple(chunks))
         out[name] = xr.DataArray(array, dims=dims, coords=coords)
     return xr.Dataset(out)
+
+
+# The chunked form of each process that has one, by process id ("pgc::kernel" for pgc's
+# own): called with the call and the options, it returns the (lazy) result, or None when the
+# call is not one it covers; then the call's cubes are computed and the reference runs it.
+FORMS: dict[str, Any] = {
+    "load_collection": load,
+    "pgc::kernel": kernel,
+    **{process_id: _selection for process_id in LAZY},
+}

@@ -214,16 +214,11 @@ def _chunked(call: Call) -> Any:
     it runs as the reference runs it)."""
     from . import chunked  # dask: imported only by the dask executor
 
-    if call.node.namespace == "pgc" and call.node.process_id == "kernel":
-        return chunked.kernel(call, call.context.dask)
-    if call.node.namespace is not None:
-        return None
-    if call.node.process_id == "load_collection":
-        return chunked.load(call, call.context.dask)
-    if call.node.process_id in chunked.LAZY:  # selections: the same code, lazily
-        impl = IMPLEMENTATIONS[call.node.process_id]
-        return impl(call) if chunked.is_lazy(call.args.get("data")) else None
-    return None
+    namespace = call.node.namespace
+    form = chunked.FORMS.get(
+        f"{namespace}::{call.node.process_id}" if namespace else call.node.process_id
+    )
+    return form(call, call.context.dask) if form is not None else None
 
 
 def _fused(call: Call) -> Any:
