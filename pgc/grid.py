@@ -68,7 +68,18 @@ def bbox_in_crs(
         return bbox
     from rasterio.warp import transform_bounds  # lazily: a heavy import
 
-    return tuple(transform_bounds(_crs(src_crs), _crs(dst_crs), *bbox, densify_pts=21))
+    box = tuple(transform_bounds(_crs(src_crs), _crs(dst_crs), *bbox, densify_pts=21))
+    if not all(math.isfinite(v) for v in box):
+        raise OutsideCrs(
+            f"({', '.join(f'{v:.10g}' for v in bbox)}) are not coordinates in {_crs(src_crs)}"
+            + (" (longitude, latitude)" if str(src_crs) == "4326" else "")
+            + f"; is the box in another CRS? Say which with 'crs' (the data's is {_crs(dst_crs)})."
+        )
+    return box
+
+
+class OutsideCrs(ValueError):
+    """A bounding box whose corners are outside the area of the CRS it is said to be in."""
 
 
 def _crs(value: str) -> str:

@@ -192,6 +192,17 @@ def test_load_collection_narrows_extents_and_bands():
             {"spatial_extent": {"west": 0, "south": 0, "east": 1, "north": 1, "crs": 32631}},
             ("NoDataAvailable", "/l/arguments/spatial_extent"),
         ),
+        (  # issue 9: UTM metres without a crs (WGS 84 then) gave an OverflowError traceback
+            {
+                "spatial_extent": {
+                    "west": 600105,
+                    "south": 5698500,
+                    "east": 600995,
+                    "north": 5699995,
+                }
+            },
+            ("ProcessParameterInvalid", "/l/arguments/spatial_extent"),
+        ),  # fmt: skip
     ],
 )
 def test_load_collection_errors(arguments, expected):

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..grid import bbox_in_crs
+from ..grid import OutsideCrs, bbox_in_crs
 from .pixels import PixelArrays
 from .ref_scalar import FLOAT, _as_float
 from .reference import Call, Closure, ProcessError, implements
@@ -26,13 +26,19 @@ def _cube(call: Call, name: str = "data") -> Cube:
     return value
 
 
-def _bbox(extent: Any, crs: str | None = None) -> tuple[float, float, float, float] | None:
+def _bbox(
+    call: Call, argument: str, crs: str | None = None
+) -> tuple[float, float, float, float] | None:
     """A bounding-box argument as (west, south, east, north), in ``crs`` when given."""
+    extent = call.get(argument)
     if not isinstance(extent, dict):
         return None
     box = (extent["west"], extent["south"], extent["east"], extent["north"])
     source = str(extent.get("crs", 4326)).replace("EPSG:", "")
-    return bbox_in_crs(box, source, crs) if crs is not None else box
+    try:
+        return bbox_in_crs(box, source, crs) if crs is not None else box
+    except OutsideCrs as exc:
+        call.fail("ProcessParameterInvalid", f"The {argument} {exc}", argument)
 
 
 @implements("load_collection")
@@ -55,7 +61,7 @@ def read_plan(call: Call, catalog: Any, cid: str):
         catalog,
         cid,
         call.get("bands"),
-        _bbox(call.get("spatial_extent"), grid_crs),
+        _bbox(call, "spatial_extent", grid_crs),
         call.get("temporal_extent"),
     )
     if 0 in plan.shape:
@@ -80,13 +86,13 @@ def _filter_bbox(call: Call) -> Cube:
     cube = _cube(call)
     if _is_vector(cube):
         return filter_bbox_vector(cube, call.get("extent"))
-    return _in_box(call, cube, call.get("extent"), "extent")
+    return _in_box(call, cube, "extent")
 
 
-def _in_box(call: Call, cube: Cube, extent: Any, argument: str) -> Cube:
+def _in_box(call: Call, cube: Cube, argument: str) -> Cube:
     """The pixels whose centres lie in the box; NoDataAvailable when there are none (as
     the type rule says when it can see it)."""
-    west, south, east, north = _bbox(extent, cube.data.attrs.get("crs"))
+    west, south, east, north = _bbox(call, argument, cube.data.attrs.get("crs"))
     keep = {
         "x": (cube.data.x >= west) & (cube.data.x <= east),
         "y": (cube.data.y >= south) & (cube.data.y <= north),
@@ -405,7 +411,7 @@ def _filtered(call: Call, cube: Cube) -> Cube:
         cube = cube.sel({"bands": list(bands)})
     extent = call.get("spatial_extent")
     if extent is not None and {"x", "y"} <= dims:
-        cube = _in_box(call, cube, extent, "spatial_extent")
+        cube = _in_box(call, cube, "spatial_extent")
     interval = call.get("temporal_extent")
     if interval is not None and "t" in dims:
         cube = _in_interval(cube, "t", interval)

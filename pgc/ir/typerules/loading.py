@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...grid import bbox_in_crs, window_for_bbox
+from ...grid import OutsideCrs, bbox_in_crs, window_for_bbox
 from ..infer import UNKNOWN_CUBE
 from ..types import Band
 from .base import (
@@ -76,6 +76,9 @@ def _narrow_spatial(ctx: RuleContext, cube: CubeType, extent: Any, argument: str
     if x.crs != crs:
         try:
             box = bbox_in_crs(box, crs, x.crs)  # type: ignore[arg-type]
+        except OutsideCrs as exc:
+            ctx.error("ProcessParameterInvalid", f"The {argument} {exc}", argument)
+            return cube
         except Exception:  # noqa: BLE001 - an unknown CRS: keep the upper bound
             return cube
     x_extent = (float(x.extent[0]), float(x.extent[1]))  # type: ignore[index]
