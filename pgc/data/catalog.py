@@ -34,12 +34,19 @@ class Catalog:
 
     collections: dict[str, dict] = field(default_factory=dict)
     items: dict[str, list[Item]] = field(default_factory=dict)  # file-backed collections
+    stores: dict[str, Path] = field(default_factory=dict)  # collections in one Zarr store
     revision: int = field(default=0, compare=False)  # counts the collections added
 
-    def add(self, stac_collection: dict, items: list[Item] | None = None) -> None:
+    def add(
+        self, stac_collection: dict, items: list[Item] | None = None, store: Path | None = None
+    ) -> None:
+        """Add a collection: its metadata, and where its data is (``items``: a STAC item per
+        date with a file per band; ``store``: one Zarr store with an array per band)."""
         self.revision += 1  # plans compiled against the catalog before are stale
         self.collections[stac_collection["id"]] = stac_collection
         self._types.pop(stac_collection["id"], None)
+        if store is not None:
+            self.stores[stac_collection["id"]] = Path(store)
         if items is not None:
             items = sorted(items, key=lambda i: i.datetime)
             self.items[stac_collection["id"]] = items
@@ -49,11 +56,17 @@ class Catalog:
                     dim["values"] = [i.datetime for i in items]
 
     def add_folder(self, folder: str | Path) -> str:
-        """Add a file-backed collection: ``collection.json`` and the STAC items it links
-        (``rel: item``) or ``items/*.json``, whose assets (GeoTIFF/COG, one per band) hold
-        the data. Returns the collection id."""
+        """Add a file-backed collection: ``collection.json`` and either the STAC items it
+        links (``rel: item``) or ``items/*.json``, whose assets (GeoTIFF/COG, netCDF or Zarr,
+        one per band) hold the data; or a collection-level Zarr asset (media type
+        ``application/vnd+zarr``, role ``data``): one store with an array [t, y, x] per band
+        on the collection's grid, dates as the ``t`` dimension's values. Returns the id."""
         folder = Path(folder)
         stac = json.loads((folder / "collection.json").read_text(encoding="utf-8"))
+        store = _zarr_asset(stac)
+        if store is not None:
+            self.add(stac, store=(folder / store).resolve())
+            return stac["id"]
         paths = [
             folder / link["href"] for link in stac.get("links", []) if link.get("rel") == "item"
         ] or sorted((folder / "items").glob("*.json"))
@@ -83,6 +96,14 @@ class Item:
 
     datetime: str
     assets: dict[str, Path]
+
+
+def _zarr_asset(stac: dict) -> str | None:
+    """The href of a collection's Zarr data asset, if it has one."""
+    for asset in (stac.get("assets") or {}).values():
+        if "zarr" in str(asset.get("type", "")) and "data" in (asset.get("roles") or ["data"]):
+            return asset["href"]
+    return None
 
 
 def read_item(path: Path) -> Item:

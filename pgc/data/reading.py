@@ -14,6 +14,7 @@ disk: the optimizer is measured by these counts (``pgc run --stats``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,8 @@ class ReadPlan:
     coords: dict
     attrs: dict
     items: list | None  # file-backed: the collection's items; None: the embedded sample
+    store: Any = None  # a collection in one Zarr store: its path
+    block: tuple[int, int] | None = None  # the storage's chunk (rows, columns), where it has one
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
@@ -92,9 +95,11 @@ def plan_read(
         "y": y.extent[1] - (np.arange(window.y0, window.y1) + 0.5) * step,
         "x": x.extent[0] + (np.arange(window.x0, window.x1) + 0.5) * step,
     }
+    store = catalog.stores.get(collection_id)
     return ReadPlan(collection_id, window, dates, names, cube.dtype, coords,
                     {"crs": x.crs, "nodata": cube.nodata},
-                    catalog.items.get(collection_id))  # fmt: skip
+                    catalog.items.get(collection_id), store,
+                    _store_block(store, names) if store is not None else None)  # fmt: skip
 
 
 def read_window(plan: ReadPlan, rows: slice, cols: slice, stats: ReadStats | None = None):
@@ -105,6 +110,8 @@ def read_window(plan: ReadPlan, rows: slice, cols: slice, stats: ReadStats | Non
 
     w = plan.window
     part = Window(w.y0 + rows.start, w.y0 + rows.stop, w.x0 + cols.start, w.x0 + cols.stop)
+    if plan.store is not None:
+        return read_store(plan.store, plan.bands, plan.dates, part, plan.dtype, stats)
     if plan.items is not None:
         items = [plan.items[i] for i in plan.dates]
         return read_items(items, plan.bands, part, plan.dtype, stats)
@@ -147,6 +154,42 @@ def read_items(items, bands: list[str], window, dtype: str, stats: ReadStats | N
     return out
 
 
+def read_store(store, bands: list[str], dates: list[int], window, dtype: str, stats):
+    """Windowed reads of a Zarr store with an array [t, y, x] per band: [t, bands, y, x].
+    Only the storage chunks the window and dates touch are read."""
+    group = _open_store(str(store))
+    out = np.empty((len(dates), len(bands), *window.shape), dtype=dtype)
+    rows, cols = slice(window.y0, window.y1), slice(window.x0, window.x1)
+    times = _as_slice(dates)
+    for j, band in enumerate(bands):
+        out[:, j] = group[band].oindex[times, rows, cols]
+        if stats is not None:
+            stats.add(out[:, j].nbytes, f"{store}/{band}")
+    return out
+
+
+@lru_cache(maxsize=16)
+def _open_store(path: str):
+    """The Zarr group at ``path``, opened once per process (a store's metadata is read
+    once, not for every chunk of every read)."""
+    import zarr
+
+    return zarr.open_group(path, mode="r")
+
+
+def _store_block(store, bands: list[str]) -> tuple[int, int]:
+    """The rows and columns of a storage chunk of the store's arrays (the first band's)."""
+    chunks = _open_store(str(store))[bands[0]].chunks
+    return int(chunks[-2]), int(chunks[-1])
+
+
+def _as_slice(positions: list[int]) -> slice | list[int]:
+    """Consecutive positions as a slice (a faster selection for Zarr), others as they are."""
+    if positions and positions == list(range(positions[0], positions[-1] + 1)):
+        return slice(positions[0], positions[-1] + 1)
+    return positions
+
+
 def _read_asset(path, band: str, window) -> np.ndarray:
     suffix = str(path).rstrip("/").rsplit(".", 1)[-1].lower()
     if suffix in ("nc", "zarr"):
@@ -179,5 +222,6 @@ __all__ = [
     "plan_read",
     "read_collection",
     "read_items",
+    "read_store",
     "read_window",
 ]

@@ -47,11 +47,17 @@ class DaskOptions:
     chunk: int | None = None  # the side of a chunk in pixels (overrides chunk_bytes)
     scheduler: Any = None  # None: threads; a distributed.Client; or a scheduler name
 
-    def side(self, layers: int, itemsize: int) -> int:
-        """The side in pixels of a square chunk of ``layers`` (dates x bands) values."""
+    def side(self, layers: int, itemsize: int, block: int | None = None) -> int:
+        """The side in pixels of a square chunk of ``layers`` (dates x bands) values of
+        ``itemsize`` bytes: the largest within :attr:`chunk_bytes`, in whole storage chunks
+        of ``block`` pixels where the collection has them (so no storage chunk is read twice),
+        one storage chunk at least."""
         if self.chunk is not None:
             return max(1, int(self.chunk))
-        return max(16, math.isqrt(max(1, self.chunk_bytes // max(1, layers * itemsize))))
+        side = max(16, math.isqrt(max(1, self.chunk_bytes // max(1, layers * itemsize))))
+        if block:
+            side = max(block, side // block * block)
+        return side
 
     def compute(self, *values):
         import dask
@@ -102,10 +108,13 @@ def load(call: Any, options: DaskOptions) -> Cube:
     if cid not in catalog:
         call.fail("CollectionNotFound", f"Collection '{cid}' does not exist.", "id")
     plan = read_plan(call, catalog, cid)
-    layers, height, width = plan.shape[0] * plan.shape[1], *plan.shape[2:]
-    side = options.side(layers, np.dtype(plan.dtype).itemsize)
-    rows = [slice(i, min(i + side, height)) for i in range(0, height, side)]
-    cols = [slice(j, min(j + side, width)) for j in range(0, width, side)]
+    layers = plan.shape[0] * plan.shape[1]
+    block = plan.block[0] if plan.block is not None and plan.block[0] == plan.block[1] else None
+    side = options.side(layers, np.dtype(plan.dtype).itemsize, block)
+    # aligned with the storage's chunks where it has them, else cut from the window's corner
+    w = plan.window
+    y0, x0 = (0, 0) if block else (w.y0, w.x0)
+    rows, cols = _spans(w.y0 - y0, w.y1 - y0, side), _spans(w.x0 - x0, w.x1 - x0, side)
     read = dask.delayed(read_window, pure=True)
     stats = call.context.stats
     blocks = [
@@ -120,6 +129,13 @@ def load(call: Any, options: DaskOptions) -> Cube:
         for r in rows
     ]
     return Cube.from_nodata(plan.array(da.block(blocks)), plan.attrs.get("nodata"))
+
+
+def _spans(start: int, stop: int, side: int) -> list[slice]:
+    """Positions ``start``..``stop`` of the collection's grid cut at the multiples of
+    ``side`` (aligned with the storage's chunks), as slices relative to ``start``."""
+    edges = [start, *range((start // side + 1) * side, stop, side), stop]
+    return [slice(a - start, b - start) for a, b in zip(edges, edges[1:], strict=False)]
 
 
 # -- fused kernels ---------------------------------------------------------------------------
@@ -164,8 +180,7 @@ def kernel(call: Any, options: DaskOptions) -> Cube | None:
         dataset[f"data{i}"].attrs = {}
         dataset[f"valid{i}"] = sources[name].valid
     attrs = [dict(sources[n].data.attrs) for n in names]
-    (corner,) = options.compute(dataset.isel(y=slice(0, 1), x=slice(0, 1)))
-    probe = _block(corner, call.node, names, attrs)
+    probe = _block(_corner(dataset), call.node, names, attrs)
     if probe is None:
         return None
     template = _template(probe, first)
@@ -175,6 +190,18 @@ def kernel(call: Any, options: DaskOptions) -> Cube | None:
     data = result["data"]
     data.attrs = dict(probe["data"].attrs)
     return Cube(data, result["valid"])
+
+
+def _corner(dataset: xr.Dataset) -> xr.Dataset:
+    """The dataset's corner pixel, zeros and valid, without reading anything: what the
+    kernel makes of it (dimensions, dtypes, attributes) is what it makes of every chunk."""
+    corner = dataset.isel(y=slice(0, 1), x=slice(0, 1))
+    return corner.copy(
+        data={
+            name: np.ones(v.shape, bool) if v.dtype == bool else np.zeros(v.shape, v.dtype)
+            for name, v in corner.data_vars.items()
+        }
+    )
 
 
 def _chunked_like(cube: Cube, like: xr.DataArray) -> Cube:
