@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -486,7 +485,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .errors import PgcError
     from .frontend.source import Source
     from .passes.manager import parse_pipeline
-    from .runner import execute
+    from .runner import OutputError, execute
 
     data, name = _read_input(args.file)
     specs = _load_specs(args.specs)
@@ -512,29 +511,24 @@ def cmd_run(args: argparse.Namespace) -> int:
                 udf_timeout=args.udf_timeout,
                 executor=executor,
                 dask=dask,
+                output=args.output,
             )
     except PgcError as exc:
         source = Source(name, data.decode("utf-8", "replace"))
         for d in exc.diagnostics:
             print(format_diagnostic(source.place(d), source))
         return EXIT_INVALID
-    start = time.perf_counter()
-    if args.output:
-        if not result.outputs:
-            raise _UsageError("the graph has no save_result node: nothing to write")
-        try:
-            written = result.write(args.output)
-        except (KeyError, ValueError, OSError) as exc:
-            raise _UsageError(f"cannot write {args.output}: {exc}") from None
-        for path, (cube, fmt, _) in zip(written, result.outputs, strict=True):
-            shape = " x ".join(f"{d} {n}" for d, n in cube.data.sizes.items())
-            print(f"wrote {path} ({fmt}; {shape})")
-    elif not result.outputs:
+    except OutputError as exc:
+        raise _UsageError(str(exc)) from None
+    if args.output and not result.outputs:
+        raise _UsageError("the graph has no save_result node: nothing to write")
+    for path, (cube, fmt, _) in zip(result.written, result.outputs, strict=True):
+        print(f"wrote {path} ({fmt}; {_shape(cube)})")
+    if not result.outputs:
         print(json.dumps(_jsonable(result.value)))
-    else:
+    elif not args.output:
         for cube, fmt, _ in result.outputs:
-            shape = " x ".join(f"{d} {n}" for d, n in cube.data.sizes.items())
-            print(f"result ({fmt}; {shape}); give -o OUT to write it")
+            print(f"result ({fmt}; {_shape(cube)}); give -o OUT to write it")
     if args.preview:
         from .data.preview import write_preview
         from .executors.values import Cube
@@ -550,7 +544,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.stats:
         from .ir.types import format_bytes
 
-        timings = dict(result.timings, write=time.perf_counter() - start)
+        timings = result.timings
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         print(f"bytes read: {format_bytes(result.bytes_read)} ({result.bytes_read} B)")
         print("time: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in timings.items()))
@@ -562,6 +556,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                 f"{k.compile_seconds * 1000:.0f} ms, run {k.run_seconds * 1000:.1f} ms"
             )
     return EXIT_OK
+
+
+def _shape(cube: Any) -> str:
+    return " x ".join(f"{d} {n}" for d, n in cube.data.sizes.items())
 
 
 def _progress_bar(done: int, total: int, process_id: str) -> None:

@@ -30,17 +30,38 @@ class RunResult:
     kernels: Any = None  # numba executor: pgc.kernels.codegen.KernelStats
     saved_nodes: list[str] = field(default_factory=list)  # the save_result node of each output
 
+    written: list[Path] = field(default_factory=list)  # what execute(output=...) wrote
+
     def write(self, path: str | Path) -> list[Path]:
         """Write what save_result saved to ``path`` (several results: numbered files)."""
-        from .data.writers import writer_for
+        return write_outputs(self.outputs, Path(path))
 
-        path = Path(path)
-        written = []
-        for i, (cube, fmt, options) in enumerate(self.outputs):
-            target = path if len(self.outputs) == 1 else path.with_stem(f"{path.stem}_{i + 1}")
-            writer_for(fmt)(cube, target, options)
-            written.append(target)
-        return written
+
+class OutputError(ValueError):
+    """A result that cannot be written where or as asked (format, folder, shape)."""
+
+
+def write_outputs(outputs: list, path: Path, dask: Any = None) -> list[Path]:
+    """Write ``outputs`` (cube, format, options) to ``path``, numbered when there are
+    several; chunk by chunk for the dask executor's cubes (``dask``: its options)."""
+    from .data.writers import writer_for
+
+    written = []
+    for i, (cube, fmt, options) in enumerate(outputs):
+        target = path if len(outputs) == 1 else path.with_stem(f"{path.stem}_{i + 1}")
+        try:
+            if dask is not None:
+                from .data.chunked_writing import write
+
+                write(cube, target, fmt, options, dask)
+            else:
+                writer_for(fmt)(cube, target, options)
+        except KeyError:
+            raise OutputError(f"cannot write {target}: pgc does not write {fmt!r}") from None
+        except (ValueError, OSError) as exc:
+            raise OutputError(f"cannot write {target}: {exc}") from None
+        written.append(target)
+    return written
 
 
 def execute(
@@ -58,6 +79,7 @@ def execute(
     udf_timeout: float | None = None,
     executor: str = "reference",
     dask: Any = None,
+    output: str | Path | None = None,
 ) -> RunResult:
     """Compile and run ``document``; raises pgc.PgcError with openEO codes on failure.
 
@@ -66,6 +88,9 @@ def execute(
     reference does); ``result.kernels`` then says what the kernels cost.
     ``executor="dask"`` reads and runs the kernels chunk by chunk with dask
     (:mod:`pgc.executors.chunked`; ``dask``: its ``DaskOptions``, e.g. a distributed client).
+    ``output``: write what save_result saved there (:meth:`RunResult.write`; raises
+    :class:`OutputError`); the dask executor writes it chunk by chunk, never holding it whole,
+    and leaves ``outputs`` chunked (dask arrays) instead of computing them again.
     ``python_udf=True`` lets ``run_udf`` run Python UDFs (in a separate process); off by
     default, because it executes code from the graph; ``udf_timeout`` limits each call
     (seconds, default 60).
@@ -95,16 +120,23 @@ def execute(
 
         context.dask = dask if dask is not None else DaskOptions()
     start = time.perf_counter()
+    written: list[Path] = []
     with gc_paused():
         value = run_graph(plan.graph, parameters, context)
-        if context.dask is not None:  # the result, and what save_result saved, computed
+        if context.dask is not None:  # the result computed; the saved cubes below
             from .executors.chunked import materialized
 
             value = materialized(value, context.dask)
-            context.saved = [
-                (materialized(cube, context.dask), fmt, opts) for cube, fmt, opts in context.saved
-            ]
-    timings = dict(plan.timings, run=time.perf_counter() - start)
+            if output is None:
+                context.saved = [
+                    (materialized(cube, context.dask), fmt, opts)
+                    for cube, fmt, opts in context.saved
+                ]
+        timings = dict(plan.timings, run=time.perf_counter() - start)
+        if output is not None:  # the dask executor computes the saved cubes as it writes
+            start = time.perf_counter()
+            written = write_outputs(context.saved, Path(output), context.dask)
+            timings["write"] = time.perf_counter() - start
     return RunResult(
         value,
         context.saved,
@@ -113,6 +145,7 @@ def execute(
         timings,
         context.kernel_stats,
         context.saved_nodes,
+        written,
     )
 
 

@@ -59,3 +59,18 @@ def policy(request):
     set_compute_dtype(request.param)
     yield request.param
     set_compute_dtype(before)
+
+
+@pytest.fixture(scope="session")
+def cluster_client():
+    """A dask.distributed LocalCluster of two worker processes on loopback, for the tests
+    of the dask executor (started once, closed at the end)."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address=None,
+    )  # fmt: skip
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()

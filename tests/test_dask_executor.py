@@ -5,7 +5,6 @@ two worker processes on loopback; same cubes bit for bit, or the same error code
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from test_optimizer_differential import assert_same, graphs
 
@@ -50,19 +49,6 @@ def test_loads_and_kernels_are_chunked(monkeypatch):
     monkeypatch.setitem(chunked.FORMS, "pgc::kernel", spy)
     check(examples.cloud_masked_ndvi_composite(), DaskOptions(chunk=32))
     assert seen == [True]
-
-
-@pytest.fixture(scope="module")
-def cluster_client():
-    distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None,
-    )  # fmt: skip
-    client = distributed.Client(cluster)
-    yield client
-    client.close()
-    cluster.close()
 
 
 @settings(

@@ -1,7 +1,9 @@
-"""Writing results: GeoTIFF (rasterio, with CRS and transform), netCDF (xarray) and JSON.
+"""Writing results: GeoTIFF (rasterio, with CRS and transform), netCDF and Zarr (xarray),
+JSON and CSV. Cubes of the dask executor are written chunk by chunk where the format allows
+(:mod:`pgc.data.chunked_writing`).
 
 >>> sorted(WRITERS)
-['csv', 'gtiff', 'json', 'netcdf']
+['csv', 'gtiff', 'json', 'netcdf', 'zarr']
 """
 
 from __future__ import annotations
@@ -14,56 +16,71 @@ import numpy as np
 
 
 def _spatial(cube) -> tuple[Any, list[str]]:
-    """Values as [band, y, x] float64 (NaN = no data) and the band names."""
+    """Values as [band, y, x] float64 (NaN = no data, lazy for a chunked cube) and the band
+    names: the labels of the dimensions other than y and x."""
     data = cube.filled()
     other = [d for d in data.dims if d not in ("y", "x")]
     if not {"y", "x"} <= set(data.dims):
         raise ValueError("GeoTIFF needs a cube with x and y dimensions")
     stacked = data.transpose(*other, "y", "x")
-    names: list[str] = []
-    if other:
-        stacked = stacked.stack(band=other)
-        names = [
-            "/".join(str(v)[:19] for v in (idx if isinstance(idx, tuple) else (idx,)))
-            for idx in stacked["band"].values
-        ]
-        stacked = stacked.transpose("band", "y", "x")
-    values = stacked.values.reshape(-1, data.sizes["y"], data.sizes["x"])
-    return values, names or ["1"]
+    if not other:
+        return stacked.expand_dims(band=1), ["1"]
+    stacked = stacked.stack(band=other).transpose("band", "y", "x")
+    names = [
+        "/".join(str(v)[:19] for v in (idx if isinstance(idx, tuple) else (idx,)))
+        for idx in stacked["band"].values
+    ]
+    return stacked, names
 
 
-def write_gtiff(cube, path: Path, options: dict) -> None:
-    import rasterio
+def gtiff_profile(cube, count: int, options: dict) -> dict:
+    """The GeoTIFF's profile: float64 with NaN as no-data, the cube's grid and CRS."""
     from rasterio.transform import from_origin
 
-    values, names = _spatial(cube)
     x, y = cube.data.x.values, cube.data.y.values
     step_x = float(x[1] - x[0]) if len(x) > 1 else float(options.get("resolution", 10))
     step_y = float(y[0] - y[1]) if len(y) > 1 else step_x
     transform = from_origin(float(x[0]) - step_x / 2, float(y[0]) + step_y / 2, step_x, step_y)
     crs = cube.data.attrs.get("crs")
-    profile = {
+    return {
         "driver": "GTiff",
-        "height": values.shape[1],
-        "width": values.shape[2],
-        "count": values.shape[0],
+        "height": len(y),
+        "width": len(x),
+        "count": count,
         "dtype": "float64",
         "nodata": np.nan,
         "transform": transform,
         "crs": f"EPSG:{crs}" if crs else None,
         "compress": "deflate",
-        "tiled": values.shape[2] >= 256 and values.shape[1] >= 256,
+        "tiled": len(x) >= 256 and len(y) >= 256,
     }
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(values)
+
+
+def write_gtiff(cube, path: Path, options: dict) -> None:
+    import rasterio
+
+    stacked, names = _spatial(cube)
+    with rasterio.open(path, "w", **gtiff_profile(cube, len(names), options)) as dst:
+        dst.write(stacked.values)
         for i, name in enumerate(names, start=1):
             dst.set_band_description(i, name)
 
 
-def write_netcdf(cube, path: Path, options: dict) -> None:
+def values_for_files(cube):
+    """The values as netCDF and Zarr store them: float64, NaN for no data, attributes as
+    text."""
     data = cube.filled().rename("values")
     data.attrs = {k: str(v) for k, v in cube.data.attrs.items() if v is not None}
-    data.to_netcdf(path, engine="netcdf4")
+    return data
+
+
+def write_netcdf(cube, path: Path, options: dict) -> None:
+    values_for_files(cube).to_netcdf(path, engine="netcdf4")
+
+
+def write_zarr(cube, path: Path, options: dict) -> None:
+    """A Zarr store (a folder) with the variable ``values``."""
+    values_for_files(cube).to_dataset().to_zarr(path, mode="w", consolidated=False)
 
 
 def write_json(cube, path: Path, options: dict) -> None:
@@ -114,7 +131,13 @@ def _finite(values: Any) -> Any:
     return values
 
 
-WRITERS = {"gtiff": write_gtiff, "netcdf": write_netcdf, "json": write_json, "csv": write_csv}
+WRITERS = {
+    "gtiff": write_gtiff,
+    "netcdf": write_netcdf,
+    "zarr": write_zarr,
+    "json": write_json,
+    "csv": write_csv,
+}
 ALIASES = {"geotiff": "gtiff", "tif": "gtiff", "tiff": "gtiff", "cog": "gtiff", "nc": "netcdf"}
 
 

@@ -34,9 +34,9 @@ import xarray as xr
 from .values import Cube
 
 SPATIAL = ("y", "x")
-# processes whose reference implementation only selects labels (xarray indexing), which is
-# as lazy on dask arrays as on numpy: they run as they are, without computing
-LAZY = frozenset({"filter_bbox", "filter_temporal", "filter_bands"})
+# processes whose reference implementation only selects labels (xarray indexing) or keeps
+# the cube (save_result), which is as lazy on dask arrays as on numpy: they run as they are
+LAZY = frozenset({"filter_bbox", "filter_temporal", "filter_bands", "save_result"})
 
 
 @dataclass
@@ -65,6 +65,10 @@ class DaskOptions:
         scheduler = self.scheduler if self.scheduler is not None else "threads"
         return dask.compute(*values, scheduler=scheduler)
 
+    def is_distributed(self) -> bool:
+        """Whether the scheduler is a dask.distributed client."""
+        return hasattr(self.scheduler, "gather") and hasattr(self.scheduler, "compute")
+
 
 def is_lazy(value: Any) -> bool:
     """Whether ``value`` is a cube whose values are a dask array."""
@@ -83,9 +87,10 @@ def materialized(value: Any, options: DaskOptions) -> Any:
     return value
 
 
-def _selection(call: Any, options: DaskOptions) -> Cube | None:
-    """filter_bbox, filter_temporal, filter_bands on a chunked cube: the reference's code,
-    which only indexes labels, as lazy on dask arrays as on numpy."""
+def _as_is(call: Any, options: DaskOptions) -> Cube | None:
+    """A process whose reference implementation is as lazy on dask arrays as on numpy, run
+    as it is on a chunked cube: the selections (they only index labels) and save_result
+    (it keeps the cube, to be written chunk by chunk)."""
     from .reference import IMPLEMENTATIONS
 
     if not is_lazy(call.args.get("data")):
@@ -180,12 +185,13 @@ def kernel(call: Any, options: DaskOptions) -> Cube | None:
         dataset[f"data{i}"].attrs = {}
         dataset[f"valid{i}"] = sources[name].valid
     attrs = [dict(sources[n].data.attrs) for n in names]
-    probe = _block(_corner(dataset), call.node, names, attrs)
+    body = _body(call)
+    probe = _block(_corner(dataset), call.node, names, attrs, body)
     if probe is None:
         return None
     template = _template(probe, first)
     result = xr.map_blocks(
-        _block_or_fail, dataset, args=(call.node, names, attrs), template=template
+        _block_or_fail, dataset, args=(call.node, names, attrs, body), template=template
     )
     data = result["data"]
     data.attrs = dict(probe["data"].attrs)
@@ -236,9 +242,20 @@ def _chunked_alike(data: xr.DataArray, first: xr.DataArray) -> bool:
     return True
 
 
-def _block(block: xr.Dataset, node: Any, names: list[str], attrs: list[dict]):
-    """One chunk through the numba kernel: a dataset of ``data`` and ``valid`` (the
-    validity over every dimension), or None when the kernel does not apply."""
+def _body(call: Any) -> tuple | None:
+    """The kernel's body and the parameters it sees, to run as the reference runs it where
+    numba has no kernel for it (a median, say); None when those parameters hold cubes (they
+    would be shipped whole to every chunk)."""
+    body = call.args.get("body")
+    if body is None or any(isinstance(v, Cube) for frame in body.scope for v in frame.values()):
+        return None
+    return body.graph, body.scope
+
+
+def _block(block: xr.Dataset, node: Any, names: list[str], attrs: list[dict], body=None):
+    """One chunk through the numba kernel, or else through the kernel's body as the reference
+    runs it: a dataset of ``data`` and ``valid`` (the validity over every dimension), or None
+    when neither applies."""
     from ..kernels.run import run_kernel
 
     sources = {}
@@ -247,14 +264,20 @@ def _block(block: xr.Dataset, node: Any, names: list[str], attrs: list[dict]):
         data.attrs = attrs[i]
         sources[name] = Cube(data, block[f"valid{i}"])
     out = run_kernel(_KernelCall(node, {"sources": sources}))
-    if out is None:
+    if out is not None:
+        out = Cube(out.data.copy(), out.valid)  # out of the kernel's pooled buffer
+    elif body is not None:
+        from .reference import Closure, RunContext
+
+        out = Closure(body[0], body[1], RunContext())(**sources)
+    if not isinstance(out, Cube):
         return None
-    data = out.data.copy()  # out of the kernel's pooled buffer: dask keeps chunks around
-    return xr.Dataset({"data": data, "valid": out.full_valid()})
+    out = out.in_order()
+    return xr.Dataset({"data": out.data, "valid": out.full_valid()})
 
 
-def _block_or_fail(block: xr.Dataset, node: Any, names: list[str], attrs: list[dict]):
-    out = _block(block, node, names, attrs)
+def _block_or_fail(block: xr.Dataset, node: Any, names: list[str], attrs: list[dict], body):
+    out = _block(block, node, names, attrs, body)
     if out is None:  # the probe ran: every chunk has the same dtypes and labels
         raise RuntimeError(f"kernel {node.id}: a chunk the kernel does not cover")
     return out
@@ -290,5 +313,7 @@ def _template(probe: xr.Dataset, first: xr.DataArray) -> xr.Dataset:
 FORMS: dict[str, Any] = {
     "load_collection": load,
     "pgc::kernel": kernel,
-    **{process_id: _selection for process_id in LAZY},
+    **{process_id: _as_is for process_id in LAZY},
 }
+
+# Chunked forms kept in modules of their own; imported last: they import from this module.

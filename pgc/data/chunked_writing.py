@@ -1,0 +1,115 @@
+"""Writing the dask executor's results chunk by chunk (issue 9), so a result larger than
+memory is never held whole.
+
+- GeoTIFF / COG: the file is opened once in this process; the values are cut into blocks
+  of whole tiles of the file (256 pixels), computed in one dask graph and written as
+  windows as each block is ready (on a distributed cluster, each block is fetched and
+  released as it completes).
+- netCDF and Zarr: xarray's writers store each chunk of the dask array as it is computed
+  (netCDF under a lock; Zarr chunks are independent and written by the workers).
+
+Anything else (JSON, CSV) is computed whole and written as the reference writes it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from . import writers
+
+TILE = 256  # the GeoTIFF's tiles (rasterio's default block size for tiled files)
+
+
+def write(cube: Any, path: Path, fmt: str, options: dict, dask: Any) -> None:
+    """Write ``cube`` (chunked or not) as ``fmt``; ``dask``: the run's DaskOptions."""
+    from ..executors.chunked import is_lazy, materialized
+
+    key = writers.ALIASES.get(fmt.lower(), fmt.lower())
+    chunked = CHUNKED.get(key) if is_lazy(cube) else None
+    if chunked is None:
+        writers.writer_for(fmt)(materialized(cube, dask), path, options)
+        return
+    chunked(cube, path, options, dask)
+
+
+def write_gtiff(cube: Any, path: Path, options: dict, dask: Any) -> None:
+    import rasterio
+    from rasterio.windows import Window
+
+    stacked, names = writers._spatial(cube)
+    profile = writers.gtiff_profile(cube, len(names), options)
+    side = _block_side(stacked, tiled=profile["tiled"])
+    blocks = stacked.data.rechunk({0: -1, 1: side, 2: side})
+    with rasterio.open(path, "w", **profile) as dst:
+
+        def write_block(region: tuple[slice, ...], values: Any) -> None:
+            rows, cols = region[1], region[2]
+            window = Window(cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start)
+            dst.write(values, window=window)
+
+        each_block(blocks, write_block, dask)
+        for i, name in enumerate(names, start=1):
+            dst.set_band_description(i, name)
+
+
+def each_block(array: Any, write: Any, dask: Any) -> None:
+    """Compute the dask ``array`` in one graph (each chunk of what it comes from once) and
+    call ``write(region, values)`` in this process for each of its blocks as it is ready,
+    one at a time: blocks are not held once written."""
+    import dask.array as da
+    import numpy as np
+
+    starts = [np.cumsum((0, *c)) for c in array.chunks]
+    regions = {
+        index: tuple(slice(int(s[i]), int(s[i + 1])) for s, i in zip(starts, index, strict=True))
+        for index in np.ndindex(*array.numblocks)
+    }
+    if not dask.is_distributed():
+        da.store(array, _Sink(write), lock=True, scheduler=dask.scheduler or "threads")
+        return
+    from distributed import as_completed
+
+    client = dask.scheduler
+    blocks = array.to_delayed()
+    futures = {client.compute(blocks[index]): index for index in regions}
+    for future, values in as_completed(futures, with_results=True):
+        write(regions[futures[future]], values)
+        future.release()
+
+
+class _Sink:
+    """An array-like target for ``dask.array.store`` whose writes are ``write`` calls (the
+    threaded scheduler: the same process as the open file)."""
+
+    def __init__(self, write: Any) -> None:
+        self.write = write
+
+    def __setitem__(self, region: tuple[slice, ...], values: Any) -> None:
+        self.write(region, values)
+
+
+def _block_side(stacked: Any, tiled: bool) -> int:
+    """The side of the blocks written: about the cube's chunks, in whole tiles of the file
+    (a compressed tile written in two parts would be stored twice)."""
+    side = max(max(stacked.chunks[stacked.dims.index(d)]) for d in ("y", "x"))
+    if not tiled:
+        return side
+    return max(TILE, side // TILE * TILE)
+
+
+def write_netcdf(cube: Any, path: Path, options: dict, dask: Any) -> None:
+    data = writers.values_for_files(cube)
+    dask.compute(data.to_netcdf(path, engine="netcdf4", compute=False))
+
+
+def write_zarr(cube: Any, path: Path, options: dict, dask: Any) -> None:
+    """Zarr's chunks are the cube's y/x chunks made regular (Zarr needs equal chunks but
+    the last), whole along the other dimensions."""
+    data = writers.values_for_files(cube)
+    sides = {d: max(data.chunks[data.dims.index(d)]) for d in ("y", "x") if d in data.dims}
+    data = data.chunk({d: sides.get(d, -1) for d in data.dims})
+    dask.compute(data.to_dataset().to_zarr(path, mode="w", consolidated=False, compute=False))
+
+
+CHUNKED = {"gtiff": write_gtiff, "netcdf": write_netcdf, "zarr": write_zarr}

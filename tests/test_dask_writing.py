@@ -1,0 +1,99 @@
+"""The dask executor writes results chunk by chunk (issue 9): GeoTIFF by windows, netCDF and
+Zarr by chunks; the files hold what the reference executor writes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+from conftest import ROOT
+
+from pgc.data import chunked_writing
+from pgc.executors.chunked import DaskOptions
+from pgc.runner import OutputError, execute
+
+FORMATS = [("GTiff", "tif"), ("netCDF", "nc"), ("ZARR", "zarr")]
+
+
+def ndvi_composite(fmt: str) -> dict:
+    """examples/ndvi_composite.json (made with the openEO client), saved as ``fmt``."""
+    graph = json.loads((ROOT / "examples" / "ndvi_composite.json").read_text())
+    nodes = graph.get("process_graph", graph)
+    save = next(n for n in nodes.values() if n["process_id"] == "save_result")
+    save["arguments"]["format"] = fmt
+    return graph
+
+
+def same_files(expected, actual, ext: str) -> None:
+    if ext == "tif":
+        import rasterio
+
+        with rasterio.open(expected) as e, rasterio.open(actual) as a:
+            profile = {k: v for k, v in e.profile.items() if k != "nodata"}  # NaN != NaN
+            assert profile == {k: v for k, v in a.profile.items() if k != "nodata"}
+            assert np.isnan(e.nodata) and np.isnan(a.nodata) and e.descriptions == a.descriptions
+            assert np.array_equal(e.read(), a.read(), equal_nan=True)
+        return
+    opened = (lambda p: xr.open_zarr(p, consolidated=False)) if ext == "zarr" else xr.open_dataset
+    with opened(expected) as e, opened(actual) as a:
+        assert e.identical(a)
+
+
+@pytest.mark.parametrize("fmt, ext", FORMATS)
+def test_chunk_by_chunk_files_hold_what_the_reference_writes(tmp_path, monkeypatch, fmt, ext):
+    blocks = []
+    each_block = chunked_writing.each_block
+
+    def spy(array, write, dask):
+        def counted(region, values):
+            blocks.append(values.shape)
+            write(region, values)
+
+        each_block(array, counted, dask)
+
+    monkeypatch.setattr(chunked_writing, "each_block", spy)
+    graph = ndvi_composite(fmt)
+    execute(graph, output=tmp_path / f"r.{ext}")
+    result = execute(
+        graph, executor="dask", dask=DaskOptions(chunk=40), output=tmp_path / f"d.{ext}"
+    )
+    assert result.written == [tmp_path / f"d.{ext}"]
+    same_files(tmp_path / f"r.{ext}", tmp_path / f"d.{ext}", ext)
+    cube = result.outputs[0][0]
+    assert cube.data.chunks is not None  # written from the chunks, not computed whole
+    if ext == "tif":  # windows of whole 256-pixel tiles, or the whole of a small file
+        assert len(blocks) == -(-cube.data.sizes["y"] // 256) * -(-cube.data.sizes["x"] // 256)
+    if ext == "zarr":
+        with xr.open_zarr(tmp_path / f"d.{ext}", consolidated=False) as stored:
+            assert stored["values"].encoding["chunks"][-2:] == (40, 40)
+
+
+@pytest.mark.parametrize("fmt, ext", FORMATS)
+def test_chunk_by_chunk_on_a_local_cluster(tmp_path, cluster_client, fmt, ext):
+    graph = ndvi_composite(fmt)
+    execute(graph, output=tmp_path / f"r.{ext}")
+    options = DaskOptions(chunk=100, scheduler=cluster_client)
+    execute(graph, executor="dask", dask=options, output=tmp_path / f"d.{ext}")
+    same_files(tmp_path / f"r.{ext}", tmp_path / f"d.{ext}", ext)
+
+
+def test_an_unknown_format_or_folder_is_an_output_error(tmp_path):
+    with pytest.raises(OutputError, match="does not write 'PNGX'"):
+        execute(ndvi_composite("PNGX"), executor="dask", output=tmp_path / "x.png")
+    with pytest.raises(OutputError, match="cannot write"):
+        execute(ndvi_composite("GTiff"), output=tmp_path / "no" / "such" / "x.tif")
+
+
+def test_cli_writes_chunk_by_chunk(tmp_path, capsys):
+    from pgc.cli import main
+
+    path = tmp_path / "g.json"
+    path.write_text(json.dumps(ndvi_composite("ZARR")))
+    assert main(["run", str(path), "-o", str(tmp_path / "o.zarr"), "--executor", "dask",
+                 "--chunk", "64"]) == 0  # fmt: skip
+    assert f"wrote {tmp_path / 'o.zarr'} (ZARR; " in capsys.readouterr().out
+    path.write_text(json.dumps(ndvi_composite("PNGX")))
+    assert main(["run", str(path), "-o", str(tmp_path / "o.png"), "--executor", "dask"]) == 2
+    assert "does not write 'PNGX'" in capsys.readouterr().err
