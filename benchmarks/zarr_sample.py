@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 BANDS = ("B04", "B08", "SCL")
-VERSION = 1
+VERSION = 2
 SEED = 9
 COARSE = 64  # pixels of one cell of the smooth fields
 
@@ -109,7 +109,8 @@ def ensure(
     root = zarr.open_group(out / "cube.zarr", mode="w")
     arrays = {
         b: root.create_array(b, shape=(dates, side, side), chunks=(1, block, block),
-                             dtype="uint16", compressors=None, fill_value=0)
+                             dtype="uint16", compressors=None, fill_value=0,
+                             dimension_names=("t", "y", "x"))
         for b in BANDS
     }  # fmt: skip
     rng = np.random.default_rng(SEED)
