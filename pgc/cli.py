@@ -438,16 +438,16 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _dask_options(args: argparse.Namespace):
+def _dask_options(args: argparse.Namespace, executor: str):
     """The dask executor's options from ``--dask`` and ``--chunk``: a client of the cluster
     at tcp://HOST:PORT, or of a local cluster of N worker processes started (and closed)
-    for this run."""
-    if not args.dask and args.chunk is None:
+    for this run; a progress bar on a terminal."""
+    if executor != "dask":
         yield None
         return
     from .executors.chunked import DaskOptions
 
-    options = DaskOptions(chunk=args.chunk)
+    options = DaskOptions(chunk=args.chunk, progress=sys.stderr.isatty())
     if not args.dask:
         yield options
         return
@@ -498,7 +498,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.chunk is not None and executor != "dask":
         raise _UsageError("--chunk sets the dask executor's chunks: use it with --executor dask")
     try:
-        with _dask_options(args) as dask:
+        with _dask_options(args, executor) as dask:
             result = execute(
                 data,
                 progress=_progress_bar if sys.stderr.isatty() else None,

@@ -66,16 +66,27 @@ def each_block(array: Any, write: Any, dask: Any) -> None:
         for index in np.ndindex(*array.numblocks)
     }
     if not dask.is_distributed():
-        da.store(array, _Sink(write), lock=True, scheduler=dask.scheduler or "threads")
+        with dask.local_bar():
+            da.store(array, _Sink(write), lock=True, scheduler=dask.scheduler or "threads")
         return
     from distributed import as_completed
 
     client = dask.scheduler
     blocks = array.to_delayed()
     futures = {client.compute(blocks[index]): index for index in regions}
-    for future, values in as_completed(futures, with_results=True):
+    for done, (future, values) in enumerate(as_completed(futures, with_results=True), 1):
         write(regions[futures[future]], values)
         future.release()
+        if dask.progress:
+            _bar(done, len(futures))
+
+
+def _bar(done: int, total: int, width: int = 40) -> None:
+    import sys
+
+    sys.stderr.write(f"\r[{'#' * (width * done // total):<{width}}] {done}/{total} blocks written")
+    sys.stderr.write("\n" if done == total else "")
+    sys.stderr.flush()
 
 
 class _Sink:

@@ -25,6 +25,7 @@ Where it runs: dask's threaded scheduler by default, or the scheduler given
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,7 @@ class DaskOptions:
     chunk_bytes: int = 64 * 2**20  # the bytes of one chunk of a loaded cube, at most
     chunk: int | None = None  # the side of a chunk in pixels (overrides chunk_bytes)
     scheduler: Any = None  # None: threads; a distributed.Client; or a scheduler name
+    progress: bool = False  # a progress bar on stderr while computing (pgc run on a terminal)
 
     def side(self, layers: int, itemsize: int, block: int | None = None) -> int:
         """The side in pixels of a square chunk of ``layers`` (dates x bands) values of
@@ -60,14 +62,47 @@ class DaskOptions:
         return side
 
     def compute(self, *values):
+        """The values computed (dask collections as numpy / xarray), on the scheduler."""
         import dask
 
-        scheduler = self.scheduler if self.scheduler is not None else "threads"
-        return dask.compute(*values, scheduler=scheduler)
+        if self.is_distributed():
+            futures = self.scheduler.compute(list(values))
+            if self.progress:
+                _distributed_bar(futures)
+            return tuple(self.scheduler.gather(futures))
+        with self.local_bar():
+            return dask.compute(*values, scheduler=self.scheduler or "threads")
+
+    def local_bar(self):
+        """A context in which dask's local schedulers draw a progress bar (on stderr), when
+        :attr:`progress` asks for one."""
+        import contextlib
+
+        from dask.diagnostics import ProgressBar
+
+        return ProgressBar(out=sys.stderr) if self.progress else contextlib.nullcontext()
 
     def is_distributed(self) -> bool:
         """Whether the scheduler is a dask.distributed client."""
         return hasattr(self.scheduler, "gather") and hasattr(self.scheduler, "compute")
+
+
+def _distributed_bar(futures: list) -> None:
+    """distributed's text progress bar, on stderr (stdout holds pgc run's results); returns
+    when the futures are done."""
+    from distributed.diagnostics.progressbar import TextProgressBar
+
+    class Bar(TextProgressBar):
+        def _draw_bar(self, remaining, all, **kwargs):
+            done = 1 - remaining / all if all else 1.0
+            sys.stderr.write(f"\r[{'#' * int(self.width * done):<{self.width}}] {done:4.0%}")
+            sys.stderr.flush()
+
+        def _draw_stop(self, **kwargs):
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+    Bar(futures)
 
 
 def is_lazy(value: Any) -> bool:
