@@ -179,3 +179,76 @@ def test_save_result_formats(tmp_path, fmt, suffix):
 
         with rasterio.open(path) as dst:
             np.testing.assert_array_equal(dst.read(1), expected)
+
+
+def _sample_b04(extra: dict, last: str) -> dict:
+    box = {"west": 600000, "south": 5694800, "east": 600200, "north": 5695000, "crs": 32631}
+    graph = {
+        "l": {"process_id": "load_collection", "arguments": {
+            "id": "SENTINEL2_L2A_SAMPLE", "spatial_extent": box, "temporal_extent": None,
+            "bands": ["B04"]}},
+        **extra,
+    }  # fmt: skip
+    graph[last]["result"] = True
+    return graph
+
+
+def _apply(name: str, **arguments) -> dict:
+    x = {"from_parameter": "x"}
+    return {"process_id": "apply", "arguments": {"data": {"from_node": "l"}, "process": {
+        "process_graph": {"f": {"process_id": name, "arguments": {"x": x, **arguments},
+                                "result": True}}}}}  # fmt: skip
+
+
+def _over_t(data: str, name: str, **arguments) -> dict:
+    reducer = {
+        "m": {
+            "process_id": name,
+            "arguments": {"data": {"from_parameter": "data"}, **arguments},
+            "result": True,
+        }
+    }
+    return {
+        "process_id": "reduce_dimension",
+        "arguments": {
+            "data": {"from_node": data},
+            "dimension": "t",
+            "reducer": {"process_graph": reducer},
+        },
+    }
+
+
+def test_any_of_comparisons_made_by_apply_is_true_where_one_is():
+    """Issue 9 (found by the dask reduction tests): apply's comparisons came out as int64
+    cubes (xarray's where(valid, 0) promotes booleans), and any over them was always false."""
+    from pgc.data.catalog import default_catalog
+    from pgc.data.reading import read_collection
+
+    graph = _sample_b04({"a": _apply("gt", y=7996), "r": _over_t("a", "any")}, "r")
+    raw = read_collection(default_catalog(), "SENTINEL2_L2A_SAMPLE", ["B04"],
+                          (600000, 5694800, 600200, 5695000), None)  # fmt: skip
+    ok = raw.values != 0  # the sample's no-data
+    expected = ((raw.values > 7996) & ok).any(axis=0)  # [bands, y, x]
+    assert expected.any() and not expected.all()
+    assert np.array_equal(pgc.run(graph, pipeline="none").values.astype(bool), expected)
+
+
+def test_count_of_everything_counts_nan_too():
+    """Issue 9: count(condition=true) was NaN where the first date's value was NaN."""
+    from pgc.data.catalog import default_catalog
+
+    root = {
+        "process_graph": {
+            "d": {"process_id": "subtract", "arguments": {"x": {"from_parameter": "x"}, "y": 2000}},
+            "q": {"process_id": "sqrt", "arguments": {"x": {"from_node": "d"}}, "result": True},
+        }
+    }
+    nan_where_dark = {
+        "process_id": "apply",
+        "arguments": {"data": {"from_node": "l"}, "process": root},
+    }
+    graph = _sample_b04({"s": nan_where_dark, "c": _over_t("s", "count", condition=True)}, "c")
+    roots = pgc.run(_sample_b04({"s": dict(nan_where_dark)}, "s"), pipeline="none")
+    assert np.isnan(roots.isel(t=0).values).any()  # NaN first: what the bug needed
+    dates = default_catalog().cube_type("SENTINEL2_L2A_SAMPLE").dimension("t").labels
+    assert np.all(pgc.run(graph, pipeline="none").values == len(dates))

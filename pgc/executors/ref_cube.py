@@ -16,7 +16,7 @@ from ..grid import OutsideCrs, bbox_in_crs
 from .pixels import PixelArrays
 from .ref_scalar import FLOAT, _as_float
 from .reference import Call, Closure, ProcessError, implements
-from .values import Cube, CubeArray, LabeledArray
+from .values import Cube, CubeArray, LabeledArray, zeroed
 
 
 def _cube(call: Call, name: str = "data") -> Cube:
@@ -221,7 +221,7 @@ def _mask(call: Call) -> Cube:
     hit = mask.valid & (mask.data.astype(bool))
     hit = xr.broadcast(hit, cube.data)[0].transpose(*cube.dims)
     if replacement is None:
-        return Cube(cube.data.where(~hit, 0), cube.valid & ~hit)
+        return Cube(zeroed(cube.data, ~hit), cube.valid & ~hit)
     data = xr.where(hit, replacement, _as_float(cube.data))
     return Cube(data.transpose(*cube.dims), (cube.valid | hit).transpose(*cube.dims))
 

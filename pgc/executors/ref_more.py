@@ -14,7 +14,7 @@ from ..jsonvalue import merge_patch
 from ..specs import load_specs
 from .ref_scalar import _as_float, _num, elementwise
 from .reference import Call, ProcessError, implements
-from .values import Cube, CubeArray
+from .values import Cube, CubeArray, zeroed
 
 LOG = logging.getLogger("pgc.inspect")
 
@@ -139,7 +139,7 @@ def _mask_polygon(call: Call) -> Cube:
     valid = cube.full_valid()
     replacement = call.get("replacement")
     if replacement is None:
-        return Cube(cube.data.where(~hit, 0), valid & ~hit)
+        return Cube(zeroed(cube.data, ~hit), valid & ~hit)
     data = xr.where(hit & valid, replacement, _as_float(cube.data))
     return Cube(data.transpose(*cube.dims), valid)
 

@@ -22,7 +22,7 @@ import xarray as xr
 from ..dtypes import compute_dtype
 from .pixels import PixelLoop
 from .reference import Call, ProcessError, implements
-from .values import Cube, CubeArray, LabeledArray
+from .values import Cube, CubeArray, LabeledArray, zeroed
 
 FLOAT = "float64"
 
@@ -61,7 +61,7 @@ def elementwise(fn, *args: Any, scalar_fn=None) -> Any:
         if isinstance(valid, xr.DataArray)
         else (xr.full_like(data, bool(valid), dtype=bool))
     )
-    return Cube(data.where(valid, 0), valid)
+    return Cube(zeroed(data, valid), valid)
 
 
 def _num(x: Any) -> Any:
@@ -533,7 +533,11 @@ def _count(call: Call) -> Any:
     data, condition = call.get("data"), call.get("condition")
     if isinstance(data, CubeArray):
         if condition is True:
-            counts = lambda a, axis: np.ma.masked_array(np.asarray(a.shape[0]) + 0 * a.data[0])  # noqa: E731
+            # every element, also no-data, NaN and infinity (in the dtype n + 0 * x had)
+            def counts(a, axis):
+                dtype = np.result_type(np.asarray(a.shape[0]), a.dtype)
+                return np.ma.masked_array(np.full(np.shape(a.data[0]), a.shape[0], dtype))
+
         elif condition is None:
             # valid elements: is_valid is false for no-data, NaN and infinity
             counts = lambda a, axis: np.ma.count(np.ma.masked_invalid(a), axis=axis)  # noqa: E731

@@ -30,6 +30,13 @@ import numpy as np
 import xarray as xr
 
 
+def zeroed(data: xr.DataArray, keep: Any) -> xr.DataArray:
+    """``data`` with zero (false for booleans) where ``keep`` is false, in ``data``'s dtype:
+    ``data.where(keep, 0)`` turns booleans into int64 (xarray 2026.9), and a boolean cube
+    of comparisons then reads as numbers to the processes after it."""
+    return data.where(keep, np.zeros((), data.dtype)[()])
+
+
 @dataclass
 class Cube:
     data: xr.DataArray
