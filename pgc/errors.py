@@ -90,6 +90,9 @@ class PgcError(Exception):
     def code(self) -> str:
         return self.diagnostics[0].code if self.diagnostics else "Internal"
 
+    def __reduce__(self):  # pickled whole (a dask worker's error comes back to the client)
+        return (type(self), (self.diagnostics,))
+
 
 def short(value: object) -> str:
     """A user value for a message, cut to a readable length; never the whole argument."""

@@ -49,6 +49,9 @@ class ProcessError(Exception):
         super().__init__(message)
         self.code, self.message, self.argument = code, message, argument
 
+    def __reduce__(self):  # pickled whole (a dask worker's error comes back to the client)
+        return (type(self), (self.code, self.message, self.argument))
+
 
 _UNBOUND = object()
 
@@ -128,11 +131,10 @@ class Call:
         return path
 
 
-def run_graph(
-    graph: Graph, parameters: dict[str, Any] | None = None, context: RunContext | None = None
-) -> Any:
-    """The value of ``graph`` given values for its parameters."""
-    from . import (  # noqa: F401  (they fill IMPLEMENTATIONS)
+def load_implementations() -> None:
+    """Import the modules that fill IMPLEMENTATIONS (a dask worker process has imported
+    none of them when a chunk's task runs reference code)."""
+    from . import (  # noqa: F401
         ref_arrays,
         ref_cube,
         ref_curve,
@@ -148,6 +150,12 @@ def run_graph(
         ref_vector,
     )
 
+
+def run_graph(
+    graph: Graph, parameters: dict[str, Any] | None = None, context: RunContext | None = None
+) -> Any:
+    """The value of ``graph`` given values for its parameters."""
+    load_implementations()
     context = context or RunContext()
     if context.catalog is None:
         from ..data.catalog import default_catalog
