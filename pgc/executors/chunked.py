@@ -1,22 +1,33 @@
-"""The dask executor (issue 9, first step): cubes as chunked dask arrays, computed chunk by
-chunk where a chunked form exists, through the reference implementations elsewhere.
+"""The dask executor (issue 9): cubes as chunked dask arrays, computed chunk by chunk where
+a chunked form exists (:data:`FORMS`), through the reference implementations elsewhere.
+``pgc explain --dask`` says which nodes run which way (:mod:`pgc.executors.dask_explain`).
 
-Chunked today:
+Chunked forms:
 
 - ``load_collection``: windowed reads of only the bands, extent and dates the load asks for
   (after push-filters and prune-bands), one read per chunk of ``y`` and ``x``; dates and
-  bands stay whole in a chunk. Chunks are squares of pixels sized to a memory budget
-  (:attr:`DaskOptions.chunk_bytes`, 64 MB by default) or given (:attr:`DaskOptions.chunk`).
-- ``pgc::kernel`` nodes (fused band math, masks, and reductions over time or bands, made by
-  the fuse-elementwise pass): the numba kernel runs on each chunk; a reduction over a
-  dimension that is whole in every chunk needs no exchange between chunks.
+  bands stay whole in a chunk. Chunks are squares sized to a memory budget for the loaded
+  values (:attr:`DaskOptions.chunk_bytes`, 64 MB by default: from the dtype and the number
+  of dates x bands), in whole storage chunks where the collection has them (a Zarr
+  store), or given (:attr:`DaskOptions.chunk`).
+- ``pgc::kernel`` nodes (fused band math, masks, and reductions, made by the
+  fuse-elementwise pass): the numba kernel runs on each chunk, or, where numba has no kernel
+  for it (a median), the kernel's body as the reference runs it; a reduction over a
+  dimension that is whole in every chunk needs no exchange between chunks, one over ``y``
+  or ``x`` is a tree reduction (:mod:`.chunked_reduce`).
+- ``reduce_dimension`` over ``y`` or ``x`` and ``reduce_spatial`` with the reducers that
+  combine associatively: tree reductions (:mod:`.chunked_reduce`).
+- ``apply_kernel``, ``apply_neighborhood``: each chunk with the halo it needs
+  (:mod:`.chunked_neighborhood`).
+- ``filter_bbox``, ``filter_temporal``, ``filter_bands`` select lazily with the reference's
+  own code; ``save_result`` keeps the cube chunked, to be written chunk by chunk
+  (:mod:`pgc.data.chunked_writing`).
 
-``filter_bbox``, ``filter_temporal`` and ``filter_bands`` (those push-filters left) select
-lazily with the reference's own code. Every other process gets its cube arguments computed
-(numpy) and runs as the reference
-executor runs it, so every graph runs, with the reference's results and errors. Reads are
-counted in the run's statistics with the threaded scheduler (a distributed cluster's
-workers count their own).
+Every other process gets its cube arguments computed (numpy) and runs as the reference
+executor runs it, so every graph runs, with the reference's results and errors; a fused
+kernel after it reads its result in the chunks of its other sources. Reads are counted in
+the run's statistics with the threaded scheduler (a distributed cluster's workers count
+their own).
 
 Where it runs: dask's threaded scheduler by default, or the scheduler given
 (:attr:`DaskOptions.scheduler`: a ``distributed.Client``, or a dask scheduler name).
@@ -155,7 +166,9 @@ def load(call: Any, options: DaskOptions) -> Cube:
     w = plan.window
     y0, x0 = (0, 0) if block else (w.y0, w.x0)
     rows, cols = _spans(w.y0 - y0, w.y1 - y0, side), _spans(w.x0 - x0, w.x1 - x0, side)
-    read = dask.delayed(read_window, pure=True)
+    # not pure: the keys are new in every run, so a cluster that saw a failed run (its
+    # tasks' keys) does not mistake this run's reads for those
+    read = dask.delayed(read_window, pure=False)
     stats = call.context.stats
     blocks = [
         [
@@ -302,8 +315,9 @@ def _block(block: xr.Dataset, node: Any, names: list[str], attrs: list[dict], bo
     if out is not None:
         out = Cube(out.data.copy(), out.valid)  # out of the kernel's pooled buffer
     elif body is not None:
-        from .reference import Closure, RunContext
+        from .reference import Closure, RunContext, load_implementations
 
+        load_implementations()
         out = Closure(body[0], body[1], RunContext())(**sources)
     if not isinstance(out, Cube):
         return None
@@ -351,4 +365,12 @@ FORMS: dict[str, Any] = {
     **{process_id: _as_is for process_id in LAZY},
 }
 
-# Chunked forms kept in modules of their own; imported last: they import from this module.
+# Chunked forms kept in modules of their own (they import this module lazily, in functions)
+from .chunked_neighborhood import FORMS as _NEIGHBOURHOOD  # noqa: E402
+
+FORMS.update(_NEIGHBOURHOOD)
+
+# (chunked_reduce imports this module lazily, inside its functions)
+from .chunked_reduce import FORMS as _REDUCE  # noqa: E402
+
+FORMS.update(_REDUCE)
