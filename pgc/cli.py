@@ -111,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--kernels", action="store_true", help="also print the fused numba kernels' source"
     )
     e.add_argument(
+        "--dask",
+        action="store_true",
+        help="also say which nodes the dask executor runs chunk by chunk and which whole",
+    )
+    e.add_argument(
         "--federation",
         metavar="FED",
         help="show the placement on a federation's members, the bytes crossing each cut "
@@ -328,7 +333,8 @@ def _compile(args: argparse.Namespace):
     except ValueError as exc:
         raise _UsageError(str(exc)) from None
     pipeline = args.pipeline
-    if getattr(args, "kernels", False):  # explain --kernels: the numba executor's plan
+    if getattr(args, "kernels", False) or getattr(args, "dask", None) is True:
+        # explain --kernels / --dask: the plan of the numba / dask executor
         from .runner import with_kernels
 
         pipeline = with_kernels(pipeline)
@@ -434,6 +440,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
         from .kernels.run import describe
 
         sys.stdout.write("\n" + describe(plan))
+    if args.dask:
+        from .executors.dask_explain import describe as where
+
+        sys.stdout.write("\n" + where(plan))
     return EXIT_OK
 
 
