@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_optimizer_differential import assert_same, callback, node, ref, utm_box
@@ -280,19 +279,6 @@ def test_python_udfs_run_in_the_chunks_when_the_run_allows_them(monkeypatch):
 # -- on a distributed cluster ------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    distributed = pytest.importorskip("distributed")
-    local = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None,
-    )  # fmt: skip
-    client = distributed.Client(local)
-    yield client
-    client.close()
-    local.close()
-
-
 @settings(
     deadline=None, max_examples=6, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -301,11 +287,11 @@ def cluster():
     last=st.one_of(kernels(), neighbourhoods()),
     chunk=st.integers(1, 6),
 )
-def test_the_forms_on_a_local_cluster_equal_the_reference(cluster, nodes, last, chunk):
-    check(graph(nodes, last), DaskOptions(chunk=chunk, scheduler=cluster))
+def test_the_forms_on_a_local_cluster_equal_the_reference(cluster_client, nodes, last, chunk):
+    check(graph(nodes, last), DaskOptions(chunk=chunk, scheduler=cluster_client))
 
 
-def test_an_error_in_a_worker_comes_back_as_the_references(cluster):
+def test_an_error_in_a_worker_comes_back_as_the_references(cluster_client):
     """A neighbourhood in a worker's chunk fails (see the test on threads above): the
     error pickles with its diagnostics (a plain PgcError would not) and is the
     reference's."""
@@ -315,16 +301,16 @@ def test_an_error_in_a_worker_comes_back_as_the_references(cluster):
         "n": {**node("apply_neighborhood", data=ref("c"), process=process,
                      size=[extent("x", 2), extent("y", 2)]), "result": True},
     }  # fmt: skip
-    check({"process_graph": nodes}, DaskOptions(chunk=2, scheduler=cluster))
+    check({"process_graph": nodes}, DaskOptions(chunk=2, scheduler=cluster_client))
 
 
-def test_shipped_errors_pickle_with_their_diagnostics():
+def test_errors_pickle_with_their_diagnostics():
+    """A worker's error comes back to the client pickled."""
     import pickle
 
     from pgc.errors import Diagnostic
-    from pgc.executors.chunked_neighborhood import ShippedError
 
-    error = ShippedError([Diagnostic("UdfError", "it broke", "/process_graph/n")])
+    error = PgcError([Diagnostic("UdfError", "it broke", "/process_graph/n")])
     back = pickle.loads(pickle.dumps(error))
     assert isinstance(back, PgcError) and back.diagnostics == error.diagnostics
     assert str(back) == str(error)

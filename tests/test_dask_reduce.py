@@ -204,19 +204,6 @@ def test_folds_of_y_and_x_equal_the_reference(case, side):
     check(graph, DaskOptions(chunk=side), None if exact else RTOL, folds)
 
 
-@pytest.fixture(scope="module")
-def cluster_client():
-    distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None,
-    )  # fmt: skip
-    client = distributed.Client(cluster)
-    yield client
-    client.close()
-    cluster.close()
-
-
 @settings(
     deadline=None, max_examples=5, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -43,8 +43,7 @@ The callback of ``apply_neighborhood`` runs in the chunk's task (a worker proces
 distributed cluster) with a context of its own: no catalog, no statistics, no dask or
 numba (its processes run as the reference runs them), the run's ``python_udf``,
 ``udf_timeout`` and resolver (which must pickle to reach a distributed worker). Errors in
-a chunk are the reference's, raised as :class:`ShippedError` (a
-:class:`~pgc.errors.PgcError` that survives pickling).
+a chunk are the reference's, raised as :class:`~pgc.errors.PgcError` (which pickles whole).
 
 :func:`explain` says the same from the plan, for ``pgc explain --dask``.
 """
@@ -82,15 +81,6 @@ _PAD_MODES = {
 # processes that use what the run shares (catalog, read statistics, saved results): a
 # callback holding one runs in this process, through the reference
 _RUN_STATE = frozenset({"load_collection", "load_stac", "save_result"})
-
-
-class ShippedError(PgcError):
-    """A :class:`PgcError` raised in a chunk's task. PgcError's own pickling rebuilds it
-    from its message (``Exception.args``), which breaks on the way back from a distributed
-    worker; this one pickles its diagnostics."""
-
-    def __reduce__(self):
-        return (ShippedError, (self.diagnostics,))
 
 
 # -- what a task reads -----------------------------------------------------------------------
@@ -224,13 +214,13 @@ def _whole_sizes(cube: Cube) -> dict[str, int]:
     return {d: n for d, n in cube.data.sizes.items() if d not in SPATIAL}
 
 
-def _reraised(node: Any, exc: Exception) -> ShippedError:
+def _reraised(node: Any, exc: Exception) -> PgcError:
     """The error a chunk's task raises for ``exc``: what the reference raises for it."""
     from .reference import _error
 
     if isinstance(exc, ProcessError):
-        return ShippedError(_error(node, exc.code, exc.message, exc.argument).diagnostics)
-    return ShippedError(exc.diagnostics)
+        return _error(node, exc.code, exc.message, exc.argument)
+    return PgcError(exc.diagnostics)
 
 
 def _is_lazy(value: Any) -> bool:
