@@ -532,11 +532,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise _UsageError(str(exc)) from None
     if args.output and not result.outputs:
         raise _UsageError("the graph has no save_result node: nothing to write")
-    for path, (cube, fmt, _) in zip(result.written, result.outputs, strict=True):
-        print(f"wrote {path} ({fmt}; {_shape(cube)})")
     if not result.outputs:
         print(json.dumps(_jsonable(result.value)))
-    elif not args.output:
+    elif args.output:
+        for path, (cube, fmt, _) in zip(result.written, result.outputs, strict=True):
+            print(f"wrote {path} ({fmt}; {_shape(cube)})")
+    else:
         for cube, fmt, _ in result.outputs:
             print(f"result ({fmt}; {_shape(cube)}); give -o OUT to write it")
     if args.preview:
@@ -559,7 +560,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"bytes read: {format_bytes(result.bytes_read)} ({result.bytes_read} B)")
         print("time: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in timings.items()))
         print(f"peak memory: {format_bytes(peak)}")
-        if result.kernels is not None:
+        if executor == "dask":  # kernels run in the chunks' tasks, which do not book them
+            print("kernels: run per chunk in dask's tasks (their times are in 'run'/'write')")
+        elif result.kernels is not None:
             k = result.kernels
             print(
                 f"kernels: {len(k.kernels)} run, compile (or load from the cache) "

@@ -95,6 +95,20 @@ def test_cli_run_writes_a_georeferenced_geotiff(tmp_path, capsys):
         assert (dst.width, dst.height, dst.count) == (500, 500, 1)
 
 
+@pytest.mark.parametrize("executor", ["reference", "numba", "dask"])
+def test_cli_run_without_output_says_what_it_would_write(capsys, executor):
+    """Issue 9: after execute(output=...) came in, pgc run without -o failed (a traceback)."""
+    from pgc.cli import main
+
+    graph = str(ROOT / "examples" / "evi.json")
+    assert main(["run", graph, "--executor", executor, "--stats"]) == 0
+    text = capsys.readouterr().out
+    assert "result (GTiff; t 1 x y 500 x x 500); give -o OUT to write it" in text
+    assert "wrote" not in text and "bytes read: 1.5 MB" in text
+    if executor == "dask":
+        assert "kernels: run per chunk in dask's tasks" in text
+
+
 def test_cli_run_preview_png(tmp_path, capsys):
     from pgc.cli import main
 
