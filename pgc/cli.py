@@ -557,7 +557,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         timings = result.timings
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        print(f"bytes read: {format_bytes(result.bytes_read)} ({result.bytes_read} B)")
+        if args.dask:  # the reads ran in the workers' processes, which keep their own counts
+            print("bytes read: not counted here (the cluster's workers read)")
+        else:
+            print(f"bytes read: {format_bytes(result.bytes_read)} ({result.bytes_read} B)")
         print("time: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in timings.items()))
         print(f"peak memory: {format_bytes(peak)}")
         if executor == "dask":  # kernels run in the chunks' tasks, which do not book them
