@@ -29,7 +29,6 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
     kernels: Any = None  # numba executor: pgc.kernels.codegen.KernelStats
     saved_nodes: list[str] = field(default_factory=list)  # the save_result node of each output
-
     written: list[Path] = field(default_factory=list)  # what execute(output=...) wrote
 
     def write(self, path: str | Path) -> list[Path]:

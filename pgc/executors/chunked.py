@@ -326,7 +326,12 @@ def _block(block: xr.Dataset, node: Any, names: list[str], attrs: list[dict], bo
 
 
 def _block_or_fail(block: xr.Dataset, node: Any, names: list[str], attrs: list[dict], body):
-    out = _block(block, node, names, attrs, body)
+    from .reference import ProcessError, _error
+
+    try:
+        out = _block(block, node, names, attrs, body)
+    except ProcessError as exc:  # from the body: the reference's error, naming the node
+        raise _error(node, exc.code, exc.message, exc.argument) from None
     if out is None:  # the probe ran: every chunk has the same dtypes and labels
         raise RuntimeError(f"kernel {node.id}: a chunk the kernel does not cover")
     return out
