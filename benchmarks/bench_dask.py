@@ -43,18 +43,19 @@ CLOUDS = [3, 8, 9, 10]
 BLOCK = 1024
 
 
-def composite_graph(collection_id: str) -> dict:
-    """The cloud-masked NDVI composite as a user writes it with the openEO client."""
+def composite_graph(collection_id: str, fmt: str = "ZARR", **load) -> dict:
+    """The cloud-masked NDVI composite as a user writes it with the openEO client (``load``:
+    load_collection's extents; April to July by default)."""
     from openeo.rest.datacube import DataCube
 
+    load = {"temporal_extent": ["2023-04-01", "2023-08-01"], **load}
     cube = DataCube.load_collection(
-        collection_id, connection=None, bands=["B04", "B08", "SCL"],
-        temporal_extent=["2023-04-01", "2023-08-01"],
-    )  # fmt: skip
+        collection_id, connection=None, bands=["B04", "B08", "SCL"], **load
+    )
     scl = cube.band("SCL")
     clouds = (scl == 3) | (scl == 8) | (scl == 9) | (scl == 10)
     best = cube.ndvi(nir="B08", red="B04").mask(clouds).max_time()
-    return best.save_result(format="ZARR").flat_graph()
+    return best.save_result(format=fmt).flat_graph()
 
 
 # -- the page cache and the disk ------------------------------------------------------------

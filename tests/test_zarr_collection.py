@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from openeo.rest.datacube import DataCube
 
-from benchmarks import zarr_sample
+from benchmarks import bench_dask, zarr_sample
 from pgc.data.catalog import Catalog
 from pgc.executors.chunked import DaskOptions
 from pgc.runner import execute
@@ -23,13 +22,7 @@ def catalog(tmp_path_factory) -> Catalog:
 
 def composite(**load) -> dict:
     """The cloud-masked NDVI composite as a user writes it with the openEO client."""
-    cube = DataCube.load_collection(
-        "SENTINEL2_L2A_ZARR", connection=None, bands=["B04", "B08", "SCL"], **load
-    )
-    scl = cube.band("SCL")
-    clouds = (scl == 3) | (scl == 8) | (scl == 9) | (scl == 10)
-    best = cube.ndvi(nir="B08", red="B04").mask(clouds).max_time()
-    return best.save_result(format="GTiff").flat_graph()
+    return bench_dask.composite_graph("SENTINEL2_L2A_ZARR", "GTiff", **load)
 
 
 def test_a_zarr_collection_reads_only_what_the_load_asks_for(catalog):

@@ -25,8 +25,7 @@ def write(cube: Any, path: Path, fmt: str, options: dict, dask: Any) -> None:
     """Write ``cube`` (chunked or not) as ``fmt``; ``dask``: the run's DaskOptions."""
     from ..executors.chunked import is_lazy, materialized
 
-    key = writers.ALIASES.get(fmt.lower(), fmt.lower())
-    chunked = CHUNKED.get(key) if is_lazy(cube) else None
+    chunked = CHUNKED.get(writers.format_key(fmt)) if is_lazy(cube) else None
     if chunked is None:
         writers.writer_for(fmt)(materialized(cube, dask), path, options)
         return
@@ -37,7 +36,7 @@ def write_gtiff(cube: Any, path: Path, options: dict, dask: Any) -> None:
     import rasterio
     from rasterio.windows import Window
 
-    stacked, names = writers._spatial(cube)
+    stacked, names = writers.spatial_stack(cube)
     profile = writers.gtiff_profile(cube, len(names), options)
     side = _block_side(stacked, tiled=profile["tiled"])
     blocks = stacked.data.rechunk({0: -1, 1: side, 2: side})
@@ -60,16 +59,17 @@ def each_block(array: Any, write: Any, dask: Any) -> None:
     import dask.array as da
     import numpy as np
 
-    starts = [np.cumsum((0, *c)) for c in array.chunks]
-    regions = {
-        index: tuple(slice(int(s[i]), int(s[i + 1])) for s, i in zip(starts, index, strict=True))
-        for index in np.ndindex(*array.numblocks)
-    }
     if not dask.is_distributed():
         with dask.local_bar():
             da.store(array, _Sink(write), lock=True, scheduler=dask.scheduler or "threads")
         return
     from distributed import as_completed
+
+    starts = [np.cumsum((0, *c)) for c in array.chunks]
+    regions = {
+        index: tuple(slice(int(s[i]), int(s[i + 1])) for s, i in zip(starts, index, strict=True))
+        for index in np.ndindex(*array.numblocks)
+    }
 
     client = dask.scheduler
     blocks = array.to_delayed()
@@ -103,10 +103,15 @@ class _Sink:
 def _block_side(stacked: Any, tiled: bool) -> int:
     """The side of the blocks written: about the cube's chunks, in whole tiles of the file
     (a compressed tile written in two parts would be stored twice)."""
-    side = max(max(stacked.chunks[stacked.dims.index(d)]) for d in ("y", "x"))
+    side = max(_largest_chunk(stacked, d) for d in ("y", "x"))
     if not tiled:
         return side
     return max(TILE, side // TILE * TILE)
+
+
+def _largest_chunk(array: Any, dim: str) -> int:
+    """The largest chunk of a dask-backed DataArray along ``dim``."""
+    return max(array.chunks[array.dims.index(dim)])
 
 
 def write_netcdf(cube: Any, path: Path, options: dict, dask: Any) -> None:
@@ -118,7 +123,7 @@ def write_zarr(cube: Any, path: Path, options: dict, dask: Any) -> None:
     """Zarr's chunks are the cube's y/x chunks made regular (Zarr needs equal chunks but
     the last), whole along the other dimensions."""
     data = writers.values_for_files(cube)
-    sides = {d: max(data.chunks[data.dims.index(d)]) for d in ("y", "x") if d in data.dims}
+    sides = {d: _largest_chunk(data, d) for d in ("y", "x") if d in data.dims}
     data = data.chunk({d: sides.get(d, -1) for d in data.dims})
     dask.compute(data.to_dataset().to_zarr(path, mode="w", consolidated=False, compute=False))
 

@@ -160,7 +160,7 @@ def read_store(store, bands: list[str], dates: list[int], window, dtype: str, st
     group = _open_store(str(store))
     out = np.empty((len(dates), len(bands), *window.shape), dtype=dtype)
     rows, cols = slice(window.y0, window.y1), slice(window.x0, window.x1)
-    times = _as_slice(dates)
+    times = as_slice(dates)
     for j, band in enumerate(bands):
         out[:, j] = group[band].oindex[times, rows, cols]
         if stats is not None:
@@ -183,10 +183,12 @@ def _store_block(store, bands: list[str]) -> tuple[int, int]:
     return int(chunks[-2]), int(chunks[-1])
 
 
-def _as_slice(positions: list[int]) -> slice | list[int]:
-    """Consecutive positions as a slice (a faster selection for Zarr), others as they are."""
-    if positions and positions == list(range(positions[0], positions[-1] + 1)):
-        return slice(positions[0], positions[-1] + 1)
+def as_slice(positions: Any) -> Any:
+    """Consecutive positions (a list or an array of ints) as a slice, which selects a view
+    in numpy and is faster for Zarr; other positions as they are."""
+    n = len(positions)
+    if n and np.array_equal(positions, np.arange(positions[0], positions[0] + n)):
+        return slice(int(positions[0]), int(positions[0]) + n)
     return positions
 
 

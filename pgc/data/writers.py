@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 
-def _spatial(cube) -> tuple[Any, list[str]]:
+def spatial_stack(cube) -> tuple[Any, list[str]]:
     """Values as [band, y, x] float64 (NaN = no data, lazy for a chunked cube) and the band
     names: the labels of the dimensions other than y and x."""
     data = cube.filled()
@@ -59,7 +59,7 @@ def gtiff_profile(cube, count: int, options: dict) -> dict:
 def write_gtiff(cube, path: Path, options: dict) -> None:
     import rasterio
 
-    stacked, names = _spatial(cube)
+    stacked, names = spatial_stack(cube)
     with rasterio.open(path, "w", **gtiff_profile(cube, len(names), options)) as dst:
         dst.write(stacked.values)
         for i, name in enumerate(names, start=1):
@@ -141,8 +141,13 @@ WRITERS = {
 ALIASES = {"geotiff": "gtiff", "tif": "gtiff", "tiff": "gtiff", "cog": "gtiff", "nc": "netcdf"}
 
 
+def format_key(fmt: str) -> str:
+    """The key of a format name in :data:`WRITERS` (case and aliases aside)."""
+    return ALIASES.get(fmt.lower(), fmt.lower())
+
+
 def writer_for(fmt: str):
-    key = ALIASES.get(fmt.lower(), fmt.lower())
+    key = format_key(fmt)
     if key not in WRITERS:
         raise KeyError(fmt)
     return WRITERS[key]

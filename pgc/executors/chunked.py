@@ -216,8 +216,8 @@ def kernel(call: Any, options: DaskOptions) -> Cube | None:
         return None
     if not all(isinstance(c, Cube) for c in sources.values()):
         return None
-    if any(spec[1] in SPATIAL for spec in call.node.literal("inputs") or []):
-        return None  # picks an element along y or x
+    if picks_along_y_or_x(call.node):
+        return None
     reduce = call.node.literal("reduce")
     if reduce is not None and reduce.get("dimension") in SPATIAL:
         return None  # folds y or x: chunks would need each other
@@ -244,6 +244,11 @@ def kernel(call: Any, options: DaskOptions) -> Cube | None:
     data = result["data"]
     data.attrs = dict(probe["data"].attrs)
     return Cube(data, result["valid"])
+
+
+def picks_along_y_or_x(node: Any) -> bool:
+    """Whether a kernel node reads one element along y or x of a source (no chunk has it)."""
+    return any(spec[1] in SPATIAL for spec in node.literal("inputs") or [])
 
 
 def _corner(dataset: xr.Dataset) -> xr.Dataset:

@@ -59,8 +59,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
+from ..data.reading import as_slice
 from ..errors import PgcError
-from ..ir.nodes import ArrayValue, Callback, NodeRef, ObjectValue
+from ..ir.nodes import Callback, value_refs
+from .ref_cube import PAD_MODES
 from .reference import Call, Closure, ProcessError, RunContext, load_implementations
 from .values import Cube, CubeArray
 
@@ -71,13 +73,6 @@ if TYPE_CHECKING:
 # unpickling a task does) would be circular, so its names come in lazily (_is_lazy)
 SPATIAL = ("y", "x")  # the dimensions chunks split (chunked.SPATIAL)
 
-# openEO border modes of apply_kernel as numpy padding modes (as ref_cube._apply_kernel)
-_PAD_MODES = {
-    "replicate": "edge",
-    "reflect": "symmetric",
-    "reflect_pixel": "reflect",
-    "wrap": "wrap",
-}
 # processes that use what the run shares (catalog, read statistics, saved results): a
 # callback holding one runs in this process, through the reference
 _RUN_STATE = frozenset({"load_collection", "load_stac", "save_result"})
@@ -103,13 +98,6 @@ def _bounds(chunks: tuple[int, ...]) -> list[tuple[int, int]]:
     """(start, stop) of each chunk."""
     stops = np.cumsum(chunks).tolist()
     return list(zip([0, *stops[:-1]], stops, strict=True))
-
-
-def _positions(indices: np.ndarray) -> slice | np.ndarray:
-    """``indices`` as a slice when they are a plain run (a view, no copy)."""
-    if len(indices) and np.array_equal(indices, np.arange(indices[0], indices[0] + len(indices))):
-        return slice(int(indices[0]), int(indices[0]) + len(indices))
-    return indices
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: hashable (dask looks for keys in tasks)
@@ -146,7 +134,7 @@ def _pieces(array: Any, dims: tuple[str, ...], reach: dict[str, _Reach]) -> tupl
         offset = np.zeros(len(sizes), dtype=np.int64)
         offset[used] = np.cumsum(sizes[used]) - sizes[used]  # where each sits when joined
         needed.append(used.tolist())
-        takes.append(_positions(positions - (stops - sizes)[which] + offset[which]))
+        takes.append(as_slice(positions - (stops - sizes)[which] + offset[which]))
 
     def nest(index: tuple[int, ...]) -> Any:
         if len(index) == len(needed):
@@ -280,7 +268,7 @@ def apply_kernel(call: Any, options: DaskOptions) -> Cube | None:
     kernel = np.asarray(args["kernel"], dtype="float64")  # the probe read it: it reads
     border = call.get("border", 0)
     constant = isinstance(border, int | float) and not isinstance(border, bool)
-    mode = None if constant else _PAD_MODES[border]
+    mode = None if constant else PAD_MODES[border]
     halo = {"y": kernel.shape[0] // 2, "x": kernel.shape[1] // 2}
     reaches = {
         d: _kernel_reaches(cube.data.sizes[d], cube.data.chunks[cube.dims.index(d)], halo[d], mode)
@@ -317,7 +305,7 @@ def _kernel_reaches(n: int, chunks: tuple[int, ...], halo: int, mode: str | None
             low, high = max(0, start - halo), min(n, stop + halo)
             reaches.append(_Reach(slice(low, high), slice(start - low, stop - low)))
         else:
-            take = _positions(padded[start : stop + 2 * halo])
+            take = as_slice(padded[start : stop + 2 * halo])
             reaches.append(_Reach(take, slice(halo, halo + stop - start)))
     return reaches
 
@@ -559,19 +547,9 @@ def explain(node: Any) -> str | None:
         edges = "wrapped" if border == "wrap" else f"border {border}"
         return f"the reference per chunk, with a halo of {rows} rows, {columns} columns ({edges})"
     process = node.arg("process")
-    if not isinstance(process, Callback) or _refers(node.arg("context")):
+    context = node.arg("context")
+    if not isinstance(process, Callback) or (context is not None and any(value_refs(context))):
         return None
     if any(inner.process_id in _RUN_STATE for _, inner in process.graph.walk()):
         return None
     return "the reference per chunk of whole neighbourhoods, each with its overlap"
-
-
-def _refers(value: Any) -> bool:
-    """Whether an argument reads another node's result (it may be a chunked cube)."""
-    if isinstance(value, NodeRef):
-        return True
-    if isinstance(value, ArrayValue):
-        return any(map(_refers, value.items))
-    if isinstance(value, ObjectValue):
-        return any(_refers(v) for _, v in value.items)
-    return False

@@ -216,13 +216,25 @@ def kernel(call: Any, options: Any) -> Cube | None:
     reduce = call.node.literal("reduce")
     if not isinstance(reduce, dict) or reduce.get("dimension") not in SPATIAL:
         return chunked.kernel(call, options)
-    if reduce.get("reducer") not in NUMERIC or not isinstance(reduce.get("ignore_nodata"), bool):
+    fold = kernel_fold(call.node)
+    if fold is None:
         return None  # median: no tree
     pixels = _folded_cube(call, options)
     dim = reduce["dimension"]
     if not chunked.is_lazy(pixels) or dim not in pixels.dims:
         return None
-    return reduce_cube(pixels, (dim,), Fold(reduce["reducer"], reduce["ignore_nodata"]))
+    return reduce_cube(pixels, (dim,), fold)
+
+
+def kernel_fold(node: Any) -> Fold | None:
+    """The fold of a kernel node that folds y or x with a reducer that has a tree; None for
+    any other kernel (no fold, a fold of another dimension, a median)."""
+    reduce = node.literal("reduce")
+    if not isinstance(reduce, dict) or reduce.get("dimension") not in SPATIAL:
+        return None
+    if reduce.get("reducer") not in NUMERIC or not isinstance(reduce.get("ignore_nodata"), bool):
+        return None
+    return Fold(reduce["reducer"], reduce["ignore_nodata"])
 
 
 def _folded_cube(call: Any, options: Any) -> Cube | None:

@@ -31,16 +31,17 @@ def _load(node: Any) -> str:
 
 
 def _kernel(node: Any) -> str | None:
-    if any(spec[1] in SPATIAL for spec in node.literal("inputs") or []):
-        return None  # picks an element along y or x
+    from .chunked import picks_along_y_or_x
+    from .chunked_reduce import kernel_fold
+
+    if picks_along_y_or_x(node):
+        return None
     reduce = node.literal("reduce")
     if not isinstance(reduce, dict):
         return "fused kernel per chunk"
     if reduce.get("dimension") not in SPATIAL:
         return f"fused kernel per chunk, folding {reduce.get('dimension')} within each chunk"
-    from .chunked_reduce import NUMERIC
-
-    if reduce.get("reducer") not in NUMERIC:
+    if kernel_fold(node) is None:
         return None
     return f"fused kernel per chunk, then a tree reduction of {reduce['dimension']}"
 

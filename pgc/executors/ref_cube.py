@@ -339,6 +339,15 @@ def _on_labels(cube: Cube, dims: list[str], labels: dict) -> tuple:
     return data.transpose(*dims), valid.transpose(*dims), has.transpose(*dims)
 
 
+# apply_kernel's border modes as numpy's padding modes
+PAD_MODES = {
+    "replicate": "edge",
+    "reflect": "symmetric",
+    "reflect_pixel": "reflect",
+    "wrap": "wrap",
+}
+
+
 @implements("apply_kernel")
 def _apply_kernel(call: Call) -> Cube:
     cube = _cube(call)
@@ -360,15 +369,9 @@ def _apply_kernel(call: Call) -> Cube:
     if isinstance(border, int | float) and not isinstance(border, bool):
         padded = np.pad(values, pad, mode="constant", constant_values=border)
     else:
-        modes = {
-            "replicate": "edge",
-            "reflect": "symmetric",
-            "reflect_pixel": "reflect",
-            "wrap": "wrap",
-        }
-        if border not in modes:
+        if border not in PAD_MODES:
             call.fail("ProcessParameterInvalid", f"Unknown border mode '{border}'.", "border")
-        padded = np.pad(values, pad, mode=modes[border])
+        padded = np.pad(values, pad, mode=PAD_MODES[border])
     out = np.zeros_like(values)
     height, width = values.shape[-2:]
     for i in range(kernel.shape[0]):  # correlation with the kernel, as written

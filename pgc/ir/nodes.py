@@ -106,15 +106,8 @@ class Node:
 
     def node_refs(self) -> Iterator[str]:
         """Ids of the nodes this node reads (not looking inside callbacks)."""
-        stack: list[Value] = [v for _, v in self.arguments]
-        while stack:
-            value = stack.pop()
-            if isinstance(value, NodeRef):
-                yield value.id
-            elif isinstance(value, ArrayValue):
-                stack.extend(value.items)
-            elif isinstance(value, ObjectValue):
-                stack.extend(v for _, v in value.items)
+        for _, value in reversed(self.arguments):  # the order the stack walk always gave
+            yield from value_refs(value)
 
     def callbacks(self) -> Iterator[tuple[str, Callback]]:
         for name, value in self.arguments:
@@ -126,6 +119,19 @@ class Node:
 
     def with_arguments(self, arguments: tuple[tuple[str, Value], ...]) -> Node:
         return replace(self, arguments=arguments)
+
+
+def value_refs(value: Value) -> Iterator[str]:
+    """Ids of the nodes an argument value reads (not looking inside callbacks)."""
+    stack: list[Value] = [value]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, NodeRef):
+            yield value.id
+        elif isinstance(value, ArrayValue):
+            stack.extend(value.items)
+        elif isinstance(value, ObjectValue):
+            stack.extend(v for _, v in value.items)
 
 
 def map_refs(value: Value, fn) -> Value:
