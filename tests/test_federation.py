@@ -373,3 +373,76 @@ def test_cli_reports_federation_mistakes_with_line_and_column(tmp_path, capsys):
                  str(tmp_path / "fed.json")]) == 1  # fmt: skip
     out = capsys.readouterr().out
     assert "fed.json:2:43: error FederationInvalid at /members/0/filters" in out, out
+
+
+def test_a_graph_one_member_can_run_alone_is_placed_when_the_search_is_not_exact():
+    """Regression (issue 8, found by the federated differential test): a graph with a shared
+    value and too many choices to try them all was declared unsatisfiable, though m2 runs
+    every node; the local search from the tree's placement never reached it."""
+    from pgc.federation import federate
+
+    box = {"west": 600000, "east": 600040, "north": 5695000, "south": 5694960, "crs": 32631}
+    add = {
+        "process_graph": {
+            "s": {
+                "process_id": "add",
+                "result": True,
+                "arguments": {"x": {"from_parameter": "x"}, "y": {"from_parameter": "y"}},
+            }
+        }
+    }
+    graph = {"process_graph": {
+        "a0": {"process_id": "load_collection", "arguments": {
+            "id": "S2A", "spatial_extent": box, "temporal_extent": None,
+            "bands": ["B01", "B02"]}},
+        "a1": {"process_id": "filter_temporal", "arguments": {
+            "data": {"from_node": "a0"}, "extent": ["2023-01-10", "2023-02-10"]}},
+        "a2": {"process_id": "apply", "arguments": {
+            "data": {"from_node": "a1"}, "process": {"process_graph": {
+                "m": {"process_id": "multiply", "arguments": {
+                    "x": {"from_parameter": "x"}, "y": 0.5}},
+                "a": {"process_id": "add", "result": True, "arguments": {
+                    "x": {"from_node": "m"}, "y": 1}}}}}},
+        "a3": {"process_id": "filter_bands", "arguments": {
+            "data": {"from_node": "a2"}, "bands": ["B01", "B02"]}},
+        "a4": {"process_id": "apply_kernel", "arguments": {
+            "data": {"from_node": "a3"}, "kernel": [[1, 1, 1], [1, 1, 1], [1, 1, 1]]}},
+        "a5": {"process_id": "filter_temporal", "arguments": {
+            "data": {"from_node": "a4"}, "extent": ["2023-12-10", "2024-01-01"]}},
+        "a6": {"process_id": "filter_bands", "arguments": {
+            "data": {"from_node": "a5"}, "bands": ["B01"]}},
+        "b0": {"process_id": "load_collection", "arguments": {
+            "id": "S2B", "spatial_extent": box, "temporal_extent": None, "bands": None}},
+        "b1": {"process_id": "apply", "arguments": {
+            "data": {"from_node": "b0"}, "process": {"process_graph": {
+                "c": {"process_id": "lt", "result": True, "arguments": {
+                    "x": {"from_parameter": "x"}, "y": 900}}}}}},
+        "b2": {"process_id": "mask", "arguments": {
+            "data": {"from_node": "b0"}, "mask": {"from_node": "b1"}}},
+        "b3": {"process_id": "reduce_dimension", "arguments": {
+            "data": {"from_node": "b2"}, "dimension": "bands", "reducer": {"process_graph": {
+                "p": {"process_id": "array_element", "arguments": {
+                    "data": {"from_parameter": "data"}, "label": "B01"}},
+                "r": {"process_id": "normalized_difference", "result": True, "arguments": {
+                    "x": {"from_node": "p"}, "y": {"from_node": "p"}}}}}}},
+        "b4": {"process_id": "filter_bbox", "arguments": {
+            "data": {"from_node": "b3"}, "extent": {**box, "east": 600010, "south": 5694990}}},
+        "merged": {"process_id": "merge_cubes", "result": True, "arguments": {
+            "cube1": {"from_node": "a6"}, "cube2": {"from_node": "b4"},
+            "overlap_resolver": add}},
+    }}  # fmt: skip
+    used = ["add", "apply", "apply_kernel", "array_element", "filter_bands", "filter_bbox",
+            "load_collection", "load_stac", "lt", "mask", "merge_cubes", "multiply",
+            "normalized_difference"]  # fmt: skip
+    both = {"S2A": {"same_as": "SENTINEL2_L2A_SAMPLE"}, "S2B": {"same_as": "SENTINEL2_L2A_SAMPLE"}}
+    members = [
+        ("m0", [*used, "save_result"]),  # no filter_temporal, no reduce_dimension
+        ("m1", [*used, "filter_temporal", "reduce_dimension"]),  # no save_result
+        ("m2", [*used, "filter_temporal", "reduce_dimension", "save_result"]),  # everything
+    ]
+    fed = Federation.from_json({"members": [
+        {"id": m, "url": f"https://{m}.example", "processes": processes,
+         "collections": {"S2A": f"S2A_{m.upper()}", "S2B": f"S2B_{m.upper()}"}}
+        for m, processes in members], "collections": both})  # fmt: skip
+    federated = federate(graph, fed)
+    assert federated.placement.bytes_moved == 0  # m2 runs it all

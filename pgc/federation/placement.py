@@ -210,7 +210,7 @@ def place(graph: Graph, federation: Federation) -> Placement:
     else:
         where, exact = _tree(graph, options, federation), False
     if not exact:
-        where = _improve(graph, where, options, federation)
+        where = _improve(graph, _seeded(graph, where, options, federation), options, federation)
     moved = cost(graph, where, federation)[0]
     if moved >= UNMOVABLE:
         raise PgcError([_unmovable(graph, where, federation)])
@@ -288,6 +288,17 @@ def _exhaustive(graph: Graph, options: dict, federation: Federation, choosy: lis
         if best_cost is None or value < best_cost:
             best, best_cost = where, value
     return best
+
+
+def _seeded(graph: Graph, where: dict, options: dict, federation: Federation) -> dict:
+    """The cheapest of ``where`` and the placements of the whole graph on one member that can
+    run all of it: the local search starts from there, so a graph one member can run is never
+    declared unsatisfiable (the moves of one node at a time may not reach that placement)."""
+    seeds = [where]
+    for member in federation.members:
+        if all(member.id in options[n.id] for n in graph.nodes()):
+            seeds.append(dict.fromkeys(where, member.id))
+    return min(seeds, key=lambda seed: cost(graph, seed, federation))
 
 
 def _improve(graph: Graph, where: dict, options: dict, federation: Federation) -> dict:
