@@ -162,10 +162,19 @@ def read_store(store, bands: list[str], dates: list[int], window, dtype: str, st
     rows, cols = slice(window.y0, window.y1), slice(window.x0, window.x1)
     times = as_slice(dates)
     for j, band in enumerate(bands):
-        out[:, j] = group[band].oindex[times, rows, cols]
+        _read_into(group[band], (times, rows, cols), out[:, j])
         if stats is not None:
             stats.add(out[:, j].nbytes, f"{store}/{band}")
     return out
+
+
+def _read_into(array, selection: tuple, out: np.ndarray) -> None:
+    """``array``'s orthogonal ``selection`` written into ``out`` (a view of the read's
+    result) by Zarr itself: no temporary of the selection's size to allocate and copy."""
+    from zarr.core.buffer import default_buffer_prototype
+
+    target = default_buffer_prototype().nd_buffer.from_numpy_array(out)
+    array.get_orthogonal_selection(selection, out=target)
 
 
 @lru_cache(maxsize=16)
