@@ -68,3 +68,24 @@ def test_the_dask_executor_reads_a_zarr_collection_in_the_store_s_chunks(catalog
     a, b = expected.outputs[0][0], actual.outputs[0][0]
     assert np.array_equal(a.data.values, b.data.values, equal_nan=True)
     assert np.array_equal(a.full_valid().values, b.full_valid().values)
+
+
+@pytest.mark.parametrize("dates", [[0, 1, 2], [0, 2, 3], [3]])
+def test_read_store_gives_zarr_s_own_selection_in_the_read_s_dtype(catalog, dates):
+    """read_store has Zarr write each band's selection into the result (no temporary): the
+    values are Zarr's own, for dates in a run (a slice) or not (a list), cast to the
+    read's dtype, with the window across storage chunks."""
+    from types import SimpleNamespace
+
+    import zarr
+
+    from pgc.data.reading import read_store
+
+    path = catalog.stores["SENTINEL2_L2A_ZARR"]
+    store = zarr.open_group(path, mode="r")
+    window = SimpleNamespace(y0=50, y1=130, x0=60, x1=200, shape=(80, 140))
+    bands = ["SCL", "B08"]
+    out = read_store(path, bands, dates, window, "float32", None)
+    expected = np.stack([store[b].oindex[dates, 50:130, 60:200] for b in bands], axis=1)
+    assert out.dtype == np.float32
+    assert np.array_equal(out, expected.astype(np.float32))

@@ -547,8 +547,7 @@ def explain(node: Any) -> str | None:
         edges = "wrapped" if border == "wrap" else f"border {border}"
         return f"the reference per chunk, with a halo of {rows} rows, {columns} columns ({edges})"
     process = node.arg("process")
-    context = node.arg("context")
-    if not isinstance(process, Callback) or (context is not None and any(value_refs(context))):
+    if not isinstance(process, Callback) or any(value_refs(node.arg("context"))):
         return None
     if any(inner.process_id in _RUN_STATE for _, inner in process.graph.walk()):
         return None

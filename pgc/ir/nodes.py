@@ -121,9 +121,10 @@ class Node:
         return replace(self, arguments=arguments)
 
 
-def value_refs(value: Value) -> Iterator[str]:
-    """Ids of the nodes an argument value reads (not looking inside callbacks)."""
-    stack: list[Value] = [value]
+def value_refs(value: Value | None) -> Iterator[str]:
+    """Ids of the nodes an argument value reads (not looking inside callbacks); none for an
+    argument not given (None)."""
+    stack: list[Value | None] = [value]
     while stack:
         value = stack.pop()
         if isinstance(value, NodeRef):
