@@ -361,6 +361,40 @@ def test_an_exchanged_cube_reads_back_exactly_and_load_stac_cuts_it(tmp_path):
         load(bands=["B02"])
 
 
+def test_labels_that_grew_after_an_exchange_are_exchanged_whole(tmp_path):
+    """Regression (issue 8, found by the federated differential test in CI): a cube read
+    from an exchange kept the file's label dtype ('<U2') as its encoding; merged with
+    longer labels and exchanged again, xarray wrote 'r10' as 'r1'."""
+    import numpy as np
+    import xarray as xr
+
+    from pgc.executors.values import Cube
+    from pgc.federation import exchange
+    from pgc.runner import execute
+
+    def cube(bands):
+        data = xr.DataArray(
+            np.arange(len(bands) * 2, dtype="float64").reshape(len(bands), 1, 2),
+            dims=("bands", "y", "x"),
+            coords={"bands": bands, "y": [5694995.0], "x": [600005.0, 600015.0]},
+            attrs={"crs": "32631"},
+        )
+        return Cube(data, xr.DataArray(True))
+
+    exchange.write(cube(["r0"]), tmp_path / "a", "a")
+    exchange.write(cube(["r10", "r11"]), tmp_path / "b", "b")
+    graph = {
+        "a": {"process_id": "load_stac", "arguments": {"url": "https://x.example/a"}},
+        "b": {"process_id": "load_stac", "arguments": {"url": "https://x.example/b"}},
+        "m": {"process_id": "merge_cubes", "result": True, "arguments": {
+            "cube1": {"from_node": "a"}, "cube2": {"from_node": "b"}}},
+    }  # fmt: skip
+    merged = execute(graph, resolver=lambda url: tmp_path / url.rsplit("/", 1)[1]).value
+    assert list(merged.data["bands"].values) == ["r0", "r10", "r11"]
+    exchange.write(merged, tmp_path / "m", "m")
+    same_cube(exchange.read(tmp_path / "m"), merged)
+
+
 def test_cli_reports_federation_mistakes_with_line_and_column(tmp_path, capsys):
     from pgc.cli import main
 

@@ -81,3 +81,20 @@ def test_unknown_or_unsuitable_formats(tmp_path):
         with pytest.raises(pgc.PgcError) as err:
             load(path, fmt)
         assert err.value.code == "FormatUnsuitable"
+
+
+def test_writers_ignore_an_encoding_the_values_brought_from_a_file(tmp_path):
+    """Labels are written whole even when the cube's coordinates still carry the encoding of
+    a file they were read from (xarray keeps it through reindexing): a '<U2' label dtype
+    would write 'r10' as 'r1'."""
+    from pgc.data import writers
+    from pgc.executors.values import Cube
+
+    data = xr.DataArray(
+        np.ones((2, 1, 2)), dims=("bands", "y", "x"),
+        coords={"bands": ["r0", "r10"], "y": [5.0], "x": [1.0, 2.0]},
+    )  # fmt: skip
+    data["bands"].encoding = {"dtype": np.dtype("<U2")}
+    writers.write_netcdf(Cube(data, xr.DataArray(True)), tmp_path / "a.nc", {})
+    with xr.open_dataset(tmp_path / "a.nc") as back:
+        assert back["bands"].values.tolist() == ["r0", "r10"]

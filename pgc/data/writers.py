@@ -68,8 +68,9 @@ def write_gtiff(cube, path: Path, options: dict) -> None:
 
 def values_for_files(cube):
     """The values as netCDF and Zarr store them: float64, NaN for no data, attributes as
-    text."""
-    data = cube.filled().rename("values")
+    text. Encodings inherited from a file the values were read from are dropped: xarray
+    would apply them, writing labels that have grown since ('r10') in the old width ('r1')."""
+    data = cube.filled().rename("values").drop_encoding()
     data.attrs = {k: str(v) for k, v in cube.data.attrs.items() if v is not None}
     return data
 

@@ -65,7 +65,7 @@ def _geotiff(path: Any) -> Cube:
 def _netcdf(path: Any) -> Cube:
     with xr.open_dataset(path) as dataset:  # mask_and_scale: _FillValue becomes NaN
         dataset = dataset.rename({k: v for k, v in NAMES.items() if k in dataset.dims})
-        data = dataset.to_array("bands").load()
+        data = dataset.to_array("bands").load().drop_encoding()  # the file's, not the cube's
     order = [d for d in ("t", "bands", "y", "x") if d in data.dims]
     data = data.transpose(*order, ...)
     valid = ~np.isnan(data) if data.dtype.kind == "f" else xr.ones_like(data, dtype=bool)

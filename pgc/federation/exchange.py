@@ -42,13 +42,15 @@ def write(value: Any, folder: Path, collection_id: str) -> int:
 
     if not isinstance(value, Cube):
         raise NotExchangeable(f"a {type(value).__name__} is not a data cube")
-    data = value.data
+    # a value read from a file carries that file's encoding (a label dtype of '<U2', say),
+    # which xarray would apply to labels that have grown since: 'r10' written as 'r1'
+    data = value.data.drop_encoding()
     if data.dtype == object or data.dtype.kind in "USM":
         raise NotExchangeable(f"values of dtype {data.dtype} cannot be written as netCDF")
     folder = Path(folder)
     (folder / "items").mkdir(parents=True, exist_ok=True)
     variables = {"values": data.astype("uint8") if data.dtype == bool else data}
-    valid = value.valid
+    valid = value.valid.drop_encoding()
     everywhere = bool(np.all(valid.values))
     if not everywhere:
         variables["valid"] = valid.astype("uint8")
@@ -127,7 +129,8 @@ def read(folder: Path):
             valid = dataset["valid"].astype(bool)
         values.attrs = _decode(json.loads(dataset.attrs["pgc_attrs"]))
         values.name = None
-        return Cube(values, valid)
+        # the file's encoding stays with the file (see write)
+        return Cube(values.drop_encoding(), valid.drop_encoding())
 
 
 def _dimensions(data) -> dict:
