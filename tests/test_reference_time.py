@@ -151,6 +151,26 @@ def test_anomaly_subtracts_the_normal_of_each_period_label():
     assert out.filled().values.tolist() == [9.0, 18.0, 29.0]
 
 
+def test_climatological_normal_of_period_labels_is_a_clear_error():
+    """The normals average dates; a cube aggregate_temporal_period made has period labels
+    ('2023-djf'), which failed with pandas' parse error before."""
+    graph = {
+        "l": node("load_collection", id="SENTINEL2_L2A_SAMPLE", temporal_extent=None,
+                  spatial_extent={"west": 600190, "east": 600290, "north": 5693140,
+                                  "south": 5693070, "crs": 32631}, bands=["B04"]),
+        "s": node("aggregate_temporal_period", data={"from_node": "l"}, period="season",
+                  reducer={"process_graph": {"m": node("mean", data={"from_parameter": "data"},
+                                                       result=True)}}),
+        "c": node("climatological_normal", data={"from_node": "s"}, period="season",
+                  climatology_period=[2023, 2024], result=True),
+    }  # fmt: skip
+    with pytest.raises(pgc.PgcError) as caught:
+        execute(graph)
+    (d,) = caught.value.diagnostics
+    assert d.code == "ProcessParameterInvalid" and d.pointer == "/c/arguments/data", d
+    assert "'2023-djf'" in d.message
+
+
 def test_climatological_normal_skips_nodata_and_anomaly_propagates_it():
     times = np.array(["2001-01-05", "2002-01-05", "2003-01-05", "2001-02-05"], "datetime64[ns]")
     values = xr.DataArray([1.0, 100.0, 3.0, 5.0], dims=["t"], coords={"t": times})

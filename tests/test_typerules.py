@@ -809,6 +809,12 @@ def test_climatological_normal_errors():
     assert errors({**two, "c": node("climatological_normal", data=ref("d"), **args)}) == [
         ("ProcessParameterInvalid", "/c/arguments/data")
     ]
+    # labels that are not dates (here renamed; aggregate_temporal_period's at run time)
+    texts = {**L, "d": node("rename_labels", data=CUBE, dimension="t", source=list(DATES),
+                            target=[f"2023-p{i}" for i in range(len(DATES))])}  # fmt: skip
+    assert errors({**texts, "c": node("climatological_normal", data=ref("d"), **args)}) == [
+        ("ProcessParameterInvalid", "/c/arguments/data")
+    ]
 
 
 def test_anomaly_keeps_the_data_dimensions():

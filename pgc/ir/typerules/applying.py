@@ -369,6 +369,15 @@ def _climatological_normal(ctx: RuleContext) -> Type:
     cube = _cube(ctx, missing={"temporal": "ProcessParameterInvalid"})
     dim = _one_temporal(ctx, cube, "data")
     years = _list(ctx, "climatology_period") if ctx.has("climatology_period") else [1981, 2010]
+    not_dates = [v for v in dim.labels or () if _instant(v) is None] if dim is not None else []
+    if not_dates:  # period labels ('2023-djf'): the normals average dates, by their period
+        ctx.error(
+            "ProcessParameterInvalid",
+            f"The data's temporal labels must be dates; it has {echo(not_dates[0])} (labels "
+            "of aggregate_temporal_period's periods, say: give climatological_normal the dates).",
+            "data",
+        )
+        return _unknown(cube, _float(cube.dtype))
     if dim is not None and dim.labels and years and len(years) == 2:
         have = sorted({str(v)[:4] for v in dim.labels if _instant(v) is not None})
         lo, hi = str(years[0]), str(years[1])
