@@ -19,6 +19,9 @@ Chunked forms:
   combine associatively: tree reductions (:mod:`.chunked_reduce`).
 - ``apply_kernel``, ``apply_neighborhood``: each chunk with the halo it needs
   (:mod:`.chunked_neighborhood`).
+- processes that never mix pixels (``aggregate_temporal_period``, ``apply_dimension`` over
+  dates or bands, ``merge_cubes`` on one grid, ``ndvi``, ``rename_labels`` ...): the
+  reference's own implementation on each chunk alone (:mod:`.chunked_columns`).
 - ``filter_bbox``, ``filter_temporal``, ``filter_bands`` select lazily with the reference's
   own code; ``save_result`` keeps the cube chunked, to be written chunk by chunk
   (:mod:`pgc.data.chunked_writing`).
@@ -384,3 +387,18 @@ FORMS.update(_NEIGHBOURHOOD)
 from .chunked_reduce import FORMS as _REDUCE  # noqa: E402
 
 FORMS.update(_REDUCE)
+
+# Processes that never mix pixels: each chunk alone, as the reference runs it; where the
+# process has another chunked form (reduce_dimension over y or x), that one first
+from .chunked_columns import FORMS as _COLUMNS  # noqa: E402
+
+
+def _first_of(*forms: Any) -> Any:
+    def form(call: Any, options: DaskOptions) -> Cube | None:
+        return next((out for f in forms if (out := f(call, options)) is not None), None)
+
+    return form
+
+
+for _pid, _form in _COLUMNS.items():
+    FORMS[_pid] = _first_of(FORMS[_pid], _form) if _pid in FORMS else _form

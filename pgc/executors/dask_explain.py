@@ -73,6 +73,16 @@ def _neighbourhood(node: Any) -> str | None:
     return explain(node)
 
 
+def _columns(node: Any) -> str | None:
+    from .chunked_columns import explain
+
+    return explain(node)
+
+
+def _first_of(*hows: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
+    return lambda node: next((text for how in hows if (text := how(node)) is not None), None)
+
+
 # how each process with a chunked form runs, from its node; None: not in chunks (whole)
 HOW: dict[str, Callable[[Any], str | None]] = {
     "load_collection": _load,
@@ -86,6 +96,16 @@ HOW: dict[str, Callable[[Any], str | None]] = {
     "apply_kernel": _neighbourhood,
     "apply_neighborhood": _neighbourhood,
 }
+
+
+def _with_columns() -> None:
+    from .chunked_columns import COLUMNS
+
+    for process_id in COLUMNS:
+        HOW[process_id] = _first_of(HOW[process_id], _columns) if process_id in HOW else _columns
+
+
+_with_columns()
 
 
 def placements(graph: Any) -> list[tuple[Any, str | None]]:

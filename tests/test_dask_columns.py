@@ -1,0 +1,165 @@
+"""Processes that never mix pixels run on each chunk alone on the dask executor (issue 9,
+pgc.executors.chunked_columns): the same cubes as the reference, bit for bit, and the
+process's chunked form made a lazy cube (nothing computed whole before the end)."""
+
+from __future__ import annotations
+
+import pytest
+from test_dask_executor import check
+
+from pgc.executors import chunked
+from pgc.executors.chunked import DaskOptions
+
+BOX = {"west": 600190, "east": 600290, "north": 5693140, "south": 5693070, "crs": 32631}
+
+
+def load(bands=("B04", "B08"), node="l"):
+    return {node: {"process_id": "load_collection", "arguments": {
+        "id": "SENTINEL2_L2A_SAMPLE", "spatial_extent": BOX, "temporal_extent": None,
+        "bands": list(bands)}}}  # fmt: skip
+
+
+def call(process_id, data="l", result=False, **arguments):
+    out = {"process_id": process_id, "arguments": {"data": {"from_node": data}, **arguments}}
+    return {**out, "result": True} if result else out
+
+
+def callback(process_id, **arguments):
+    return {"process_graph": {"c": {"process_id": process_id, "arguments": arguments,
+                                    "result": True}}}  # fmt: skip
+
+
+DATA = {"from_parameter": "data"}
+MEDIAN = callback("median", data=DATA)
+GRAPHS = {
+    "aggregate_temporal_period, ndvi, rename_labels": {
+        **load(),
+        "a": call("aggregate_temporal_period", period="month", reducer=MEDIAN),
+        "n": call("ndvi", "a", nir="B08", red="B04", target_band="NDVI"),
+        "r": call(
+            "rename_labels",
+            "n",
+            True,
+            dimension="bands",
+            target=["red", "nir", "ndvi"],
+            source=["B04", "B08", "NDVI"],
+        ),
+    },  # fmt: skip
+    "apply_dimension over t": {
+        **load(),
+        "a": call(
+            "apply_dimension", result=True, dimension="t", process=callback("cumsum", data=DATA)
+        ),
+    },  # fmt: skip
+    "apply_dimension over bands into a new dimension": {
+        **load(),
+        "a": call(
+            "apply_dimension",
+            result=True,
+            dimension="bands",
+            target_dimension="stats",
+            process=callback("sort", data=DATA),
+        ),
+    },  # fmt: skip
+    "merge_cubes of two loads": {
+        **load(["B04"]),
+        **load(["B08", "SCL"], node="m"),
+        "j": {
+            "process_id": "merge_cubes",
+            "result": True,
+            "arguments": {"cube1": {"from_node": "l"}, "cube2": {"from_node": "m"}},
+        },
+    },  # fmt: skip
+    "filter_labels on dates": {
+        **load(),
+        "f": call(
+            "filter_labels",
+            result=True,
+            dimension="t",
+            condition=callback("gt", x={"from_parameter": "value"}, y="2023-05-01"),
+        ),
+    },  # fmt: skip
+    "reduce_dimension over t with a reducer no kernel has (sd)": {
+        **load(),
+        "r": call(
+            "reduce_dimension", result=True, dimension="t", reducer=callback("sd", data=DATA)
+        ),
+    },  # fmt: skip
+    "climatological_normal, then the anomaly": {
+        **load(),
+        "s": call("aggregate_temporal_period", period="season", reducer=MEDIAN),
+        "c": call("climatological_normal", period="season", climatology_period=[2023, 2024]),
+        "a": call("anomaly", "s", True, normals={"from_node": "c"}, period="season"),
+    },  # fmt: skip
+}
+
+
+def spied(monkeypatch) -> list:
+    """(process id, whether its chunked form made a lazy cube) for every call of one."""
+    from pgc.executors.chunked_columns import COLUMNS
+
+    seen = []
+    for process_id in COLUMNS:
+        original = chunked.FORMS[process_id]
+
+        def spy(call, options, original=original, process_id=process_id):
+            out = original(call, options)
+            seen.append((process_id, out is not None and chunked.is_lazy(out)))
+            return out
+
+        monkeypatch.setitem(chunked.FORMS, process_id, spy)
+    return seen
+
+
+@pytest.mark.parametrize("name", GRAPHS)
+def test_a_process_that_never_mixes_pixels_runs_on_each_chunk(monkeypatch, name):
+    seen = spied(monkeypatch)
+    check({"process_graph": GRAPHS[name]}, DaskOptions(chunk=4))
+    assert seen and all(lazy for _, lazy in seen), seen
+
+
+def test_on_a_local_cluster(cluster_client, monkeypatch):
+    """The call, its callback and the reference's code travel to worker processes."""
+    seen = spied(monkeypatch)
+    graph = GRAPHS["aggregate_temporal_period, ndvi, rename_labels"]
+    check({"process_graph": graph}, DaskOptions(chunk=4, scheduler=cluster_client))
+    assert [p for p, lazy in seen if lazy] == [
+        "aggregate_temporal_period", "ndvi", "rename_labels"
+    ]  # fmt: skip
+
+
+def test_over_y_or_x_it_runs_whole(monkeypatch):
+    """apply_dimension over x mixes the pixels of a row: no chunk has them all."""
+    seen = spied(monkeypatch)
+    graph = {**load(), "a": call("apply_dimension", result=True, dimension="x",
+                                 process=callback("cumsum", data=DATA))}  # fmt: skip
+    check({"process_graph": graph}, DaskOptions(chunk=4))
+    assert seen == [("apply_dimension", False)]
+
+
+def test_cubes_on_other_grids_run_whole(monkeypatch):
+    """merge_cubes of cubes that do not share a grid (other extents): the reference merges
+    the whole cubes."""
+    seen = spied(monkeypatch)
+    shifted = {**BOX, "west": BOX["west"] + 30, "east": BOX["east"] + 30}
+    other = load(["B08"], node="m")
+    other["m"]["arguments"]["spatial_extent"] = shifted
+    merge = {"cube1": {"from_node": "l"}, "cube2": {"from_node": "m"}}
+    graph = {**load(["B04"]), **other,
+             "j": {"process_id": "merge_cubes", "result": True, "arguments": merge}}  # fmt: skip
+    check({"process_graph": graph}, DaskOptions(chunk=4))
+    assert seen == [("merge_cubes", False)]
+
+
+def test_explain_says_which_run_on_each_chunk():
+    from pgc.compiler import compile
+    from pgc.executors.dask_explain import describe
+
+    graph = {**GRAPHS["aggregate_temporal_period, ndvi, rename_labels"]}
+    graph["r"] = {**graph["r"], "result": False}
+    graph["x"] = call("apply_dimension", "r", True, dimension="x",
+                      process=callback("cumsum", data=DATA))  # fmt: skip
+    text = describe(compile({"process_graph": graph}))
+    for name in ("a", "n", "r"):
+        assert f"%{name}  chunked" in text and "never mixes pixels" in text, text
+    assert "%x  whole    apply_dimension" in text, text
