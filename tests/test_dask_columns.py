@@ -1,8 +1,12 @@
 """Processes that never mix pixels run on each chunk alone on the dask executor (issue 9,
-pgc.executors.chunked_columns): the same cubes as the reference, bit for bit, and the
-process's chunked form made a lazy cube (nothing computed whole before the end)."""
+pgc.executors.chunked_columns), and geometries mask chunk by chunk (filter_spatial,
+mask_polygon): the same cubes as the reference, bit for bit, and the process's chunked form
+made a lazy cube (nothing computed whole before the end)."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 from test_dask_executor import check
@@ -94,12 +98,12 @@ GRAPHS = {
 }
 
 
-def spied(monkeypatch) -> list:
+def spied(monkeypatch, process_ids=None) -> list:
     """(process id, whether its chunked form made a lazy cube) for every call of one."""
     from pgc.executors.chunked_columns import COLUMNS
 
     seen = []
-    for process_id in COLUMNS:
+    for process_id in process_ids or COLUMNS:
         original = chunked.FORMS[process_id]
 
         def spy(call, options, original=original, process_id=process_id):
@@ -163,3 +167,30 @@ def test_explain_says_which_run_on_each_chunk():
     for name in ("a", "n", "r"):
         assert f"%{name}  chunked" in text and "never mixes pixels" in text, text
     assert "%x  whole    apply_dimension" in text, text
+
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def test_the_crop_features_example_is_chunked_up_to_aggregate_spatial(monkeypatch):
+    """filter_spatial masks in chunks; ndvi, the monthly means and the interpolation over
+    time follow chunk by chunk; aggregate_spatial gets its cube computed."""
+    nodes = json.loads((EXAMPLES / "crop_features.json").read_text())["process_graph"]
+    del nodes["saveresult1"]
+    nodes["aggregatespatial1"]["result"] = True
+    chain = ["filter_spatial", "ndvi", "aggregate_temporal_period", "apply_dimension"]
+    seen = spied(monkeypatch, chain)
+    check({"process_graph": nodes}, DaskOptions(chunk=64))
+    assert seen == [(p, True) for p in chain]
+
+
+@pytest.mark.parametrize("inside", [False, True])
+def test_mask_polygon_masks_chunk_by_chunk(monkeypatch, inside):
+    nodes = json.loads((EXAMPLES / "crop_features.json").read_text())["process_graph"]
+    fields = nodes["filterspatial1"]["arguments"]["geometries"]
+    graph = {"loadcollection1": nodes["loadcollection1"],
+             "m": call("mask_polygon", "loadcollection1", True, mask=fields, inside=inside,
+                       replacement=None if inside else -1)}  # fmt: skip
+    seen = spied(monkeypatch, ["mask_polygon"])
+    check({"process_graph": graph}, DaskOptions(chunk=64))
+    assert seen == [("mask_polygon", True)]

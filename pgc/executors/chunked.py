@@ -23,8 +23,9 @@ Chunked forms:
   dates or bands, ``merge_cubes`` on one grid, ``ndvi``, ``rename_labels`` ...): the
   reference's own implementation on each chunk alone (:mod:`.chunked_columns`).
 - ``filter_bbox``, ``filter_temporal``, ``filter_bands`` select lazily with the reference's
-  own code; ``save_result`` keeps the cube chunked, to be written chunk by chunk
-  (:mod:`pgc.data.chunked_writing`).
+  own code; ``filter_spatial`` and ``mask_polygon`` too, their geometries rasterized once
+  for the grid from the coordinates and cut into the cube's chunks; ``save_result`` keeps
+  the cube chunked, to be written chunk by chunk (:mod:`pgc.data.chunked_writing`).
 
 Every other process gets its cube arguments computed (numpy) and runs as the reference
 executor runs it, so every graph runs, with the reference's results and errors; a fused
@@ -49,9 +50,13 @@ import xarray as xr
 from .values import Cube
 
 SPATIAL = ("y", "x")
-# processes whose reference implementation only selects labels (xarray indexing) or keeps
-# the cube (save_result), which is as lazy on dask arrays as on numpy: they run as they are
-LAZY = frozenset({"filter_bbox", "filter_temporal", "filter_bands", "save_result"})
+# processes whose reference implementation only selects labels (xarray indexing), masks
+# with geometries rasterized from the coordinates alone (in the cube's chunks), or keeps the
+# cube (save_result), which is as lazy on dask arrays as on numpy: they run as they are
+LAZY = frozenset(
+    {"filter_bbox", "filter_temporal", "filter_bands", "filter_spatial", "mask_polygon",
+     "save_result"}
+)  # fmt: skip
 
 
 @dataclass

@@ -60,6 +60,10 @@ def _selection(node: Any) -> str:
     return "selects labels lazily"
 
 
+def _geometries(node: Any) -> str:
+    return "masks lazily (the geometries rasterized once, in the cube's chunks)"
+
+
 def _save(node: Any) -> str:
     fmt = str(node.literal("format") or "")
     if fmt.lower() in WRITTEN_IN_CHUNKS:
@@ -92,6 +96,8 @@ HOW: dict[str, Callable[[Any], str | None]] = {
     "filter_bbox": _selection,
     "filter_temporal": _selection,
     "filter_bands": _selection,
+    "filter_spatial": _geometries,
+    "mask_polygon": _geometries,
     "save_result": _save,
     "apply_kernel": _neighbourhood,
     "apply_neighborhood": _neighbourhood,

@@ -14,7 +14,7 @@ from ..jsonvalue import merge_patch
 from ..specs import load_specs
 from .ref_scalar import _as_float, _num, elementwise
 from .reference import Call, ProcessError, implements
-from .values import Cube, CubeArray, zeroed
+from .values import Cube, CubeArray, in_chunks_of, zeroed
 
 LOG = logging.getLogger("pgc.inspect")
 
@@ -134,6 +134,7 @@ def _mask_polygon(call: Call) -> Cube:
     cube = call.get("data")
     geoms = _in_cube_crs(cube, _geometries(call.get("mask")))
     inside = xr.DataArray(np.any(_masks(cube, geoms), axis=0), dims=("y", "x"))
+    inside = in_chunks_of(inside, cube.data)
     hit = ~inside if not call.get("inside", False) else inside
     hit = xr.broadcast(hit, cube.data)[0].transpose(*cube.dims)
     valid = cube.full_valid()

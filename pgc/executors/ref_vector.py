@@ -53,7 +53,7 @@ import xarray as xr
 
 from .ref_scalar import FLOAT, _as_float
 from .reference import Call, ProcessError, implements
-from .values import Cube, CubeArray, concat
+from .values import Cube, CubeArray, concat, in_chunks_of
 
 WGS84 = "4326"
 EMPTY = {"type": "GeometryCollection", "geometries": []}
@@ -351,8 +351,9 @@ def _filter_spatial(call: Call) -> Cube:
     window = _window(inside) if inside.size else None
     if window is None:
         call.fail("NoDataAvailable", "No pixel centre lies inside the geometries.", "geometries")
-    keep = xr.DataArray(inside[window["y"], window["x"]], dims=("y", "x"))
     part = cube.isel(window)  # the validity may lack x and y (or be one value)
+    keep = xr.DataArray(inside[window["y"], window["x"]], dims=("y", "x"))
+    keep = in_chunks_of(keep, part.data)
     valid = part.valid & keep
     order = [d for d in part.data.dims if d in valid.dims]
     return Cube(part.data.where(keep, 0).astype(part.data.dtype), valid.transpose(*order))

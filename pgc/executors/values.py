@@ -37,6 +37,15 @@ def zeroed(data: xr.DataArray, keep: Any) -> xr.DataArray:
     return data.where(keep, np.zeros((), data.dtype)[()])
 
 
+def in_chunks_of(mask: xr.DataArray, data: xr.DataArray) -> xr.DataArray:
+    """``mask`` (over some of ``data``'s dimensions) in ``data``'s chunks where ``data`` is a
+    dask array (the dask executor), so that what combines them stays chunk by chunk instead
+    of shipping the whole mask with every chunk; else ``mask`` as it is."""
+    if data.chunks is None:
+        return mask
+    return mask.chunk({d: data.chunks[data.dims.index(d)] for d in mask.dims})
+
+
 @dataclass
 class Cube:
     data: xr.DataArray
