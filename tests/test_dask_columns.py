@@ -184,13 +184,22 @@ def test_the_crop_features_example_is_chunked_up_to_aggregate_spatial(monkeypatc
     assert seen == [(p, True) for p in chain]
 
 
-@pytest.mark.parametrize("inside", [False, True])
-def test_mask_polygon_masks_chunk_by_chunk(monkeypatch, inside):
+def masked_fields(inside: bool) -> dict:
     nodes = json.loads((EXAMPLES / "crop_features.json").read_text())["process_graph"]
     fields = nodes["filterspatial1"]["arguments"]["geometries"]
-    graph = {"loadcollection1": nodes["loadcollection1"],
-             "m": call("mask_polygon", "loadcollection1", True, mask=fields, inside=inside,
-                       replacement=None if inside else -1)}  # fmt: skip
+    return {"loadcollection1": nodes["loadcollection1"],
+            "m": call("mask_polygon", "loadcollection1", True, mask=fields, inside=inside,
+                      replacement=None if inside else -1)}  # fmt: skip
+
+
+@pytest.mark.parametrize("inside", [False, True])
+def test_mask_polygon_masks_chunk_by_chunk(monkeypatch, inside):
     seen = spied(monkeypatch, ["mask_polygon"])
-    check({"process_graph": graph}, DaskOptions(chunk=64))
+    check({"process_graph": masked_fields(inside)}, DaskOptions(chunk=64))
+    assert seen == [("mask_polygon", True)]
+
+
+def test_mask_polygon_on_a_local_cluster(cluster_client, monkeypatch):
+    seen = spied(monkeypatch, ["mask_polygon"])
+    check({"process_graph": masked_fields(True)}, DaskOptions(chunk=64, scheduler=cluster_client))
     assert seen == [("mask_polygon", True)]
