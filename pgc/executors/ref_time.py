@@ -302,15 +302,15 @@ def _climatological_normal(call: Call) -> Cube:
         raise ProcessError("ProcessParameterInvalid", f"Unknown period '{period}'.", "period")
     first, last = (int(y) for y in (call.get("climatology_period") or ["1981", "2010"]))
     dim = _temporal_dim(cube)
-    if not np.issubdtype(cube.data[dim].dtype, np.datetime64):  # as the type rule says
+    dates = cube.data[dim].values
+    if len(dates) and not np.issubdtype(dates.dtype, np.datetime64):  # as the type rule says
         raise ProcessError(
             "ProcessParameterInvalid",
-            f"The data's temporal labels must be dates; it has {echo(cube.data[dim].values[0])} "
-            "(labels of aggregate_temporal_period's periods, say: give climatological_normal "
-            "the dates).",
+            f"The data's temporal labels must be dates; it has {echo(dates[0])} (labels of "
+            "aggregate_temporal_period's periods, say: give climatological_normal the dates).",
             "data",
         )
-    times = pd.DatetimeIndex(cube.data[dim].values)
+    times = pd.DatetimeIndex(dates)
     if period == "climatology-period":
         labels = ["climatology-period"] * len(times)
     else:
