@@ -1,7 +1,7 @@
 """Processes that never mix pixels run on each chunk alone on the dask executor (issue 9,
-pgc.executors.chunked_columns), and geometries mask chunk by chunk (filter_spatial,
-mask_polygon): the same cubes as the reference, bit for bit, and the process's chunked form
-made a lazy cube (nothing computed whole before the end)."""
+pgc.executors.chunked_columns), geometries mask chunk by chunk (filter_spatial,
+mask_polygon), and aggregate_spatial computes only the geometries' pixels: the same cubes
+as the reference, bit for bit, and nothing computed whole before the end."""
 
 from __future__ import annotations
 
@@ -172,16 +172,62 @@ def test_explain_says_which_run_on_each_chunk():
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
 
-def test_the_crop_features_example_is_chunked_up_to_aggregate_spatial(monkeypatch):
+def never_whole(monkeypatch) -> list:
+    """The cubes with y and x that the run computes whole (through chunked.materialized)."""
+    whole = []
+    original = chunked.materialized
+
+    def spy(value, options):
+        if chunked.is_lazy(value) and {"y", "x"} <= set(value.dims):
+            whole.append(value.dims)
+        return original(value, options)
+
+    monkeypatch.setattr(chunked, "materialized", spy)
+    return whole
+
+
+def test_the_crop_features_example_runs_chunk_by_chunk(monkeypatch):
     """filter_spatial masks in chunks; ndvi, the monthly means and the interpolation over
-    time follow chunk by chunk; aggregate_spatial gets its cube computed."""
+    time follow chunk by chunk; aggregate_spatial computes the fields' pixels only."""
     nodes = json.loads((EXAMPLES / "crop_features.json").read_text())["process_graph"]
     del nodes["saveresult1"]
     nodes["aggregatespatial1"]["result"] = True
     chain = ["filter_spatial", "ndvi", "aggregate_temporal_period", "apply_dimension"]
-    seen = spied(monkeypatch, chain)
+    seen, whole = spied(monkeypatch, chain), never_whole(monkeypatch)
     check({"process_graph": nodes}, DaskOptions(chunk=64))
-    assert seen == [(p, True) for p in chain]
+    assert seen == [(p, True) for p in chain] and whole == []
+
+
+def fields() -> dict:
+    nodes = json.loads((EXAMPLES / "crop_features.json").read_text())["process_graph"]
+    collection = nodes["aggregatespatial1"]["arguments"]["geometries"]
+    far = {"type": "Polygon", "coordinates": [[[5.0, 50.0], [5.001, 50.0], [5.001, 50.001],
+                                               [5.0, 50.0]]]}  # fmt: skip
+    empty = {"type": "GeometryCollection", "geometries": []}
+    extra = [{"type": "Feature", "properties": {"field_id": name}, "geometry": geometry}
+             for name, geometry in (("outside", far), ("empty", empty))]  # fmt: skip
+    return {**collection, "features": [*collection["features"], *extra]}
+
+
+@pytest.mark.parametrize("target", [None, "counts"])
+def test_aggregate_spatial_computes_the_geometries_pixels_only(monkeypatch, target):
+    """Fields over a whole sample tile (not cut by filter_spatial), one outside the data and
+    one empty: the reference's values and counts, and no cube computed whole."""
+    graph = {**load(["B04", "B08"]),
+             "a": call("aggregate_spatial", result=True, geometries=fields(),
+                       reducer=MEDIAN, target_dimension=target)}  # fmt: skip
+    graph["l"]["arguments"]["spatial_extent"] = None
+    whole = never_whole(monkeypatch)
+    check({"process_graph": graph}, DaskOptions(chunk=128))
+    assert whole == []
+
+
+def test_aggregate_spatial_on_a_local_cluster(cluster_client):
+    graph = {**load(["B04"]),
+             "a": call("aggregate_spatial", result=True, geometries=fields(),
+                       reducer=callback("mean", data=DATA))}  # fmt: skip
+    graph["l"]["arguments"]["spatial_extent"] = None
+    check({"process_graph": graph}, DaskOptions(chunk=128, scheduler=cluster_client))
 
 
 def masked_fields(inside: bool) -> dict:

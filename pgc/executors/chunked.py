@@ -22,6 +22,8 @@ Chunked forms:
 - processes that never mix pixels (``aggregate_temporal_period``, ``apply_dimension`` over
   dates or bands, ``merge_cubes`` on one grid, ``ndvi``, ``rename_labels`` ...): the
   reference's own implementation on each chunk alone (:mod:`.chunked_columns`).
+- ``aggregate_spatial``: the pixels of each geometry picked from the chunks that hold
+  them and computed together, then reduced by the reference (:func:`aggregate_spatial`).
 - ``filter_bbox``, ``filter_temporal``, ``filter_bands`` select lazily with the reference's
   own code; ``filter_spatial`` and ``mask_polygon`` too, their geometries rasterized once
   for the grid from the coordinates and cut into the cube's chunks; ``save_result`` keeps
@@ -150,6 +152,28 @@ def _as_is(call: Any, options: DaskOptions) -> Cube | None:
     if not is_lazy(call.args.get("data")):
         return None
     return IMPLEMENTATIONS[call.node.process_id](call)
+
+
+def aggregate_spatial(call: Any, options: DaskOptions) -> Cube | None:
+    """aggregate_spatial of a chunked cube: each geometry's pixels picked lazily from the
+    chunks that hold them, all computed in one computation (a chunk is read once, whatever
+    the geometries sharing it), then reduced as the reference reduces them. Memory holds
+    the geometries' pixels, not the cube (a geometry over the whole cube holds it all)."""
+    from .ref_vector import aggregate_spatial
+
+    if not is_lazy(call.args.get("data")):
+        return None
+
+    def gather(pixels: list) -> list:
+        arrays = options.compute(*(a for size, *pair in pixels if size for a in pair))
+        out, at = [], 0
+        for size, data, valid in pixels:
+            if size:
+                data, valid, at = arrays[at], arrays[at + 1], at + 2
+            out.append((size, data, valid))
+        return out
+
+    return materialized(aggregate_spatial(call, gather), options)
 
 
 # -- load_collection -----------------------------------------------------------------------
@@ -379,6 +403,7 @@ def _template(probe: xr.Dataset, first: xr.DataArray) -> xr.Dataset:
 # call is not one it covers; then the call's cubes are computed and the reference runs it.
 FORMS: dict[str, Any] = {
     "load_collection": load,
+    "aggregate_spatial": aggregate_spatial,
     "pgc::kernel": kernel,
     **{process_id: _as_is for process_id in LAZY},
 }

@@ -96,6 +96,10 @@ HOW: dict[str, Callable[[Any], str | None]] = {
     "filter_bbox": _selection,
     "filter_temporal": _selection,
     "filter_bands": _selection,
+    "aggregate_spatial": lambda node: (
+        "each geometry's pixels picked from their chunks, computed together, then reduced "
+        "by the reference"
+    ),
     "filter_spatial": _geometries,
     "mask_polygon": _geometries,
     "save_result": _save,
@@ -114,6 +118,10 @@ def _with_columns() -> None:
 _with_columns()
 
 
+# chunked forms whose result is computed (one value per geometry): what reads it runs whole
+COMPUTED = frozenset({"aggregate_spatial"})
+
+
 def placements(graph: Any) -> list[tuple[Any, str | None]]:
     """Each node of ``graph`` (in run order) with how it runs chunked, or None (whole)."""
     chunked: set[str] = set()
@@ -123,7 +131,7 @@ def placements(graph: Any) -> list[tuple[Any, str | None]]:
         how = HOW.get(key)
         reads = set(node.node_refs()) & chunked
         text = how(node) if how is not None and (reads or key == "load_collection") else None
-        if text is not None:
+        if text is not None and key not in COMPUTED:
             chunked.add(node.id)
         out.append((node, text))
     return out

@@ -45,6 +45,7 @@ closest pixel centre, a line the pixels it passes through.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -317,22 +318,28 @@ def _in_cube_crs(cube: Cube, geometries: list[dict]) -> list[dict]:
 
 def _masks(cube: Cube, geometries: list[dict]) -> list[np.ndarray]:
     """For each geometry, a boolean [y, x] array: pixel centre inside (empty: none)."""
+    return list(_each_mask(cube, geometries))
+
+
+def _each_mask(cube: Cube, geometries: list[dict]) -> Iterator[np.ndarray]:
+    """The masks of :func:`_masks` one at a time (one grid's mask in memory, not one per
+    geometry: a thousand fields on a large grid would not fit)."""
     from rasterio.features import geometry_mask
     from rasterio.transform import from_origin
 
     x, y = cube.data.x.values, cube.data.y.values
     shape = (len(y), len(x))
     if 0 in shape:  # a cube a filter emptied: no pixel centre lies anywhere
-        return [np.zeros(shape, dtype=bool) for _ in geometries]
+        yield from (np.zeros(shape, dtype=bool) for _ in geometries)
+        return
     step_x = float(x[1] - x[0]) if len(x) > 1 else 1.0
     step_y = float(y[0] - y[1]) if len(y) > 1 else step_x
     transform = from_origin(x[0] - step_x / 2, y[0] + step_y / 2, step_x, step_y)
-    return [
-        np.zeros(shape, dtype=bool)
-        if _shape(g).is_empty
-        else geometry_mask([g], out_shape=shape, transform=transform, invert=True)
-        for g in geometries
-    ]
+    for g in geometries:
+        if _shape(g).is_empty:
+            yield np.zeros(shape, dtype=bool)
+        else:
+            yield geometry_mask([g], out_shape=shape, transform=transform, invert=True)
 
 
 def _window(mask: np.ndarray) -> dict[str, slice] | None:
@@ -365,9 +372,20 @@ def _filter_spatial(call: Call) -> Cube:
 
 @implements("aggregate_spatial")
 def _aggregate_spatial(call: Call) -> Cube:
+    return aggregate_spatial(call)
+
+
+# the pixels of one geometry: their number, and values and validity along "pixel"
+Pixels = tuple[int, Any, Any]
+
+
+def aggregate_spatial(call: Call, gather: Callable[[list[Pixels]], list[Pixels]] | None = None):
     """One value per geometry (no-data for empty ones and ones without pixels); x and y
     give way to the geometry dimension, which keeps the geometries' labels, CRS and
-    properties. With ``target_dimension``, also the pixel counts."""
+    properties. With ``target_dimension``, also the pixel counts.
+
+    ``gather`` gets every geometry's pixels before they are reduced (the dask executor
+    computes them, from a chunked cube, in one computation)."""
     cube = call.get("data")
     features = _features(call.get("geometries"), "geometries")
     target = call.get("target_dimension")
@@ -380,10 +398,10 @@ def _aggregate_spatial(call: Call) -> Cube:
         )
     template = cube.data.isel(x=0, y=0, drop=True)
     geometries = _in_cube_crs(cube, GeometryList(features.geometries, features.crs))
-    parts = [
-        _aggregate_one(call, cube, mask, template, target is not None)
-        for mask in _masks(cube, geometries)
-    ]
+    pixels = [_pixels(cube, mask) for mask in _each_mask(cube, geometries)]
+    if gather is not None:
+        pixels = gather(pixels)
+    parts = [_aggregate_one(call, of, template, target is not None) for of in pixels]
     out = _stack(parts, features, template, target)
     planar = [d in ("x", "y") for d in cube.dims]
     at = planar.index(True) if True in planar else len(planar)
@@ -394,17 +412,23 @@ def _aggregate_spatial(call: Call) -> Cube:
     return _with_features(out, features)
 
 
-def _aggregate_one(
-    call: Call, cube: Cube, mask: np.ndarray, template: xr.DataArray, counts: bool
-) -> Cube:
-    """The reducer's value over the pixels of one geometry (and the counts when asked)."""
+def _pixels(cube: Cube, mask: np.ndarray) -> Pixels:
+    """The pixels of ``cube`` where ``mask`` is true, along a dimension "pixel"."""
     rows, cols = np.nonzero(mask)
-    if rows.size == 0:  # no pixel centre in the geometry: no-data, no pixels counted
-        value = Cube(xr.zeros_like(template, dtype=FLOAT), xr.zeros_like(template, dtype=bool))
-        return _with_counts(value, 0, xr.zeros_like(template, dtype=FLOAT)) if counts else value
+    if rows.size == 0:
+        return 0, None, None
     pick = {"y": xr.DataArray(rows, dims="pixel"), "x": xr.DataArray(cols, dims="pixel")}
     data = _as_float(cube.data).isel(pick).drop_vars(["x", "y"], errors="ignore")
     valid = cube.full_valid().isel(pick).drop_vars(["x", "y"], errors="ignore")
+    return rows.size, data, valid
+
+
+def _aggregate_one(call: Call, pixels: Pixels, template: xr.DataArray, counts: bool) -> Cube:
+    """The reducer's value over the pixels of one geometry (and the counts when asked)."""
+    size, data, valid = pixels
+    if size == 0:  # no pixel centre in the geometry: no-data, no pixels counted
+        value = Cube(xr.zeros_like(template, dtype=FLOAT), xr.zeros_like(template, dtype=bool))
+        return _with_counts(value, 0, xr.zeros_like(template, dtype=FLOAT)) if counts else value
     result = call.callback("reducer")(
         data=CubeArray(Cube(data, valid), "pixel"), context=call.get("context")
     )
@@ -416,7 +440,7 @@ def _aggregate_one(
         )
     if not counts:
         return result
-    return _with_counts(result, rows.size, valid.sum("pixel").astype(FLOAT))
+    return _with_counts(result, size, valid.sum("pixel").astype(FLOAT))
 
 
 COUNT_LABELS = ["value", "total_count", "valid_count"]
