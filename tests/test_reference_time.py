@@ -187,3 +187,65 @@ def test_climatological_normal_skips_nodata_and_anomaly_propagates_it():
     out = run_process("anomaly", cubes, data={"from_parameter": "d"},
                       normals={"from_parameter": "n"}, period="month")  # fmt: skip
     assert out.filled().values[0] == 8.0 and not out.valid.values[1]
+
+
+# Regressions found by the dask executor's property test (issue 9): tracebacks before.
+SMALL = {"west": 600190, "east": 600290, "north": 5693140, "south": 5693070, "crs": 32631}
+NOTHING = {
+    "process_graph": {"c": node("gte", x={"from_parameter": "value"}, y="2023-01-01", result=True)}
+}  # fmt: skip (text is not a date: false)
+
+
+def _load(bands=("B04", "B08")):
+    return node("load_collection", id="SENTINEL2_L2A_SAMPLE", spatial_extent=SMALL,
+                temporal_extent=None, bands=list(bands))  # fmt: skip
+
+
+def _monthly(source: str, **more):
+    mean = {"process_graph": {"m": node("mean", data={"from_parameter": "data"}, result=True)}}
+    return node("aggregate_temporal_period", data={"from_node": source}, period="month",
+                reducer=mean, **more)  # fmt: skip
+
+
+def test_aggregating_period_labels_by_period_again_is_a_clear_error():
+    graph = {"l": _load(), "a": _monthly("l"), "b": _monthly("a", result=True)}
+    with pytest.raises(pgc.PgcError) as caught:
+        execute(graph)
+    (d,) = caught.value.diagnostics
+    assert (d.code, d.pointer) == ("ProcessParameterInvalid", "/b/arguments/data")
+    assert "'2023-01'" in d.message
+
+
+@pytest.mark.parametrize("process", ["aggregate_temporal_period", "apply_dimension"])
+def test_a_temporal_dimension_without_labels_gives_one_without_labels(process):
+    """filter_labels kept no date; aggregating or cumsumming nothing gives nothing."""
+    graph = {"l": _load(), "f": node("filter_labels", data={"from_node": "l"}, dimension="t",
+                                     condition=NOTHING)}  # fmt: skip
+    if process == "aggregate_temporal_period":
+        graph["a"] = _monthly("f", result=True)
+    else:
+        cumsum = {"process_graph": {"c": node("cumsum", data={"from_parameter": "data"},
+                                              result=True)}}  # fmt: skip
+        graph["a"] = node("apply_dimension", data={"from_node": "f"}, dimension="t",
+                          process=cumsum, result=True)  # fmt: skip
+    cube = execute(graph).value
+    assert cube.dims == ("t", "bands", "y", "x") and dict(cube.data.sizes)["t"] == 0
+
+
+def test_merging_period_labels_with_dates_is_a_clear_error_and_no_labels_merge():
+    merge = node("merge_cubes", cube1={"from_node": "a"}, cube2={"from_node": "m"}, result=True)
+    graph = {"l": _load(), "m": _load(["B05"]), "a": _monthly("l"), "j": merge}
+    with pytest.raises(pgc.PgcError) as caught:
+        execute(graph)
+    (d,) = caught.value.diagnostics
+    assert (d.code, d.pointer) == ("ProcessParameterInvalid", "/j/arguments/cube2")
+    # aggregated, then no period kept: the dates of the other cube
+    graph["a"] = node("filter_labels", data={"from_node": "p"}, dimension="t",
+                      condition=NOTHING)  # fmt: skip
+    graph["p"] = _monthly("l")
+    cube = execute(graph).value
+    assert dict(cube.data.sizes)["t"] == 12 and list(cube.data.bands.values) == [
+        "B04",
+        "B08",
+        "B05",
+    ]

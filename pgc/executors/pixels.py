@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .values import Cube, CubeArray, LabeledArray, concat
+from .values import Cube, CubeArray, LabeledArray, concat, without
 
 
 class PixelLoop(Exception):
@@ -54,7 +54,7 @@ def per_pixel(impl, call, error) -> Any:
 
 def _pixels_of(value: Any) -> xr.DataArray:
     if isinstance(value, CubeArray):
-        return value.cube.data.isel({value.dimension: 0}, drop=True)
+        return without(value.cube.data, value.dimension)
     return value.arrays if isinstance(value, PixelArrays) else value.data
 
 
@@ -114,7 +114,7 @@ def _assemble(results: list, template: xr.DataArray, call, error) -> Any:
             labels = [own[label] for label in labels]
     columns = [[_values(r)[j] for r in results] for j in range(len(labels))]
     parts = [_cube_of(column, template) for column in columns]
-    return CubeArray(concat(parts, dim, labels, [*template.dims, dim]), dim)
+    return CubeArray(concat(parts, dim, labels, [*template.dims, dim], template), dim)
 
 
 def _values(array: Any) -> list:

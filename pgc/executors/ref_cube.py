@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..errors import echo
 from ..grid import OutsideCrs, bbox_in_crs
 from .pixels import PixelArrays
 from .ref_scalar import FLOAT, _as_float
@@ -315,6 +316,19 @@ def _merged_labels(a: Cube, b: Cube, dim: str) -> np.ndarray:
     if dim not in a.dims:
         return b.data[dim].values
     first, second = a.data[dim].values, b.data[dim].values
+    kinds = {np.issubdtype(v.dtype, np.datetime64) for v in (first, second) if len(v)}
+    if len(kinds) > 1:  # dates and text ('2023-01', as aggregate_temporal_period labels)
+        other = second if np.issubdtype(first.dtype, np.datetime64) else first
+        raise ProcessError(
+            "ProcessParameterInvalid",
+            f"The data cubes are not compatible: the labels of '{dim}' are dates in one cube "
+            f"and not in the other ({echo(str(other[0]))}); merge cubes aggregated alike.",
+            "cube2",
+        )
+    if not len(first):  # no labels: no kind of its own (an empty text array, say)
+        first = first.astype(second.dtype)
+    if not len(second):
+        second = second.astype(first.dtype)
     new = second[~np.isin(second, first)]
     merged = np.concatenate([first, new])
     ordered = dim in ("x", "y") or np.issubdtype(merged.dtype, np.datetime64)

@@ -14,7 +14,7 @@ from ..errors import echo
 from ..periods import CLIMATOLOGICAL_NORMALS
 from .ref_scalar import FLOAT, _as_float
 from .reference import Call, ProcessError, implements
-from .values import Cube, CubeArray, LabeledArray, concat
+from .values import Cube, CubeArray, LabeledArray, concat, without
 
 # Period labels as the aggregate_temporal_period definition writes them. December belongs
 # to the next year's djf, November and December to the next year's ndjfma.
@@ -66,17 +66,25 @@ def _all_periods(times: pd.DatetimeIndex, period: str) -> list[str]:
 def _aggregate_temporal_period(call: Call) -> Cube:
     cube = call.get("data")
     period = call.get("period")
-    dim = call.get("dimension") or next(
-        d for d in cube.dims if np.issubdtype(cube.data[d].dtype, np.datetime64)
-    )
+    dates = [d for d in cube.dims if np.issubdtype(cube.data[d].dtype, np.datetime64)]
+    dim = call.get("dimension") or (dates[0] if dates else _temporal_dim(cube))
     if period not in _PERIODS:
         call.fail("ProcessParameterInvalid", f"Unknown period '{period}'.", "period")
+    if dim not in cube.dims:
+        call.fail("DimensionNotAvailable", f"The data cube has no dimension '{dim}'.", "dimension")
+    if dim not in dates and cube.data.sizes[dim]:  # period labels ('2023-01'), say
+        call.fail(
+            "ProcessParameterInvalid",
+            f"The labels of '{dim}' must be dates to aggregate them by period; the first is "
+            f"{echo(str(cube.data[dim].values[0]))} (aggregated by period already?).",
+            "data",
+        )
     times = pd.DatetimeIndex(cube.data[dim].values)
     labels = list(_PERIODS[period](times))
     order = _all_periods(times, period) if len(times) else []
     reducer = call.callback("reducer")
     parts = []
-    template = cube.data.isel({dim: 0}, drop=True)
+    template = without(cube.data, dim)
     for label in order:
         idx = [i for i, lab in enumerate(labels) if lab == label]
         if not idx:  # a period without dates: no-data
@@ -85,7 +93,7 @@ def _aggregate_temporal_period(call: Call) -> Cube:
         sub = cube.isel({dim: idx})
         result = reducer(data=CubeArray(sub, dim), context=call.get("context"))
         parts.append(_like(result, template))
-    return concat(parts, dim, order, cube.dims)
+    return concat(parts, dim, order, cube.dims, template)
 
 
 def _like(result: Any, template: xr.DataArray) -> Cube:

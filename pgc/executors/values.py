@@ -138,9 +138,27 @@ class LabeledArray:
         return len(self.values)
 
 
-def concat(parts: list[Cube], dim: str, labels: list, order: list[str] | tuple) -> Cube:
+def without(data: xr.DataArray, dim: str) -> xr.DataArray:
+    """An array of ``data``'s other dimensions (their shape and coordinates, for templates):
+    its first element along ``dim``, or zeros where ``dim`` has no labels."""
+    if data.sizes[dim]:
+        return data.isel({dim: 0}, drop=True)
+    return xr.zeros_like(data.sum(dim), dtype=data.dtype)
+
+
+def concat(
+    parts: list[Cube],
+    dim: str,
+    labels: list,
+    order: list[str] | tuple,
+    template: xr.DataArray | None = None,
+) -> Cube:
     """``parts`` (cubes of the same shape) one after another along a new dimension ``dim``
-    with ``labels``, the result's dimensions in ``order``."""
+    with ``labels``, the result's dimensions in ``order``; no parts (and no labels) give
+    ``template`` (float, no data) with an empty ``dim``."""
+    if not parts and template is not None:
+        empty = template.astype("float64").expand_dims({dim: np.asarray(labels)})
+        return Cube(empty.transpose(*order), xr.zeros_like(empty, dtype=bool).transpose(*order))
     data = xr.concat([p.data for p in parts], dim=dim).assign_coords({dim: labels})
     valid = xr.concat([p.full_valid() for p in parts], dim=dim)
     valid = valid.assign_coords({dim: labels})
