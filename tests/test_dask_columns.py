@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_dask_executor import check
 
 from pgc.executors import chunked
@@ -34,6 +36,7 @@ def callback(process_id, **arguments):
 
 
 DATA = {"from_parameter": "data"}
+X = {"from_parameter": "x"}
 MEDIAN = callback("median", data=DATA)
 GRAPHS = {
     "aggregate_temporal_period, ndvi, rename_labels": {
@@ -62,7 +65,7 @@ GRAPHS = {
             result=True,
             dimension="bands",
             target_dimension="stats",
-            process=callback("sort", data=DATA),
+            process=callback("extrema", data=DATA),
         ),
     },  # fmt: skip
     "merge_cubes of two loads": {
@@ -130,6 +133,19 @@ def test_on_a_local_cluster(cluster_client, monkeypatch):
     assert [p for p, lazy in seen if lazy] == [
         "aggregate_temporal_period", "ndvi", "rename_labels"
     ]  # fmt: skip
+
+
+def test_apply_dimension_whose_arrays_may_change_length_runs_whole(monkeypatch):
+    """sort drops no-data: the arrays' length, and so the labels, depend on the values of
+    all pixels, which no chunk sees."""
+    seen = spied(monkeypatch)
+    sort = {"process_graph": {
+        "s": {"process_id": "sort", "arguments": {"data": DATA}},
+        "e": {"process_id": "array_apply", "result": True, "arguments": {
+            "data": {"from_node": "s"}, "process": callback("absolute", x=X)}}}}  # fmt: skip
+    graph = {**load(), "a": call("apply_dimension", result=True, dimension="t", process=sort)}
+    check({"process_graph": graph}, DaskOptions(chunk=4))
+    assert seen == [("apply_dimension", False)]
 
 
 def test_over_y_or_x_it_runs_whole(monkeypatch):
@@ -249,3 +265,91 @@ def test_mask_polygon_on_a_local_cluster(cluster_client, monkeypatch):
     seen = spied(monkeypatch, ["mask_polygon"])
     check({"process_graph": masked_fields(True)}, DaskOptions(chunk=64, scheduler=cluster_client))
     assert seen == [("mask_polygon", True)]
+
+
+# -- property: random chains of the processes that never mix pixels --------------------------
+
+BANDS = ("B02", "B03", "B04", "B08", "SCL")
+REDUCERS = ("mean", "max", "median", "first", "last", "sd", "count")
+
+
+@st.composite
+def column_graphs(draw) -> dict:
+    """A load of 2-4 bands (B04 and B08 among them), then 1-4 random steps of processes
+    that never mix pixels, each with random arguments; a second load may be merged in."""
+    others = draw(st.lists(st.sampled_from(("B02", "B03", "SCL")), max_size=2, unique=True))
+    bands = ["B04", "B08", *others]
+    nodes, last = load(bands), "l"
+    for i in range(draw(st.integers(1, 4))):
+        step = draw(st.sampled_from(STEPS))
+        made = step(draw, bands, last)
+        if made is None:
+            continue
+        node, bands = made
+        nodes[f"s{i}"], last = node, f"s{i}"
+    nodes[last] = {**nodes[last], "result": True}
+    return {"process_graph": nodes}
+
+
+def _aggregate(draw, bands, data):
+    reducer = callback(draw(st.sampled_from(REDUCERS)), data=DATA)
+    period = draw(st.sampled_from(("month", "season", "dekad", "year")))
+    return call("aggregate_temporal_period", data, period=period, reducer=reducer), bands
+
+
+def _apply_dimension(draw, bands, data):
+    dimension = draw(st.sampled_from(("t", "bands")))
+    process = draw(st.sampled_from(("cumsum", "sort", "cummax", "array_interpolate_linear")))
+    arguments = {"dimension": dimension, "process": callback(process, data=DATA)}
+    if dimension == "bands" and draw(st.booleans()):
+        arguments["target_dimension"] = "stats"
+    if dimension == "bands" and process == "sort" and "target_dimension" not in arguments:
+        return None  # sorted values under the band names: legal, but labels stay put
+    return call("apply_dimension", data, **arguments), bands if dimension == "t" else None
+
+
+def _ndvi(draw, bands, data):
+    if not bands or not {"B04", "B08"} <= set(bands):
+        return None
+    return call("ndvi", data, nir="B08", red="B04", target_band="NDVI"), [*bands, "NDVI"]
+
+
+def _rename(draw, bands, data):
+    if not bands:
+        return None
+    target = [f"r_{b}" for b in bands]
+    return call("rename_labels", data, dimension="bands", target=target, source=bands), target
+
+
+def _filter_dates(draw, bands, data):
+    month = draw(st.integers(1, 12))
+    condition = callback("gte", x={"from_parameter": "value"}, y=f"2023-{month:02d}-01")
+    return call("filter_labels", data, dimension="t", condition=condition), bands
+
+
+def _reduce_time(draw, bands, data):
+    reducer = callback(draw(st.sampled_from(("sd", "variance", "first"))), data=DATA)
+    return call("reduce_dimension", data, dimension="t", reducer=reducer), bands
+
+
+def _merge(draw, bands, data):
+    if not bands:
+        return None
+    extra = draw(st.sampled_from(("B05", "B11", "B12")))
+    merged = {"process_id": "merge_cubes", "arguments": {
+        "cube1": {"from_node": data}, "cube2": {"from_node": f"m_{extra}"}}}  # fmt: skip
+    return merged, [*bands, extra]
+
+
+STEPS = (_aggregate, _apply_dimension, _ndvi, _rename, _filter_dates, _reduce_time, _merge)
+
+
+@settings(deadline=None, max_examples=40)
+@given(graph=column_graphs(), side=st.integers(3, 7))
+def test_random_chains_of_them_equal_the_reference(graph, side):
+    nodes = graph["process_graph"]
+    for node in list(nodes.values()):  # the loads a merge reads
+        if node["process_id"] == "merge_cubes":
+            other = node["arguments"]["cube2"]["from_node"]
+            nodes.update(load([other.removeprefix("m_")], node=other))
+    check(graph, DaskOptions(chunk=side))

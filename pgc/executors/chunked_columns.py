@@ -54,16 +54,56 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
+# array processes whose result's length never depends on the values; an apply_dimension
+# whose arrays could change length from pixel to pixel (sort dropping no-data, array_filter)
+# runs whole: a chunk cannot know the length, nor the labels, the whole cube's result has
+FIXED_LENGTH = frozenset(
+    {"array_append", "array_apply", "array_concat", "array_interpolate_linear", "array_labels",
+     "cummax", "cummin", "cumproduct", "cumsum", "extrema", "quantiles"}
+)  # fmt: skip
+
+
 def mixes_pixels(process_id: str, value_of: Any) -> bool:
-    """Whether the call mixes pixels: the process is not in :data:`COLUMNS`, or an argument
-    listed there names y or x (``value_of(name)``: the argument's value)."""
+    """Whether the call may mix pixels, or make labels that depend on the values: the
+    process is not in :data:`COLUMNS`, an argument listed there names y or x, or it is an
+    ``apply_dimension`` whose callback may change the arrays' length (``value_of(name)``:
+    the argument's value; a callback's has a ``graph``)."""
     names = COLUMNS.get(process_id)
-    return names is None or any(value_of(name) in SPATIAL for name in names)
+    if names is None or any(value_of(name) in SPATIAL for name in names):
+        return True
+    callback = value_of("process") if process_id == "apply_dimension" else None
+    return callback is not None and not _fixed_length(callback.graph)
+
+
+def _fixed_length(graph: Any) -> bool:
+    """Whether every array the callback makes has a length independent of the values:
+    scalar processes (but ``if``, which may pick arrays of two lengths), reducers, and the
+    array processes of :data:`FIXED_LENGTH`, in its callbacks too."""
+    from ..ir.nodes import Callback
+    from ..specs import load_specs
+
+    specs = load_specs()
+    for node in graph.nodes():
+        spec = specs.get(node.process_id) if not node.namespace else None
+        kind = spec.traits.get("kind") if spec is not None else None
+        plain = kind in ("scalar", "reducer", "constant") and node.process_id != "if"
+        if not plain and node.process_id not in FIXED_LENGTH:
+            return False
+        inner = [v.graph for _, v in node.arguments if isinstance(v, Callback)]
+        if not all(_fixed_length(g) for g in inner):
+            return False
+    return True
 
 
 def explain(node: Any) -> str | None:
     """How ``pgc explain --dask`` says the node runs, or None where it runs whole."""
-    if mixes_pixels(node.process_id, node.literal):
+    from ..ir.nodes import Literal
+
+    def value_of(name: str) -> Any:  # literals as their values, callbacks as they are
+        value = node.arg(name)
+        return value.value if isinstance(value, Literal) else value
+
+    if mixes_pixels(node.process_id, value_of):
         return None
     return "the reference on each chunk alone (it never mixes pixels)"
 
