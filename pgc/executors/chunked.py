@@ -421,14 +421,7 @@ FORMS.update(_REDUCE)
 # Processes that never mix pixels: each chunk alone, as the reference runs it; where the
 # process has another chunked form (reduce_dimension over y or x), that one first
 from .chunked_columns import FORMS as _COLUMNS  # noqa: E402
-
-
-def _first_of(*forms: Any) -> Any:
-    def form(call: Any, options: DaskOptions) -> Cube | None:
-        return next((out for f in forms if (out := f(call, options)) is not None), None)
-
-    return form
-
+from .chunked_columns import first_of  # noqa: E402
 
 for _pid, _form in _COLUMNS.items():
-    FORMS[_pid] = _first_of(FORMS[_pid], _form) if _pid in FORMS else _form
+    FORMS[_pid] = first_of(FORMS[_pid], _form) if _pid in FORMS else _form

@@ -222,3 +222,9 @@ def _or_fail(block: xr.Dataset, task: _Task) -> xr.Dataset:
 
 
 FORMS = dict.fromkeys(COLUMNS, columns)
+
+
+def first_of(*fns: Any) -> Any:
+    """A function giving the first result of ``fns`` that is not None (a process with two
+    chunked forms, or two explanations of one: the more specific first)."""
+    return lambda *args: next((out for fn in fns if (out := fn(*args)) is not None), None)

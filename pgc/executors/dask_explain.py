@@ -83,10 +83,6 @@ def _columns(node: Any) -> str | None:
     return explain(node)
 
 
-def _first_of(*hows: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
-    return lambda node: next((text for how in hows if (text := how(node)) is not None), None)
-
-
 # how each process with a chunked form runs, from its node; None: not in chunks (whole)
 HOW: dict[str, Callable[[Any], str | None]] = {
     "load_collection": _load,
@@ -109,10 +105,10 @@ HOW: dict[str, Callable[[Any], str | None]] = {
 
 
 def _with_columns() -> None:
-    from .chunked_columns import COLUMNS
+    from .chunked_columns import COLUMNS, first_of
 
     for process_id in COLUMNS:
-        HOW[process_id] = _first_of(HOW[process_id], _columns) if process_id in HOW else _columns
+        HOW[process_id] = first_of(HOW[process_id], _columns) if process_id in HOW else _columns
 
 
 _with_columns()

@@ -66,20 +66,12 @@ def _all_periods(times: pd.DatetimeIndex, period: str) -> list[str]:
 def _aggregate_temporal_period(call: Call) -> Cube:
     cube = call.get("data")
     period = call.get("period")
-    dates = [d for d in cube.dims if np.issubdtype(cube.data[d].dtype, np.datetime64)]
-    dim = call.get("dimension") or (dates[0] if dates else _temporal_dim(cube))
+    dim = call.get("dimension") or _temporal_dim(cube)  # the dates' (labels checked below)
     if period not in _PERIODS:
         call.fail("ProcessParameterInvalid", f"Unknown period '{period}'.", "period")
     if dim not in cube.dims:
         call.fail("DimensionNotAvailable", f"The data cube has no dimension '{dim}'.", "dimension")
-    if dim not in dates and cube.data.sizes[dim]:  # period labels ('2023-01'), say
-        call.fail(
-            "ProcessParameterInvalid",
-            f"The labels of '{dim}' must be dates to aggregate them by period; the first is "
-            f"{echo(str(cube.data[dim].values[0]))} (aggregated by period already?).",
-            "data",
-        )
-    times = pd.DatetimeIndex(cube.data[dim].values)
+    times = pd.DatetimeIndex(_dates(cube, dim))
     labels = list(_PERIODS[period](times))
     order = _all_periods(times, period) if len(times) else []
     reducer = call.callback("reducer")
@@ -94,6 +86,20 @@ def _aggregate_temporal_period(call: Call) -> Cube:
         result = reducer(data=CubeArray(sub, dim), context=call.get("context"))
         parts.append(_like(result, template))
     return concat(parts, dim, order, cube.dims, template)
+
+
+def _dates(cube: Cube, dim: str) -> np.ndarray:
+    """The labels of ``dim``, which must be dates (none is fine): period labels such as
+    '2023-01' (aggregate_temporal_period's) fail with ProcessParameterInvalid on data."""
+    labels = cube.data[dim].values
+    if len(labels) and not np.issubdtype(labels.dtype, np.datetime64):
+        raise ProcessError(
+            "ProcessParameterInvalid",
+            f"The labels of '{dim}' must be dates; the first is {echo(str(labels[0]))} (labels "
+            "of periods, from aggregate_temporal_period say: give this process the dates).",
+            "data",
+        )
+    return labels
 
 
 def _like(result: Any, template: xr.DataArray) -> Cube:
@@ -310,15 +316,7 @@ def _climatological_normal(call: Call) -> Cube:
         raise ProcessError("ProcessParameterInvalid", f"Unknown period '{period}'.", "period")
     first, last = (int(y) for y in (call.get("climatology_period") or ["1981", "2010"]))
     dim = _temporal_dim(cube)
-    dates = cube.data[dim].values
-    if len(dates) and not np.issubdtype(dates.dtype, np.datetime64):  # as the type rule says
-        raise ProcessError(
-            "ProcessParameterInvalid",
-            f"The data's temporal labels must be dates; it has {echo(dates[0])} (labels of "
-            "aggregate_temporal_period's periods, say: give climatological_normal the dates).",
-            "data",
-        )
-    times = pd.DatetimeIndex(dates)
+    times = pd.DatetimeIndex(_dates(cube, dim))  # as the type rule says
     if period == "climatology-period":
         labels = ["climatology-period"] * len(times)
     else:
