@@ -60,17 +60,38 @@ class Catalog:
         links (``rel: item``) or ``items/*.json``, whose assets (GeoTIFF/COG, netCDF or Zarr,
         one per band) hold the data; or a collection-level Zarr asset (media type
         ``application/vnd+zarr``, role ``data``): one store with an array [t, y, x] per band
-        on the collection's grid, dates as the ``t`` dimension's values. Returns the id."""
-        folder = Path(folder)
-        stac = json.loads((folder / "collection.json").read_text(encoding="utf-8"))
+        on the collection's grid, dates as the ``t`` dimension's values. Returns the id.
+
+        Every file it names (item links, asset hrefs, the store) must resolve inside
+        ``folder`` (symlinks followed): anything else, a URL or a GDAL ``/vsi`` path is
+        refused with :class:`~pgc.data.access.AccessDenied`, whose message names the item
+        or asset, not the path. Data is read later only through the GTiff driver (no VRT)
+        or as local netCDF/Zarr (:mod:`pgc.data.access`)."""
+        from .access import FormatRefused, ReadAccess
+
+        access = ReadAccess((Path(folder),))
+        folder = access.check(folder, "the collection folder")
+        document = access.check(folder / "collection.json", "the collection's collection.json")
+        stac = json.loads(document.read_text(encoding="utf-8"))
+        if not isinstance(stac, dict) or not isinstance(stac.get("id"), str):
+            raise FormatRefused("collection.json is not a STAC collection with an id")
         store = _zarr_asset(stac)
         if store is not None:
-            self.add(stac, store=(folder / store).resolve())
+            where = access.href(folder, store, "the collection's Zarr asset href")
+            self.add(stac, store=access.check_tree(where, "the collection's Zarr store"))
             return stac["id"]
+        links = [
+            link for link in stac.get("links") or []
+            if isinstance(link, dict) and link.get("rel") == "item"
+        ]  # fmt: skip
         paths = [
-            folder / link["href"] for link in stac.get("links", []) if link.get("rel") == "item"
-        ] or sorted((folder / "items").glob("*.json"))
-        self.add(stac, [read_item(p) for p in paths])
+            access.href(folder, link.get("href"), f"the item link {i + 1} of collection.json")
+            for i, link in enumerate(links)
+        ] or [
+            access.href(folder, f"items/{p.name}", f"the item file {_short(p.name)}")
+            for p in sorted((folder / "items").glob("*.json"))
+        ]  # fmt: skip
+        self.add(stac, [read_item(p, access) for p in paths])
         return stac["id"]
 
     def __contains__(self, collection_id: object) -> bool:
@@ -96,6 +117,9 @@ class Item:
 
     datetime: str
     assets: dict[str, Path]
+    # the folders its assets were checked against (reads check again and open them only
+    # through pgc.data.access); None: only the asset's own path
+    access: Any = field(default=None, compare=False, repr=False)
 
 
 def _zarr_asset(stac: dict) -> str | None:
@@ -106,17 +130,30 @@ def _zarr_asset(stac: dict) -> str | None:
     return None
 
 
-def read_item(path: Path) -> Item:
-    """A STAC item file, read with pystac; asset hrefs are resolved against the item."""
+def read_item(path: Path, access: Any = None) -> Item:
+    """A STAC item file, read with pystac; asset hrefs are resolved against the item and
+    must lie inside ``access``'s folders (default: the item's folder); URLs and GDAL
+    ``/vsi`` paths are refused (:class:`~pgc.data.access.AccessDenied`)."""
     import pystac
 
+    from .access import ReadAccess
+
+    access = access if access is not None else ReadAccess((Path(path).parent,))
+    path = access.check(path, "an item file")
     item = pystac.Item.from_dict(json.loads(path.read_text(encoding="utf-8")))
     when = item.datetime.strftime("%Y-%m-%dT%H:%M:%SZ") if item.datetime else ""
+    name = _short(item.id)
     assets = {
-        key: (path.parent / asset.href).resolve() if "://" not in asset.href else Path(asset.href)
+        key: access.href(path.parent, asset.href, f"the asset {_short(key)} of item {name}")
         for key, asset in item.assets.items()
     }
-    return Item(when, assets)
+    return Item(when, assets, access)
+
+
+def _short(value: Any) -> str:
+    """A user's string quoted and cut short for a message."""
+    text = str(value)
+    return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
 def cube_type_of(stac: dict) -> CubeType:

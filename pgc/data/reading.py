@@ -147,7 +147,7 @@ def read_items(items, bands: list[str], window, dtype: str, stats: ReadStats | N
     out = np.zeros((len(items), len(bands), *window.shape), dtype=dtype)
     for i, item in enumerate(items):
         for j, band in enumerate(bands):
-            part = _read_asset(item.assets[band], band, window)
+            part = _read_asset(item.assets[band], band, window, getattr(item, "access", None))
             out[i, j] = part
             if stats is not None:
                 stats.add(part.size * part.dtype.itemsize, str(item.assets[band]))
@@ -201,15 +201,20 @@ def as_slice(positions: Any) -> Any:
     return positions
 
 
-def _read_asset(path, band: str, window) -> np.ndarray:
-    suffix = str(path).rstrip("/").rsplit(".", 1)[-1].lower()
-    if suffix in ("nc", "zarr"):
-        import xarray as xr
+def _read_asset(path, band: str, window, access=None) -> np.ndarray:
+    """One band's window of an asset, opened only through :mod:`pgc.data.access` (checked
+    against the folders its item was checked against; GeoTIFF through the GTiff driver
+    only, no sidecars, no network)."""
+    from .access import only_in
 
+    access = access if access is not None else only_in(path)
+    suffix = str(path).rstrip("/").rsplit(".", 1)[-1].lower()
+    what = f"the asset of band {band!r}"
+    if suffix in ("nc", "zarr"):
         opened = (
-            xr.open_zarr(path)
+            access.open_zarr(path, what)
             if suffix == "zarr"
-            else xr.open_dataset(path, engine="netcdf4", mask_and_scale=False)
+            else access.open_netcdf(path, what, mask_and_scale=False)
         )
         with opened as dataset:
             variable = dataset[band] if band in dataset else dataset[next(iter(dataset))]
@@ -218,11 +223,10 @@ def _read_asset(path, band: str, window) -> np.ndarray:
                 {rows: slice(window.y0, window.y1), cols: slice(window.x0, window.x1)}
             )
             return np.asarray(part.values).reshape(window.shape)
-    import rasterio
     from rasterio.windows import Window as RasterioWindow
 
     box = RasterioWindow(window.x0, window.y0, window.x1 - window.x0, window.y1 - window.y0)
-    with rasterio.open(path) as src:
+    with access.open_raster(path, what) as src:
         return src.read(1, window=box)
 
 

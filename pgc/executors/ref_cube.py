@@ -49,7 +49,12 @@ def _load_collection(call: Call) -> Cube:
     cid = call.get("id")
     if cid not in catalog:
         call.fail("CollectionNotFound", f"Collection '{cid}' does not exist.", "id")
-    return _read(call, catalog, cid)
+    from ..data.access import ReadRefused
+
+    try:
+        return _read(call, catalog, cid)
+    except ReadRefused as refused:  # the operator's file (a VRT, a symlink out): not the user's
+        call.fail("Internal", f"Collection '{cid}' cannot be read: {refused}.")
 
 
 def read_plan(call: Call, catalog: Any, cid: str):
@@ -400,21 +405,29 @@ def _apply_kernel(call: Call) -> Cube:
 def _load_stac(call: Call) -> Cube:
     """A STAC collection (``collection.json`` and its items) that the embedding
     application's resolver maps to the local file system; pgc does no network I/O."""
-    from pathlib import Path
-
+    from ..data.access import ReadRefused
     from ..data.catalog import Catalog
     from ..federation import exchange
 
     url = str(call.get("url"))
-    path = Path(call.resolve(url, "url"))
+    path = call.resolve(url, "url")  # resolved, inside the run's read roots
     folder = path.parent if path.suffix == ".json" else path
-    if not (folder / "collection.json").is_file():
-        call.fail("ProcessParameterInvalid", f"No STAC collection.json at {url}.", "url")
-    if exchange.is_exchange(folder):  # one whole cube (a federation member's result)
-        return _filtered(call, exchange.read(folder))
-    catalog = Catalog()
-    cid = catalog.add_folder(folder)
-    return _read(call, catalog, cid)
+    # the collection folder is the root of every href in it (pgc.data.access)
+    try:
+        if not (folder / "collection.json").is_file():
+            call.fail("ProcessParameterInvalid", "There is no STAC collection.json at 'url'.",
+                      "url")  # fmt: skip
+        if exchange.is_exchange(folder):  # one whole cube (a federation member's result)
+            return _filtered(call, exchange.read(folder))
+        catalog = Catalog()
+        cid = catalog.add_folder(folder)
+        return _read(call, catalog, cid)
+    except ReadRefused as refused:  # says which item or asset and why, not where
+        call.fail("ProcessParameterInvalid", f"The STAC collection at 'url': {refused}.", "url")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        call.fail("ProcessParameterInvalid",
+                  f"The STAC collection at 'url' cannot be read ({type(exc).__name__}).",
+                  "url")  # fmt: skip
 
 
 def _filtered(call: Call, cube: Cube) -> Cube:

@@ -7,6 +7,12 @@ with rasterio as a cube (bands, y, x) whose band labels are the bands' descripti
 variable a band (dimensions ``time``/``lat``/``lon`` named ``t``/``y``/``x``; NaN and the
 variables' ``_FillValue`` are no-data); ``GeoJSON``, a vector cube as load_geojson gives
 it. Anything else is ``FormatUnsuitable``.
+
+The resolver's path must lie in the run's read roots (:meth:`Call.resolve`); the file is
+opened only through :mod:`pgc.data.access`: GeoTIFF with GDAL's GTiff driver alone (a VRT
+named ``.tif`` is ``FormatUnsuitable``), no sidecars, no network; netCDF by local path
+with the netCDF4 engine; GeoJSON of at most 64 MB (larger is ``ProcessParameterInvalid``).
+Messages name the argument, never the local path.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..errors import echo
 from .reference import Call, implements
 from .values import Cube
 
@@ -26,27 +33,36 @@ NAMES = {"time": "t", "lat": "y", "latitude": "y", "lon": "x", "longitude": "x"}
 
 @implements("load_url")
 def _load_url(call: Call) -> Cube:
-    url, fmt = str(call.get("url")), str(call.get("format", "")).lower()
-    path = call.resolve(url, "url")
+    from ..data.access import FormatRefused, ReadRefused, sentence
+
+    fmt = str(call.get("format", "")).lower()
+    if fmt not in RASTER | {"netcdf", "geojson"}:
+        call.fail(
+            "FormatUnsuitable", f"pgc reads GTiff, netCDF and GeoJSON, not {echo(fmt)}.", "format"
+        )
+    path = call.resolve(str(call.get("url")), "url")
+    access = call.read_access(path)
+    what = "the file given as 'url'"
     try:
         if fmt in RASTER:
-            return _geotiff(path)
+            return _geotiff(access, path, what)
         if fmt == "netcdf":
-            return _netcdf(path)
-        if fmt == "geojson":
-            from .ref_vector import geojson_cube
+            return _netcdf(access, path, what)
+        from .ref_vector import geojson_cube
 
-            with open(path, encoding="utf-8") as file:
-                return geojson_cube(json.load(file), [])
-    except (OSError, ValueError, KeyError) as exc:
-        call.fail("FormatUnsuitable", f"{url} cannot be read as {fmt}: {exc}", "format")
-    call.fail("FormatUnsuitable", f"pgc reads GTiff, netCDF and GeoJSON, not '{fmt}'.", "format")
+        return geojson_cube(json.loads(access.read_text(path, what)), [])
+    except FormatRefused as refused:
+        call.fail("FormatUnsuitable", f"{sentence(refused)[:-1]} (read as {fmt}).", "format")
+    except ReadRefused as refused:  # outside, missing, too large
+        call.fail("ProcessParameterInvalid", sentence(refused), "url")
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        # not the exception's message: it may name local paths
+        call.fail("FormatUnsuitable", f"{what.capitalize()} cannot be read as {fmt} "
+                  f"({type(exc).__name__}).", "format")  # fmt: skip
 
 
-def _geotiff(path: Any) -> Cube:
-    import rasterio
-
-    with rasterio.open(path) as src:
+def _geotiff(access: Any, path: Any, what: str) -> Cube:
+    with access.open_raster(path, what) as src:
         values = src.read()
         transform, nodata, crs = src.transform, src.nodata, src.crs
         labels = [d or str(i + 1) for i, d in enumerate(src.descriptions)]
@@ -62,8 +78,8 @@ def _geotiff(path: Any) -> Cube:
     return Cube.from_nodata(data, nodata)
 
 
-def _netcdf(path: Any) -> Cube:
-    with xr.open_dataset(path) as dataset:  # mask_and_scale: _FillValue becomes NaN
+def _netcdf(access: Any, path: Any, what: str) -> Cube:
+    with access.open_netcdf(path, what) as dataset:  # mask_and_scale: _FillValue becomes NaN
         dataset = dataset.rename({k: v for k, v in NAMES.items() if k in dataset.dims})
         data = dataset.to_array("bands").load().drop_encoding()  # the file's, not the cube's
     order = [d for d in ("t", "bands", "y", "x") if d in data.dims]
