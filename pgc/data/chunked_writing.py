@@ -125,7 +125,8 @@ def write_zarr(cube: Any, path: Path, options: dict, dask: Any) -> None:
     data = writers.values_for_files(cube)
     sides = {d: _largest_chunk(data, d) for d in ("y", "x") if d in data.dims}
     data = data.chunk({d: sides.get(d, -1) for d in data.dims})
-    dask.compute(data.to_dataset().to_zarr(path, mode="w", consolidated=False, compute=False))
+    store = data.to_dataset().to_zarr(path, mode="w-", consolidated=False, compute=False)
+    dask.compute(store)  # created, never overwritten (see writers.write_zarr)
 
 
 CHUNKED = {"gtiff": write_gtiff, "netcdf": write_netcdf, "zarr": write_zarr}

@@ -80,8 +80,10 @@ def write_netcdf(cube, path: Path, options: dict) -> None:
 
 
 def write_zarr(cube, path: Path, options: dict) -> None:
-    """A Zarr store (a folder) with the variable ``values``."""
-    values_for_files(cube).to_dataset().to_zarr(path, mode="w", consolidated=False)
+    """A Zarr store (a folder) with the variable ``values``. Created, never overwritten
+    (``mode="w-"``: a folder holding anything fails; the caller removes a store it may
+    replace, :func:`pgc.data.safepaths.fresh_target`)."""
+    values_for_files(cube).to_dataset().to_zarr(path, mode="w-", consolidated=False)
 
 
 def write_json(cube, path: Path, options: dict) -> None:

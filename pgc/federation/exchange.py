@@ -48,6 +48,7 @@ def write(value: Any, folder: Path, collection_id: str) -> int:
     if data.dtype == object or data.dtype.kind in "USM":
         raise NotExchangeable(f"values of dtype {data.dtype} cannot be written as netCDF")
     folder = Path(folder)
+    _check_fresh(folder)
     (folder / "items").mkdir(parents=True, exist_ok=True)
     variables = {"values": data.astype("uint8") if data.dtype == bool else data}
     valid = value.valid.drop_encoding()
@@ -102,23 +103,47 @@ def write(value: Any, folder: Path, collection_id: str) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
+_WRITTEN = {"collection.json", "items", "items/result.json", f"items/{ASSET}"}
+
+
+def _check_fresh(folder: Path) -> None:
+    """Refuse (:class:`pgc.data.safepaths.TargetExists`) a folder holding anything but
+    what :func:`write` writes there (an earlier exchange's files are replaced; nothing
+    else is overwritten), or a symlink on the way."""
+    from ..data.safepaths import TargetExists
+
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise TargetExists(f"{folder.name} exists and is not a folder pgc wrote")
+    if not folder.exists():
+        return
+    for path in folder.rglob("*"):
+        relative = path.relative_to(folder).as_posix()
+        if path.is_symlink() or relative not in _WRITTEN:
+            raise TargetExists(f"{folder.name} holds files pgc did not write")
+
+
 def is_exchange(folder: Path) -> bool:
     """Whether a STAC collection folder holds one cube written by :func:`write`."""
-    item = Path(folder) / "items" / "result.json"
-    if not item.is_file():
+    from ..data.access import ReadAccess
+
+    item = ReadAccess((Path(folder),)).inside(Path(folder) / "items" / "result.json")
+    if item is None or not item.is_file():  # a symlink out of the folder is no exchange
         return False
     assets = json.loads(item.read_text(encoding="utf-8")).get("assets", {})
     return assets.get("data", {}).get("type") == MEDIA_TYPE
 
 
 def read(folder: Path):
-    """The cube a :func:`write` wrote (values, validity, attributes as they were)."""
+    """The cube a :func:`write` wrote (values, validity, attributes as they were). The
+    asset must resolve inside ``folder`` (:class:`pgc.data.access.ReadRefused` if not)."""
     import xarray as xr
 
+    from ..data.access import ReadAccess
     from ..executors.values import Cube
 
+    access = ReadAccess((Path(folder),))
     path = Path(folder) / "items" / ASSET
-    with xr.open_dataset(path, engine="netcdf4", mask_and_scale=False) as dataset:
+    with access.open_netcdf(path, "the exchange's data asset", mask_and_scale=False) as dataset:
         dataset.load()
         values = dataset["values"]
         dtype = dataset.attrs["pgc_dtype"]

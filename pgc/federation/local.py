@@ -3,8 +3,10 @@
 It runs the jobs of a split (:mod:`pgc.federation.split`) in the plan's order, each on its
 member's executor with the member's own collection names. Where a job saves a value for
 another member, the simulator writes it as a STAC collection folder
-(:mod:`pgc.federation.exchange`) under ``folder/JOB/NODE``; the reading job's ``load_stac``
-of ``https://pgc-federation.invalid/JOB/NODE`` resolves to that folder and nowhere else.
+(:mod:`pgc.federation.exchange`) under ``folder/JOB/NODE`` (both ids as safe file names,
+:func:`pgc.data.safepaths.path_component`, checked to lie inside ``folder``); the reading
+job's ``load_stac`` of ``https://pgc-federation.invalid/JOB/NODE`` resolves, through a table
+of what this run wrote, to that folder and nowhere else.
 The bytes of those folders, times the other members that read them, are the bytes the
 federation moved: measured, not estimated.
 
@@ -18,10 +20,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..data.safepaths import UnsafeOutput, inside, path_component
 from ..errors import Diagnostic, PgcError
 from . import exchange
 from .description import Federation
-from .split import SCHEME, Split
+from .split import Split
 
 
 @dataclass
@@ -68,6 +71,18 @@ class LocalFederation:
             catalog.add({**stac, "id": own}, list(items) if items is not None else None)
         return catalog
 
+    def exchange_folder(self, job_id: str, node_id: str) -> Path:
+        """Where a job's saved node is written: ``folder/JOB/NODE``, each id as one safe
+        file-name component, checked to lie inside the folder (symlinks resolved)."""
+        from ..runner import OutputError
+
+        target = self.folder / path_component(job_id) / path_component(node_id)
+        try:
+            inside(self.folder, target)
+        except UnsafeOutput as why:
+            raise OutputError(f"job {job_id} cannot save node {node_id!r}: {why}") from None
+        return target
+
     def run(self, split: Split) -> LocalRun:
         """Run every job of ``split``; the result is the value of the job that holds the
         user's result node."""
@@ -102,11 +117,15 @@ class LocalFederation:
                     continue
                 cube = output[0]
                 url = job.saves[source]
-                target = self.folder / url.removeprefix(SCHEME)
+                target = self.exchange_folder(job.id, source)
                 try:
                     # an id of fixed length: names do not change the bytes moved
                     uid = hashlib.sha256(url.encode()).hexdigest()[:16]
                     size = exchange.write(cube, target, f"pgc-{uid}")
+                except UnsafeOutput as why:
+                    from ..runner import OutputError
+
+                    raise OutputError(f"job {job.id} cannot save node {source!r}: {why}") from None
                 except exchange.NotExchangeable as why:
                     raise PgcError([Diagnostic(
                         "FederationUnsatisfiable",

@@ -18,7 +18,10 @@ the jobs it reads from.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
 
 from ..ir.graph import Graph
 from ..ir.nodes import Literal, Node, NodeRef, map_refs
@@ -77,7 +80,65 @@ class Split:
 
 
 def url_of(job_id: str, node_id: str) -> str:
-    return f"{SCHEME}{job_id}/{node_id}"
+    """The placeholder URL of a job's saved node: both ids percent-encoded as one path
+    segment each, so a ``/`` or ``..`` in an id neither adds segments nor makes two
+    (job, node) pairs share a URL.
+
+    >>> url_of("a-0", "mean"), url_of("../b-1", "..")
+    ('https://pgc-federation.invalid/a-0/mean', 'https://pgc-federation.invalid/..%2Fb-1/%2E%2E')
+    """
+    return f"{SCHEME}{_segment(job_id)}/{_segment(node_id)}"
+
+
+def _segment(text: str) -> str:
+    if text in (".", ".."):  # dot segments: a URL parser would drop them
+        return text.replace(".", "%2E")
+    return quote(text.encode("utf-8", "surrogatepass"), safe="")
+
+
+PLAN = "plan.json"
+
+
+def job_file(job_id: str) -> str:
+    """The file name of a job's graph in a folder of jobs: the id as a safe file name
+    (:func:`pgc.data.safepaths.path_component`; ``plan.json`` holds the original ids)."""
+    from ..data.safepaths import path_component
+
+    return path_component(job_id) + ".json"
+
+
+def write_jobs(result: Split, folder: str | Path, overwrite: bool = False) -> Path:
+    """Write each job's openEO graph (``JOB.json``, :func:`job_file`) and the plan
+    (``plan.json``, with each job's ``file``) into ``folder``; the plan's path. A folder that
+    is not empty is written into only with ``overwrite``, and then only the files named
+    here are replaced: nothing else there is touched. Every file is checked to lie inside
+    ``folder``. Raises :class:`pgc.data.safepaths.UnsafeOutput` (or OSError)."""
+    from ..data.safepaths import TargetExists, check_target, inside
+
+    folder = Path(folder)
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise TargetExists(f"{folder} exists and is not a folder: pgc writes jobs into a folder")
+    if folder.is_dir() and any(folder.iterdir()) and not overwrite:
+        raise TargetExists(f"{folder} exists and is not empty: pass --overwrite to write into it")
+    files = {job.id: job_file(job.id) for job in result.jobs}
+    if len(set(files.values()) | {PLAN}) != len(files) + 1:  # cannot happen: names are distinct
+        raise TargetExists("two jobs would share a file name")
+    texts = {name: json.dumps(job.to_openeo(), indent=2, ensure_ascii=False) + "\n"
+             for name, job in zip(files.values(), result.jobs, strict=True)}  # fmt: skip
+    plan = result.plan()
+    for entry in plan["jobs"]:
+        entry["file"] = files[entry["id"]]
+    texts[PLAN] = json.dumps(plan, indent=2) + "\n"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in texts:  # everything checked before anything is written
+        if check_target(inside(folder, folder / name), overwrite) not in ("new", "file"):
+            raise TargetExists(f"{folder / name} is a folder: pgc does not replace it")
+    for name, text in texts.items():
+        target = folder / name
+        if target.is_symlink():  # replace the link, never what it points to
+            target.unlink()
+        target.write_text(text, encoding="utf-8")
+    return folder / PLAN
 
 
 def split(graph: Graph, placement: Placement, federation: Federation) -> Split:
