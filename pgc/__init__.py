@@ -8,6 +8,8 @@ True
 {'x': 3.141592653589793}
 """
 
+import logging
+
 from .errors import Diagnostic, PgcError
 from .frontend import ValidationResult, validate
 from .limits import Limits
@@ -18,6 +20,10 @@ __all__ = [
     "run", "validate",
 ]  # fmt: skip
 __version__ = "0.1.0"
+
+# A library logs, the application decides where to: internal errors go to the "pgc" logger
+# with their tracebacks (pgc --debug prints them), never to the user's terminal by default.
+logging.getLogger("pgc").addHandler(logging.NullHandler())
 
 
 def __getattr__(name: str):

@@ -1,7 +1,9 @@
 """The ``pgc`` command line.
 
-Exit codes: 0 when the graph is valid, 1 when it is not (input that is not JSON included),
-2 when a file cannot be read or the command line is wrong.
+Exit codes: 0 when the graph is valid, 1 when it is not (input that is not JSON included,
+and a graph that fails while it runs), 2 when a file cannot be read or written or the command
+line is wrong, 3 for an error inside pgc (``Internal``: a bug, logged with its traceback
+under ``--debug``; the user sees one line, never a traceback).
 
     pgc validate examples/evi.json
     pgc validate --json - < graph.json
@@ -17,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser = _Parser(prog="pgc", description="A compiler for openEO process graphs.")
     parser.add_argument("--version", action="version", version=f"pgc {_version()}")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="print the traceback of an internal error (the operator's log) on stderr",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -92,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--emit", choices=["ir", "json", "dot"], default="ir")
     c.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
+    c.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="with --federation: write into a folder -o names that is not empty, replacing "
+        "the files pgc writes there (and nothing else)",
+    )
     c.add_argument(
         "--federation",
         metavar="FED",
@@ -135,6 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="OUT",
         help="where to write what save_result saves (format from save_result)",
     )
+    r.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an output that exists (a file, or a Zarr store pgc wrote; never "
+        "another folder)",
+    )
     r.add_argument("--preview", metavar="PNG", help="also write a quick-look PNG of the result")
     r.add_argument(
         "--stats", action="store_true", help="report bytes read, time per stage and peak memory"
@@ -173,6 +192,28 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="SECONDS",
         help="time limit of one run_udf call, process start included (default 60)",
+    )
+    r.add_argument(
+        "--allow-read",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="a folder load_stac and load_url may read (repeatable): the URL "
+        "https://pgc-files.invalid/PATH names the local file /PATH, which must be inside "
+        "it (symlinks resolved); every other URL is refused",
+    )
+    r.add_argument("--json", action="store_true", help="print errors as openEO error objects")
+    r.add_argument(
+        "--max-seconds",
+        type=float,
+        metavar="S",
+        help="the run's time budget (RequestTimeout past it; default: none)",
+    )
+    r.add_argument(
+        "--max-cube-bytes",
+        type=int,
+        metavar="N",
+        help="the budget of one intermediate cube, in bytes (default 8 GiB)",
     )
     r.set_defaults(run=cmd_run)
 
@@ -237,6 +278,13 @@ def main(argv: list[str] | None = None) -> int:
         args = argparse.Namespace(run=cmd_bench, arguments=argv[1:])
     else:
         args = parser.parse_args(argv)
+    if getattr(args, "debug", False):
+        import logging
+
+        logging.getLogger("pgc").addHandler(logging.StreamHandler(sys.stderr))
+    for stream in (sys.stdout, sys.stderr):  # a lone surrogate in a node id must print
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")
     try:
         return args.run(args)
     except BrokenPipeError:  # `pgc ... | head`
@@ -245,6 +293,15 @@ def main(argv: list[str] | None = None) -> int:
     except _UsageError as exc:
         print(f"pgc: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - the boundary: one line for the user, never a traceback
+        from .errors import from_exception
+
+        code, message = from_exception(exc)
+        if getattr(args, "json", False):
+            print(json.dumps({"errors": [{"code": code, "message": message, "pointer": ""}]}))
+        else:
+            print(f"pgc: {code}: {message}", file=sys.stderr)
+        return EXIT_INTERNAL if code == "Internal" else EXIT_INVALID
 
 
 class _UsageError(Exception):
@@ -410,14 +467,14 @@ def _compile_federated(args: argparse.Namespace) -> int:
     result = _federate(args)
     if result is None:
         return EXIT_INVALID
+    from .data.safepaths import UnsafeOutput
+    from .federation.split import write_jobs
+
     folder = Path(args.output)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        for job in result.split.jobs:
-            text = json.dumps(job.to_openeo(), indent=2, ensure_ascii=False) + "\n"
-            (folder / f"{job.id}.json").write_text(text, encoding="utf-8")
-        plan = json.dumps(result.split.plan(), indent=2) + "\n"
-        (folder / "plan.json").write_text(plan, encoding="utf-8")
+    try:  # job files named by safe components of the job ids (plan.json: the ids)
+        write_jobs(result.split, folder, overwrite=args.overwrite)
+    except UnsafeOutput as exc:
+        raise _UsageError(str(exc)) from None
     except OSError as exc:
         raise _UsageError(f"cannot write {folder}: {exc.strerror or exc}") from None
     jobs = ", ".join(f"{j.id} on {j.member}" for j in result.split.jobs)
@@ -489,11 +546,21 @@ def _dask_options(args: argparse.Namespace, executor: str):
         yield options
 
 
+def _read_options(folders: list[str]) -> dict:
+    """execute's resolver and read roots for ``--allow-read`` (none: no resolver)."""
+    if not folders:
+        return {}
+    from .data.access import FolderResolver, ReadAccess
+
+    return {"resolver": FolderResolver(ReadAccess.of(folders)), "allow_read": tuple(folders)}
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import resource
 
     from .errors import PgcError
     from .frontend.source import Source
+    from .limits import Limits
     from .passes.manager import parse_pipeline
     from .runner import OutputError, execute
 
@@ -507,6 +574,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     executor = "dask" if args.dask else args.executor
     if args.chunk is not None and executor != "dask":
         raise _UsageError("--chunk sets the dask executor's chunks: use it with --executor dask")
+    budget = {"max_seconds": args.max_seconds, "max_cube_bytes": args.max_cube_bytes}
+    try:
+        limits = Limits().replace(**{k: v for k, v in budget.items() if v is not None})
+    except ValueError as exc:
+        raise _UsageError(str(exc)) from None
     try:
         with _dask_options(args, executor) as dask:
             result = execute(
@@ -519,15 +591,22 @@ def cmd_run(args: argparse.Namespace) -> int:
                 user_processes=_read_udps(args.udp),
                 python_udf=args.python_udf,
                 udf_timeout=args.udf_timeout,
+                **_read_options(args.allow_read),
                 executor=executor,
                 dask=dask,
                 output=args.output,
+                overwrite=args.overwrite,
+                limits=limits,
             )
     except PgcError as exc:
         source = Source(name, data.decode("utf-8", "replace"))
-        for d in exc.diagnostics:
-            print(format_diagnostic(source.place(d), source))
-        return EXIT_INVALID
+        if args.json:
+            errors = [source.place(d).to_openeo() for d in exc.diagnostics]
+            print(json.dumps({"errors": errors}, indent=2, ensure_ascii=False))
+        else:
+            for d in exc.diagnostics:
+                print(format_diagnostic(source.place(d), source))
+        return EXIT_INTERNAL if exc.code == "Internal" else EXIT_INVALID
     except OutputError as exc:
         raise _UsageError(str(exc)) from None
     if args.output and not result.outputs:
@@ -548,7 +627,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not isinstance(shown, Cube):
             raise _UsageError("--preview needs a result that is a data cube")
         try:
-            write_preview(shown, args.preview)
+            from .data.safepaths import fresh_target
+
+            write_preview(shown, fresh_target(args.preview, args.overwrite))
         except (ValueError, OSError) as exc:
             raise _UsageError(f"cannot write the preview {args.preview}: {exc}") from None
         print(f"wrote {args.preview} (preview)")

@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import Diagnostic, PgcError
+from .analysis.budget import check_budget
+from .errors import Diagnostic, PgcError, internal_error, short
 from .gcpause import gc_paused
 from .ir.graph import Graph
 from .ir.infer import Environment, infer_graph
@@ -117,21 +118,34 @@ def compile(  # noqa: A001 - the natural name, as pgc.compile
     limits: Limits | None = None,
     name: str = "<input>",
     verify: bool = False,
+    trusted_ir: bool = False,
 ) -> Plan:
     """Compile an openEO graph (JSON text, bytes or dict) or IR text into a :class:`Plan`.
 
-    Raises :class:`~pgc.errors.PgcError` with every diagnostic when the graph is invalid
-    or its types show an error.
+    Raises :class:`~pgc.errors.PgcError` with every diagnostic when the graph is invalid,
+    its types show an error, or a value it makes is over the budget of ``limits``; an
+    unexpected failure inside pgc is a PgcError too (``Internal``, logged). IR text is
+    validated as the openEO JSON it stands for, unless ``trusted_ir`` (pgc's own IR, with
+    ``pgc::`` kernel nodes that openEO does not know: tests and tools, never user input).
     """
     with gc_paused():
-        return _compile(document, pipeline, specs, catalog, user_processes, limits, name, verify)
+        try:
+            return _compile(
+                document, pipeline, specs, catalog, user_processes, limits, name, verify,
+                trusted_ir,
+            )  # fmt: skip
+        except PgcError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the API's boundary: never a traceback
+            raise internal_error(exc) from None
 
 
-def _compile(document, pipeline, specs, catalog, user_processes, limits, name, verify) -> Plan:
+def _compile(
+    document, pipeline, specs, catalog, user_processes, limits, name, verify, trusted_ir
+) -> Plan:
     from .data.catalog import default_catalog
     from .frontend.lower import lower
     from .frontend.validate import validate
-    from .ir.parser import IRSyntaxError, parse_ir
 
     timings: dict[str, float] = {}
     if not isinstance(specs, Specs):
@@ -139,17 +153,16 @@ def _compile(document, pipeline, specs, catalog, user_processes, limits, name, v
     names = parse_pipeline(pipeline) if isinstance(pipeline, str) else list(pipeline)
     start = time.perf_counter()
     warnings: list[Diagnostic] = []
+    graph = None
     if isinstance(document, bytes | bytearray):
         document = bytes(document).decode("utf-8", "replace")
+    limits = limits or Limits()
     if isinstance(document, str) and looks_like_ir(document):
-        try:
-            graph = parse_ir(document)
-        except IRSyntaxError as exc:
-            raise PgcError(
-                [Diagnostic("ProcessGraphInvalid", str(exc), "", line=exc.line, column=exc.column)]
-            ) from None
+        graph = _read_ir(document, limits)
         timings["parse"] = time.perf_counter() - start
-    else:
+        if not trusted_ir:  # validated as the openEO JSON it stands for, limits included
+            document = _raise_ir(graph)
+    if not isinstance(graph, Graph) or not trusted_ir:
         result = validate(
             document, specs=specs, user_processes=user_processes, limits=limits, name=name
         )
@@ -164,6 +177,7 @@ def _compile(document, pipeline, specs, catalog, user_processes, limits, name, v
         specs,
         catalog if catalog is not None else default_catalog(),
         user_processes=_by_id(user_processes),
+        limits=limits,
     )
     start = time.perf_counter()
     typed = infer_graph(graph, env)
@@ -175,6 +189,46 @@ def _compile(document, pipeline, specs, catalog, user_processes, limits, name, v
     optimized, log = run_pipeline(typed, names, PassContext(env), verify=verify)
     if any(r.changed and r.name not in KEEPS_TYPES for r in log.records):
         # passes keep types only where they did not change (or by construction)
-        optimized = infer_graph(optimized, Environment(specs, env.catalog))
+        optimized = infer_graph(optimized, Environment(specs, env.catalog, limits=limits))
     timings["passes"] = time.perf_counter() - start
+    over = check_budget(optimized, limits)  # what will run, after filters moved into loads
+    if over:
+        raise PgcError(over)
     return Plan(optimized, typed, log, names, warnings, timings)
+
+
+def _read_ir(text: str, limits: Limits) -> Graph:
+    """The graph of IR text, read within the input limits (its size, and nesting that
+    would exhaust the parser's recursion)."""
+    from .ir.parser import IRSyntaxError, parse_ir
+
+    if len(text) > limits.max_bytes:
+        message = f"The document is {len(text)} characters; the limit is {limits.max_bytes}."
+        raise PgcError([Diagnostic("ProcessGraphInvalid", message)])
+    depth = deepest = 0
+    for char in text:  # brackets in strings count too: an upper bound on the nesting
+        if char in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]}":
+            depth -= 1
+    if deepest > limits.max_json_depth:
+        message = f"The IR text nests {deepest} levels deep; the limit is {limits.max_json_depth}."
+        raise PgcError([Diagnostic("ProcessGraphInvalid", message)])
+    try:
+        return parse_ir(text)
+    except IRSyntaxError as exc:
+        raise PgcError(
+            [Diagnostic("ProcessGraphInvalid", str(exc), "", line=exc.line, column=exc.column)]
+        ) from None
+
+
+def _raise_ir(graph: Graph) -> dict:
+    """The openEO process that IR ``graph`` stands for (to be validated like any JSON)."""
+    from .ir.raising import to_openeo
+
+    try:
+        return to_openeo(graph)
+    except Exception as exc:  # noqa: BLE001 - IR that no openEO graph stands for
+        message = f"The IR text does not stand for an openEO process graph ({short(str(exc))})."
+        raise PgcError([Diagnostic("ProcessGraphInvalid", message)]) from None

@@ -12,6 +12,7 @@ by one; :class:`PgcError` carries a whole list when an API must raise.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -106,3 +107,48 @@ def short(value: object) -> str:
 def echo(value: object) -> str:
     """Like :func:`short`, and strings in quotes: ``'B04'``."""
     return f"'{short(value)}'" if isinstance(value, str) else short(value)
+
+
+LOG = logging.getLogger("pgc")
+
+
+def from_exception(exc: BaseException) -> tuple[str, str]:
+    """The openEO code and a short message for an exception that is not pgc's own, at a
+    boundary (a process call, a type rule, the API, the CLI): user input never ends in a
+    traceback. What the input caused (memory, number range, nesting, an unknown CRS) gets
+    the code that says so; anything else is a pgc bug, ``Internal``, logged with its
+    traceback for the operator while the user sees one line.
+
+    >>> from_exception(OverflowError("int too large to convert"))[0]
+    'ProcessParameterInvalid'
+    """
+    if isinstance(exc, MemoryError):
+        return (
+            "ProcessGraphComplexity",
+            "The computation needs more memory than pgc may use: make the extent, the "
+            "number of dates or bands, or the resolution smaller.",
+        )
+    if isinstance(exc, RecursionError):
+        return ("ProcessGraphComplexity", "The input is nested too deeply to be processed.")
+    if isinstance(exc, OverflowError) or (
+        isinstance(exc, ValueError) and "out of range" in str(exc)
+    ):
+        return (
+            "ProcessParameterInvalid",
+            "A number is out of the range pgc computes with (64-bit floating point numbers "
+            "and dates between years 1 and 9999).",
+        )
+    if type(exc).__name__ == "CRSError":  # rasterio's and pyproj's
+        return ("ProcessParameterInvalid", "Not a coordinate reference system pgc knows.")
+    LOG.error("internal error: %s", type(exc).__name__, exc_info=exc)
+    return (
+        "Internal",
+        f"pgc failed unexpectedly ({type(exc).__name__}); this is a bug in pgc, and the "
+        "operator's log has the details.",
+    )
+
+
+def internal_error(exc: BaseException, pointer: str = "", **where) -> PgcError:
+    """:class:`PgcError` with one diagnostic for ``exc`` (see :func:`from_exception`)."""
+    code, message = from_exception(exc)
+    return PgcError([Diagnostic(code, message, pointer, **where)])

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -31,24 +32,46 @@ class RunResult:
     saved_nodes: list[str] = field(default_factory=list)  # the save_result node of each output
     written: list[Path] = field(default_factory=list)  # what execute(output=...) wrote
 
-    def write(self, path: str | Path) -> list[Path]:
-        """Write what save_result saved to ``path`` (several results: numbered files)."""
-        return write_outputs(self.outputs, Path(path))
+    def write(self, path: str | Path, overwrite: bool = False) -> list[Path]:
+        """Write what save_result saved to ``path`` (several results: numbered files). A
+        target that exists is refused (:class:`OutputError`) unless ``overwrite``; even then
+        pgc replaces only files and Zarr stores, never another folder."""
+        return write_outputs(self.outputs, Path(path), overwrite=overwrite)
 
 
 class OutputError(ValueError):
     """A result that cannot be written where or as asked (format, folder, shape)."""
 
 
-def write_outputs(outputs: list, path: Path, dask: Any = None) -> list[Path]:
+def write_outputs(
+    outputs: list, path: Path, dask: Any = None, *, overwrite: bool = False
+) -> list[Path]:
     """Write ``outputs`` (cube, format, options) to ``path``, numbered when there are
-    several; chunk by chunk for the dask executor's cubes (``dask``: its options)."""
+    several; chunk by chunk for the dask executor's cubes (``dask``: its options). Every
+    target is checked before anything is written: one that exists (a file, a folder that
+    is not empty) is refused unless ``overwrite`` (:mod:`pgc.data.safepaths`)."""
+    from .data.safepaths import UnsafeOutput, check_target, fresh_target
     from .data.writers import writer_for
 
-    written = []
-    for i, (cube, fmt, options) in enumerate(outputs):
-        target = path if len(outputs) == 1 else path.with_stem(f"{path.stem}_{i + 1}")
+    try:
+        targets = [
+            path if len(outputs) == 1 else path.with_stem(f"{path.stem}_{i + 1}")
+            for i in range(len(outputs))
+        ]
+    except ValueError as exc:  # a path with no name ("/") cannot be numbered
+        raise OutputError(f"cannot write {path}: {exc}") from None
+    for target, (_, fmt, _) in zip(targets, outputs, strict=True):
         try:
+            writer_for(fmt)
+            check_target(target, overwrite)
+        except KeyError:
+            raise OutputError(f"cannot write {target}: pgc does not write {fmt!r}") from None
+        except UnsafeOutput as exc:
+            raise OutputError(str(exc)) from None
+    written = []
+    for target, (cube, fmt, options) in zip(targets, outputs, strict=True):
+        try:
+            fresh_target(target, overwrite)
             if dask is not None:
                 from .data.chunked_writing import write
 
@@ -73,26 +96,44 @@ def execute(
     user_processes: Any = None,
     name: str = "<input>",
     resolver: Any = None,
+    allow_read: Any = (),
     progress: Any = None,
     python_udf: bool = False,
     udf_timeout: float | None = None,
+    udf_memory_mb: float | None = None,
     executor: str = "reference",
     dask: Any = None,
     output: str | Path | None = None,
+    overwrite: bool = False,
+    limits: Any = None,
 ) -> RunResult:
     """Compile and run ``document``; raises pgc.PgcError with openEO codes on failure.
 
+    ``limits`` (:class:`pgc.limits.Limits`): the input limits and the budget, checked from
+    the types before anything runs and again while running (``ProcessGraphComplexity``,
+    ``RequestTimeout`` past ``max_seconds``). Any failure inside pgc is a PgcError too
+    (``Internal``, logged with its traceback on the ``pgc`` logger), never another exception
+    (but :class:`OutputError` for ``output``, and ValueError for a wrong ``executor``).
+
     ``resolver`` maps URLs (``load_stac``) to local paths, or returns None to refuse one.
+    ``allow_read``: the folders (str or Path) the resolver's paths must lie in, symlinks
+    resolved (others are ``ProcessParameterInvalid``); empty: each path the resolver gives
+    is the only place its load reads. Either way a STAC collection's hrefs must stay in its
+    folder, and files are opened only through :mod:`pgc.data.access` (no VRT, no network).
     ``executor="numba"`` runs elementwise work as fused numba kernels (the rest as the
     reference does); ``result.kernels`` then says what the kernels cost.
     ``executor="dask"`` reads and runs the kernels chunk by chunk with dask
     (:mod:`pgc.executors.chunked`; ``dask``: its ``DaskOptions``, e.g. a distributed client).
     ``output``: write what save_result saved there (:meth:`RunResult.write`; raises
     :class:`OutputError`); the dask executor writes it chunk by chunk, never holding it whole,
-    and leaves ``outputs`` chunked (dask arrays) instead of computing them again.
+    and leaves ``outputs`` chunked (dask arrays) instead of computing them again. An
+    ``output`` that exists (a file, a folder that is not empty) is refused unless
+    ``overwrite=True``; even then pgc replaces only files and Zarr stores it could have
+    written, never another folder.
     ``python_udf=True`` lets ``run_udf`` run Python UDFs (in a separate process); off by
     default, because it executes code from the graph; ``udf_timeout`` limits each call
-    (seconds, default 60).
+    (seconds, default 60) and ``udf_memory_mb`` its memory (MB of address space, default
+    ``ref_udf.MEMORY_MB``); ``pgc.executors.ref_udf.isolation()`` says what else is enforced.
     """
     from .data.reading import ReadStats
     from .executors.reference import RunContext, run_graph
@@ -101,14 +142,25 @@ def execute(
         raise ValueError(f"unknown executor {executor!r}: reference, numba or dask")
     if executor in ("numba", "dask"):
         pipeline = with_kernels(pipeline)
-    plan = _plan(document, pipeline, catalog, specs, user_processes, name)
+    from .limits import Limits
+
+    limits = limits if limits is not None else Limits()
+    deadline = limits.deadline()
+    plan = _plan(document, pipeline, catalog, specs, user_processes, name, limits)
     context = RunContext(
+        limits=limits,
+        deadline=deadline,
         catalog=catalog,
         stats=ReadStats(),
         resolver=resolver,
+        read_roots=tuple(
+            Path(p)
+            for p in ([allow_read] if isinstance(allow_read, (str, os.PathLike)) else allow_read)
+        ),
         progress=progress,
         python_udf=python_udf,
         udf_timeout=udf_timeout,
+        udf_memory_mb=udf_memory_mb,
     )
     if executor in ("numba", "dask"):
         from .kernels.codegen import KernelStats
@@ -120,7 +172,7 @@ def execute(
         context.dask = dask if dask is not None else DaskOptions()
     start = time.perf_counter()
     written: list[Path] = []
-    with gc_paused():
+    with gc_paused(), _boundary():
         value = run_graph(plan.graph, parameters, context)
         if context.dask is not None:  # the result computed; the saved cubes below
             from .executors.chunked import materialized
@@ -134,7 +186,9 @@ def execute(
         timings = dict(plan.timings, run=time.perf_counter() - start)
         if output is not None:  # the dask executor computes the saved cubes as it writes
             start = time.perf_counter()
-            written = write_outputs(context.saved, Path(output), context.dask)
+            written = write_outputs(
+                context.saved, Path(output), context.dask, overwrite=overwrite
+            )
             timings["write"] = time.perf_counter() - start
     return RunResult(
         value,
@@ -155,7 +209,21 @@ _PLANS_LOCK = threading.Lock()
 PLAN_CACHE_SIZE = 64
 
 
-def _plan(document, pipeline, catalog, specs, user_processes, name):
+@contextlib.contextmanager
+def _boundary():
+    """The API's boundary: an exception that is not pgc's own becomes a PgcError (an
+    openEO code; ``Internal`` for a bug, logged with its traceback)."""
+    from .errors import PgcError, internal_error
+
+    try:
+        yield
+    except (PgcError, OutputError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - user input never ends in a traceback
+        raise internal_error(exc) from None
+
+
+def _plan(document, pipeline, catalog, specs, user_processes, name, limits=None):
     """The compiled plan of ``document``: from the plan cache when the same document was
     compiled with the same pipeline, catalog (and its revision), specs and user processes;
     ``PGC_PLAN_CACHE=0`` turns the cache off. Plans are not changed by running them."""
@@ -170,6 +238,7 @@ def _plan(document, pipeline, catalog, specs, user_processes, name):
             specs=specs,
             user_processes=user_processes,
             name=name,
+            limits=limits,
         )
 
     if os.environ.get("PGC_PLAN_CACHE", "1") == "0":
@@ -184,6 +253,7 @@ def _plan(document, pipeline, catalog, specs, user_processes, name):
             specs if specs is None or isinstance(specs, str) else id(specs),
             json.dumps(user_processes) if user_processes is not None else None,
             name,
+            limits,
             compute_dtype(),  # types follow the dtype policy
         )
     except (TypeError, ValueError):  # not JSON: compile it every time

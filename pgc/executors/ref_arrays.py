@@ -14,14 +14,18 @@ import numpy as np
 import xarray as xr
 
 from .pixels import PixelLoop, plain
-from .reference import Call, implements
+from .reference import Call, ProcessError, implements
 from .values import Cube, CubeArray, LabeledArray
 
 
 def _values(data: Any) -> list:
     if isinstance(data, CubeArray):
         raise PixelLoop  # the executor runs the process pixel by pixel (executors.pixels)
-    return list(data.values) if isinstance(data, LabeledArray) else list(data or [])
+    if isinstance(data, LabeledArray):
+        return list(data.values)
+    if data is not None and not isinstance(data, list | tuple):
+        raise ProcessError("ProcessParameterInvalid", "'data' must be an array.", "data")
+    return list(data or [])
 
 
 def _labels(data: Any) -> list | None:
@@ -223,7 +227,9 @@ def _array_concat(call: Call) -> Any:
 def _array_create(call: Call) -> Any:
     data = call.get("data") or []
     repeat = call.get("repeat", 1)
-    return list(_values(data)) * int(repeat)
+    values = _values(data)
+    call.within_budget(len(values) * int(repeat), "max_array_length", "array elements", "repeat")
+    return values * int(repeat)
 
 
 @implements("array_create_labeled")
@@ -290,8 +296,15 @@ def _array_modify(call: Call) -> Any:
 
 @implements("rearrange")
 def _rearrange(call: Call) -> Any:
-    values = _values(call.get("data"))
-    return [values[i] for i in _values(call.get("order"))]
+    values, order = _values(call.get("data")), _values(call.get("order"))
+    outside = [i for i in order if not isinstance(i, int) or not 0 <= i < len(values)]
+    if outside:
+        call.fail(
+            "ProcessParameterInvalid",
+            f"The order names the index {outside[0]!r}, but the array has {len(values)} elements.",
+            "order",
+        )
+    return [values[i] for i in order]
 
 
 def _sort_key(values: list, asc: bool):

@@ -393,7 +393,9 @@ def _apply_kernel(call: Call) -> Cube:
         padded = np.pad(values, pad, mode=PAD_MODES[border])
     out = np.zeros_like(values)
     height, width = values.shape[-2:]
+    call.within_budget(kernel.size, "max_kernel_cells", "kernel cells", "kernel")
     for i in range(kernel.shape[0]):  # correlation with the kernel, as written
+        call.context.check_time()
         for j in range(kernel.shape[1]):
             if kernel[i, j]:
                 out += kernel[i, j] * padded[..., i : i + height, j : j + width]

@@ -152,8 +152,12 @@ def _reprojected(call: Call, source: Grid, projection: Any, rx: float, ry: float
             *source.bounds,
             resolution=(rx, ry) if resolution not in (0, None, [0, 0]) else None,
         )
-    except CRSError as exc:
-        call.fail("ProcessParameterInvalid", f"Unknown projection: {exc}", "projection")
+    except (CRSError, ValueError):  # an EPSG code GDAL does not know, or not a CRS at all
+        call.fail(
+            "ProcessParameterInvalid",
+            "Unknown projection: give an EPSG code (32631) or WKT2 text.",
+            "projection",
+        )
     x = transform.c + transform.a * (np.arange(width) + 0.5)
     y = transform.f + transform.e * (np.arange(height) + 0.5)
     return Grid(str(projection).replace("EPSG:", ""), x, y)

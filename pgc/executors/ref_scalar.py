@@ -20,6 +20,7 @@ import numpy as np
 import xarray as xr
 
 from ..dtypes import compute_dtype
+from ..numerics import bounded_int, rounded
 from .pixels import PixelLoop
 from .reference import Call, ProcessError, implements
 from .values import Cube, CubeArray, LabeledArray, zeroed
@@ -88,9 +89,9 @@ def _divide(x, y):
 
 
 _BINARY = {
-    "add": (lambda x, y: x + y, lambda x, y: _num(x) + _num(y)),
-    "subtract": (lambda x, y: x - y, lambda x, y: _num(x) - _num(y)),
-    "multiply": (lambda x, y: x * y, lambda x, y: _num(x) * _num(y)),
+    "add": (lambda x, y: x + y, lambda x, y: bounded_int(_num(x) + _num(y))),
+    "subtract": (lambda x, y: x - y, lambda x, y: bounded_int(_num(x) - _num(y))),
+    "multiply": (lambda x, y: x * y, lambda x, y: bounded_int(_num(x) * _num(y))),
     "divide": (lambda x, y: x / y, _divide),
     "power": (lambda x, y: x**y, _ieee(np.power)),
 }
@@ -156,9 +157,7 @@ def _log(call: Call) -> Any:
 def _round(call: Call) -> Any:
     p = call.get("p", 0)
     return elementwise(
-        lambda x: np.round(x, p),
-        call.get("x"),
-        scalar_fn=lambda x: float(np.round(np.float64(_num(x)), p)),
+        lambda x: rounded(x, p), call.get("x"), scalar_fn=lambda x: rounded(_num(x), p)
     )
 
 
@@ -475,7 +474,7 @@ implements("max")(
     _reducer(np.ma.max, lambda v: max(v) if not any(_nan(x) for x in v) else math.nan)
 )
 implements("sum")(_reducer(np.ma.sum, lambda v: sum(v)))
-implements("product")(_reducer(np.ma.prod, lambda v: math.prod(v)))
+implements("product")(_reducer(np.ma.prod, lambda v: reduce(_times, v, 1)))
 implements("sd")(
     _reducer(
         lambda a, axis: np.ma.std(a, axis=axis, ddof=1),
@@ -490,6 +489,12 @@ implements("variance")(
         min_count=2,
     )
 )
+
+
+def _times(x: Any, y: Any) -> Any:
+    """One step of a product: integers stay exact only while they fit 64 bits (a product
+    of many large integers must not grow a number of millions of digits)."""
+    return bounded_int(x * y)
 
 
 def _nan(x: Any) -> bool:

@@ -18,11 +18,14 @@ Errors carry openEO codes and point at the node that failed:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import Diagnostic, PgcError, echo
+import numpy as np
+
+from ..errors import Diagnostic, PgcError, echo, from_exception
 from ..ir.graph import Graph
 from ..ir.nodes import ArrayValue, Callback, Literal, Node, NodeRef, ObjectValue, ParamRef, Value
 from ..pointer import join
@@ -73,10 +76,28 @@ class RunContext:
     # application turns this on: it executes user code.
     python_udf: bool = False
     udf_timeout: float | None = None  # seconds per run_udf call; None: ref_udf's default
+    udf_memory_mb: float | None = None  # address space of a UDF process; None: ref_udf's
     # The numba executor: with stats, elementwise apply / band math run as fused kernels
     kernel_stats: Any = None  # pgc.kernels.codegen.KernelStats
     # The dask executor: with options, loads and kernels are chunked dask computations
     dask: Any = None  # pgc.executors.chunked.DaskOptions
+    # The folders the resolver's paths must lie in (pgc.data.access); empty: each path the
+    # resolver gives is the only place its load may read (a collection's folder, a file)
+    read_roots: tuple = ()
+    # The budget (pgc.limits.Limits): sizes that depend on the data are checked against it
+    # while running; ``deadline`` is the time.monotonic() by which the run must end
+    limits: Any = None
+    deadline: float | None = None
+
+    def check_time(self) -> None:
+        """RequestTimeout once the run's deadline has passed: called between processes and
+        in the reference executor's long loops (pixel by pixel, kernel cells)."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            seconds = self.limits.max_seconds if self.limits is not None else None
+            raise ProcessError(
+                "RequestTimeout",
+                f"The run took longer than its budget of {seconds} seconds.",
+            )
 
 
 @dataclass
@@ -121,14 +142,43 @@ class Call:
         (load_stac, load_url, run_udf); pgc itself does no network I/O."""
         resolver = self.context.resolver
         path = resolver(url) if resolver is not None else None
-        if path is None:
+        if path is None:  # the URL not echoed: it may be a local path
             self.fail(
                 "FeatureUnsupported",
-                f"pgc cannot reach {echo(url)}: it does no network I/O, and the embedding "
-                "application gave no resolver for this URL.",
+                f"pgc cannot reach the URL given as '{argument}': it does no network I/O, and "
+                "the embedding application's resolver does not give this URL.",
                 argument,
             )
-        return path
+        from ..data.access import ReadAccess, ReadRefused, sentence
+
+        try:
+            roots = self.context.read_roots or (path,)
+            return ReadAccess.of(roots).check(path, f"the file given as '{argument}'")
+        except ReadRefused as refused:  # outside the read roots, or missing
+            self.fail("ProcessParameterInvalid", sentence(refused), argument)
+        except (TypeError, OSError):  # not a path
+            self.fail("ProcessParameterInvalid", f"The URL given as '{argument}' is no file.",
+                      argument)  # fmt: skip
+
+    def within_budget(self, count: int, limit: str, what: str, argument: str | None) -> None:
+        """ProcessGraphComplexity when ``count`` (of ``what``) is over the run's budget
+        ``limit`` (a :class:`~pgc.limits.Limits` field), before anything that size is made:
+        the run-time twin of the type rules' check, for sizes only the data shows."""
+        limits = self.context.limits
+        bound = getattr(limits, limit) if limits is not None else None
+        if bound is not None and count > bound:
+            self.fail(
+                "ProcessGraphComplexity",
+                f"This makes {count} {what}, over the budget of {bound}.",
+                argument,
+            )
+
+    def read_access(self, path: Any) -> Any:
+        """Where a load may read the file ``path`` (from :meth:`resolve`): the run's read
+        roots, or that file alone (a :class:`pgc.data.access.ReadAccess`)."""
+        from ..data.access import ReadAccess
+
+        return ReadAccess.of(self.context.read_roots or (path,))
 
 
 def load_implementations() -> None:
@@ -179,6 +229,10 @@ def _run(
     for done, node in enumerate(nodes):
         if progress is not None:
             progress(done, len(nodes), node.process_id)
+        try:
+            context.check_time()
+        except ProcessError as exc:
+            raise _error(node, exc.code, exc.message, exc.argument) from None
         args = {
             name: _value(value, results, scope, context, node, name)
             for name, value in node.arguments
@@ -208,13 +262,35 @@ def _run(
                 results[node.id] = per_pixel(impl, call, ProcessError)
             if isinstance(results[node.id], Cube):
                 results[node.id] = results[node.id].in_order()
+                _check_size(results[node.id], context)
             if context.trace is not None:
                 context.trace[id(node)] = results[node.id]
         except ProcessError as exc:
             raise _error(node, exc.code, exc.message, exc.argument) from None
+        except PgcError:  # from a callback's node, which it names
+            raise
+        except Exception as exc:  # noqa: BLE001 - the boundary of every process call
+            raise _error(node, *from_exception(exc), None) from None
     if progress is not None:
         progress(len(nodes), len(nodes), "")
     return results[graph.result]
+
+
+def _check_size(cube: Cube, context: RunContext) -> None:
+    """ProcessGraphComplexity for a computed cube over the budget (sizes the types could
+    not know: labels from the data, a load_stac's items). Chunked cubes are not held
+    whole, and are not checked."""
+    limits = context.limits
+    data = cube.data.data
+    if limits is None or not isinstance(data, np.ndarray) or data.nbytes <= limits.max_cube_bytes:
+        return
+    from ..ir.types import format_bytes
+
+    raise ProcessError(
+        "ProcessGraphComplexity",
+        f"This made a data cube of {format_bytes(data.nbytes)}, over the budget of "
+        f"{format_bytes(limits.max_cube_bytes)} for one value.",
+    )
 
 
 def _chunked(call: Call) -> Any:

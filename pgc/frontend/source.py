@@ -31,6 +31,7 @@ from ..pointer import join
 
 INVALID = "ProcessGraphInvalid"
 _MAX_INT_DIGITS = 308  # beyond this an integer cannot become a float64 (1e308)
+LOCATED_UP_TO = 4 * 1024 * 1024  # characters of a document whose diagnostics get lines
 
 
 class _NotStrict(Exception):
@@ -76,8 +77,12 @@ class Source:
     _line_starts: list[int] | None = field(default=None, repr=False)
 
     def locate(self, pointer: str) -> tuple[int, int] | None:
-        """1-based (line, column) of the value or member at ``pointer``, if known."""
-        if self.text is None:
+        """1-based (line, column) of the value or member at ``pointer``, if known.
+
+        Positions come from a pure-Python scan of the whole text (about 1 s per 2 MB): a
+        document larger than :data:`LOCATED_UP_TO` gets its diagnostics by pointer only, so
+        that a huge hostile document is rejected in the time it takes to parse it."""
+        if self.text is None or len(self.text) > LOCATED_UP_TO:
             return None
         if self._offsets is None:
             _, self._offsets, _ = scan(self.text, self.limits)
@@ -126,6 +131,14 @@ def load_text(data: str | bytes, name: str = "<input>", limits: Limits | None = 
     source = Source(name, data, limits)
     if len(data) > limits.max_bytes:
         return None, source, [_too_big(len(data), limits)]
+    # every value but the last of an array or object is followed by a comma: counting them
+    # (in C, before parsing) bounds what parsing would build (commas in strings count too)
+    values = data.count(",")
+    if values >= limits.max_json_values:
+        message = (
+            f"The document holds about {values} values; the limit is {limits.max_json_values}."
+        )
+        return None, source, [Diagnostic(INVALID, message)]
     try:
         value = json.loads(
             data,
@@ -137,10 +150,26 @@ def load_text(data: str | bytes, name: str = "<input>", limits: Limits | None = 
         clean = _SURROGATE_ESCAPE.search(data) is None and _RAW_SURROGATE.search(data) is None
         if clean and _within_depth(value, limits.max_json_depth):
             return value, source, []
-    except (_NotStrict, ValueError, RecursionError):
-        pass
+    except (_NotStrict, ValueError, RecursionError) as exc:
+        if len(data) > LOCATED_UP_TO:  # too large for the scanner's detailed account
+            return None, source, [_not_read(exc)]
+    else:
+        if len(data) > LOCATED_UP_TO:
+            return None, source, [_not_read(None)]
     value, source._offsets, problems = scan(data, limits)
     return (value if not problems else None), source, problems
+
+
+def _not_read(exc: Exception | None) -> Diagnostic:
+    """Why a document too large to scan in detail was not read."""
+    if isinstance(exc, json.JSONDecodeError):
+        message = f"The document is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+        return Diagnostic(INVALID, message, line=exc.lineno, column=exc.colno)
+    return Diagnostic(
+        INVALID,
+        "The document is not strict JSON (a duplicate key, NaN or Infinity, a number out of "
+        "range, a lone surrogate) or nests too deeply; it is too large to say where.",
+    )
 
 
 def _within_depth(value: Any, limit: int) -> bool:

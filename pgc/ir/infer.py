@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn
 
-from ..errors import Diagnostic, echo
+from ..errors import Diagnostic, echo, from_exception
+from ..limits import Limits
 from ..pointer import join
 from ..specs import Specs
 from .graph import Graph, Parameter
@@ -56,6 +57,7 @@ class Environment:
     catalog: Any  # pgc.data.catalog.Catalog (kept untyped: ir does not import data)
     user_processes: dict[str, Any] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    limits: Limits = field(default_factory=Limits)  # the budget rules check sizes against
 
 
 @dataclass
@@ -119,6 +121,18 @@ class RuleContext:
                 argument,
             )
         return dim
+
+    def within_budget(self, count: int | None, limit: str, what: str, argument: str) -> None:
+        """ProcessGraphComplexity when ``count`` (of ``what``) is over the budget's
+        ``limit`` (a :class:`~pgc.limits.Limits` field): checked before a rule builds
+        anything of that size."""
+        bound = getattr(self.env.limits, limit)
+        if count is not None and count > bound:
+            self.error(
+                "ProcessGraphComplexity",
+                f"This makes {count} {what}, over the budget of {bound}.",
+                argument,
+            )
 
     def error(self, code: str, message: str, argument: str | None = None) -> NoReturn:
         raise TypeCheckError(code, message, argument)
@@ -258,20 +272,13 @@ def infer_graph(
             else:
                 node_type = rule(ctx) if rule is not None else fallback_type(spec)
         except TypeCheckError as exc:
-            where = node.origin.pointer if node.origin else graph.pointer
-            if exc.argument:
-                where = join(where, "arguments", exc.argument)
-            env.diagnostics.append(
-                Diagnostic(
-                    exc.code,
-                    exc.message,
-                    where,
-                    node_id=node.origin.node_id if node.origin else node.id,
-                    process_id=node.process_id,
-                    argument=exc.argument,
-                )
-            )
+            _report(env, graph, node, exc)
             node_type = fallback_type(spec)
+        except Exception as exc:  # noqa: BLE001 - a rule's failure is the node's diagnostic
+            code, message = from_exception(exc)
+            if code != "Internal":  # memory, number range ...: the user's to fix
+                _report(env, graph, node, TypeCheckError(code, message))
+            node_type = fallback_type(spec)  # a rule's bug (logged): the conservative type
         arguments = []
         for name, value in node.arguments:
             if isinstance(value, Callback):
@@ -286,6 +293,22 @@ def infer_graph(
     if graph.result is not None:
         typed.set_result(graph.result)
     return typed
+
+
+def _report(env: Environment, graph: Graph, node: Node, exc: TypeCheckError) -> None:
+    where = node.origin.pointer if node.origin else graph.pointer
+    if exc.argument:
+        where = join(where, "arguments", exc.argument)
+    env.diagnostics.append(
+        Diagnostic(
+            exc.code,
+            exc.message,
+            where,
+            node_id=node.origin.node_id if node.origin else node.id,
+            process_id=node.process_id,
+            argument=exc.argument,
+        )
+    )
 
 
 __all__ = [

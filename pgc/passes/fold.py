@@ -18,6 +18,7 @@ from typing import Any
 from ..ir.graph import Graph
 from ..ir.nodes import Literal, Node
 from ..ir.printer import json_text
+from ..numerics import bounded_int, rounded
 from .rewrite import map_graphs, redirect
 
 Number = int | float
@@ -40,7 +41,7 @@ def _arith(fn: Callable[[Number, Number], Number]) -> Callable[..., Any]:
         x, y = _num(x), _num(y)
         if x is None or y is None:
             return None  # any no-data operand gives no-data
-        return fn(x, y)
+        return bounded_int(fn(x, y))  # as the reference computes it
 
     return op
 
@@ -139,9 +140,7 @@ def _round(x=None, p=0):
         return None
     if not isinstance(p, int) or isinstance(p, bool):
         raise _NoFold
-    import numpy as np
-
-    return float(np.round(np.float64(x), p))  # half to even, as the definition says
+    return rounded(x, p)  # half to even, as the definition says
 
 
 FOLDABLE: dict[str, Callable[..., Any]] = {

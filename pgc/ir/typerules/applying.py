@@ -173,6 +173,7 @@ def _apply_kernel(ctx: RuleContext) -> Type:
     kernel = _list(ctx, "kernel")
     if kernel is not None:
         rows = [len(r) for r in kernel if isinstance(r, list)]
+        ctx.within_budget(sum(rows), "max_kernel_cells", "kernel cells", "kernel")
         if len(kernel) % 2 == 0 or any(n % 2 == 0 for n in rows):
             shape = f"{len(kernel)} x {rows[0] if rows else 0}"
             ctx.error(

@@ -462,7 +462,9 @@ def _array_concat(ctx: RuleContext) -> Type:
                 )
             labels = a.labels + b.labels
         else:
-            labels = _indices(len(a.labels) + len(b.labels))
+            count = len(a.labels) + len(b.labels)
+            ctx.within_budget(count, "max_array_length", "array elements", "array2")
+            labels = _indices(count)
     return ArrayType(union(a.item, b.item), labeled=labeled, labels=labels)
 
 
@@ -475,6 +477,7 @@ def _array_create(ctx: RuleContext) -> Type:
         return ArrayType(ANY)
     n = _length(a)
     count = n * repeat if n is not None and repeat is not None else None
+    ctx.within_budget(count, "max_array_length", "array elements", "repeat")
     return ArrayType(a.item, labels=_indices(count))
 
 
