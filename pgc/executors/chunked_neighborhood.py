@@ -537,8 +537,13 @@ FORMS: dict[str, Any] = {"apply_kernel": apply_kernel, "apply_neighborhood": app
 def explain(node: Any) -> str | None:
     """How the form runs ``node`` (apply_kernel or apply_neighborhood, its data chunked),
     from the plan alone, for ``pgc explain --dask``; None where the form returns None. Not
-    seen here: what only the run knows (a cube without y or x, or with no pixel; a first
-    neighbourhood whose result is bool without data; arguments computed into cubes)."""
+    seen here: what only the run knows (a cube without y or x, or with no pixel where the
+    types do not show it; a first neighbourhood whose result is bool without data;
+    arguments computed into cubes)."""
+    from ..ir.types import CubeType
+
+    if isinstance(node.type, CubeType) and any(d.size == 0 for d in node.type.dimensions):
+        return None  # no pixel (filters that leave no date): it runs whole, as the form says
     if node.process_id == "apply_kernel":
         kernel, border = node.literal("kernel"), node.literal("border", 0)
         if not (isinstance(kernel, list) and kernel and isinstance(kernel[0], list)):
