@@ -112,6 +112,12 @@ def echo(value: object) -> str:
 LOG = logging.getLogger("pgc")
 
 
+class ConfigurationError(Exception):
+    """What the operator configured is broken (a ``PGC_COLLECTIONS`` folder that is not a
+    collection, ...): ``Internal`` for the user, since the fault is the back-end's, with a
+    message that says what to fix."""
+
+
 def from_exception(exc: BaseException) -> tuple[str, str]:
     """The openEO code and a short message for an exception that is not pgc's own, at a
     boundary (a process call, a type rule, the API, the CLI): user input never ends in a
@@ -138,6 +144,9 @@ def from_exception(exc: BaseException) -> tuple[str, str]:
             "A number is out of the range pgc computes with (64-bit floating point numbers "
             "and dates between years 1 and 9999).",
         )
+    if isinstance(exc, ConfigurationError):
+        LOG.error("configuration: %s", exc)
+        return ("Internal", f"The back-end is misconfigured: {exc}")
     if type(exc).__name__ == "CRSError":  # rasterio's and pyproj's
         return ("ProcessParameterInvalid", "Not a coordinate reference system pgc knows.")
     LOG.error("internal error: %s", type(exc).__name__, exc_info=exc)

@@ -17,6 +17,7 @@ A case file (JSON)::
      "symlinks": {"stac/b04.tif": "{outside}/secret.tif"},
      "copies": {"stac/b04.tif": "{work}/inside.tif"},
      "expect": "ProcessParameterInvalid",    # or "OutputError" (refused output), or "ok"
+     "env": {"PGC_COLLECTIONS": "{work}/broken"},   # the operator's environment
      "timeout": 60, "memory_mb": 4096}
 
 Placeholders in every string: ``{work}``, ``{outside}``, ``{server}``. The working folder
@@ -156,7 +157,7 @@ def test_hostile_case(path: Path, tmp_path: Path, server: str):
     argv = [sys.executable, "-m", "pgc.cli", command, "graph.json", *case.get("args", [])]
     if command == "run":
         argv.append("--json")
-    env = {**os.environ, "PGC_HOSTILE_SECRET": SECRET}
+    env = {**os.environ, "PGC_HOSTILE_SECRET": SECRET, **case.get("env", {})}
     try:
         done = subprocess.run(
             argv, cwd=work, env=env, capture_output=True, text=True,

@@ -20,6 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigurationError, short
 from ..ir.types import Band, CubeType, Dimension, promote
 
 COLLECTIONS_DIR = Path(__file__).resolve().parent / "collections"
@@ -208,5 +209,11 @@ def default_catalog() -> Catalog:
     for path in sorted(COLLECTIONS_DIR.glob("*.json")):
         catalog.add(json.loads(path.read_text(encoding="utf-8")))
     for folder in filter(None, os.environ.get("PGC_COLLECTIONS", "").split(os.pathsep)):
-        catalog.add_folder(folder)
+        try:
+            catalog.add_folder(folder)
+        except Exception as exc:  # noqa: BLE001 - any way a folder can be broken
+            raise ConfigurationError(
+                f"PGC_COLLECTIONS names {short(folder)}, which is not a collection folder "
+                f"pgc can read ({type(exc).__name__}: {short(str(exc))})."
+            ) from None
     return catalog

@@ -113,6 +113,9 @@ class Federation:
             data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
         except (OSError, ValueError) as exc:
             raise PgcError([Diagnostic(INVALID, f"Cannot read {path}: {exc}")]) from None
+        except RecursionError:  # the C JSON reader's own depth limit
+            message = f"Cannot read {path}: it nests too deeply."
+            raise PgcError([Diagnostic(INVALID, message)]) from None
         return cls.from_json(data, base=path.parent)
 
     @classmethod
@@ -183,7 +186,11 @@ def _member(raw: Any, where: str, bad, base: Path | None) -> Member | None:
     if not isinstance(url, str):
         bad(join(where, "url"), "'url' must be a string.")
     collections: dict[str, str] = {}
-    for canonical, entry in (raw.get("collections") or {}).items():
+    named = raw.get("collections") or {}
+    if not isinstance(named, dict):
+        bad(join(where, "collections"), "'collections' must map canonical ids to names.")
+        named = {}
+    for canonical, entry in named.items():
         name = entry.get("name", canonical) if isinstance(entry, dict) else entry
         if not isinstance(name, str):
             bad(join(where, "collections", canonical), "A collection's 'name' must be a string.")
@@ -195,6 +202,9 @@ def _member(raw: Any, where: str, bad, base: Path | None) -> Member | None:
         bad(join(where, "filters"), f"'filters' must be one of {', '.join(PUSHDOWN)}.")
         pushdown = "none"
     cost = raw.get("cost") or {}
+    if not isinstance(cost, dict):
+        bad(join(where, "cost"), "'cost' must be an object (egress_per_gb, compute_speed).")
+        cost = {}
     egress, speed = cost.get("egress_per_gb", 0.0), cost.get("compute_speed", 1.0)
     if not is_number(egress) or egress < 0:
         bad(join(where, "cost", "egress_per_gb"), "'egress_per_gb' must be a number >= 0.")
