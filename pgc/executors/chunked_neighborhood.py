@@ -352,13 +352,16 @@ class _NeighbourhoodSpec:
     python_udf: bool
     udf_timeout: float | None
     resolver: Any
+    read_roots: tuple  # where the resolver's paths may lie (pgc.data.access)
+    udf_memory_mb: float | None
     dtype: np.dtype | None = None
 
     def process(self) -> Closure:
         """The callback with a context of its own: no catalog, statistics, dask or numba."""
         run = RunContext(
-            resolver=self.resolver, python_udf=self.python_udf, udf_timeout=self.udf_timeout
-        )
+            resolver=self.resolver, python_udf=self.python_udf, udf_timeout=self.udf_timeout,
+            read_roots=self.read_roots, udf_memory_mb=self.udf_memory_mb,
+        )  # fmt: skip
         return Closure(self.graph, self.scope, run)
 
 
@@ -393,6 +396,7 @@ def apply_neighborhood(call: Any, options: DaskOptions) -> Cube | None:
     spec = _NeighbourhoodSpec(
         call.node, cube.dims, dict(cube.data.attrs), process.graph, process.scope,
         call.args.get("context"), context.python_udf, context.udf_timeout, context.resolver,
+        context.read_roots, context.udf_memory_mb,
     )  # fmt: skip
     sources = _sources(cube)
     first = {d: spans[d][:1] for d in cube.dims}
