@@ -124,9 +124,46 @@ def _first_code(stdout: str) -> str | None:
     return errors[0]["code"] if errors else None
 
 
+def _million_nodes() -> str:
+    nodes = {f"n{i}": {"process_id": "add", "arguments": {"x": 1, "y": 2}} for i in range(10**6)}
+    nodes["n0"]["result"] = True
+    return json.dumps(nodes)
+
+
+def _huge_array() -> str:
+    values = ",".join(["0"] * 30_000_000)
+    return '{"a": {"process_id": "sum", "arguments": {"data": [' + values + ']}, "result": true}}'
+
+
+# Cases too large to keep as files (65 MB, 60 MB of text), made when the test runs.
+GENERATED = {
+    "budget/million_nodes": {
+        "attack": "A 65 MB graph of a million nodes (it took 51 s and 2 GB to reject).",
+        "graph": _million_nodes,
+        "expect": "ProcessGraphInvalid",
+        "args": ["--max-seconds", "30"],
+    },
+    "budget/thirty_million_values": {
+        "attack": "An array of 30 million numbers (it was validated for a minute, then memory ran out).",
+        "graph": _huge_array,
+        "expect": "ProcessGraphInvalid",
+    },
+}
+
+
+@pytest.mark.parametrize("name", GENERATED)
+def test_generated_case(name: str, tmp_path: Path, server: str):
+    case = dict(GENERATED[name])
+    case["graph"] = case["graph"]()
+    _run_case(name, case, tmp_path, server)
+
+
 @pytest.mark.parametrize("path", CASES, ids=[f"{p.parent.name}/{p.stem}" for p in CASES])
 def test_hostile_case(path: Path, tmp_path: Path, server: str):
-    case = json.loads(path.read_text(encoding="utf-8"))
+    _run_case(path.name, json.loads(path.read_text(encoding="utf-8")), tmp_path, server)
+
+
+def _run_case(name: str, case: dict, tmp_path: Path, server: str) -> None:
     work, outside = tmp_path / "work", tmp_path / "outside"
     work.mkdir()
     outside.mkdir()
@@ -164,7 +201,7 @@ def test_hostile_case(path: Path, tmp_path: Path, server: str):
             timeout=case.get("timeout", 60), preexec_fn=_limits(case.get("memory_mb", 4096)),
         )  # fmt: skip
     except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"{path.name}: no answer within {exc.timeout} s")
+        pytest.fail(f"{name}: no answer within {exc.timeout} s")
     said = done.stdout + done.stderr
     assert "Traceback" not in said, said[-3000:]
     expect = case["expect"]
