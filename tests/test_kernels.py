@@ -302,3 +302,42 @@ def test_a_cloud_mask_with_array_contains_fuses_into_the_composite():
     fused = execute(graph, parameters={"c": cube}, executor="numba")
     assert len(fused.kernels.kernels) == 1
     assert_same(("value", expected), ("value", fused.value), "numba")
+
+
+def test_infinite_constants_in_kernels_match_the_reference():
+    """linear_scale_range over the whole float range has an infinite scale; the generated
+    kernel wrote it as ``FLOAT(inf)``, a NameError (issue 16)."""
+    import numpy as np
+
+    from pgc.runner import execute
+
+    scale = {"inputMin": -1e308, "inputMax": 1e308, "outputMin": -1e308, "outputMax": 1e308}
+    graph = {
+        "l": {
+            "process_id": "load_collection",
+            "arguments": {
+                "id": "SENTINEL2_L2A_SAMPLE",
+                "spatial_extent": {
+                    "west": 600000, "east": 600100, "south": 5694900, "north": 5695000,
+                    "crs": 32631,
+                },
+                "temporal_extent": ["2023-01-01", "2023-02-01"],
+                "bands": ["B04"],
+            },
+        },
+        "a": {
+            "process_id": "apply",
+            "arguments": {
+                "data": {"from_node": "l"},
+                "process": {"process_graph": {"s": {
+                    "process_id": "linear_scale_range",
+                    "arguments": {"x": {"from_parameter": "x"}, **scale},
+                    "result": True,
+                }}},
+            },
+            "result": True,
+        },
+    }  # fmt: skip
+    fused = execute(graph, executor="numba").value
+    reference = execute(graph).value
+    np.testing.assert_array_equal(fused.filled().values, reference.filled().values)

@@ -23,6 +23,7 @@ memory.
 from __future__ import annotations
 
 import hashlib
+import math
 import importlib.util
 import os
 import sys
@@ -197,7 +198,7 @@ def _statements(
     if op == "const":
         if node.value is None:
             return [f"{v} = FLOAT(0.0)", f"{ok} = False"]
-        return [f"{v} = FLOAT({float(node.value)!r})", f"{ok} = True"]
+        return [f"{v} = {_const(node.value)}", f"{ok} = True"]
     values = [a for a, _ in args]
     valids = [b for _, b in args]
     every = " & ".join(valids) or "True"
@@ -237,13 +238,13 @@ def _statements(
         if node.params:  # the replacement where the mask hits (the data keeps its validity)
             return [
                 f"h{v} = {km} & {truths[1]}",
-                f"{v} = FLOAT({node.params[0]!r}) if h{v} else {d}",
+                f"{v} = {_const(node.params[0])} if h{v} else {d}",
                 f"{ok} = h{v} | {kd}",
             ]
         return [f"h{v} = {km} & {truths[1]}", f"{v} = {d}", f"{ok} = {kd} & (not h{v})"]
     if op == "array_contains":  # no-data is false, with data (array_contains(..., null))
         (x, kx) = args[0]
-        tests = " | ".join(f"({x} == FLOAT({p!r}))" for p in node.params) or "False"
+        tests = " | ".join(f"({x} == {_const(p)})" for p in node.params) or "False"
         return [f"t{v} = {kx} & ({tests})", number, f"{ok} = True"]
     if op in ("is_nodata", "is_nan", "is_valid"):
         (x, kx) = args[0]
@@ -255,7 +256,7 @@ def _statements(
         return [f"t{v} = {test}", number, f"{ok} = True"]
     if op == "clip":
         (x, kx), (lo, hi) = args[0], node.params
-        bounds = f"min(max({x}, FLOAT({lo!r})), FLOAT({hi!r}))"
+        bounds = f"min(max({x}, {_const(lo)}), {_const(hi)})"
         return [f"{ok} = {kx}", f"{v} = {x} if np.isnan({x}) else {bounds}"]
     if op == "linear_scale_range":
         (x, kx) = args[0]
@@ -263,11 +264,20 @@ def _statements(
         low, high = min(lo, hi), max(lo, hi)
         return [
             f"{ok} = {kx}",
-            f"c{v} = {x} if np.isnan({x}) else min(max({x}, FLOAT({low!r})), FLOAT({high!r}))",
-            f"{v} = ((c{v} - FLOAT({lo!r})) / FLOAT({hi - lo!r})) * FLOAT({out_hi - out_lo!r})"
-            f" + FLOAT({out_lo!r})",
+            f"c{v} = {x} if np.isnan({x}) else min(max({x}, {_const(low)}), {_const(high)})",
+            f"{v} = ((c{v} - {_const(lo)}) / {_const(hi - lo)}) * {_const(out_hi - out_lo)}"
+            f" + {_const(out_lo)}",
         ]
     raise ValueError(f"no code for {op}")  # pragma: no cover - from_callback never builds it
+
+
+def _const(value: float) -> str:
+    """A number as source text in the compute dtype: ``inf`` and ``nan`` are no Python
+    literals (``linear_scale_range`` over the whole float range has an infinite scale)."""
+    value = float(value)
+    text = repr(value) if math.isfinite(value) else ("np.nan" if value != value else
+                                                     "np.inf" if value > 0 else "-np.inf")
+    return f"FLOAT({text})"
 
 
 def load(
