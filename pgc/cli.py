@@ -202,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
         "https://pgc-files.invalid/PATH names the local file /PATH, which must be inside "
         "it (symlinks resolved); every other URL is refused",
     )
+    r.add_argument(
+        "--udf-memory",
+        type=float,
+        metavar="MB",
+        help="memory (address space) of one run_udf process (default 4096)",
+    )
     r.add_argument("--json", action="store_true", help="print errors as openEO error objects")
     r.add_argument(
         "--max-seconds",
@@ -591,6 +597,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 user_processes=_read_udps(args.udp),
                 python_udf=args.python_udf,
                 udf_timeout=args.udf_timeout,
+                udf_memory_mb=args.udf_memory,
                 **_read_options(args.allow_read),
                 executor=executor,
                 dask=dask,

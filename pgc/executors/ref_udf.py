@@ -4,10 +4,41 @@ pgc never runs user code on its own: ``run_udf`` fails with ``FeatureUnsupported
 the embedding application sets ``RunContext.python_udf`` (``pgc.runner.execute(...,
 python_udf=True)``). Then a UDF whose ``runtime`` is ``Python`` (any case) runs in a **new
 Python process** (``sys.executable``), never in the pgc process, with a time limit
-(:data:`TIMEOUT_SECONDS`, or ``RunContext.udf_timeout`` when it is set; it
-includes starting the process, about a second): the whole process group is killed when it
-is exceeded (``UdfTimeout``), and also when the UDF returns, so nothing it started keeps
-running.
+(:data:`TIMEOUT_SECONDS`, or ``RunContext.udf_timeout`` when it is set; it includes
+starting the process, about a second; over it: ``UdfTimeout``) and a memory limit
+(:data:`MEMORY_MB` of address space, ``RLIMIT_AS``, or ``RunContext.udf_memory_mb`` /
+``execute(..., udf_memory_mb=...)``; past it: ``UdfError`` "the UDF ran out of memory").
+
+Isolation (:mod:`pgc.executors.udf_sandbox`; :func:`isolation` reports what is active, and
+pgc logs one warning naming what is missing). On Linux with ``unshare(1)`` and namespaces
+permitted (root, or unprivileged user namespaces):
+
+==============  ===================================================  ==================
+protection      mechanism (namespaces level)                         without namespaces
+==============  ===================================================  ==================
+time            the process tree is killed after the time limit      the same
+memory          ``RLIMIT_AS``, set before user code runs             the same
+processes       new PID namespace, the worker its PID 1: when it     a subreaper parent
+                ends, the kernel kills all in it (``setsid`` too)    kills what is left
+network         new network namespace: a loopback that is down       NOT ENFORCED
+parent_environ  a fresh ``/proc`` without pgc's processes            pgc not dumpable
+                                                                     (not against root)
+writes          private mount namespace: all mounts read-only,       NOT ENFORCED
+                nosuid, nodev but the scratch folder; tiny /dev
+privileges      no capabilities, no_new_privs; root runs it as       NOT ENFORCED
+                ``nobody``
+process_count   ``RLIMIT_NPROC`` (``udf_sandbox.NPROC``), as nobody  NOT ENFORCED
+==============  ===================================================  ==================
+
+Without namespaces (``unshare`` missing or refused, e.g. a container's seccomp profile, or
+``PGC_UDF_NO_NAMESPACES=1``) the UDF has the time and memory limits and its processes are
+killed at the end (unless it kills its supervisor first), but it can use the network and
+write wherever pgc's user can: run pgc in a container without network and with a read-only
+file system then. Never enforced here: reading files the UDF's uid may read (world-readable
+files; everything of pgc's user when pgc is not root and has no namespaces), CPU use within
+the time limit, the size of what it writes to its scratch folder (disk), world-writable
+Unix sockets on the file system, and kernel attacks (no seccomp filter): a container or VM
+with its own limits is the operator's answer to those.
 
 The UDF follows the openEO Python UDF convention (``openeo.udf``), without needing the
 ``openeo`` package:
@@ -39,17 +70,15 @@ Python's (``"3"``, ``"3.11"``, ...) ``InvalidVersion``. Code given as a URL is r
 the embedding application's resolver (as ``load_stac`` does); pgc has no user workspace, so
 a file path is ``FileNotFound``.
 
-The separate process is not a sandbox: it runs as the same operating-system user, with a
-scratch directory as working and home directory and a minimal environment (none of the
-parent's variables but :data:`PASSED_ENVIRONMENT`). Isolation beyond that (containers,
-resource limits, no network) is the embedding application's job. Data travels both ways
-as JSON plus ``.npy`` arrays read with ``allow_pickle=False``: nothing the UDF process
-writes can run code in the pgc process.
+The UDF process has a scratch directory as working and home directory and a minimal
+environment (none of the parent's variables but :data:`PASSED_ENVIRONMENT`). Data travels
+both ways as JSON plus ``.npy`` arrays read with ``allow_pickle=False``: nothing the UDF
+process writes can run code in the pgc process.
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
 import logging
 import math
 import os
@@ -66,19 +95,22 @@ import xarray as xr
 
 from ..errors import echo, short
 from ..jsonvalue import is_json
+from . import udf_sandbox
 from .reference import Call, implements
 from .udf_worker import _REPLY, _REQUEST, ARRAY, MAX_MESSAGE, _decode, _encode, _label_array
 from .values import Cube, CubeArray, LabeledArray
 
 LOG = logging.getLogger("pgc.udf")
 TIMEOUT_SECONDS = 60.0  # per run_udf call; RunContext.udf_timeout overrides it
+MEMORY_MB = 4096  # address space of a UDF process; RunContext.udf_memory_mb overrides it
 MAX_RESULT_BYTES = 2**31  # what pgc reads back from the UDF process
 PASSED_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "LD_LIBRARY_PATH", "SYSTEMROOT")
 
 _LOG = "udf.log"
 _ROOT = Path(__file__).resolve().parents[2]  # the folder holding the pgc package
 _BOOTSTRAP = (
-    "import sys; from pgc.executors.udf_worker import worker_main; worker_main(sys.argv[1])"
+    "import sys; from pgc.executors.udf_worker import worker_main; "
+    "worker_main(sys.argv[1], sys.argv[2])"
 )
 
 
@@ -96,7 +128,11 @@ def _run_udf(call: Call) -> Any:
     meta |= {"code": code, "context": _context(call)}
     reply_meta, reply = _run_worker(call, _encode(meta, array))
     if "error" in reply_meta:
-        call.fail("UdfError", _error_text(reply_meta["error"]), "udf")
+        error = reply_meta["error"]
+        if isinstance(error, dict) and error.get("sandbox"):  # the machine's fault, not the UDF's
+            LOG.error("UDF isolation could not be set up: %s", error.get("message"))
+            call.fail("UdfError", "The UDF was not run: its isolation could not be set up.", "udf")
+        call.fail("UdfError", _error_text(error), "udf")
     return _result(call, meta, array, reply)
 
 
@@ -205,13 +241,21 @@ def _float(value: Any) -> float:
 
 
 def _run_worker(call: Call, request: bytes) -> tuple[dict, xr.DataArray | None]:
-    """Run the worker on ``request`` in a scratch folder; its decoded reply."""
+    """Run the worker on ``request`` in a scratch folder, confined as :func:`isolation`
+    says; its decoded reply."""
     timeout = call.context.udf_timeout or TIMEOUT_SECONDS
+    memory = call.context.udf_memory_mb
+    memory = MEMORY_MB if memory is None else memory
+    plan = udf_sandbox.plan()
+    settings = plan["settings"] | {"memory_mb": memory or None, "nproc": udf_sandbox.NPROC}
     with tempfile.TemporaryDirectory(prefix="pgc-udf-", ignore_cleanup_errors=True) as folder:
         (Path(folder) / _REQUEST).write_bytes(request)
-        with open(Path(folder) / _LOG, "wb") as log:
+        if settings.get("uid") is not None:  # the UDF runs as nobody: its scratch folder
+            os.chown(folder, settings["uid"], settings["uid"])
+        command = [sys.executable, "-s", "-c", _BOOTSTRAP, folder, json.dumps(settings)]
+        with open(Path(folder) / _LOG, "wb") as log, udf_sandbox.parent_guard(plan["level"]):
             process = subprocess.Popen(
-                [sys.executable, "-s", "-c", _BOOTSTRAP, folder],
+                plan["prefix"] + command,
                 cwd=folder,
                 env=_environment(folder),
                 stdin=subprocess.DEVNULL,
@@ -225,7 +269,19 @@ def _run_worker(call: Call, request: bytes) -> tuple[dict, xr.DataArray | None]:
                 call.fail("UdfTimeout", f"The UDF did not finish within {timeout:g} s.", "udf")
             finally:
                 _kill(process)
-        return _read_reply(call, Path(folder), process.returncode)
+        return _read_reply(call, Path(folder), process.returncode, memory)
+
+
+def isolation() -> dict[str, Any]:
+    """What confines a UDF process on this machine (probed once, then cached):
+    ``{"level": "namespaces" | "subreaper" | "group", "protections": {name: bool},
+    "missing": [names]}``; the names are those of the table in the module docstring."""
+    plan = udf_sandbox.plan()
+    return {
+        "level": plan["level"],
+        "protections": dict(plan["protections"]),
+        "missing": list(plan["missing"]),
+    }
 
 
 def _environment(folder: str) -> dict[str, str]:
@@ -241,22 +297,30 @@ def _environment(folder: str) -> dict[str, str]:
 
 
 def _kill(process: subprocess.Popen) -> None:
-    """Stop the worker and whatever it started (its process group)."""
+    """Stop the worker and whatever it started: its descendants, its process group (and,
+    with namespaces, everything in its PID namespace, which ends with its PID 1)."""
     if os.name == "posix":
-        with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone
-            os.killpg(process.pid, signal.SIGKILL)
+        udf_sandbox.kill_tree(process.pid)
     elif process.poll() is None:
         process.kill()
     process.wait()
 
 
-def _read_reply(call: Call, folder: Path, returncode: int) -> tuple[dict, xr.DataArray | None]:
+def _read_reply(
+    call: Call, folder: Path, returncode: int, memory: float | None
+) -> tuple[dict, xr.DataArray | None]:
     reply = folder / _REPLY
     if not reply.is_file() or reply.is_symlink():
         # What the process printed may hold paths of this machine: for the operator only.
         LOG.warning("UDF process ended without a result: %s", _log_tail(folder / _LOG))
+        hint = ""
+        if memory and returncode in (-signal.SIGKILL, -signal.SIGSEGV, -signal.SIGABRT, 134, 137,
+                                     139):  # fmt: skip  (also as 128 + signal, from unshare)
+            hint = f"; it may have run out of memory (limit {memory:g} MB)"
         call.fail(
-            "UdfError", f"The UDF process ended without a result (exit code {returncode}).", "udf"
+            "UdfError",
+            f"The UDF process ended without a result (exit code {returncode}){hint}.",
+            "udf",
         )
     if reply.stat().st_size > MAX_RESULT_BYTES:
         call.fail("UdfError", f"The UDF's result exceeds {MAX_RESULT_BYTES} bytes.", "udf")

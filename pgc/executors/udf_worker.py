@@ -103,14 +103,31 @@ class _ContractError(Exception):
     """The UDF does not follow the convention (no function, a wrong result ...)."""
 
 
-def worker_main(folder: str) -> None:
-    """Read the request, run the UDF, write the reply; every failure becomes a reply."""
+_MEMORY_MB: list[float | None] = [None]  # the UDF process's memory limit, for messages
+
+
+def worker_main(folder: str, settings: str | None = None) -> None:
+    """Confine this process (``settings``: JSON from :func:`udf_sandbox.plan`, plus the
+    memory limit), read the request, run the UDF, write the reply; every failure becomes a
+    reply. Nothing of the user's runs before the confinement is complete."""
+    from . import udf_sandbox
+
     base = Path(folder)
+    options = json.loads(settings) if settings else {}
     try:
-        meta, array = _decode((base / _REQUEST).read_bytes())
-        reply = _encode({}, _apply_udf(meta, array))
-    except BaseException as exc:  # noqa: BLE001 - the UDF's failure is the reply
-        reply = _encode({"error": _describe(exc)}, None)
+        import pandas  # noqa: F401 - before the confinement: the UDF namespace needs it
+
+        udf_sandbox.confine(folder, options)
+        _MEMORY_MB[0] = udf_sandbox.limit_memory(options.get("memory_mb"))
+    except Exception as exc:  # noqa: BLE001 - no confinement: the UDF must not run
+        error = {"message": f"isolation failed: {type(exc).__name__}: {exc}", "sandbox": True}
+        reply = _encode({"error": error}, None)
+    else:
+        try:
+            meta, array = _decode((base / _REQUEST).read_bytes())
+            reply = _encode({}, _apply_udf(meta, array))
+        except BaseException as exc:  # noqa: BLE001 - the UDF's failure is the reply
+            reply = _encode({"error": _describe(exc)}, None)
     partial = base / (_REPLY + ".part")
     partial.write_bytes(reply)
     partial.replace(base / _REPLY)  # all or nothing: a killed worker leaves no reply
@@ -119,6 +136,9 @@ def worker_main(folder: str) -> None:
 def _describe(exc: BaseException) -> dict:
     """The UDF's error: its message and the line in the UDF code, nothing of the worker."""
     message = str(exc) if isinstance(exc, _ContractError) else f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, MemoryError):
+        limit = f" (limit {_MEMORY_MB[0]:g} MB)" if _MEMORY_MB[0] else ""
+        message = f"the UDF ran out of memory{limit}: {message}"
     lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == "<udf>"]
     if isinstance(exc, SyntaxError) and exc.filename == "<udf>":
         lines.append(exc.lineno)
