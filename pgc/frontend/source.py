@@ -212,7 +212,8 @@ def load_python(document: Any, limits: Limits | None = None):
 def _python_problems(document: Any, limits: Limits) -> list[Diagnostic]:
     """What in a Python document is not JSON: iterative, each problem at its pointer."""
     problems: list[Diagnostic] = []
-    budget = limits.max_bytes // 2  # every JSON value takes at least two bytes of text
+    # every JSON value takes at least two bytes of text, and counts against max_json_values
+    budget = min(limits.max_bytes // 2, limits.max_json_values)
     on_path: set[int] = set()  # containers between the root and the current item
     stack: list[tuple[Any, str, int, bool]] = [(document, "", 0, False)]
     while stack:
@@ -225,7 +226,8 @@ def _python_problems(document: Any, limits: Limits) -> list[Diagnostic]:
             problems.append(
                 Diagnostic(
                     INVALID,
-                    f"The document is larger than the limit of {limits.max_bytes} bytes as JSON.",
+                    f"The document is larger than the limit of {limits.max_bytes} bytes "
+                    f"or {limits.max_json_values} values as JSON.",
                 )
             )
             break
