@@ -46,6 +46,9 @@ class Limits:
     max_array_length: int = 10_000_000
     # cells of a convolution kernel (apply_kernel): 101 x 101 is 10,201
     max_kernel_cells: int = 10_201
+    # distinct fused kernels one request compiles (numba executor; each costs about 0.1-1 s
+    # of compilation the first time): the examples make 1 to 4
+    max_kernels: int = 64
     # wall-clock seconds of one run (None: no limit); checked between processes and in the
     # long loops of the reference executor
     max_seconds: float | None = None

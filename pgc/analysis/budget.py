@@ -12,7 +12,8 @@ checked again while running (:func:`check_cube`, called by the reference executo
 >>> from pgc.limits import Limits
 >>> graph = {"a": {"process_id": "array_create", "arguments": {"data": [1], "repeat": 5},
 ...           "result": True}}
->>> [d.code for d in check_budget(compile(graph, pipeline="none").graph, Limits(max_array_length=4))]
+>>> plan = compile(graph, pipeline="none")
+>>> [d.code for d in check_budget(plan.graph, Limits(max_array_length=4))]
 ['ProcessGraphComplexity']
 """
 
@@ -31,10 +32,19 @@ def check_budget(graph: Graph, limits: Limits) -> list[Diagnostic]:
     """A diagnostic for each node of ``graph`` (child graphs included) whose value's size,
     as its type estimates it, is over ``limits``."""
     problems = []
+    kernels = set()
     for _, node in graph.walk():
         message = over_budget(node.type, limits)
         if message is not None:
             problems.append(_at(node, message))
+        if node.namespace == "pgc" and node.process_id == "kernel":
+            kernels.add(repr(node.arg("expression")))  # the same expression: one kernel
+            if len(kernels) == limits.max_kernels + 1:  # reported once, where it tips over
+                message = (
+                    f"makes fused kernel number {len(kernels)}, over the budget of "
+                    f"{limits.max_kernels} distinct kernels for one request"
+                )
+                problems.append(_at(node, message))
     return problems
 
 
@@ -49,12 +59,12 @@ def over_budget(value_type: object, limits: Limits) -> str | None:
                 f"of {format_bytes(limits.max_cube_bytes)} for one value: make the extent, "
                 "the dates, the bands or the resolution smaller"
             )
-    if isinstance(value_type, ArrayType) and value_type.labels is not None:
-        if len(value_type.labels) > limits.max_array_length:
-            return (
-                f"makes an array of {len(value_type.labels)} elements, over the budget of "
-                f"{limits.max_array_length}"
-            )
+    labels = value_type.labels if isinstance(value_type, ArrayType) else None
+    if labels is not None and len(labels) > limits.max_array_length:
+        return (
+            f"makes an array of {len(labels)} elements, over the budget of "
+            f"{limits.max_array_length}"
+        )
     return None
 
 

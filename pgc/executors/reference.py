@@ -27,7 +27,9 @@ import numpy as np
 
 from ..errors import Diagnostic, PgcError, echo, from_exception
 from ..ir.graph import Graph
-from ..ir.nodes import ArrayValue, Callback, Literal, Node, NodeRef, ObjectValue, ParamRef, Value
+from ..ir.nodes import (
+    ArrayValue, Callback, Literal, Node, NodeRef, ObjectValue, ParamRef, Value, value_refs,
+)  # fmt: skip
 from ..pointer import join
 from .pixels import PixelArrays, PixelLoop, per_pixel
 from .values import Cube, stack
@@ -224,56 +226,140 @@ def _run(
     context: RunContext,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> Any:
+    """The value of ``graph``'s result: every node in order, but ``if`` is lazy (the
+    definition: the branch not taken is not computed), so nodes that only a branch of an
+    ``if`` reads run when that branch is taken (:func:`_deferred`), else never."""
     results: dict[str, Any] = {}
     nodes = graph.nodes()
+    deferred = _deferred(graph, nodes)
     for done, node in enumerate(nodes):
         if progress is not None:
             progress(done, len(nodes), node.process_id)
-        try:
-            context.check_time()
-        except ProcessError as exc:
-            raise _error(node, exc.code, exc.message, exc.argument) from None
-        args = {
-            name: _value(value, results, scope, context, node, name)
-            for name, value in node.arguments
-        }
-        impl = IMPLEMENTATIONS.get(
-            node.process_id if node.namespace != "pgc" else f"pgc::{node.process_id}"
-        )
-        try:
-            if impl is None:
-                raise ProcessError(
-                    "ProcessUnsupported",
-                    f"The reference executor cannot run '{node.process_id}' yet.",
-                )
-            call = Call(node, args, context)
-            out = _chunked(call) if context.dask is not None else None
-            if out is None and context.dask is not None:  # computed, run as the reference
-                from .chunked import materialized
-
-                call = Call(node, materialized(args, context.dask), context)
-            try:
-                if out is None and any(isinstance(v, PixelArrays) for v in args.values()):
-                    raise PixelLoop
-                if out is None and context.kernel_stats is not None:
-                    out = _fused(call)
-                results[node.id] = out if out is not None else impl(call)
-            except PixelLoop:
-                results[node.id] = per_pixel(impl, call, ProcessError)
-            if isinstance(results[node.id], Cube):
-                results[node.id] = results[node.id].in_order()
-                _check_size(results[node.id], context)
-            if context.trace is not None:
-                context.trace[id(node)] = results[node.id]
-        except ProcessError as exc:
-            raise _error(node, exc.code, exc.message, exc.argument) from None
-        except PgcError:  # from a callback's node, which it names
-            raise
-        except Exception as exc:  # noqa: BLE001 - the boundary of every process call
-            raise _error(node, *from_exception(exc), None) from None
+        if node.id not in deferred:
+            _evaluate(graph, node, results, scope, context, deferred)
     if progress is not None:
         progress(len(nodes), len(nodes), "")
     return results[graph.result]
+
+
+BRANCHES = ("accept", "reject")  # the arguments of ``if`` that only its value decides on
+
+
+def _deferred(graph: Graph, nodes: list[Node]) -> frozenset[str]:
+    """The nodes whose value only branches of ``if`` nodes need (directly, or through other
+    such nodes): not the result, and every reader either an ``if`` reading it only as
+    ``accept``/``reject``, or deferred itself. Users come after a node in ``nodes``, so one
+    pass backwards decides each node after all its readers."""
+    if not any(node.process_id == "if" and node.namespace is None for node in nodes):
+        return frozenset()
+    deferred: set[str] = set()
+    for node in reversed(nodes):
+        users = graph.users(node.id)
+        if node.id == graph.result or not users:
+            continue
+        if all(
+            user in deferred or _only_in_branches(graph.node(user), node.id) for user in users
+        ):
+            deferred.add(node.id)
+    return frozenset(deferred)
+
+
+def _only_in_branches(user: Node, node_id: str) -> bool:
+    if user.process_id != "if" or user.namespace is not None:
+        return False
+    return all(
+        name in BRANCHES or node_id not in set(value_refs(value))
+        for name, value in user.arguments
+    )
+
+
+def _demand(
+    graph: Graph, ids: set[str], results: dict, scope: list, context: RunContext,
+    deferred: frozenset[str],
+) -> None:  # fmt: skip
+    """Run the deferred nodes ``ids`` read (and what they read in turn), in graph order."""
+    needed, stack = set(), [i for i in ids if i in deferred and i not in results]
+    while stack:
+        node_id = stack.pop()
+        if node_id in needed:
+            continue
+        needed.add(node_id)
+        node = graph.node(node_id)
+        stack += [i for i in node.node_refs() if i in deferred and i not in results]
+    for node in graph.nodes():
+        if node.id in needed:
+            _evaluate(graph, node, results, scope, context, deferred)
+
+
+def _evaluate(
+    graph: Graph, node: Node, results: dict, scope: list, context: RunContext,
+    deferred: frozenset[str],
+) -> None:  # fmt: skip
+    """Run one node (its inputs computed) and keep its value in ``results``."""
+    try:
+        context.check_time()
+    except ProcessError as exc:
+        raise _error(node, exc.code, exc.message, exc.argument) from None
+    skip: set[str] = set()
+    if deferred and node.process_id == "if" and node.namespace is None:
+        skip = _branches_not_taken(graph, node, results, scope, context, deferred)
+    args = {
+        name: None if name in skip else _value(value, results, scope, context, node, name)
+        for name, value in node.arguments
+    }
+    impl = IMPLEMENTATIONS.get(
+        node.process_id if node.namespace != "pgc" else f"pgc::{node.process_id}"
+    )
+    try:
+        if impl is None:
+            raise ProcessError(
+                "ProcessUnsupported",
+                f"The reference executor cannot run '{node.process_id}' yet.",
+            )
+        call = Call(node, args, context)
+        out = _chunked(call) if context.dask is not None else None
+        if out is None and context.dask is not None:  # computed, run as the reference
+            from .chunked import materialized
+
+            call = Call(node, materialized(args, context.dask), context)
+        try:
+            if out is None and any(isinstance(v, PixelArrays) for v in args.values()):
+                raise PixelLoop
+            if out is None and context.kernel_stats is not None:
+                out = _fused(call)
+            results[node.id] = out if out is not None else impl(call)
+        except PixelLoop:
+            results[node.id] = per_pixel(impl, call, ProcessError)
+        if isinstance(results[node.id], Cube):
+            results[node.id] = results[node.id].in_order()
+            _check_size(results[node.id], context)
+        if context.trace is not None:
+            context.trace[id(node)] = results[node.id]
+    except ProcessError as exc:
+        raise _error(node, exc.code, exc.message, exc.argument) from None
+    except PgcError:  # from a callback's node, which it names
+        raise
+    except Exception as exc:  # noqa: BLE001 - the boundary of every process call
+        raise _error(node, *from_exception(exc), None) from None
+
+
+def _branches_not_taken(
+    graph: Graph, node: Node, results: dict, scope: list, context: RunContext,
+    deferred: frozenset[str],
+) -> set[str]:  # fmt: skip
+    """Run what the branch of an ``if`` that its value takes reads; the branch not taken
+    (its name), which is not computed. A value that is not one boolean (a cube: a choice
+    per pixel) takes both."""
+    value = node.arg("value")
+    decided = None if value is None else _value(value, results, scope, context, node, "value")
+    taken = set(BRANCHES)
+    if decided is True:
+        taken = {"accept"}
+    elif decided is False or decided is None:
+        taken = {"reject"}
+    ids = {i for name in taken for i in value_refs(node.arg(name))}
+    _demand(graph, ids, results, scope, context, deferred)
+    return set(BRANCHES) - taken
 
 
 def _check_size(cube: Cube, context: RunContext) -> None:

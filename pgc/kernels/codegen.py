@@ -16,19 +16,22 @@ Cache: kernels are Python modules written under ``$PGC_CACHE_DIR/kernels`` (defa
 ``~/.cache/pgc/kernels``), named by the structural hash of their expression, the dtype and
 a hash of how they read their inputs (dimensions, picks, validity, reduction), and compiled
 by numba with ``cache=True``: a second process loads the machine code from disk instead of
-compiling. Within a process, loaded kernels are kept in
-memory.
+compiling. Within a process, loaded kernels are kept in memory. Both are bounded
+(:data:`MAX_LOADED`, :data:`MAX_FILES`), and the folder is private (mode 0700, this
+user's): pgc imports what it finds there.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import importlib.util
+import math
 import os
+import stat
 import sys
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,8 +39,14 @@ from typing import Any
 from .expr import BINARY, UNARY, Expr
 from .simplify import simplify
 
-_LOADED: dict[str, Any] = {}
+# Bounds of the cache: kernels kept loaded in this process (least recently used go first),
+# and kernel modules kept on disk (oldest first, with numba's cached machine code). A graph
+# makes a few kernels; a back-end serving many users sees many graphs.
+MAX_LOADED = 256
+MAX_FILES = 2048
+_LOADED: OrderedDict[str, Any] = OrderedDict()
 _LOCK = threading.Lock()
+_PRIVATE: dict[str, Path] = {}  # cache folders checked private, by the folder asked for
 
 
 @dataclass
@@ -295,6 +304,7 @@ def load(
     key = f"k_{expr.key()}_{dtype}_{layout}"
     with _LOCK:
         if key in _LOADED:
+            _LOADED.move_to_end(key)
             return _LOADED[key]
         if reduce is None:
             text = source(expr, ndim, inputs, dtype)
@@ -303,18 +313,54 @@ def load(
 
             text = reduce_source(expr, ndim, inputs, dtype, *reduce)
         _LOADED[key] = _import(key, text)
+        while len(_LOADED) > MAX_LOADED:
+            _LOADED.popitem(last=False)
         return _LOADED[key]
+
+
+def private_cache_dir() -> Path:
+    """:func:`cache_dir`, made (mode 0700) or checked to be this user's and writable by no
+    one else: pgc imports the modules it finds there. A folder that fails the check is
+    not used; a fresh private temporary folder is, for this process."""
+    asked = cache_dir()
+    known = _PRIVATE.get(str(asked))
+    if known is not None:
+        return known
+    folder = asked
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, exist_ok=True)
+        info = folder.lstat()
+        if info.st_uid != os.getuid() or not stat.S_ISDIR(info.st_mode):
+            raise PermissionError("not this user's folder")
+        if stat.S_IMODE(info.st_mode) & 0o077:
+            folder.chmod(0o700)  # ours, made before kernels were private
+    except OSError:
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="pgc-kernels-"))
+    _PRIVATE[str(asked)] = folder
+    return folder
+
+
+def _prune(folder: Path) -> None:
+    """Keep at most :data:`MAX_FILES` kernel modules: the oldest go, with numba's cached
+    machine code for them (``__pycache__/k_*``)."""
+    modules = sorted(folder.glob("k_*.py"), key=lambda p: p.stat().st_mtime)
+    for old in modules[: max(0, len(modules) - MAX_FILES)]:
+        for path in [old, *(folder / "__pycache__").glob(f"{old.stem}.*")]:
+            path.unlink(missing_ok=True)
 
 
 def _import(key: str, text: str):
     """Write the kernel's module to the cache folder (if it is not there) and import it."""
-    folder = cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_cache_dir()
     path = folder / f"{key}.py"
     if not path.exists() or path.read_text(encoding="utf-8") != text:
         partial = path.with_suffix(f".{os.getpid()}.tmp")
         partial.write_text(text, encoding="utf-8")
         partial.replace(path)  # atomic: other processes see all of it or nothing
+        _prune(folder)
     spec = importlib.util.spec_from_file_location(f"pgc_kernels.{key}", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
