@@ -186,9 +186,7 @@ def execute(
         timings = dict(plan.timings, run=time.perf_counter() - start)
         if output is not None:  # the dask executor computes the saved cubes as it writes
             start = time.perf_counter()
-            written = write_outputs(
-                context.saved, Path(output), context.dask, overwrite=overwrite
-            )
+            written = write_outputs(context.saved, Path(output), context.dask, overwrite=overwrite)
             timings["write"] = time.perf_counter() - start
     return RunResult(
         value,

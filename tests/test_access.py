@@ -440,9 +440,8 @@ def test_open_raster_uses_the_gtiff_driver_only(place):
     access = ReadAccess((work,))
     with access.open_raster(work / "inside.tif") as src:
         assert src.driver == "GTiff" and (src.read() == 1).all()
-    with pytest.raises(FormatRefused) as info:
-        with access.open_raster(work / "evil.tif", "the file"):
-            pass
+    with pytest.raises(FormatRefused) as info, access.open_raster(work / "evil.tif", "the file"):
+        pass
     no_leak(str(info.value), outside)
     big = work / "big.json"
     with open(big, "w") as file:

@@ -40,25 +40,41 @@ def ran_chunked(graph: dict) -> set[str] | None:
 @settings(deadline=None, max_examples=40)
 @given(graph=graphs())
 @example(
-    graph={'process_graph': {'n0': {'process_id': 'load_collection',
-       'arguments': {'id': 'SENTINEL2_L2A_SAMPLE',
-        'spatial_extent': {'west': 600000,
-         'east': 600040,
-         'north': 5695000,
-         'south': 5694960,
-         'crs': 32631},
-        'temporal_extent': None,
-        'bands': None}},
-      'n1': {'process_id': 'filter_temporal',
-       'arguments': {'data': {'from_node': 'n0'},
-        'extent': ['2023-01-10', '2023-02-10']}},
-      'n2': {'process_id': 'filter_temporal',
-       'arguments': {'data': {'from_node': 'n1'},
-        'extent': ['2023-02-10', '2023-03-10']}},
-      'n3': {'process_id': 'apply_kernel',
-       'arguments': {'data': {'from_node': 'n2'},
-        'kernel': [[1, 1, 1], [1, 1, 1], [1, 1, 1]]},
-       'result': True}}},
+    graph={
+        "process_graph": {
+            "n0": {
+                "process_id": "load_collection",
+                "arguments": {
+                    "id": "SENTINEL2_L2A_SAMPLE",
+                    "spatial_extent": {
+                        "west": 600000,
+                        "east": 600040,
+                        "north": 5695000,
+                        "south": 5694960,
+                        "crs": 32631,
+                    },
+                    "temporal_extent": None,
+                    "bands": None,
+                },
+            },
+            "n1": {
+                "process_id": "filter_temporal",
+                "arguments": {"data": {"from_node": "n0"}, "extent": ["2023-01-10", "2023-02-10"]},
+            },
+            "n2": {
+                "process_id": "filter_temporal",
+                "arguments": {"data": {"from_node": "n1"}, "extent": ["2023-02-10", "2023-03-10"]},
+            },
+            "n3": {
+                "process_id": "apply_kernel",
+                "arguments": {
+                    "data": {"from_node": "n2"},
+                    "kernel": [[1, 1, 1], [1, 1, 1], [1, 1, 1]],
+                },
+                "result": True,
+            },
+        }
+    },
 )  # two filter_temporal that leave no date: apply_kernel runs whole
 def test_explain_says_which_nodes_run_chunked(graph):
     try:

@@ -144,7 +144,7 @@ GENERATED = {
         "args": ["--max-seconds", "30"],
     },
     "budget/thirty_million_values": {
-        "attack": "An array of 30 million numbers (it was validated for a minute, then memory ran out).",
+        "attack": "An array of 30 million numbers (validated for a minute, then out of memory).",
         "graph": _huge_array,
         "expect": "ProcessGraphInvalid",
     },

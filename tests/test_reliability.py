@@ -883,9 +883,8 @@ def test_over_budget_names_the_node_and_its_size():
                   temporal_extent=None),
         "tiny": node("resample_spatial", result=True, data=ref("l"), resolution=0.0001),
     }  # fmt: skip
-    with pytest.raises(pgc.PgcError) as info:
-        with within(30):  # from the types: nothing is allocated
-            execute(graph)
+    with pytest.raises(pgc.PgcError) as info, within(30):  # from the types: nothing allocated
+        execute(graph)
     [d] = info.value.diagnostics
     assert (d.code, d.node_id, d.pointer) == ("ProcessGraphComplexity", "tiny", "/tiny")
     assert "'tiny'" in d.message and "PB" in d.message and "budget" in d.message

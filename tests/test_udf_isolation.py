@@ -155,7 +155,7 @@ def test_without_namespaces_a_subreaper_still_kills_survivors():
     """The fallback level (``PGC_UDF_NO_NAMESPACES=1``), in a child pgc process."""
     token = f"pgc-test-fallback-{os.getpid()}-{time.time_ns()}"
     script = textwrap.dedent(
-        f"""
+        """
         import json, sys
         from pgc.executors import ref_udf
         from pgc.runner import execute

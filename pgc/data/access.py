@@ -142,8 +142,7 @@ class ReadAccess:
             raise AccessDenied(f"{what} is not a file name")
         if _SCHEME.match(href) or href.lstrip().startswith("/vsi") or "\x00" in href:
             raise AccessDenied(
-                f"{what} is a URL or a GDAL path: pgc reads only files inside the collection "
-                "folder"
+                f"{what} is a URL or a GDAL path: pgc reads only files inside the collection folder"
             )
         real = self.inside(Path(base) / href)
         if real is None or not _gdal_safe(real):

@@ -39,7 +39,7 @@ from pathlib import Path
 MAX_COMPONENT = 80
 _HASH = 16  # hex digits of sha256: 64 bits
 _KEPT = re.compile(r"[a-z0-9_][a-z0-9_.-]*")
-_HASHED = re.compile(r".*--[0-9a-f]{%d}" % _HASH)
+_HASHED = re.compile(rf".*--[0-9a-f]{{{_HASH}}}")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 # names Windows gives to devices, whatever the extension
 _RESERVED = {"con", "prn", "aux", "nul"} | {f"{p}{i}" for p in ("com", "lpt") for i in range(10)}
@@ -206,8 +206,8 @@ def _chunks_only(folder: Path, depth: int) -> bool:
             return False
         if entry.is_file(follow_symlinks=False) and _CHUNK_FILE.fullmatch(entry.name):
             continue
-        if entry.is_dir(follow_symlinks=False) and re.fullmatch(r"\d+", entry.name):
-            if _chunks_only(Path(entry.path), depth + 1):
-                continue
+        chunk_folder = entry.is_dir(follow_symlinks=False) and re.fullmatch(r"\d+", entry.name)
+        if chunk_folder and _chunks_only(Path(entry.path), depth + 1):
+            continue
         return False
     return True

@@ -314,8 +314,14 @@ def _read_reply(
         # What the process printed may hold paths of this machine: for the operator only.
         LOG.warning("UDF process ended without a result: %s", _log_tail(folder / _LOG))
         hint = ""
-        if memory and returncode in (-signal.SIGKILL, -signal.SIGSEGV, -signal.SIGABRT, 134, 137,
-                                     139):  # fmt: skip  (also as 128 + signal, from unshare)
+        if memory and returncode in (
+            -signal.SIGKILL,
+            -signal.SIGSEGV,
+            -signal.SIGABRT,
+            134,
+            137,
+            139,
+        ):  # fmt: skip  (also as 128 + signal, from unshare)
             hint = f"; it may have run out of memory (limit {memory:g} MB)"
         call.fail(
             "UdfError",

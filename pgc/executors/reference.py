@@ -25,10 +25,18 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import Diagnostic, PgcError, echo, from_exception
+from ..errors import Diagnostic, PgcError, from_exception
 from ..ir.graph import Graph
 from ..ir.nodes import (
-    ArrayValue, Callback, Literal, Node, NodeRef, ObjectValue, ParamRef, Value, value_refs,
+    ArrayValue,
+    Callback,
+    Literal,
+    Node,
+    NodeRef,
+    ObjectValue,
+    ParamRef,
+    Value,
+    value_refs,
 )  # fmt: skip
 from ..pointer import join
 from .pixels import PixelArrays, PixelLoop, per_pixel
@@ -257,9 +265,7 @@ def _deferred(graph: Graph, nodes: list[Node]) -> frozenset[str]:
         users = graph.users(node.id)
         if node.id == graph.result or not users:
             continue
-        if all(
-            user in deferred or _only_in_branches(graph.node(user), node.id) for user in users
-        ):
+        if all(user in deferred or _only_in_branches(graph.node(user), node.id) for user in users):
             deferred.add(node.id)
     return frozenset(deferred)
 
@@ -268,8 +274,7 @@ def _only_in_branches(user: Node, node_id: str) -> bool:
     if user.process_id != "if" or user.namespace is not None:
         return False
     return all(
-        name in BRANCHES or node_id not in set(value_refs(value))
-        for name, value in user.arguments
+        name in BRANCHES or node_id not in set(value_refs(value)) for name, value in user.arguments
     )
 
 

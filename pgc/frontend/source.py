@@ -163,7 +163,8 @@ def load_text(data: str | bytes, name: str = "<input>", limits: Limits | None = 
 def _not_read(exc: Exception | None) -> Diagnostic:
     """Why a document too large to scan in detail was not read."""
     if isinstance(exc, json.JSONDecodeError):
-        message = f"The document is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+        where = f"line {exc.lineno}, column {exc.colno}"
+        message = f"The document is not valid JSON: {exc.msg} ({where})."
         return Diagnostic(INVALID, message, line=exc.lineno, column=exc.colno)
     return Diagnostic(
         INVALID,

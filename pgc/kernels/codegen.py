@@ -284,8 +284,11 @@ def _const(value: float) -> str:
     """A number as source text in the compute dtype: ``inf`` and ``nan`` are no Python
     literals (``linear_scale_range`` over the whole float range has an infinite scale)."""
     value = float(value)
-    text = repr(value) if math.isfinite(value) else ("np.nan" if value != value else
-                                                     "np.inf" if value > 0 else "-np.inf")
+    text = (
+        repr(value)
+        if math.isfinite(value)
+        else ("np.nan" if value != value else "np.inf" if value > 0 else "-np.inf")
+    )
     return f"FLOAT({text})"
 
 
