@@ -206,3 +206,26 @@ def test_diagnostics_are_sorted_by_place_in_the_document():
     graph = {"z": node("nope1", result=True), "a": node("nope2"), "m": node("add", x="s", y=1)}
     result = pgc.validate(graph)
     assert [d.node_id for d in result.errors] == ["z", "a", "m"]
+
+
+def test_either_or_arguments_given_as_references_are_given():
+    """array_element's index and quantiles' q from a parameter are given: the rules saw only
+    literal arguments, so a reference looked missing (ArrayElementParameterMissing)."""
+    import pgc
+
+    for process_id, data, argument, value, expected in (
+        ("array_element", [5, 6, 7], "index", 1, 6),
+        ("quantiles", [5, 6, 7], "q", 2, [6.0]),
+    ):
+        graph = {
+            "parameters": [{"name": "v", "schema": {}}],
+            "process_graph": {
+                "a": {
+                    "process_id": process_id,
+                    "arguments": {"data": data, argument: {"from_parameter": "v"}},
+                    "result": True,
+                }
+            },
+        }
+        assert pgc.validate(graph).ok
+        assert pgc.run(graph, parameters={"v": value}) == expected

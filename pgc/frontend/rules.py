@@ -25,6 +25,17 @@ def _literal(value: Any) -> bool:
     return not is_reference(value) and not is_callback(value)
 
 
+class _Computed:
+    """An argument given as a reference (from_node, from_parameter) or a callback: present,
+    its value unknown to the rules (no number, string, list or object)."""
+
+    def __repr__(self) -> str:
+        return "<computed>"
+
+
+COMPUTED = _Computed()
+
+
 def _given(args: dict, name: str) -> bool:
     return name in args and args[name] is not None
 
@@ -161,5 +172,6 @@ def check_rules(spec: ProcessSpec, args: dict, where: str) -> list[Finding]:
     rule = RULES.get(spec.id)
     if rule is None:
         return []
-    literal = {k: v for k, v in args.items() if _literal(v)}
+    # a reference or callback is given, with a value only the run knows: rules see COMPUTED
+    literal = {k: v if _literal(v) else COMPUTED for k, v in args.items()}
     return [f for f in rule(literal, where) if f[2] in spec.exceptions]
