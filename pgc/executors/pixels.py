@@ -95,7 +95,7 @@ def plain(value: Any) -> Any:
 def _assemble(results: list, template: xr.DataArray, call, error) -> Any:
     arrays = [r for r in results if isinstance(r, list | LabeledArray)]
     if not arrays:
-        return _cube_of(results, template)
+        return _cube_of(results, template, error)
     if len(arrays) != len(results):
         raise error(
             "ProcessParameterInvalid",
@@ -115,7 +115,7 @@ def _assemble(results: list, template: xr.DataArray, call, error) -> Any:
         if all(label in own for label in labels):
             labels = [own[label] for label in labels]
     columns = [[_values(r)[j] for r in results] for j in range(len(labels))]
-    parts = [_cube_of(column, template) for column in columns]
+    parts = [_cube_of(column, template, error) for column in columns]
     return CubeArray(concat(parts, dim, labels, [*template.dims, dim], template), dim)
 
 
@@ -123,9 +123,16 @@ def _values(array: Any) -> list:
     return list(array.values) if isinstance(array, LabeledArray) else list(array)
 
 
-def _cube_of(values: list, template: xr.DataArray) -> Cube:
+def _cube_of(values: list, template: xr.DataArray, error) -> Cube:
     valid = np.array([v is not None for v in values], dtype=bool).reshape(template.shape)
     known = [v for v in values if v is not None]
+    if any(isinstance(v, list | dict | LabeledArray) for v in known):
+        raise error(
+            "ProcessParameterInvalid",
+            "A data cube's values are numbers, booleans, strings or no-data; the process "
+            "gave an array or an object as the value of a pixel.",
+            None,
+        )
     if all(isinstance(v, bool) for v in known):
         dtype, fill = bool, False
     elif all(isinstance(v, int | float) for v in known):

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..errors import echo
 from .pixels import PixelLoop, plain
 from .reference import Call, ProcessError, implements
 from .values import Cube, CubeArray, LabeledArray
@@ -57,10 +58,10 @@ def _ordered(op):
         from .values import Cube
 
         if isinstance(x, Cube) or isinstance(y, Cube):
-            from .ref_scalar import _COMPARE, elementwise
+            from .ref_scalar import _COMPARE, compare_cube
 
             fn = _COMPARE[call.node.process_id]
-            return elementwise(fn, x, y)
+            return compare_cube(fn, x, y, False, ordered=True)  # not numbers -> false
         if x is None or y is None:
             return None
         if not _is_number(x) or not _is_number(y):
@@ -325,7 +326,15 @@ def _order_indices(values: list, asc: bool, nodata: bool | None) -> list[int]:
     if all(isinstance(values[i], str) for i in present):
         ordered = sorted(present, key=lambda i: values[i], reverse=not asc)
     else:
-        ordered = sorted(present, key=lambda i: _time_or_value(values[i]), reverse=not asc)
+        keys = {i: _time_or_value(values[i]) for i in present}
+        for i in present:  # the definition: numbers and dates (strings only: as text)
+            if isinstance(keys[i], bool) or not isinstance(keys[i], int | float):
+                raise ProcessError(
+                    "ProcessParameterInvalid",
+                    f"'data' must hold numbers or dates to be ordered, got {echo(values[i])}.",
+                    "data",
+                )
+        ordered = sorted(present, key=keys.__getitem__, reverse=not asc)
     if nodata is None:
         return ordered
     return ordered + missing if nodata else missing + ordered
@@ -358,7 +367,7 @@ def _extrema(call: Call) -> Any:
     values = _values(call.get("data"))
     if any(v is None for v in values) and not call.get("ignore_nodata", True):
         return [None, None]
-    numbers = [v for v in values if v is not None]
+    numbers = _check_numbers([v for v in values if v is not None])
     if not numbers:
         return [None, None]
     if any(isinstance(v, float) and math.isnan(v) for v in numbers):
@@ -366,11 +375,24 @@ def _extrema(call: Call) -> Any:
     return [min(numbers), max(numbers)]
 
 
+def _check_numbers(values: list) -> list:
+    """``values`` (an array of numbers and no-data, as the definition's schema says)."""
+    for v in values:
+        if v is not None and not _is_number(v):
+            raise ProcessError(
+                "ProcessParameterInvalid",
+                f"'data' must hold numbers and no-data only, got {echo(v)}.",
+                "data",
+            )
+    return values
+
+
 def _cumulative(op):
     def impl(call: Call) -> Any:
         data = call.get("data")
         values, labels = _values(data), _labels(data)
         ignore = call.get("ignore_nodata", True)
+        _check_numbers(values)
         out, acc, broken = [], None, False
         for v in values:
             if v is None:
@@ -422,11 +444,25 @@ def _quantiles(call: Call) -> Any:
 # --- text ---------------------------------------------------------------------------------
 
 
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "an array" if isinstance(value, list | tuple | LabeledArray) else "an object"
+
+
 def _text(fn):
     def impl(call: Call) -> Any:
         data, pattern = call.get("data"), call.get("pattern")
         if data is None:
             return None
+        for name, value in (("data", data), ("pattern", pattern)):
+            if not isinstance(value, str):
+                what = "a data cube" if isinstance(value, Cube) else _json_type(value)
+                raise ProcessError(
+                    "ProcessParameterInvalid", f"'{name}' must be a string, got {what}.", name
+                )
         if not call.get("case_sensitive", True):
             data, pattern = data.lower(), pattern.lower()
         return fn(data, pattern)

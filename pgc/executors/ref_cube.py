@@ -7,6 +7,7 @@ Dimension order and labels follow the types the IR inferred (``t``, ``bands``, `
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -32,14 +33,31 @@ def _bbox(
 ) -> tuple[float, float, float, float] | None:
     """A bounding-box argument as (west, south, east, north), in ``crs`` when given."""
     extent = call.get(argument)
-    if not isinstance(extent, dict):
+    if isinstance(extent, Cube) or (isinstance(extent, dict) and "west" not in extent):
+        box, source = _geometry_bounds(call, extent, argument)  # GeoJSON or a vector cube
+    elif isinstance(extent, dict):
+        box = (extent["west"], extent["south"], extent["east"], extent["north"])
+        source = str(extent.get("crs", 4326)).replace("EPSG:", "")
+    else:
         return None
-    box = (extent["west"], extent["south"], extent["east"], extent["north"])
-    source = str(extent.get("crs", 4326)).replace("EPSG:", "")
     try:
         return bbox_in_crs(box, source, crs) if crs is not None else box
     except OutsideCrs as exc:
         call.fail("ProcessParameterInvalid", f"The {argument} {exc}", argument)
+
+
+def _geometry_bounds(call: Call, value: Any, argument: str) -> tuple[tuple, str]:
+    """The bounding box of the geometries of GeoJSON or a vector cube, and its CRS."""
+    from .ref_vector import _geometries, _shape
+
+    geometries = _geometries(value, argument)
+    boxes = [_shape(g, argument).bounds for g in geometries]
+    boxes = [b for b in boxes if all(math.isfinite(v) for v in b)]  # empty: NaN bounds
+    if not boxes:
+        call.fail("NoDataAvailable", f"The geometries of '{argument}' are empty.", argument)
+    west, south = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    east, north = max(b[2] for b in boxes), max(b[3] for b in boxes)
+    return (west, south, east, north), str(geometries.crs).replace("EPSG:", "")
 
 
 @implements("load_collection")
@@ -481,13 +499,33 @@ def _dimension_labels(call: Call) -> list:
     return [_label_value(v) for v in cube.data[dim].values]
 
 
+def _temporal_label(call: Call, label: Any, argument: str) -> np.datetime64:
+    """A label of a temporal dimension: a date or date-time (RFC 3339), as UTC."""
+    import pandas as pd
+
+    try:
+        if not isinstance(label, str):
+            raise TypeError
+        moment = pd.Timestamp(label)
+        if moment.tzinfo is not None:
+            moment = moment.tz_convert("UTC").tz_localize(None)
+        return moment.as_unit("ns").to_datetime64()  # out of range: an error, not a wrap
+    except (TypeError, ValueError, OverflowError):
+        call.fail(
+            "ProcessParameterInvalid",
+            f"A temporal label must be a date or date-time between the years 1678 and 2261, "
+            f"got {echo(label)}.",
+            argument,
+        )
+
+
 @implements("add_dimension")
 def _add_dimension(call: Call) -> Cube:
     cube, name, label = _cube(call), call.get("name"), call.get("label")
     if name in cube.dims:
         call.fail("DimensionExists", f"The data cube has a dimension '{name}' already.", "name")
     if call.get("type", "other") == "temporal":
-        label = np.datetime64(str(label).rstrip("Z"), "ns")
+        label = _temporal_label(call, label, "label")
     # The new dimension comes first (the openEO conformance vectors; the type rule agrees).
     data = cube.data.expand_dims({name: [label]}, axis=0)
     valid = cube.full_valid().expand_dims({name: [label]}, axis=0)

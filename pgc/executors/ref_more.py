@@ -133,7 +133,9 @@ def _mask_polygon(call: Call) -> Cube:
 
     cube = call.get("data")
     geoms = _in_cube_crs(cube, _geometries(call.get("mask")))
-    inside = xr.DataArray(np.any(_masks(cube, geoms), axis=0), dims=("y", "x"))
+    shape = (cube.data.sizes["y"], cube.data.sizes["x"])
+    masks = _masks(cube, geoms) or [np.zeros(shape, dtype=bool)]  # no geometry: none inside
+    inside = xr.DataArray(np.any(masks, axis=0), dims=("y", "x"))
     inside = in_chunks_of(inside, cube.data)
     hit = ~inside if not call.get("inside", False) else inside
     hit = xr.broadcast(hit, cube.data)[0].transpose(*cube.dims)

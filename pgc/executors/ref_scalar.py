@@ -20,6 +20,7 @@ import numpy as np
 import xarray as xr
 
 from ..dtypes import compute_dtype
+from ..errors import echo
 from ..numerics import bounded_int, rounded
 from .pixels import PixelLoop
 from .reference import Call, ProcessError, implements
@@ -36,6 +37,29 @@ def _as_float(data: Any) -> Any:
     return data
 
 
+def _numeric(cube: Cube) -> xr.DataArray:
+    """The values of a cube that holds Python objects (a vector cube's properties, None for
+    no-data) as numbers: no-data as 0; a value that is not a number is the user's error."""
+    valid = cube.full_valid().values
+    values = cube.data.values
+    out = np.zeros(values.shape, dtype=compute_dtype())
+    for index in zip(*np.nonzero(valid), strict=True):
+        value = values[index]
+        if not isinstance(value, int | float | np.number | bool | np.bool_):
+            raise ProcessError(
+                "ProcessParameterInvalid",
+                f"The data cube holds values that are not numbers, e.g. {echo(value)}.",
+            )
+        out[index] = value
+    return cube.data.copy(data=out)
+
+
+def numbers(cube: Cube) -> xr.DataArray:
+    """A cube's values for arithmetic: in the compute dtype; a cube of Python objects (a
+    vector cube's) as numbers (:func:`_numeric`)."""
+    return _as_float(cube.data if cube.data.dtype.kind in "iubfc" else _numeric(cube))
+
+
 def elementwise(fn, *args: Any, scalar_fn=None) -> Any:
     """Apply ``fn`` to numbers or cubes; no-data in any operand gives no-data."""
     if not any(isinstance(a, Cube) for a in args):
@@ -45,7 +69,7 @@ def elementwise(fn, *args: Any, scalar_fn=None) -> Any:
     datas, valids = [], []
     for a in args:
         if isinstance(a, Cube):
-            datas.append(_as_float(a.data))
+            datas.append(numbers(a))
             valids.append(a.valid)
         elif a is None:
             datas.append(0.0)
@@ -66,9 +90,26 @@ def elementwise(fn, *args: Any, scalar_fn=None) -> Any:
 
 
 def _num(x: Any) -> Any:
-    if isinstance(x, bool):
-        raise ProcessError("ProcessParameterInvalid", f"Expected a number, got {x!r}.")
+    """A plain number operand; anything else (a boolean, a string, an array ...) is not."""
+    if isinstance(x, bool) or not isinstance(x, int | float | np.number):
+        raise ProcessError("ProcessParameterInvalid", f"Expected a number, got {echo(x)}.")
     return x
+
+
+def number_argument(call: Call, name: str, default: Any = None, integer: bool = False) -> Any:
+    """A number argument as the definition's schema says (a callback's parameter or another
+    node can give anything at run time: no-data, a string ...)."""
+    value = call.get(name, default)
+    number = isinstance(value, int | float | np.number) and not isinstance(value, bool)
+    if integer and number and float(value).is_integer():
+        return int(value)  # 2.0 is an integer in JSON
+    if not number or integer:
+        raise ProcessError(
+            "ProcessParameterInvalid",
+            f"'{name}' must be {'an integer' if integer else 'a number'}, got {echo(value)}.",
+            name,
+        )
+    return value
 
 
 def _ieee(fn):
@@ -155,7 +196,7 @@ def _log(call: Call) -> Any:
 
 @implements("round")
 def _round(call: Call) -> Any:
-    p = call.get("p", 0)
+    p = number_argument(call, "p", 0, integer=True)
     return elementwise(
         lambda x: rounded(x, p), call.get("x"), scalar_fn=lambda x: rounded(_num(x), p)
     )
@@ -163,7 +204,7 @@ def _round(call: Call) -> Any:
 
 @implements("clip")
 def _clip(call: Call) -> Any:
-    lo, hi = call.get("min"), call.get("max")
+    lo, hi = number_argument(call, "min"), number_argument(call, "max")
 
     def clip_one(x):
         if any(isinstance(v, float) and math.isnan(v) for v in (x, lo, hi)):
@@ -175,8 +216,8 @@ def _clip(call: Call) -> Any:
 
 @implements("linear_scale_range")
 def _linear_scale_range(call: Call) -> Any:
-    lo, hi = call.get("inputMin"), call.get("inputMax")
-    out_lo, out_hi = call.get("outputMin", 0), call.get("outputMax", 1)
+    lo, hi = number_argument(call, "inputMin"), number_argument(call, "inputMax")
+    out_lo, out_hi = number_argument(call, "outputMin", 0), number_argument(call, "outputMax", 1)
 
     def scale(x):
         x = np.clip(x, min(lo, hi), max(lo, hi))  # inputs outside the input range: clipped
@@ -222,11 +263,47 @@ def _compare(pid: str):
         if not isinstance(x, Cube) and not isinstance(y, Cube):
             same = _equal(x, y, call.get("delta"), call.get("case_sensitive", True))
             return same if same is None or pid == "eq" else not same
-        if call.get("delta") is not None:
+        if call.get("delta") is not None and _comparable_operands(x, y):
             return _equal_with_delta(call, pid)
-        return elementwise(fn, x, y, scalar_fn=lambda a, b: bool(fn(a, b)))
+        return compare_cube(fn, x, y, pid == "neq", ordered=False)
 
     return impl
+
+
+def _comparable(cube: Cube, value: Any, ordered: bool) -> bool:
+    """Whether a cube's values compare with a plain ``value``: numbers with numbers, and
+    for eq/neq booleans with booleans (the definitions: other types are never equal, and
+    only numbers are ordered)."""
+    kind = cube.data.dtype.kind
+    if isinstance(value, bool | np.bool_):
+        return not ordered and kind == "b"
+    if isinstance(value, int | float | np.number):
+        return kind in "iuf" or (kind == "O" and not ordered)
+    return False
+
+
+def _comparable_operands(x: Any, y: Any) -> bool:
+    return all(
+        not isinstance(c, Cube) or isinstance(o, Cube) or o is None or _comparable(c, o, False)
+        for c, o in ((x, y), (y, x))
+    )
+
+
+def compare_cube(fn, x: Any, y: Any, mismatch: bool, ordered: bool) -> Cube:
+    """``fn`` (a numpy comparison) over a cube and a value or two cubes; a plain operand
+    the cube's values cannot compare with (a string, an array ...) gives ``mismatch`` at
+    every pixel that has data."""
+    for cube, other in ((x, y), (y, x)):
+        plain = not isinstance(other, Cube) and other is not None
+        if isinstance(cube, Cube) and plain and not _comparable(cube, other, ordered):
+            return elementwise(
+                lambda *datas: xr.full_like(
+                    next(d for d in datas if isinstance(d, xr.DataArray)), mismatch, bool
+                ),
+                x,
+                y,
+            )
+    return elementwise(fn, x, y)
 
 
 def _equal(x: Any, y: Any, delta: Any, case_sensitive: bool) -> bool | None:
@@ -307,16 +384,25 @@ def _if(call: Call) -> Any:
     value, accept, reject = call.get("value"), call.get("accept"), call.get("reject")
     if not isinstance(value, Cube):
         return accept if value is True else reject
-    parts = [_lift_value(v, value) for v in (accept, reject)]
+    parts = [_lift_value(v, value, name) for v, name in ((accept, "accept"), (reject, "reject"))]
     choose = value.valid & value.data.astype(bool)
     data = xr.where(choose, _as_float(parts[0].data), _as_float(parts[1].data))
     valid = xr.where(choose, parts[0].valid, parts[1].valid)
     return Cube(data.where(valid, 0), valid)
 
 
-def _lift_value(v: Any, like: Cube) -> Cube:
+def _lift_value(v: Any, like: Cube, argument: str) -> Cube:
+    """``v`` at every pixel of ``like``: a cube, no-data, or a number (a boolean as 0/1);
+    a cube holds nothing else."""
     if isinstance(v, Cube):
         return v
+    if not isinstance(v, int | float | np.number | type(None)):
+        raise ProcessError(
+            "ProcessParameterInvalid",
+            f"'{argument}' must be a number, a boolean or null to be a pixel's value, "
+            f"got {echo(v)}.",
+            argument,
+        )
     if v is None:
         return Cube(xr.zeros_like(like.data, dtype=FLOAT), xr.zeros_like(like.valid))
     return Cube(xr.full_like(like.data, v, dtype=FLOAT), xr.ones_like(like.valid))
@@ -409,7 +495,7 @@ def _masked_reduce(arr: CubeArray, fn, ignore_nodata: bool, min_count: int = 1) 
     NaN is a value: numpy's masked arrays mask a NaN result (mean of [NaN, 1]), which
     here becomes NaN again wherever a NaN was among at least ``min_count`` values."""
     cube, dim = arr.cube, arr.dimension
-    data = _as_float(cube.data).transpose(dim, ...)
+    data = numbers(cube).transpose(dim, ...)
     valid = cube.full_valid().transpose(dim, ...)
     # contiguous along the other dimensions: numpy then adds (sum, mean) in the order of
     # the labels whatever the cube's layout, not pairwise along a contiguous axis

@@ -31,6 +31,7 @@ from ..pointer import join
 
 INVALID = "ProcessGraphInvalid"
 _MAX_INT_DIGITS = 308  # beyond this an integer cannot become a float64 (1e308)
+_INT_BOUND = 10**_MAX_INT_DIGITS  # a Python int this large or larger: too long
 LOCATED_UP_TO = 4 * 1024 * 1024  # characters of a document whose diagnostics get lines
 
 
@@ -233,6 +234,15 @@ def _python_problems(document: Any, limits: Limits) -> list[Diagnostic]:
             )
             break
         if isinstance(item, str | bool | int | type(None)):
+            if isinstance(item, int) and abs(item) >= _INT_BOUND:  # as the text reader does
+                problems.append(
+                    Diagnostic(
+                        INVALID,
+                        f"An integer with more than {_MAX_INT_DIGITS} digits is too long to "
+                        "convert to a number.",
+                        pointer,
+                    )
+                )
             if isinstance(item, str) and _RAW_SURROGATE.search(item) and _LONE.search(item):
                 problems.append(
                     Diagnostic(INVALID, "A string contains a lone UTF-16 surrogate.", pointer)
