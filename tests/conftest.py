@@ -34,6 +34,21 @@ def run_process(process_id: str, values: dict, **arguments):
     return execute(graph, parameters=values, pipeline="none").value
 
 
+def processes_with(token: str) -> list[int]:
+    """The live processes whose command line holds ``token`` (Linux: /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if token.encode() in cmdline and state not in ("Z", "X"):
+                found.append(int(entry.name))
+    return found
+
+
 def codes(result) -> set[tuple[str, str]]:
     return {(d.code, d.pointer) for d in result.errors}
 

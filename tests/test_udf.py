@@ -9,13 +9,12 @@ import os
 import struct
 import textwrap
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from conftest import node
+from conftest import node, processes_with
 
 import pgc
 from pgc.executors import ref_udf, udf_worker
@@ -201,21 +200,6 @@ def test_a_udf_exception_is_a_clean_udf_error():
     assert "line 3" in diagnostic.message
     assert "Traceback" not in diagnostic.message and "pgc" not in diagnostic.message
     assert diagnostic.pointer == "/process_graph/u/arguments/udf"
-
-
-def processes_with(token: str) -> list[int]:
-    """The processes whose command line holds ``token`` (Linux: /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes()
-                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            except OSError:
-                continue
-            if token.encode() in cmdline and state not in ("Z", "X"):
-                found.append(int(entry.name))
-    return found
 
 
 def gone(token: str) -> bool:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import node
+from conftest import node, processes_with
 
 import pgc
 from pgc.executors import ref_udf, udf_sandbox
@@ -49,20 +49,6 @@ def failure(graph: dict, **options) -> pgc.PgcError:
     with pytest.raises(pgc.PgcError) as info:
         run(graph, **options)
     return info.value
-
-
-def processes_with(token: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes()
-                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            except OSError:
-                continue
-            if token.encode() in cmdline and state not in ("Z", "X"):
-                found.append(int(entry.name))
-    return found
 
 
 def test_isolation_reports_every_protection():
