@@ -58,7 +58,8 @@ def assert_accepted(document: Any, *, no_warnings: bool = False, **kwargs: Any) 
 
 
 def _unavailable(reason: str) -> list:
-    return [pytest.param(None, id="unavailable", marks=pytest.mark.skip(reason=reason))]
+    """One skipped case for a test parametrized by two names (every caller's)."""
+    return [pytest.param(None, None, id="unavailable", marks=pytest.mark.skip(reason=reason))]
 
 
 def _process_ids(graph: dict) -> set[str]:
