@@ -221,12 +221,6 @@ def check_href(base_folder: str | os.PathLike, href: Any, what: str = "an href")
     return ReadAccess((Path(base_folder),)).href(base_folder, href, what)
 
 
-def only_in(path: str | os.PathLike) -> ReadAccess:
-    """A ReadAccess of one file or folder (the place an item's asset path was checked
-    against, when nothing else is known: still driver-restricted, no network)."""
-    return ReadAccess((Path(path),))
-
-
 # load_stac's and load_url's ``url`` must match ^https?:// (openEO's schema), so local files
 # are named under a host that never resolves (RFC 2606's .invalid): pgc maps it, and no
 # request is ever made (as the federation's https://pgc-federation.invalid/JOB/NODE)
@@ -273,6 +267,5 @@ __all__ = [
     "ReadRefused",
     "TooLarge",
     "check_href",
-    "only_in",
     "sentence",
 ]

@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigurationError, short
+from ..errors import ConfigurationError, echo, short
 from ..ir.types import Band, CubeType, Dimension, promote
 
 COLLECTIONS_DIR = Path(__file__).resolve().parent / "collections"
@@ -89,7 +89,7 @@ class Catalog:
             access.href(folder, link.get("href"), f"the item link {i + 1} of collection.json")
             for i, link in enumerate(links)
         ] or [
-            access.href(folder, f"items/{p.name}", f"the item file {_short(p.name)}")
+            access.href(folder, f"items/{p.name}", f"the item file {echo(p.name)}")
             for p in sorted((folder / "items").glob("*.json"))
         ]  # fmt: skip
         self.add(stac, [read_item(p, access) for p in paths])
@@ -143,18 +143,12 @@ def read_item(path: Path, access: Any = None) -> Item:
     path = access.check(path, "an item file")
     item = pystac.Item.from_dict(json.loads(path.read_text(encoding="utf-8")))
     when = item.datetime.strftime("%Y-%m-%dT%H:%M:%SZ") if item.datetime else ""
-    name = _short(item.id)
+    name = echo(str(item.id))
     assets = {
-        key: access.href(path.parent, asset.href, f"the asset {_short(key)} of item {name}")
+        key: access.href(path.parent, asset.href, f"the asset {echo(key)} of item {name}")
         for key, asset in item.assets.items()
     }
     return Item(when, assets, access)
-
-
-def _short(value: Any) -> str:
-    """A user's string quoted and cut short for a message."""
-    text = str(value)
-    return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
 def cube_type_of(stac: dict) -> CubeType:

@@ -147,7 +147,7 @@ def read_items(items, bands: list[str], window, dtype: str, stats: ReadStats | N
     out = np.zeros((len(items), len(bands), *window.shape), dtype=dtype)
     for i, item in enumerate(items):
         for j, band in enumerate(bands):
-            part = _read_asset(item.assets[band], band, window, getattr(item, "access", None))
+            part = _read_asset(item.assets[band], band, window, item.access)
             out[i, j] = part
             if stats is not None:
                 stats.add(part.size * part.dtype.itemsize, str(item.assets[band]))
@@ -205,9 +205,9 @@ def _read_asset(path, band: str, window, access=None) -> np.ndarray:
     """One band's window of an asset, opened only through :mod:`pgc.data.access` (checked
     against the folders its item was checked against; GeoTIFF through the GTiff driver
     only, no sidecars, no network)."""
-    from .access import only_in
+    from .access import ReadAccess
 
-    access = access if access is not None else only_in(path)
+    access = access if access is not None else ReadAccess.of(path)
     suffix = str(path).rstrip("/").rsplit(".", 1)[-1].lower()
     what = f"the asset of band {band!r}"
     if suffix in ("nc", "zarr"):

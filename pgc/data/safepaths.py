@@ -135,32 +135,36 @@ def fresh_target(path: str | Path, overwrite: bool = False) -> Path:
 _ZARR_META = {"zarr.json", ".zgroup", ".zattrs", ".zarray", ".zmetadata"}
 _CHUNK_FILE = re.compile(r"\d+([./]\d+)*")
 _CHUNK_DIR = re.compile(r"c|\d+")
+_NODE_META = {"zarr.json", ".zgroup", ".zarray"}  # what makes a folder a group or array
 
 
 def is_zarr_store(folder: str | Path) -> bool:
     """Whether ``folder`` is a Zarr store and nothing else: a group (``zarr.json`` or
     ``.zgroup``) whose entries are Zarr metadata and arrays or groups holding only metadata
     and chunks (v2 ``0.0.0`` files, v3 ``c/0/0/0`` folders); no symlinks, nothing else."""
-    folder = Path(folder)
+    return _zarr_node(Path(folder), depth=0)
+
+
+def _entries(folder: Path, depth: int) -> list[os.DirEntry] | None:
+    """The entries of a folder of a store, None when it cannot be read or nests too deep."""
+    if depth > 64:
+        return None
     try:
-        top = {e.name for e in os.scandir(folder)}
+        return list(os.scandir(folder))
     except OSError:
-        return False
-    if not top & {"zarr.json", ".zgroup"}:
-        return False
-    return _zarr_node(folder, depth=0)
+        return None
 
 
 def _zarr_node(folder: Path, depth: int) -> bool:
-    """A Zarr group or array folder (depth 0: the store) holding only what Zarr writes."""
-    if depth > 64:
-        return False
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
+    """A Zarr group or array folder holding only what Zarr writes (depth 0: the store,
+    which is a group)."""
+    entries = _entries(folder, depth)
+    if entries is None:
         return False
     names = {e.name for e in entries}
-    is_array = bool(names & {".zarray"}) or (depth > 0 and _is_v3_array(folder / "zarr.json"))
+    if not names & ({"zarr.json", ".zgroup"} if depth == 0 else _NODE_META):
+        return False
+    is_array = ".zarray" in names or (depth > 0 and _is_v3_array(folder / "zarr.json"))
     for entry in entries:
         if entry.is_symlink():
             return False
@@ -170,14 +174,9 @@ def _zarr_node(folder: Path, depth: int) -> bool:
             return False
         if not entry.is_dir(follow_symlinks=False):
             return False
-        if is_array and _CHUNK_DIR.fullmatch(entry.name):
-            if not _chunks_only(Path(entry.path), depth + 1):
-                return False
-            continue
-        sub = {e.name for e in os.scandir(entry.path)}
-        if not sub & {"zarr.json", ".zgroup", ".zarray"} or not _zarr_node(
-            Path(entry.path), depth + 1
-        ):
+        chunks = is_array and _CHUNK_DIR.fullmatch(entry.name)
+        inner = _chunks_only if chunks else _zarr_node
+        if not inner(Path(entry.path), depth + 1):
             return False
     return True
 
@@ -195,11 +194,8 @@ def _is_v3_array(meta: Path) -> bool:
 
 def _chunks_only(folder: Path, depth: int) -> bool:
     """A folder of chunks: folders and files named by chunk indices, nothing else."""
-    if depth > 64:
-        return False
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
+    entries = _entries(folder, depth)
+    if entries is None:
         return False
     for entry in entries:
         if entry.is_symlink():
