@@ -337,3 +337,21 @@ def test_client_graph_that_filters_late_reads_only_what_it_needs():
     assert optimized.bytes_read * 100 <= plain.bytes_read
     plan = optimized.plan.explain()
     assert "push-filters: absorbed" in plan and "prune-bands: 2 of 13 bands" in plan
+
+
+def test_fold_keeps_the_references_integer_range():
+    """Integers beyond 64 bits become floats in the reference (numerics.bounded_int); the
+    fold pass gave the exact 10**600 where the reference gave inf (issue 16)."""
+    from pgc.runner import execute
+
+    cases = [
+        ("multiply", {"x": 10**300, "y": 10**300}),
+        ("subtract", {"x": -(2**64), "y": 2**64}),
+        ("add", {"x": 2**63 - 1, "y": 1}),
+        ("multiply", {"x": 3**39, "y": 1}),
+    ]
+    for process_id, arguments in cases:
+        graph = {"a": {"process_id": process_id, "arguments": arguments, "result": True}}
+        folded = execute(graph, pipeline="default").value
+        assert folded == execute(graph, pipeline="none").value
+        assert type(folded) is type(execute(graph, pipeline="none").value)
