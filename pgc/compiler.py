@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -197,6 +198,9 @@ def _compile(
     return Plan(optimized, typed, log, names, warnings, timings)
 
 
+_BRACKETS = re.compile(r"[()\[\]{}]")
+
+
 def _read_ir(text: str, limits: Limits) -> Graph:
     """The graph of IR text, read within the input limits (its size, and nesting that
     would exhaust the parser's recursion)."""
@@ -206,11 +210,11 @@ def _read_ir(text: str, limits: Limits) -> Graph:
         message = f"The document is {len(text)} characters; the limit is {limits.max_bytes}."
         raise PgcError([Diagnostic("ProcessGraphInvalid", message)])
     depth = deepest = 0
-    for char in text:  # brackets in strings count too: an upper bound on the nesting
-        if char in "([{":
+    for bracket in _BRACKETS.findall(text):  # in strings too: an upper bound on the nesting
+        if bracket in "([{":
             depth += 1
             deepest = max(deepest, depth)
-        elif char in ")]}":
+        else:
             depth -= 1
     if deepest > limits.max_json_depth:
         message = f"The IR text nests {deepest} levels deep; the limit is {limits.max_json_depth}."
