@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .executors.values import Cube, CubeArray, LabeledArray
+from .executors.values import Cube, CubeArray, LabeledArray, with_dimension_types
 from .jsonvalue import is_json
 
 OUTSIDE = {"external-service", "udf", "workspace", "resolver"}
@@ -161,10 +161,13 @@ def _cube(spec: dict):
     if crs is not None:
         data.attrs["crs"] = str(crs).replace("EPSG:", "")
     kind = _LabelsOnly if raw is None else Cube
-    return kind(
+    cube = kind(
         data.where(~xr.DataArray(invalid, dims=order), 0),
         xr.DataArray(~invalid, dims=order, coords=coords),
     )
+    types = {name: str(dims[name]["type"]) for name in order if dims.get(name, {}).get("type")}
+    typed = with_dimension_types(cube, types)
+    return kind(typed.data, typed.valid)
 
 
 class _LabelsOnly(Cube):

@@ -197,5 +197,61 @@ def stack(items: list) -> CubeArray:
     return CubeArray(Cube(data.transpose(*dims), valid.transpose(*dims)), ARRAY_DIM)
 
 
+DIMENSION_TYPE = "openeo:type"  # attribute of a dimension's coordinate: its openEO type
+
+
+def dimension_type(cube: Cube, dim: str) -> str:
+    """The openEO type of ``dim`` (spatial, temporal, bands, geometry, other).
+
+    A cube's values carry it as the ``openeo:type`` attribute of the dimension's coordinate
+    where it was said (a data cube from a test vector, a loader that knows it); xarray keeps
+    coordinate attributes through selection, arithmetic, renaming and concatenation. Without
+    it, the type follows from the labels and the name: dates are temporal, ``bands`` is
+    bands, ``x``/``y``/``z`` are spatial, ``geometry`` is geometry, anything else is other.
+
+    >>> c = Cube(xr.DataArray([1.0], dims=["when"], coords={"when": ["2020-01"]}), True)
+    >>> dimension_type(c, "when")
+    'other'
+    >>> dimension_type(with_dimension_types(c, {"when": "temporal"}), "when")
+    'temporal'
+    """
+    data = cube.data
+    if dim in data.coords:
+        said = data.coords[dim].attrs.get(DIMENSION_TYPE)
+        if said:
+            return str(said)
+        if np.issubdtype(data.coords[dim].dtype, np.datetime64):
+            return "temporal"
+    if dim == "bands":
+        return "bands"
+    if dim in ("x", "y", "z"):
+        return "spatial"
+    if dim == "geometry":
+        return "geometry"
+    return "other"
+
+
+def dimensions_of_type(cube: Cube, kind: str) -> list[str]:
+    """The names of ``cube``'s dimensions of openEO type ``kind``, in the cube's order."""
+    return [d for d in cube.dims if dimension_type(cube, d) == kind]
+
+
+def with_dimension_types(cube: Cube, types: dict[str, str]) -> Cube:
+    """``cube`` with the openEO types of some dimensions said (see :func:`dimension_type`);
+    a dimension without labels gets positions as labels so it has a coordinate to carry
+    its type."""
+    data, valid = cube.data, cube.valid
+    for dim, kind in types.items():
+        if dim not in data.dims:
+            continue
+        if dim not in data.coords:
+            data = data.assign_coords({dim: np.arange(data.sizes[dim])})
+        data = data.assign_coords({dim: data.coords[dim].copy()})
+        data.coords[dim].attrs[DIMENSION_TYPE] = kind
+        if isinstance(valid, xr.DataArray) and dim in valid.dims:
+            valid = valid.assign_coords({dim: data.coords[dim]})
+    return Cube(data, valid)
+
+
 def is_cube(value: Any) -> bool:
     return isinstance(value, Cube)
