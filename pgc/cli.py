@@ -230,7 +230,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the openEO process test vectors in PATH.",
     )
     cf.add_argument("path", metavar="PATH", help="a folder of *.json5 test files")
-    cf.add_argument("--executor", default="reference", choices=["reference", "numba"])
+    cf.add_argument("--executor", default="reference", choices=["reference", "numba", "dask"])
+    cf.add_argument(
+        "--pipeline",
+        default="none",
+        help="the passes to run before executing each case: none (default: the graph as "
+        "written), default (as pgc run does), or a comma-separated list of passes",
+    )
     cf.add_argument("--json", action="store_true", help="print every case's result as JSON")
     cf.add_argument("--failures", action="store_true", help="list the failed cases")
     cf.add_argument(
@@ -703,7 +709,7 @@ def cmd_conformance(args: argparse.Namespace) -> int:
         errata = {} if args.as_published else load_errata(args.errata or ERRATA)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise _UsageError(f"cannot read the errata {args.errata}: {exc}") from None
-    report = run_folder(folder, _load_specs(args.specs), errata, args.executor)
+    report = run_folder(folder, _load_specs(args.specs), errata, args.executor, args.pipeline)
     if args.json:
         print(to_json(report))
     else:

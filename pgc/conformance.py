@@ -91,6 +91,8 @@ def decode(value: Any, base: Path) -> Any:
         ref = str(value["$ref"])
         if "://" in ref:
             raise _Undecodable(f"remote asset {ref}")
+        if not ref.endswith((".json", ".json5", ".geojson")):  # e.g. a CRS as WKT2 text
+            return (base / ref).read_text(encoding="utf-8")
         return decode(_load_json5(base / ref), base)
     kind = value.get("type")
     if kind == "nodata":
@@ -125,9 +127,7 @@ def _cube(spec: dict):
         meta = dims.get(name, {})
         labels = meta.get("values", [])
         if meta.get("type") == "temporal" and all(_instant(str(v)) for v in labels):
-            labels = np.array(
-                [np.datetime64(str(v).rstrip("Z")) for v in labels], dtype="datetime64[ns]"
-            )
+            labels = _instants(labels)
         coords[name] = labels
     shape = tuple(len(coords[d]) for d in order)
     raw = spec.get("data")
@@ -170,16 +170,31 @@ def _cube(spec: dict):
     return kind(typed.data, typed.valid)
 
 
+def _instants(labels: list):
+    """Temporal labels as datetime64 when each is an instant numpy reads; else as written
+    (period labels such as ``2020-06-01-00`` for an hour, which Python's ISO reader would
+    take for a date with a UTC offset)."""
+    try:
+        return np.array([np.datetime64(str(v).rstrip("Z")) for v in labels], "datetime64[ns]")
+    except ValueError:
+        return labels
+
+
 class _LabelsOnly(Cube):
     """An expected cube whose vector gives ``"data": null``: its values are not compared."""
 
 
 def run_case(
-    process_id: str, case: dict, base: Path, specs, executor: str = "reference"
+    process_id: str,
+    case: dict,
+    base: Path,
+    specs,
+    executor: str = "reference",
+    pipeline: str = "none",
 ) -> CaseResult | tuple[str, str]:
-    """("passed"|"failed"|"skipped", reason) for one case."""
+    """("passed"|"failed"|"skipped", reason) for one case, run by ``executor`` after the
+    passes of ``pipeline`` (none: the graph as written; default: as ``pgc run`` runs it)."""
     from .errors import PgcError
-    from .runner import execute
 
     spec = specs.get(process_id)
     if spec is None:
@@ -192,6 +207,31 @@ def run_case(
         return "skipped", str(exc)
     except Exception as exc:  # noqa: BLE001 - a vector pgc cannot read fails, with the reason
         return "failed", f"cannot decode the arguments: {type(exc).__name__}: {exc}"
+    throws = case.get("throws")
+    try:
+        value = run_process(process_id, args, executor, pipeline)
+    except PgcError as exc:
+        if throws is True or (isinstance(throws, str) and throws == exc.code):
+            return "passed", ""
+        if throws:
+            return "failed", f"threw {exc.code}, expected {throws}"
+        return "failed", f"{exc.code}: {exc.diagnostics[0].message[:150]}"
+    except Exception as exc:  # noqa: BLE001 - a crash is a failed case, with its reason
+        return "failed", f"crashed: {type(exc).__name__}: {str(exc)[:150]}"
+    if "returns" not in case:
+        return "failed", f"returned instead of throwing {throws}"
+    try:
+        expected = decode(case["returns"], base)
+    except Exception as exc:  # noqa: BLE001
+        return "failed", f"cannot decode the expected value: {type(exc).__name__}: {exc}"
+    problem = compare(value, expected, float(case.get("delta", 1e-10)))
+    return ("passed", "") if problem is None else ("failed", problem)
+
+
+def one_node_graph(process_id: str, args: dict[str, Any]) -> tuple[dict, dict[str, Any]]:
+    """A graph of one node calling ``process_id`` with the decoded ``args``, and the values
+    of its parameters: arguments JSON cannot carry (cubes, labeled arrays, NaN) are passed
+    as parameters ``arg_NAME``."""
     arguments, parameters, declared = {}, {}, []
     for name, value in args.items():
         if is_json(value, finite=True):
@@ -204,28 +244,23 @@ def run_case(
         "parameters": declared,
         "process_graph": {"n": {"process_id": process_id, "arguments": arguments, "result": True}},
     }
-    throws = case.get("throws")
-    try:
-        result = execute(graph, parameters=parameters, pipeline="none", executor=executor)
-    except PgcError as exc:
-        if throws is True or (isinstance(throws, str) and throws == exc.code):
-            return "passed", ""
-        if throws:
-            return "failed", f"threw {exc.code}, expected {throws}"
-        return "failed", f"{exc.code}: {exc.diagnostics[0].message[:150]}"
-    except Exception as exc:  # noqa: BLE001 - a crash is a failed case, with its reason
-        return "failed", f"crashed: {type(exc).__name__}: {str(exc)[:150]}"
-    if "returns" not in case:
-        return "failed", f"returned instead of throwing {throws}"
+    return graph, parameters
+
+
+def run_process(
+    process_id: str, args: dict[str, Any], executor: str = "reference", pipeline: str = "none"
+) -> Any:
+    """The value of ``process_id`` with the decoded ``args`` (:func:`one_node_graph`), run by
+    ``executor`` after the passes of ``pipeline``; what ``save_result`` saved where the
+    process is one. Raises :class:`pgc.PgcError` (openEO codes) on failure."""
+    from .runner import execute
+
+    graph, parameters = one_node_graph(process_id, args)
+    result = execute(graph, parameters=parameters, pipeline=pipeline, executor=executor)
     value = result.value
     if value is True and result.outputs:
         value = result.outputs[-1][0]
-    try:
-        expected = decode(case["returns"], base)
-    except Exception as exc:  # noqa: BLE001
-        return "failed", f"cannot decode the expected value: {type(exc).__name__}: {exc}"
-    problem = compare(value, expected, float(case.get("delta", 1e-10)))
-    return ("passed", "") if problem is None else ("failed", problem)
+    return value
 
 
 def compare(actual: Any, expected: Any, delta: float) -> str | None:
@@ -284,6 +319,8 @@ def compare(actual: Any, expected: Any, delta: float) -> str | None:
 def _instant(text: str):
     from datetime import UTC, datetime
 
+    if len(text) > 10 and text[10] not in "T ":
+        return None  # a period label (2020-06-01-00: an hour), not a date with an offset
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -333,7 +370,11 @@ def _short(value: Any) -> str:
 
 
 def run_folder(
-    folder: str | Path, specs=None, errata: dict | None = None, executor: str = "reference"
+    folder: str | Path,
+    specs=None,
+    errata: dict | None = None,
+    executor: str = "reference",
+    pipeline: str = "none",
 ) -> Report:
     """Every case of every ``*.json5`` in ``folder``; cases with an erratum (see
     :func:`load_errata`) run corrected and say so."""
@@ -360,7 +401,7 @@ def run_folder(
             if erratum is not None:
                 case = merge_patch(case, erratum["patch"])
             status, reason = run_case(
-                case.get("process_id", pid), case, path.parent, specs, executor
+                case.get("process_id", pid), case, path.parent, specs, executor, pipeline
             )
             why = erratum["reason"] if erratum else ""
             report.results.append(CaseResult(case_id, pid, status, reason, why))

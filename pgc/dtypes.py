@@ -29,3 +29,39 @@ def set_compute_dtype(dtype: str) -> None:
     if dtype not in _ALLOWED:
         raise ValueError(f"the compute dtype must be float64 or float32, not {dtype!r}")
     _current = dtype
+
+
+def replaced_dtype(dtype: str, replacement: object) -> str:
+    """The dtype of ``dtype`` values some of which are replaced by ``replacement`` (mask,
+    mask_polygon, apply_polygon's ``mask_value``), the same for the type rules and the
+    executors: kept where it holds the replacement exactly (null, which is no-data; true and
+    false in booleans and numbers; a number that an integer or float dtype holds), objects
+    for text, else the compute dtype.
+
+    >>> replaced_dtype("uint8", 255), replaced_dtype("uint8", -1), replaced_dtype("bool", True)
+    ('uint8', 'float64', 'bool')
+    """
+    import math
+
+    import numpy as np
+
+    if replacement is None or dtype == "object":
+        return dtype
+    if isinstance(replacement, str):
+        return "object"
+    try:
+        kind = np.dtype(dtype).kind
+    except TypeError:  # not a numpy dtype: nothing to say
+        return dtype
+    if isinstance(replacement, bool):
+        return dtype if kind in "biuf" else "object"
+    if not isinstance(replacement, int | float) or kind not in "iuf":
+        return compute_dtype()
+    if kind == "f" and not math.isfinite(replacement):
+        return dtype  # every float dtype holds NaN and the infinities
+    with np.errstate(all="ignore"):
+        try:
+            held = np.asarray(replacement).astype(dtype).item()
+        except (OverflowError, ValueError):
+            return compute_dtype()
+    return dtype if held == replacement else compute_dtype()

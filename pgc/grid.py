@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,23 @@ def window_for_bbox(
     return Window(y0, max(y0, y1), x0, max(x0, x1))
 
 
+def centres_within(centres: Any, low: float, high: float, step: float) -> Any:
+    """Which pixel ``centres`` (a numpy array) lie in the closed interval [low, high]: the
+    rule of :func:`window_for_bbox` (the same rounding, so a centre that float noise puts a
+    hair outside an edge it lies on is kept), for grids that run either way.
+
+    >>> import numpy as np
+    >>> centres_within(np.array([5.0, 15.0, 25.0]), 15.000000000001, 25.0, 10).tolist()
+    [False, True, True]
+    """
+    import numpy as np
+
+    size = abs(step) or 1.0
+    above = np.round((centres - low) / size, 9) >= 0
+    below = np.round((high - centres) / size, 9) >= 0
+    return above & below
+
+
 def _ceil(v: float) -> int:
     return math.ceil(round(v, 9))  # round: 599.4999999 from float noise is 599.5
 
@@ -85,3 +103,49 @@ class OutsideCrs(ValueError):
 def _crs(value: str) -> str:
     text = str(value)
     return f"EPSG:{text}" if text.isdigit() else text
+
+
+def geometries_bounds(
+    geometries: list[dict], src_crs: str, dst_crs: str
+) -> tuple[tuple[float, float, float, float] | None, bool]:
+    """The bounding box in ``dst_crs`` of GeoJSON ``geometries`` given in ``src_crs`` (each
+    transformed, then boxed: what filter_spatial's executor and type rule both use; None
+    when every geometry is empty), and whether any of them has points or lines (which also
+    select pixels whose centre lies just outside the box). ValueError for malformed GeoJSON
+    or coordinates the CRS cannot hold.
+
+    >>> geometries_bounds([{"type": "Point", "coordinates": [1, 2]}], "4326", "4326")
+    ((1.0, 2.0, 1.0, 2.0), True)
+    """
+    import shapely
+    from shapely.geometry import shape
+
+    boxes, reach = [], False
+    for geometry in geometries:
+        try:
+            moved = geometry if str(src_crs) == str(dst_crs) else _transformed(
+                geometry, src_crs, dst_crs
+            )
+            part = shape(moved)
+        except Exception as exc:  # noqa: BLE001 - rasterio's and shapely's many errors
+            raise ValueError(str(exc)) from None
+        if part.is_empty:
+            continue
+        boxes.append(part.bounds)
+        kinds = {g.geom_type for g in shapely.get_parts(part)}
+        reach = reach or bool(kinds - {"Polygon"})
+    if not boxes:
+        return None, reach
+    box = (min(b[0] for b in boxes), min(b[1] for b in boxes),
+           max(b[2] for b in boxes), max(b[3] for b in boxes))  # fmt: skip
+    return box, reach
+
+
+def _transformed(geometry: dict, src_crs: str, dst_crs: str) -> dict:
+    from shapely.geometry import shape
+
+    if shape(geometry).is_empty:
+        return geometry
+    from rasterio.warp import transform_geom  # lazily: a heavy import
+
+    return transform_geom(_crs(src_crs), _crs(dst_crs), geometry)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -38,8 +37,7 @@ except ImportError:  # a test extra; only group 3 needs it
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 SPEC_IDS = frozenset(p.stem for p in (ROOT / "specs" / "processes").glob("*.json"))
-UPSTREAM = Path(os.environ.get("OPENEO_PROCESSES_DIR", ROOT.parent / "shared" / "openeo-processes"))
-VECTORS = UPSTREAM / "tests"
+from conftest import UPSTREAM, VECTORS  # noqa: E402 - $OPENEO_PROCESSES_DIR or ../shared
 
 
 def _describe(diagnostics: list[Diagnostic]) -> str:

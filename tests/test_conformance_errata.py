@@ -5,15 +5,12 @@ it was written for, and is reported."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import json5
 import pytest
-from conftest import UPSTREAM
+from conftest import UPSTREAM_REASON, VECTORS
 
 from pgc.conformance import ERRATA, case_digest, load_errata, run_folder
-
-VECTORS = Path(UPSTREAM) / "tests"
 
 
 def upstream_cases() -> dict[str, dict]:
@@ -24,7 +21,7 @@ def upstream_cases() -> dict[str, dict]:
     return cases
 
 
-@pytest.mark.skipif(not VECTORS.is_dir(), reason="needs ../shared/openeo-processes")
+@pytest.mark.skipif(not VECTORS.is_dir(), reason=UPSTREAM_REASON)
 def test_every_erratum_matches_a_published_case():
     """A stale erratum (the vector changed) is caught here rather than silently unused."""
     cases = upstream_cases()

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_dask_executor import check
@@ -344,7 +345,7 @@ def _merge(draw, bands, data):
 STEPS = (_aggregate, _apply_dimension, _ndvi, _rename, _filter_dates, _reduce_time, _merge)
 
 
-@settings(deadline=None, max_examples=40)
+@settings(deadline=None, max_examples=examples(40))
 @given(graph=column_graphs(), side=st.integers(3, 7))
 def test_random_chains_of_them_equal_the_reference(graph, side):
     nodes = graph["process_graph"]

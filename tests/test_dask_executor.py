@@ -5,6 +5,7 @@ two worker processes on loopback; same cubes bit for bit, or the same error code
 
 from __future__ import annotations
 
+from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from test_optimizer_differential import assert_same, graphs
 
@@ -26,7 +27,7 @@ def check(graph: dict, dask: DaskOptions) -> None:
     assert_same(expected, actual, "dask")
 
 
-@settings(deadline=None, max_examples=60)
+@settings(deadline=None, max_examples=examples(60))
 @given(graph=graphs())
 def test_the_dask_executor_equals_the_reference(graph):
     check(graph, DaskOptions(chunk=5))
@@ -52,7 +53,9 @@ def test_loads_and_kernels_are_chunked(monkeypatch):
 
 
 @settings(
-    deadline=None, max_examples=12, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    deadline=None,
+    max_examples=examples(12),
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(graph=graphs())
 def test_the_dask_executor_on_a_local_cluster_equals_the_reference(cluster_client, graph):

@@ -3,6 +3,7 @@ chunked are the nodes whose chunked form ran, on the optimizer's random graphs."
 
 from __future__ import annotations
 
+from conftest import examples
 from hypothesis import example, given, settings
 from test_optimizer_differential import graphs
 
@@ -37,7 +38,7 @@ def ran_chunked(graph: dict) -> set[str] | None:
     return seen
 
 
-@settings(deadline=None, max_examples=40)
+@settings(deadline=None, max_examples=examples(40))
 @given(graph=graphs())
 @example(
     graph={
@@ -76,6 +77,113 @@ def ran_chunked(graph: dict) -> set[str] | None:
         }
     },
 )  # two filter_temporal that leave no date: apply_kernel runs whole
+@example(
+    graph={
+        "process_graph": {
+            "n0": {
+                "process_id": "load_collection",
+                "arguments": {
+                    "id": "SENTINEL2_L2A_SAMPLE",
+                    "spatial_extent": {
+                        "west": 600000,
+                        "east": 600040,
+                        "north": 5694990,
+                        "south": 5694950,
+                        "crs": 32631,
+                    },
+                    "temporal_extent": None,
+                    "bands": None,
+                },
+            },
+            "n1": {
+                "process_id": "filter_bbox",
+                "arguments": {
+                    "data": {"from_node": "n0"},
+                    "extent": {
+                        "west": 600000,
+                        "east": 600010,
+                        "north": 5695000,
+                        "south": 5694990,
+                        "crs": 32631,
+                    },
+                },
+            },
+            "n2": {
+                "process_id": "rename_labels",
+                "arguments": {
+                    "data": {"from_node": "n1"},
+                    "dimension": "bands",
+                    "target": ["r0", "r1"],
+                    "source": ["B01", "B02"],
+                },
+                "result": True,
+            },
+        }
+    },
+)  # a box that only touches the data's edge leaves no row: rename_labels runs whole
+@example(
+    graph={
+        "process_graph": {
+            "n0": {
+                "process_id": "load_collection",
+                "arguments": {
+                    "id": "SENTINEL2_L2A_SAMPLE",
+                    "spatial_extent": {
+                        "west": 600000,
+                        "east": 600040,
+                        "north": 5695000,
+                        "south": 5694960,
+                        "crs": 32631,
+                    },
+                    "temporal_extent": None,
+                    "bands": None,
+                },
+            },
+            "n1": {
+                "process_id": "apply",
+                "arguments": {
+                    "data": {"from_node": "n0"},
+                    "process": {
+                        "process_graph": {
+                            "m": {
+                                "process_id": "multiply",
+                                "arguments": {"x": {"from_parameter": "x"}, "y": 0.5},
+                                "result": True,
+                            }
+                        }
+                    },
+                },
+            },
+            "n2": {
+                "process_id": "filter_bbox",
+                "arguments": {
+                    "data": {"from_node": "n1"},
+                    "extent": {
+                        "west": 600000,
+                        "east": 600010,
+                        "north": 5695000,
+                        "south": 5694990,
+                        "crs": 32631,
+                    },
+                },
+            },
+            "n3": {
+                "process_id": "filter_bbox",
+                "arguments": {
+                    "data": {"from_node": "n2"},
+                    "extent": {
+                        "west": 600000,
+                        "east": 600010,
+                        "north": 5694990,
+                        "south": 5694980,
+                        "crs": 32631,
+                    },
+                },
+                "result": True,
+            },
+        }
+    },
+)  # two adjacent one-pixel boxes leave nothing: the kernel (sources in a dict) runs whole
 def test_explain_says_which_nodes_run_chunked(graph):
     try:
         plan = compile_graph(graph, pipeline=with_kernels("default"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import UPSTREAM
+from conftest import UPSTREAM, UPSTREAM_REASON
 
 from pgc.conformance import run_case
 from pgc.specs import load_specs
@@ -34,7 +34,7 @@ def examples():
                 yield pytest.param(definition["id"], example, id=case_id, marks=marks)
 
 
-@pytest.mark.skipif(not UPSTREAM.is_dir(), reason="needs ../shared/openeo-processes")
+@pytest.mark.skipif(not UPSTREAM.is_dir(), reason=UPSTREAM_REASON)
 @pytest.mark.parametrize("process_id,example", list(examples()) if UPSTREAM.is_dir() else [])
 def test_definition_example(process_id, example):
     status, reason = run_case(process_id, example, UPSTREAM, load_specs())

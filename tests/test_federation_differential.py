@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import tempfile
 
+from conftest import examples
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from test_optimizer_differential import assert_same, graphs
@@ -125,7 +126,7 @@ def could_run_alone(graph: dict, federation: Federation) -> bool:
     )
 
 
-@settings(deadline=None, max_examples=200)
+@settings(deadline=None, max_examples=examples(200))
 @given(data=st.data())
 def test_a_federated_run_equals_the_single_catalog_run(data):
     graph = data.draw(two_collection_graphs())

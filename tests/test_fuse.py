@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_kernels import compare, cubes, expressions, rooted
@@ -34,7 +35,7 @@ def band_math(data, want: str, approx: list) -> dict:
         "reducer": {"process_graph": nodes}}}  # fmt: skip
 
 
-@settings(deadline=None, max_examples=40)
+@settings(deadline=None, max_examples=examples(40))
 @given(data=st.data())
 def test_fused_regions_equal_the_reference(policy, data):
     approx: list = []

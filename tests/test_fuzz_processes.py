@@ -19,8 +19,8 @@ raises :class:`pgc.PgcError` with other codes only, nothing is logged as an inte
 (a type rule's unexpected exception is swallowed to a conservative type but logged: that
 is a failure here too), and the CLI prints no traceback and exits 0 or 1.
 
-CI runs 60 derandomized examples per process (the ``ci`` profile); explore locally with
-``PGC_HYPOTHESIS_PROFILE=explore`` or ``PGC_FUZZ_EXAMPLES=200``.
+The test command runs 60 derandomized examples per process (the ``ci`` profile); explore
+locally with ``--hypothesis-profile=explore`` or ``PGC_FUZZ_EXAMPLES=200``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import os
 import traceback
 
 import pytest
+from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -44,12 +45,9 @@ from pgc.specs import load_specs
 
 SPECS = load_specs()
 PROCESS_IDS = SPECS.ids()
-# examples per process: PGC_FUZZ_EXAMPLES, else the profile's when one is chosen
-# (PGC_HYPOTHESIS_PROFILE=explore: 3000), else 60 (CI: about a minute and a half)
-EXAMPLES = int(
-    os.environ.get("PGC_FUZZ_EXAMPLES")
-    or (settings.default.max_examples if os.environ.get("PGC_HYPOTHESIS_PROFILE") else 60)
-)
+# examples per process: PGC_FUZZ_EXAMPLES, else 60 scaled by the profile (the default:
+# about a minute and a half; --hypothesis-profile=explore: 600)
+EXAMPLES = int(os.environ.get("PGC_FUZZ_EXAMPLES") or examples(60))
 CLI_EVERY = 5  # the CLI test: every 5th process, a quarter of the examples
 
 # Processes that still end in Internal for some input, with the reason (kept empty: each

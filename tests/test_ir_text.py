@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -110,7 +110,7 @@ def _canonical(graph: Graph) -> Graph:
     return parse_ir(print_graph(graph, types=False))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(graphs())
 def test_generated_graphs_round_trip(graph):
     text = print_graph(graph, types=False, sizes=False)

@@ -3,7 +3,14 @@ expressions in apply callbacks and band-math reducers, on random data with no-da
 infinities, zeros and integer extremes, under both settings of the dtype policy.
 Arithmetic, comparisons, logic, no-data and NaN are bit for bit; transcendental functions
 (numba's C-library calls against numpy's vectorized versions) agree to a relative 1e-6
-(float64) or 1e-3 (float32), and exactly in where they give NaN and infinities."""
+(float64) or 1e-3 (float32), and exactly in where they give NaN and infinities.
+
+Under float32 both compute transcendental functions in float64 and round (issue 17), so
+they agree also when one feeds another. Under float64 the two libraries differ in the last
+bit, which a transcendental function of a transcendental function's result can amplify
+without bound: cos(cosh(cosh(7))) is the cosine of 1.3e238, where one bit is a turn of
+the circle, and arcosh(arcosh(cosh(1))) is arcosh of 1 or of 0.9999999999999999, a number
+or NaN. Such nested expressions are compared in their validity only under float64."""
 
 from __future__ import annotations
 
@@ -12,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from hypothesis import given, settings
+from conftest import UPSTREAM_REASON, VECTORS
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pgc.executors.values import Cube
@@ -40,21 +48,25 @@ def expressions(
 ) -> dict:
     """A random, well-typed openEO child-graph value ``{"nodes": {...}, "ref": value}`` of
     type ``want`` (number or boolean), built bottom-up from ``leaves`` (numbers); with
-    ``exact`` only of correctly rounded operations (no sin, exp, power ...)."""
+    ``exact`` only of correctly rounded operations (no sin, exp, power ...). ``"chain"``
+    is the largest number of transcendental operations on one path (2: one feeds another)."""
     nodes: dict = {}
+    chains = [0]
 
     def operand(kind: str):
         sub = draw(expressions(leaves, kind, depth + 1, approx, exact))
         nodes.update(sub["nodes"])
+        chains.append(sub["chain"])
         return sub["ref"]
 
     if depth >= 3 or draw(st.integers(0, 3)) == 0:
         if want == "boolean":
-            return {"nodes": {}, "ref": draw(st.sampled_from([True, False, None]))}
+            return {"nodes": {}, "ref": draw(st.sampled_from([True, False, None])), "chain": 0}
         leaf = draw(st.sampled_from([*leaves, "const", "null"]))
         if leaf == "const":
-            return {"nodes": {}, "ref": draw(st.sampled_from([0, 1, 2, -3, 0.5, 1e4]))}
-        return {"nodes": {}, "ref": None if leaf == "null" else leaf}
+            const = draw(st.sampled_from([0, 1, 2, -3, 0.5, 1e4]))
+            return {"nodes": {}, "ref": const, "chain": 0}
+        return {"nodes": {}, "ref": None if leaf == "null" else leaf, "chain": 0}
     node_id = f"e{depth}_{draw(st.integers(0, 10**6))}"
     if want == "boolean":
         op = draw(st.sampled_from(COMPARE + LOGIC + ["not", "is_nan", "is_valid", "is_nodata"]))
@@ -74,7 +86,7 @@ def expressions(
         if op in APPROX_UNARY + APPROX_BINARY and approx is not None:
             approx.append(op)
         if op in NUMBER_UNARY:
-            args = {"x": operand("number")}
+            args = {"p" if op == "exp" else "x": operand("number")}
         elif op in NUMBER_BINARY:
             names = {"power": ("base", "p"), "log": ("x", "base")}.get(op, ("x", "y"))
             args = {names[0]: operand("number"), names[1]: operand("number")}
@@ -87,7 +99,8 @@ def expressions(
             op = "linear_scale_range"
             args = {"x": operand("number"), "inputMin": 0, "inputMax": 10000, "outputMax": 255}
     nodes[node_id] = {"process_id": op, "arguments": args}
-    return {"nodes": nodes, "ref": {"from_node": node_id}}
+    chain = max(chains) + (op in APPROX_UNARY + APPROX_BINARY)
+    return {"nodes": nodes, "ref": {"from_node": node_id}, "chain": chain}
 
 
 @st.composite
@@ -133,7 +146,10 @@ def run_both(process: dict):
     return {"parameters": [{"name": "c", "schema": {}}], "process_graph": {"r": process}}
 
 
-def compare(graph: dict, cube: Cube, approx: bool) -> None:
+def compare(graph: dict, cube: Cube, approx: bool, values: bool = True) -> None:
+    """The two executors give the same errors, dimensions, dtype and validity and, if
+    ``values``, the same values (``approx``: within the tolerance of transcendentals)."""
+
     def outcome(executor):
         try:
             result = execute(graph, parameters={"c": cube}, pipeline="none", executor=executor)
@@ -152,6 +168,8 @@ def compare(graph: dict, cube: Cube, approx: bool) -> None:
     ok_a = np.broadcast_to(a.valid.values, a.data.shape)
     ok_b = np.broadcast_to(b.valid.values, b.data.shape)
     np.testing.assert_array_equal(ok_a, ok_b)
+    if not values:
+        return
     va, vb = np.where(ok_a, a.data.values, 0), np.where(ok_b, b.data.values, 0)
     if approx and va.dtype.kind == "f":
         # numba calls the C library's sin, exp, ... while numpy uses its own vectorized
@@ -166,6 +184,12 @@ def compare(graph: dict, cube: Cube, approx: bool) -> None:
         np.testing.assert_array_equal(va, vb)
 
 
+def comparable(policy: str, expr: dict) -> bool:
+    """Whether the values of ``expr`` can be compared: not under float64 when one
+    transcendental function feeds another (the module's docstring says why)."""
+    return policy == "float32" or expr["chain"] < 2
+
+
 @settings(deadline=None, max_examples=25)
 @given(data=st.data())
 def test_apply_kernels_equal_the_reference(policy, data):
@@ -175,26 +199,67 @@ def test_apply_kernels_equal_the_reference(policy, data):
     nodes = rooted(expr, want, {"from_parameter": "x"})
     arguments = {"data": {"from_parameter": "c"}, "process": {"process_graph": nodes}}
     process = {"process_id": "apply", "arguments": arguments}
-    compare(run_both(process), data.draw(cubes(2)), bool(approx))
+    compare(run_both(process), data.draw(cubes(2)), bool(approx), comparable(policy, expr))
+
+
+PICKS = {
+    **{f"p{i}": {"process_id": "array_element",
+                 "arguments": {"data": {"from_parameter": "data"}, "label": f"b{i}"}}
+       for i in range(3)},
+    "p3": {"process_id": "array_element",
+           "arguments": {"data": {"from_parameter": "data"}, "index": 1}},
+}  # fmt: skip
+
+
+def band_math(expr: dict, want: str) -> dict:
+    """reduce_dimension over the bands of cube ``c`` with ``expr`` of the picked bands."""
+    nodes = {**PICKS, **rooted(expr, want, {"from_node": "p0"})}
+    return run_both({"process_id": "reduce_dimension", "arguments": {
+        "data": {"from_parameter": "c"}, "dimension": "bands",
+        "reducer": {"process_graph": nodes}}})  # fmt: skip
+
+
+@st.composite
+def band_math_cases(draw) -> tuple:
+    """(graph, cube, whether transcendentals are in it, the expression) for band math."""
+    approx: list = []
+    want = draw(st.sampled_from(["number", "boolean"]))
+    expr = draw(expressions([{"from_node": k} for k in PICKS], want, approx=approx))
+    return band_math(expr, want), draw(cubes(3)), bool(approx), expr
+
+
+def _float32_ones() -> Cube:
+    values = np.ones((1, 3, 1, 2), dtype="float32")
+    coords = {"t": [0], "bands": ["b0", "b1", "b2"], "y": [0.0], "x": [0.0, 1]}
+    return Cube(xr.DataArray(values, dims=("t", "bands", "y", "x"), coords=coords),
+                xr.DataArray(True))  # fmt: skip
+
+
+# arcosh(ln(exp(1))) under float32 (issue 17): ln(exp(1)) was 1.0000001 in numpy's float32
+# functions and 0.99999994 in the C library's (numba's), so arcosh gave 0.00048828 in the
+# reference and NaN in the kernel; both now compute in float64 and round: 1.0, arcosh 0.
+_ARCOSH = {"nodes": {
+    "e2": {"process_id": "exp", "arguments": {"p": {"from_node": "p0"}}},
+    "e1": {"process_id": "ln", "arguments": {"x": {"from_node": "e2"}}},
+    "e0": {"process_id": "arcosh", "arguments": {"x": {"from_node": "e1"}}},
+}, "ref": {"from_node": "e0"}, "chain": 3}  # fmt: skip
+# three linear_scale_range of the constant 0.5 under float32: the kernel computed them in
+# float32 (8.290687e-06), the reference in Python's float64 (8.290686e-06); a part of a
+# kernel that reads no pixel now computes in float64 too
+_SCALED = {"nodes": {
+    f"e{i}": {"process_id": "linear_scale_range", "arguments": {
+        "x": {"from_node": f"e{i + 1}"} if i < 2 else 0.5, "inputMin": 0, "inputMax": 10000,
+        "outputMax": 255}} for i in range(3)
+}, "ref": {"from_node": "e0"}, "chain": 0}  # fmt: skip
 
 
 @settings(deadline=None, max_examples=25)
-@given(data=st.data())
-def test_band_math_kernels_equal_the_reference(policy, data):
-    approx: list = []
-    picks = {f"p{i}": {"process_id": "array_element",
-                       "arguments": {"data": {"from_parameter": "data"}, "label": f"b{i}"}}
-             for i in range(3)}  # fmt: skip
-    picks["p3"] = {"process_id": "array_element",
-                   "arguments": {"data": {"from_parameter": "data"}, "index": 1}}  # fmt: skip
-    leaves = [{"from_node": k} for k in picks]
-    want = data.draw(st.sampled_from(["number", "boolean"]))
-    expr = data.draw(expressions(leaves, want, approx=approx))
-    nodes = {**picks, **rooted(expr, want, {"from_node": "p0"})}
-    process = {"process_id": "reduce_dimension", "arguments": {
-        "data": {"from_parameter": "c"}, "dimension": "bands",
-        "reducer": {"process_graph": nodes}}}  # fmt: skip
-    compare(run_both(process), data.draw(cubes(3)), bool(approx))
+@given(case=band_math_cases())
+@example(case=(band_math(_ARCOSH, "number"), _float32_ones(), True, _ARCOSH))
+@example(case=(band_math(_SCALED, "number"), _float32_ones(), False, _SCALED))
+def test_band_math_kernels_equal_the_reference(policy, case):
+    graph, cube, approx, expr = case
+    compare(graph, cube, approx, comparable(policy, expr))
 
 
 def test_evi_runs_as_one_kernel_with_a_warm_cache():
@@ -239,8 +304,7 @@ def test_integer_and_float32_bands_are_promoted_like_the_reference(dtype):
     compare(run_both(process), cube, approx=False)
 
 
-@pytest.mark.skipif(not (Path(__file__).resolve().parent.parent.parent / "shared").is_dir(),
-                    reason="needs ../shared/openeo-processes")  # fmt: skip
+@pytest.mark.skipif(not VECTORS.is_dir(), reason=UPSTREAM_REASON)
 @pytest.mark.parametrize("name", ["reduce_dimension", "linear_scale_range", "clip"])
 def test_conformance_vectors_pass_the_same_with_the_numba_executor(name):
     import json5
@@ -248,7 +312,7 @@ def test_conformance_vectors_pass_the_same_with_the_numba_executor(name):
     from pgc.conformance import run_case
     from pgc.specs import load_specs
 
-    folder = Path(__file__).resolve().parent.parent.parent / "shared/openeo-processes/tests"
+    folder = VECTORS
     specs = load_specs()
     for case in json5.loads((folder / f"{name}.json5").read_text())["tests"]:
         expected = run_case(name, case, folder, specs)[0]

@@ -12,7 +12,7 @@ import json
 
 import json5
 import pytest
-from conftest import ROOT, UPSTREAM
+from conftest import ROOT, UPSTREAM, UPSTREAM_REASON
 
 from pgc.specs import load_specs
 
@@ -119,7 +119,7 @@ def test_functions() -> set[str]:
 test_functions.__test__ = False  # a helper, not a test
 
 
-@pytest.mark.skipif(not UPSTREAM.is_dir(), reason="needs ../shared/openeo-processes")
+@pytest.mark.skipif(not UPSTREAM.is_dir(), reason=UPSTREAM_REASON)
 def test_every_process_has_a_nodata_test():
     specs = load_specs()
     upstream = covered_upstream()

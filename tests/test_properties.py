@@ -14,7 +14,7 @@ import copy
 import json
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft7Validator
@@ -133,7 +133,7 @@ def check_diagnostics(doc, result) -> None:
         assert isinstance(node, dict | list) or not d.pointer
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_graphs())
 def test_mutated_graphs_give_diagnostics_only(doc):
     as_dict = pgc.validate(doc)
@@ -144,7 +144,7 @@ def test_mutated_graphs_give_diagnostics_only(doc):
     ]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(json_values)
 def test_any_json_document_gives_diagnostics_only(doc):
     result = pgc.validate(json.dumps(doc))
@@ -154,7 +154,7 @@ def test_any_json_document_gives_diagnostics_only(doc):
         assert not result.ok
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.text(max_size=60))
 def test_any_text_gives_diagnostics_only(text):
     result = pgc.validate(text)
@@ -249,7 +249,7 @@ def test_matcher_agrees_with_jsonschema(name, schema):
     oracle = Draft7Validator(schema)
     matcher = compile_schema(schema)
 
-    @settings(max_examples=40, deadline=None, database=None)
+    @settings(max_examples=examples(40), deadline=None, database=None)
     @given(_near_values(schema))
     def agree(value):
         if _is_special(value):

@@ -66,7 +66,8 @@ def test_apply_keeps_nodata_and_nan():
         ("filter_temporal", {"extent": ["2020-06-01", "2020-06-02"]}, (0, 0, 0, 0)),
         ("filter_bbox", {"extent": {"west": 600_000, "east": 600_010, "south": 5_000_010,
                                     "north": 5_000_020, "crs": 32631}}, (0, 0, 0, 0)),
-        ("rename_labels", {"dimension": "bands", "target": ["red", "nir"]}, (0, 0, 0, 0)),
+        ("rename_labels", {"dimension": "bands", "source": ["B04", "B08"],
+                           "target": ["red", "nir"]}, (0, 0, 0, 0)),  # not enumerated: source
         ("rename_dimension", {"source": "bands", "target": "b"}, (0, 0, 0, 0)),
         ("filter_labels", {"dimension": "t", "condition": {"process_graph": {"d": node(
             "date_between", x={"from_parameter": "value"}, min="2020-06-01",

@@ -9,7 +9,7 @@ import xarray as xr
 from conftest import node, run_process
 
 import pgc
-from pgc.executors.values import Cube
+from pgc.executors.values import Cube, with_dimension_types
 from pgc.runner import execute
 
 TIMES = np.array(
@@ -130,7 +130,8 @@ def test_periods_are_complete_from_the_first_to_the_last_date():
     [
         ("season", ["2019-12-01", "2020-02-29"], ["2020-djf"]),
         ("tropical-season", ["2019-11-01", "2020-05-01"], ["2020-ndjfma", "2020-mjjaso"]),
-        ("week", ["2020-12-31", "2021-01-04"], ["2020-53", "2021-01"]),  # ISO weeks
+        # ISO weeks, labeled YYYY-01 - YYYY-52 (the definition): ISO week 53 counts as 52
+        ("week", ["2020-12-31", "2021-01-04"], ["2020-52", "2021-01"]),
         ("dekad", ["2020-01-10", "2020-01-11", "2020-01-31"], ["2020-00", "2020-01", "2020-02"]),
         ("decade", ["2020-01-01", "2029-12-31"], ["2020"]),
         ("decade-ad", ["2020-06-01", "2021-06-01"], ["2011", "2021"]),
@@ -145,7 +146,11 @@ def test_anomaly_subtracts_the_normal_of_each_period_label():
         [10.0, 20.0, 30.0], dims=["t"], coords={"t": ["2020-01", "2020-02", "2021-01"]}
     )
     normals = xr.DataArray([1.0, 2.0], dims=["t"], coords={"t": ["01", "02"]})
-    cubes = {k: Cube(v, xr.ones_like(v, dtype=bool)) for k, v in (("d", months), ("n", normals))}
+    # period labels are text: the cubes say their dimension is temporal (dimension_type)
+    cubes = {
+        k: with_dimension_types(Cube(v, xr.ones_like(v, dtype=bool)), {"t": "temporal"})
+        for k, v in (("d", months), ("n", normals))
+    }
     out = run_process("anomaly", cubes, data={"from_parameter": "d"},
                       normals={"from_parameter": "n"}, period="month")  # fmt: skip
     assert out.filled().values.tolist() == [9.0, 18.0, 29.0]
@@ -183,7 +188,8 @@ def test_climatological_normal_skips_nodata_and_anomaly_propagates_it():
     assert by_month["01"] == 2.0  # mean of 1 and 3; 100 is no-data
     assert np.isnan(by_month["02"]) and not normals.valid.sel(t="02")  # only no-data
     data = xr.DataArray([10.0, 20.0], dims=["t"], coords={"t": ["2004-01", "2004-02"]})
-    cubes = {"d": Cube(data, xr.ones_like(data, dtype=bool)), "n": normals}
+    data = with_dimension_types(Cube(data, xr.ones_like(data, dtype=bool)), {"t": "temporal"})
+    cubes = {"d": data, "n": normals}
     out = run_process("anomaly", cubes, data={"from_parameter": "d"},
                       normals={"from_parameter": "n"}, period="month")  # fmt: skip
     assert out.filled().values[0] == 8.0 and not out.valid.values[1]

@@ -9,6 +9,7 @@ import json
 import os
 
 import pytest
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -36,13 +37,13 @@ def one_component(name: str) -> None:
     assert path_component(name) == part  # stable
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text(max_size=200))
 def test_any_string_is_one_safe_component(name):
     one_component(name)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(st.lists(st.text(max_size=40), min_size=2, max_size=40, unique=True))
 def test_different_names_never_share_a_component(names):
     parts = [path_component(n) for n in names]

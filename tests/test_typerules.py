@@ -276,10 +276,12 @@ def test_filter_bbox_on_a_vector_cube_forgets_which_geometries_remain():
 
 
 def test_filter_bbox_outside_the_data():
+    """filter_bbox names no exception: a box holding no pixel centre leaves x and y without
+    labels (issue 17; load_collection's NoDataAvailable is its own)."""
     box = {"west": 0, "south": 0, "east": 10, "north": 10, "crs": 32631}
-    assert errors({**L, "f": node("filter_bbox", data=CUBE, extent=box)}) == [
-        ("NoDataAvailable", "/f/arguments/extent")
-    ]
+    nodes = {**L, "f": node("filter_bbox", data=CUBE, extent=box)}
+    assert errors(nodes) == []
+    assert sizes(cube_of(nodes))["x"] == 0
 
 
 def test_filter_temporal_keeps_the_labels_in_the_left_closed_interval():
@@ -465,9 +467,12 @@ def test_rename_labels_renames_bands_and_their_metadata():
     cube = cube_of({**L, "r": node("rename_labels", data=CUBE, **args)})
     assert labels(cube, "bands")[3] == "red" and labels(cube, "bands")[7] == "nir"
     assert cube.bands[3].name == "red" and cube.bands[3].wavelength == 0.665
+    # "If a target dimension label already exists in the data cube, a LabelExists
+    # exception is thrown": a swap's targets exist (issue 17)
     swap = {"dimension": "bands", "source": ["B04", "B08"], "target": ["B08", "B04"]}
-    swapped = cube_of({**L, "r": node("rename_labels", data=CUBE, **swap)})
-    assert labels(swapped, "bands")[3] == "B08"
+    assert errors({**L, "r": node("rename_labels", data=CUBE, **swap)}) == [
+        ("LabelExists", "/r/arguments/target")
+    ]
 
 
 def test_rename_labels_of_enumerated_labels():
@@ -764,11 +769,12 @@ def test_aggregate_temporal_errors():
     ]
 
 
-def test_aggregate_temporal_period_keeps_the_dimension_with_unknown_labels():
+def test_aggregate_temporal_period_keeps_the_dimension_and_labels_its_periods():
     cube = cube_of({**L, "a": node("aggregate_temporal_period", data=CUBE, period="month",
                                    reducer=MEAN)})  # fmt: skip
     t = cube.dimension("t")
-    assert (t.type, t.labels, cube.names) == ("temporal", None, ("t", "bands", "y", "x"))
+    months = tuple(f"2023-{m:02d}" for m in range(1, 13))  # the sample's dates: 2023
+    assert (t.type, t.labels, cube.names) == ("temporal", months, ("t", "bands", "y", "x"))
     two = {**L, "d": node("add_dimension", data=CUBE, name="t2", label="2023-01-01",
                           type="temporal")}  # fmt: skip
     period = {"period": "month", "reducer": MEAN}
@@ -781,7 +787,7 @@ def test_aggregate_temporal_period_keeps_the_dimension_with_unknown_labels():
     ]  # fmt: skip
     chosen = cube_of({**two, "a": node("aggregate_temporal_period", data=ref("d"),
                                        dimension="t2", **period)})  # fmt: skip
-    assert labels(chosen, "t") == DATES and labels(chosen, "t2") is None
+    assert labels(chosen, "t") == DATES and labels(chosen, "t2") == ("2023-01",)
     assert errors({**L, "a": node("aggregate_temporal_period", data=CUBE, dimension="x",
                                   **period)}) == [
         ("DimensionNotAvailable", "/a/arguments/dimension")
@@ -809,9 +815,9 @@ def test_climatological_normal_errors():
     assert errors({**two, "c": node("climatological_normal", data=ref("d"), **args)}) == [
         ("ProcessParameterInvalid", "/c/arguments/data")
     ]
-    # labels that are not dates (here renamed; aggregate_temporal_period's at run time)
-    texts = {**L, "d": node("rename_labels", data=CUBE, dimension="t", source=list(DATES),
-                            target=[f"2023-p{i}" for i in range(len(DATES))])}  # fmt: skip
+    # labels that are not dates: aggregate_temporal_period's ('2023-01'), known statically
+    texts = {**L, "d": node("aggregate_temporal_period", data=CUBE, period="month",
+                            reducer=MEAN)}  # fmt: skip
     assert errors({**texts, "c": node("climatological_normal", data=ref("d"), **args)}) == [
         ("ProcessParameterInvalid", "/c/arguments/data")
     ]
@@ -1202,7 +1208,8 @@ def s(*kinds: str) -> ScalarType:
         ("text_find", {"data": "abc", "pattern": "b"}, s("integer", "null")),
         ("text_concat", {"data": ["a", 1]}, s("string")),
         ("date_shift", {"date": "2023-01-01", "value": 1, "unit": "month"}, s("date")),
-        ("date_shift", {"date": "2023-01-01", "value": 1, "unit": "hour"}, s("datetime")),
+        # a date stays a date (the definition's example: 2018-01-01 plus 25 hours is 2018-01-02)
+        ("date_shift", {"date": "2023-01-01", "value": 1, "unit": "hour"}, s("date")),
         ("date_shift", {"date": "2023-01-01T00:00:00Z", "value": 1, "unit": "day"}, s("datetime")),
         ("date_between", {"x": "2023-01-02", "min": "2023-01-01", "max": "2023-02-01"},
          s("boolean")),
@@ -1383,12 +1390,19 @@ def test_array_errors():
         ({"data": [1], "probabilities": [0.5], "q": 2},
          ("QuantilesParameterConflict", "/q/arguments/q")),
         ({"data": [1]}, ("QuantilesParameterMissing", "/q")),
-        ({"data": [1], "probabilities": [0.5, 0.5]},
+        ({"data": [1], "probabilities": [0.5, 0.1]},
          ("AscendingProbabilitiesRequired", "/q/arguments/probabilities")),
     ],
 )  # fmt: skip
 def test_quantiles_errors(arguments, expected):
     assert raw_errors({"q": node("quantiles", **arguments)}) == [expected]
+
+
+def test_repeated_probabilities_are_in_ascending_order():
+    """[0.5, 0.5] is sorted (ties are in ascending order, as sort has them); it breaks the
+    schema's uniqueItems, which validation reports (ProcessParameterInvalid), not the
+    type rule's AscendingProbabilitiesRequired (issue 17)."""
+    assert raw_errors({"q": node("quantiles", data=[1], probabilities=[0.5, 0.5])}) == []
 
 
 def test_array_processes_in_callbacks_keep_the_dimension_length():

@@ -5,7 +5,7 @@ some reader may look at, or ``None`` when a reader may look at every band (it sa
 cube, merges it, reduces the bands with something else than picking bands, ...). A reader
 uses:
 
-- ``filter_bands(bands=B)``: the bands ``B``;
+- ``filter_bands``: the bands it keeps (by name, common name or wavelength, as its type says);
 - ``reduce_dimension`` over the bands with a reducer that only picks bands
   (``array_element`` of its ``data`` by label, or by index, which is a label of the
   cube's band order): those bands;
@@ -90,9 +90,8 @@ def _used_by(
     if [k for k, v in reader.arguments if _refers(v, source)] != ["data"]:
         return Usage(None)  # the value reaches it some other way too
     pid = reader.process_id
-    if pid == "filter_bands" and reader.arg("wavelengths") is None:
-        bands = reader.literal("bands")
-        return Usage(set(bands)) if isinstance(bands, list) else Usage(None)
+    if pid == "filter_bands":
+        return _filtered(reader)
     if pid == "ndvi" and reader.arg("target_band") is None:
         return _ndvi(graph.node(source), reader)
     dim = _bands_dimension(graph.node(source))
@@ -105,6 +104,16 @@ def _used_by(
             return Usage(None)
         return table[reader.id]
     return Usage(None)
+
+
+def _filtered(reader: Node) -> Usage:
+    """filter_bands: the bands its type says it keeps (the type rule resolves common names
+    and wavelength ranges to band names; the names it was given may be neither)."""
+    t = reader.type
+    dims = t.of_type("bands") if isinstance(t, CubeType) and not t.unknown_dimensions else []
+    if len(dims) != 1 or dims[0].labels is None:
+        return Usage(None)
+    return Usage(set(dims[0].labels))
 
 
 def _refers(value, node_id: str) -> bool:

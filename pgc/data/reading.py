@@ -20,6 +20,9 @@ from typing import Any
 import numpy as np
 
 from ..grid import window_for_bbox
+from ..ir.band_filter import select_bands
+from ..ir.types import Band
+from .bands import band_coords
 from .catalog import Catalog, default_catalog
 
 
@@ -87,19 +90,31 @@ def plan_read(
         for i, label in enumerate(labels)
         if (start is None or label >= _instant(start)) and (end is None or label < _instant(end))
     ]
-    names = list(bands) if bands else list(b.labels)
+    names = band_names(cube, bands)
     step = x.step
     coords = {
         "t": np.array([np.datetime64(labels[i].rstrip("Z")) for i in dates], "datetime64[ns]"),
         "bands": names,
         "y": y.extent[1] - (np.arange(window.y0, window.y1) + 0.5) * step,
         "x": x.extent[0] + (np.arange(window.x0, window.x1) + 0.5) * step,
+        **band_coords("bands", [cube.band(n) or Band(n) for n in names]),
     }
     store = catalog.stores.get(collection_id)
     return ReadPlan(collection_id, window, dates, names, cube.dtype, coords,
                     {"crs": x.crs, "nodata": cube.nodata},
                     catalog.items.get(collection_id), store,
                     _store_block(store, names) if store is not None else None)  # fmt: skip
+
+
+def band_names(cube: Any, bands: list[str] | None) -> list[str]:
+    """The names of the bands ``bands`` asks for (names or common names, the definition of
+    ``load_collection``; :func:`pgc.ir.band_filter.select_bands`), in the order asked; all
+    bands when it asks for none. Raises :class:`~pgc.ir.band_filter.UnknownBand`."""
+    labels = list(cube.dimension("bands").labels)
+    if not bands:
+        return labels
+    meta = [cube.band(str(n)) or Band(str(n)) for n in labels]
+    return [labels[i] for i in select_bands(meta, bands)]
 
 
 def read_window(plan: ReadPlan, rows: slice, cols: slice, stats: ReadStats | None = None):

@@ -185,7 +185,7 @@ def load(call: Any, options: DaskOptions) -> Cube:
     import dask.array as da
 
     from ..data.reading import read_window
-    from .ref_cube import read_plan
+    from .ref_cube import read_plan, within_geometries
 
     catalog, cid = call.context.catalog, call.get("id")
     if cid not in catalog:
@@ -213,7 +213,8 @@ def load(call: Any, options: DaskOptions) -> Cube:
         ]
         for r in rows
     ]
-    return Cube.from_nodata(plan.array(da.block(blocks)), plan.attrs.get("nodata"))
+    cube = Cube.from_nodata(plan.array(da.block(blocks)), plan.attrs.get("nodata"))
+    return within_geometries(call, cube, "spatial_extent")  # polygons: outside is no-data
 
 
 def _spans(start: int, stop: int, side: int) -> list[slice]:
@@ -395,7 +396,23 @@ def _template(probe: xr.Dataset, first: xr.DataArray) -> xr.Dataset:
             shape.append(size)
         array = da.empty(tuple(shape), dtype=variable.dtype, chunks=tuple(chunks))
         out[name] = xr.DataArray(array, dims=dims, coords=coords)
+        out[name] = _probe_coords(out[name], variable)
     return xr.Dataset(out)
+
+
+def _probe_coords(template: xr.DataArray, probe: xr.DataArray) -> xr.DataArray:
+    """``template`` with what the probe's coordinates add: the attributes of each
+    dimension's labels (its openEO type, :func:`pgc.executors.values.dimension_type`) and
+    the coordinates along dimensions that are not chunked (band metadata along the bands,
+    :mod:`pgc.data.bands`); map_blocks wants every coordinate of the result there."""
+    for coord, values in probe.coords.items():
+        if coord in template.dims:
+            if coord in template.coords:
+                template.coords[coord].attrs.update(values.attrs)
+        elif not set(values.dims) & set(SPATIAL):  # small: numpy, not chunked like data
+            variable = (values.dims, np.asarray(values.values), dict(values.attrs))
+            template = template.assign_coords({coord: variable})
+    return template
 
 
 # The chunked form of each process that has one, by process id ("pgc::kernel" for pgc's

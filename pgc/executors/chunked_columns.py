@@ -137,11 +137,13 @@ def columns(call: Any, options: Any) -> Cube | None:
     dataset = xr.Dataset()
     for i, cube in enumerate(cubes.values()):  # each cube's own labels: no alignment
         own = {d: f"{d}.{i}" for d in cube.dims if d not in SPATIAL}
-        dataset[f"data{i}"] = cube.data.rename(own).copy(deep=False)
+        # and its own coordinates along them (band metadata, pgc.data.bands): renamed too
+        along = {c: f"{c}.{i}" for c, v in cube.data.coords.items()
+                 if c not in cube.dims and set(v.dims) & set(own)}  # fmt: skip
+        dataset[f"data{i}"] = cube.data.rename({**own, **along}).copy(deep=False)
         dataset[f"data{i}"].attrs = {}
-        dataset[f"valid{i}"] = cube.valid.rename(
-            {d: n for d, n in own.items() if d in cube.valid.dims}
-        )
+        valid = cube.valid.drop_vars([c for c in along if c in cube.valid.coords])
+        dataset[f"valid{i}"] = valid.rename({d: n for d, n in own.items() if d in valid.dims})
     task = _Task(
         call.node,
         [(name, list(cube.dims), dict(cube.data.attrs)) for name, cube in cubes.items()],
@@ -198,9 +200,12 @@ class _Task:
         for i, (name, dims, attrs) in enumerate(self.cubes):
             data, valid = block[f"data{i}"], block[f"valid{i}"]
             back = {f"{d}.{i}": d for d in dims if d not in SPATIAL}
+            back.update({c: c.removesuffix(f".{i}") for c in data.coords
+                         if c not in back and c.endswith(f".{i}")})  # fmt: skip
             data = data.rename(back).transpose(*dims)
             data.attrs = attrs
-            valid = valid.rename({k: v for k, v in back.items() if k in valid.dims})
+            valid = valid.rename({k: v for k, v in back.items()
+                                  if k in valid.dims or k in valid.coords})  # fmt: skip
             args[name] = Cube(data, valid)
         out = IMPLEMENTATIONS[self.node.process_id](Call(self.node, args, context))
         if not isinstance(out, Cube) or not set(SPATIAL) <= set(out.dims):

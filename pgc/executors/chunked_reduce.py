@@ -32,8 +32,8 @@ reordered float sum, sums that overflow (near the dtype's largest value) can dif
 beyond rounding (inf in one order, finite in another).
 
 Not covered (``None``: the reference runs the call on computed cubes): other reducers,
-non-literal arguments, ``count`` with a condition (``true`` too: the reference's count of
-all elements is NaN where the first element is NaN or infinite), ``product`` (its partial
+non-literal arguments, ``count`` with a condition (``true`` too: the length of the
+dimension, not a fold of the values), ``product`` (its partial
 products overflow for ordinary data, and where a zero meets an overflow the order decides
 between 0 and NaN), ``median`` and the other order statistics, ``any``/``all`` on
 non-boolean cubes (the reference's per-pixel rules), and cubes that are not chunked.
@@ -153,6 +153,10 @@ def _numeric(x: Any, ok: Any, axes: tuple[int, ...], fold: Fold) -> tuple[Any, A
     count = da.sum(ok, **tree)
     if kind in ("sum", "mean"):
         out = da.sum(da.where(ok, x, zero), **tree)
+        # IEEE 754: a sum of -0.0 values only is -0.0 (the reference adds from -0.0); numpy's
+        # sum starts from +0.0. Whether every value is -0.0 does not depend on the order.
+        negative = da.all(~ok | ((x == 0) & da.signbit(x)), **tree)
+        out = da.where(negative & (out == 0), x.dtype.type(-0.0), out)
         if kind == "mean":  # the reference's _masked_mean: the sum over the count
             out = (out / da.maximum(count, 1)).astype(x.dtype)
     elif kind == "min":

@@ -126,6 +126,8 @@ def placements(graph: Any) -> list[tuple[Any, str | None]]:
         key = f"{node.namespace}::{node.process_id}" if node.namespace else node.process_id
         how = HOW.get(key)
         reads = set(node.node_refs()) & chunked
+        if any(_empty(graph.node(ref).type) for ref in node.node_refs()):
+            reads = set()  # an empty cube: nothing to chunk, the reference runs it whole
         text = how(node) if how is not None and (reads or key == "load_collection") else None
         if text is not None and key not in COMPUTED:
             chunked.add(node.id)
@@ -148,6 +150,11 @@ def describe(plan: Any) -> str:
         else:
             lines.append(f"#   {name}  whole    {key}: no chunked cube, run by the reference")
     return "\n".join(lines) + "\n"
+
+
+def _empty(kind: Any) -> bool:
+    """A cube type with a dimension known to have no labels."""
+    return isinstance(kind, CubeType) and any(d.size == 0 for d in kind.dimensions)
 
 
 def _reads_cubes(node: Any, graph: Any) -> bool:

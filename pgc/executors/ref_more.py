@@ -11,10 +11,17 @@ import numpy as np
 import xarray as xr
 
 from ..jsonvalue import merge_patch
+from ..numerics import bounded_int
 from ..specs import load_specs
-from .ref_scalar import _as_float, _num, elementwise
+from .ref_scalar import _num, elementwise
 from .reference import Call, ProcessError, implements
-from .values import Cube, CubeArray, in_chunks_of, zeroed
+from .values import (
+    Cube,
+    CubeArray,
+    dimension_type,
+    in_chunks_of,
+    with_dimension_types,
+)
 
 LOG = logging.getLogger("pgc.inspect")
 
@@ -53,24 +60,32 @@ for _pid, _spec in load_specs().processes.items():
 
 @implements("mod")
 def _mod(call: Call) -> Any:
-    """Remainder with the sign of the divisor; y = 0 gives ±inf or NaN (IEEE-like)."""
+    """The remainder of x / y with the sign of the divisor (floored modulo: -27 mod 5 is 3,
+    3.14 mod -2 is -0.86, a zero remainder is +0 or -0 as y), for plain numbers and cubes
+    alike. y = 0 gives what the definition lists: +inf for x > 0, -inf for x < 0, NaN for
+    x = 0 (and NaN for NaN). Infinities as IEEE 754 treats them, as limits: an infinite x
+    has no remainder (NaN), x mod ±inf is x where x has the divisor's sign or is zero, and
+    ±inf where it has the other sign (-5 mod y is y - 5 for every y > 5). NaN gives NaN.
+    Integers stay exact integers (Python's % also floors)."""
 
     def one(x, y):
         x, y = _num(x), _num(y)
         if y == 0:
-            return math.nan if x == 0 or math.isnan(x) else math.copysign(math.inf, x)
-        if math.isinf(y):
-            return x if (x >= 0) == (y > 0) or x == 0 else y
-        result = math.fmod(x, y)
-        if result != 0 and (result < 0) != (y < 0):
-            result += y
-        return int(result) if isinstance(x, int) and isinstance(y, int) else result
+            return _by_zero(float(bounded_int(x)))
+        if isinstance(x, int) and isinstance(y, int):
+            return x % y  # exact: x and y fit 64 bits or are Python's exact integers
+        return float(bounded_int(x)) % float(bounded_int(y))  # floored, as np.mod
 
     def many(x, y):
         with np.errstate(all="ignore"):
-            return xr.where(y == 0, xr.where(x == 0, np.nan, np.sign(x) * np.inf), np.mod(x, y))
+            return xr.where(y == 0, x / abs(y), np.mod(x, y))
 
     return elementwise(many, call.get("x"), call.get("y"), scalar_fn=one)
+
+
+def _by_zero(x: float) -> float:
+    """mod(x, 0) as the definition lists it: the sign of x as an infinity, NaN for 0."""
+    return math.nan if x == 0 or math.isnan(x) else math.copysign(math.inf, x)
 
 
 @implements("inspect")
@@ -84,32 +99,43 @@ def _inspect(call: Call) -> Any:
 
 @implements("rename_dimension")
 def _rename_dimension(call: Call) -> Cube:
-    cube, source, target = call.get("data"), call.get("source"), call.get("target")
+    """Dimension ``source`` called ``target``, in its place, with its labels and its type:
+    the type is said on the renamed labels (:func:`with_dimension_types`), since the
+    fallback by name would make a renamed ``bands`` "other" and a dimension renamed to
+    ``x`` spatial. ``target`` naming any dimension of the cube, ``source`` included, is
+    DimensionExists (the definition: "if a dimension with the specified name exists")."""
+    from .ref_cube import _cube
+
+    cube, source, target = _cube(call), call.get("source"), call.get("target")
     if source not in cube.dims:
         call.fail("DimensionNotAvailable", f"The data cube has no dimension '{source}'.", "source")
     if target in cube.dims:
         call.fail("DimensionExists", f"The data cube has a dimension '{target}' already.", "target")
     from .ref_vector import renamed_dimension
 
+    kind = dimension_type(cube, source)
     valid = cube.full_valid()
     data = cube.data.rename({source: target})
     data.attrs = renamed_dimension(cube.data.attrs, source, target)
-    return Cube(data, valid.rename({source: target}))
+    return with_dimension_types(Cube(data, valid.rename({source: target})), {target: kind})
 
 
 @implements("trim_cube")
 def _trim_cube(call: Call) -> Cube:
     """Drop labels whose values are all no-data: at the edges of ordered dimensions
-    (spatial, temporal: a gap inside stays, the grid stays regular), anywhere in
-    categorical ones (bands, other)."""
-    cube = call.get("data")
+    (spatial, temporal, by their type: a gap inside stays, the grid stays regular),
+    anywhere in categorical ones (bands, other, geometry: the definition's "irregular
+    categorical")."""
+    from .ref_cube import _cube
+
+    cube = _cube(call)
     valid = cube.full_valid()
     keep = {}
     for dim in cube.dims:
         others = [d for d in cube.dims if d != dim]
         has = valid.any(dim=others).values if others else valid.values
         found = np.flatnonzero(has)
-        ordered = dim in ("x", "y") or np.issubdtype(cube.data[dim].dtype, np.datetime64)
+        ordered = dimension_type(cube, dim) in ("spatial", "temporal")
         if ordered and found.size:
             found = np.arange(found[0], found[-1] + 1)
         keep[dim] = found
@@ -129,22 +155,20 @@ def _reduce_spatial(call: Call) -> Any:
 
 @implements("mask_polygon")
 def _mask_polygon(call: Call) -> Cube:
-    from .ref_vector import _geometries, _in_cube_crs, _masks
+    """The pixels whose centre intersects no polygon (``inside``: some polygon) replaced by
+    ``replacement`` (null: no-data); no-data pixels stay no-data. ``mask`` must hold at least
+    one (multi) polygon; empty geometries are ignored. The polygons are brought into the
+    cube's CRS; a centre on a polygon's boundary intersects it."""
+    from .ref_cube import replace_where
+    from .ref_vector import _features, _in_cube_crs, _masks, _polygons, planar
 
     cube = call.get("data")
-    geoms = _in_cube_crs(cube, _geometries(call.get("mask")))
-    shape = (cube.data.sizes["y"], cube.data.sizes["x"])
-    masks = _masks(cube, geoms) or [np.zeros(shape, dtype=bool)]  # no geometry: none inside
-    inside = xr.DataArray(np.any(masks, axis=0), dims=("y", "x"))
-    inside = in_chunks_of(inside, cube.data)
-    hit = ~inside if not call.get("inside", False) else inside
-    hit = xr.broadcast(hit, cube.data)[0].transpose(*cube.dims)
-    valid = cube.full_valid()
-    replacement = call.get("replacement")
-    if replacement is None:
-        return Cube(zeroed(cube.data, ~hit), valid & ~hit)
-    data = xr.where(hit & valid, replacement, _as_float(cube.data))
-    return Cube(data.transpose(*cube.dims), valid)
+    x, y = planar(cube)
+    polygons = _polygons(_features(call.get("mask"), "mask"), "mask")
+    inside = np.any(_masks(cube, _in_cube_crs(cube, polygons)), axis=0)
+    inside = in_chunks_of(xr.DataArray(inside, dims=(y, x)), cube.data)
+    hit = inside if call.get("inside") is True else ~inside
+    return replace_where(cube, hit, call.get("replacement"), keep_nodata=True)
 
 
 @implements("create_data_cube")

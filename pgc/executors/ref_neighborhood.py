@@ -39,10 +39,20 @@ def _grid_step(cube: Cube, dim: str) -> float:
     coords = cube.data[dim].values
     if len(coords) > 1:
         return float(coords[1] - coords[0])
-    other = "y" if dim == "x" else "x"
+    x, y = _planar(cube)
+    other = y if dim == x else x
     others = cube.data[other].values if other in cube.dims else []
     size = abs(float(others[1] - others[0])) if len(others) > 1 else 1.0
-    return size if dim == "x" else -size
+    return size if dim == x else -size
+
+
+def _planar(cube: Cube) -> tuple[str, str]:
+    """The names of the cube's x and y dimensions (:mod:`pgc.executors.spatial`; x and y
+    where it has none, as the sample grids)."""
+    from .spatial import horizontal
+
+    x, y = horizontal(cube)
+    return x or "x", y or "y"
 
 
 def _grid_labels(cube: Cube, dim: str, positions: np.ndarray) -> np.ndarray:
@@ -187,10 +197,11 @@ def _measure(call: Call, cube: Cube, dim: str, entry: dict | None, argument: str
             + (" or an ISO 8601 duration." if temporal else "."),
             argument,
         )
-    if unit == "m" and dim not in SPATIAL:
+    planar = dim in _planar(cube)
+    if unit == "m" and not planar:
         call.fail("ProcessParameterInvalid", f"Dimension '{dim}' is not in metres.", argument)
     pixels = value
-    if dim in SPATIAL and unit != "px":
+    if planar and unit != "px":
         pixels = value / (abs(_grid_step(cube, dim)) * _metres_per_unit(cube, unit))
     return math.ceil(pixels - 1e-9)
 
@@ -239,7 +250,7 @@ def _spans(
 def _positional_spans(cube: Cube, dim: str, size: int | None, overlap: int) -> list[_Span]:
     """Neighbourhoods of ``size`` labels (None: all); x and y are padded to full windows."""
     n = cube.data.sizes[dim]
-    pad = dim in SPATIAL
+    pad = dim in _planar(cube)
     size = n if size is None else min(size, n) if pad else size
     spans = []
     for start in range(0, n, size):

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..dtypes import compute_dtype
 from .ref_scalar import FLOAT
 from .reference import Call, implements
 from .values import Cube
@@ -37,26 +38,50 @@ METHODS = {
     "sum": "sum",
     "rms": "rms",
 }
-_SAME = "EPSG:3857"  # stands in for a cube without a CRS when only the resolution changes
+# A plane without a projection: the CRS of a warp within one CRS (a cube without one, or
+# only the resolution changing), so GDAL maps pixels by their affine transforms alone and
+# does not project them (a UTM grid near its zone's false origin would fail to)
+_SAME = 'LOCAL_CS["pgc plane",UNIT["metre",1]]'
+
+
+# The methods the definitions compute "of all valid pixels" (is_valid: not no-data, not
+# NaN, not an infinity); the others leave out no-data (and NaN, which GDAL cannot tell apart)
+VALID_ONLY = {"average", "max", "med", "min", "q1", "q3", "rms", "sum"}
 
 
 class Grid:
-    """A north-up grid: its CRS, pixel-centre coordinates and affine transform."""
+    """A north-up grid: its CRS, pixel-centre coordinates and affine transform, and the
+    names of the dimensions they are the labels of (x and y by default)."""
 
-    def __init__(self, crs: str | None, x: np.ndarray, y: np.ndarray):
+    def __init__(
+        self, crs: str | None, x: np.ndarray, y: np.ndarray, names: tuple[str, str] = ("x", "y")
+    ):
         from rasterio.transform import from_origin
 
         self.crs, self.x, self.y = crs, np.asarray(x, FLOAT), np.asarray(y, FLOAT)
-        self.dx = float(self.x[1] - self.x[0]) if len(self.x) > 1 else 1.0
-        self.dy = float(self.y[0] - self.y[1]) if len(self.y) > 1 else self.dx
-        self.transform = from_origin(
-            self.x[0] - self.dx / 2, self.y[0] + self.dy / 2, self.dx, self.dy
-        )
+        self.names = names
+        self.dx = float(self.x[1] - self.x[0]) if len(self.x) > 1 else None
+        self.dy = float(self.y[0] - self.y[1]) if len(self.y) > 1 else None
+        size = abs(self.dx or self.dy or 1.0)  # one label: square pixels
+        self.dx, self.dy = self.dx or size, self.dy or size
+        self.transform = None
+        if len(self.x) and len(self.y):
+            self.transform = from_origin(
+                self.x[0] - self.dx / 2, self.y[0] + self.dy / 2, self.dx, self.dy
+            )
 
     @classmethod
-    def of(cls, cube: Cube) -> Grid:
-        crs = cube.data.attrs.get("crs")
-        return cls(crs, cube.data.x.values, cube.data.y.values)
+    def of(cls, cube: Cube, argument: str = "data") -> Grid:
+        """The grid of a raster cube's x and y dimensions (ProcessParameterInvalid when it
+        has not both)."""
+        from .ref_vector import planar
+
+        x, y = planar(cube, argument)
+        return cls(cube.data.attrs.get("crs"), cube.data[x].values, cube.data[y].values, (x, y))
+
+    @property
+    def empty(self) -> bool:
+        return not (len(self.x) and len(self.y))
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -66,45 +91,100 @@ class Grid:
 
 
 def _epsg(crs: Any) -> str | None:
-    return None if crs is None else "EPSG:" + str(crs).replace("EPSG:", "")
+    if crs is None:
+        return None
+    text = str(crs).replace("EPSG:", "")
+    return "EPSG:" + text if text.isdigit() else text  # WKT2 as it is
 
 
 def warp(cube: Cube, source: Grid, target: Grid, method: str) -> Cube:
-    """``cube`` on ``target``'s grid."""
-    from rasterio.enums import Resampling
-    from rasterio.warp import reproject
-
-    src_crs = _epsg(source.crs) or _SAME
-    dst_crs = _epsg(target.crs) or src_crs
-    others = [d for d in cube.dims if d not in ("x", "y")]
-    data = cube.data.transpose(*others, "y", "x")
-    valid = cube.full_valid().transpose(*others, "y", "x")
-    values = np.where(valid.values, data.values.astype(FLOAT), np.nan)
-    flat = values.reshape(-1, *values.shape[-2:])
-    out = np.full((flat.shape[0], len(target.y), len(target.x)), np.nan)
-    for i in range(flat.shape[0]):
-        reproject(
-            flat[i],
-            out[i],
-            src_transform=source.transform,
-            src_crs=src_crs,
-            dst_transform=target.transform,
-            dst_crs=dst_crs,
-            src_nodata=np.nan,
-            dst_nodata=np.nan,
-            resampling=Resampling[METHODS[method]],
-        )
-    out = out.reshape(*values.shape[:-2], len(target.y), len(target.x))
-    ok = ~np.isnan(out)
-    dtype = cube.data.dtype if method in SELECTING else np.dtype(FLOAT)
-    result = np.where(ok, out, 0).astype(dtype)
-    coords = {d: cube.data[d].values for d in others} | {"y": target.y, "x": target.x}
-    dims = [*others, "y", "x"]
-    new = xr.DataArray(result, dims=dims, coords=coords, attrs=dict(cube.data.attrs))
+    """``cube`` on ``target``'s grid (its x and y keep their names). ``near`` moves the
+    values themselves (NaN, infinities and the dtype kept); the other methods compute with
+    GDAL, leaving out no-data and NaN, and the infinities too where the definition says
+    "of all valid pixels"."""
+    x, y = source.names
+    others = [d for d in cube.dims if d not in (x, y)]
+    data = cube.data.transpose(*others, y, x)
+    valid = cube.full_valid().transpose(*others, y, x)
+    shape = (*data.shape[:-2], len(target.y), len(target.x))
+    if source.empty or target.empty:
+        values, ok = np.zeros(shape, dtype=_dtype(cube, method)), np.zeros(shape, dtype=bool)
+    elif method == "near":
+        values, ok = _nearest(data.values, valid.values, source, target)
+    else:
+        values, ok = _gdal(data.values, valid.values, source, target, method)
+    coords = {d: cube.data[d].values for d in others} | {y: target.y, x: target.x}
+    dims = [*others, y, x]
+    new = xr.DataArray(values, dims=dims, coords=coords, attrs=dict(cube.data.attrs))
     if target.crs is not None:
         new.attrs["crs"] = str(target.crs).replace("EPSG:", "")
     ok = xr.DataArray(ok, dims=dims, coords=coords)
     return Cube(new.transpose(*cube.dims), ok.transpose(*cube.dims))
+
+
+def _dtype(cube: Cube, method: str) -> np.dtype:
+    """Selecting methods keep the dtype; the others compute, in the compute dtype (as the
+    type rules say)."""
+    return cube.data.dtype if method in SELECTING else np.dtype(compute_dtype())
+
+
+def _reproject(source_values: np.ndarray, source: Grid, target: Grid, method: str,
+               nodata: float) -> np.ndarray:  # fmt: skip
+    """One [y, x] slice warped (``nodata`` where no source pixel contributes)."""
+    from rasterio.enums import Resampling
+    from rasterio.warp import reproject
+
+    src_crs, dst_crs = _epsg(source.crs), _epsg(target.crs)
+    src_transform, dst_transform = source.transform, target.transform
+    if src_crs is None or dst_crs is None or src_crs == dst_crs:
+        src_crs = dst_crs = _SAME
+        src_transform, dst_transform = _off_origin(src_transform, dst_transform)
+    out = np.full((len(target.y), len(target.x)), nodata, dtype=FLOAT)
+    reproject(
+        source_values, out, src_transform=src_transform, src_crs=src_crs,
+        dst_transform=dst_transform, dst_crs=dst_crs, src_nodata=nodata,
+        dst_nodata=nodata, resampling=Resampling[METHODS[method]],
+    )  # fmt: skip
+    return out
+
+
+def _off_origin(*transforms: Any) -> list:
+    """Transforms within one plane moved together, whole units at a time, until none is
+    1-metre pixels at the origin (GDAL takes that one for "no georeferencing" and warps
+    nothing: a grid of 1 m pixels with its corner at 0, 0 came out all no-data)."""
+    from affine import Affine
+
+    plain = Affine(1.0, 0.0, 0.0, 0.0, -1.0, 0.0)
+    moved = list(transforms)
+    while any(t.almost_equals(plain) or t.is_identity for t in moved):
+        moved = [Affine.translation(1.0, 1.0) @ t for t in moved]
+    return moved
+
+
+def _nearest(values: np.ndarray, valid: np.ndarray, source: Grid, target: Grid):
+    """Nearest neighbour as GDAL picks it, by warping the source pixels' positions (exact
+    in float64), then taking those pixels' values and validity."""
+    positions = np.arange(values.shape[-2] * values.shape[-1], dtype=FLOAT)
+    picked = _reproject(positions.reshape(values.shape[-2:]), source, target, "near", -1.0)
+    found = picked >= 0
+    index = np.where(found, picked, 0).astype(np.int64)
+    flat_values = values.reshape(*values.shape[:-2], -1)
+    flat_valid = valid.reshape(*valid.shape[:-2], -1)
+    return flat_values[..., index], flat_valid[..., index] & found
+
+
+def _gdal(values: np.ndarray, valid: np.ndarray, source: Grid, target: Grid, method: str):
+    """The other methods, slice by slice, no-data (and NaN) as GDAL's source no-data."""
+    usable = valid & (np.isfinite(values) if method in VALID_ONLY else ~np.isnan(values))
+    source_values = np.where(usable, values.astype(FLOAT), np.nan)
+    flat = source_values.reshape(-1, *values.shape[-2:])
+    out = np.stack([_reproject(v, source, target, method, np.nan) for v in flat]) if len(
+        flat
+    ) else np.zeros((0, len(target.y), len(target.x)))
+    out = out.reshape(*values.shape[:-2], len(target.y), len(target.x))
+    ok = ~np.isnan(out)
+    dtype = values.dtype if method in SELECTING else np.dtype(compute_dtype())
+    return np.where(ok, out, 0).astype(dtype), ok
 
 
 def _method(call: Call) -> str:
@@ -116,24 +196,34 @@ def _method(call: Call) -> str:
 
 @implements("resample_spatial")
 def _resample_spatial(call: Call) -> Cube:
+    """x and y on a grid of ``resolution`` (0: the cube's) anchored at ``align``'s corner of
+    the cube's extent, or warped to ``projection``; a cube without pixels stays so."""
     cube = call.get("data")
-    source = Grid.of(cube)
+    source, method = Grid.of(cube), _method(call)
     resolution = call.get("resolution", 0)
     rx, ry = resolution if isinstance(resolution, list) else (resolution, resolution)
     rx, ry = abs(rx or source.dx), abs(ry or source.dy)
     projection = call.get("projection")
     crs = source.crs
     if projection is not None and str(projection).replace("EPSG:", "") != str(crs):
-        return warp(cube, source, _reprojected(call, source, projection, rx, ry), _method(call))
-    if (rx, ry) == (source.dx, source.dy):
+        if source.empty:
+            return _with_crs(cube, projection)
+        return warp(cube, source, _reprojected(call, source, projection, rx, ry), method)
+    if (rx, ry) == (abs(source.dx), abs(source.dy)) or source.empty:
         return cube
     align = call.get("align", "upper-left") or "upper-left"
     west, south, east, north = source.bounds
     nx, ny = max(1, round((east - west) / rx)), max(1, round((north - south) / ry))
     left = west if "left" in align else east - nx * rx
     top = north if "upper" in align else south + ny * ry
-    target = Grid(crs, left + rx * (np.arange(nx) + 0.5), top - ry * (np.arange(ny) + 0.5))
-    return warp(cube, source, target, _method(call))
+    x, y = left + rx * (np.arange(nx) + 0.5), top - ry * (np.arange(ny) + 0.5)
+    return warp(cube, source, Grid(crs, x, y, source.names), method)
+
+
+def _with_crs(cube: Cube, projection: Any) -> Cube:
+    data = cube.data.copy(deep=False)
+    data.attrs = {**cube.data.attrs, "crs": str(projection).replace("EPSG:", "")}
+    return Cube(data, cube.valid)
 
 
 def _reprojected(call: Call, source: Grid, projection: Any, rx: float, ry: float) -> Grid:
@@ -165,6 +255,6 @@ def _reprojected(call: Call, source: Grid, projection: Any, rx: float, ry: float
 
 @implements("resample_cube_spatial")
 def _resample_cube_spatial(call: Call) -> Cube:
-    """The target cube's x/y grid and CRS."""
+    """The target cube's x/y grid and CRS (data's dimensions keep their names)."""
     cube, target = call.get("data"), call.get("target")
-    return warp(cube, Grid.of(cube), Grid.of(target), _method(call))
+    return warp(cube, Grid.of(cube), Grid.of(target, "target"), _method(call))

@@ -18,7 +18,7 @@ import xarray as xr
 from .ref_cube import _cube, _label_value
 from .ref_neighborhood import _all_valid
 from .reference import Call, implements
-from .values import Cube
+from .values import Cube, with_dimension_types
 
 
 def _label_text(value: Any) -> str:
@@ -87,14 +87,26 @@ def _flatten_dimensions(call: Call) -> Cube:
     shape = [cube.data.sizes[d] for d in kept]
     shape.insert(at, len(labels))
     dims = [*kept[:at], target, *kept[at:]]
-    coords = {d: cube.data[d].values for d in kept}
+    coords = _kept_coords(cube, kept)
     coords[target] = np.array(labels, dtype=str)
     values = cube.data.transpose(*order).values.reshape(shape)
     valid = cube.full_valid().transpose(*order).values.reshape(shape)
-    return Cube(
+    out = Cube(
         xr.DataArray(values, dims=dims, coords=coords, attrs=dict(cube.data.attrs)),
         xr.DataArray(valid, dims=dims, coords=coords),
     )
+    return with_dimension_types(out, {target: "other"})
+
+
+def _kept_coords(cube: Cube, kept: list[str]) -> dict:
+    """The coordinates of ``cube`` along the dimensions ``kept`` only: their labels with
+    their attributes (each dimension's type, :func:`dimension_type`) and the band
+    metadata along them (:mod:`pgc.data.bands`)."""
+    return {
+        name: coord.variable
+        for name, coord in cube.data.coords.items()
+        if coord.dims and set(coord.dims) <= set(kept)
+    }
 
 
 @implements("unflatten_dimension")
@@ -153,9 +165,10 @@ def _scatter(cube: Cube, name: str, levels: dict[str, list[str]], index: tuple) 
     data = np.moveaxis(data, new, [at + i for i in new])
     ok = np.moveaxis(ok, new, [at + i for i in new])
     dims = [*kept[:at], *levels, *kept[at:]]
-    coords = {d: cube.data[d].values for d in kept}
+    coords = _kept_coords(cube, kept)
     coords.update({t: np.array(labels, dtype=str) for t, labels in levels.items()})
-    return Cube(
+    out = Cube(
         xr.DataArray(data, dims=dims, coords=coords, attrs=dict(cube.data.attrs)),
         xr.DataArray(ok, dims=dims, coords=coords),
     )
+    return with_dimension_types(out, dict.fromkeys(levels, "other"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from functools import reduce
+from math import isfinite
 from typing import Any
 
 import numpy as np
@@ -22,9 +23,18 @@ import xarray as xr
 from ..dtypes import compute_dtype
 from ..errors import echo
 from ..numerics import bounded_int, rounded
+from .arguments import (
+    array_values,
+    flag,
+    integer,
+    invalid,
+    is_number,
+    label_key,
+    numbers_only,
+)
 from .pixels import PixelLoop
-from .reference import Call, ProcessError, implements
-from .values import Cube, CubeArray, LabeledArray, zeroed
+from .reference import Call, Closure, ProcessError, implements
+from .values import Cube, CubeArray, LabeledArray, without, zeroed
 
 FLOAT = "float64"
 
@@ -117,8 +127,32 @@ def _ieee(fn):
 
     def call(*xs):
         with np.errstate(all="ignore"):
-            out = fn(*[np.float64(_num(x)) for x in xs])
+            out = fn(*[np.float64(bounded_int(_num(x))) for x in xs])  # 10**400: inf
         return float(out)
+
+    return call
+
+
+def wide(fn):
+    """``fn`` (a transcendental numpy function of cube values) computed in float64 and
+    rounded to the compute dtype. Under the float32 policy numpy's own float32 functions
+    and the C library's (which numba's kernels call) differ in the last bit for about one
+    value in five, and one bit can decide a result: ln(exp(1)) is 1.0000001 in one and
+    0.99999994 in the other, so arcosh of it is a number or NaN. Rounded float64 results
+    agree but for a double rounding (about 1 in 2**29), and are the correctly rounded
+    float32 results as often. The fused kernels compute the same way
+    (:data:`pgc.kernels.expr.UNARY`)."""
+
+    def call(*xs: Any) -> Any:
+        dtype = compute_dtype()
+        if dtype == "float64":
+            return fn(*xs)
+        widened = [
+            x.astype("float64") if isinstance(x, xr.DataArray) and x.dtype == dtype else x
+            for x in xs
+        ]
+        out = fn(*widened)
+        return out.astype(dtype) if isinstance(out, xr.DataArray) else out
 
     return call
 
@@ -129,12 +163,26 @@ def _divide(x, y):
     return _ieee(np.divide)(x, y)
 
 
+def _exact(op):
+    """``op`` of two plain numbers: exact for integers (a float past 64 bits), IEEE 754
+    otherwise, with an integer past float64's range as the infinity it becomes (10**400
+    + 1.5 raised OverflowError)."""
+
+    def call(x: Any, y: Any) -> Any:
+        x, y = _num(x), _num(y)
+        if not (isinstance(x, int) and isinstance(y, int)):
+            x, y = bounded_int(x), bounded_int(y)
+        return bounded_int(op(x, y))
+
+    return call
+
+
 _BINARY = {
-    "add": (lambda x, y: x + y, lambda x, y: bounded_int(_num(x) + _num(y))),
-    "subtract": (lambda x, y: x - y, lambda x, y: bounded_int(_num(x) - _num(y))),
-    "multiply": (lambda x, y: x * y, lambda x, y: bounded_int(_num(x) * _num(y))),
+    "add": (lambda x, y: x + y, _exact(lambda x, y: x + y)),
+    "subtract": (lambda x, y: x - y, _exact(lambda x, y: x - y)),
+    "multiply": (lambda x, y: x * y, _exact(lambda x, y: x * y)),
     "divide": (lambda x, y: x / y, _divide),
-    "power": (lambda x, y: x**y, _ieee(np.power)),
+    "power": (wide(lambda x, y: x**y), _ieee(np.power)),
 }
 for _pid, (_cube_fn, _py_fn) in _BINARY.items():
     implements(_pid)(
@@ -150,20 +198,34 @@ _UNARY = {
     "arsinh": np.arcsinh, "arcosh": np.arccosh, "artanh": np.arctanh, "floor": np.floor,
     "ceil": np.ceil, "sgn": np.sign,
 }  # fmt: skip
-for _pid, _fn in _UNARY.items():
-    implements(_pid)(
-        lambda call, f=_fn: elementwise(
-            f, call.get("x", call.get("p")), scalar_fn=_int_if_whole(_ieee(f))
-        )
-    )
+_EXACT = {"absolute", "sqrt", "floor", "ceil", "sgn"}  # correctly rounded in every dtype
+# integers keep Python's exact arithmetic here (|-(2**63 + 1)| is 2**63 + 1, not a float)
+_INTEGER = {"absolute": abs, "sgn": lambda x: (x > 0) - (x < 0), "floor": int, "ceil": int}
 
 
-def _int_if_whole(fn):
+def _unary(pid: str, fn):
+    """The implementation of the math process ``pid``: numpy's ``fn`` on cubes (in float64
+    for transcendental functions, :func:`wide`), IEEE 754 on plain numbers."""
+    cube_fn = fn if pid in _EXACT else wide(fn)
+    scalar_fn = _int_if_whole(_ieee(fn), _INTEGER.get(pid))
+    return lambda call: elementwise(cube_fn, call.get("x", call.get("p")), scalar_fn=scalar_fn)
+
+
+def _int_if_whole(fn, exact=None):
+    """``fn`` of a plain number; of an integer, ``exact`` if given, else an integer where
+    the result is one (exp(0) is 1)."""
+
     def call(x):
+        if exact is not None and isinstance(_num(x), int):
+            return exact(x)
         out = fn(x)
         return int(out) if isinstance(x, int) and float(out).is_integer() else out
 
     return call
+
+
+for _pid, _fn in _UNARY.items():
+    implements(_pid)(_unary(_pid, _fn))
 
 
 @implements("int")
@@ -187,7 +249,7 @@ def _int(call: Call) -> Any:
 @implements("log")
 def _log(call: Call) -> Any:
     return elementwise(
-        lambda x, b: np.log(x) / np.log(b),
+        wide(lambda x, b: np.log(x) / np.log(b)),
         call.get("x"),
         call.get("base"),
         scalar_fn=_ieee(lambda x, b: np.log(x) / np.log(b)),
@@ -196,15 +258,38 @@ def _log(call: Call) -> Any:
 
 @implements("round")
 def _round(call: Call) -> Any:
+    """x rounded to ``p`` decimal places, halves to even (numpy's decimal scaling, which
+    rounds 0.35 to 0.4 as the definition's example does); integers stay exact integers
+    (the type rule says round keeps them): round(1250, -2) is 1200, round(7, 2) is 7."""
     p = number_argument(call, "p", 0, integer=True)
     return elementwise(
-        lambda x: rounded(x, p), call.get("x"), scalar_fn=lambda x: rounded(_num(x), p)
+        lambda x: rounded(x, p), call.get("x"), scalar_fn=lambda x: _rounded_number(x, p)
     )
+
+
+def _rounded_number(x: Any, p: int) -> Any:
+    x = _num(x)
+    if not isinstance(x, int):
+        return rounded(x, p)
+    if p >= 0:
+        return x
+    if -p > x.bit_length() * 0.30103 + 2:  # more places than x has digits: 0, at once
+        return 0
+    return round(x, p)  # exact, halves to even
 
 
 @implements("clip")
 def _clip(call: Call) -> Any:
+    """x within [min, max]; NaN (in x or a bound) gives NaN, as IEEE 754's min and max.
+    A max below min is MinMaxSwapped also when the bounds come at run time (parameters,
+    other nodes), not only as literals the type rule sees."""
     lo, hi = number_argument(call, "min"), number_argument(call, "max")
+    if hi < lo:
+        call.fail(
+            "MinMaxSwapped",
+            f"The minimum ({echo(lo)}) must be lower than or equal to the maximum ({echo(hi)}).",
+            "max",
+        )
 
     def clip_one(x):
         if any(isinstance(v, float) and math.isnan(v) for v in (x, lo, hi)):
@@ -221,17 +306,29 @@ def _linear_scale_range(call: Call) -> Any:
 
     def scale(x):
         x = np.clip(x, min(lo, hi), max(lo, hi))  # inputs outside the input range: clipped
-        return ((x - lo) / (hi - lo)) * (out_hi - out_lo) + out_lo
+        y = ((x - lo) / (hi - lo)) * (out_hi - out_lo) + out_lo
+        # the definition: the formula "never returns a value outside of the range defined by
+        # outputMin and outputMax"; rounding can (x = 1 of [0, 1] to [-0.1, 0.2] gave
+        # 0.20000000000000004), so the result is clipped too (NaN stays NaN)
+        return np.clip(y, min(out_lo, out_hi), max(out_lo, out_hi))
 
     return elementwise(scale, call.get("x"), scalar_fn=_ieee(scale))
 
 
 @implements("normalized_difference")
 def _normalized_difference(call: Call) -> Any:
+    """(x - y) / (x + y), IEEE 754 (x = y = 0 is NaN). x and y are numbers (the schema
+    has no null here, unlike the other math processes); a cube's pixels without data give
+    no-data."""
+
     def nd(x, y):
         return (x - y) / (x + y)
 
-    return elementwise(nd, call.get("x"), call.get("y"), scalar_fn=_ieee(nd))
+    x, y = call.get("x"), call.get("y")
+    for value, name in ((x, "x"), (y, "y")):
+        if value is None:
+            raise invalid(name, "a number", value)
+    return elementwise(nd, x, y, scalar_fn=_ieee(nd))
 
 
 @implements("constant")
@@ -260,14 +357,28 @@ def _compare(pid: str):
 
     def impl(call: Call) -> Any:
         x, y = call.get("x"), call.get("y")
+        delta, case_sensitive = _delta(call), flag(call, "case_sensitive", True)
         if not isinstance(x, Cube) and not isinstance(y, Cube):
-            same = _equal(x, y, call.get("delta"), call.get("case_sensitive", True))
+            same = _equal(x, y, delta, case_sensitive)
             return same if same is None or pid == "eq" else not same
-        if call.get("delta") is not None and _comparable_operands(x, y):
+        if delta is not None and comparable_operands(x, y, ordered=False):
             return _equal_with_delta(call, pid)
         return compare_cube(fn, x, y, pid == "neq", ordered=False)
 
     return impl
+
+
+def _delta(call: Call) -> Any:
+    """eq/neq's ``delta``: null, or a number above 0 (the schema: minimumExclusive 0)."""
+    delta = call.get("delta")
+    if delta is not None and not (_is_plain_number(delta) and delta > 0):
+        raise invalid("delta", "a number above 0 or null", delta)
+    return delta
+
+
+def _is_plain_number(v: Any) -> bool:
+    """A number (also a numpy scalar) that is not a boolean."""
+    return isinstance(v, int | float | np.number) and not isinstance(v, bool | np.bool_)
 
 
 def _comparable(cube: Cube, value: Any, ordered: bool) -> bool:
@@ -282,55 +393,63 @@ def _comparable(cube: Cube, value: Any, ordered: bool) -> bool:
     return False
 
 
-def _comparable_operands(x: Any, y: Any) -> bool:
+def _comparable_with(cube: Cube, other: Any, ordered: bool) -> bool:
+    """Whether ``cube``'s values compare with ``other`` (a cube, no-data or a value): a
+    cube of booleans and one of numbers are never equal (0 is not false), and booleans
+    have no order."""
+    if other is None:
+        return True
+    if not isinstance(other, Cube):
+        return _comparable(cube, other, ordered)
+    boolean = cube.data.dtype.kind == "b"
+    return boolean == (other.data.dtype.kind == "b") and not (ordered and boolean)
+
+
+def comparable_operands(x: Any, y: Any, ordered: bool) -> bool:
+    """Whether the operands of a comparison with a cube compare at all (see
+    :func:`compare_cube`), ordered (lt ...) or for equality (eq, neq)."""
     return all(
-        not isinstance(c, Cube) or isinstance(o, Cube) or o is None or _comparable(c, o, False)
-        for c, o in ((x, y), (y, x))
+        not isinstance(c, Cube) or _comparable_with(c, o, ordered) for c, o in ((x, y), (y, x))
     )
 
 
 def compare_cube(fn, x: Any, y: Any, mismatch: bool, ordered: bool) -> Cube:
-    """``fn`` (a numpy comparison) over a cube and a value or two cubes; a plain operand
-    the cube's values cannot compare with (a string, an array ...) gives ``mismatch`` at
-    every pixel that has data."""
-    for cube, other in ((x, y), (y, x)):
-        plain = not isinstance(other, Cube) and other is not None
-        if isinstance(cube, Cube) and plain and not _comparable(cube, other, ordered):
-            return elementwise(
-                lambda *datas: xr.full_like(
-                    next(d for d in datas if isinstance(d, xr.DataArray)), mismatch, bool
-                ),
-                x,
-                y,
-            )
+    """``fn`` (a numpy comparison) over a cube and a value or two cubes; operands that do
+    not compare (a string, an array, booleans with numbers, or booleans ordered) give
+    ``mismatch`` at every pixel that has data."""
+    if not comparable_operands(x, y, ordered):
+        return elementwise(
+            lambda *datas: xr.full_like(
+                next(d for d in datas if isinstance(d, xr.DataArray)), mismatch, bool
+            ),
+            x,
+            y,
+        )
     return elementwise(fn, x, y)
 
 
 def _equal(x: Any, y: Any, delta: Any, case_sensitive: bool) -> bool | None:
     """eq of two plain values: no-data gives no-data; types must match (``0`` is not
     ``false``, ``1`` is not ``"1"``), ``1 == 1.0``, NaN equals nothing; ``delta`` for
-    numbers, ``case_sensitive`` for strings."""
+    numbers (the definition's ``lte(abs(minus([x, y])), delta)``: inf is not within any
+    delta of inf), ``case_sensitive`` for strings (caseless: Unicode case folding, so "Ä"
+    is "ä" and "Straße" is "STRASSE")."""
     if x is None or y is None:
         return None
-    if isinstance(x, bool) or isinstance(y, bool):
-        return isinstance(x, bool) and isinstance(y, bool) and x == y
-    if isinstance(x, int | float) and isinstance(y, int | float):
-        return abs(x - y) <= delta if delta is not None else x == y
+    if isinstance(x, bool | np.bool_) or isinstance(y, bool | np.bool_):
+        return isinstance(x, bool | np.bool_) and isinstance(y, bool | np.bool_) and x == y
+    if _is_plain_number(x) and _is_plain_number(y):
+        return bool(_ieee(lambda a, b: np.abs(a - b))(x, y) <= delta) if delta else x == y
     if isinstance(x, str) and isinstance(y, str):
-        return x == y if case_sensitive is not False else x.lower() == y.lower()
+        return x == y if case_sensitive else x.casefold() == y.casefold()
     return False
 
 
 def _equal_with_delta(call: Call, pid: str) -> Any:
     delta = call.get("delta")
-    result = elementwise(
-        lambda a, b: np.abs(a - b) <= delta,
-        call.get("x"),
-        call.get("y"),
-        scalar_fn=lambda a, b: abs(a - b) <= delta,
-    )
+    result = elementwise(lambda a, b: np.abs(a - b) <= delta, call.get("x"), call.get("y"))
     if pid == "neq":
-        return elementwise(np.logical_not, result, scalar_fn=lambda v: not v)
+        return elementwise(np.logical_not, result)
     return result
 
 
@@ -339,15 +458,19 @@ for _pid in ("eq", "neq"):  # lt/lte/gt/gte: pgc.executors.ref_arrays (not-a-num
 
 
 def _logic(known, default):
-    """Three-valued ``and``/``or``: ``known`` decides alone even against no-data."""
+    """Three-valued ``and``/``or``: ``known`` decides alone even against no-data. ``x`` is
+    looked at before ``y``, and ``y`` not at all once ``x`` decides (the definitions:
+    "stops once the outcome is unambiguous"). Plain operands must be booleans or null."""
 
     def impl(call: Call) -> Any:
         x, y = call.get("x"), call.get("y")
         if not isinstance(x, Cube) and not isinstance(y, Cube):
-            if x is known or y is known:
+            if _boolean(x, "x") is known:
+                return known
+            if _boolean(y, "y") is known:
                 return known
             return None if x is None or y is None else default(x, y)
-        cx, cy = (_lift_bool(v) for v in (x, y))
+        cx, cy = (_lift_bool(v, name) for v, name in ((x, "x"), (y, "y")))
         decided = (cx.valid & (cx.data == known)) | (cy.valid & (cy.data == known))
         valid = (cx.valid & cy.valid) | decided
         data = xr.where(decided, known, default(cx.data.astype(bool), cy.data.astype(bool)))
@@ -356,10 +479,18 @@ def _logic(known, default):
     return impl
 
 
-def _lift_bool(v: Any) -> Cube:
+def _boolean(v: Any, name: str) -> Any:
+    """A plain operand of a logical process: a boolean or null (no-data); a number, text
+    ... is not (``and(1, 2)`` gave 0)."""
+    if v is None or isinstance(v, bool | np.bool_):
+        return None if v is None else bool(v)
+    raise invalid(name, "a boolean or null", v)
+
+
+def _lift_bool(v: Any, name: str) -> Cube:
     if isinstance(v, Cube):
         return v
-    data = xr.DataArray(bool(v) if v is not None else False)
+    data = xr.DataArray(bool(_boolean(v, name)))
     return Cube(data, xr.DataArray(v is not None))
 
 
@@ -369,14 +500,21 @@ implements("or")(_logic(True, lambda a, b: a | b))
 
 @implements("xor")
 def _xor(call: Call) -> Any:
-    return elementwise(
-        np.logical_xor, call.get("x"), call.get("y"), scalar_fn=lambda a, b: bool(a) != bool(b)
-    )
+    """Exactly one true; no-data in either gives no-data."""
+    x, y = call.get("x"), call.get("y")
+    for v, name in ((x, "x"), (y, "y")):
+        if not isinstance(v, Cube):
+            _boolean(v, name)
+    return elementwise(np.logical_xor, x, y, scalar_fn=lambda a, b: bool(a) != bool(b))
 
 
 @implements("not")
 def _not(call: Call) -> Any:
-    return elementwise(np.logical_not, call.get("x"), scalar_fn=lambda a: not a)
+    """The other boolean; no-data stays no-data."""
+    x = call.get("x")
+    if not isinstance(x, Cube):
+        _boolean(x, "x")
+    return elementwise(np.logical_not, x, scalar_fn=lambda a: not a)
 
 
 @implements("if")
@@ -410,28 +548,56 @@ def _lift_value(v: Any, like: Cube, argument: str) -> Cube:
 
 @implements("is_nodata")
 def _is_nodata(call: Call) -> Any:
+    """Whether x is no-data (null); NaN is not (a cube declares its no-data). Always has
+    data itself; over a cube, the cube's shape (its validity may be stored smaller)."""
     x = call.get("x")
     if isinstance(x, Cube):
-        return Cube(~x.valid, xr.ones_like(x.valid))
+        valid = x.full_valid()
+        return Cube(~valid, xr.ones_like(valid))
     return x is None
+
+
+def _nan_value(v: Any) -> bool:
+    return isinstance(v, float | np.floating) and math.isnan(v)
+
+
+def _valid_value(v: Any) -> bool:
+    """is_valid of a plain value: not no-data, and finite if a number; arrays, objects,
+    text and booleans are valid whatever they hold."""
+    number = isinstance(v, int | float | np.number) and not isinstance(v, bool | np.bool_)
+    return v is not None and not (number and not math.isfinite(v))
+
+
+def value_test(cube: Cube, numeric, plain) -> Cube:
+    """A predicate over every pixel of ``cube`` that always has data: false where the cube
+    has none, else ``numeric`` of the numbers of a numeric cube or ``plain`` of each value
+    of another (booleans, text, a vector cube's objects)."""
+    valid = cube.full_valid()
+    if cube.data.dtype.kind in "iuf":
+        with np.errstate(all="ignore"):
+            hit = numeric(_as_float(cube.data))
+    else:
+        tested = np.frompyfunc(plain, 1, 1)(cube.data.values).astype(bool)
+        hit = cube.data.copy(data=tested)
+    return Cube((hit & valid).transpose(*cube.data.dims), xr.ones_like(valid))
 
 
 @implements("is_nan")
 def _is_nan(call: Call) -> Any:
+    """Whether x is NaN; anything else (no-data, text, arrays ...) is not."""
     x = call.get("x")
     if isinstance(x, Cube):
-        data = np.isnan(_as_float(x.data)) & x.valid
-        return Cube(data, xr.ones_like(x.valid))
-    return isinstance(x, float) and math.isnan(x)
+        return value_test(x, np.isnan, _nan_value)
+    return _nan_value(x)
 
 
 @implements("is_valid")
 def _is_valid(call: Call) -> Any:
+    """Not no-data, and finite if a number (NaN and the infinities are not valid)."""
     x = call.get("x")
     if isinstance(x, Cube):
-        data = x.valid & np.isfinite(_as_float(x.data))
-        return Cube(data, xr.ones_like(x.valid))
-    return x is not None and not (isinstance(x, float) and not math.isfinite(x))
+        return value_test(x, np.isfinite, _valid_value)
+    return _valid_value(x)
 
 
 # --- arrays and reducers -------------------------------------------------------------------
@@ -439,50 +605,55 @@ def _is_valid(call: Call) -> Any:
 
 @implements("array_element")
 def _array_element(call: Call) -> Any:
-    data, index, label = call.get("data"), call.get("index"), call.get("label")
-    return_nodata = call.get("return_nodata", False)
-    if isinstance(data, CubeArray):
-        labels = [_label_key(v) for v in data.labels]
-        if label is not None:
-            key = _label_key(label)
-            if key not in labels:
-                return _missing(call, return_nodata, data)
-            index = labels.index(key)
-        if index is None or index >= len(labels):
-            return _missing(call, return_nodata, data)
-        cube = data.cube
-        return Cube(
-            cube.data.isel({data.dimension: index}, drop=True),
-            cube.valid.isel({data.dimension: index}, drop=True)
-            if data.dimension in cube.valid.dims
-            else cube.valid,
+    """The element at ``index`` or with ``label``. The definition's exceptions in its order:
+    neither or both (ArrayElementParameterMissing / Conflict), a label for an array without
+    labels (ArrayNotLabeled, whatever ``return_nodata`` says), then no such element
+    (ArrayElementNotAvailable, or no-data with ``return_nodata``). A negative or fractional
+    index is not an index at all (the schema: an integer of at least 0)."""
+    data, label = call.get("data"), call.get("label")
+    index = integer(call, "index", minimum=0)
+    return_nodata = flag(call, "return_nodata", False)
+    if index is not None and label is not None:
+        call.fail(
+            "ArrayElementParameterConflict",
+            "array_element takes either 'index' or 'label', not both.",
+            "label",
         )
-    values = data.values if isinstance(data, LabeledArray) else data
-    if label is not None:
+    if index is None and label is None:
+        call.fail("ArrayElementParameterMissing", "array_element needs 'index' or 'label'.")
+    if label is not None and not (is_number(label) or isinstance(label, str)):
+        raise invalid("label", "a number or a string", label)
+    if isinstance(data, CubeArray):
+        labels = data.labels
+    else:
+        values = array_values(call)
         labels = data.labels if isinstance(data, LabeledArray) else None
+    if label is not None:
         if labels is None:
             call.fail("ArrayNotLabeled", "The array has no labels; use 'index'.", "label")
-        if label not in labels:
-            return _missing(call, return_nodata, data)
-        index = labels.index(label)
-    if index is None or index >= len(values):
-        return _missing(call, return_nodata, data)
-    return values[index]
+        key = label_key(label)
+        index = next((i for i, v in enumerate(labels) if label_key(v) == key), None)
+        if index is None:
+            return _missing(call, return_nodata, data, "label")
+    if index >= (len(data) if isinstance(data, CubeArray) else len(values)):
+        return _missing(call, return_nodata, data, "index")
+    if not isinstance(data, CubeArray):
+        return values[index]
+    cube = data.cube
+    return Cube(
+        cube.data.isel({data.dimension: index}, drop=True),
+        cube.valid.isel({data.dimension: index}, drop=True)
+        if data.dimension in cube.valid.dims
+        else cube.valid,
+    )
 
 
-def _label_key(v: Any) -> Any:
-    if isinstance(v, np.datetime64):
-        return str(v)[:19]
-    if isinstance(v, str) and len(v) >= 19 and v[4] == "-":
-        return v[:19]
-    return v.item() if isinstance(v, np.generic) else v
-
-
-def _missing(call: Call, return_nodata: bool, data: Any) -> Any:
+def _missing(call: Call, return_nodata: bool, data: Any, argument: str) -> Any:
     if not return_nodata:
         call.fail(
             "ArrayElementNotAvailable",
-            "The array has no element with the specified index or label.",
+            f"The array has no element with the specified {argument}.",
+            argument,
         )
     if isinstance(data, CubeArray):
         cube = data.cube.data.isel({data.dimension: 0}, drop=True)
@@ -527,54 +698,144 @@ def _plain(values: list, ignore_nodata: bool) -> list | None:
 
 
 def _reducer(fn_masked, fn_plain, min_count: int = 1):
+    """A reducer of numbers (the definitions' ``data``: numbers and no-data) on a cube's
+    dimension (``fn_masked``) or a plain array (``fn_plain``, given the numbers with data,
+    integers past 64 bits as floats). Both forms compute alike, in the same order, so a
+    reducer over a cube gives every pixel what the process gives that pixel's array."""
+
     def impl(call: Call) -> Any:
-        data, ignore = call.get("data"), call.get("ignore_nodata", True)
+        data, ignore = call.get("data"), flag(call, "ignore_nodata", True)
         if isinstance(data, CubeArray):
             return _masked_reduce(data, fn_masked, ignore, min_count)
-        values = _plain(list(data.values if isinstance(data, LabeledArray) else data), ignore)
+        values = _plain(numbers_only(array_values(call)), ignore)
         if not values:
             return None
-        return fn_plain([_num(v) for v in values])
+        return fn_plain([bounded_int(v) for v in values])
 
     return impl
 
 
 def _median(values: list) -> float:
-    return float(np.median(np.array(values, dtype=FLOAT)))
+    """The middle value, or the midpoint of the two middle ones; NaN among them: NaN."""
+    floats = sorted(float(v) for v in values)
+    if any(math.isnan(v) for v in floats):
+        return math.nan
+    n = len(floats)
+    return float(midpoint(np.float64(floats[(n - 1) // 2]), np.float64(floats[n // 2])))
+
+
+def midpoint(a: Any, b: Any) -> Any:
+    """The point halfway between numbers (or arrays of them) ``a`` and ``b``, in their
+    dtype: (a + b) / 2, but a / 2 + b / 2 where a + b overflows and they do not (the median
+    of [1e308, 1e308] is 1e308, not inf); a where they are equal. Median and the quantile
+    of 0.5 (pgc.executors.ref_arrays) both take it, as the definition of median says."""
+    with np.errstate(all="ignore"):
+        total = a + b
+        halves = np.where(
+            np.isfinite(total) | ~(np.isfinite(a) & np.isfinite(b)), total / 2, a / 2 + b / 2
+        )
+        return np.where(a == b, a, halves)[()]
+
+
+def _masked_median(a: np.ma.MaskedArray, axis: int) -> np.ma.MaskedArray:
+    """The median of the values with data at every pixel, as :func:`_median` computes it
+    (np.ma.median adds the middle values, so [1e308, 1e308] gives inf)."""
+    data, ok = np.ma.getdata(a), ~np.ma.getmaskarray(a)
+    count = ok.sum(axis=0)
+    ordered = np.sort(np.where(ok, data, np.nan), axis=0)  # no-data (as NaN) last
+    low = np.take_along_axis(ordered, np.maximum((count - 1) // 2, 0)[None], axis=0)[0]
+    high = np.take_along_axis(ordered, np.maximum(count // 2, 0)[None], axis=0)[0]
+    nan = (np.isnan(data) & ok).any(axis=0)
+    middle = np.where(nan, np.nan, midpoint(low, high))
+    return np.ma.masked_array(middle, mask=count == 0)
+
+
+def in_label_order(a: np.ma.MaskedArray) -> np.ndarray:
+    """The sum along axis 0 of the values with data, added one label after the other, as
+    plain arrays and the numba kernels add. Not np.sum: along a contiguous axis (a cube of
+    one pixel) numpy adds pairwise, which rounds otherwise. -0.0 is the exact identity of
+    + (0.0 + -0.0 is 0.0), so no-data changes nothing, not even the sign of a zero."""
+    data, ok = np.ma.getdata(a), ~np.ma.getmaskarray(a)
+    total = np.full(data.shape[1:], -0.0, dtype=data.dtype)
+    with np.errstate(all="ignore"):
+        for k in range(data.shape[0]):
+            total += np.where(ok[k], data[k], -0.0)
+    return total
+
+
+def _masked_sum(a: np.ma.MaskedArray, axis: int) -> np.ma.MaskedArray:
+    return np.ma.masked_array(in_label_order(a), mask=np.ma.count(a, axis=0) == 0)
 
 
 def _masked_mean(a: np.ma.MaskedArray, axis: int) -> np.ma.MaskedArray:
     """The mean of the values with data: their sum (in order) over their count. Not
     np.ma.mean, whose division masks a quotient as large as inf (mean of [inf] is inf)."""
-    total, count = np.ma.sum(a, axis=axis), np.ma.count(a, axis=axis)
-    quotient = np.ma.getdata(total) / np.maximum(count, 1)
+    count = np.ma.count(a, axis=0)
+    with np.errstate(all="ignore"):
+        quotient = in_label_order(a) / np.maximum(count, 1)
     return np.ma.masked_array(quotient, mask=count == 0)
 
 
-implements("mean")(_reducer(_masked_mean, lambda v: float(np.mean(np.array(v, dtype=FLOAT)))))
-implements("median")(_reducer(np.ma.median, _median))
+def _masked_variance(a: np.ma.MaskedArray, axis: int) -> np.ma.MaskedArray:
+    """The sample variance of the values with data (at least two): the squared deviations
+    from the mean, added in label order, over n - 1. Not np.ma.var, which masks what
+    overflows (variance of [1e200, -1e200]) and gives 0 for [inf, 1], where IEEE 754 gives
+    inf and NaN (inf - inf)."""
+    data, ok = np.ma.getdata(a), ~np.ma.getmaskarray(a)
+    count = ok.sum(axis=0)
+    squares = np.zeros(data.shape[1:], dtype=FLOAT)
+    with np.errstate(all="ignore"):
+        mean = in_label_order(a).astype(FLOAT) / np.maximum(count, 1)
+        for k in range(data.shape[0]):
+            deviation = np.where(ok[k], data[k] - mean, 0.0)
+            squares += deviation * deviation
+        variance = squares / np.maximum(count - 1, 1)
+    return np.ma.masked_array(variance, mask=count < 2)
+
+
+def _masked_sd(a: np.ma.MaskedArray, axis: int) -> np.ma.MaskedArray:
+    variance = _masked_variance(a, axis)
+    with np.errstate(all="ignore"):
+        return np.ma.masked_array(np.sqrt(np.ma.getdata(variance)), mask=variance.mask)
+
+
+def _mean(values: list) -> float:
+    """The sum in order (as floats, as cubes add) over the count."""
+    return reduce(lambda a, b: a + b, [float(v) for v in values]) / len(values)
+
+
+def _variance(values: list) -> float | None:
+    """The sample variance as :func:`_masked_variance` computes it; None (no-data) for
+    fewer than two values, whose n - 1 is 0."""
+    if len(values) < 2:
+        return None
+    floats = [float(v) for v in values]
+    mean = _mean(floats)
+    squares = 0.0
+    for v in floats:
+        squares += (v - mean) * (v - mean)
+    return squares / (len(floats) - 1)
+
+
+def _sd(values: list) -> float | None:
+    variance = _variance(values)
+    return None if variance is None else math.sqrt(variance)  # sqrt(NaN) is NaN
+
+
+implements("mean")(_reducer(_masked_mean, _mean))
+implements("median")(_reducer(_masked_median, _median))
 implements("min")(
     _reducer(np.ma.min, lambda v: min(v) if not any(_nan(x) for x in v) else math.nan)
 )
 implements("max")(
     _reducer(np.ma.max, lambda v: max(v) if not any(_nan(x) for x in v) else math.nan)
 )
-implements("sum")(_reducer(np.ma.sum, lambda v: sum(v)))
-implements("product")(_reducer(np.ma.prod, lambda v: reduce(_times, v, 1)))
-implements("sd")(
-    _reducer(
-        lambda a, axis: np.ma.std(a, axis=axis, ddof=1),
-        lambda v: float(np.std(np.array(v, dtype=FLOAT), ddof=1)) if len(v) > 1 else None,
-        min_count=2,
-    )
-)
-implements("variance")(
-    _reducer(
-        lambda a, axis: np.ma.var(a, axis=axis, ddof=1),
-        lambda v: float(np.var(np.array(v, dtype=FLOAT), ddof=1)) if len(v) > 1 else None,
-        min_count=2,
-    )
-)
+# sum and product start from the first value (not 0 or 1): sum([-0.0]) is -0.0, and
+# integers stay integers while they fit 64 bits
+implements("sum")(_reducer(_masked_sum, lambda v: bounded_int(reduce(lambda a, b: a + b, v))))
+implements("product")(_reducer(np.ma.prod, lambda v: reduce(_times, v)))
+implements("sd")(_reducer(_masked_sd, _sd, min_count=2))
+implements("variance")(_reducer(_masked_variance, _variance, min_count=2))
 
 
 def _times(x: Any, y: Any) -> Any:
@@ -589,39 +850,48 @@ def _nan(x: Any) -> bool:
 
 @implements("first", "last")
 def _first_last(call: Call) -> Any:
-    data, ignore = call.get("data"), call.get("ignore_nodata", True)
+    """The first (last) element; by default the first (last) one with data."""
+    data, ignore = call.get("data"), flag(call, "ignore_nodata", True)
     last = call.node.process_id == "last"
     if isinstance(data, CubeArray):
-
-        def pick(a, axis):
-            order = a[::-1] if last else a
-            mask = np.ma.getmaskarray(order)
-            idx = np.argmax(~mask, axis=axis)
-            taken = np.take_along_axis(order.data, idx[None], axis=axis)[0]
-            none = mask.all(axis=axis)
-            return np.ma.masked_array(taken, mask=none)
-
-        if not ignore:
-            arr = data.cube
-            dim = data.dimension
-            pos = -1 if last else 0
-            return Cube(
-                arr.data.isel({dim: pos}, drop=True),
-                arr.full_valid().isel({dim: pos}, drop=True),
-            )
-        return _masked_reduce(data, pick, True)
-    values = list(data.values if isinstance(data, LabeledArray) else data)
+        return _end_of(data, last, ignore)
+    values = array_values(call)
+    if ignore:
+        values = [v for v in values if v is not None]
     if not values:
         return None
-    if not ignore:
-        return values[-1] if last else values[0]
-    kept = [v for v in values if v is not None]
-    return (kept[-1] if last else kept[0]) if kept else None
+    return values[-1] if last else values[0]
+
+
+def _end_of(arr: CubeArray, last: bool, ignore: bool) -> Cube:
+    """first/last at every pixel, the values as they are (any type, in their dtype): the
+    element at the end, or with ``ignore`` the element with data nearest to it."""
+    cube, dim = arr.cube, arr.dimension
+    data = cube.data.transpose(dim, ...)
+    ok = cube.full_valid().transpose(dim, ...).values
+    template = without(data, dim)
+    n = ok.shape[0]
+    if n == 0:  # an empty array: no-data
+        return Cube(template, template.copy(data=np.zeros(template.shape, bool)))
+    if ignore:
+        position = np.argmax(ok[::-1] if last else ok, axis=0)
+        position = n - 1 - position if last else position
+    else:
+        position = np.full(template.shape, n - 1 if last else 0)
+    taken = np.take_along_axis(data.values, position[None], axis=0)[0]
+    has = np.take_along_axis(ok, position[None], axis=0)[0]
+    valid = template.copy(data=has)
+    return Cube(zeroed(template.copy(data=taken), valid), valid)
 
 
 @implements("count")
 def _count(call: Call) -> Any:
+    """The elements the condition accepts: by default (null) the valid ones (is_valid: not
+    no-data, NaN or infinite), with ``true`` all of them, else those for which the
+    callback returns true (anything else, no-data too, does not count)."""
     data, condition = call.get("data"), call.get("condition")
+    if condition is not None and condition is not True and not isinstance(condition, Closure):
+        raise invalid("condition", "a process, true or null", condition)
     if isinstance(data, CubeArray):
         if condition is True:
             # every element, also no-data, NaN and infinity (in the dtype n + 0 * x had)
@@ -635,13 +905,9 @@ def _count(call: Call) -> Any:
         else:
             raise PixelLoop  # the condition is a callback: run it pixel by pixel
         return _masked_reduce(data, counts, True)
-    values = list(data.values if isinstance(data, LabeledArray) else data)
+    values = array_values(call)
     if condition is True:
         return len(values)
     if condition is None:  # the elements is_valid accepts: not no-data, NaN or infinite
-        return sum(
-            1
-            for v in values
-            if v is not None and not (isinstance(v, float) and not math.isfinite(v))
-        )
+        return sum(1 for v in values if v is not None and not (is_number(v) and not isfinite(v)))
     return sum(1 for v in values if condition(x=v, context=call.get("context")) is True)

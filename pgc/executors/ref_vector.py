@@ -37,9 +37,10 @@ is no-data. Processes computing values per geometry (``aggregate_spatial``) give
 Rasterization
 -------------
 GeoJSON arguments are in WGS84 (RFC 7946); vector cubes say their CRS. Geometries are
-transformed to the raster's CRS and rasterized with the pixel-centre rule (rasterio), as the
-definitions say: a polygon keeps a pixel when the pixel's centre lies inside it, a point its
-closest pixel centre, a line the pixels it passes through.
+transformed to the raster's CRS and rasterized by :mod:`pgc.executors.spatial`, as the
+definitions say: a polygon keeps a pixel when the pixel's centre intersects it (a centre on
+its boundary counts), a point its closest pixel centre, a line the pixels it passes through.
+The raster's x and y dimensions are found by their axis, whatever their names (:func:`planar`).
 """
 
 from __future__ import annotations
@@ -52,9 +53,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..grid import centres_within
 from .ref_scalar import FLOAT, _as_float
 from .reference import Call, ProcessError, implements
-from .values import Cube, CubeArray, concat, in_chunks_of
+from .values import Cube, CubeArray, concat, in_chunks_of, zeroed
 
 WGS84 = "4326"
 EMPTY = {"type": "GeometryCollection", "geometries": []}
@@ -316,54 +318,83 @@ def _in_cube_crs(cube: Cube, geometries: list[dict]) -> list[dict]:
 # Rasterization
 
 
+def planar(cube: Any, argument: str = "data") -> tuple[str, str]:
+    """The names of a raster cube's x and y dimensions (:func:`pgc.executors.spatial.axes`);
+    ProcessParameterInvalid for what is not a raster cube with both."""
+    from .spatial import horizontal
+
+    if not isinstance(cube, Cube) or _is_vector(cube):
+        raise _invalid(argument, f"'{argument}' must be a raster data cube.")
+    x, y = horizontal(cube)
+    if x is None or y is None:
+        raise _invalid(argument, f"'{argument}' needs spatial dimensions for the x and y axes.")
+    return x, y
+
+
 def _masks(cube: Cube, geometries: list[dict]) -> list[np.ndarray]:
-    """For each geometry, a boolean [y, x] array: pixel centre inside (empty: none)."""
+    """For each geometry, a boolean [y, x] array of the pixels it selects (empty: none)."""
     return list(_each_mask(cube, geometries))
 
 
 def _each_mask(cube: Cube, geometries: list[dict]) -> Iterator[np.ndarray]:
     """The masks of :func:`_masks` one at a time (one grid's mask in memory, not one per
-    geometry: a thousand fields on a large grid would not fit)."""
-    from rasterio.features import geometry_mask
-    from rasterio.transform import from_origin
+    geometry: a thousand fields on a large grid would not fit). The rules are the
+    definitions' (:mod:`pgc.executors.spatial`): a polygon selects the pixels whose centre
+    intersects it (boundary included), a point the closest pixel centre, a line every pixel
+    it passes through."""
+    from .spatial import pixel_grid, selected_pixels
 
-    x, y = cube.data.x.values, cube.data.y.values
-    shape = (len(y), len(x))
-    if 0 in shape:  # a cube a filter emptied: no pixel centre lies anywhere
-        yield from (np.zeros(shape, dtype=bool) for _ in geometries)
-        return
-    step_x = float(x[1] - x[0]) if len(x) > 1 else 1.0
-    step_y = float(y[0] - y[1]) if len(y) > 1 else step_x
-    transform = from_origin(x[0] - step_x / 2, y[0] + step_y / 2, step_x, step_y)
+    grid = pixel_grid(cube, *planar(cube))
     for g in geometries:
-        if _shape(g).is_empty:
-            yield np.zeros(shape, dtype=bool)
-        else:
-            yield geometry_mask([g], out_shape=shape, transform=transform, invert=True)
+        yield selected_pixels(grid, _shape(g))
 
 
-def _window(mask: np.ndarray) -> dict[str, slice] | None:
+def _window(mask: np.ndarray, x: str = "x", y: str = "y") -> dict[str, slice] | None:
     """The smallest [y, x] window holding every True pixel of ``mask`` (None: none)."""
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
         return None
-    return {"y": slice(rows[0], rows[-1] + 1), "x": slice(cols[0], cols[-1] + 1)}
+    return {y: slice(rows[0], rows[-1] + 1), x: slice(cols[0], cols[-1] + 1)}
+
+
+def _span(keep: np.ndarray) -> slice:
+    """The positions from the first to the last True of ``keep`` (none: an empty slice)."""
+    found = np.flatnonzero(keep)
+    return slice(found[0], found[-1] + 1) if found.size else slice(0, 0)
 
 
 @implements("filter_spatial")
 def _filter_spatial(call: Call) -> Cube:
+    """The pixels in the geometries' bounding box (in the cube's CRS), plus any pixel a
+    point or line selects beyond it (its closest pixel centre may lie just outside the box);
+    of those, the ones no geometry selects become no-data. Empty geometries are ignored.
+    The definition names no error when nothing is left: the cube then has no x (or y)
+    labels."""
+    from .spatial import pixel_grid, selected_pixels
+
     cube = call.get("data")
-    geoms = _in_cube_crs(cube, _geometries(call.get("geometries")))
-    inside = np.any(_masks(cube, geoms), axis=0) if geoms else np.zeros((0, 0), bool)
-    window = _window(inside) if inside.size else None
-    if window is None:
-        call.fail("NoDataAvailable", "No pixel centre lies inside the geometries.", "geometries")
+    x, y = planar(cube)
+    geometries = _in_cube_crs(cube, _geometries(call.get("geometries")))
+    shapes = [s for s in (_shape(g) for g in geometries) if not s.is_empty]
+    grid = pixel_grid(cube, x, y)
+    inside = np.zeros(grid.shape, dtype=bool)
+    for shape in shapes:
+        inside |= selected_pixels(grid, shape)
+    if shapes:
+        import shapely
+
+        west, south, east, north = shapely.union_all(shapes).bounds
+        cols = centres_within(grid.x, west, east, grid.dx) | inside.any(axis=0)
+        rows = centres_within(grid.y, south, north, grid.dy) | inside.any(axis=1)
+    else:  # no geometry: no bounding box, no pixel
+        cols, rows = np.zeros(grid.shape[1], bool), np.zeros(grid.shape[0], bool)
+    window = {y: _span(rows), x: _span(cols)}
     part = cube.isel(window)  # the validity may lack x and y (or be one value)
-    keep = xr.DataArray(inside[window["y"], window["x"]], dims=("y", "x"))
+    keep = xr.DataArray(inside[window[y], window[x]], dims=(y, x))
     keep = in_chunks_of(keep, part.data)
     valid = part.valid & keep
     order = [d for d in part.data.dims if d in valid.dims]
-    return Cube(part.data.where(keep, 0).astype(part.data.dtype), valid.transpose(*order))
+    return Cube(zeroed(part.data, keep), valid.transpose(*order))
 
 
 # ---------------------------------------------------------------------------------------
@@ -387,24 +418,25 @@ def aggregate_spatial(call: Call, gather: Callable[[list[Pixels]], list[Pixels]]
     ``gather`` gets every geometry's pixels before they are reduced (the dask executor
     computes them, from a chunked cube, in one computation)."""
     cube = call.get("data")
+    x, y = planar(cube)
     features = _features(call.get("geometries"), "geometries")
     target = call.get("target_dimension")
-    others = [d for d in cube.dims if d not in ("x", "y")]
+    others = [d for d in cube.dims if d not in (x, y)]
     if target is not None and target in (*others, features.dimension):
         call.fail(
             "TargetDimensionExists",
             f"The result has a dimension '{target}' already.",
             "target_dimension",
         )
-    template = cube.data.isel(x=0, y=0, drop=True)
+    template = _without_planar(cube, x, y)
     geometries = _in_cube_crs(cube, GeometryList(features.geometries, features.crs))
-    pixels = [_pixels(cube, mask) for mask in _each_mask(cube, geometries)]
+    pixels = [_pixels(cube, mask, x, y) for mask in _each_mask(cube, geometries)]
     if gather is not None:
         pixels = gather(pixels)
     parts = [_aggregate_one(call, of, template, target is not None) for of in pixels]
     out = _stack(parts, features, template, target)
-    planar = [d in ("x", "y") for d in cube.dims]
-    at = planar.index(True) if True in planar else len(planar)
+    where = [d in (x, y) for d in cube.dims]
+    at = where.index(True) if True in where else len(where)
     order = [*others[:at], features.dimension, *others[at:]]
     order += [target] if target is not None else []
     out = Cube(out.data.transpose(*order), out.valid.transpose(*order))
@@ -412,14 +444,25 @@ def aggregate_spatial(call: Call, gather: Callable[[list[Pixels]], list[Pixels]]
     return _with_features(out, features)
 
 
-def _pixels(cube: Cube, mask: np.ndarray) -> Pixels:
+def _without_planar(cube: Cube, x: str, y: str) -> xr.DataArray:
+    """An array of the cube's other dimensions (a template): its first pixel, or zeros
+    where a filter left x or y without labels."""
+    if cube.data.sizes[x] and cube.data.sizes[y]:
+        return cube.data.isel({x: 0, y: 0}, drop=True)
+    others = [d for d in cube.dims if d not in (x, y)]
+    coords = {d: cube.data[d] for d in others if d in cube.data.coords}
+    shape = [cube.data.sizes[d] for d in others]
+    return xr.DataArray(np.zeros(shape, dtype=FLOAT), dims=others, coords=coords)
+
+
+def _pixels(cube: Cube, mask: np.ndarray, x: str = "x", y: str = "y") -> Pixels:
     """The pixels of ``cube`` where ``mask`` is true, along a dimension "pixel"."""
     rows, cols = np.nonzero(mask)
     if rows.size == 0:
         return 0, None, None
-    pick = {"y": xr.DataArray(rows, dims="pixel"), "x": xr.DataArray(cols, dims="pixel")}
-    data = _as_float(cube.data).isel(pick).drop_vars(["x", "y"], errors="ignore")
-    valid = cube.full_valid().isel(pick).drop_vars(["x", "y"], errors="ignore")
+    pick = {y: xr.DataArray(rows, dims="pixel"), x: xr.DataArray(cols, dims="pixel")}
+    data = _as_float(cube.data).isel(pick).drop_vars([x, y], errors="ignore")
+    valid = cube.full_valid().isel(pick).drop_vars([x, y], errors="ignore")
     return rows.size, data, valid
 
 
@@ -489,6 +532,7 @@ def _apply_polygon(call: Call) -> Cube:
     the polygon set to ``mask_value``); its values are written back inside the polygon, and
     every pixel outside all polygons becomes ``mask_value`` (null: no-data)."""
     cube = call.get("data")
+    x, y = planar(cube)
     polygons = _polygons(_features(call.get("geometries"), "geometries"))
     masks = _masks(cube, _in_cube_crs(cube, polygons))
     if masks and (np.sum(masks, axis=0) > 1).any():
@@ -500,33 +544,35 @@ def _apply_polygon(call: Call) -> Cube:
     mask_value = call.get("mask_value")
     results = []
     for mask in masks:
-        window = _window(mask)
+        window = _window(mask, x, y)
         if window is None:  # no pixel centre in this polygon: nothing to process
             continue
-        sub = _masked(cube, window, mask[window["y"], window["x"]], mask_value)
+        sub = _masked(cube, window, mask[window[y], window[x]], mask_value)
         result = call.callback("process")(data=sub, context=call.get("context"))
         results.append((window, mask, _conformed(result, sub)))
-    return _write_back(cube, results, mask_value)
+    return _write_back(cube, results, mask_value, (y, x))
 
 
-def _polygons(features: Features) -> GeometryList:
-    """The non-empty geometries, which must be (multi) polygons, at least one."""
+def _polygons(features: Features, argument: str = "geometries") -> GeometryList:
+    """The non-empty geometries, which must be (multi) polygons, at least one (apply_polygon,
+    mask_polygon: "containing at least one polygon"; "Empty geometries are ignored")."""
     polygons = []
     for geometry in features.geometries:
-        shape = _shape(geometry)
+        shape = _shape(geometry, argument)
         if shape.is_empty:  # the definition: empty geometries are ignored
             continue
         if shape.geom_type not in ("Polygon", "MultiPolygon"):
-            raise _invalid("geometries", f"Expected polygons, got a {shape.geom_type}.")
+            raise _invalid(argument, f"Expected polygons, got a {shape.geom_type}.")
         polygons.append(geometry)
     if not polygons:
-        raise _invalid("geometries", "The geometries contain no polygon.")
+        raise _invalid(argument, f"'{argument}' contains no polygon.")
     return GeometryList(polygons, features.crs)
 
 
 def _masked(cube: Cube, window: dict, inside: np.ndarray, mask_value: Any) -> Cube:
-    """The cube's ``window``, pixels outside the polygon replaced with ``mask_value``."""
-    keep = xr.DataArray(inside, dims=("y", "x"))
+    """The cube's ``window`` ({y: rows, x: columns}), pixels outside the polygon replaced
+    with ``mask_value``."""
+    keep = xr.DataArray(inside, dims=tuple(window))
     data, valid = cube.data.isel(window), cube.full_valid().isel(window)
     if mask_value is None:
         return Cube(data.where(keep, 0).astype(data.dtype), (valid & keep).transpose(*data.dims))
@@ -553,7 +599,7 @@ def _conformed(result: Any, sub: Cube) -> Cube:
     return Cube(result.data.transpose(*sub.dims), valid.transpose(*sub.dims))
 
 
-def _write_back(cube: Cube, results: list, mask_value: Any) -> Cube:
+def _write_back(cube: Cube, results: list, mask_value: Any, planar_dims: tuple) -> Cube:
     """``mask_value`` everywhere, then each result inside its polygon (results are written
     by position: the output keeps the input's labels)."""
     dims = cube.dims
@@ -567,7 +613,7 @@ def _write_back(cube: Cube, results: list, mask_value: Any) -> Cube:
     values = np.full(cube.data.shape, 0 if mask_value is None else mask_value, dtype=dtype)
     valid = np.full(cube.data.shape, mask_value is not None)
     for window, mask, result in results:
-        inside = xr.DataArray(mask[window["y"], window["x"]], dims=("y", "x"))
+        inside = xr.DataArray(mask[tuple(window.values())], dims=planar_dims)
         inside = xr.broadcast(inside, result.data)[0].transpose(*dims).values
         index = tuple(window.get(d, slice(None)) for d in dims)
         values[index] = np.where(inside, result.data.values, values[index])

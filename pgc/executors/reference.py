@@ -389,11 +389,20 @@ def _chunked(call: Call) -> Any:
     it runs as the reference runs it)."""
     from . import chunked  # dask: imported only by the dask executor
 
+    if any(_empty_cube(v) for v in call.args.values()):
+        return None  # an empty cube has no chunk to run on (dask_explain says so too)
     namespace = call.node.namespace
     form = chunked.FORMS.get(
         f"{namespace}::{call.node.process_id}" if namespace else call.node.process_id
     )
     return form(call, call.context.dask) if form is not None else None
+
+
+def _empty_cube(value: Any) -> bool:
+    """A cube with a dimension of no labels, or a dict (a kernel's sources) holding one."""
+    if isinstance(value, Cube):
+        return 0 in value.data.shape
+    return isinstance(value, dict) and any(_empty_cube(v) for v in value.values())
 
 
 def _fused(call: Call) -> Any:

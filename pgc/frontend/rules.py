@@ -72,7 +72,8 @@ def _quantiles(args: dict, where: str) -> Iterator[Finding]:
         yield ("quantiles needs 'probabilities' or 'q'.", where, "QuantilesParameterMissing")
     probs = args.get("probabilities")
     numbers = isinstance(probs, list) and all(_number(p) for p in probs)
-    if numbers and any(a >= b for a, b in zip(probs, probs[1:], strict=False)):
+    # a repeated probability is sorted, but not unique: the schema's uniqueItems says so
+    if numbers and any(a > b for a, b in zip(probs, probs[1:], strict=False)):
         yield (
             "'probabilities' must be in ascending order.",
             join(where, "probabilities"),

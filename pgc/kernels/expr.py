@@ -11,7 +11,11 @@ its validity, exactly as the reference executor's cubes do:
   policy of :mod:`pgc.executors.values`);
 - ``and`` / ``or``: three-valued (a false / true operand decides alone);
 - ``if``: ``accept`` where ``value`` is true, else ``reject`` (no-data counts as false);
-- ``is_nodata``, ``is_nan``, ``is_valid``: always valid.
+- ``is_nodata``, ``is_nan``, ``is_valid``: always valid;
+- transcendental functions in float64, rounded to the compute dtype (:data:`UNARY`), and
+  what reads no pixel (constants only) in float64, as the reference's Python numbers;
+- comparisons of numbers with numbers, or booleans with booleans for eq and neq, only
+  (:func:`compared_alike`): true is not 1 in the definitions.
 
 :func:`from_callback` translates the child graph of ``apply`` (``x``: the pixel's value)
 or of ``reduce_dimension`` (``array_element`` of ``data`` by label or index: one element
@@ -37,23 +41,29 @@ from ..ir.graph import Graph
 from ..ir.nodes import Literal, Node, NodeRef, ParamRef
 from ..jsonvalue import is_number
 
+# Transcendental functions compute in float64 and round to the compute dtype (WIDE, FLOAT:
+# see pgc.kernels.codegen), as the reference does (pgc.executors.ref_scalar.wide): numba's
+# float32 functions (the C library's sinf ...) and numpy's (its own SIMD code) differ in
+# the last bit for 1 value in 5 or so, and a bit decides arcosh(ln(exp(1))) (ln(exp(1)) is
+# 0.99999994 or 1.0000001: NaN or a number); float64 results rounded to float32 agree but
+# for a double rounding (about 1 in 2**29).
 UNARY = {
     "absolute": "abs({0})",
-    "sqrt": "np.sqrt({0})",
-    "exp": "np.exp({0})",
-    "ln": "np.log({0})",
-    "sin": "np.sin({0})",
-    "cos": "np.cos({0})",
-    "tan": "np.tan({0})",
-    "arcsin": "np.arcsin({0})",
-    "arccos": "np.arccos({0})",
-    "arctan": "np.arctan({0})",
-    "sinh": "np.sinh({0})",
-    "cosh": "np.cosh({0})",
-    "tanh": "np.tanh({0})",
-    "arsinh": "np.arcsinh({0})",
-    "arcosh": "np.arccosh({0})",
-    "artanh": "np.arctanh({0})",
+    "sqrt": "np.sqrt({0})",  # correctly rounded in every dtype: nothing to widen
+    "exp": "FLOAT(np.exp(WIDE({0})))",
+    "ln": "FLOAT(np.log(WIDE({0})))",
+    "sin": "FLOAT(np.sin(WIDE({0})))",
+    "cos": "FLOAT(np.cos(WIDE({0})))",
+    "tan": "FLOAT(np.tan(WIDE({0})))",
+    "arcsin": "FLOAT(np.arcsin(WIDE({0})))",
+    "arccos": "FLOAT(np.arccos(WIDE({0})))",
+    "arctan": "FLOAT(np.arctan(WIDE({0})))",
+    "sinh": "FLOAT(np.sinh(WIDE({0})))",
+    "cosh": "FLOAT(np.cosh(WIDE({0})))",
+    "tanh": "FLOAT(np.tanh(WIDE({0})))",
+    "arsinh": "FLOAT(np.arcsinh(WIDE({0})))",
+    "arcosh": "FLOAT(np.arccosh(WIDE({0})))",
+    "artanh": "FLOAT(np.arctanh(WIDE({0})))",
     "floor": "np.floor({0})",
     "ceil": "np.ceil({0})",
     "sgn": "np.sign({0})",
@@ -64,9 +74,9 @@ BINARY = {
     "subtract": "({0} - {1})",
     "multiply": "({0} * {1})",
     "divide": "({0} / {1})",
-    "power": "({0} ** {1})",
+    "power": "FLOAT(WIDE({0}) ** WIDE({1}))",
     "normalized_difference": "(({0} - {1}) / ({0} + {1}))",
-    "log": "(np.log({0}) / np.log({1}))",
+    "log": "FLOAT(np.log(WIDE({0})) / np.log(WIDE({1})))",
     "gt": "({0} > {1})",
     "gte": "({0} >= {1})",
     "lt": "({0} < {1})",
@@ -78,6 +88,7 @@ BINARY = {
 ARGUMENTS = {  # the operands of each process, in order
     **{op: ("x",) for op in UNARY},
     **{op: ("x", "y") for op in BINARY},
+    "exp": ("p",),  # the exponent (exp has no x)
     "power": ("base", "p"),
     "log": ("x", "base"),
     "and": ("x", "y"),
@@ -209,7 +220,48 @@ def _node(node: Node, kind: str, inputs: list, done: dict) -> Expr | None:
         args.append(expr)
     if pid == "array_contains" and args[0].boolean:
         return None  # true is not 1 in a list: the element rules, as the reference has them
+    if pid in COMPARE and not _compared_alike(pid, args):
+        return None  # booleans with numbers, or booleans ordered: the reference's rules
     return Expr(pid, tuple(args), params=params)
+
+
+COMPARE = {"gt", "gte", "lt", "lte", "eq", "neq"}
+
+
+def _compared_alike(pid: str, args: list[Expr]) -> bool:
+    """Whether a kernel compares ``args`` as the reference does: numbers with numbers, or
+    (eq, neq) booleans with booleans. The definitions: true is not 1 (eq is false), and
+    booleans have no order (gt is false, gte and lte are eq); the kernel would compare
+    1.0 with 1.0."""
+    kinds = {a.boolean for a in args if not (a.op == "const" and a.value is None)}
+    return kinds == {False} or kinds == set() or (kinds == {True} and pid in ("eq", "neq"))
+
+
+def compares(expr: Expr) -> bool:
+    """Whether ``expr`` compares values (a comparison or array_contains): a kernel then
+    must not read a cube of booleans, whose true the kernel reads as 1.0 but the
+    definitions keep apart from 1."""
+    stack = [expr]
+    while stack:
+        item = stack.pop()
+        if item.op in COMPARE or item.op == "array_contains":
+            return True
+        stack.extend(item.args)
+    return False
+
+
+def compared_alike(expr: Expr) -> bool:
+    """Whether every comparison in ``expr`` compares as the reference does (see
+    :func:`_compared_alike`; :func:`substitute` can put a boolean where a number was)."""
+    stack = [expr]
+    while stack:
+        item = stack.pop()
+        if item.op in COMPARE and not _compared_alike(item.op, list(item.args)):
+            return False
+        if item.op == "array_contains" and item.args[0].boolean:
+            return False
+        stack.extend(item.args)
+    return True
 
 
 def _pick(node: Node, kind: str, inputs: list) -> Expr | None:

@@ -17,7 +17,8 @@ The results are the reference executor's (:func:`pgc.executors.ref_scalar._maske
 - no value at all gives no-data, except for ``count``, which gives 0;
 - ``sum`` and ``mean`` add in the order of the dimension's labels, in the compute dtype,
   as the reference does; ``mean`` divides that sum by the count in float64;
-- ``median`` is (low + high) / 2 of the sorted values, as numpy's masked median;
+- ``median`` is the midpoint of the sorted values' middle two (low + high) / 2, or
+  low / 2 + high / 2 where only their sum overflows (the reference's ``midpoint``);
 - ``count`` (``condition`` null) counts the elements with data that are finite.
 
 The reducers and their parameters are the table :data:`REDUCERS`.
@@ -33,7 +34,8 @@ from .expr import Expr
 REDUCERS = {
     "max": ("-np.inf", "acc_[iL] = vv if ok_ & ((vv > acc_[iL]) | (vv != vv)) else acc_[iL]"),
     "min": ("np.inf", "acc_[iL] = vv if ok_ & ((vv < acc_[iL]) | (vv != vv)) else acc_[iL]"),
-    # -0.0 is the exact identity of +, and no-data adds +0.0 as numpy's masked sum does
+    # -0.0 is the exact identity of + (0.0 + -0.0 is 0.0): the start, and what no-data adds,
+    # as the reference's sum in label order (ref_scalar.in_label_order) does
     "sum": ("-0.0", "acc_[iL] += vv if ok_ else ZERO"),
     "mean": ("-0.0", "acc_[iL] += vv if ok_ else ZERO"),
     "count": (None, None),
@@ -99,7 +101,7 @@ def _fold(indent, step, dtype, reducer, ignore_nodata, at_out) -> list[str]:
             f"{i3}acc_[iL] += np.{dtype}(1.0) if ok_ & np.isfinite(vv) else np.{dtype}(0.0)"
         )
     else:
-        update = update.replace("ZERO", f"np.{dtype}(0.0)")
+        update = update.replace("ZERO", f"np.{dtype}(-0.0)")
         lines += [f"{i3}seen_[iL] |= ok_", f"{i3}{update}"]
         if reducer == "mean":
             lines.append(f"{i3}cnt_[iL] += 1 if ok_ else 0")
@@ -148,6 +150,14 @@ def _median(indent, step, dtype, ignore_nodata, at_out) -> list[str]:
         f"{i2}else:",
         f"{i3}part = buf_[:m_]",
         f"{i3}part.sort()",
-        f"{i3}both = np.{dtype}(part[(m_ - 1) // 2] + part[m_ // 2])",
-        f"{i3}out{at_out} = np.{dtype}(both / np.{dtype}(2.0))",
+        f"{i3}lo_ = part[(m_ - 1) // 2]",
+        f"{i3}hi_ = part[m_ // 2]",
+        f"{i3}both = np.{dtype}(lo_ + hi_)",
+        # the reference's midpoint: a / 2 + b / 2 where only their sum overflows
+        f"{i3}if lo_ == hi_:",
+        f"{i3}    out{at_out} = lo_",
+        f"{i3}elif np.isfinite(both) or not (np.isfinite(lo_) and np.isfinite(hi_)):",
+        f"{i3}    out{at_out} = np.{dtype}(both / np.{dtype}(2.0))",
+        f"{i3}else:",
+        f"{i3}    out{at_out} = np.{dtype}(lo_ / np.{dtype}(2.0) + hi_ / np.{dtype}(2.0))",
     ]

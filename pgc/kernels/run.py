@@ -19,7 +19,7 @@ from ..executors.values import Cube
 from .buffers import take
 from .codegen import Input, always_valid, load
 from .codegen import call as call_kernel
-from .expr import Expr, from_json
+from .expr import Expr, compared_alike, compares, from_json
 
 
 @dataclass
@@ -58,6 +58,10 @@ def run_kernel(call: Any) -> Cube | None:
         expr = from_json(call.node.literal("expression"))
     except ValueError:
         return None
+    if not compared_alike(expr) or (
+        compares(expr) and any(c.data.dtype.kind == "b" for c in sources.values())
+    ):
+        return None  # true is not 1 (pgc.kernels.expr.compares): the reference compares
     valid = {name: _validity(cube) for name, cube in sources.items()}  # once per source
     leaves = [_leaf(sources, valid, spec) for spec in call.node.literal("inputs") or []]
     if not leaves or any(leaf is None for leaf in leaves) or not _aligned(leaves):
@@ -104,7 +108,7 @@ def _leaf(sources: dict, validity: dict, spec: list) -> Leaf | None:
         if labels.dtype.kind not in "UO":  # dates, numbers: the reference's label rules
             return None
         if kind == "band":  # ndvi: a band name, else a common name
-            selector = _band(data, list(labels), selector)
+            selector = _band(data, dim, selector)
         found = [i for i, label in enumerate(labels) if label == selector]
         if len(found) != 1:
             return None
@@ -112,15 +116,12 @@ def _leaf(sources: dict, validity: dict, spec: list) -> Leaf | None:
     return Leaf(data, (dim, position), valid)
 
 
-def _band(data: xr.DataArray, bands: list, name: str) -> str | None:
-    """The band ``name`` names: itself, or the band with that common name (as ndvi reads
-    them in the reference executor)."""
-    if name in bands:
-        return name
-    for band, common in data.attrs.get("common_names", {}).items():
-        if common == name and band in bands:
-            return band
-    return None
+def _band(data: xr.DataArray, dim: str, name: str) -> str | None:
+    """The band ``name`` names along ``dim``: itself, or the one band with that common name
+    (as ndvi reads them in the reference executor)."""
+    from ..data.bands import band_named
+
+    return band_named(data, dim, name)
 
 
 def _expanded(cube: Cube, ok: np.ndarray) -> tuple:

@@ -58,6 +58,32 @@ def _unary(fn: Callable[[float], float], domain: Callable[[float], bool] = lambd
     return op
 
 
+def _exact(fn: Callable[[Number], Number]):
+    """absolute, sgn: integers stay exact integers (as the reference keeps them), floats
+    stay floats."""
+
+    def op(x=None):
+        x = _num(x)
+        if x is None:
+            return None
+        return fn(x) if isinstance(x, int) else float(fn(float(x)))
+
+    return op
+
+
+def _integral(fn: Callable[[float], int]):
+    """floor, ceil, int: an integer is its own value, exactly (past 2**53 too, as the
+    reference keeps it), a float rounds by ``fn``."""
+
+    def op(x=None):
+        x = _num(x)
+        if x is None or isinstance(x, int):
+            return x
+        return fn(x)
+
+    return op
+
+
 def _np(name: str) -> Callable[[float], float]:
     def call(x: float) -> float:
         import numpy as np
@@ -70,7 +96,7 @@ def _np(name: str) -> Callable[[float], float]:
 def _divide(x: Number, y: Number) -> Number:
     if y == 0:
         raise _NoFold  # the definition's DivisionByZero / infinity is run-time behaviour
-    return x / y
+    return float(x) / float(y)  # in float64, as the reference divides (not Python's exact int /)
 
 
 def _logic(fn: Callable[[bool | None, bool | None], bool | None]):
@@ -131,7 +157,9 @@ def _linear_scale_range(x=None, inputMin=None, inputMax=None, outputMin=0, outpu
     lo, hi, a, b = (_num(v) for v in (inputMin, inputMax, outputMin, outputMax))
     if hi == lo:
         raise _NoFold
-    return ((x - lo) / (hi - lo)) * (b - a) + a
+    x = builtin_min(builtin_max(x, builtin_min(lo, hi)), builtin_max(lo, hi))  # clipped first
+    y = ((x - lo) / (hi - lo)) * (b - a) + a
+    return builtin_min(builtin_max(y, builtin_min(a, b)), builtin_max(a, b))  # never outside
 
 
 def _round(x=None, p=0):
@@ -140,6 +168,8 @@ def _round(x=None, p=0):
         return None
     if not isinstance(p, int) or isinstance(p, bool):
         raise _NoFold
+    if isinstance(x, int):  # exact, half to even (as the reference rounds integers)
+        return 0 if -p > len(str(abs(x))) else round(x, p)
     return rounded(x, p)  # half to even, as the definition says
 
 
@@ -148,8 +178,8 @@ FOLDABLE: dict[str, Callable[..., Any]] = {
     "subtract": _arith(lambda x, y: x - y),
     "multiply": _arith(lambda x, y: x * y),
     "divide": _arith(_divide),
-    "absolute": _unary(abs),
-    "sgn": _unary(lambda x: float((x > 0) - (x < 0))),
+    "absolute": _exact(abs),
+    "sgn": _exact(lambda x: (x > 0) - (x < 0)),
     "sqrt": _unary(_np("sqrt"), lambda x: x >= 0),
     "exp": _unary(_np("exp")),
     "ln": _unary(_np("log"), lambda x: x > 0),
@@ -160,9 +190,9 @@ FOLDABLE: dict[str, Callable[..., Any]] = {
     "sinh": _unary(_np("sinh")),
     "cosh": _unary(_np("cosh")),
     "tanh": _unary(_np("tanh")),
-    "floor": _unary(math.floor),
-    "ceil": _unary(math.ceil),
-    "int": _unary(math.trunc),
+    "floor": _integral(math.floor),
+    "ceil": _integral(math.ceil),
+    "int": _integral(math.trunc),
     "round": _round,
     "clip": _clip,
     "linear_scale_range": _linear_scale_range,

@@ -223,9 +223,10 @@ def _absorb(g: Graph, load: Node) -> bool:
 
 def _absorb_space(load: Node, args: dict, chains: list[_Chain]):
     grid = _grid(load.type)
-    if grid is None:
-        return None
-    current = _box_in_grid(args.get("spatial_extent"), load.type) or grid.box
+    extent = args.get("spatial_extent")
+    if grid is None or (extent is not None and _box_in_grid(extent, load.type) is None):
+        return None  # GeoJSON polygons (they mask what they load) or a box it cannot place
+    current = _box_in_grid(extent, load.type) or grid.box
     boxes, used = [], []
     for chain in chains:
         box, masked = None, False
@@ -355,11 +356,23 @@ def _box_in_grid(extent: Any, cube: Any) -> tuple[float, float, float, float] | 
 
 
 def _geometry_box(geojson: Any, cube: Any):
-    """The grid-CRS bounding box of GeoJSON geometries (WGS 84), or None."""
+    """The grid-CRS bounding box of GeoJSON geometries (WGS 84), or None. Points and lines
+    also keep the pixels whose centre lies up to half a pixel beyond their box (their
+    closest pixel centres), which the load must hold: with them, the box is a pixel wider
+    (filter_spatial stays above the load and cuts its own window from what it holds)."""
     from ..ir.typerules.cubes import _geojson_bbox
+    from ..ir.typerules.loading import _geojson_geometries
 
     box = _geojson_bbox(geojson)
-    return _box_in_grid(box, cube) if box is not None else None
+    inner = _box_in_grid(box, cube) if box is not None else None
+    grid = _grid(cube)
+    if inner is None or grid is None:
+        return None
+    kinds = {g.get("type") for g in _geojson_geometries(geojson) or []}
+    if kinds <= {"Polygon", "MultiPolygon"}:
+        return inner
+    dx, dy = grid.step
+    return (inner[0] - dx, inner[1] - dy, inner[2] + dx, inner[3] + dy)
 
 
 def _has_dates(labels: tuple | None, interval: list) -> bool:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import re
 
-from ...periods import CLIMATOLOGICAL_NORMALS, NORMAL_LABELS, PERIOD_PATTERNS
+from ...periods import (
+    CLIMATOLOGICAL_NORMALS,
+    NORMAL_LABELS,
+    PERIOD_PATTERNS,
+    PERIODS,
+    periods_between,
+    time_of_day,
+)
 from ..types import Band
 from .base import (
     NUMBER,
@@ -43,6 +50,7 @@ from .base import (
 from .cubes import (
     _geometries,
     _replaced,
+    dated,
 )
 
 # ---------------------------------------------------------------------------------------
@@ -130,8 +138,17 @@ def _apply_dimension(ctx: RuleContext) -> Type:
     dtype = _result_dtype(cube.dtype, result)
     if cube.unknown_dimensions or dim is None:
         return _unknown(cube, dtype)
-    same_length = isinstance(result, ArrayType) and result.dimension == name and name is not None
-    labels = _indices(_length(result))
+    length = _length(result)
+    if length == 0 and dim.size != 0:
+        ctx.error(
+            "ProcessParameterInvalid",
+            "The process must return an array with at least one element, but it gives none.",
+            "process",
+        )
+    same_length = (isinstance(result, ArrayType) and result.dimension == name) or (
+        length is not None and length == dim.size
+    )
+    labels = _indices(length)
     target = _str(ctx, "target_dimension")
     if target is None or target == name:
         if same_length:
@@ -303,6 +320,13 @@ def _aggregate_temporal(ctx: RuleContext) -> Type:
     intervals = _list(ctx, "intervals")
     for interval in intervals or []:
         _check_interval(ctx, interval, "intervals")
+        times = [time_of_day(v) for v in interval] if isinstance(interval, list) else []
+        if any(t is not None for t in times) and None in times and None not in interval:
+            ctx.error(
+                "ProcessParameterInvalid",
+                f"The interval {echo(str(interval))} mixes a time of day with a date.",
+                "intervals",
+            )
     labels = _labels(ctx, "labels") if ctx.has("labels") else []
     names: tuple[Label, ...] | None = None
     if labels:
@@ -322,7 +346,9 @@ def _aggregate_temporal(ctx: RuleContext) -> Type:
                 "intervals",
             )
         names = tuple(starts) if all(_is_label(v) for v in starts) else None
-    if names is not None and len(set(names)) != len(names):
+    # the same instant written twice ('2020-01-01', '2020-01-01T00:00:00Z') is one label
+    keys = [_instant(v) or v for v in names] if names is not None else []
+    if len(set(keys)) != len(keys):
         ctx.error(
             "DistinctDimensionLabelsRequired",
             "The labels of the intervals are not distinct"
@@ -340,14 +366,23 @@ def _aggregate_temporal(ctx: RuleContext) -> Type:
 
 @rule("aggregate_temporal_period")
 def _aggregate_temporal_period(ctx: RuleContext) -> Type:
-    """The temporal dimension gets one label per period (which ones: known at run time)."""
+    """The temporal dimension (its name, type and place kept) gets one label per period,
+    from the first date's period to the last's (:func:`pgc.periods.periods_between`, as
+    the reference computes them; unknown when the dates are)."""
     cube = _cube(ctx, missing={"temporal": "DimensionNotAvailable"})
     dim = _temporal_dimension(ctx, cube)
+    dated(ctx, dim)
     data = ArrayType(_values(cube), labeled=True)
     dtype = _reducer_dtype(ctx, cube, data)
     if dim is None:
         return _unknown(cube, dtype)
-    return _computed(cube.with_dimension(replace(dim, labels=None, step=None)), dtype)
+    period = _str(ctx, "period")
+    labels: tuple[Label, ...] | None = None
+    if dim.labels is not None and period in PERIODS:
+        moments = [_instant(v) for v in dim.labels]
+        labels = tuple(periods_between(min(moments), max(moments), period)) if moments else ()
+    new = replace(dim, labels=labels, extent=None, step=None)
+    return _computed(cube.with_dimension(new), dtype)
 
 
 def _one_temporal(ctx: RuleContext, cube: CubeType, argument: str) -> Dimension | None:
@@ -370,6 +405,12 @@ def _climatological_normal(ctx: RuleContext) -> Type:
     cube = _cube(ctx, missing={"temporal": "ProcessParameterInvalid"})
     dim = _one_temporal(ctx, cube, "data")
     years = _list(ctx, "climatology_period") if ctx.has("climatology_period") else [1981, 2010]
+    if years and len(years) == 2 and all(isinstance(y, int) for y in years) and years[0] > years[1]:
+        ctx.error(
+            "ProcessParameterInvalid",
+            f"The climatology period's first year {years[0]} is after its last {years[1]}.",
+            "climatology_period",
+        )
     not_dates = [v for v in dim.labels or () if _instant(v) is None] if dim is not None else []
     if not_dates:  # period labels ('2023-djf'): the normals average dates, by their period
         ctx.error(
@@ -412,8 +453,8 @@ def _anomaly(ctx: RuleContext) -> Type:
         bad = [v for v in ndim.labels if allowed is not None and v not in allowed]
         if period in ("single-period", "climatology-period") and len(ndim.labels) != 1:
             bad = list(ndim.labels)
-        if period in ("year", "decade", "decade-ad"):
-            bad = [v for v in ndim.labels if not re.fullmatch(r"\d{4}", str(v))]
+        if period in ("year", "decade", "decade-ad"):  # YYYY, YYY0, YYY1
+            bad = [v for v in ndim.labels if not re.fullmatch(PERIOD_PATTERNS[period], str(v))]
         if bad:
             ctx.error(
                 "ProcessParameterInvalid",

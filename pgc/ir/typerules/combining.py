@@ -108,19 +108,20 @@ def _merge_cubes(ctx: RuleContext) -> Type:
 
 
 def _merge_dimension(d1: Dimension, d2: Dimension) -> Dimension:
-    if d1.type == "spatial" and d1.axis in ("x", "y"):
+    labelled = d1.labels is not None and d2.labels is not None
+    if d1.type == "spatial" and d1.axis in ("x", "y") and not labelled:
         same_grid = d1.crs == d2.crs and d1.step == d2.step
         if not same_grid or d1.extent is None or d2.extent is None:
             return d1  # cube2 is resampled onto cube1's grid
         return replace(
             d1, extent=(min(d1.extent[0], d2.extent[0]), max(d1.extent[1], d2.extent[1]))
         )
-    if d1.labels is None or d2.labels is None:
+    if d1.labels is None or d2.labels is None or d1.type == "geometry":
+        # geometries: equal geometries share a label, which only their values can tell
         return replace(d1, labels=None, extent=None if d1.type == "spatial" else d1.extent)
-    if d1.type in ("temporal", "spatial"):
-        labels = _sort_labels((*d1.labels, *d2.labels))
-    else:
-        labels = d1.labels + tuple(v for v in d2.labels if v not in d1.labels)
+    labels = d1.labels + tuple(v for v in d2.labels if v not in d1.labels)
+    if d1.type in ("temporal", "spatial") and len(labels) > len(d1.labels):
+        labels = _sorted_as(labels, d1.labels, d2.labels)
     extent = d1.extent
     if d1.extent is not None and d2.extent is not None:
         try:
@@ -130,8 +131,25 @@ def _merge_dimension(d1: Dimension, d2: Dimension) -> Dimension:
     return replace(d1, labels=labels, extent=extent)
 
 
+def _sorted_as(labels: Sequence, first: Sequence, second: Sequence) -> tuple:
+    """``labels`` sorted as the definition keeps spatial and temporal labels, in the
+    direction of cube1's labels (y often runs north to south), else of cube2's, else
+    ascending (as the executor sorts them)."""
+    ordered = _sort_labels(labels)
+    for own in (first, second):
+        if len(own) > 1:
+            try:
+                return ordered[::-1] if own[0] > own[-1] else ordered
+            except TypeError:
+                return ordered
+    return ordered
+
+
 def _overlaps(d1: Dimension, d2: Dimension) -> bool:
-    """Whether two dimensions surely share labels (False when it cannot be told)."""
+    """Whether two dimensions surely share labels (False when it cannot be told; for
+    geometries it depends on the geometries, not on the labels)."""
+    if d1.type == "geometry":
+        return False
     if d1.labels is not None and d2.labels is not None:
         return bool(set(d1.labels) & set(d2.labels))
     if d1.type == "spatial" and None not in (d1.extent, d2.extent) and d1.crs == d2.crs:

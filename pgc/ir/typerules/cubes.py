@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ...dtypes import replaced_dtype
+from ..band_filter import BadRange, UnknownBand, select_bands
 from ..types import Band
 from .base import (
     Any,
@@ -17,8 +19,9 @@ from .base import (
     _context,
     _cube,
     _dim_name,
-    _float,
     _indices,
+    _instant,
+    _is_label,
     _label_text,
     _label_type,
     _labels,
@@ -37,7 +40,9 @@ from .loading import (
     _count_geometries,
     _narrow_spatial,
     _narrow_temporal,
-    _select_bands,
+    _narrow_to_geometries,
+    _only_polygons,
+    _sizeless_planar,
     _with_bands,
 )
 
@@ -53,7 +58,10 @@ def _filter_bbox(ctx: RuleContext) -> Type:
         return _reshape(
             cube, [_sizeless(d) if d.type == "geometry" else d for d in cube.dimensions]
         )
-    return _narrow_spatial(ctx, cube, ctx.literal("extent"), "extent")
+    extent = ctx.literal("extent")
+    if not isinstance(extent, dict):  # known at run time only
+        return _sizeless_planar(cube)
+    return _narrow_spatial(ctx, cube, extent, "extent", empty_error=False)
 
 
 @rule("filter_temporal")
@@ -69,12 +77,35 @@ def _filter_temporal(ctx: RuleContext) -> Type:
             ctx.error(
                 "DimensionNotAvailable", f"Dimension {echo(name)} is not temporal.", "dimension"
             )
+    for dim in () if cube.unknown_dimensions else cube.of_type("temporal"):
+        if name is None or dim.name == name:
+            dated(ctx, dim)
     return _narrow_temporal(ctx, cube, extent, name)
+
+
+def dated(ctx: RuleContext, dim: Dimension | None, argument: str = "data") -> None:
+    """ProcessParameterInvalid when ``dim``'s known labels are not all dates or
+    date-times (aggregate_temporal_period's '2023-01', times of day): the processes that
+    compare or group dates cannot place them (the reference executor says the same)."""
+    if dim is None or dim.labels is None:
+        return
+    bad = [v for v in dim.labels if _instant(v) is None]
+    if bad:
+        ctx.error(
+            "ProcessParameterInvalid",
+            f"The labels of {echo(dim.name)} must be dates; it has {echo(str(bad[0]))} "
+            "(labels of periods, from aggregate_temporal_period say: give this process the "
+            "dates).",
+            argument,
+        )
 
 
 @rule("filter_bands")
 def _filter_bands(ctx: RuleContext) -> Type:
-    """The bands chosen by name, common name or wavelength range, in the order asked."""
+    """The bands chosen by name, common name or wavelength range, in the order the
+    definition gives (:func:`pgc.ir.band_filter.select_bands`, which the executors apply
+    to the same metadata on the values); labels unknown when the bands' labels or the
+    criteria are."""
     cube = _cube(ctx, missing={"bands": "DimensionMissing"})
     bands, wavelengths = ctx.literal("bands"), ctx.literal("wavelengths")
     given_bands = ctx.has("bands") and bands != []
@@ -88,29 +119,31 @@ def _filter_bands(ctx: RuleContext) -> Type:
     if cube.unknown_dimensions:
         return cube
     dim = cube.of_type("bands")[0]
-    if (given_bands and not isinstance(bands, list)) or (
+    computed = (given_bands and not isinstance(bands, list)) or (
         given_waves and not isinstance(wavelengths, list)
-    ):
+    )  # known at run time only
+    if dim.labels is None or computed:
         return _with_bands(cube, dim, None)
-    chosen = list(_select_bands(ctx, cube, bands or [], "bands").of_type("bands")[0].labels or ())
-    if given_waves:
-        if dim.labels is None or not cube.bands:
-            return _with_bands(cube, dim, None)
-        for band in cube.bands:
-            if band.name not in chosen and _in_ranges(band.wavelength, wavelengths):
-                chosen.append(band.name)
-    return _with_bands(cube, dim, tuple(chosen))
-
-
-def _in_ranges(wavelength: float | None, ranges: list) -> bool:
-    if wavelength is None:
-        return False
-    for r in ranges:
-        if isinstance(r, list) and len(r) == 2:
-            lo, hi = _num(r[0]), _num(r[1])
-            if lo is not None and hi is not None and lo <= wavelength <= hi:
-                return True
-    return False
+    meta = [cube.band(str(label)) or Band(str(label)) for label in dim.labels]
+    try:
+        picked = select_bands(meta, bands or [], wavelengths or [])
+    except UnknownBand as unknown:
+        ctx.error(
+            "ProcessParameterInvalid",
+            f"The data cube has no band {echo(unknown.name)}; it has "
+            + (", ".join(str(b) for b in dim.labels) or "none")
+            + " (and the common names "
+            + (", ".join(b.common_name for b in meta if b.common_name) or "none")
+            + ").",
+            "bands",
+        )
+    except BadRange as bad:
+        ctx.error(
+            "ProcessParameterInvalid",
+            f"A wavelength range must be two numbers, not {echo(bad.args[0])}.",
+            "wavelengths",
+        )
+    return _with_bands(cube, dim, tuple(dim.labels[i] for i in picked))
 
 
 @rule("filter_labels")
@@ -127,18 +160,17 @@ def _filter_labels(ctx: RuleContext) -> Type:
 
 @rule("filter_spatial")
 def _filter_spatial(ctx: RuleContext) -> Type:
-    """x/y restricted to the geometries' bounding box (WGS 84 grids; else an upper bound)."""
+    """x/y restricted to the pixels whose centres lie in the geometries' bounding box (the
+    geometries in the cube's CRS), widened by half a pixel where points or lines select
+    their closest pixel centres beyond it; no pixel when every geometry is empty (the
+    definition names no error). Unknown sizes where the geometries come at run time."""
     cube = _cube(ctx)
     _geometries(ctx, "geometries")
-    box = _geojson_bbox(ctx.literal("geometries"))
-    xs = cube.of_type("spatial", "x") if not cube.unknown_dimensions else []
-    if box is None or not xs or not isinstance(xs[0].step, int | float):
+    if cube.unknown_dimensions:
         return cube
-    # Points and lines select the closest pixel centres: widen by half a pixel.
-    half = xs[0].step / 2
-    box = {**box, "west": box["west"] - half, "south": box["south"] - half,
-           "east": box["east"] + half, "north": box["north"] + half}  # fmt: skip
-    return _narrow_spatial(ctx, cube, box, "geometries")
+    if isinstance(ctx.type("geometries"), CubeType):
+        return _sizeless_planar(cube)
+    return _narrow_to_geometries(ctx, cube, "geometries", empty_error=False)
 
 
 def _geojson_bbox(geojson: Any) -> dict | None:
@@ -214,7 +246,11 @@ def _mask(ctx: RuleContext) -> Type:
                 problem = f"the mask has a dimension {echo(d.name)} that the data lacks"
             elif own.type != d.type:
                 problem = f"dimension {echo(d.name)} is {own.type} in data but {d.type} in the mask"
-            elif own.labels is not None and d.labels is not None and own.labels != d.labels:
+            elif (
+                own.labels is not None
+                and d.labels is not None
+                and (len(own.labels) != len(d.labels) or set(own.labels) != set(d.labels))
+            ):  # the same labels, in any order (the executor aligns them by label)
                 problem = f"the labels of dimension {echo(d.name)} differ"
             if problem:
                 ctx.error(
@@ -227,11 +263,12 @@ def _mask(ctx: RuleContext) -> Type:
 
 
 def _replaced(ctx: RuleContext, cube: CubeType, argument: str) -> CubeType:
-    """``cube`` after some values are replaced by ``argument`` (default: no-data)."""
-    value = _num(ctx.literal(argument))
-    if value is not None and not value.is_integer():
-        return cube.with_dtype(_float(cube.dtype))
-    return cube
+    """``cube`` after some values are replaced by ``argument`` (default: no-data), in the
+    dtype the executors give (:func:`pgc.dtypes.replaced_dtype`)."""
+    value = ctx.literal(argument)
+    if value is not None and not isinstance(value, bool | int | float | str):
+        return cube  # known at run time only
+    return cube.with_dtype(replaced_dtype(cube.dtype, value))
 
 
 @rule("mask_polygon")
@@ -242,6 +279,7 @@ def _mask_polygon(ctx: RuleContext) -> Type:
         _cube(ctx, "mask")
     else:
         _refuse_collection(ctx, "mask")
+        _only_polygons(ctx, ctx.literal("mask"), "mask")
     return _replaced(ctx, cube, "replacement")
 
 
@@ -284,7 +322,16 @@ def _add_dimension(ctx: RuleContext) -> Type:
                 "The data cube has spatial dimensions for all axes (x, y, z) already.",
                 "type",
             )
-    labels = (label,) if isinstance(label, str | int | float) else None
+    labels = (label,) if _is_label(label) else None
+    if kind == "temporal" and labels is not None:  # a date, written as the executor does
+        if _instant(label) is None:
+            ctx.error(
+                "ProcessParameterInvalid",
+                f"The label of a temporal dimension must be a date or date-time, not "
+                f"{echo(label)}.",
+                "label",
+            )
+        labels = (_label_text(label, True),)
     dim = Dimension(name, kind, axis=axis, labels=labels)
     out = _reshape(cube, (dim, *cube.dimensions))  # first, as the conformance vectors show
     if kind == "bands" and not cube.of_type("bands") and labels is not None:
@@ -335,9 +382,12 @@ def _rename_dimension(ctx: RuleContext) -> Type:
 def _rename_labels(ctx: RuleContext) -> Type:
     """The labels of ``dimension`` renamed from ``source`` (or the indices) to ``target``.
 
-    Decided where the definition is open: an empty ``source`` needs as many targets as
-    labels; LabelExists is raised when the renamed labels would not be distinct (so
-    swapping two labels is allowed).
+    As the definition says (and the executor does): an empty ``source`` renames by
+    position and needs labels enumerated 0, 1, 2, ... (LabelsNotEnumerated) and one target
+    per label (LabelMismatch); else ``source`` and ``target`` have one length (LabelMismatch)
+    and every source is a label (LabelNotAvailable); a target that is already a label is
+    LabelExists. Temporal labels compare as instants, written in RFC 3339 UTC; the targets
+    of a temporal dimension must be dates.
     """
     cube = ctx.cube()
     name = _dim_name(ctx)
@@ -355,6 +405,20 @@ def _rename_labels(ctx: RuleContext) -> Type:
     labels = dim.labels
     if labels is None:
         return cube.with_dimension(replace(dim, labels=None))
+    # dates (not aggregate_temporal_period's '2023-01'): they compare as instants
+    temporal = dim.type == "temporal" and all(_instant(v) is not None for v in labels)
+    if temporal:
+        bad = [v for v in target if _instant(v) is None]
+        if bad:
+            ctx.error(
+                "ProcessParameterInvalid",
+                f"The labels of the temporal dimension {echo(name)} must be dates or "
+                f"date-times; {echo(bad[0])} is not.",
+                "target",
+            )
+        target = [_label_text(v, True) for v in target]
+        source = [_label_text(v, True) for v in source]
+    keys = [_label_text(v, True) if temporal else v for v in labels]
     if not source:
         if any(_label_text(v) != str(i) for i, v in enumerate(labels)):
             ctx.error(
@@ -369,10 +433,10 @@ def _rename_labels(ctx: RuleContext) -> Type:
                 f"Dimension {echo(name)} has {len(labels)} labels but 'target' has {len(target)}.",
                 "target",
             )
-        mapping = dict(zip(labels, target, strict=True))
+        mapping = dict(zip(keys, target, strict=True))
     else:
         for s in source:
-            if s not in labels:
+            if s not in keys:
                 ctx.error(
                     "LabelNotAvailable",
                     f"Dimension {echo(name)} has no label {echo(s)}; it has "
@@ -381,14 +445,14 @@ def _rename_labels(ctx: RuleContext) -> Type:
                     "source",
                 )
         mapping = dict(zip(source, target, strict=True))
-    renamed = tuple(mapping.get(v, v) for v in labels)
-    if len(set(renamed)) != len(renamed):
-        clash = next(v for v in renamed if renamed.count(v) > 1)
+    taken = [v for v in target if v in keys]
+    if taken:
         ctx.error(
             "LabelExists",
-            f"Dimension {echo(name)} would have the label {echo(clash)} twice.",
+            f"Dimension {echo(name)} has the label {echo(taken[0])} already.",
             "target",
         )
+    renamed = tuple(mapping.get(k, v) for k, v in zip(keys, labels, strict=True))
     out = cube.with_dimension(replace(dim, labels=renamed))
     if dim.type == "bands":
         meta = {b.name: b for b in cube.bands}

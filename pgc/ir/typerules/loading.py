@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...grid import OutsideCrs, bbox_in_crs, window_for_bbox
+from ...grid import OutsideCrs, bbox_in_crs, geometries_bounds, window_for_bbox
 from ..infer import UNKNOWN_CUBE
 from ..types import Band
 from .base import (
@@ -41,7 +41,14 @@ def _load_collection(ctx: RuleContext) -> Type:
             "CollectionNotFound", f"Collection {echo(cid)} does not exist; available: {ids}.", "id"
         )
     cube = catalog.cube_type(cid)
-    cube = _narrow_spatial(ctx, cube, ctx.literal("spatial_extent"), "spatial_extent")
+    extent = ctx.literal("spatial_extent")
+    if ctx.has("spatial_extent") and not ctx.is_literal("spatial_extent"):
+        cube = _sizeless_planar(cube)  # a vector cube, or values known at run time only
+    elif isinstance(extent, dict) and "west" not in extent:  # GeoJSON: its polygons' box
+        _only_polygons(ctx, extent, "spatial_extent")
+        cube = _narrow_to_geometries(ctx, cube, "spatial_extent", empty_error=True)
+    else:
+        cube = _narrow_spatial(ctx, cube, extent, "spatial_extent")
     cube = _narrow_temporal(ctx, cube, ctx.literal("temporal_extent"))
     for dim in cube.of_type("temporal"):
         if dim.labels == ():
@@ -56,48 +63,160 @@ def _load_collection(ctx: RuleContext) -> Type:
     return cube
 
 
-def _narrow_spatial(ctx: RuleContext, cube: CubeType, extent: Any, argument: str) -> CubeType:
-    """x/y restricted to the pixels whose centres lie in a bounding box in the cube's CRS.
+def _narrow_spatial(
+    ctx: RuleContext, cube: CubeType, extent: Any, argument: str, empty_error: bool = True
+) -> CubeType:
+    """x/y restricted to the pixels whose centres lie in a bounding box in the cube's CRS,
+    and a vertical (z) dimension with labels to those in [``base``, ``height``].
 
     The pixel-centre rule is :func:`pgc.grid.window_for_bbox`, shared with the readers; a
     box in another CRS is first transformed to the cube's (:func:`pgc.grid.bbox_in_crs`),
-    as the readers do.
+    as the readers do. Where the box cannot be placed on the grid (no CRS, no extent), x and
+    y have an unknown size. ``empty_error``: NoDataAvailable when no pixel is left (the
+    loads; the filters name no error and leave dimensions without labels).
     """
-    if not isinstance(extent, dict) or not {"west", "south", "east", "north"} <= set(extent):
+    if cube.unknown_dimensions or not isinstance(extent, dict):
         return cube
+    if not {"west", "south", "east", "north"} <= set(extent):
+        return cube
+    cube = _narrow_vertical(cube, extent)
     box = tuple(_num(extent[k]) for k in ("west", "south", "east", "north"))
     crs = str(extent.get("crs", 4326)).replace("EPSG:", "")
     xs, ys = cube.of_type("spatial", "x"), cube.of_type("spatial", "y")
-    if None in box or not xs or not ys or cube.unknown_dimensions:
-        return cube
+    if None in box or not xs or not ys:
+        return _sizeless_planar(cube)
     x, y = xs[0], ys[0]
     if not all(_on_grid(d) and d.crs is not None for d in (x, y)) or x.crs != y.crs:
-        return cube
+        return _sizeless_planar(cube)
     if x.crs != crs:
         try:
             box = bbox_in_crs(box, crs, x.crs)  # type: ignore[arg-type]
         except OutsideCrs as exc:
             ctx.error("ProcessParameterInvalid", f"The {argument} {exc}", argument)
             return cube
-        except Exception:  # noqa: BLE001 - an unknown CRS: keep the upper bound
-            return cube
+        except Exception:  # noqa: BLE001 - an unknown CRS: the size is not known
+            return _sizeless_planar(cube)
     x_extent = (float(x.extent[0]), float(x.extent[1]))  # type: ignore[index]
     y_extent = (float(y.extent[0]), float(y.extent[1]))  # type: ignore[index]
     dx, dy = float(x.step), float(y.step)  # type: ignore[arg-type]
     bbox = (box[0], box[1], box[2], box[3])
     cols = window_for_bbox(x_extent, y_extent, dx, bbox)  # type: ignore[arg-type]
     rows = window_for_bbox(x_extent, y_extent, dy, bbox)  # type: ignore[arg-type]
-    if cols.x1 <= cols.x0 or rows.y1 <= rows.y0:
+    if (cols.x1 <= cols.x0 or rows.y1 <= rows.y0) and empty_error:
         ctx.error(
             "NoDataAvailable",
             f"The {argument} holds no pixel centre of the data (x {x.extent}, y {y.extent} "
             f"in EPSG:{x.crs}).",
             argument,
         )
-    x_new = (x_extent[0] + cols.x0 * dx, x_extent[0] + cols.x1 * dx)
-    y_new = (y_extent[1] - rows.y1 * dy, y_extent[1] - rows.y0 * dy)
+    nx, ny = round((x_extent[1] - x_extent[0]) / dx), round((y_extent[1] - y_extent[0]) / dy)
+    c0, c1 = min(cols.x0, nx), min(cols.x1, nx)  # a box beyond the grid: no column
+    r0, r1 = min(rows.y0, ny), min(rows.y1, ny)
+    x_new = (x_extent[0] + c0 * dx, x_extent[0] + c1 * dx)
+    y_new = (y_extent[1] - r1 * dy, y_extent[1] - r0 * dy)
     cube = cube.with_dimension(replace(x, extent=x_new))
     return cube.with_dimension(replace(y, extent=y_new))
+
+
+def _narrow_to_geometries(
+    ctx: RuleContext, cube: CubeType, argument: str, empty_error: bool
+) -> CubeType:
+    """x/y restricted to the pixels whose centres lie in the bounding box of the GeoJSON
+    geometries of ``argument`` (WGS 84) brought into the cube's CRS, as the executor places
+    them (:func:`pgc.grid.geometries_bounds`), widened by half a pixel where points or lines
+    select their closest pixel centres beyond it. No geometry: no pixel (``empty_error``:
+    NoDataAvailable). Unknown sizes where the geometries are not a GeoJSON literal."""
+    items = _geojson_geometries(ctx.literal(argument))
+    xs, ys = cube.of_type("spatial", "x"), cube.of_type("spatial", "y")
+    if cube.unknown_dimensions or not xs or not ys:
+        return cube
+    x, y = xs[0], ys[0]
+    if items is None or x.crs is None:
+        return _sizeless_planar(cube)
+    try:
+        box, reach = geometries_bounds(items, "4326", x.crs)
+    except ValueError:  # the executor says what is wrong with them
+        return _sizeless_planar(cube)
+    if box is None:
+        if empty_error:
+            ctx.error("NoDataAvailable", f"The geometries of {argument} are empty.", argument)
+        return _no_pixels(cube, x, y)
+    if reach and isinstance(x.step, int | float) and isinstance(y.step, int | float):
+        hx, hy = x.step / 2, y.step / 2
+        box = (box[0] - hx, box[1] - hy, box[2] + hx, box[3] + hy)
+    keys = ("west", "south", "east", "north")
+    extent = {**dict(zip(keys, box, strict=True)), "crs": x.crs}
+    return _narrow_spatial(ctx, cube, extent, argument, empty_error)
+
+
+def _only_polygons(ctx: RuleContext, geojson: Any, argument: str) -> None:
+    """The definition's GeoJSON spatial extents: "A Polygon or MultiPolygon geometry, a
+    Feature with a Polygon or MultiPolygon geometry, or a FeatureCollection ..." (empty
+    geometries are ignored)."""
+    for geometry in _geojson_geometries(geojson) or []:
+        kind = geometry.get("type")
+        empty = not geometry.get("coordinates") and kind != "GeometryCollection"
+        if kind not in ("Polygon", "MultiPolygon") and not empty:
+            ctx.error(
+                "ProcessParameterInvalid",
+                f"The {argument} must be polygons; it has a {echo(str(kind))}.",
+                argument,
+            )
+
+
+def _geojson_geometries(geojson: Any) -> list[dict] | None:
+    """The geometries of a GeoJSON geometry, Feature or FeatureCollection (a Feature without
+    a geometry: none), or None when it is not one of those."""
+    if not isinstance(geojson, dict) or "west" in geojson:
+        return None
+    kind = geojson.get("type")
+    features = geojson.get("features") if kind == "FeatureCollection" else [geojson]
+    if not isinstance(features, list):
+        return None
+    out = []
+    for item in features:
+        if not isinstance(item, dict):
+            return None
+        geometry = item.get("geometry") if item.get("type") == "Feature" else item
+        if geometry is None:
+            continue
+        if not isinstance(geometry, dict):
+            return None
+        out.append(geometry)
+    return out
+
+
+def _no_pixels(cube: CubeType, x: Dimension, y: Dimension) -> CubeType:
+    """``cube`` whose x and y have no pixel left."""
+    if x.extent is None or y.extent is None:
+        return _sizeless_planar(cube)
+    cube = cube.with_dimension(replace(x, extent=(x.extent[0], x.extent[0])))
+    return cube.with_dimension(replace(y, extent=(y.extent[1], y.extent[1])))
+
+
+def _sizeless_planar(cube: CubeType) -> CubeType:
+    """``cube`` whose x and y keep some of their pixels, which is not known statically."""
+    for dim in cube.of_type("spatial"):
+        if dim.axis in ("x", "y"):
+            cube = cube.with_dimension(replace(dim, labels=None, extent=None))
+    return cube
+
+
+def _narrow_vertical(cube: CubeType, extent: dict) -> CubeType:
+    """A z dimension's labels in [``base``, ``height``] (null: no bound), where known."""
+    base, height = _num(extent.get("base")), _num(extent.get("height"))
+    if base is None and height is None:
+        return cube
+    for dim in cube.of_type("spatial", "z"):
+        if dim.labels is None or not all(_num(v) is not None for v in dim.labels):
+            cube = cube.with_dimension(replace(dim, labels=None, extent=None))
+            continue
+        kept = tuple(
+            v for v in dim.labels
+            if (base is None or _num(v) >= base) and (height is None or _num(v) <= height)
+        )  # fmt: skip
+        cube = cube.with_dimension(replace(dim, labels=kept))
+    return cube
 
 
 def _on_grid(dim: Dimension) -> bool:

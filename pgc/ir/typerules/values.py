@@ -34,7 +34,6 @@ from .base import (
     _labels,
     _num,
     _present,
-    _str,
     echo,
     replace,
     rule,
@@ -80,10 +79,18 @@ rule("arccos", "arcosh", "arcsin", "arctan", "arsinh", "artanh", "cos", "cosh", 
 rule("exp")(_unary(closed=False, name="p"))
 
 
-@rule("add", "subtract", "multiply", "mod")
+@rule("add", "subtract", "multiply")
 def _integer_closed(ctx: RuleContext) -> Type:
     """Integers give integers; null when an operand may be null."""
     return _numeric(ctx, ["x", "y"], closed=True)
+
+
+@rule("mod")
+def _mod(ctx: RuleContext) -> Type:
+    """Integers give integers when the divisor is a literal other than 0: x mod 0 is an
+    infinity or NaN (the definition), no integer."""
+    y = _num(ctx.literal("y"))
+    return _numeric(ctx, ["x", "y"], closed=y is not None and y != 0)
 
 
 @rule("divide")
@@ -168,7 +175,8 @@ def _predicate(*names: str) -> Rule:
 
 
 rule("eq", "neq", "gt", "gte", "lt", "lte", "and", "or", "xor")(_predicate("x", "y"))
-rule("not", "between", "date_between")(_predicate("x"))
+rule("not", "between")(_predicate("x"))
+rule("date_between")(_predicate("x", "min", "max"))  # no-data bounds: no-data too
 rule("text_begins", "text_contains", "text_ends")(_predicate("data"))
 
 
@@ -185,16 +193,14 @@ def _if(ctx: RuleContext) -> Type:
 
 @rule("date_shift")
 def _date_shift(ctx: RuleContext) -> Type:
-    """A date stays a date for whole days and longer; otherwise a date-time."""
-    unit = _str(ctx, "unit")
+    """A date stays a date and a date-time a date-time, whatever the unit (the definition:
+    "If a time component was given in the parameter date, the time component is returned
+    with the date"; its examples shift the date 2018-01-01 by 25 hours to 2018-01-02)."""
     date = ctx.literal("date")
     kinds = _scalar_kinds(ctx.type("date")) or frozenset()
-    is_date = (isinstance(date, str) and len(date.strip()) == 10) or kinds == {"date"}
-    is_datetime = (isinstance(date, str) and len(date.strip()) > 10) or kinds == {"datetime"}
-    whole_days = unit in ("day", "week", "month", "year")
-    if is_date and whole_days:
+    if (isinstance(date, str) and len(date.strip()) == 10) or kinds == {"date"}:
         return ScalarType.of("date")
-    if is_datetime or (is_date and unit is not None):
+    if (isinstance(date, str) and len(date.strip()) > 10) or kinds == {"datetime"}:
         return ScalarType.of("datetime")
     return ScalarType.of("date", "datetime")
 
@@ -370,10 +376,11 @@ def _quantiles(ctx: RuleContext) -> Type:
 
 
 def _ascending(numbers: list[float | None]) -> bool | None:
-    """Whether the numbers strictly ascend; None when one is not a number."""
+    """Whether the numbers are in ascending order (a repeated one is the schema's
+    uniqueItems, ProcessParameterInvalid); None when one is not a number."""
     if any(n is None for n in numbers):
         return None
-    return all(a < b for a, b in zip(numbers, numbers[1:], strict=False))  # type: ignore[operator]
+    return all(a <= b for a, b in zip(numbers, numbers[1:], strict=False))  # type: ignore[operator]
 
 
 @rule("cummax", "cummin", "cumsum", "cumproduct")
