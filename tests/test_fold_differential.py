@@ -114,6 +114,7 @@ def cases():
 @example(("absolute", {"x": 2**53 + 1}))  # the same for absolute and sgn
 @example(("round", {"x": 25, "p": -1}))  # integers round exactly, half to even: 20
 @example(("ceil", {"x": 2**53 + 1}))  # the reference's ceil went through float64
+@example(("linear_scale_range", {"x": 0, "inputMin": 1, "inputMax": 0, "outputMax": 2**54 - 1}))
 @example(("linear_scale_range", {"x": 280, "inputMin": 0, "inputMax": 250, "outputMax": 255}))
 def test_fold_gives_the_references_value(case):
     check(*case)

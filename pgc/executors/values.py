@@ -198,6 +198,10 @@ def stack(items: list) -> CubeArray:
 
 
 DIMENSION_TYPE = "openeo:type"  # attribute of a dimension's coordinate: its openEO type
+# names that say a dimension is spatial when its type was not said
+SPATIAL_NAMES = frozenset(
+    {"x", "y", "z", "lon", "lat", "longitude", "latitude", "easting", "northing"}
+)
 
 
 def dimension_type(cube: Cube, dim: str) -> str:
@@ -207,7 +211,8 @@ def dimension_type(cube: Cube, dim: str) -> str:
     where it was said (a data cube from a test vector, a loader that knows it); xarray keeps
     coordinate attributes through selection, arithmetic, renaming and concatenation. Without
     it, the type follows from the labels and the name: dates are temporal, ``bands`` is
-    bands, ``x``/``y``/``z`` are spatial, ``geometry`` is geometry, anything else is other.
+    bands, ``x``, ``y``, ``z``, ``lat``, ``lon`` ... are spatial, ``geometry`` is geometry,
+    anything else is other.
 
     >>> c = Cube(xr.DataArray([1.0], dims=["when"], coords={"when": ["2020-01"]}), True)
     >>> dimension_type(c, "when")
@@ -224,7 +229,7 @@ def dimension_type(cube: Cube, dim: str) -> str:
             return "temporal"
     if dim == "bands":
         return "bands"
-    if dim in ("x", "y", "z"):
+    if dim in SPATIAL_NAMES:
         return "spatial"
     if dim == "geometry":
         return "geometry"

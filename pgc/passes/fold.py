@@ -157,6 +157,7 @@ def _linear_scale_range(x=None, inputMin=None, inputMax=None, outputMin=0, outpu
     lo, hi, a, b = (_num(v) for v in (inputMin, inputMax, outputMin, outputMax))
     if hi == lo:
         raise _NoFold
+    x, lo, hi, a, b = (float(v) for v in (x, lo, hi, a, b))  # in float64, as the reference
     x = builtin_min(builtin_max(x, builtin_min(lo, hi)), builtin_max(lo, hi))  # clipped first
     y = ((x - lo) / (hi - lo)) * (b - a) + a
     return builtin_min(builtin_max(y, builtin_min(a, b)), builtin_max(a, b))  # never outside
