@@ -685,9 +685,9 @@ def _vector_pair(call: Call, a: Cube, b: Cube) -> tuple[Cube, dict | None]:
 def _base_types(shapes: list) -> set[str]:
     """The base geometry types (Point, LineString, Polygon) of shapely geometries: a multi
     geometry is its base type; empty geometries have none."""
-    from .ref_vector import _simple_parts
+    from .spatial import simple_parts
 
-    kinds = {part.geom_type for s in shapes for part in _simple_parts(s)}
+    kinds = {part.geom_type for s in shapes for part in simple_parts(s)}
     return {"LineString" if k == "LinearRing" else k for k in kinds}
 
 

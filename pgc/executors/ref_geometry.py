@@ -18,12 +18,12 @@ from .ref_vector import (
     _geometry_dimension,
     _invalid,
     _shape,
-    _simple_parts,
     _transform,
     _vector_argument,
     _with_features,
 )
 from .reference import Call, implements
+from .spatial import simple_parts
 from .values import Cube
 
 MAX_POINTS = 1_000_000  # points one call may make: the graph comes from untrusted users
@@ -148,7 +148,7 @@ def _random_points(shape: Any, count: int, rng: np.random.Generator) -> np.ndarr
     highest dimension: polygons (with area), else lines (with length), else points."""
     import shapely
 
-    parts = _simple_parts(shapely.make_valid(shape) if not shape.is_valid else shape)
+    parts = simple_parts(shapely.make_valid(shape) if not shape.is_valid else shape)
     polygons = [p for p in parts if p.geom_type == "Polygon" and p.area > 0]
     if polygons:
         return _random_in_polygons(polygons, count, rng)
@@ -201,7 +201,7 @@ def _vector_to_regular_points(call: Call) -> Cube:
 def _regular_estimate(shape: Any, distance: float) -> float:
     """An upper bound of the number of regular points (to refuse huge requests first)."""
     total = 0.0
-    for part in _simple_parts(shape):
+    for part in simple_parts(shape):
         if part.geom_type == "Polygon":
             minx, miny, maxx, maxy = part.bounds
             total += (math.ceil((maxx - minx) / distance) + 1) * (
@@ -217,7 +217,7 @@ def _regular_points(shape: Any, distance: float) -> np.ndarray:
     import shapely
 
     samples = []
-    for part in _simple_parts(shape):
+    for part in simple_parts(shape):
         coords = shapely.get_coordinates(part)
         if part.geom_type == "Point":
             samples.append(coords)

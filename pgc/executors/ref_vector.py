@@ -228,20 +228,6 @@ def _geojson(geometry: Any) -> dict:
     return json.loads(shapely.to_geojson(geometry))
 
 
-def _simple_parts(geometry: Any) -> list:
-    """Points, line strings and polygons a geometry consists of (collections flattened)."""
-    out, stack = [], [geometry]
-    while stack:
-        g = stack.pop()
-        if g.is_empty:
-            continue
-        if hasattr(g, "geoms"):
-            stack.extend(reversed(list(g.geoms)))
-        else:
-            out.append(g)
-    return out
-
-
 # ---------------------------------------------------------------------------------------
 # Coordinate reference systems
 

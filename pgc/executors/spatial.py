@@ -117,7 +117,7 @@ def selected_pixels(grid: PixelGrid, geometry: Any) -> np.ndarray:
     mask = np.zeros(grid.shape, dtype=bool)
     if geometry.is_empty or 0 in grid.shape:
         return mask
-    parts = _parts(geometry)
+    parts = simple_parts(geometry)
     polygons = [p for p in parts if p.geom_type == "Polygon"]
     lines = [p for p in parts if p.geom_type in ("LineString", "LinearRing")]
     points = [p for p in parts if p.geom_type == "Point"]
@@ -134,15 +134,16 @@ def selected_pixels(grid: PixelGrid, geometry: Any) -> np.ndarray:
     return mask
 
 
-def _parts(geometry: Any) -> list:
-    """Points, lines and polygons of a geometry (multi-geometries flattened)."""
+def simple_parts(geometry: Any) -> list:
+    """Points, line strings and polygons a geometry consists of, in their order
+    (multi-geometries and collections flattened, empty parts left out)."""
     out, stack = [], [geometry]
     while stack:
         g = stack.pop()
         if g.is_empty:
             continue
         if hasattr(g, "geoms"):
-            stack.extend(g.geoms)
+            stack.extend(reversed(list(g.geoms)))
         else:
             out.append(g)
     return out
