@@ -3,6 +3,12 @@
 >>> import pgc
 >>> pgc.validate({"n": {"process_id": "pi", "arguments": {}, "result": True}}).ok
 True
+
+``pgc.validate(doc)`` checks structure and schemas without a catalog (mode
+"catalog-free"); ``pgc.validate(doc, catalog=pgc.data.catalog.default_catalog())`` also
+types the graph with the catalog's collections (mode "catalog": bands, dimensions, extents),
+as :mod:`pgc.validation` describes.
+
 >>> plan = pgc.compile({"n": {"process_id": "pi", "arguments": {}, "result": True}})
 >>> plan.to_openeo()["process_graph"]["n"]["arguments"]
 {'x': 3.141592653589793}
@@ -11,9 +17,10 @@ True
 import logging
 
 from .errors import Diagnostic, PgcError
-from .frontend import ValidationResult, validate
+from .frontend import ValidationResult
 from .limits import Limits
 from .specs import load_specs
+from .validation import validate
 
 __all__ = [
     "Diagnostic", "Limits", "PgcError", "Plan", "ValidationResult", "compile", "load_specs",

@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="limit on the nesting of JSON arrays and objects",
     )
     v.add_argument("--no-warnings", action="store_true", help="report errors only")
+    v.add_argument(
+        "--no-catalog",
+        action="store_true",
+        help="check structure and schemas only, for graphs whose collections pgc does not "
+        "have (by default the graph is also typed with pgc's catalog: bands, dimensions, "
+        "extents)",
+    )
     v.set_defaults(run=cmd_validate)
 
     c = sub.add_parser(
@@ -146,7 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
         "-o",
         "--output",
         metavar="OUT",
-        help="where to write what save_result saves (format from save_result)",
+        help="where to write what save_result saves, in its format (a suffix naming "
+        "another format, x.nc for GTiff, is an error); a graph without save_result is "
+        "written in the format the suffix names (.tif .nc .zarr .json .csv .geojson)",
     )
     r.add_argument(
         "--overwrite",
@@ -156,14 +165,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--preview", metavar="PNG", help="also write a quick-look PNG of the result")
     r.add_argument(
-        "--stats", action="store_true", help="report bytes read, time per stage and peak memory"
+        "--stats",
+        action="store_true",
+        help="report bytes read, time per stage, the kernels' compile and run time (numba) "
+        "and this run's peak memory",
     )
     r.add_argument(
         "--param",
         metavar="NAME=JSON",
         action="append",
         default=[],
-        help="a value for a graph parameter (repeatable)",
+        help="a value for a graph parameter (repeatable): JSON, or a bare word for a "
+        "string; checked before the run against the schema the process declares (or, "
+        "where it declares none, the arguments the parameter is passed to)",
     )
     r.add_argument(
         "--executor",
@@ -353,8 +367,8 @@ def _read_udps(paths: list[str]) -> list[Any]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .frontend import validate
     from .limits import Limits
+    from .validation import validate
 
     data, name = _read_input(args.file)
     specs = _load_specs(args.specs)
@@ -371,12 +385,23 @@ def cmd_validate(args: argparse.Namespace) -> int:
         limits = Limits().replace(**changes)
     except ValueError as exc:
         raise _UsageError(str(exc)) from None
+    catalog = None
+    if not args.no_catalog:  # typed with pgc's collections, as explain and run see them
+        from .data.catalog import default_catalog
+
+        catalog = default_catalog()
     result = validate(
-        data, specs=specs, user_processes=_read_udps(args.udp), limits=limits, name=name
+        data,
+        catalog=catalog,
+        specs=specs,
+        user_processes=_read_udps(args.udp),
+        limits=limits,
+        name=name,
     )
     shown = result.errors if args.no_warnings else result.diagnostics
     if args.json:
-        out = {"errors": [d.to_openeo() for d in result.errors]}
+        out: dict[str, Any] = {"mode": result.mode}
+        out["errors"] = [d.to_openeo() for d in result.errors]
         if not args.no_warnings:
             out["warnings"] = [d.to_openeo() for d in result.warnings]
         print(json.dumps(out, indent=2, ensure_ascii=False))
@@ -384,6 +409,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for d in shown:
             print(format_diagnostic(d, result.source))
         print(_summary(result, name))
+    if any(d.code == "Internal" for d in result.errors):  # pgc's bug, not the graph's
+        return EXIT_INTERNAL
     return EXIT_OK if result.ok else EXIT_INVALID
 
 
@@ -526,7 +553,8 @@ def _dask_options(args: argparse.Namespace, executor: str):
         return
     from .executors.chunked import DaskOptions
 
-    options = DaskOptions(chunk=args.chunk, progress=sys.stderr.isatty())
+    # dask's own bar, on the terminal and never with --json, as pgc run's bar
+    options = DaskOptions(chunk=args.chunk, progress=_shows_progress(args))
     if not args.dask:
         yield options
         return
@@ -568,8 +596,6 @@ def _read_options(folders: list[str]) -> dict:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    import resource
-
     from .errors import PgcError
     from .frontend.source import Source
     from .limits import Limits
@@ -580,7 +606,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     specs = _load_specs(args.specs)
     try:
         parse_pipeline(args.pipeline)
-        parameters = dict(_parameter(p) for p in args.param)
+        parameters = _parameters(args.param)
     except ValueError as exc:
         raise _UsageError(str(exc)) from None
     executor = "dask" if args.dask else args.executor
@@ -591,11 +617,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         limits = Limits().replace(**{k: v for k, v in budget.items() if v is not None})
     except ValueError as exc:
         raise _UsageError(str(exc)) from None
+    memory = _PeakMemory() if args.stats else None  # from here: this run's own
+    progress = _progress_bar(args)
     try:
         with _dask_options(args, executor) as dask:
             result = execute(
                 data,
-                progress=_progress_bar if sys.stderr.isatty() else None,
+                progress=progress,
                 parameters=parameters,
                 pipeline=args.pipeline,
                 specs=specs,
@@ -612,6 +640,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 limits=limits,
             )
     except PgcError as exc:
+        if progress is not None:
+            progress.close()
         source = Source(name, data.decode("utf-8", "replace"))
         if args.json:
             errors = [source.place(d).to_openeo() for d in exc.diagnostics]
@@ -622,13 +652,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_INTERNAL if exc.code == "Internal" else EXIT_INVALID
     except OutputError as exc:
         raise _UsageError(str(exc)) from None
-    if args.output and not result.outputs:
-        raise _UsageError("the graph has no save_result node: nothing to write")
-    if not result.outputs:
+    finally:
+        if progress is not None:
+            progress.close()
+    _print_warnings(result.warnings, Source(name, data.decode("utf-8", "replace")), args.json)
+    if not result.outputs:  # with -o, a graph without save_result is written as -o says
         print(json.dumps(_jsonable(result.value)))
     elif args.output:
-        for path, (cube, fmt, _) in zip(result.written, result.outputs, strict=True):
-            print(f"wrote {path} ({fmt}; {_shape(cube)})")
+        stored = result.stored or [None] * len(result.written)
+        for path, (cube, fmt, _), how in zip(result.written, result.outputs, stored, strict=True):
+            print(f"wrote {path} ({_written(cube, fmt, how)})")
     else:
         for cube, fmt, _ in result.outputs:
             print(f"result ({fmt}; {_shape(cube)}); give -o OUT to write it")
@@ -650,47 +683,209 @@ def cmd_run(args: argparse.Namespace) -> int:
         from .ir.types import format_bytes
 
         timings = result.timings
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         if args.dask:  # the reads ran in the workers' processes, which keep their own counts
             print("bytes read: not counted here (the cluster's workers read)")
         else:
             print(f"bytes read: {format_bytes(result.bytes_read)} ({result.bytes_read} B)")
         print("time: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in timings.items()))
-        print(f"peak memory: {format_bytes(peak)}")
+        print(f"peak memory: {memory.report()}")
         if executor == "dask":  # kernels run in the chunks' tasks, which do not book them
             print("kernels: run per chunk in dask's tasks (their times are in 'run'/'write')")
         elif result.kernels is not None:
             k = result.kernels
             print(
                 f"kernels: {len(k.kernels)} run, compile (or load from the cache) "
-                f"{k.compile_seconds * 1000:.0f} ms, run {k.run_seconds * 1000:.1f} ms"
+                f"{_milliseconds(k.compile_seconds)}, run {_milliseconds(k.run_seconds)}"
             )
     return EXIT_OK
 
 
+def _milliseconds(seconds: float) -> str:
+    """A duration with the digits that mean something: ``412 ms``, ``3.1 ms``, ``42 µs``
+    (a kernel over 10 000 pixels runs in microseconds, which ``0.0 ms`` hid)."""
+    ms = seconds * 1000
+    if ms >= 10 or ms == 0:
+        return f"{ms:.0f} ms"
+    return f"{ms:.1f} ms" if ms >= 1 else f"{ms * 1000:.0f} µs"
+
+
+def _print_warnings(warnings: list, source: Any, as_json: bool) -> None:
+    """Warnings of a run that went ahead (a ``--param`` the graph does not use), on stderr:
+    stdout holds the result."""
+    if not warnings:
+        return
+    if as_json:
+        listed = [source.place(d).to_openeo() for d in warnings]
+        print(json.dumps({"warnings": listed}, ensure_ascii=False), file=sys.stderr)
+        return
+    for d in warnings:
+        print(format_diagnostic(source.place(d), source), file=sys.stderr)
+
+
+def _written(value: Any, fmt: str, storage: Any) -> str:
+    """What a written output holds: ``GTiff; t:1 × y:500 × x:500; uint16, no-data 0``
+    (the stored dtype says why when it is wider than the values, issue 18)."""
+    from .executors.values import Cube
+
+    parts = [fmt, _shape(value) if isinstance(value, Cube) else "a value"]
+    return "; ".join([*parts, storage.describe()] if storage is not None else parts)
+
+
 def _shape(cube: Any) -> str:
-    return " x ".join(f"{d} {n}" for d, n in cube.data.sizes.items())
+    """A cube's dimensions and sizes as people read them: ``t:1 × y:500 × x:500``."""
+    return " × ".join(f"{d}:{n}" for d, n in cube.data.sizes.items())
 
 
-def _progress_bar(done: int, total: int, process_id: str) -> None:
-    """A one-line progress bar on the terminal (only when stderr is one)."""
-    width = 30
-    filled = width * done // max(total, 1)
-    label = f" {process_id}" if process_id else " done"
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}{label:<30}")
-    if done == total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
+class _ProgressBar:
+    """A one-line progress bar on stderr, drawn only once a run has taken ``delay`` seconds
+    (a quick run prints nothing, issue 18). ``pgc run`` makes one only when stderr is a
+    terminal and not with ``--json``. Called as the executor's ``progress(done, total,
+    process_id)`` before each node of the top graph, so it moves when a node starts."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: Any = None, delay: float = 1.0, clock: Any = None):
+        import time
+
+        self.stream = stream if stream is not None else sys.stderr
+        self.delay = delay
+        self.clock = clock or time.monotonic
+        self.start = self.clock()
+        self.drawn = False  # a line is on the terminal that close() must end
+
+    def __call__(self, done: int, total: int, process_id: str) -> None:
+        if not self.drawn and self.clock() - self.start < self.delay:
+            return
+        filled = self.WIDTH * done // max(total, 1)
+        label = f" {process_id}" if process_id else " done"
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        self.stream.write(f"\r[{bar}] {done}/{total}{label:<30}")
+        self.drawn = True
+        if done == total:
+            self.close()
+        else:
+            self.stream.flush()
+
+    def close(self) -> None:
+        """End the bar's line (a run that failed half way too), so what follows starts on
+        a line of its own."""
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.drawn = False
+
+
+def _shows_progress(args: argparse.Namespace) -> bool:
+    """Whether ``pgc run`` draws progress: on a terminal only, never with ``--json`` (a
+    program reads that output)."""
+    return not getattr(args, "json", False) and sys.stderr.isatty()
+
+
+def _progress_bar(args: argparse.Namespace) -> _ProgressBar | None:
+    """The progress bar of ``pgc run`` (:func:`_shows_progress`), or None."""
+    return _ProgressBar(sys.stderr) if _shows_progress(args) else None
+
+
+class _PeakMemory:
+    """This run's own peak memory for ``--stats`` (issue 18: ``ru_maxrss`` is the peak of
+    the process's whole life, and after ``exec`` it keeps the peak of the process that
+    started pgc: a run from a big Python process reported that process's memory).
+
+    On Linux, the kernel's high-water mark of this process's resident memory is reset when
+    the run starts (``5`` to ``/proc/self/clear_refs``, Linux 4.0+) and read when it ends
+    (``VmHWM``): the peak resident memory of the whole process during the run, Python,
+    numpy, GDAL and numba alike, which :meth:`report` gives with the growth over the
+    resident memory at the start. Elsewhere, :mod:`tracemalloc` from the start: the peak of
+    what Python and numpy allocated during the run, not GDAL's or numba's own buffers.
+    Neither counts dask.distributed workers, which are other processes."""
+
+    def __init__(self) -> None:
+        self.start_rss = self._status("VmRSS")
+        self.started_tracing = False
+        if self.start_rss is not None:
+            try:
+                with open("/proc/self/clear_refs", "w") as f:
+                    f.write("5")
+                return
+            except OSError:
+                self.start_rss = None
+        import tracemalloc
+
+        self.started_tracing = not tracemalloc.is_tracing()
+        if self.started_tracing:
+            tracemalloc.start()
+        tracemalloc.reset_peak()
+
+    @staticmethod
+    def _status(key: str) -> int | None:
+        """A size in bytes from /proc/self/status; None where there is none."""
+        try:
+            with open("/proc/self/status", encoding="ascii") as f:
+                for line in f:
+                    if line.startswith(key + ":"):
+                        return int(line.split()[1]) * 1024  # kB
+        except (OSError, ValueError, IndexError):
+            pass
+        return None
+
+    def report(self) -> str:
+        from .ir.types import format_bytes
+
+        if self.start_rss is not None:
+            peak = self._status("VmHWM") or 0
+            grown = max(0, peak - self.start_rss)
+            return (
+                f"{format_bytes(peak)} resident at most during the run "
+                f"({format_bytes(grown)} more than the {format_bytes(self.start_rss)} "
+                "at its start)"
+            )
+        import tracemalloc
+
+        _, peak = tracemalloc.get_traced_memory()
+        if self.started_tracing:
+            tracemalloc.stop()
+        return f"{format_bytes(peak)} allocated by Python and numpy at most (tracemalloc)"
+
+
+# A value after --param that means to be an object, an array or a quoted string but is not
+# valid JSON: a usage error, never read as a string (a bbox mistyped by the shell's quoting
+# became the string "{west: 1}", and the load then ignored it and read the whole tile)
+_JSON_STARTS = ("{", "[", '"')
 
 
 def _parameter(text: str) -> tuple[str, Any]:
+    """``NAME=JSON`` of ``--param``: the value is JSON; a bare word that is not JSON is a
+    string (``--param method=near``), but a value that starts like an object, an array or
+    a quoted string must parse. ValueError (a usage error) names the parameter."""
     name, sep, value = text.partition("=")
     if not sep or not name:
         raise ValueError(f"--param needs NAME=JSON, got {text!r}")
+    if not value.strip():
+        raise ValueError(f"--param {name}= has no value (an empty string is {name}='\"\"')")
     try:
         return name, json.loads(value)
-    except ValueError:
-        return name, value  # a bare string
+    except RecursionError:
+        raise ValueError(f"--param {name}: the value nests too deeply") from None
+    except ValueError as exc:
+        if value.lstrip().startswith(_JSON_STARTS):
+            raise ValueError(
+                f"--param {name}: the value is not valid JSON ({exc}); objects, arrays and "
+                "quoted strings must be JSON (quote the whole value for the shell: "
+                f"--param '{name}={{\"west\": ...}}')"
+            ) from None
+        return name, value  # a bare word: a string
+
+
+def _parameters(texts: list[str]) -> dict[str, Any]:
+    """The values of every ``--param``; a name given twice is a usage error (the first
+    value would be dropped without a word)."""
+    values: dict[str, Any] = {}
+    for text in texts:
+        name, value = _parameter(text)
+        if name in values:
+            raise ValueError(f"--param {name} is given twice")
+        values[name] = value
+    return values
 
 
 def _jsonable(value: Any) -> Any:
@@ -805,11 +1000,18 @@ def format_diagnostic(d, source) -> str:
 
 def _summary(result, name: str) -> str:
     n_err, n_warn = len(result.errors), len(result.warnings)
+    # which validation ran (issue 18): catalog-free leaves collections, bands, dimensions
+    # and extents unchecked, and a user must not read "valid" as more than it is
+    mode = f"; mode: {result.mode}"
+    if result.mode == "catalog-free":
+        mode += " (collections, bands, dimensions and extents not checked)"
     if not n_err:
         extra = f" ({n_warn} warning{'s' if n_warn != 1 else ''})" if n_warn else ""
-        return f"{name}: valid{extra}"
-    return f"{name}: invalid: {n_err} error{'s' if n_err != 1 else ''}" + (
-        f", {n_warn} warning{'s' if n_warn != 1 else ''}" if n_warn else ""
+        return f"{name}: valid{extra}{mode}"
+    return (
+        f"{name}: invalid: {n_err} error{'s' if n_err != 1 else ''}"
+        + (f", {n_warn} warning{'s' if n_warn != 1 else ''}" if n_warn else "")
+        + mode
     )
 
 

@@ -34,6 +34,8 @@ class Plan:
     pipeline: list[str]
     diagnostics: list[Diagnostic] = field(default_factory=list)  # warnings
     timings: dict[str, float] = field(default_factory=dict)
+    # id, summary, description, parameters, returns of the process object compiled
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def text(self, types: bool = True) -> str:
         return print_graph(self.graph, types=types)
@@ -41,7 +43,7 @@ class Plan:
     def to_openeo(self) -> dict:
         from .ir.raising import to_openeo
 
-        return to_openeo(self.graph)
+        return to_openeo(self.graph, metadata=self.metadata)
 
     def bytes_read(self, graph: Graph | None = None) -> int | None:
         """Estimated bytes the loads of ``graph`` read (None when a size is unknown)."""
@@ -145,7 +147,8 @@ def _compile(
     document, pipeline, specs, catalog, user_processes, limits, name, verify, trusted_ir
 ) -> Plan:
     from .data.catalog import default_catalog
-    from .frontend.lower import lower
+    from .frontend.inline import inline_user_processes
+    from .frontend.lower import lower, process_metadata
     from .frontend.validate import validate
 
     timings: dict[str, float] = {}
@@ -155,6 +158,7 @@ def _compile(
     start = time.perf_counter()
     warnings: list[Diagnostic] = []
     graph = None
+    metadata: dict[str, Any] = {}
     if isinstance(document, bytes | bytearray):
         document = bytes(document).decode("utf-8", "replace")
     limits = limits or Limits()
@@ -172,8 +176,13 @@ def _compile(
             raise PgcError(result.errors)
         warnings = result.warnings
         start = time.perf_counter()
-        graph = lower(result, specs)
+        graph = lower(result, specs, _by_id(user_processes))
+        metadata = process_metadata(result)
         timings["lower"] = time.perf_counter() - start
+    if user_processes:  # calls of user-defined processes become the graphs they call
+        start = time.perf_counter()
+        graph = inline_user_processes(graph, _by_id(user_processes), specs, limits)
+        timings["inline"] = time.perf_counter() - start
     env = Environment(
         specs,
         catalog if catalog is not None else default_catalog(),
@@ -195,7 +204,7 @@ def _compile(
     over = check_budget(optimized, limits)  # what will run, after filters moved into loads
     if over:
         raise PgcError(over)
-    return Plan(optimized, typed, log, names, warnings, timings)
+    return Plan(optimized, typed, log, names, warnings, timings, metadata)
 
 
 _BRACKETS = re.compile(r"[()\[\]{}]")

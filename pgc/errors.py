@@ -12,7 +12,9 @@ by one; :class:`PgcError` carries a whole list when an API must raise.
 
 from __future__ import annotations
 
+import difflib
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -107,6 +109,42 @@ def short(value: object) -> str:
 def echo(value: object) -> str:
     """Like :func:`short`, and strings in quotes: ``'B04'``."""
     return f"'{short(value)}'" if isinstance(value, str) else short(value)
+
+
+def did_you_mean(word: object, candidates: Iterable[object], n: int = 1) -> str | None:
+    """The hint for a misspelt name: the (up to ``n``) ``candidates`` closest to ``word``,
+    or None when none is close. One helper for every name a user types (processes,
+    parameters, node ids, bands, formats), so all hints read alike. Case is ignored when
+    matching (``NIR`` finds ``nir``: a ratio on case-sensitive text would find nothing), the
+    candidates are named as they are spelt, and equally close ones in the order given.
+
+    >>> did_you_mean("ndvl", ["ndvi", "ndwi", "add"])
+    "did you mean 'ndvi'?"
+    >>> did_you_mean("B4", ["B04", "B05", "red"], n=3)
+    "did you mean 'B04'?"
+    >>> did_you_mean("xyz", ["ndvi"]) is None
+    True
+    """
+    if not isinstance(word, str):
+        return None
+    folded: dict[str, str] = {}  # lower case -> the first candidate spelt so
+    for candidate in candidates:
+        if isinstance(candidate, str):
+            folded.setdefault(candidate.lower(), candidate)
+    matcher = difflib.SequenceMatcher(b=word.lower())
+    scored = []
+    for index, candidate in enumerate(folded):
+        matcher.set_seq1(candidate)
+        if matcher.real_quick_ratio() >= 0.6 and matcher.quick_ratio() >= 0.6:
+            score = matcher.ratio()
+            if score >= 0.6:  # difflib's cutoff for "close"
+                scored.append((-score, index, candidate))
+    close = [candidate for _, _, candidate in sorted(scored)[: max(1, n)]]  # ties: given order
+    if not close:
+        return None
+    names = [echo(folded[c]) for c in close]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    return f"did you mean {listed}?"
 
 
 LOG = logging.getLogger("pgc")

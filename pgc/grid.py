@@ -149,3 +149,23 @@ def _transformed(geometry: dict, src_crs: str, dst_crs: str) -> dict:
     from rasterio.warp import transform_geom  # lazily: a heavy import
 
     return transform_geom(_crs(src_crs), _crs(dst_crs), geometry)
+
+
+def resampled_size(extent: float, resolution: float) -> int:
+    """The pixels along one axis of ``resample_spatial``'s new grid: ``ceil(extent /
+    resolution)``, at least one; the one rule for x and y, in the type rules and in the
+    reference executor (which the numba and dask executors run for this process).
+
+    The definition anchors the new grid at a corner of the cube's extent (``align``); it
+    covers the whole extent, the last pixel reaching past the far edge when the extent is
+    not a whole number of pixels, so no input pixel is dropped. Python's ``round`` (half to
+    even) dropped the last column at 142.5 while keeping the last row at 170.6 (issue 18).
+    Covering is what rasterio's ``calculate_default_transform`` does (pgc's reprojection
+    branch of the process uses it) and what ``gdalwarp -tap`` gives; ``gdalwarp -tr`` alone
+    rounds half up, which agrees at .5. Float noise (``1000.0000000001 / 10``) is rounded
+    away at 1e-9 of a pixel first, as :mod:`pgc.grid` does.
+
+    >>> resampled_size(1425, 10), resampled_size(1705.5, 10), resampled_size(1000.0000000001, 10)
+    (143, 171, 100)
+    """
+    return max(1, math.ceil(round(abs(extent) / resolution, 9)))

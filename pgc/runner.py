@@ -13,6 +13,7 @@ import json
 import os
 import threading
 import time
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,12 +32,25 @@ class RunResult:
     kernels: Any = None  # numba executor: pgc.kernels.codegen.KernelStats
     saved_nodes: list[str] = field(default_factory=list)  # the save_result node of each output
     written: list[Path] = field(default_factory=list)  # what execute(output=...) wrote
+    # warnings about the parameter values (pgc.parameters), e.g. a name the graph never uses
+    warnings: list = field(default_factory=list)
+    # how each written raster file stores its values (pgc.data.storage.Storage; None for
+    # JSON, CSV, GeoJSON), aligned with ``written``
+    stored: list = field(default_factory=list)
 
     def write(self, path: str | Path, overwrite: bool = False) -> list[Path]:
         """Write what save_result saved to ``path`` (several results: numbered files). A
         target that exists is refused (:class:`OutputError`) unless ``overwrite``; even then
-        pgc replaces only files and Zarr stores, never another folder."""
-        return write_outputs(self.outputs, Path(path), overwrite=overwrite)
+        pgc replaces only files and Zarr stores, never another folder. A suffix naming
+        another format than save_result's (``x.nc`` for GTiff) is refused too."""
+        self.stored = []
+        return write_outputs(
+            self.outputs,
+            Path(path),
+            overwrite=overwrite,
+            integral=integral_outputs(self.plan, self.saved_nodes, len(self.outputs)),
+            stored=self.stored,
+        )
 
 
 class OutputError(ValueError):
@@ -44,14 +58,24 @@ class OutputError(ValueError):
 
 
 def write_outputs(
-    outputs: list, path: Path, dask: Any = None, *, overwrite: bool = False
+    outputs: list,
+    path: Path,
+    dask: Any = None,
+    *,
+    overwrite: bool = False,
+    integral: list[bool] | None = None,
+    stored: list | None = None,
 ) -> list[Path]:
     """Write ``outputs`` (cube, format, options) to ``path``, numbered when there are
     several; chunk by chunk for the dask executor's cubes (``dask``: its options). Every
     target is checked before anything is written: one that exists (a file, a folder that
-    is not empty) is refused unless ``overwrite`` (:mod:`pgc.data.safepaths`)."""
+    is not empty) is refused unless ``overwrite`` (:mod:`pgc.data.safepaths`); so is a
+    format that cannot hold its value, or a suffix that names another format.
+    ``integral``: per output, whether the types say its values are integers (stored as
+    integers where they fit, :mod:`pgc.data.storage`); ``stored``: a list that receives the
+    storage of each file written."""
     from .data.safepaths import UnsafeOutput, check_target, fresh_target
-    from .data.writers import writer_for
+    from .data.writers import check_suffix, check_writable, writer_for
 
     try:
         targets = [
@@ -60,30 +84,84 @@ def write_outputs(
         ]
     except ValueError as exc:  # a path with no name ("/") cannot be numbered
         raise OutputError(f"cannot write {path}: {exc}") from None
-    for target, (_, fmt, _) in zip(targets, outputs, strict=True):
+    for target, (cube, fmt, _) in zip(targets, outputs, strict=True):
         try:
             writer_for(fmt)
+            check_suffix(target, fmt)
+            check_writable(cube, fmt)
             check_target(target, overwrite)
         except KeyError:
             raise OutputError(f"cannot write {target}: pgc does not write {fmt!r}") from None
         except UnsafeOutput as exc:
             raise OutputError(str(exc)) from None
+        except ValueError as exc:
+            raise OutputError(f"cannot write {target}: {exc}") from None
     written = []
-    for target, (cube, fmt, options) in zip(targets, outputs, strict=True):
+    integral = integral or [False] * len(outputs)
+    for target, (cube, fmt, options), whole in zip(targets, outputs, integral, strict=True):
         try:
             fresh_target(target, overwrite)
             if dask is not None:
                 from .data.chunked_writing import write
 
-                write(cube, target, fmt, options, dask)
+                storage = write(cube, target, fmt, options, dask, whole)
             else:
-                writer_for(fmt)(cube, target, options)
+                storage = writer_for(fmt)(cube, target, options, whole)
         except KeyError:
             raise OutputError(f"cannot write {target}: pgc does not write {fmt!r}") from None
         except (ValueError, OSError) as exc:
             raise OutputError(f"cannot write {target}: {exc}") from None
         written.append(target)
+        if stored is not None:
+            stored.append(storage)
     return written
+
+
+def integral_outputs(plan: Any, nodes: list[str], count: int) -> list[bool]:
+    """Per output, whether the plan's types say its values are integers held as floats
+    (:func:`pgc.data.storage.integral_values`); ``nodes``: the save_result node of each;
+    none for a result written without save_result (the plan's result node then)."""
+    from .data.storage import integral_values
+
+    graph = getattr(plan, "graph", None)
+    if graph is None:
+        return [False] * count
+    if not nodes and graph.result is not None:
+        nodes = [graph.result] * count
+    flags = [integral_values(graph, node) for node in nodes[:count]]
+    return flags + [False] * (count - len(flags))
+
+
+def check_output_name(graph: Any, path: Path) -> None:
+    """Before running: :class:`OutputError` when ``path``'s suffix names another format
+    than a save_result node's (``x.nc`` for GTiff), or, for a graph without save_result,
+    names no format pgc writes (its result is then written as the suffix says)."""
+    from .data.writers import check_suffix, format_of_name
+    from .ir.nodes import Literal
+
+    saves = [node for _, node in graph.walk() if node.process_id == "save_result"]
+    try:
+        if not saves:
+            format_of_name(path)
+        for node in saves:
+            fmt = node.arg("format")
+            if isinstance(fmt, Literal) and isinstance(fmt.value, str):
+                check_suffix(path, fmt.value)
+    except ValueError as exc:
+        raise OutputError(f"cannot write {path}: {exc}") from None
+
+
+def implied_outputs(saved: list, value: Any, output: Path) -> list:
+    """What is written to ``output``: what save_result saved or, for a graph without
+    save_result, its result in the format ``output``'s suffix names (issue 18)."""
+    from .data.writers import format_of_name
+
+    if saved:
+        return saved
+    try:
+        return [(value, format_of_name(output), {})]
+    except ValueError as exc:
+        raise OutputError(f"cannot write {output}: {exc}") from None
 
 
 def execute(
@@ -125,7 +203,10 @@ def execute(
     ``executor="dask"`` reads and runs the kernels chunk by chunk with dask
     (:mod:`pgc.executors.chunked`; ``dask``: its ``DaskOptions``, e.g. a distributed client).
     ``output``: write what save_result saved there (:meth:`RunResult.write`; raises
-    :class:`OutputError`); the dask executor writes it chunk by chunk, never holding it whole,
+    :class:`OutputError`, before running for a suffix naming another format than
+    save_result's); a graph without save_result has its result written in the format the
+    suffix names (``.tif``, ``.nc``, ``.json`` ...: :func:`pgc.formats.format_for_suffix`),
+    and ``outputs`` holds it. The dask executor writes chunk by chunk, never holding it whole,
     and leaves ``outputs`` chunked (dask arrays) instead of computing them again. An
     ``output`` that exists (a file, a folder that is not empty) is refused unless
     ``overwrite=True``; even then pgc replaces only files and Zarr stores it could have
@@ -147,6 +228,10 @@ def execute(
     limits = limits if limits is not None else Limits()
     deadline = limits.deadline()
     plan = _plan(document, pipeline, catalog, specs, user_processes, name, limits)
+    with _boundary():  # before anything runs: a wrong value never reaches a process
+        cautions = _checked_parameters(
+            document, parameters, plan, specs, user_processes, limits, name
+        )
     context = RunContext(
         limits=limits,
         deadline=deadline,
@@ -170,8 +255,11 @@ def execute(
         from .executors.chunked import DaskOptions
 
         context.dask = dask if dask is not None else DaskOptions()
+    if output is not None:  # a wrong name fails before the run, not after it
+        check_output_name(plan.graph, Path(output))
     start = time.perf_counter()
     written: list[Path] = []
+    stored: list = []
     with gc_paused(), _boundary():
         value = run_graph(plan.graph, parameters, context)
         if context.dask is not None:  # the result computed; the saved cubes below
@@ -186,7 +274,15 @@ def execute(
         timings = dict(plan.timings, run=time.perf_counter() - start)
         if output is not None:  # the dask executor computes the saved cubes as it writes
             start = time.perf_counter()
-            written = write_outputs(context.saved, Path(output), context.dask, overwrite=overwrite)
+            context.saved = implied_outputs(context.saved, value, Path(output))
+            written = write_outputs(
+                context.saved,
+                Path(output),
+                context.dask,
+                overwrite=overwrite,
+                integral=integral_outputs(plan, context.saved_nodes, len(context.saved)),
+                stored=stored,
+            )
             timings["write"] = time.perf_counter() - start
     return RunResult(
         value,
@@ -197,7 +293,28 @@ def execute(
         context.kernel_stats,
         context.saved_nodes,
         written,
+        cautions,
+        stored=stored,
     )
+
+
+def _checked_parameters(document, values, plan, specs, user_processes, limits, name) -> list:
+    """The warnings about ``values`` (:func:`pgc.parameters.check_parameters`); raises
+    PgcError with the errors."""
+    from .errors import PgcError
+    from .parameters import check_parameters
+
+    if isinstance(user_processes, dict):
+        ids = set(user_processes)
+    else:
+        ids = {p.get("id") for p in user_processes or () if isinstance(p, dict)}
+    problems = check_parameters(
+        document, values, plan.initial, specs=specs, user_processes=ids, limits=limits, name=name
+    )
+    errors = [d for d in problems if d.is_error]
+    if errors:
+        raise PgcError(errors)
+    return [d for d in problems if not d.is_error]
 
 
 # Compiled plans of the graphs run last, by what they were compiled from: running the same
@@ -286,6 +403,8 @@ def run(document: Any, *, parameters: dict[str, Any] | None = None, **options: A
     from .executors.values import Cube
 
     result = execute(document, parameters=parameters, **options)
+    for warning in result.warnings:  # what pgc run prints on stderr
+        warnings.warn(f"{warning.code}: {warning.message}", UserWarning, stacklevel=2)
     value = result.value
     if value is True and result.outputs:
         value = result.outputs[-1][0]

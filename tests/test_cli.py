@@ -42,7 +42,7 @@ class _Stdin:
 
 def test_valid_example_exits_0(capsys):
     code, out, _ = run(capsys, "validate", str(ROOT / "examples" / "evi.json"))
-    assert code == 0 and out.strip().endswith("valid")
+    assert code == 0 and out.strip().endswith("valid; mode: catalog")  # typed (issue 18)
 
 
 def test_invalid_graph_human_output(capsys, tmp_path):
@@ -54,7 +54,7 @@ def test_invalid_graph_human_output(capsys, tmp_path):
     assert "node 'x' (ndvl)" in out
     assert "hint: did you mean 'ndvi'?" in out
     assert '     5 |     "x": {"process_id": "ndvl"' in out  # the offending line, with a caret
-    assert out.strip().endswith("invalid: 1 error")
+    assert out.strip().endswith("invalid: 1 error; mode: catalog")
 
 
 def test_invalid_graph_json_output(capsys, tmp_path):

@@ -130,15 +130,17 @@ def test_cli_explain_verbose_and_errors(capsys, tmp_path):
 
 
 def test_user_defined_process_shadowing_a_predefined_one():
-    """A user process named like a predefined one is typed by its own declared return."""
+    """A user process named like a predefined one is the one that runs (issue 18: calls
+    are inlined, so the user's ``absolute`` folds, not the predefined ``ndvi``)."""
     udp = {
         "id": "ndvi",
         "parameters": [{"name": "v", "schema": {"type": "number"}}],
         "returns": {"schema": {"type": "number"}},
         "process_graph": {"x": node("absolute", result=True, x={"from_parameter": "v"})},
     }
-    plan = compile_graph({"n": node("ndvi", result=True, v=1)}, user_processes=[udp])
-    assert str(plan.graph.node("n").type) == "number"
+    plan = compile_graph({"n": node("ndvi", result=True, v=-1)}, user_processes=[udp])
+    n = plan.graph.node("n")
+    assert (n.process_id, n.literal("x"), str(n.type)) == ("constant", 1, "integer")
     assert pgc.validate(plan.to_openeo(), user_processes=[udp]).ok
 
 
@@ -159,7 +161,7 @@ def test_cli_compile_with_user_processes(capsys, tmp_path):
     graph = tmp_path / "g.json"
     graph.write_text(json.dumps({"d": node("double", result=True, v=3)}))
     code, out = run(capsys, "compile", str(graph), "--udp", str(udp))
-    assert code == 0 and "%d = double(v=3) : number" in out.out
+    assert code == 0 and "%d = constant(x=6) : integer" in out.out  # inlined and folded
 
 
 def test_running_a_graph_again_reuses_its_plan_until_the_catalog_changes(monkeypatch):

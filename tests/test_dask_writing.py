@@ -10,6 +10,7 @@ import pytest
 import xarray as xr
 from conftest import ROOT
 
+import pgc
 from pgc.data import chunked_writing
 from pgc.executors.chunked import DaskOptions
 from pgc.runner import OutputError, execute
@@ -80,8 +81,11 @@ def test_chunk_by_chunk_on_a_local_cluster(tmp_path, cluster_client, fmt, ext):
 
 
 def test_an_unknown_format_or_folder_is_an_output_error(tmp_path):
-    with pytest.raises(OutputError, match="does not write 'PNGX'"):
+    # a format pgc does not write is refused before anything runs (issue 18)
+    with pytest.raises(pgc.PgcError, match="PNGX") as info:
         execute(ndvi_composite("PNGX"), executor="dask", output=tmp_path / "x.png")
+    assert info.value.code == "FormatUnsupported"
+    assert not (tmp_path / "x.png").exists()
     with pytest.raises(OutputError, match="cannot write"):
         execute(ndvi_composite("GTiff"), output=tmp_path / "no" / "such" / "x.tif")
 
@@ -95,5 +99,5 @@ def test_cli_writes_chunk_by_chunk(tmp_path, capsys):
                  "--chunk", "64"]) == 0  # fmt: skip
     assert f"wrote {tmp_path / 'o.zarr'} (ZARR; " in capsys.readouterr().out
     path.write_text(json.dumps(ndvi_composite("PNGX")))
-    assert main(["run", str(path), "-o", str(tmp_path / "o.png"), "--executor", "dask"]) == 2
-    assert "does not write 'PNGX'" in capsys.readouterr().err
+    assert main(["run", str(path), "-o", str(tmp_path / "o.png"), "--executor", "dask"]) == 1
+    assert "FormatUnsupported" in capsys.readouterr().out

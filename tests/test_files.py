@@ -181,3 +181,28 @@ def test_load_stac_through_the_applications_resolver(collection):
     with pytest.raises(pgc.PgcError) as info:
         pgc.run(remote)
     assert info.value.code == "FeatureUnsupported"
+
+
+def test_load_stac_bands_in_the_order_given_and_unknown_ones_refused(collection):
+    """Issue 18: load_stac reads ``bands`` as load_collection does (order of the list;
+    an unknown band is ProcessParameterInvalid, the code validation gives, not a
+    code of pgc's own)."""
+    catalog, values = collection
+    folder = next(iter(catalog.items["MY_TIFFS"])).assets["red"].parent
+    url = "https://stac.example.com/my-tiffs/collection.json"
+
+    def resolver(address: str):
+        return folder / "collection.json" if address == url else None
+
+    def run(bands):
+        graph = {"l": {"process_id": "load_stac", "result": True,
+                       "arguments": {"url": url, "bands": bands}}}  # fmt: skip
+        return pgc.run(graph, resolver=resolver)
+
+    out = run(["nir", "red"])
+    assert list(out["bands"].values) == ["nir", "red"]
+    np.testing.assert_array_equal(out.values[1, 1, 10], values[(1, "red")][10])
+    with pytest.raises(pgc.PgcError) as info:
+        run(["swir"])
+    assert info.value.code == "ProcessParameterInvalid"
+    assert "swir" in str(info.value)

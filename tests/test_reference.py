@@ -103,7 +103,7 @@ def test_cli_run_without_output_says_what_it_would_write(capsys, executor):
     graph = str(ROOT / "examples" / "evi.json")
     assert main(["run", graph, "--executor", executor, "--stats"]) == 0
     text = capsys.readouterr().out
-    assert "result (GTiff; t 1 x y 500 x x 500); give -o OUT to write it" in text
+    assert "result (GTiff; t:1 × y:500 × x:500); give -o OUT to write it" in text
     assert "wrote" not in text and "bytes read: 1.5 MB" in text
     if executor == "dask":
         assert "kernels: run per chunk in dask's tasks" in text

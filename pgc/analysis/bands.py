@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..ir.band_filter import band_by_common_name
 from ..ir.graph import Graph
 from ..ir.nodes import ArrayValue, Callback, Literal, Node, NodeRef, ObjectValue, ParamRef
 from ..ir.types import CubeType
@@ -96,7 +97,7 @@ def _used_by(
         return _ndvi(graph.node(source), reader)
     dim = _bands_dimension(graph.node(source))
     if pid == "reduce_dimension" and reader.literal("dimension") == dim:
-        return _picked(reader, labels)
+        return _picked(reader, labels, graph.node(source).type)
     if pid == "rename_labels" and reader.literal("dimension") == dim:
         return _renamed(reader, labels, table[reader.id])
     if pid in PER_BAND or (pid in ALONG_DIMENSION and reader.literal("dimension") != dim):
@@ -134,8 +135,9 @@ def _leaves(value) -> list:
     return out
 
 
-def _picked(reducer_node: Node, labels: tuple) -> Usage:
-    """A reducer that only picks bands of ``data`` with array_element."""
+def _picked(reducer_node: Node, labels: tuple, cube) -> Usage:
+    """A reducer that only picks bands of ``data`` with array_element (by name, common
+    name or index)."""
     callback = reducer_node.arg("reducer")
     if not isinstance(callback, Callback):
         return Usage(None)
@@ -150,8 +152,9 @@ def _picked(reducer_node: Node, labels: tuple) -> Usage:
             if value != ParamRef("data"):
                 return Usage(None)
             label, index = node.literal("label"), node.literal("index")
-            if isinstance(label, str) and label in labels and node.arg("index") is None:
-                picked.add(label)
+            band = _by_name(cube, label) if isinstance(label, str) else None
+            if band is not None and node.arg("index") is None:
+                picked.add(band)
             elif isinstance(index, int) and 0 <= index < len(labels) and node.arg("label") is None:
                 picked.add(labels[index])
                 by_index.append((reducer_node.id, node.id, index))
@@ -184,8 +187,7 @@ def _by_name(cube, name: str) -> str | None:
         return None
     if name in labels:
         return name
-    matches = [b.name for b in cube.bands if b.common_name == name and b.name in labels]
-    return matches[0] if len(matches) == 1 else None
+    return band_by_common_name(cube.bands, labels, name)
 
 
 def _renamed(reader: Node, labels: tuple, after: Usage) -> Usage:

@@ -8,7 +8,9 @@ memory is never held whole.
 - netCDF and Zarr: xarray's writers store each chunk of the dask array as it is computed
   (netCDF under a lock; Zarr chunks are independent and written by the workers).
 
-Anything else (JSON, CSV) is computed whole and written as the reference writes it.
+Anything else (JSON, CSV, GeoJSON) is computed whole and written as the reference writes it.
+The dtype of a raster file is decided as the reference decides it (:mod:`pgc.data.storage`),
+computing its few reductions on the run's scheduler.
 """
 
 from __future__ import annotations
@@ -17,27 +19,38 @@ from pathlib import Path
 from typing import Any
 
 from . import writers
+from .cf import VALUES, cf_dataset
+from .storage import Storage, eager, storage_for
 
 TILE = 256  # the GeoTIFF's tiles (rasterio's default block size for tiled files)
 
 
-def write(cube: Any, path: Path, fmt: str, options: dict, dask: Any) -> None:
-    """Write ``cube`` (chunked or not) as ``fmt``; ``dask``: the run's DaskOptions."""
+def write(
+    cube: Any, path: Path, fmt: str, options: dict, dask: Any, integral: bool = False
+) -> Storage | None:
+    """Write ``cube`` (chunked or not) as ``fmt``; ``dask``: the run's DaskOptions;
+    ``integral``: the types say the values are integers (:func:`storage.integral_values`).
+    Returns the storage of a raster file (None for JSON, CSV, GeoJSON)."""
     from ..executors.chunked import is_lazy, materialized
 
     chunked = CHUNKED.get(writers.format_key(fmt)) if is_lazy(cube) else None
     if chunked is None:
-        writers.writer_for(fmt)(materialized(cube, dask), path, options)
-        return
-    chunked(cube, path, options, dask)
+        return writers.writer_for(fmt)(materialized(cube, dask), path, options, integral)
+    return chunked(cube, path, options, dask, integral)
 
 
-def write_gtiff(cube: Any, path: Path, options: dict, dask: Any) -> None:
+def _storage(cube: Any, dask: Any, integral: bool) -> Storage:
+    """The storage the reference would choose, its reductions computed on the scheduler."""
+    return storage_for(cube, integral, lambda *values: eager(*dask.compute(*values)))
+
+
+def write_gtiff(cube: Any, path: Path, options: dict, dask: Any, integral: bool) -> Storage:
     import rasterio
     from rasterio.windows import Window
 
-    stacked, names = writers.spatial_stack(cube)
-    profile = writers.gtiff_profile(cube, len(names), options)
+    storage = _storage(cube, dask, integral)
+    stacked, names = writers.spatial_stack(cube, storage)
+    profile = writers.gtiff_profile(cube, len(names), options, storage)
     side = _block_side(stacked, tiled=profile["tiled"])
     blocks = stacked.data.rechunk({0: -1, 1: side, 2: side})
     with rasterio.open(path, "w", **profile) as dst:
@@ -50,6 +63,7 @@ def write_gtiff(cube: Any, path: Path, options: dict, dask: Any) -> None:
         each_block(blocks, write_block, dask)
         for i, name in enumerate(names, start=1):
             dst.set_band_description(i, name)
+    return storage
 
 
 def each_block(array: Any, write: Any, dask: Any) -> None:
@@ -114,19 +128,24 @@ def _largest_chunk(array: Any, dim: str) -> int:
     return max(array.chunks[array.dims.index(dim)])
 
 
-def write_netcdf(cube: Any, path: Path, options: dict, dask: Any) -> None:
-    data = writers.values_for_files(cube)
-    dask.compute(data.to_netcdf(path, engine="netcdf4", compute=False))
+def write_netcdf(cube: Any, path: Path, options: dict, dask: Any, integral: bool) -> Storage:
+    storage = _storage(cube, dask, integral)
+    dataset = cf_dataset(cube, storage)
+    dask.compute(dataset.to_netcdf(path, engine="netcdf4", compute=False))
+    return storage
 
 
-def write_zarr(cube: Any, path: Path, options: dict, dask: Any) -> None:
+def write_zarr(cube: Any, path: Path, options: dict, dask: Any, integral: bool) -> Storage:
     """Zarr's chunks are the cube's y/x chunks made regular (Zarr needs equal chunks but
     the last), whole along the other dimensions."""
-    data = writers.values_for_files(cube)
+    storage = _storage(cube, dask, integral)
+    dataset = cf_dataset(cube, storage, split_bands=False)
+    data = dataset[VALUES]
     sides = {d: _largest_chunk(data, d) for d in ("y", "x") if d in data.dims}
-    data = data.chunk({d: sides.get(d, -1) for d in data.dims})
-    store = data.to_dataset().to_zarr(path, mode="w-", consolidated=False, compute=False)
+    dataset = dataset.chunk({d: sides.get(d, -1) for d in data.dims})
+    store = dataset.to_zarr(path, mode="w-", consolidated=False, compute=False)
     dask.compute(store)  # created, never overwritten (see writers.write_zarr)
+    return storage
 
 
 CHUNKED = {"gtiff": write_gtiff, "netcdf": write_netcdf, "zarr": write_zarr}

@@ -101,7 +101,9 @@ class DaskOptions:
 
         from dask.diagnostics import ProgressBar
 
-        return ProgressBar(out=sys.stderr) if self.progress else contextlib.nullcontext()
+        if not self.progress:
+            return contextlib.nullcontext()
+        return ProgressBar(minimum=1.0, out=sys.stderr)  # as pgc's own bar: runs over 1 s
 
     def is_distributed(self) -> bool:
         """Whether the scheduler is a dask.distributed client."""

@@ -309,13 +309,14 @@ def _reduce_dimension(call: Call) -> Cube:
     dim = call.get("dimension")
     if dim not in cube.dims:
         call.fail("DimensionNotAvailable", f"The data cube has no dimension '{dim}'.", "dimension")
+    bands = tuple(bands_of(cube.data, dim)) if dimension_type(cube, dim) == "bands" else ()
     cube = Cube(without_band_metadata(cube.data, dim), without_band_metadata(cube.valid, dim))
     reducer = call.callback("reducer")
     if cube.data.sizes[dim] == 0:  # every pixel's array is the same empty array
         template = xr.zeros_like(cube.data.sum(dim), dtype=FLOAT)
         empty = reducer(data=LabeledArray([], []), context=call.get("context"))
         return _as_cube_like(empty, Cube(template, xr.ones_like(template, dtype=bool)))
-    result = reducer(data=CubeArray(cube, dim), context=call.get("context"))
+    result = reducer(data=CubeArray(cube, dim, bands), context=call.get("context"))
     reduced = cube.data.isel({dim: 0}, drop=True)
     out = _as_cube_like(result, Cube(reduced, xr.ones_like(reduced, dtype=bool)))
     if dim in out.dims:
@@ -887,13 +888,20 @@ def _load_stac(call: Call) -> Cube:
 
 def _filtered(call: Call, cube: Cube) -> Cube:
     """A loaded cube cut to load_stac's extents and bands (those it was given)."""
+    from ..ir.band_filter import UnknownBand, select_bands
+
     dims = set(cube.dims)
     bands = call.get("bands")
     if bands:
-        missing = [b for b in bands if "bands" not in dims or b not in cube.data.bands.values]
-        if missing:
-            call.fail("BandNotAvailable", f"The collection has no band '{missing[0]}'.", "bands")
-        cube = cube.sel({"bands": list(bands)})
+        if "bands" not in dims:
+            call.fail("ProcessParameterInvalid", "The collection has no bands dimension.", "bands")
+        try:  # names or common names, in the order given (as load_collection reads them)
+            picked = select_bands(bands_of(cube.data, "bands"), bands)
+        except UnknownBand as exc:
+            call.fail(
+                "ProcessParameterInvalid", f"The collection has no band {echo(exc.name)}.", "bands"
+            )
+        cube = cube.isel({"bands": picked})
     extent = call.get("spatial_extent")
     if extent is not None and {"x", "y"} <= dims:
         cube = _in_box(call, cube, "spatial_extent")

@@ -6,7 +6,9 @@ Each 2-D (y, x) slice is warped separately. No-data pixels are left out of every
 NaN values take part as no-data, since GDAL has no separate notion of them. The selecting
 methods (near, mode, min, max, med, q1, q3) keep the dtype; the others give float64, as
 the type rules say. The output grid of a resolution change is the type rules' grid:
-``round(extent / resolution)`` pixels, anchored at ``align`` (default upper-left).
+``ceil(extent / resolution)`` pixels on each axis, anchored at ``align`` (default
+upper-left), so it covers the cube's extent (:func:`pgc.grid.resampled_size` gives the
+rule and why).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import xarray as xr
 
 from ..dtypes import compute_dtype
+from ..grid import resampled_size
 from .ref_scalar import FLOAT
 from .reference import Call, implements
 from .values import Cube
@@ -213,7 +216,7 @@ def _resample_spatial(call: Call) -> Cube:
         return cube
     align = call.get("align", "upper-left") or "upper-left"
     west, south, east, north = source.bounds
-    nx, ny = max(1, round((east - west) / rx)), max(1, round((north - south) / ry))
+    nx, ny = resampled_size(east - west, rx), resampled_size(north - south, ry)
     left = west if "left" in align else east - nx * rx
     top = north if "upper" in align else south + ny * ry
     x, y = left + rx * (np.arange(nx) + 0.5), top - ry * (np.arange(ny) + 0.5)

@@ -22,6 +22,7 @@ import xarray as xr
 
 from ..dtypes import compute_dtype
 from ..errors import echo
+from ..ir.band_filter import band_by_common_name
 from ..numerics import bounded_int, rounded
 from .arguments import (
     array_values,
@@ -34,7 +35,7 @@ from .arguments import (
 )
 from .pixels import PixelLoop
 from .reference import Call, Closure, ProcessError, implements
-from .values import Cube, CubeArray, LabeledArray, without, zeroed
+from .values import Cube, CubeArray, LabeledArray, with_metadata, without, zeroed
 
 FLOAT = "float64"
 
@@ -96,7 +97,7 @@ def elementwise(fn, *args: Any, scalar_fn=None) -> Any:
         if isinstance(valid, xr.DataArray)
         else (xr.full_like(data, bool(valid), dtype=bool))
     )
-    return Cube(zeroed(data, valid), valid)
+    return Cube(with_metadata(zeroed(data, valid), *args), valid)
 
 
 def _num(x: Any) -> Any:
@@ -474,7 +475,7 @@ def _logic(known, default):
         decided = (cx.valid & (cx.data == known)) | (cy.valid & (cy.data == known))
         valid = (cx.valid & cy.valid) | decided
         data = xr.where(decided, known, default(cx.data.astype(bool), cy.data.astype(bool)))
-        return Cube(data.where(valid, False), valid)
+        return Cube(with_metadata(data.where(valid, False), x, y), valid)
 
     return impl
 
@@ -526,7 +527,7 @@ def _if(call: Call) -> Any:
     choose = value.valid & value.data.astype(bool)
     data = xr.where(choose, _as_float(parts[0].data), _as_float(parts[1].data))
     valid = xr.where(choose, parts[0].valid, parts[1].valid)
-    return Cube(data.where(valid, 0), valid)
+    return Cube(with_metadata(data.where(valid, 0), value, accept, reject), valid)
 
 
 def _lift_value(v: Any, like: Cube, argument: str) -> Cube:
@@ -633,6 +634,8 @@ def _array_element(call: Call) -> Any:
             call.fail("ArrayNotLabeled", "The array has no labels; use 'index'.", "label")
         key = label_key(label)
         index = next((i for i, v in enumerate(labels) if label_key(v) == key), None)
+        if index is None and isinstance(data, CubeArray):
+            index = _band_position(data, label)
         if index is None:
             return _missing(call, return_nodata, data, "label")
     if index >= (len(data) if isinstance(data, CubeArray) else len(values)):
@@ -646,6 +649,15 @@ def _array_element(call: Call) -> Any:
         if data.dimension in cube.valid.dims
         else cube.valid,
     )
+
+
+def _band_position(data: CubeArray, label: Any) -> int | None:
+    """The position of the band that ``label`` names by its common name along a bands
+    dimension (``array_element(label="nir")`` in a reducer over the bands, issue 18: as
+    filter_bands and ndvi read names, by the rule the types use), or None."""
+    labels = [str(v) for v in data.labels]
+    name = band_by_common_name(data.bands, labels, label)
+    return labels.index(name) if name is not None else None
 
 
 def _missing(call: Call, return_nodata: bool, data: Any, argument: str) -> Any:

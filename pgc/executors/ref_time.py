@@ -244,7 +244,7 @@ def _apply_dimension(call: Call) -> Cube:
       its place with its name and type, takes the values, labelled 0..n-1;
     - a new target: it takes the source's place, type other, labelled 0..n-1.
     """
-    from ..data.bands import METADATA, without_band_metadata
+    from ..data.bands import METADATA, bands_of, without_band_metadata
     from .ref_cube import _cube
 
     cube, dim = _cube(call), call.get("dimension")
@@ -259,8 +259,10 @@ def _apply_dimension(call: Call) -> Cube:
             "an existing target dimension must have a single label.",
             "target_dimension",
         )
+    bands = tuple(bands_of(cube.data, dim)) if dimension_type(cube, dim) == "bands" else ()
     seen = Cube(without_band_metadata(cube.data, dim), without_band_metadata(cube.valid, dim))
-    result = call.callback("process")(data=CubeArray(seen, dim), context=call.get("context"))
+    array = CubeArray(seen, dim, bands)
+    result = call.callback("process")(data=array, context=call.get("context"))
     if not isinstance(result, CubeArray):
         call.fail(
             "ProcessParameterInvalid",

@@ -114,14 +114,21 @@ _BOOTSTRAP = (
 )
 
 
+# What the refusal says: how to switch UDFs on, in the command line and in the library
+# (issue 18: "switched off" alone left users searching for the switch)
+UDF_OFF = (
+    "'run_udf' runs user code, which is switched off. Python UDFs run when the command line "
+    "is given --python-udf (pgc run --python-udf), or the library python_udf=True "
+    "(pgc.run(..., python_udf=True)); each then runs in a separate process with a time and "
+    "a memory limit."
+)
+
+
 @implements("run_udf")
 def _run_udf(call: Call) -> Any:
     """Run a Python UDF in a separate process (see the module docstring)."""
     if not call.context.python_udf:
-        # Imported here: the UDF process imports this module and needs none of ref_more.
-        from .ref_more import _capability_error
-
-        return _capability_error(call)
+        call.fail("FeatureUnsupported", UDF_OFF)
     _check_runtime(call)
     code = _udf_code(call)
     meta, array = _request(call)

@@ -447,7 +447,7 @@ def _value(
 
 def _error(node: Node, code: str, message: str, argument: str | None) -> PgcError:
     pointer = node.origin.pointer if node.origin else ""
-    if argument and pointer:
+    if argument and pointer and not node.origin.inlined:  # inlined: the call's place
         pointer = join(pointer, "arguments", argument)
     return PgcError(
         [

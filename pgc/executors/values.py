@@ -37,6 +37,27 @@ def zeroed(data: xr.DataArray, keep: Any) -> xr.DataArray:
     return data.where(keep, np.zeros((), data.dtype)[()])
 
 
+def with_metadata(data: Any, *operands: Any) -> Any:
+    """``data`` (the values computed from ``operands`` pixel by pixel) with the attributes
+    of the cubes among them, the first cube's winning: a cube's attributes hold its CRS
+    and no-data (``attrs["crs"]``), and xarray drops attributes in some operations
+    (``np.clip`` of a DataArray, ``xr.where`` whose second argument is a number, in xarray
+    2026.9), so a GeoTIFF written after ``linear_scale_range`` or ``clip`` had no CRS
+    (issue 18). A pixel-by-pixel process never changes the grid, so its result describes
+    the same one."""
+    if not isinstance(data, xr.DataArray):
+        return data
+    attrs: dict = {}
+    for operand in reversed(operands):
+        if isinstance(operand, Cube):
+            attrs.update(operand.data.attrs)
+    if not attrs or data.attrs == {**data.attrs, **attrs}:
+        return data
+    data = data.copy(deep=False)
+    data.attrs = {**data.attrs, **attrs}
+    return data
+
+
 def in_chunks_of(mask: xr.DataArray, data: xr.DataArray) -> xr.DataArray:
     """``mask`` (over some of ``data``'s dimensions) in ``data``'s chunks where ``data`` is a
     dask array (the dask executor), so that what combines them stays chunk by chunk instead
@@ -118,6 +139,9 @@ class CubeArray:
 
     cube: Cube
     dimension: str
+    # the bands' metadata (pgc.ir.types.Band) along a bands dimension, kept beside the values
+    # (which do not carry it into the callback's results): array_element(label="nir")
+    bands: tuple = ()
 
     @property
     def labels(self) -> list:

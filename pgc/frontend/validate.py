@@ -16,17 +16,19 @@ True
 
 from __future__ import annotations
 
-import difflib
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import Diagnostic, echo, short
+from ..errors import Diagnostic, did_you_mean, echo, short
+from ..formats import ALIASES as FORMAT_ALIASES
+from ..formats import OUTPUT_FORMATS, format_titles, output_format
 from ..gcpause import gc_paused
 from ..limits import Limits
 from ..pointer import document_order, join
 from ..specs import ProcessSpec, Specs, load_specs
 from .reader import DeclaredParameter, ProcessDocument, read_parameters, read_process
+from .recursion import call_cycles, cycle_message
 from .rules import check_rules
 from .schema import Matcher, compile_schema
 from .source import Source, load_python, load_text
@@ -49,6 +51,10 @@ class ValidationResult:
     source: Source
     document: Any = None
     process: ProcessDocument | None = None
+    # Which validation ran (issue 18): "catalog-free" checks structure and schemas (this
+    # module); "catalog" also types the graph with a catalog's collections, which knows
+    # bands, dimensions, extents and labels (pgc.validation).
+    mode: str = "catalog-free"
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -479,7 +485,7 @@ class _Checker:
             f"Process {echo(pid)} is not available{where_ns}.",
             join(where, "process_id"),
             node,
-            hint=_did_you_mean(pid, pool),
+            hint=did_you_mean(pid, pool),
         )
 
     # -- arguments ----------------------------------------------------------------------
@@ -522,7 +528,7 @@ class _Checker:
                     arg_where,
                     node,
                     name,
-                    _did_you_mean(name, list(params)),
+                    did_you_mean(name, list(params)),
                 )
                 continue
             callbacks: list = []
@@ -567,7 +573,25 @@ class _Checker:
             if node.spec is not None:
                 for message, p_where, code in check_rules(node.spec, args, where):
                     self.report(code, message, p_where, node)
+                if node.spec.id == "save_result":
+                    self.check_output_format(node, args.get("format"), join(where, "format"))
         return children
+
+    def check_output_format(self, node: _Node, given: Any, where: str) -> None:
+        """FormatUnsupported for a literal ``save_result`` format pgc does not write
+        (:mod:`pgc.formats`): known from the text alone, so it is reported before anything
+        runs, not after the whole computation (issue 18). A computed format is the run's."""
+        if not isinstance(given, str) or output_format(given) is not None:
+            return
+        self.report(
+            "FormatUnsupported",
+            f"Format {echo(given)} is not supported; pgc writes {format_titles()} "
+            "(case-insensitive).",
+            where,
+            node,
+            "format",
+            did_you_mean(given, [*(f.title for f in OUTPUT_FORMATS.values()), *FORMAT_ALIASES]),
+        )
 
     def parameters_of(self, node: _Node) -> dict[str, Matcher] | None:
         spec = node.spec
@@ -576,7 +600,7 @@ class _Checker:
             if params is None:
                 relax = spec.traits.get("domain") == "nan"
                 params = {
-                    p.name: compile_schema(_without_bounds(p.schema), self.specs.subtypes)
+                    p.name: compile_schema(without_bounds(p.schema), self.specs.subtypes)
                     if relax
                     else self.matcher(p.schema)
                     for p in spec.parameters
@@ -753,7 +777,7 @@ class _Checker:
                 "exist in this process graph.",
                 join(where, kind),
                 node,
-                hint=_did_you_mean(target, list(nodes)),
+                hint=did_you_mean(target, list(nodes)),
             )
             return
         if task.scope.lookup(target) is not None:
@@ -773,7 +797,7 @@ class _Checker:
                     join(where, kind),
                     node,
                     severity="warning",
-                    hint=_did_you_mean(target, task.scope.names()) or _available(task.scope),
+                    hint=did_you_mean(target, task.scope.names()) or _available(task.scope),
                 )
             return
         self.report(
@@ -781,7 +805,7 @@ class _Checker:
             f"Parameter {echo(target)} is not defined for {task.scope.what}.",
             join(where, kind),
             node,
-            hint=_did_you_mean(target, task.scope.names()) or _available(task.scope),
+            hint=did_you_mean(target, task.scope.names()) or _available(task.scope),
         )
 
     def callback_task(
@@ -942,43 +966,8 @@ class _Checker:
                         hint=d.hint,
                     )
                 )
-        for cycle in _call_cycles(calls):
-            caller = self.called_user.get(cycle[0])
-            path = " -> ".join(f"{echo(p)}" for p in [*cycle, cycle[0]])
-            self.report(
-                INVALID,
-                f"User-defined processes {path} call each other in a cycle; "
-                "openEO processes cannot be recursive.",
-                caller or "",
-            )
-
-
-def _call_cycles(calls: dict[str, list[str]]) -> list[list[str]]:
-    """Cycles in the call graph of user-defined processes (iterative DFS, each once)."""
-    color: dict[str, int] = {}
-    cycles: list[list[str]] = []
-    for start in calls:
-        if start in color:
-            continue
-        path: list[str] = []
-        stack: list[tuple[str, int]] = [(start, 0)]
-        while stack:
-            pid, i = stack.pop()
-            if i == 0:
-                color[pid] = 1
-                path.append(pid)
-            callees = calls.get(pid, [])
-            if i < len(callees):
-                stack.append((pid, i + 1))
-                nxt = callees[i]
-                if color.get(nxt) == 1:
-                    cycles.append(path[path.index(nxt) :])
-                elif nxt not in color:
-                    stack.append((nxt, 0))
-            else:
-                color[pid] = 2
-                path.pop()
-    return cycles
+        for cycle in call_cycles(calls):  # reported at the user's call that starts it
+            self.report(INVALID, cycle_message(cycle), self.called_user.get(cycle[0]) or "")
 
 
 _BOUNDS = {
@@ -991,20 +980,19 @@ _BOUNDS = {
 }
 
 
-def _without_bounds(schema: Any) -> Any:
-    """A parameter schema without numeric bounds (top level and any-of alternatives)."""
+def without_bounds(schema: Any) -> Any:
+    """A parameter schema without numeric bounds (top level and any-of alternatives): how
+    the arguments of math processes with a NaN domain (ln, log, arcsin ...) are checked,
+    whose values outside the bounds give NaN, not an error.
+
+    >>> without_bounds({"type": "number", "minimum": 0})
+    {'type': 'number'}
+    """
     if isinstance(schema, list):
-        return [_without_bounds(s) for s in schema]
+        return [without_bounds(s) for s in schema]
     if isinstance(schema, dict):
         return {k: v for k, v in schema.items() if k not in _BOUNDS}
     return schema
-
-
-def _did_you_mean(word: str, candidates: list[str]) -> str | None:
-    if not isinstance(word, str) or not candidates:
-        return None
-    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
-    return f"did you mean {echo(close[0])}?" if close else None
 
 
 def _available(scope: _Scope) -> str | None:

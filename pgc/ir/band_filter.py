@@ -69,3 +69,20 @@ def _range(value: Any) -> tuple[float, float]:
     if math.isnan(lo) or math.isnan(hi):
         raise BadRange(value)
     return lo, hi
+
+
+def band_by_common_name(bands: Sequence[Band], labels: Sequence[Any], name: Any) -> Any:
+    """The label of the one band among ``labels`` whose common name is ``name`` (how
+    ``array_element(label="nir")`` reads a band in a reducer over the bands, as
+    ``filter_bands`` and ``ndvi`` read names), or None: when a label is ``name`` itself
+    (the unique name wins), when no band has that common name, or when several do (the
+    definition of array_element returns one element, so an ambiguous name picks none).
+
+    >>> bands = [Band("B04", "red"), Band("B08", "nir"), Band("B8A", "nir08")]
+    >>> band_by_common_name(bands, ["B04", "B08", "B8A"], "nir")
+    'B08'
+    """
+    if not isinstance(name, str) or name in labels:
+        return None
+    found = [b.name for b in bands if b.common_name == name and b.name in labels]
+    return found[0] if len(found) == 1 else None

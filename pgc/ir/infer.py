@@ -39,11 +39,14 @@ UNKNOWN_CUBE = CubeType(unknown_dimensions=True)
 
 
 class TypeCheckError(Exception):
-    def __init__(self, code: str, message: str, argument: str | None = None):
+    def __init__(
+        self, code: str, message: str, argument: str | None = None, hint: str | None = None
+    ):
         super().__init__(message)
         self.code = code
         self.message = message
         self.argument = argument
+        self.hint = hint  # "did you mean 'B04'?" (issue 18), copied into the diagnostic
 
 
 Rule = Callable[["RuleContext"], Type]
@@ -297,7 +300,7 @@ def infer_graph(
 
 def _report(env: Environment, graph: Graph, node: Node, exc: TypeCheckError) -> None:
     where = node.origin.pointer if node.origin else graph.pointer
-    if exc.argument:
+    if exc.argument and not (node.origin and node.origin.inlined):
         where = join(where, "arguments", exc.argument)
     env.diagnostics.append(
         Diagnostic(
@@ -307,6 +310,7 @@ def _report(env: Environment, graph: Graph, node: Node, exc: TypeCheckError) -> 
             node_id=node.origin.node_id if node.origin else node.id,
             process_id=node.process_id,
             argument=exc.argument,
+            hint=exc.hint,
         )
     )
 

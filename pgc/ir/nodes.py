@@ -81,6 +81,9 @@ class Origin:
 
     node_id: str
     pointer: str
+    # a node of a user-defined process's body, inlined at the call ``pointer`` points to:
+    # its arguments are not in the user's document there, so errors point at the call
+    inlined: bool = False
 
 
 @dataclass(frozen=True, slots=True)

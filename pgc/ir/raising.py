@@ -11,21 +11,53 @@ callbacks become ``{"process_graph": ...}``; parameters of the top graph are dec
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from .graph import Graph
 from .nodes import ArrayValue, Callback, Literal, NodeRef, ObjectValue, ParamRef, Value
 
 
-def to_openeo(graph: Graph, process_id: str | None = None) -> dict:
-    """A process object ``{"process_graph": ..., "parameters": [...]}`` for ``graph``."""
-    out: dict[str, Any] = {}
+def to_openeo(
+    graph: Graph, process_id: str | None = None, metadata: dict[str, Any] | None = None
+) -> dict:
+    """A process object ``{"process_graph": ..., "parameters": [...]}`` for ``graph``.
+
+    ``metadata``: what the process object the graph was compiled from says of itself
+    (``id``, ``summary``, ``description``, ``parameters``, ``returns``), given back as it
+    was: a stored process stays the same process, its parameters keep their schemas and
+    descriptions (the IR keeps names, defaults and optional only). ``process_id``, when
+    given, is the id instead.
+
+    >>> from pgc.ir.parser import parse_ir
+    >>> g = parse_ir('process(v) { %a = absolute(x=$v) return %a }')
+    >>> meta = {"id": "abs", "summary": "Absolute value",
+    ...         "parameters": [{"name": "v", "description": "A number.",
+    ...                         "schema": {"type": "number"}}]}
+    >>> out = to_openeo(g, metadata=meta)
+    >>> out["id"], out["summary"], out["parameters"][0]["schema"]
+    ('abs', 'Absolute value', {'type': 'number'})
+    """
+    meta = metadata or {}
+    out: dict[str, Any] = {k: copy.deepcopy(meta[k]) for k in _FIRST if k in meta}
     if process_id:
         out["id"] = process_id
-    if graph.parameters:
+    declared = meta.get("parameters")
+    if isinstance(declared, list):  # declared (even as []): the same list, in its order
+        by_name = {p.get("name"): p for p in declared if isinstance(p, dict)}
+        out["parameters"] = [
+            copy.deepcopy(by_name[p.name]) if p.name in by_name else _parameter(p)
+            for p in graph.parameters
+        ]
+    elif graph.parameters:
         out["parameters"] = [_parameter(p) for p in graph.parameters]
+    if "returns" in meta:
+        out["returns"] = copy.deepcopy(meta["returns"])
     out["process_graph"] = flat_graph(graph)
     return out
+
+
+_FIRST = ("id", "summary", "description")  # the order of the openEO API's process object
 
 
 def _parameter(p) -> dict:

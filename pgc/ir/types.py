@@ -82,6 +82,9 @@ class ArrayType(Type):
     labeled: bool = False
     labels: tuple[Label, ...] | None = None
     dimension: str | None = None  # the cube dimension the array runs along, if any
+    # the bands' metadata when it runs along a bands dimension: array_element's ``label``
+    # may name a band by its common name (issue 18), as filter_bands and ndvi do
+    bands: tuple[Band, ...] = ()
 
     def __str__(self) -> str:
         head = "labeled" if self.labeled else "array"

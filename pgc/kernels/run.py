@@ -110,6 +110,9 @@ def _leaf(sources: dict, validity: dict, spec: list) -> Leaf | None:
         if kind == "band":  # ndvi: a band name, else a common name
             selector = _band(data, dim, selector)
         found = [i for i, label in enumerate(labels) if label == selector]
+        if not found and kind == "label":  # array_element(label="nir"): a common name
+            selector = _band(data, dim, selector)
+            found = [i for i, label in enumerate(labels) if label == selector]
         if len(found) != 1:
             return None
         position = found[0]

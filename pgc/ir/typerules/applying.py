@@ -71,13 +71,24 @@ def _reduce_dimension(ctx: RuleContext) -> Type:
     cube = ctx.cube()
     name = _dim_name(ctx)
     dim = ctx.dimension(cube, name) if name is not None else None
-    data = ArrayType(
-        _values(cube), labeled=True, labels=dim.labels if dim else None, dimension=name
-    )
+    data = _along(cube, dim, name)
     dtype = _reducer_dtype(ctx, cube, data)
     if cube.unknown_dimensions or dim is None:
         return _unknown(cube, dtype)
     return _computed(_reshape(cube, [d for d in cube.dimensions if d.name != name]), dtype)
+
+
+def _along(cube: CubeType, dim: Dimension | None, name: str | None) -> ArrayType:
+    """The labeled array a callback sees along dimension ``name`` of ``cube`` (with the
+    bands' metadata along a bands dimension: common names pick bands)."""
+    bands = cube.bands if dim is not None and dim.type == "bands" else ()
+    return ArrayType(
+        _values(cube),
+        labeled=True,
+        labels=dim.labels if dim else None,
+        dimension=name,
+        bands=tuple(bands),
+    )
 
 
 def _single_value(ctx: RuleContext, result: Type, argument: str) -> None:
@@ -123,9 +134,7 @@ def _apply_dimension(ctx: RuleContext) -> Type:
     cube = ctx.cube()
     name = _dim_name(ctx)
     dim = ctx.dimension(cube, name) if name is not None else None
-    data = ArrayType(
-        _values(cube), labeled=True, labels=dim.labels if dim else None, dimension=name
-    )
+    data = _along(cube, dim, name)
     result = ctx.callback("process", {"data": data, "context": _context(ctx)})
     if isinstance(result, ScalarType | CubeType) and (
         not isinstance(result, ScalarType) or result.kinds

@@ -9,13 +9,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ...dtypes import compute_dtype
-from ...errors import echo
-from ..infer import RuleContext, type_from_schema
+from ...errors import did_you_mean, echo
+from ..infer import RuleContext, TypeCheckError, type_from_schema
 from ..nodes import Callback, Literal
 from ..types import (
     ANY,
     ITEMSIZE,
     ArrayType,
+    Band,
     CubeType,
     Dimension,
     Label,
@@ -150,6 +151,31 @@ def _schema_text(schema: Any) -> str:
     if isinstance(t, CubeType):
         return "a data cube"
     return str(t) if t != ANY else "of another type"
+
+
+def hinted_error(
+    code: str, message: str, argument: str | None, hint: str | None
+) -> TypeCheckError:
+    """The error :meth:`RuleContext.error` raises, with a ``hint`` for the diagnostic
+    ("did you mean 'B04'?"): ``raise hinted_error(...)``, for the engine to copy into the
+    diagnostic as the validator gives hints for misspelt process names (issue 18)."""
+    error = TypeCheckError(code, message, argument)
+    error.hint = hint  # type: ignore[attr-defined]
+    return error
+
+
+def label_hint(name: Any, labels: Iterable[Any], bands: Iterable[Band] = ()) -> str | None:
+    """"did you mean ...?" for a band or label ``name`` a cube lacks: the closest (up to
+    three) of its ``labels`` and of the common names of its ``bands`` (``red``, ``nir``:
+    names a user may give as well, so they are offered as well).
+
+    >>> label_hint("B4", ["B02", "B04", "B08"], [Band("B04", "red")])
+    "did you mean 'B04'?"
+    >>> label_hint("nri", ["B04", "B08"], [Band("B04", "red"), Band("B08", "nir")])
+    "did you mean 'nir'?"
+    """
+    common = [b.common_name for b in bands if b.common_name]
+    return did_you_mean(name, [*(str(v) for v in labels), *common], n=3)
 
 
 def _present(ctx: RuleContext, name: str) -> str | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ...formats import OUTPUT_FORMATS, output_format
+from ...grid import resampled_size
 from ..types import Band
 from .applying import (
     _single_value,
@@ -37,9 +39,6 @@ from .base import (
     echo,
     replace,
     rule,
-)
-from .loading import (
-    _RASTER_ONLY_FORMATS,
 )
 
 # ---------------------------------------------------------------------------------------
@@ -203,7 +202,7 @@ def _regrid(dim: Dimension, res: float | None, projection: Any, align: str) -> D
     if dim.extent is None:
         return replace(dim, step=res)
     lo, hi = dim.extent
-    count = max(1, round(abs(hi - lo) / res))
+    count = resampled_size(hi - lo, res)
     anchored_low = "left" in align if dim.axis == "x" else "lower" in align
     extent = (lo, lo + count * res) if anchored_low else (hi - count * res, hi)
     return replace(dim, step=res, extent=extent)
@@ -484,19 +483,28 @@ def _vector_to_regular_points(ctx: RuleContext) -> Type:
 
 @rule("save_result")
 def _save_result(ctx: RuleContext) -> Type:
-    """A STAC resource; raster-only formats reject vector and empty cubes."""
+    """A STAC resource. What a format can hold is :data:`pgc.formats.OUTPUT_FORMATS`': a
+    vector cube in a format without geometries is FormatUnsuitable, an empty cube in a
+    GeoTIFF (at least one row, column and band) DataCubeEmpty. A format pgc does not
+    write at all was refused by the validator (FormatUnsupported)."""
     cube = ctx.cube()
     given = _str(ctx, "format") or ""
-    fmt = given.lower()
-    if not cube.unknown_dimensions and fmt in _RASTER_ONLY_FORMATS:
-        if cube.vector:
+    fmt = OUTPUT_FORMATS.get(output_format(given) or "")
+    if fmt is not None and not cube.unknown_dimensions:
+        if cube.vector and not fmt.vector:
             ctx.error(
                 "FormatUnsuitable",
                 f"Format {echo(given)} stores rasters; the data is a vector cube.",
                 "format",
             )
+        if not cube.vector and not fmt.raster:
+            ctx.error(
+                "FormatUnsuitable",
+                f"Format {echo(given)} stores vector cubes; the data is a raster cube.",
+                "format",
+            )
         empty = [d.name for d in cube.dimensions if d.size == 0]
-        if empty:
+        if empty and fmt.key == "gtiff":
             ctx.error(
                 "DataCubeEmpty",
                 f"Format {echo(given)} cannot store an empty data cube (dimension "

@@ -33,6 +33,8 @@ from .base import (
     _str,
     _unknown,
     echo,
+    hinted_error,
+    label_hint,
     replace,
     rule,
 )
@@ -128,7 +130,7 @@ def _filter_bands(ctx: RuleContext) -> Type:
     try:
         picked = select_bands(meta, bands or [], wavelengths or [])
     except UnknownBand as unknown:
-        ctx.error(
+        raise hinted_error(
             "ProcessParameterInvalid",
             f"The data cube has no band {echo(unknown.name)}; it has "
             + (", ".join(str(b) for b in dim.labels) or "none")
@@ -136,7 +138,8 @@ def _filter_bands(ctx: RuleContext) -> Type:
             + (", ".join(b.common_name for b in meta if b.common_name) or "none")
             + ").",
             "bands",
-        )
+            label_hint(unknown.name, dim.labels, meta),
+        ) from None
     except BadRange as bad:
         ctx.error(
             "ProcessParameterInvalid",

@@ -19,6 +19,8 @@ from .base import (
     _num,
     _str,
     echo,
+    hinted_error,
+    label_hint,
     replace,
     rule,
 )
@@ -262,12 +264,13 @@ def _select_bands(ctx: RuleContext, cube: CubeType, names: list, argument: str) 
         elif common:
             picked = common
         elif dim.labels is not None:
-            ctx.error(
+            raise hinted_error(
                 "ProcessParameterInvalid",
                 f"The data cube has no band {echo(name)}; it has "
                 + (", ".join(str(k) for k in known) or "none")
                 + ".",
                 argument,
+                label_hint(name, known, cube.bands),
             )
         else:
             picked = [name]  # unknown labels: the user's name stands
@@ -292,7 +295,6 @@ def _load_stac(ctx: RuleContext) -> Type:
 
 
 _VECTOR_FORMATS = {"geojson", "geoparquet", "parquet", "shapefile", "esri shapefile", "gpkg"}
-_RASTER_ONLY_FORMATS = {"gtiff", "geotiff", "cog", "png", "jpeg", "jpg"}
 
 
 @rule("load_url", "load_uploaded_files")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..band_filter import band_by_common_name
 from ..nodes import ArrayValue
 from ..types import union
 from .applying import (
@@ -35,6 +36,8 @@ from .base import (
     _num,
     _present,
     echo,
+    hinted_error,
+    label_hint,
     replace,
     rule,
 )
@@ -282,12 +285,19 @@ def _array_element(ctx: RuleContext) -> Type:
                 f"The array has {len(a.labels)} elements; index {index} does not exist.",
                 "index",
             )
-        if has_label and a.labeled and label is not None and not _has_label(a.labels, label):
+        if (
+            has_label
+            and a.labeled
+            and label is not None
+            and not _has_label(a.labels, label)
+            and band_by_common_name(a.bands, a.labels, label) is None
+        ):
             shown = ", ".join(_label_text(v) for v in a.labels[:20])
-            ctx.error(
+            raise hinted_error(
                 "ArrayElementNotAvailable",
                 f"The array has no label {echo(label)}; it has {shown}.",
                 "label",
+                label_hint(label, a.labels, a.bands),
             )
     item = a.item if a is not None else ANY
     return _with_null(item) if nodata is not False else item
