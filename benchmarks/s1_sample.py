@@ -8,7 +8,7 @@ the date (derived from the sample's NDVI of the nearest month), water is dark, p
 (a gamma-distributed factor with a fixed seed). They are generated, not observed.
 
 Written once as a file-backed STAC collection (``collection.json``, one item per date, one
-GeoTIFF per band) under ``$PGC_CACHE_DIR`` or ``~/.cache/pgc``.
+GeoTIFF per band) under the active options' cache folder (``~/.cache/pgc`` by default).
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ SEED = 1
 
 
 def folder() -> Path:
-    base = os.environ.get("PGC_CACHE_DIR") or Path.home() / ".cache" / "pgc"
-    return Path(base) / f"{COLLECTION_ID}-v{VERSION}"
+    from pgc.options import active
+
+    return active().cache_root() / f"{COLLECTION_ID}-v{VERSION}"
 
 
 def stac() -> dict:

@@ -19,12 +19,13 @@ import logging
 from .errors import Diagnostic, PgcError
 from .frontend import ValidationResult
 from .limits import Limits
+from .options import Options
 from .specs import load_specs
 from .validation import validate
 
 __all__ = [
-    "Diagnostic", "Limits", "PgcError", "Plan", "ValidationResult", "compile", "load_specs",
-    "run", "validate",
+    "Diagnostic", "Executor", "Limits", "Options", "PgcError", "Plan", "RunResult", "Session",
+    "ValidationResult", "compile", "load_specs", "run", "validate",
 ]  # fmt: skip
 __version__ = "0.1.0"
 
@@ -39,8 +40,16 @@ def __getattr__(name: str):
         from . import compiler
 
         return getattr(compiler, name)
-    if name == "run":
-        from .runner import run
+    if name in ("run", "RunResult"):
+        from . import runner
 
-        return run
+        return getattr(runner, name)
+    if name == "Session":
+        from .session import Session
+
+        return Session
+    if name == "Executor":
+        from .executors.registry import Executor
+
+        return Executor
     raise AttributeError(f"module 'pgc' has no attribute {name!r}")

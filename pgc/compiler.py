@@ -20,7 +20,7 @@ from .ir.infer import Environment, infer_graph
 from .ir.printer import print_graph
 from .ir.types import CubeType, format_bytes
 from .limits import Limits
-from .passes.manager import KEEPS_TYPES, PassContext, PassLog, parse_pipeline, run_pipeline
+from .passes.manager import PassContext, PassLog, parse_pipeline, run_pipeline
 from .specs import Specs, load_specs
 
 
@@ -197,7 +197,7 @@ def _compile(
         raise PgcError(errors)
     start = time.perf_counter()
     optimized, log = run_pipeline(typed, names, PassContext(env), verify=verify)
-    if any(r.changed and r.name not in KEEPS_TYPES for r in log.records):
+    if log.types_stale:
         # passes keep types only where they did not change (or by construction)
         optimized = infer_graph(optimized, Environment(specs, env.catalog, limits=limits))
     timings["passes"] = time.perf_counter() - start

@@ -3,8 +3,10 @@
 Loaded bands keep their dtype (uint16 reflectances stay uint16 until computed with);
 arithmetic, math functions and comparisons on cube values compute in one float type:
 ``float64`` by default, or ``float32`` (half the memory and bandwidth, about 7 significant
-digits) with ``PGC_COMPUTE_DTYPE=float32`` or :func:`set_compute_dtype`. The reference
-executor and the fused kernels read the same setting, so they give the same results.
+digits): ``Options(compute_dtype="float32")`` of a :class:`pgc.Session` (the command line:
+``PGC_COMPUTE_DTYPE=float32``). The types, the reference executor and the fused kernels
+read the same setting of the call they work for (:func:`pgc.options.active`), so they give
+the same results, and two sessions with different dtypes do not disturb each other.
 
 >>> compute_dtype()
 'float64'
@@ -12,23 +14,18 @@ executor and the fused kernels read the same setting, so they give the same resu
 
 from __future__ import annotations
 
-import os
-
-_ALLOWED = ("float64", "float32")
-_current = os.environ.get("PGC_COMPUTE_DTYPE", "float64")
-if _current not in _ALLOWED:  # a typo must not silently change results
-    raise ValueError(f"PGC_COMPUTE_DTYPE must be float64 or float32, not {_current!r}")
+from .options import active, set_active
 
 
 def compute_dtype() -> str:
-    return _current
+    """The compute dtype of the options active for this call."""
+    return active().compute_dtype
 
 
 def set_compute_dtype(dtype: str) -> None:
-    global _current
-    if dtype not in _ALLOWED:
-        raise ValueError(f"the compute dtype must be float64 or float32, not {dtype!r}")
-    _current = dtype
+    """Make ``dtype`` the compute dtype of this context (thread) from now on: for tests
+    and scripts; a back-end gives each session its own ``Options(compute_dtype=...)``."""
+    set_active(active().replace(compute_dtype=dtype))
 
 
 def replaced_dtype(dtype: str, replacement: object) -> str:

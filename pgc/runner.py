@@ -102,7 +102,7 @@ def write_outputs(
         try:
             fresh_target(target, overwrite)
             if dask is not None:
-                from .data.chunked_writing import write
+                from .executors.chunked_writing import write
 
                 storage = write(cube, target, fmt, options, dask, whole)
             else:
@@ -168,7 +168,7 @@ def execute(
     document: Any,
     *,
     parameters: dict[str, Any] | None = None,
-    pipeline: str = "default",
+    pipeline: str | list[str] = "default",
     catalog: Any = None,
     specs: Any = None,
     user_processes: Any = None,
@@ -179,13 +179,23 @@ def execute(
     python_udf: bool = False,
     udf_timeout: float | None = None,
     udf_memory_mb: float | None = None,
-    executor: str = "reference",
+    executor: Any = "reference",
     dask: Any = None,
     output: str | Path | None = None,
     overwrite: bool = False,
     limits: Any = None,
+    options: Any = None,
+    plan_cache: PlanCache | None = None,
+    processes: Any = None,
 ) -> RunResult:
     """Compile and run ``document``; raises pgc.PgcError with openEO codes on failure.
+
+    ``options`` (:class:`pgc.Options`): the settings of this call (compute dtype, caches,
+    limits when ``limits`` is not given ...), active while it runs; default: the active
+    ones (:func:`pgc.options.active`). ``plan_cache``: where compiled plans are kept
+    (default: one shared by every call without a session). ``processes``: the
+    implementations to run (:class:`pgc.executors.base.ProcessTable`, e.g. a session's
+    overrides); an overridden process is never fused into kernels nor chunked.
 
     ``limits`` (:class:`pgc.limits.Limits`): the input limits and the budget, checked from
     the types before anything runs and again while running (``ProcessGraphComplexity``,
@@ -202,6 +212,8 @@ def execute(
     reference does); ``result.kernels`` then says what the kernels cost.
     ``executor="dask"`` reads and runs the kernels chunk by chunk with dask
     (:mod:`pgc.executors.chunked`; ``dask``: its ``DaskOptions``, e.g. a distributed client).
+    Any other name is a plug-in's (:mod:`pgc.executors.registry`, entry points of the
+    group ``pgc.executors``), or pass an :class:`~pgc.executors.registry.Executor`.
     ``output``: write what save_result saved there (:meth:`RunResult.write`; raises
     :class:`OutputError`, before running for a suffix naming another format than
     save_result's); a graph without save_result has its result written in the format the
@@ -216,18 +228,29 @@ def execute(
     (seconds, default 60) and ``udf_memory_mb`` its memory (MB of address space, default
     ``ref_udf.MEMORY_MB``); ``pgc.executors.ref_udf.isolation()`` says what else is enforced.
     """
+    if options is not None:  # active for the whole call, in every thread it uses
+        arguments = {k: v for k, v in locals().items() if k not in ("document", "options")}
+        from .options import using
+
+        with using(options):
+            return execute(document, **arguments)
     from .data.reading import ReadStats
-    from .executors.reference import RunContext, run_graph
+    from .executors.reference import RunContext
+    from .executors.registry import get as executor_named
+    from .options import active
 
-    if executor not in ("reference", "numba", "dask"):
-        raise ValueError(f"unknown executor {executor!r}: reference, numba or dask")
-    if executor in ("numba", "dask"):
+    runs = executor_named(executor)  # ValueError for an unknown name
+    if getattr(processes, "overridden", None):  # fold would compute them as pgc does
+        from .passes.manager import parse_pipeline
+
+        names = parse_pipeline(pipeline) if isinstance(pipeline, str) else list(pipeline)
+        pipeline = [n for n in names if n != "fold"]
+    if runs.lowering:
+        _check_fusable(processes, runs.name)
         pipeline = with_kernels(pipeline)
-    from .limits import Limits
-
-    limits = limits if limits is not None else Limits()
+    limits = limits if limits is not None else active().limits
     deadline = limits.deadline()
-    plan = _plan(document, pipeline, catalog, specs, user_processes, name, limits)
+    plan = _plan(document, pipeline, catalog, specs, user_processes, name, limits, plan_cache)
     with _boundary():  # before anything runs: a wrong value never reaches a process
         cautions = _checked_parameters(
             document, parameters, plan, specs, user_processes, limits, name
@@ -246,31 +269,18 @@ def execute(
         python_udf=python_udf,
         udf_timeout=udf_timeout,
         udf_memory_mb=udf_memory_mb,
+        processes=processes,
     )
-    if executor in ("numba", "dask"):
-        from .kernels.codegen import KernelStats
-
-        context.kernel_stats = KernelStats()
-    if executor == "dask":
-        from .executors.chunked import DaskOptions
-
-        context.dask = dask if dask is not None else DaskOptions()
+    runs.prepare(context, dask=dask)
     if output is not None:  # a wrong name fails before the run, not after it
         check_output_name(plan.graph, Path(output))
     start = time.perf_counter()
     written: list[Path] = []
     stored: list = []
     with gc_paused(), _boundary():
-        value = run_graph(plan.graph, parameters, context)
-        if context.dask is not None:  # the result computed; the saved cubes below
-            from .executors.chunked import materialized
-
-            value = materialized(value, context.dask)
-            if output is None:
-                context.saved = [
-                    (materialized(cube, context.dask), fmt, opts)
-                    for cube, fmt, opts in context.saved
-                ]
+        value = runs.run(plan.graph, parameters, context)
+        # computed; with output, a lazy executor's saved cubes are computed as written
+        value = runs.finish(value, context, computed_outputs=output is None)
         timings = dict(plan.timings, run=time.perf_counter() - start)
         if output is not None:  # the dask executor computes the saved cubes as it writes
             start = time.perf_counter()
@@ -317,11 +327,62 @@ def _checked_parameters(document, values, plan, specs, user_processes, limits, n
     return [d for d in problems if not d.is_error]
 
 
-# Compiled plans of the graphs run last, by what they were compiled from: running the same
-# graph again (the next tile, the next request) skips validation, typing and the passes.
-_PLANS: OrderedDict[tuple, tuple] = OrderedDict()
-_PLANS_LOCK = threading.Lock()
-PLAN_CACHE_SIZE = 64
+def _check_fusable(processes: Any, executor: str) -> None:
+    """Refuse overrides the numba and dask executors would not run: they compile the
+    elementwise processes of a graph into kernels (``pgc.kernels.expr``), where a
+    replaced implementation cannot take part."""
+    overridden: frozenset[str] = getattr(processes, "overridden", frozenset())
+    if not overridden:
+        return
+    from .kernels.expr import ARGUMENTS
+    from .kernels.reducers import REDUCERS
+
+    # what fuse-elementwise may turn into kernel nodes: the processes kernels compute, and
+    # the processes whose callbacks they run
+    kernel = {*ARGUMENTS, *REDUCERS, "apply", "reduce_dimension", "ndvi", "array_element"}
+    fused = sorted(overridden & kernel)
+    if fused:
+        raise ValueError(
+            f"the {executor} executor compiles {', '.join(fused)} into kernels, so an "
+            "override of it would not run; override it with executor='reference'"
+        )
+
+
+class PlanCache:
+    """Compiled plans of the graphs run last, by what they were compiled from: running the
+    same graph again (the next tile, the next request) skips validation, typing and the
+    passes. Bounded (least recently used go first); thread-safe. A :class:`pgc.Session`
+    holds its own; ``pgc.run`` and :func:`execute` share a default one."""
+
+    def __init__(self) -> None:
+        self._plans: OrderedDict[tuple, tuple] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._plans)
+
+    def get(self, key: tuple) -> Any:
+        with self._lock:
+            entry = self._plans.get(key)
+            if entry is None:
+                return None
+            self._plans.move_to_end(key)
+            return entry[0]
+
+    def put(self, key: tuple, plan: Any, holders: tuple, size: int) -> None:
+        """Keep ``plan`` (and ``holders``, the objects whose ids the key holds: while the
+        entry lives, their ids cannot be reused), keeping at most ``size`` plans."""
+        with self._lock:
+            self._plans[key] = (plan, holders)
+            while len(self._plans) > size:
+                self._plans.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._plans.clear()
+
+
+DEFAULT_PLANS = PlanCache()
 
 
 @contextlib.contextmanager
@@ -338,12 +399,13 @@ def _boundary():
         raise internal_error(exc) from None
 
 
-def _plan(document, pipeline, catalog, specs, user_processes, name, limits=None):
-    """The compiled plan of ``document``: from the plan cache when the same document was
-    compiled with the same pipeline, catalog (and its revision), specs and user processes;
-    ``PGC_PLAN_CACHE=0`` turns the cache off. Plans are not changed by running them."""
+def _plan(document, pipeline, catalog, specs, user_processes, name, limits=None, cache=None):
+    """The compiled plan of ``document``: from ``cache`` (default :data:`DEFAULT_PLANS`)
+    when the same document was compiled with the same pipeline, catalog (and its
+    revision), specs, user processes and options; the active options'
+    ``plan_cache_size=0`` turns caching off. Plans are not changed by running them."""
     from .compiler import compile as compile_graph
-    from .dtypes import compute_dtype
+    from .options import active
 
     def build():
         return compile_graph(
@@ -356,8 +418,10 @@ def _plan(document, pipeline, catalog, specs, user_processes, name, limits=None)
             limits=limits,
         )
 
-    if os.environ.get("PGC_PLAN_CACHE", "1") == "0":
+    options = active()
+    if options.plan_cache_size == 0:
         return build()
+    cache = cache if cache is not None else DEFAULT_PLANS
     start = time.perf_counter()
     try:
         key = (
@@ -369,43 +433,52 @@ def _plan(document, pipeline, catalog, specs, user_processes, name, limits=None)
             json.dumps(user_processes) if user_processes is not None else None,
             name,
             limits,
-            compute_dtype(),  # types follow the dtype policy
+            options,  # types follow the dtype policy; the default catalog, the specs
         )
     except (TypeError, ValueError):  # not JSON: compile it every time
         return build()
-    with _PLANS_LOCK:
-        entry = _PLANS.get(key)
-        if entry is not None:
-            _PLANS.move_to_end(key)
-            return replace(entry[0], timings={"plan cache": time.perf_counter() - start})
+    found = cache.get(key)
+    if found is not None:
+        return replace(found, timings={"plan cache": time.perf_counter() - start})
     plan = build()
-    with _PLANS_LOCK:
-        # the entry holds the catalog and specs it was keyed by: while it is cached, their
-        # ids cannot be reused by other objects
-        _PLANS[key] = (plan, catalog, specs)
-        while len(_PLANS) > PLAN_CACHE_SIZE:
-            _PLANS.popitem(last=False)
+    cache.put(key, plan, (catalog, specs), options.plan_cache_size)
     return plan
 
 
 def with_kernels(pipeline: str | list[str]) -> list[str]:
     """The numba executor's pipeline: ``pipeline``, then fuse-elementwise (the lowering of
-    per-pixel work to kernel nodes)."""
-    from .passes.manager import parse_pipeline
+    per-pixel work to kernel nodes: the lowering passes of :data:`pgc.passes.manager.PASSES`)."""
+    from .passes.manager import with_lowering
 
-    names = parse_pipeline(pipeline) if isinstance(pipeline, str) else list(pipeline)
-    return names if "fuse-elementwise" in names else [*names, "fuse-elementwise"]
+    return with_lowering(pipeline)
 
 
 def run(document: Any, *, parameters: dict[str, Any] | None = None, **options: Any) -> Any:
-    """The result of a process graph: numbers, lists, or an ``xarray.DataArray`` for a cube
-    (no-data as NaN). For a graph ending in ``save_result``, the saved cube."""
-    from .executors.values import Cube
+    """The result of a process graph: numbers, text, lists and objects; an
+    ``xarray.DataArray`` for a data cube (no-data as NaN; its CRS and grid as rioxarray
+    reads them); openEO's JSON for a labeled array. For a graph ending in ``save_result``,
+    the saved cube. ``parameters`` may hold an ``xarray.DataArray`` (a data cube: NaN is
+    no-data, the CRS read as rioxarray writes it) and numpy arrays (openEO arrays).
+    :mod:`pgc.executors.convert` says how values go in and come out.
 
+    >>> import numpy as np, xarray as xr
+    >>> da = xr.DataArray(np.array([[1.0, np.nan], [3.0, 4.0]]), dims=["y", "x"],
+    ...                   coords={"y": [15.0, 5.0], "x": [5.0, 15.0]}, attrs={"crs": "32631"})
+    >>> out = run({"a": {"process_id": "apply", "arguments": {"data": {"from_parameter": "d"},
+    ...     "process": {"process_graph": {"m": {"process_id": "multiply", "arguments": {
+    ...     "x": {"from_parameter": "x"}, "y": 2}, "result": True}}}}, "result": True}},
+    ...     parameters={"d": da})
+    >>> out.values.tolist(), out.spatial_ref.attrs["GeoTransform"]
+    ([[2.0, nan], [6.0, 8.0]], '0.0 10.0 0.0 20.0 0.0 -10.0')
+    """
+    from .executors.convert import parameter_values, result_value
+
+    # numpy arrays become lists before the parameters are checked against their schemas
+    parameters = parameter_values(parameters, options.get("limits"))
     result = execute(document, parameters=parameters, **options)
     for warning in result.warnings:  # what pgc run prints on stderr
         warnings.warn(f"{warning.code}: {warning.message}", UserWarning, stacklevel=2)
     value = result.value
     if value is True and result.outputs:
         value = result.outputs[-1][0]
-    return value.filled() if isinstance(value, Cube) else value
+    return result_value(value)

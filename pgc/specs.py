@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-
-ENV_VAR = "PGC_SPECS"
 
 
 class _NoDefault:
@@ -61,6 +60,83 @@ class ParameterSpec:
         return self.default is not NO_DEFAULT
 
 
+class Traits(Mapping[str, Any]):
+    """pgc's own facts about one process (``specs/traits.json``; its ``_about`` says what
+    each key means), read through one property per key, with the key's default where the
+    file says nothing. Tables elsewhere that need such a fact derive it from here rather
+    than list process ids again (issue 19: ``pgc processes ID`` shows them all).
+
+    >>> traits = load_specs()["apply_kernel"].traits
+    >>> traits.kind, traits.dims, traits.neighborhood, traits.elementwise, traits.pure
+    ('cube', 'keep', 'spatial', False, True)
+    """
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: Mapping[str, Any] | None = None) -> None:
+        self._raw = dict(raw or {})
+
+    def __getitem__(self, key: str) -> Any:
+        return self._raw[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __repr__(self) -> str:
+        return f"Traits({self._raw!r})"
+
+    @property
+    def kind(self) -> str | None:
+        """scalar, constant, reducer, array, cube, vector, import, export or development."""
+        return self._raw.get("kind")
+
+    @property
+    def elementwise(self) -> bool:
+        """Whether the process acts on each value alone (default false)."""
+        return bool(self._raw.get("elementwise", False))
+
+    @property
+    def pure(self) -> bool:
+        """False when the process has an effect beyond its value (default true)."""
+        return bool(self._raw.get("pure", True))
+
+    @property
+    def callbacks(self) -> Mapping[str, str]:
+        """Argument name -> the role of its child process graph (map, reducer, dimension,
+        neighborhood, condition, overlap, model)."""
+        return MappingProxyType(dict(self._raw.get("callbacks") or {}))
+
+    @property
+    def dims(self) -> str | None:
+        """How dimensions flow from the input cube to the output cube (a token the type
+        rules implement: ``keep``, ``filter:spatial``, ``reduce:dimension`` ...)."""
+        return self._raw.get("dims")
+
+    @property
+    def neighborhood(self) -> str | None:
+        """The kind of dimension along which an output pixel reads nearby input pixels."""
+        return self._raw.get("neighborhood")
+
+    @property
+    def requires(self) -> str | None:
+        """A capability outside pgc: udf, external-service, resolver or workspace."""
+        return self._raw.get("requires")
+
+    @property
+    def domain(self) -> str | None:
+        """``nan``: values outside the schemas' numeric bounds give NaN (warned, not
+        rejected)."""
+        return self._raw.get("domain")
+
+    @property
+    def deterministic(self) -> bool:
+        """False when the same arguments may give different values (default true)."""
+        return bool(self._raw.get("deterministic", True))
+
+
 @dataclass(frozen=True, slots=True)
 class ProcessSpec:
     id: str
@@ -73,7 +149,7 @@ class ProcessSpec:
     deprecated: bool = False
     proposal: bool = False
     process_graph: Any = None  # reference implementation, when the definition has one
-    traits: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    traits: Traits = field(default_factory=Traits)
 
     def parameter(self, name: str) -> ParameterSpec | None:
         for p in self.parameters:
@@ -115,7 +191,7 @@ def process_from_json(raw: dict, traits: dict | None = None, proposal: bool = Fa
         deprecated=bool(raw.get("deprecated", False)),
         proposal=bool(raw.get("proposal", proposal)),
         process_graph=raw.get("process_graph"),
-        traits=MappingProxyType(dict(traits or {})),
+        traits=Traits(traits),
     )
 
 
@@ -219,8 +295,20 @@ def _load(path: str) -> Specs:
     )
 
 
+@cache
+def bundled_traits() -> Mapping[str, Traits]:
+    """pgc's traits of every process it ships, by process id: what tables of pgc's own
+    implementation derive from (a back-end's own specs do not change how pgc's executors
+    and passes work)."""
+    raw = _read_json(bundled_specs_dir() / "traits.json")["processes"]
+    return MappingProxyType({pid: Traits(traits) for pid, traits in raw.items()})
+
+
 def load_specs(path: str | os.PathLike | None = None) -> Specs:
-    """Load process definitions once per location (argument, ``$PGC_SPECS``, bundled)."""
+    """Load process definitions once per location (argument, the active options' ``specs``,
+    bundled)."""
     if path is None:
-        path = os.environ.get(ENV_VAR) or bundled_specs_dir()
+        from .options import active
+
+        path = active().specs or bundled_specs_dir()
     return _load(str(Path(path).resolve()))

@@ -90,6 +90,16 @@ def examples(count: int) -> int:
     return max(1, count * _settings.default.max_examples // 100)
 
 
+@pytest.fixture(autouse=True)
+def verified_passes():
+    """Every test compiles with the IR verified after each pass: its structure and its
+    result's type (issue 19; a context variable, so it stays in the test's own thread)."""
+    from pgc.passes.manager import verifying
+
+    with verifying():
+        yield
+
+
 @pytest.fixture(scope="module", params=["float64", "float32"])
 def policy(request):
     """Both settings of the dtype policy (pgc.dtypes), restored afterwards (issue 7)."""
@@ -114,3 +124,19 @@ def cluster_client():
     yield client
     client.close()
     cluster.close()
+
+
+@pytest.fixture
+def pgc_options():
+    """Change the active pgc options for one test (``pgc_options(cache_dir=path)``), as a
+    session's calls would; the options before the test come back after it (issue 19:
+    settings are options, not environment variables read by the library)."""
+    from pgc.options import active, set_active
+
+    before = active()
+
+    def change(**changes):
+        set_active(active().replace(**changes))
+
+    yield change
+    set_active(before)

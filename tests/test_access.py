@@ -176,8 +176,8 @@ def _exchange_symlink(work, outside, base):
     """A federation exchange folder whose netCDF asset is a symlink to another exchange."""
     import xarray as xr
 
+    from pgc.executors import exchange
     from pgc.executors.values import Cube
-    from pgc.federation import exchange
 
     data = xr.DataArray(np.full((1, 1, SIDE, SIDE), 999.0), dims=("t", "bands", "y", "x"),
                         coords={"t": np.array([DATE[:10]], "datetime64[ns]"), "bands": ["B04"],

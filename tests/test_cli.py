@@ -161,9 +161,10 @@ def test_conformance_command_on_a_folder_of_its_own(tmp_path, capsys):
     assert out.strip().endswith("conformance: 1 passed, 1 failed, 0 skipped")
 
 
-def test_bench_runs_the_harness_of_the_checkout(capsys):
-    """pgc bench passes its arguments to benchmarks/bench_kernels.py (issue 7); a tiny run
-    prints the side-by-side table with pgc's rows and the bound."""
+def test_bench_runs_the_harness_of_the_checkout(capfd):
+    """pgc bench passes its arguments to benchmarks/bench_kernels.py (issue 7), run as
+    ``python -m benchmarks`` in its own process (issue 19); a tiny run prints the
+    side-by-side table with pgc's rows and the bound."""
     import sys
 
     from pgc.cli import main
@@ -174,5 +175,5 @@ def test_bench_runs_the_harness_of_the_checkout(capsys):
     limit = sys.getrecursionlimit()
     assert main(argv) == 0
     assert sys.getrecursionlimit() == limit  # the peers (which raise it) stay unimported
-    out = capsys.readouterr().out
+    out = capfd.readouterr().out
     assert "| bandwidth bound | " in out and "| pgc numba (warm cache) | " in out

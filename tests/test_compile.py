@@ -192,5 +192,6 @@ def test_running_a_graph_again_reuses_its_plan_until_the_catalog_changes(monkeyp
     )
     changed = execute(graph, catalog=catalog)  # compiled again: the catalog's revision moved
     assert "validate" in changed.timings and changed.plan.graph is not first.plan.graph
-    monkeypatch.setenv("PGC_PLAN_CACHE", "0")
-    assert "validate" in execute(graph, catalog=catalog).timings
+    from pgc.options import Options
+
+    assert "validate" in execute(graph, catalog=catalog, options=Options(plan_cache_size=0)).timings

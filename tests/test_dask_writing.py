@@ -11,7 +11,7 @@ import xarray as xr
 from conftest import ROOT
 
 import pgc
-from pgc.data import chunked_writing
+from pgc.executors import chunked_writing
 from pgc.executors.chunked import DaskOptions
 from pgc.runner import OutputError, execute
 

@@ -846,9 +846,9 @@ def typed_and_run(nodes: dict) -> tuple:
 
 
 def _type_labels(cube_type, name: str) -> list[str]:
-    from pgc.ir.typerules.base import _label_text
+    from pgc.ir.typerules.base import label_as_text
 
-    return [_label_text(v, True).rstrip("Z") if re.match(r"\d{4}-\d\d-\d\dT", str(v)) else
+    return [label_as_text(v, True).rstrip("Z") if re.match(r"\d{4}-\d\d-\d\dT", str(v)) else
             str(v) for v in cube_type.dimension(name).labels]  # fmt: skip
 
 

@@ -308,14 +308,14 @@ def test_the_local_federation_gives_the_single_catalog_result_and_counts_the_byt
     assert (tmp_path / "a-0" / "mean" / "collection.json").is_file()
 
 
-def test_the_federation_benchmark_moves_no_more_than_either_baseline(tmp_path, monkeypatch):
+def test_the_federation_benchmark_moves_no_more_than_either_baseline(tmp_path, pgc_options):
     """The five scenarios of benchmarks/bench_federation.py, run in the local federation:
     every strategy's result equals the single-catalog run, pgc moves no more than either
     baseline, and at least 10x less than the load_collection split where a reduction can
     move upstream of the cut (the benchmark's exit status says so)."""
     from benchmarks import bench_federation
 
-    monkeypatch.setenv("PGC_CACHE_DIR", str(tmp_path))  # the S1 sample is written here
+    pgc_options(cache_dir=tmp_path)  # the S1 sample is written here
     out = tmp_path / "federation.md"
     assert bench_federation.main(["--out", str(out)]) == 0
     assert out.read_text().count("same as single catalog") == 15
@@ -327,8 +327,8 @@ def test_an_exchanged_cube_reads_back_exactly_and_load_stac_cuts_it(tmp_path):
     import numpy as np
     import xarray as xr
 
+    from pgc.executors import exchange
     from pgc.executors.values import Cube
-    from pgc.federation import exchange
     from pgc.runner import execute
 
     times = np.array(["2023-01-10", "2023-02-10", "2023-03-10"], dtype="datetime64[ns]")
@@ -368,8 +368,8 @@ def test_labels_that_grew_after_an_exchange_are_exchanged_whole(tmp_path):
     import numpy as np
     import xarray as xr
 
+    from pgc.executors import exchange
     from pgc.executors.values import Cube
-    from pgc.federation import exchange
     from pgc.runner import execute
 
     def cube(bands):

@@ -685,8 +685,8 @@ def test_no_eval_or_exec_of_user_text():
     assert not found, found
 
 
-def test_kernels_hold_generated_identifiers_only(tmp_path, monkeypatch):
-    monkeypatch.setenv("PGC_CACHE_DIR", str(tmp_path / "cache"))
+def test_kernels_hold_generated_identifiers_only(tmp_path, pgc_options):
+    pgc_options(cache_dir=tmp_path / "cache")
     marker = tmp_path / "pwned"
     evil = f"__import__('os').system('touch {marker}')"
     constant = 1.0 + time.time_ns() % 997 / 1000  # a new kernel: it is written here
@@ -832,7 +832,7 @@ def test_kernel_cache_is_keyed_by_structure():
     assert keys[0] != keys[2]  # a different constant is a different kernel
 
 
-def test_the_kernel_cache_is_bounded(tmp_path, monkeypatch):
+def test_the_kernel_cache_is_bounded(tmp_path, monkeypatch, pgc_options):
     from pgc.kernels import codegen
 
     bounds = [
@@ -841,7 +841,7 @@ def test_the_kernel_cache_is_bounded(tmp_path, monkeypatch):
         and isinstance(getattr(codegen, name), int)
     ]  # fmt: skip
     assert bounds, "no bound on the kernel cache"
-    monkeypatch.setenv("PGC_CACHE_DIR", str(tmp_path))
+    pgc_options(cache_dir=tmp_path)
     for name in bounds:
         monkeypatch.setattr(codegen, name, 1)
     for constant in (1.25 + time.time_ns() % 991, 2.5 + time.time_ns() % 983):
@@ -851,8 +851,8 @@ def test_the_kernel_cache_is_bounded(tmp_path, monkeypatch):
     assert len(list((tmp_path / "kernels").glob("*.py"))) <= 1
 
 
-def test_the_kernel_cache_is_a_private_directory(tmp_path, monkeypatch):
-    monkeypatch.setenv("PGC_CACHE_DIR", str(tmp_path / "cache"))
+def test_the_kernel_cache_is_a_private_directory(tmp_path, pgc_options):
+    pgc_options(cache_dir=tmp_path / "cache")
     constant = 3.0 + time.time_ns() % 977 / 1000
     run_kernel(apply_graph({"n": node("add", result=True, x=X, y=constant)}), line_cube([1.0]))
     folder = tmp_path / "cache" / "kernels"
@@ -947,7 +947,7 @@ def test_a_udf_cannot_read_pgcs_private_files(tmp_path):
 
 
 def test_an_unexpected_exception_is_internal_at_the_api_and_cli_boundary(
-    tmp_path, monkeypatch, caplog, capsys
+    tmp_path, monkeypatch, caplog, capsys, pgc_options
 ):
     from pgc.cli import main
     from pgc.executors import reference
@@ -958,7 +958,8 @@ def test_an_unexpected_exception_is_internal_at_the_api_and_cli_boundary(
         raise KeyError("pgc-internal-detail")
 
     monkeypatch.setitem(reference.IMPLEMENTATIONS, "absolute", broken)
-    monkeypatch.setenv("PGC_PLAN_CACHE", "0")
+    pgc_options(plan_cache_size=0)  # the library's calls
+    monkeypatch.setenv("PGC_PLAN_CACHE", "0")  # the command line's
     graph = {"parameters": [{"name": "v", "schema": {}}],
              "process_graph": {"n": node("absolute", result=True, x=param("v"))}}  # fmt: skip
     caplog.set_level(logging.ERROR, logger="pgc")

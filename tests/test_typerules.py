@@ -20,7 +20,7 @@ from pgc.frontend.lower import lower
 from pgc.ir.graph import Graph
 from pgc.ir.infer import Environment, TypeCheckError, infer_graph, type_from_schema
 from pgc.ir.nodes import Callback, Literal, Node, NodeRef, Origin, ParamRef
-from pgc.ir.typerules import FROM_RETURNS, RULES
+from pgc.ir.typerules import FROM_RETURNS, TYPE_RULES
 from pgc.ir.types import ANY, ArrayType, CubeType, ScalarType, Type
 from pgc.specs import load_specs
 
@@ -144,7 +144,7 @@ METRIC_VECTOR = {**VECTOR, "p": node("vector_reproject", data=ref("g"), projecti
 
 
 def test_every_process_has_a_rule():
-    assert set(RULES) == set(SPECS.ids())
+    assert set(TYPE_RULES) == set(SPECS.ids())
 
 
 def test_rules_from_the_return_schema_only_where_it_says_everything():

@@ -304,7 +304,7 @@ def test_a_udf_that_ends_its_process_is_a_udf_error():
 
 def test_messages_round_trip_and_refuse_pickles():
     array = sample_cube().filled()
-    meta, back = udf_worker._decode(udf_worker._encode({"kind": "cube"}, array))
+    meta, back = udf_worker.decode_message(udf_worker.encode_message({"kind": "cube"}, array))
     assert meta["kind"] == "cube"
     xr.testing.assert_identical(back, array)
     pickled = io.BytesIO()
@@ -313,9 +313,9 @@ def test_messages_round_trip_and_refuse_pickles():
     header = json.dumps({"meta": {"array": {"dims": ["a"], "coords": []}}, "sizes": [len(blob)]})
     message = udf_worker._MAGIC + struct.pack("<Q", len(header)) + header.encode() + blob
     with pytest.raises(ValueError, match="allow_pickle"):
-        udf_worker._decode(message)
+        udf_worker.decode_message(message)
     with pytest.raises(ValueError):
-        udf_worker._decode(b"not a message")
+        udf_worker.decode_message(b"not a message")
 
 
 # ---------------------------------------------------------------------------------------

@@ -138,21 +138,23 @@ def test_no_process_survives_a_setsid_double_fork():
 
 
 def test_without_namespaces_a_subreaper_still_kills_survivors():
-    """The fallback level (``PGC_UDF_NO_NAMESPACES=1``), in a child pgc process."""
+    """The fallback level (``Options(udf_namespaces=False)``, the command line's
+    ``PGC_UDF_NO_NAMESPACES=1``), in a child pgc process."""
     token = f"pgc-test-fallback-{os.getpid()}-{time.time_ns()}"
     script = textwrap.dedent(
         """
         import json, sys
         from pgc.executors import ref_udf
+        from pgc.options import Options, using
         from pgc.runner import execute
         graph = json.loads(sys.argv[1])
-        print(json.dumps([ref_udf.isolation()["level"],
-                          execute(graph, python_udf=True).value]))
+        with using(Options(udf_namespaces=False)):
+            print(json.dumps([ref_udf.isolation()["level"],
+                              execute(graph, python_udf=True).value]))
         """
     )
     graph = array_udf(DOUBLE_FORK, {"token": token})
-    env = os.environ | {"PGC_UDF_NO_NAMESPACES": "1"}
-    done = subprocess.run([sys.executable, "-c", script, json.dumps(graph)], env=env,
+    done = subprocess.run([sys.executable, "-c", script, json.dumps(graph)],
                           capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
     level, value = json.loads(done.stdout.strip().splitlines()[-1])
     assert level == "subreaper" and value == [1.0, 2.0, 3.0]

@@ -28,23 +28,35 @@ from ..ir.band_filter import band_by_common_name
 from ..ir.graph import Graph
 from ..ir.nodes import ArrayValue, Callback, Literal, Node, NodeRef, ObjectValue, ParamRef
 from ..ir.types import CubeType
+from ..specs import bundled_traits
+
+# Dimension flows (trait ``dims``) that keep the bands dimension and compute each band from
+# the same band of ``data`` alone: they select or resample pixels or dates, or reduce dates.
+PER_BAND_FLOWS = frozenset(
+    {"filter:spatial", "filter:temporal", "trim", "aggregate_temporal", "resample:spatial"}
+)
+# ``keep`` says the dimensions stay, not that bands stay apart: mask and anomaly read a
+# second cube whose bands must match data's, apply_neighborhood and apply_polygon hand
+# cubes (all bands) to their callbacks. These ``keep`` processes compute each band alone:
+# apply (its callback sees one value), apply_kernel (a window over x and y of one band),
+# mask_polygon (its mask is geometries).
+PER_BAND_KEEP = frozenset({"apply", "apply_kernel", "mask_polygon"})
+# Dimension flows along the one dimension an argument ``dimension`` names: per band when
+# that dimension is not the bands.
+ALONG_FLOWS = frozenset(
+    {"reduce:dimension", "apply_dimension", "filter:dimension", "rename_labels"}
+)
 
 # Processes that keep the bands dimension and compute each band from itself alone,
 # through their ``data`` argument: a reader of their value uses the same bands of ``data``.
-PER_BAND = {
-    "apply",
-    "filter_bbox",
-    "filter_spatial",
-    "filter_temporal",
-    "apply_kernel",
-    "aggregate_temporal",
-    "aggregate_temporal_period",
-    "resample_spatial",
-    "mask_polygon",
-    "trim_cube",
-}
+PER_BAND = (
+    frozenset(pid for pid, traits in bundled_traits().items() if traits.dims in PER_BAND_FLOWS)
+    | PER_BAND_KEEP
+)
 # ... and these when the dimension they work along is not the bands
-ALONG_DIMENSION = {"reduce_dimension", "apply_dimension", "filter_labels", "rename_labels"}
+ALONG_DIMENSION = frozenset(
+    pid for pid, traits in bundled_traits().items() if traits.dims in ALONG_FLOWS
+)
 
 
 @dataclass

@@ -14,7 +14,6 @@ collection; an embedding application adds its own collections.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -195,19 +194,28 @@ def cube_type_of(stac: dict) -> CubeType:
     return CubeType(tuple(dims), dtype=dtype, bands=tuple(bands), nodata=nodata)
 
 
-@cache
-def default_catalog() -> Catalog:
+def default_catalog(folders: tuple[Path, ...] | None = None) -> Catalog:
     """pgc's own collections (the embedded sample collection), and the file-backed ones in
-    the folders ``$PGC_COLLECTIONS`` names (separated by ``os.pathsep``)."""
+    ``folders`` (default: the active options' ``collections``; the command line's
+    ``PGC_COLLECTIONS``). One catalog per set of folders, built once."""
+    if folders is None:
+        from ..options import active
+
+        folders = active().collections
+    return _catalog_of(tuple(Path(f) for f in folders))
+
+
+@cache
+def _catalog_of(folders: tuple[Path, ...]) -> Catalog:
     catalog = Catalog()
     for path in sorted(COLLECTIONS_DIR.glob("*.json")):
         catalog.add(json.loads(path.read_text(encoding="utf-8")))
-    for folder in filter(None, os.environ.get("PGC_COLLECTIONS", "").split(os.pathsep)):
+    for folder in folders:
         try:
             catalog.add_folder(folder)
         except Exception as exc:  # noqa: BLE001 - any way a folder can be broken
             raise ConfigurationError(
-                f"PGC_COLLECTIONS names {short(folder)}, which is not a collection folder "
+                f"The collections folder {short(str(folder))} is not a collection folder "
                 f"pgc can read ({type(exc).__name__}: {short(str(exc))})."
             ) from None
     return catalog

@@ -53,9 +53,11 @@ SCL_CLOUD_MEDIUM, SCL_CLOUD_HIGH, SCL_CIRRUS = 8, 9, 10
 
 
 def cache_dir() -> Path:
-    """Where the generated cube lives: ``$PGC_CACHE_DIR`` or ``~/.cache/pgc``."""
-    base = os.environ.get("PGC_CACHE_DIR") or Path.home() / ".cache" / "pgc"
-    return Path(base) / f"{COLLECTION_ID}-v{VERSION}"
+    """Where the generated cube lives: under the active options' cache folder
+    (``Options.cache_dir``, default ``~/.cache/pgc``)."""
+    from ..options import active
+
+    return active().cache_root() / f"{COLLECTION_ID}-v{VERSION}"
 
 
 def band_path(date_index: int, band: str) -> Path:

@@ -69,6 +69,15 @@ def array_values(call: Any, name: str = "data") -> list:
     raise invalid(name, "an array", value)
 
 
+def cube_argument(call: Any, name: str = "data") -> Cube:
+    """Argument ``name`` (default ``data``) when it is a data cube, as the processes that
+    take a raster or vector cube require; else ProcessParameterInvalid naming it."""
+    value = call.get(name)
+    if not isinstance(value, Cube):
+        raise ProcessError("ProcessParameterInvalid", f"'{name}' must be a data cube.", name)
+    return value
+
+
 def flag(call: Any, name: str, default: bool) -> bool:
     """The boolean argument ``name``; null or absent: ``default``."""
     value = call.args.get(name)

@@ -27,7 +27,7 @@ Chunked forms:
 - ``filter_bbox``, ``filter_temporal``, ``filter_bands`` select lazily with the reference's
   own code; ``filter_spatial`` and ``mask_polygon`` too, their geometries rasterized once
   for the grid from the coordinates and cut into the cube's chunks; ``save_result`` keeps
-  the cube chunked, to be written chunk by chunk (:mod:`pgc.data.chunked_writing`).
+  the cube chunked, to be written chunk by chunk (:mod:`pgc.executors.chunked_writing`).
 
 Every other process gets its cube arguments computed (numpy) and runs as the reference
 executor runs it, so every graph runs, with the reference's results and errors; a fused
@@ -49,16 +49,21 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..specs import bundled_traits
 from .values import Cube
 
 SPATIAL = ("y", "x")
 # processes whose reference implementation only selects labels (xarray indexing), masks
 # with geometries rasterized from the coordinates alone (in the cube's chunks), or keeps the
-# cube (save_result), which is as lazy on dask arrays as on numpy: they run as they are
+# cube (save_result), which is as lazy on dask arrays as on numpy: they run as they are.
+# The selections are the cube filters without a callback (traits: dims "filter:...",
+# kind "cube"; filter_labels' condition would run on the labels); mask_polygon and
+# save_result are facts of their implementations, which no trait states.
 LAZY = frozenset(
-    {"filter_bbox", "filter_temporal", "filter_bands", "filter_spatial", "mask_polygon",
-     "save_result"}
-)  # fmt: skip
+    pid
+    for pid, traits in bundled_traits().items()
+    if traits.kind == "cube" and (traits.dims or "").startswith("filter:") and not traits.callbacks
+) | {"mask_polygon", "save_result"}
 
 
 @dataclass
@@ -257,10 +262,10 @@ def kernel(call: Any, options: DaskOptions) -> Cube | None:
     if reduce is not None and reduce.get("dimension") in SPATIAL:
         return None  # folds y or x: chunks would need each other
     like = next(c.data for c in sources.values() if is_lazy(c))
-    sources = {name: _chunked_like(cube, like) for name, cube in sources.items()}
+    sources = {name: rechunked_like(cube, like) for name, cube in sources.items()}
     names = list(sources)
     first = sources[names[0]].data
-    if not all(_chunked_alike(sources[n].data, first) for n in names):
+    if not all(chunked_alike(sources[n].data, first) for n in names):
         return None
     dataset = xr.Dataset()
     for i, name in enumerate(names):  # attributes go apart: they need not agree
@@ -269,10 +274,10 @@ def kernel(call: Any, options: DaskOptions) -> Cube | None:
         dataset[f"valid{i}"] = sources[name].valid
     attrs = [dict(sources[n].data.attrs) for n in names]
     body = _body(call)
-    probe = _block(_corner(dataset), call.node, names, attrs, body)
+    probe = _block(corner_probe(dataset), call.node, names, attrs, body)
     if probe is None:
         return None
-    template = _template(probe, first)
+    template = result_template(probe, first)
     result = xr.map_blocks(
         _block_or_fail, dataset, args=(call.node, names, attrs, body), template=template
     )
@@ -286,7 +291,7 @@ def picks_along_y_or_x(node: Any) -> bool:
     return any(spec[1] in SPATIAL for spec in node.literal("inputs") or [])
 
 
-def _corner(dataset: xr.Dataset) -> xr.Dataset:
+def corner_probe(dataset: xr.Dataset) -> xr.Dataset:
     """The dataset's corner pixel, zeros and valid, without reading anything: what the
     kernel makes of it (dimensions, dtypes, attributes) is what it makes of every chunk."""
     corner = dataset.isel(y=slice(0, 1), x=slice(0, 1))
@@ -298,7 +303,7 @@ def _corner(dataset: xr.Dataset) -> xr.Dataset:
     )
 
 
-def _chunked_like(cube: Cube, like: xr.DataArray) -> Cube:
+def rechunked_like(cube: Cube, like: xr.DataArray) -> Cube:
     """A computed cube (a process without a chunked form made it) in ``like``'s y and x
     chunks, so kernels read it chunk by chunk with the others."""
     if is_lazy(cube) or not all(d in cube.dims for d in SPATIAL):
@@ -315,7 +320,7 @@ def _chunked_like(cube: Cube, like: xr.DataArray) -> Cube:
     return Cube(chunked(cube.data), chunked(cube.valid))
 
 
-def _chunked_alike(data: xr.DataArray, first: xr.DataArray) -> bool:
+def chunked_alike(data: xr.DataArray, first: xr.DataArray) -> bool:
     """Chunked only along y and x, like ``first``, on the same coordinates."""
     if not all(d in data.dims for d in SPATIAL):
         return False
@@ -344,7 +349,7 @@ def _block(block: xr.Dataset, node: Any, names: list[str], attrs: list[dict], bo
     """One chunk through the numba kernel, or else through the kernel's body as the reference
     runs it: a dataset of ``data`` and ``valid`` (the validity over every dimension), or None
     when neither applies."""
-    from ..kernels.run import run_kernel
+    from .kernel_run import run_kernel
 
     sources = {}
     for i, name in enumerate(names):
@@ -366,18 +371,18 @@ def _block(block: xr.Dataset, node: Any, names: list[str], attrs: list[dict], bo
 
 
 def _block_or_fail(block: xr.Dataset, node: Any, names: list[str], attrs: list[dict], body):
-    from .reference import ProcessError, _error
+    from .reference import ProcessError, node_error
 
     try:
         out = _block(block, node, names, attrs, body)
     except ProcessError as exc:  # from the body: the reference's error, naming the node
-        raise _error(node, exc.code, exc.message, exc.argument) from None
+        raise node_error(node, exc.code, exc.message, exc.argument) from None
     if out is None:  # the probe ran: every chunk has the same dtypes and labels
         raise RuntimeError(f"kernel {node.id}: a chunk the kernel does not cover")
     return out
 
 
-def _template(probe: xr.Dataset, first: xr.DataArray) -> xr.Dataset:
+def result_template(probe: xr.Dataset, first: xr.DataArray) -> xr.Dataset:
     """The result's shape: the probe's dimensions, with the sources' y and x."""
     import dask.array as da
 

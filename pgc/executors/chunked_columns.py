@@ -85,7 +85,7 @@ def _fixed_length(graph: Any) -> bool:
     specs = load_specs()
     for node in graph.nodes():
         spec = specs.get(node.process_id) if not node.namespace else None
-        kind = spec.traits.get("kind") if spec is not None else None
+        kind = spec.traits.kind if spec is not None else None
         plain = kind in ("scalar", "reducer", "constant") and node.process_id != "if"
         if not plain and node.process_id not in FIXED_LENGTH:
             return False
@@ -110,7 +110,7 @@ def explain(node: Any) -> str | None:
 
 def columns(call: Any, options: Any) -> Cube | None:
     """The call run chunk by chunk, or None when it is not covered (see the module)."""
-    from .chunked import _chunked_alike, _chunked_like, is_lazy
+    from .chunked import chunked_alike, is_lazy, rechunked_like
     from .reference import Closure
 
     if mixes_pixels(call.node.process_id, call.args.get):
@@ -131,8 +131,8 @@ def columns(call: Any, options: Any) -> Cube | None:
             return None
         else:
             others[name] = value
-    cubes = {name: _chunked_like(cube, like) for name, cube in cubes.items()}
-    if not all(_chunked_alike(c.data, like) for c in cubes.values()):
+    cubes = {name: rechunked_like(cube, like) for name, cube in cubes.items()}
+    if not all(chunked_alike(c.data, like) for c in cubes.values()):
         return None
     dataset = xr.Dataset()
     for i, cube in enumerate(cubes.values()):  # each cube's own labels: no alignment
@@ -151,17 +151,17 @@ def columns(call: Any, options: Any) -> Cube | None:
         closures,
         (call.context.python_udf, call.context.udf_timeout),
     )
-    from .chunked import _corner, _template
+    from .chunked import corner_probe, result_template
 
     try:
-        probe = task(_corner(dataset))
+        probe = task(corner_probe(dataset))
     except Exception:  # the reference decides, on the whole cubes
         return None
     if probe is None or any(probe.sizes[d] != 1 for d in SPATIAL):  # not the corner's pixel
         return None
     # the task as an argument: dask names the result by its value (a bound method would be
     # named by the method alone, and two calls' results would share one name)
-    result = xr.map_blocks(_or_fail, dataset, args=(task,), template=_template(probe, like))
+    result = xr.map_blocks(_or_fail, dataset, args=(task,), template=result_template(probe, like))
     data = result["data"]
     data.attrs = dict(probe["data"].attrs)
     return Cube(data, result["valid"])
@@ -215,12 +215,12 @@ class _Task:
 
 
 def _or_fail(block: xr.Dataset, task: _Task) -> xr.Dataset:
-    from .reference import ProcessError, _error
+    from .reference import ProcessError, node_error
 
     try:
         out = task(block)
     except ProcessError as exc:  # the reference's error, naming the node
-        raise _error(task.node, exc.code, exc.message, exc.argument) from None
+        raise node_error(task.node, exc.code, exc.message, exc.argument) from None
     if out is None:  # the probe made a cube: every chunk makes one
         raise RuntimeError(f"{task.node.id}: a chunk the reference made no cube of")
     return out

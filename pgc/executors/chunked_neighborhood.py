@@ -14,18 +14,18 @@ bit: the same values added in the same order, the same dtypes, labels and attrib
   k, mode)``), so a chunk on the edge reads the mirrored or, for ``wrap``, the opposite
   edge's pixels, exactly as the whole cube is padded; the reference then runs with a
   constant border whose padding only touches the halo, which is cut away.
-- ``apply_neighborhood``: the neighbourhoods are the reference's own (``_spans``: sizes in
-  pixels, metres or the grid's units, overlaps, the padded last neighbourhood, durations
-  along time). Output chunks are runs of whole neighbourhoods along y and x (the input's
-  chunks when they end where neighbourhoods end, else runs about as long); a chunk reads
-  its neighbourhoods' pixels with their overlap, runs ``process`` on each neighbourhood as
-  the reference does (other dimensions are whole in a chunk and cut as the reference cuts
-  them) and keeps each one's own pixels. The result's dtype (the reference's result_type
-  of all neighbourhoods' results) is the first neighbourhood's, run before the rest (as
-  the reference runs it first, its errors come first too). Neighbourhoods without data
-  may give bool (the reference's per-pixel results do), which promotes to any dtype; a
-  chunk whose results do not promote to the first's fails loudly (RuntimeError) rather
-  than differ.
+- ``apply_neighborhood``: the neighbourhoods are the reference's own
+  (``neighbourhood_spans``: sizes in pixels, metres or the grid's units, overlaps, the
+  padded last neighbourhood, durations along time). Output chunks are runs of whole
+  neighbourhoods along y and x (the input's chunks when they end where neighbourhoods end,
+  else runs about as long); a chunk reads its neighbourhoods' pixels with their overlap,
+  runs ``process`` on each neighbourhood as the reference does (other dimensions are whole
+  in a chunk and cut as the reference cuts them) and keeps each one's own pixels. The
+  result's dtype (the reference's result_type of all neighbourhoods' results) is the first
+  neighbourhood's, run before the rest (as the reference runs it first, its errors come
+  first too). Neighbourhoods without data may give bool (the reference's per-pixel results
+  do), which promotes to any dtype; a chunk whose results do not promote to the first's
+  fails loudly (RuntimeError) rather than differ.
 
 Chunks smaller than the halo are fine: a task gets every input chunk its block touches.
 
@@ -62,9 +62,10 @@ import xarray as xr
 from ..data.reading import as_slice
 from ..errors import PgcError
 from ..ir.nodes import Callback, value_refs
+from ..specs import bundled_traits
 from .ref_cube import PAD_MODES
 from .reference import Call, Closure, ProcessError, RunContext, load_implementations
-from .values import Cube, CubeArray
+from .values import Cube, CubeArray, in_compute_dtype
 
 if TYPE_CHECKING:
     from .chunked import DaskOptions
@@ -73,9 +74,12 @@ if TYPE_CHECKING:
 # unpickling a task does) would be circular, so its names come in lazily (_is_lazy)
 SPATIAL = ("y", "x")  # the dimensions chunks split (chunked.SPATIAL)
 
-# processes that use what the run shares (catalog, read statistics, saved results): a
+# processes that use what the run shares (catalog, resolver, read statistics, saved
+# results): those that bring data in or write it out (traits: kind import or export); a
 # callback holding one runs in this process, through the reference
-_RUN_STATE = frozenset({"load_collection", "load_stac", "save_result"})
+_RUN_STATE = frozenset(
+    pid for pid, traits in bundled_traits().items() if traits.kind in ("import", "export")
+)
 
 
 # -- what a task reads -----------------------------------------------------------------------
@@ -204,10 +208,10 @@ def _whole_sizes(cube: Cube) -> dict[str, int]:
 
 def _reraised(node: Any, exc: Exception) -> PgcError:
     """The error a chunk's task raises for ``exc``: what the reference raises for it."""
-    from .reference import _error
+    from .reference import node_error
 
     if isinstance(exc, ProcessError):
-        return _error(node, exc.code, exc.message, exc.argument)
+        return node_error(node, exc.code, exc.message, exc.argument)
     return PgcError(exc.diagnostics)
 
 
@@ -246,8 +250,6 @@ class _KernelSpec:
 
 def apply_kernel(call: Any, options: DaskOptions) -> Cube | None:
     """apply_kernel chunk by chunk, each chunk with a halo; see the module docstring."""
-    from .ref_scalar import _as_float
-
     cube = call.args.get("data")
     if not _is_lazy(cube) or not all(d in cube.dims for d in SPATIAL):
         return None
@@ -289,7 +291,9 @@ def apply_kernel(call: Any, options: DaskOptions) -> Cube | None:
     ]
     layer = tiles.layer(_kernel_chunk, sources, spec, plan)
     data = tiles.array(tiles.name, layer, sources, spec.dtype)
-    result = _as_float(cube.data).copy(data=data)  # the reference's coordinates and attributes
+    result = in_compute_dtype(cube.data).copy(
+        data=data
+    )  # the reference's coordinates and attributes
     return Cube(result, xr.ones_like(result, dtype=bool))
 
 
@@ -314,10 +318,10 @@ def _kernel_block(
     data: np.ndarray, valid: np.ndarray, node: Any, dims: tuple[str, ...], args: dict
 ) -> xr.DataArray:
     """The reference's apply_kernel on one block."""
-    from .ref_cube import _apply_kernel
+    from .ref_cube import reference_apply_kernel
 
     block = Cube(xr.DataArray(data, dims=dims), xr.DataArray(valid, dims=dims))
-    return _apply_kernel(Call(node, {"data": block, **args}, RunContext())).data
+    return reference_apply_kernel(Call(node, {"data": block, **args}, RunContext())).data
 
 
 def _kernel_chunk(
@@ -370,14 +374,14 @@ class _Group:
     """Consecutive neighbourhoods along y or x that make one output chunk: their spans with
     positions in what the chunk reads (-1 beyond the cube), and that read (``reach``)."""
 
-    spans: tuple[Any, ...]  # ref_neighborhood._Span
+    spans: tuple[Any, ...]  # ref_neighborhood.Span
     reach: _Reach
 
 
 def apply_neighborhood(call: Any, options: DaskOptions) -> Cube | None:
     """apply_neighborhood chunk by chunk, each chunk whole neighbourhoods; see the module
     docstring."""
-    from .ref_neighborhood import _chunk_sizes, _spans
+    from .ref_neighborhood import neighbourhood_sizes, neighbourhood_spans
 
     cube = call.args.get("data")
     if not _is_lazy(cube) or not all(d in cube.dims for d in SPATIAL) or 0 in cube.data.shape:
@@ -390,8 +394,13 @@ def apply_neighborhood(call: Any, options: DaskOptions) -> Cube | None:
     if any(node.process_id in _RUN_STATE for _, node in process.graph.walk()):
         return None
     # the reference's own neighbourhoods (and its errors, in its order)
-    sizes, overlaps = _chunk_sizes(call, cube, "size"), _chunk_sizes(call, cube, "overlap")
-    spans = {d: _spans(call, cube, d, sizes.get(d), overlaps.get(d)) for d in cube.dims}
+    sizes, overlaps = (
+        neighbourhood_sizes(call, cube, "size"),
+        neighbourhood_sizes(call, cube, "overlap"),
+    )
+    spans = {
+        d: neighbourhood_spans(call, cube, d, sizes.get(d), overlaps.get(d)) for d in cube.dims
+    }
     context = call.context
     spec = _NeighbourhoodSpec(
         call.node, cube.dims, dict(cube.data.attrs), process.graph, process.scope,
@@ -430,14 +439,14 @@ def _groups(spans: list, chunks: tuple[int, ...]) -> list[_Group]:
 
 def _group(spans: list) -> _Group:
     """One run of neighbourhoods: it reads every position their windows reach in the cube."""
-    from .ref_neighborhood import _Span
+    from .ref_neighborhood import Span
 
     reached = np.concatenate([s.window[s.window >= 0] for s in spans])
     low, high = int(reached.min()), int(reached.max()) + 1
     start = int(spans[0].window[spans[0].own][0])
     stop = int(spans[-1].window[spans[-1].own][-1]) + 1
     shifted = tuple(
-        _Span(np.where(s.window >= 0, s.window - low, -1), s.labels, s.own) for s in spans
+        Span(np.where(s.window >= 0, s.window - low, -1), s.labels, s.own) for s in spans
     )
     return _Group(shifted, _Reach(slice(low, high), slice(start - low, stop - low)))
 
@@ -492,7 +501,7 @@ def _neighbourhood_chunk(
     """One output chunk (a task): ``process`` on each of its neighbourhoods (``along``:
     their spans by dimension, in what the chunk read), their own pixels stitched as the
     reference stitches the whole cube (ref_neighborhood._stitch)."""
-    from .ref_neighborhood import _neighbourhood, _unchanged_shape
+    from .ref_neighborhood import neighbourhood_cube, unchanged_shape
 
     load_implementations()
     values, valid = _blocks(data, valid, cuts)
@@ -505,9 +514,9 @@ def _neighbourhood_chunk(
     pieces = []
     try:
         for combination in itertools.product(*along):
-            window = _neighbourhood(cube, values, valid, combination)
+            window = neighbourhood_cube(cube, values, valid, combination)
             result = process(data=window, context=spec.context)
-            pieces.append((combination, _unchanged_shape(call, result, window)))
+            pieces.append((combination, unchanged_shape(call, result, window)))
     except (ProcessError, PgcError) as exc:
         raise _reraised(spec.node, exc) from None
     dtype = np.result_type(*[piece.data.dtype for _, piece in pieces])

@@ -114,7 +114,7 @@ def reduce_cube(cube: Cube, dims: tuple[str, ...], fold: Fold) -> Cube | None:
     if (data.dtype.kind != "b") if logical else (data.dtype.kind not in "biuf"):
         return None
     dtype = np.dtype(compute_dtype())
-    values = data if logical or data.dtype == dtype else data.astype(dtype)  # ref's _as_float
+    values = data if logical or data.dtype == dtype else data.astype(dtype)  # in_compute_dtype
     x = da.asarray(values.data)
     ok = _validity(cube, x)
     axes = tuple(values.dims.index(d) for d in dims)

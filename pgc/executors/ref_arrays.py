@@ -68,11 +68,11 @@ def _ordered(op):
         pid = call.node.process_id
         or_equal = pid in ("gte", "lte")
         if isinstance(x, Cube) or isinstance(y, Cube):
-            from .ref_scalar import _COMPARE, comparable_operands, compare_cube
+            from .ref_scalar import COMPARISONS, comparable_operands, compare_cube
 
             if or_equal and not comparable_operands(x, y, ordered=True):
                 return compare_cube(np.equal, x, y, False, ordered=False)  # eq, then
-            return compare_cube(_COMPARE[pid], x, y, False, ordered=True)
+            return compare_cube(COMPARISONS[pid], x, y, False, ordered=True)
         if x is None or y is None:
             return None
         if not _is_number(x) or not _is_number(y):
@@ -129,10 +129,10 @@ def _is_infinite(call: Call) -> Any:
 
 @implements("arctan2")
 def _arctan2(call: Call) -> Any:
-    from .ref_scalar import _ieee, elementwise, wide
+    from .ref_scalar import elementwise, ieee_function, wide
 
     return elementwise(
-        wide(np.arctan2), call.get("y"), call.get("x"), scalar_fn=_ieee(np.arctan2)
+        wide(np.arctan2), call.get("y"), call.get("x"), scalar_fn=ieee_function(np.arctan2)
     )
 
 

@@ -16,8 +16,9 @@ from ..data.bands import band_coords, bands_of, without_band_metadata
 from ..dtypes import replaced_dtype
 from ..errors import echo
 from ..grid import OutsideCrs, bbox_in_crs, centres_within
+from .arguments import cube_argument
 from .pixels import PixelArrays
-from .ref_scalar import FLOAT, _as_float
+from .ref_scalar import FLOAT
 from .ref_time import filter_dimensions, temporal_extent, temporal_labels
 from .reference import Call, Closure, ProcessError, implements
 from .values import (
@@ -27,16 +28,10 @@ from .values import (
     dimension_type,
     dimensions_of_type,
     in_chunks_of,
+    in_compute_dtype,
     with_dimension_types,
     zeroed,
 )
-
-
-def _cube(call: Call, name: str = "data") -> Cube:
-    value = call.get(name)
-    if not isinstance(value, Cube):
-        raise ProcessError("ProcessParameterInvalid", f"'{name}' must be a data cube.", name)
-    return value
 
 
 def _bbox(
@@ -68,11 +63,11 @@ def _geometry_bounds(call: Call, value: Any, argument: str, crs: str | None) -> 
     cube, which must be (multi) polygons ("Empty geometries are ignored"); NoDataAvailable
     when every one is empty."""
     from ..grid import geometries_bounds
-    from .ref_vector import _geometries, _shape
+    from .ref_vector import geometry_list, shapely_geometry
 
-    geometries = _geometries(value, argument)
+    geometries = geometry_list(value, argument)
     for geometry in geometries:
-        shape = _shape(geometry, argument)
+        shape = shapely_geometry(geometry, argument)
         if not shape.is_empty and shape.geom_type not in ("Polygon", "MultiPolygon"):
             message = f"The {argument} must be polygons, not a {shape.geom_type}."
             call.fail("ProcessParameterInvalid", message, argument)
@@ -94,10 +89,10 @@ def within_geometries(call: Call, cube: Cube, argument: str) -> Cube:
     extent = call.get(argument)
     if not _is_geometries(extent):
         return cube
-    from .ref_vector import _geometries, _in_cube_crs, _masks, planar
+    from .ref_vector import geometry_list, geometry_masks, in_cube_crs, planar
 
     x, y = planar(cube)
-    masks = _masks(cube, _in_cube_crs(cube, _geometries(extent, argument)))
+    masks = geometry_masks(cube, in_cube_crs(cube, geometry_list(extent, argument)))
     inside = np.any(masks, axis=0) if masks else np.zeros((cube.data.sizes[y], 0), bool)
     keep = in_chunks_of(xr.DataArray(inside, dims=(y, x)), cube.data)
     return Cube(zeroed(cube.data, keep), cube.full_valid() & keep)
@@ -157,10 +152,10 @@ def _filter_bbox(call: Call) -> Cube:
     """Raster: the pixels whose centre intersects the box (its edges included); vector: the
     geometries fully within it. The definition names no error for a box that holds nothing:
     the result is then a cube whose spatial dimensions have no labels."""
-    from .ref_vector import _is_vector, filter_bbox_vector
+    from .ref_vector import filter_bbox_vector, is_vector_cube
 
-    cube = _cube(call)
-    if _is_vector(cube):
+    cube = cube_argument(call)
+    if is_vector_cube(cube):
         return filter_bbox_vector(cube, call.get("extent"))
     return _in_box(call, cube, "extent", empty_error=False)
 
@@ -216,7 +211,7 @@ def _filter_temporal(call: Call) -> Cube:
     """The labels in the left-closed ``extent`` along ``dimension`` or, when it is null,
     along every temporal dimension (the definition). A named dimension that does not
     exist, or is not temporal, is DimensionNotAvailable (as in the type rule)."""
-    cube = _cube(call)
+    cube = cube_argument(call)
     for dim in filter_dimensions(call, cube):
         cube = _in_interval(cube, dim, call.get("extent"), "extent")
     return cube
@@ -244,7 +239,7 @@ def _filter_bands(call: Call) -> Cube:
     and wavelengths. The bands dimension is the cube's (only) one of type bands."""
     from ..ir.band_filter import BadRange, UnknownBand, select_bands
 
-    cube = _cube(call)
+    cube = cube_argument(call)
     dims = dimensions_of_type(cube, "bands")
     if not dims:
         call.fail("DimensionMissing", "The data cube has no dimension of type bands.", "data")
@@ -272,12 +267,12 @@ def _filter_bands(call: Call) -> Cube:
 
 @implements("apply")
 def _apply(call: Call) -> Any:
-    cube = _cube(call)
+    cube = cube_argument(call)
     result = call.callback("process")(x=cube, context=call.get("context"))
-    return _as_cube_like(result, cube)
+    return as_cube_like(result, cube)
 
 
-def _as_cube_like(result: Any, like: Cube) -> Cube:
+def as_cube_like(result: Any, like: Cube) -> Cube:
     """A callback's result over every pixel, as a cube shaped like ``like``."""
     if isinstance(result, Cube):
         data, valid = xr.broadcast(result.data, like.data)[0], None
@@ -305,7 +300,7 @@ def _reduce_dimension(call: Call) -> Cube:
     """The cube without ``dimension``, each pixel's array along it reduced to one value;
     the other dimensions keep their order, labels and types. The reducer sees the labels,
     not the band metadata (:mod:`pgc.data.bands`), which goes with the dimension."""
-    cube = _cube(call)
+    cube = cube_argument(call)
     dim = call.get("dimension")
     if dim not in cube.dims:
         call.fail("DimensionNotAvailable", f"The data cube has no dimension '{dim}'.", "dimension")
@@ -315,10 +310,10 @@ def _reduce_dimension(call: Call) -> Cube:
     if cube.data.sizes[dim] == 0:  # every pixel's array is the same empty array
         template = xr.zeros_like(cube.data.sum(dim), dtype=FLOAT)
         empty = reducer(data=LabeledArray([], []), context=call.get("context"))
-        return _as_cube_like(empty, Cube(template, xr.ones_like(template, dtype=bool)))
+        return as_cube_like(empty, Cube(template, xr.ones_like(template, dtype=bool)))
     result = reducer(data=CubeArray(cube, dim, bands), context=call.get("context"))
     reduced = cube.data.isel({dim: 0}, drop=True)
-    out = _as_cube_like(result, Cube(reduced, xr.ones_like(reduced, dtype=bool)))
+    out = as_cube_like(result, Cube(reduced, xr.ones_like(reduced, dtype=bool)))
     if dim in out.dims:
         call.fail(
             "ProcessParameterInvalid", "The reducer must return one value per pixel.", "reducer"
@@ -328,13 +323,15 @@ def _reduce_dimension(call: Call) -> Cube:
 
 @implements("ndvi")
 def _ndvi(call: Call) -> Cube:
-    cube = _cube(call)
+    cube = cube_argument(call)
     bands = list(cube.data.bands.values)
     nir, red = call.get("nir", "nir"), call.get("red", "red")
     nir, red = (_band_by_name(call, cube, n, a) for n, a in ((nir, "nir"), (red, "red")))
     x, y = (cube.sel({"bands": b}, drop=True) for b in (nir, red))
     with np.errstate(all="ignore"):
-        data = (_as_float(x.data) - _as_float(y.data)) / (_as_float(x.data) + _as_float(y.data))
+        data = (in_compute_dtype(x.data) - in_compute_dtype(y.data)) / (
+            in_compute_dtype(x.data) + in_compute_dtype(y.data)
+        )
     valid = xr.broadcast(x.valid & y.valid, data)[0].transpose(*data.dims)
     result = Cube(data.where(valid, 0), valid)
     target = call.get("target_band")
@@ -343,9 +340,10 @@ def _ndvi(call: Call) -> Cube:
     if target in bands:
         call.fail("BandExists", f"A band '{target}' exists already.", "target_band")
     from ..data.bands import with_blank_metadata
+
     added = [result.data.expand_dims(bands=[target]), result.valid.expand_dims(bands=[target])]
     added = [with_blank_metadata(a, cube.data, "bands") for a in added]
-    data = xr.concat([_as_float(cube.data), added[0]], dim="bands")
+    data = xr.concat([in_compute_dtype(cube.data), added[0]], dim="bands")
     every = cube.full_valid()  # the validity may lack the bands
     valid = xr.concat([every, added[1]], dim="bands")
     return Cube(data.transpose(*cube.dims), valid.transpose(*cube.dims))
@@ -369,7 +367,7 @@ def _mask(call: Call) -> Cube:
     differ; its other dimensions must be data's, with the same type and labels (in any
     order), else IncompatibleDataCubes; data's dimensions the mask lacks take the mask as
     it is for each of their labels."""
-    cube, mask = _cube(call), _cube(call, "mask")
+    cube, mask = cube_argument(call), cube_argument(call, "mask")
     hit = _mask_hits(call, cube, _aligned_mask(call, cube, mask))
     return replace_where(cube, hit, call.get("replacement"), keep_nodata=False)
 
@@ -473,7 +471,7 @@ def replace_where(cube: Cube, hit: xr.DataArray, replacement: Any, keep_nodata: 
 
 @implements("save_result")
 def _save_result(call: Call) -> bool:
-    call.context.saved.append((_cube(call), call.get("format"), call.get("options") or {}))
+    call.context.saved.append((cube_argument(call), call.get("format"), call.get("options") or {}))
     call.context.saved_nodes.append(call.node.id)
     return True
 
@@ -490,7 +488,7 @@ def _rename_labels(call: Call) -> Cube:
     dimension label already exists in the data cube"), so a swap is refused too. Temporal
     labels compare as instants ('2020-01-01' is '2020-01-01T00:00:00Z'), and the targets of
     a temporal dimension must be dates. The dimension keeps its type and band metadata."""
-    cube, dim = _cube(call), call.get("dimension")
+    cube, dim = cube_argument(call), call.get("dimension")
     if dim not in cube.dims:
         call.fail("DimensionNotAvailable", f"The data cube has no dimension '{dim}'.", "dimension")
     target, source = call.get("target"), call.get("source") or []
@@ -558,7 +556,7 @@ def _label_key(label: Any, temporal: bool) -> Any:
     if not temporal:
         return _plain(label)
     if isinstance(label, np.datetime64):
-        return _label_value(label)
+        return callback_label(label)
     if not isinstance(label, str) or len(label) < 10 or not label[:4].isdigit():
         return label  # not a date (as _temporal_label and the type rules read them)
     try:
@@ -571,7 +569,7 @@ def _label_key(label: Any, temporal: bool) -> Any:
         return label
     if moment.tzinfo is not None:
         moment = moment.tz_convert("UTC").tz_localize(None)
-    return _label_value(moment.as_unit("ns").to_datetime64())
+    return callback_label(moment.as_unit("ns").to_datetime64())
 
 
 def _label_text_of(label: Any) -> str:
@@ -594,7 +592,7 @@ def _merge_cubes(call: Call) -> Cube:
 
     Labels: spatial and temporal dimensions stay sorted (in cube1's direction); others
     keep cube1's order with cube2's new labels appended."""
-    a, b = _cube(call, "cube1"), _cube(call, "cube2")
+    a, b = cube_argument(call, "cube1"), cube_argument(call, "cube2")
     dims = list(a.dims if set(a.dims) >= set(b.dims) else b.dims)  # as the type rule says
     if not set(dims) >= set(a.dims) | set(b.dims):
         call.fail(
@@ -619,10 +617,10 @@ def _merge_cubes(call: Call) -> Cube:
                 "Overlapping data cubes, but no overlap resolver has been specified.",
                 "overlap_resolver",
             )
-        resolved = _as_cube_like(
+        resolved = as_cube_like(
             resolver(x=Cube(da, va), y=Cube(db, vb), context=call.get("context")), Cube(da, va)
         )
-        data = xr.where(both, _as_float(resolved.data), data)
+        data = xr.where(both, in_compute_dtype(resolved.data), data)
         valid = xr.where(both, resolved.valid, valid)
     data, valid = data.where(valid, 0).transpose(*dims), valid.transpose(*dims)
     for dim, metadata in bands.items():
@@ -639,20 +637,27 @@ def _vector_pair(call: Call, a: Cube, b: Cube) -> tuple[Cube, dict | None]:
     attributes (geometries in cube1's CRS). "It is not possible to merge a vector and a
     raster data cube"; different base geometry types are IncompatibleGeometryTypes.
     Rasters: cube2 as it is, and None."""
-    from .ref_vector import Features, _from_cube, _is_vector, _shape, _transform, _vector_attrs
+    from .ref_vector import (
+        Features,
+        cube_features,
+        is_vector_cube,
+        shapely_geometry,
+        transform_geometries,
+        vector_cube_attrs,
+    )
 
-    if not _is_vector(a) and not _is_vector(b):
+    if not is_vector_cube(a) and not is_vector_cube(b):
         return b, None
-    if not (_is_vector(a) and _is_vector(b)):
+    if not (is_vector_cube(a) and is_vector_cube(b)):
         call.fail("ProcessParameterInvalid", "A vector and a raster data cube cannot be merged.",
                   "cube2")  # fmt: skip
-    fa, fb = _from_cube(a, "cube1"), _from_cube(b, "cube2")
+    fa, fb = cube_features(a, "cube1"), cube_features(b, "cube2")
     if fa.dimension != fb.dimension:
         call.fail("ProcessParameterInvalid", f"The geometry dimensions are named differently "
                   f"('{fa.dimension}', '{fb.dimension}').", "cube2")  # fmt: skip
-    moved = _transform(fb.geometries, fb.crs, fa.crs, "cube2")
-    shapes_a = [_shape(g, "cube1") for g in fa.geometries]
-    shapes_b = [_shape(g, "cube2") for g in moved]
+    moved = transform_geometries(fb.geometries, fb.crs, fa.crs, "cube2")
+    shapes_a = [shapely_geometry(g, "cube1") for g in fa.geometries]
+    shapes_b = [shapely_geometry(g, "cube2") for g in moved]
     kinds_a, kinds_b = _base_types(shapes_a), _base_types(shapes_b)
     if kinds_a and kinds_b and kinds_a != kinds_b:
         call.fail("IncompatibleGeometryTypes",
@@ -680,7 +685,7 @@ def _vector_pair(call: Call, a: Cube, b: Cube) -> tuple[Cube, dict | None]:
     coord = xr.DataArray(np.array(new_labels), dims=[dim], attrs=dict(b.data[dim].attrs))
     valid = b.valid.assign_coords({dim: coord}) if dim in b.valid.dims else b.valid
     relabelled = Cube(b.data.assign_coords({dim: coord}), valid)
-    return relabelled, {**a.data.attrs, **_vector_attrs(merged)}
+    return relabelled, {**a.data.attrs, **vector_cube_attrs(merged)}
 
 
 def _base_types(shapes: list) -> set[str]:
@@ -748,7 +753,7 @@ def _merged_labels(a: Cube, b: Cube, dim: str, kind: str = "other") -> np.ndarra
 
 def _on_labels(cube: Cube, dims: list[str], labels: dict) -> tuple:
     """``cube``'s values and validity on the merged labels, and where it has labels."""
-    data = _as_float(cube.data)
+    data = in_compute_dtype(cube.data)
     valid = cube.full_valid()
     has = xr.ones_like(data, dtype=bool)
     own = {d: labels[d] for d in cube.dims}
@@ -771,7 +776,7 @@ PAD_MODES = {
 
 
 @implements("apply_kernel")
-def _apply_kernel(call: Call) -> Cube:
+def reference_apply_kernel(call: Call) -> Cube:
     """Each pixel the sum of the kernel's weights times its neighbours along x and y (the
     kernel's rows along y, its columns along x, as the cube runs; correlation, as written),
     times ``factor``. No-data, NaN, infinities and values that are not numbers count as
@@ -779,7 +784,7 @@ def _apply_kernel(call: Call) -> Cube:
     multiplies (a zero weight on an infinite border or replacement gives NaN)."""
     from .ref_vector import planar
 
-    cube = _cube(call)
+    cube = cube_argument(call)
     x, y = planar(cube)
     kernel = _kernel(call)
     factor = call.get("factor", 1)
@@ -846,7 +851,7 @@ def _kernel_values(cube: Cube) -> xr.DataArray:
     """The cube's values as numbers for apply_kernel: booleans as 0/1, anything that is not
     a number (text, in an object cube) as NaN, which counts as invalid."""
     if cube.data.dtype != object:
-        return _as_float(cube.data)
+        return in_compute_dtype(cube.data)
 
     def number(v: Any) -> float:
         if isinstance(v, bool | np.bool_):
@@ -854,7 +859,7 @@ def _kernel_values(cube: Cube) -> xr.DataArray:
         return float(v) if isinstance(v, int | float | np.number) else np.nan
 
     values = np.vectorize(number, otypes=[FLOAT])(cube.data.values)
-    return _as_float(cube.data.copy(data=values))
+    return in_compute_dtype(cube.data.copy(data=values))
 
 
 @implements("load_stac")
@@ -863,7 +868,7 @@ def _load_stac(call: Call) -> Cube:
     application's resolver maps to the local file system; pgc does no network I/O."""
     from ..data.access import ReadRefused
     from ..data.catalog import Catalog
-    from ..federation import exchange
+    from . import exchange
 
     url = str(call.get("url"))
     path = call.resolve(url, "url")  # resolved, inside the run's read roots
@@ -914,7 +919,7 @@ def _filtered(call: Call, cube: Cube) -> Cube:
 @implements("filter_labels")
 def _filter_labels(call: Call) -> Cube:
     """Keep the labels of ``dimension`` for which the condition is true."""
-    cube, dim = _cube(call), call.get("dimension")
+    cube, dim = cube_argument(call), call.get("dimension")
     if dim not in cube.dims:
         call.fail("DimensionNotAvailable", f"The data cube has no dimension '{dim}'.", "dimension")
     condition = call.callback("condition")
@@ -922,12 +927,12 @@ def _filter_labels(call: Call) -> Cube:
     keep = [
         i
         for i, label in enumerate(labels)
-        if condition(value=_label_value(label), context=call.get("context")) is True
+        if condition(value=callback_label(label), context=call.get("context")) is True
     ]
     return cube.isel({dim: keep})
 
 
-def _label_value(label: Any) -> Any:
+def callback_label(label: Any) -> Any:
     """A label as the callback sees it: temporal labels as RFC 3339 strings."""
     if isinstance(label, np.datetime64):
         return str(label.astype("datetime64[s]")) + "Z"
@@ -936,10 +941,10 @@ def _label_value(label: Any) -> Any:
 
 @implements("dimension_labels")
 def _dimension_labels(call: Call) -> list:
-    cube, dim = _cube(call), call.get("dimension")
+    cube, dim = cube_argument(call), call.get("dimension")
     if dim not in cube.dims:
         call.fail("DimensionNotAvailable", f"The data cube has no dimension '{dim}'.", "dimension")
-    return [_label_value(v) for v in cube.data[dim].values]
+    return [callback_label(v) for v in cube.data[dim].values]
 
 
 def _temporal_label(call: Call, label: Any, argument: str) -> np.datetime64:
@@ -973,7 +978,7 @@ def _add_dimension(call: Call) -> Cube:
     (:func:`with_dimension_types`: the fallback by name would make a dimension ``x`` of
     type other spatial). DimensionExists for a name the cube has, and for a spatial one
     when the cube has spatial dimensions for all three axes."""
-    cube, name, label = _cube(call), call.get("name"), call.get("label")
+    cube, name, label = cube_argument(call), call.get("name"), call.get("label")
     kind = call.get("type") or "other"
     if kind not in _DIMENSION_TYPES:
         call.fail("ProcessParameterInvalid", f"Unknown dimension type {echo(kind)}.", "type")
@@ -995,7 +1000,7 @@ def _add_dimension(call: Call) -> Cube:
 
 @implements("drop_dimension")
 def _drop_dimension(call: Call) -> Cube:
-    cube, name = _cube(call), call.get("name")
+    cube, name = cube_argument(call), call.get("name")
     if name not in cube.dims:
         call.fail("DimensionNotAvailable", f"The data cube has no dimension '{name}'.", "name")
     if cube.data.sizes[name] > 1:

@@ -42,9 +42,9 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import echo
-from .ref_scalar import FLOAT, _as_float
+from .ref_scalar import FLOAT
 from .reference import Call, ProcessError, implements
-from .values import ARRAY_DIM, Cube, CubeArray, LabeledArray
+from .values import ARRAY_DIM, Cube, CubeArray, LabeledArray, in_compute_dtype
 
 # Internal dimension names of the arrays handed to the model function; the double
 # underscores keep them apart from user dimension names (as values.ARRAY_DIM does).
@@ -119,7 +119,7 @@ def _fit_cube_array(
 ) -> CubeArray:
     cube, dim = data.cube, data.dimension
     x = _x_values(call, data.labels, "data")
-    values = _as_float(cube.data).transpose(..., dim)
+    values = in_compute_dtype(cube.data).transpose(..., dim)
     valid = cube.full_valid().transpose(..., dim)
     pixel_dims = values.dims[:-1]
     shape = values.shape[:-1]
@@ -188,7 +188,7 @@ def _as_model_values(result: Any, template: xr.DataArray) -> np.ndarray:
             "The model function must return one number for each x.",
             "function",
         )
-    filled = _as_float(result.data).where(result.full_valid())
+    filled = in_compute_dtype(result.data).where(result.full_valid())
     # Drop coordinates: the template has none, and the values line up by position.
     filled = filled.drop_vars(list(filled.coords))
     return xr.broadcast(filled, template)[0].transpose(*template.dims).values.astype(FLOAT)
@@ -399,7 +399,7 @@ def _predict_curve(call: Call) -> Cube:
             "labels",
         )
     x = _x_values(call, list(labels), "labels")
-    values = _as_float(cube.data).rename({dim: PARAMETER})
+    values = in_compute_dtype(cube.data).rename({dim: PARAMETER})
     valid = cube.full_valid().rename({dim: PARAMETER})
     x_cube = Cube(xr.DataArray(x, dims=(dim,)), xr.DataArray(np.ones(len(x), bool), dims=(dim,)))
     result = call.callback("function")(
@@ -417,7 +417,7 @@ def _prediction(call: Call, result: Any, cube: Cube, dim: str, labels: list) -> 
     if isinstance(result, Cube) and not set(result.data.dims) <= set(cube.dims):
         call.fail("ProcessParameterInvalid", "The model function must return a number.", "function")
     if isinstance(result, Cube):
-        data = xr.broadcast(_as_float(result.data), template)[0]
+        data = xr.broadcast(in_compute_dtype(result.data), template)[0]
         valid = xr.broadcast(result.full_valid(), template)[0]
     elif result is None or (isinstance(result, int | float) and not isinstance(result, bool)):
         data = xr.full_like(template, 0.0 if result is None else float(result), dtype=FLOAT)

@@ -11,16 +11,16 @@ import numpy as np
 
 from .ref_vector import (
     Features,
-    _check_metres,
-    _crs_code,
-    _from_cube,
-    _geojson,
-    _geometry_dimension,
-    _invalid,
-    _shape,
-    _transform,
-    _vector_argument,
-    _with_features,
+    as_geojson,
+    check_metres,
+    cube_features,
+    geometry_dimension_name,
+    invalid_argument,
+    projection_crs,
+    shapely_geometry,
+    transform_geometries,
+    vector_cube_argument,
+    with_features,
 )
 from .reference import Call, implements
 from .spatial import simple_parts
@@ -34,21 +34,23 @@ def _vector_buffer(call: Call) -> Cube:
     """Each geometry buffered by ``distance`` metres in its own CRS, which must be in metres
     (UnitMismatch otherwise, as the definition says; no reprojection behind the user's back).
     Empty geometries pass through; negative distances may give empty polygons."""
-    cube = _vector_argument(call, "geometries")
-    features = _from_cube(cube, "geometries")
+    cube = vector_cube_argument(call, "geometries")
+    features = cube_features(cube, "geometries")
     distance = call.get("distance")
     if isinstance(distance, bool) or not isinstance(distance, int | float) or distance == 0:
-        raise _invalid("distance", f"Expected a non-zero number of metres, got {distance!r}.")
-    _check_metres(features, "distance")
+        raise invalid_argument(
+            "distance", f"Expected a non-zero number of metres, got {distance!r}."
+        )
+    check_metres(features, "distance")
     buffered = [_buffered(g, float(distance)) for g in features.geometries]
-    return _with_features(cube, _replace_geometries(features, buffered))
+    return with_features(cube, _replace_geometries(features, buffered))
 
 
 def _buffered(geometry: dict, distance: float) -> dict:
-    shape = _shape(geometry)
+    shape = shapely_geometry(geometry)
     if shape.is_empty:
         return geometry
-    return _geojson(shape.buffer(distance))
+    return as_geojson(shape.buffer(distance))
 
 
 def _replace_geometries(features: Features, geometries: list[dict], crs: str | None = None):
@@ -65,15 +67,15 @@ def _replace_geometries(features: Features, geometries: list[dict], crs: str | N
 @implements("vector_reproject")
 def _vector_reproject(call: Call) -> Cube:
     """The geometries in ``projection``'s CRS; values and labels unchanged."""
-    cube = _vector_argument(call, "data")
+    cube = vector_cube_argument(call, "data")
     name = call.get("dimension")
-    if name is not None and name != _geometry_dimension(cube):
+    if name is not None and name != geometry_dimension_name(cube):
         what = "is not a geometry dimension" if name in cube.dims else "does not exist"
         call.fail("DimensionNotAvailable", f"Dimension '{name}' {what}.", "dimension")
-    features = _from_cube(cube, "data")
-    target = _crs_code(call.get("projection"), "projection")
-    moved = _transform(features.geometries, features.crs, target, "data")
-    return _with_features(cube, _replace_geometries(features, moved, target))
+    features = cube_features(cube, "data")
+    target = projection_crs(call.get("projection"), "projection")
+    moved = transform_geometries(features.geometries, features.crs, target, "data")
+    return with_features(cube, _replace_geometries(features, moved, target))
 
 
 # ---------------------------------------------------------------------------------------
@@ -88,8 +90,8 @@ def _vector_to_random_points(call: Call) -> Cube:
     capped by ``geometry_count`` when both are given; one each when neither is. Polygons
     are sampled by area, lines by length, (multi) points without replacement among their
     distinct points (so at most that many). ``seed`` makes it reproducible."""
-    cube = _vector_argument(call, "data")
-    features = _from_cube(cube, "data")
+    cube = vector_cube_argument(call, "data")
+    features = cube_features(cube, "data")
     per_geometry, total = _count(call, "geometry_count"), _count(call, "total_count")
     if total is not None and total < len(features.geometries):
         call.fail(
@@ -98,10 +100,10 @@ def _vector_to_random_points(call: Call) -> Cube:
             f"({len(features.geometries)}).",
             "total_count",
         )
-    shapes = [_shape(g) for g in features.geometries]
+    shapes = [shapely_geometry(g) for g in features.geometries]
     counts = _point_counts([not s.is_empty for s in shapes], per_geometry, total)
     if sum(counts) > MAX_POINTS:
-        raise _invalid("geometry_count", f"More than {MAX_POINTS} points were asked for.")
+        raise invalid_argument("geometry_count", f"More than {MAX_POINTS} points were asked for.")
     rng = np.random.default_rng(_seed(call.get("seed")))
     points = [_random_points(s, n, rng) for s, n in zip(shapes, counts, strict=True)]
     return _points_cube(cube, features, points, call.get("group", True))
@@ -112,7 +114,7 @@ def _count(call: Call, name: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _invalid(name, f"Expected an integer of at least 1 or null, got {value!r}.")
+        raise invalid_argument(name, f"Expected an integer of at least 1 or null, got {value!r}.")
     return value
 
 
@@ -121,7 +123,7 @@ def _seed(seed: Any) -> int | None:
     if seed is None:
         return None
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise _invalid("seed", f"Expected an integer seed or null, got {seed!r}.")
+        raise invalid_argument("seed", f"Expected an integer seed or null, got {seed!r}.")
     return seed % 2**64
 
 
@@ -185,15 +187,17 @@ def _vector_to_regular_points(call: Call) -> Cube:
     grid-cell centres inside each polygon (grid from the polygon's upper-left bound; a
     centre on the boundary counts as inside, the pixel-centre rule), samples walking along
     each line, points as given; the geometry's first coordinate if a polygon gets none."""
-    cube = _vector_argument(call, "data")
-    features = _from_cube(cube, "data")
+    cube = vector_cube_argument(call, "data")
+    features = cube_features(cube, "data")
     distance = call.get("distance")
     if isinstance(distance, bool) or not isinstance(distance, int | float) or distance <= 0:
-        raise _invalid("distance", f"Expected a positive number of metres, got {distance!r}.")
-    _check_metres(features, "distance")
-    shapes = [_shape(g) for g in features.geometries]
+        raise invalid_argument(
+            "distance", f"Expected a positive number of metres, got {distance!r}."
+        )
+    check_metres(features, "distance")
+    shapes = [shapely_geometry(g) for g in features.geometries]
     if sum(_regular_estimate(s, distance) for s in shapes) > MAX_POINTS:
-        raise _invalid("distance", f"The distance gives more than {MAX_POINTS} points.")
+        raise invalid_argument("distance", f"The distance gives more than {MAX_POINTS} points.")
     points = [_regular_points(s, float(distance)) for s in shapes]
     return _points_cube(cube, features, points, call.get("group", True))
 
@@ -289,7 +293,7 @@ def _points_cube(cube: Cube, features: Features, points: list[np.ndarray], group
     through as one empty Point."""
     if group:
         multi = [{"type": "MultiPoint", "coordinates": _coordinates(p)} for p in points]
-        return _with_features(cube, _replace_geometries(features, multi))
+        return with_features(cube, _replace_geometries(features, multi))
     sources, singles = [], []
     for i, pts in enumerate(points):
         for xy in _coordinates(pts) or [[]]:
@@ -301,7 +305,7 @@ def _points_cube(cube: Cube, features: Features, points: list[np.ndarray], group
     valid = valid.isel({dim: sources}).assign_coords({dim: labels})
     properties = [features.properties[i] for i in sources]
     out = Features(singles, features.crs, labels, properties, [None] * len(labels), dim)
-    return _with_features(Cube(data, valid), out)
+    return with_features(Cube(data, valid), out)
 
 
 def _coordinates(points: np.ndarray) -> list[list[float]]:

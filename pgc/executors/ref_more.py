@@ -13,7 +13,8 @@ import xarray as xr
 from ..jsonvalue import merge_patch
 from ..numerics import bounded_int
 from ..specs import load_specs
-from .ref_scalar import _num, elementwise
+from .arguments import cube_argument
+from .ref_scalar import elementwise, number_operand
 from .reference import Call, ProcessError, implements
 from .values import (
     Cube,
@@ -69,7 +70,7 @@ def _mod(call: Call) -> Any:
     Integers stay exact integers (Python's % also floors)."""
 
     def one(x, y):
-        x, y = _num(x), _num(y)
+        x, y = number_operand(x), number_operand(y)
         if y == 0:
             return _by_zero(float(bounded_int(x)))
         if isinstance(x, int) and isinstance(y, int):
@@ -104,9 +105,7 @@ def _rename_dimension(call: Call) -> Cube:
     fallback by name would make a renamed ``bands`` "other" and a dimension renamed to
     ``x`` spatial. ``target`` naming any dimension of the cube, ``source`` included, is
     DimensionExists (the definition: "if a dimension with the specified name exists")."""
-    from .ref_cube import _cube
-
-    cube, source, target = _cube(call), call.get("source"), call.get("target")
+    cube, source, target = cube_argument(call), call.get("source"), call.get("target")
     if source not in cube.dims:
         call.fail("DimensionNotAvailable", f"The data cube has no dimension '{source}'.", "source")
     if target in cube.dims:
@@ -126,9 +125,7 @@ def _trim_cube(call: Call) -> Cube:
     (spatial, temporal, by their type: a gap inside stays, the grid stays regular),
     anywhere in categorical ones (bands, other, geometry: the definition's "irregular
     categorical")."""
-    from .ref_cube import _cube
-
-    cube = _cube(call)
+    cube = cube_argument(call)
     valid = cube.full_valid()
     keep = {}
     for dim in cube.dims:
@@ -160,12 +157,12 @@ def _mask_polygon(call: Call) -> Cube:
     one (multi) polygon; empty geometries are ignored. The polygons are brought into the
     cube's CRS; a centre on a polygon's boundary intersects it."""
     from .ref_cube import replace_where
-    from .ref_vector import _features, _in_cube_crs, _masks, _polygons, planar
+    from .ref_vector import features_of, geometry_masks, in_cube_crs, planar, polygon_list
 
     cube = call.get("data")
     x, y = planar(cube)
-    polygons = _polygons(_features(call.get("mask"), "mask"), "mask")
-    inside = np.any(_masks(cube, _in_cube_crs(cube, polygons)), axis=0)
+    polygons = polygon_list(features_of(call.get("mask"), "mask"), "mask")
+    inside = np.any(geometry_masks(cube, in_cube_crs(cube, polygons)), axis=0)
     inside = in_chunks_of(xr.DataArray(inside, dims=(y, x)), cube.data)
     hit = inside if call.get("inside") is True else ~inside
     return replace_where(cube, hit, call.get("replacement"), keep_nodata=True)

@@ -19,16 +19,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .ref_cube import _as_cube_like, _cube
+from .arguments import cube_argument
+from .ref_cube import as_cube_like
 from .reference import Call, ProcessError, implements
-from .values import Cube, CubeArray
+from .values import Cube, CubeArray, validity_array
 
 SPATIAL = ("x", "y")
-
-
-def _all_valid(cube: Cube) -> np.ndarray:
-    """The validity mask in the shape of the values."""
-    return cube.full_valid().transpose(*cube.dims).values
 
 
 def _grid_step(cube: Cube, dim: str) -> float:
@@ -116,7 +112,7 @@ def _duration(text: str, argument: str) -> _Duration:
 
 
 @dataclass(frozen=True)
-class _Span:
+class Span:
     """One neighbourhood along one dimension.
 
     ``window`` holds the positions of the neighbourhood's labels in the dimension, -1 where
@@ -139,22 +135,25 @@ def _apply_neighborhood(call: Call) -> Cube:
     dimensions cannot invent labels: there the last neighbourhood is shorter and the
     overlap stops at the cube's first and last label. The process must return a cube with
     the dimensions and labels it was given (DataCubePropertiesImmutable)."""
-    cube = _cube(call)
+    cube = cube_argument(call)
     process = call.callback("process")
     if 0 in cube.data.shape:  # no pixel: no neighbourhood to run the process on
         return cube
-    sizes, overlaps = _chunk_sizes(call, cube, "size"), _chunk_sizes(call, cube, "overlap")
-    spans = [_spans(call, cube, d, sizes.get(d), overlaps.get(d)) for d in cube.dims]
-    values, valid = cube.data.values, _all_valid(cube)
+    sizes, overlaps = (
+        neighbourhood_sizes(call, cube, "size"),
+        neighbourhood_sizes(call, cube, "overlap"),
+    )
+    spans = [neighbourhood_spans(call, cube, d, sizes.get(d), overlaps.get(d)) for d in cube.dims]
+    values, valid = cube.data.values, validity_array(cube)
     pieces = []
     for combination in itertools.product(*spans):
-        window = _neighbourhood(cube, values, valid, combination)
+        window = neighbourhood_cube(cube, values, valid, combination)
         result = process(data=window, context=call.get("context"))
-        pieces.append((combination, _unchanged_shape(call, result, window)))
+        pieces.append((combination, unchanged_shape(call, result, window)))
     return _stitch(cube, pieces)
 
 
-def _chunk_sizes(call: Call, cube: Cube, argument: str) -> dict[str, dict]:
+def neighbourhood_sizes(call: Call, cube: Cube, argument: str) -> dict[str, dict]:
     """``size`` or ``overlap`` by dimension name."""
     entries = call.get(argument) or []
     if not isinstance(entries, list):
@@ -226,9 +225,9 @@ def _metres_per_unit(cube: Cube, unit: str | None) -> float:
         ) from None
 
 
-def _spans(
+def neighbourhood_spans(
     call: Call, cube: Cube, dim: str, size_entry: dict | None, overlap_entry: dict | None
-) -> list[_Span]:
+) -> list[Span]:
     """The neighbourhoods along ``dim``."""
     size = _measure(call, cube, dim, size_entry, "size")
     overlap = _measure(call, cube, dim, overlap_entry, "overlap")
@@ -247,7 +246,7 @@ def _spans(
     return _positional_spans(cube, dim, size, overlap or 0)
 
 
-def _positional_spans(cube: Cube, dim: str, size: int | None, overlap: int) -> list[_Span]:
+def _positional_spans(cube: Cube, dim: str, size: int | None, overlap: int) -> list[Span]:
     """Neighbourhoods of ``size`` labels (None: all); x and y are padded to full windows."""
     n = cube.data.sizes[dim]
     pad = dim in _planar(cube)
@@ -260,20 +259,20 @@ def _positional_spans(cube: Cube, dim: str, size: int | None, overlap: int) -> l
         inside = (window >= 0) & (window < n)
         own = inside & (window >= start) & (window < start + size)
         labels = _grid_labels(cube, dim, window) if pad else cube.data[dim].values[window]
-        spans.append(_Span(np.where(inside, window, -1), labels, own))
+        spans.append(Span(np.where(inside, window, -1), labels, own))
     return spans
 
 
 def _temporal_spans(
     call: Call, cube: Cube, dim: str, size: _Duration | None, overlap: _Duration | None
-) -> list[_Span]:
+) -> list[Span]:
     """Neighbourhoods of ``size`` from the earliest label on: [start + k * size,
     start + (k + 1) * size), the overlap widening each by ``overlap`` on both sides.
     Neighbourhoods without labels are skipped."""
     labels = cube.data[dim].values
     times = pd.DatetimeIndex(labels)
     if size is None:
-        return [_Span(np.arange(len(times)), labels, np.ones(len(times), dtype=bool))]
+        return [Span(np.arange(len(times)), labels, np.ones(len(times), dtype=bool))]
     start = times.min()
     if size.after(start) <= start:
         call.fail("ProcessParameterInvalid", f"The size of dimension '{dim}' is 0.", "size")
@@ -284,7 +283,7 @@ def _temporal_spans(
         if overlap is not None:
             low, high = overlap.before(low), overlap.after(high)
         window = np.flatnonzero((times >= low) & (times < high))
-        spans.append(_Span(window, labels[window], chunk[window] == k))
+        spans.append(Span(window, labels[window], chunk[window] == k))
     return spans
 
 
@@ -310,8 +309,8 @@ def _outer_and(masks: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def _neighbourhood(
-    cube: Cube, values: np.ndarray, valid: np.ndarray, spans: tuple[_Span, ...]
+def neighbourhood_cube(
+    cube: Cube, values: np.ndarray, valid: np.ndarray, spans: tuple[Span, ...]
 ) -> Cube:
     """One neighbourhood as a cube; positions beyond the cube are no-data."""
     take = np.ix_(*[np.maximum(s.window, 0) for s in spans])
@@ -324,7 +323,7 @@ def _neighbourhood(
     )
 
 
-def _unchanged_shape(call: Call, result: Any, window: Cube) -> Cube:
+def unchanged_shape(call: Call, result: Any, window: Cube) -> Cube:
     """``result`` as a cube like ``window``; DataCubePropertiesImmutable if the process
     changed the dimensions or their labels."""
     if not isinstance(result, Cube) or set(result.dims) != set(window.dims):
@@ -350,7 +349,7 @@ def _unchanged_shape(call: Call, result: Any, window: Cube) -> Cube:
     return Cube(result.data.transpose(*window.dims), valid.transpose(*window.dims))
 
 
-def _stitch(cube: Cube, pieces: list[tuple[tuple[_Span, ...], Cube]]) -> Cube:
+def _stitch(cube: Cube, pieces: list[tuple[tuple[Span, ...], Cube]]) -> Cube:
     """The neighbourhoods' own positions written back into a cube shaped like ``cube``."""
     dtype = np.result_type(*[piece.data.dtype for _, piece in pieces])
     data = np.zeros(cube.data.shape, dtype=dtype)
@@ -379,7 +378,7 @@ def _aggregate_spatial_window(call: Call) -> Cube:
     ``boundary`` "pad" fills the last windows with no-data pixels (their labels continue
     the grid), "trim" drops pixels that fill no whole window. The reducer's array holds
     a window's pixels row by row in the cube's order (for ``first``, ``last``, ...)."""
-    cube = _cube(call)
+    cube = cube_argument(call)
     for dim in SPATIAL:
         if dim not in cube.dims:
             call.fail("ProcessParameterInvalid", f"The data cube has no dimension '{dim}'.")
@@ -403,7 +402,7 @@ def _aggregate_spatial_window(call: Call) -> Cube:
             "ProcessParameterInvalid", "The reducer must return one value per window.", "reducer"
         )
     template = windows.data.isel({_WINDOW: 0}, drop=True)
-    out = _as_cube_like(result, Cube(template, xr.ones_like(template, dtype=bool)))
+    out = as_cube_like(result, Cube(template, xr.ones_like(template, dtype=bool)))
     data = out.data.transpose(*cube.dims)
     data.attrs.update(cube.data.attrs)
     return Cube(data, out.valid.transpose(*cube.dims))

@@ -15,16 +15,16 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .ref_cube import _cube, _label_value
-from .ref_neighborhood import _all_valid
+from .arguments import cube_argument
+from .ref_cube import callback_label
 from .reference import Call, implements
-from .values import Cube, with_dimension_types
+from .values import Cube, validity_array, with_dimension_types
 
 
 def _label_text(value: Any) -> str:
     """A label as text: dates in RFC 3339, integral numbers without a fraction (as the
     type rules write them)."""
-    value = _label_value(value)
+    value = callback_label(value)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
@@ -58,7 +58,7 @@ def _flatten_dimensions(call: Call) -> Cube:
     order given, the first varying slowest ("2020~B1", "2020~B2", "2021~B1", ...), joined
     by ``label_separator``. An empty list of dimensions leaves the cube as it is (the type
     rule's reading: there is nothing to merge)."""
-    cube = _cube(call)
+    cube = cube_argument(call)
     names = _names(call, "dimensions")
     target = call.get("target_dimension")
     sep = _separator(call)
@@ -116,7 +116,7 @@ def _unflatten_dimension(call: Call) -> Cube:
     are its parts in the order they first occur. Combinations of parts that no label had
     are no-data (the definition asks for "consistently structured" labels and is silent
     on the rest)."""
-    cube = _cube(call)
+    cube = cube_argument(call)
     name = call.get("dimension")
     targets = _names(call, "target_dimensions")
     sep = _separator(call)
@@ -156,7 +156,7 @@ def _scatter(cube: Cube, name: str, levels: dict[str, list[str]], index: tuple) 
     at = cube.dims.index(name)
     kept = [d for d in cube.dims if d != name]
     values = np.moveaxis(cube.data.values, at, 0)
-    valid = np.moveaxis(_all_valid(cube), at, 0)
+    valid = np.moveaxis(validity_array(cube), at, 0)
     shape = [len(labels) for labels in levels.values()] + list(values.shape[1:])
     data = np.zeros(shape, dtype=values.dtype)
     ok = np.zeros(shape, dtype=bool)

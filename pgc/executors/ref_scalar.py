@@ -35,17 +35,17 @@ from .arguments import (
 )
 from .pixels import PixelLoop
 from .reference import Call, Closure, ProcessError, implements
-from .values import Cube, CubeArray, LabeledArray, with_metadata, without, zeroed
+from .values import (
+    Cube,
+    CubeArray,
+    LabeledArray,
+    in_compute_dtype,
+    with_metadata,
+    without,
+    zeroed,
+)
 
 FLOAT = "float64"
-
-
-def _as_float(data: Any) -> Any:
-    """Cube values in the compute dtype (the dtype policy, :mod:`pgc.dtypes`)."""
-    if isinstance(data, xr.DataArray) and data.dtype.kind in "iubf":
-        dtype = compute_dtype()
-        return data if data.dtype == dtype else data.astype(dtype)
-    return data
 
 
 def _numeric(cube: Cube) -> xr.DataArray:
@@ -68,7 +68,7 @@ def _numeric(cube: Cube) -> xr.DataArray:
 def numbers(cube: Cube) -> xr.DataArray:
     """A cube's values for arithmetic: in the compute dtype; a cube of Python objects (a
     vector cube's) as numbers (:func:`_numeric`)."""
-    return _as_float(cube.data if cube.data.dtype.kind in "iubfc" else _numeric(cube))
+    return in_compute_dtype(cube.data if cube.data.dtype.kind in "iubfc" else _numeric(cube))
 
 
 def elementwise(fn, *args: Any, scalar_fn=None) -> Any:
@@ -100,7 +100,7 @@ def elementwise(fn, *args: Any, scalar_fn=None) -> Any:
     return Cube(with_metadata(zeroed(data, valid), *args), valid)
 
 
-def _num(x: Any) -> Any:
+def number_operand(x: Any) -> Any:
     """A plain number operand; anything else (a boolean, a string, an array ...) is not."""
     if isinstance(x, bool) or not isinstance(x, int | float | np.number):
         raise ProcessError("ProcessParameterInvalid", f"Expected a number, got {echo(x)}.")
@@ -123,12 +123,12 @@ def number_argument(call: Call, name: str, default: Any = None, integer: bool = 
     return value
 
 
-def _ieee(fn):
+def ieee_function(fn):
     """A scalar function with IEEE 754 results for Python numbers (no exceptions)."""
 
     def call(*xs):
         with np.errstate(all="ignore"):
-            out = fn(*[np.float64(bounded_int(_num(x))) for x in xs])  # 10**400: inf
+            out = fn(*[np.float64(bounded_int(number_operand(x))) for x in xs])  # 10**400: inf
         return float(out)
 
     return call
@@ -161,7 +161,7 @@ def wide(fn):
 def _divide(x, y):
     if isinstance(x, int) and isinstance(y, int) and y != 0 and x % y == 0:
         return x // y
-    return _ieee(np.divide)(x, y)
+    return ieee_function(np.divide)(x, y)
 
 
 def _exact(op):
@@ -170,7 +170,7 @@ def _exact(op):
     + 1.5 raised OverflowError)."""
 
     def call(x: Any, y: Any) -> Any:
-        x, y = _num(x), _num(y)
+        x, y = number_operand(x), number_operand(y)
         if not (isinstance(x, int) and isinstance(y, int)):
             x, y = bounded_int(x), bounded_int(y)
         return bounded_int(op(x, y))
@@ -178,21 +178,23 @@ def _exact(op):
     return call
 
 
-_BINARY = {
+# The elementwise arithmetic and math the reference computes with numpy, by process id
+# (each an elementwise scalar process in the traits: tests/test_processes_cli.py checks)
+ELEMENTWISE_BINARY = {
     "add": (lambda x, y: x + y, _exact(lambda x, y: x + y)),
     "subtract": (lambda x, y: x - y, _exact(lambda x, y: x - y)),
     "multiply": (lambda x, y: x * y, _exact(lambda x, y: x * y)),
     "divide": (lambda x, y: x / y, _divide),
-    "power": (wide(lambda x, y: x**y), _ieee(np.power)),
+    "power": (wide(lambda x, y: x**y), ieee_function(np.power)),
 }
-for _pid, (_cube_fn, _py_fn) in _BINARY.items():
+for _pid, (_cube_fn, _py_fn) in ELEMENTWISE_BINARY.items():
     implements(_pid)(
         lambda call, f=_cube_fn, g=_py_fn: elementwise(
             f, call.get("x", call.get("base")), call.get("y", call.get("p")), scalar_fn=g
         )
     )
 
-_UNARY = {
+ELEMENTWISE_UNARY = {
     "absolute": np.abs, "sqrt": np.sqrt, "exp": np.exp, "ln": np.log, "sin": np.sin,
     "cos": np.cos, "tan": np.tan, "arcsin": np.arcsin, "arccos": np.arccos,
     "arctan": np.arctan, "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh,
@@ -208,7 +210,7 @@ def _unary(pid: str, fn):
     """The implementation of the math process ``pid``: numpy's ``fn`` on cubes (in float64
     for transcendental functions, :func:`wide`), IEEE 754 on plain numbers."""
     cube_fn = fn if pid in _EXACT else wide(fn)
-    scalar_fn = _int_if_whole(_ieee(fn), _INTEGER.get(pid))
+    scalar_fn = _int_if_whole(ieee_function(fn), _INTEGER.get(pid))
     return lambda call: elementwise(cube_fn, call.get("x", call.get("p")), scalar_fn=scalar_fn)
 
 
@@ -217,7 +219,7 @@ def _int_if_whole(fn, exact=None):
     the result is one (exp(0) is 1)."""
 
     def call(x):
-        if exact is not None and isinstance(_num(x), int):
+        if exact is not None and isinstance(number_operand(x), int):
             return exact(x)
         out = fn(x)
         return int(out) if isinstance(x, int) and float(out).is_integer() else out
@@ -225,7 +227,7 @@ def _int_if_whole(fn, exact=None):
     return call
 
 
-for _pid, _fn in _UNARY.items():
+for _pid, _fn in ELEMENTWISE_UNARY.items():
     implements(_pid)(_unary(_pid, _fn))
 
 
@@ -235,14 +237,14 @@ def _int(call: Call) -> Any:
     x = call.get("x")
 
     def part(v):
-        v = _num(v)
+        v = number_operand(v)
         if math.isnan(v):
             return None  # NaN has no integer part: no-data
         return int(math.trunc(v)) if math.isfinite(v) else v
 
     result = elementwise(np.trunc, x, scalar_fn=part)
     if isinstance(result, Cube):
-        number = ~np.isnan(_as_float(x.data))
+        number = ~np.isnan(in_compute_dtype(x.data))
         return Cube(result.data.where(number, 0), result.valid & number)
     return result
 
@@ -253,7 +255,7 @@ def _log(call: Call) -> Any:
         wide(lambda x, b: np.log(x) / np.log(b)),
         call.get("x"),
         call.get("base"),
-        scalar_fn=_ieee(lambda x, b: np.log(x) / np.log(b)),
+        scalar_fn=ieee_function(lambda x, b: np.log(x) / np.log(b)),
     )
 
 
@@ -269,7 +271,7 @@ def _round(call: Call) -> Any:
 
 
 def _rounded_number(x: Any, p: int) -> Any:
-    x = _num(x)
+    x = number_operand(x)
     if not isinstance(x, int):
         return rounded(x, p)
     if p >= 0:
@@ -295,7 +297,7 @@ def _clip(call: Call) -> Any:
     def clip_one(x):
         if any(isinstance(v, float) and math.isnan(v) for v in (x, lo, hi)):
             return math.nan  # IEEE 754: NaN in, NaN out
-        return min(max(_num(x), lo), hi)
+        return min(max(number_operand(x), lo), hi)
 
     return elementwise(lambda x: np.clip(x, lo, hi), call.get("x"), scalar_fn=clip_one)
 
@@ -313,7 +315,7 @@ def _linear_scale_range(call: Call) -> Any:
         # 0.20000000000000004), so the result is clipped too (NaN stays NaN)
         return np.clip(y, min(out_lo, out_hi), max(out_lo, out_hi))
 
-    return elementwise(scale, call.get("x"), scalar_fn=_ieee(scale))
+    return elementwise(scale, call.get("x"), scalar_fn=ieee_function(scale))
 
 
 @implements("normalized_difference")
@@ -329,7 +331,7 @@ def _normalized_difference(call: Call) -> Any:
     for value, name in ((x, "x"), (y, "y")):
         if value is None:
             raise invalid(name, "a number", value)
-    return elementwise(nd, x, y, scalar_fn=_ieee(nd))
+    return elementwise(nd, x, y, scalar_fn=ieee_function(nd))
 
 
 @implements("constant")
@@ -343,7 +345,8 @@ implements("e")(lambda call: math.e)
 
 # --- comparison and logic ----------------------------------------------------------------
 
-_COMPARE = {
+# comparison process id -> its numpy ufunc (the array processes compare with it too)
+COMPARISONS = {
     "eq": np.equal,
     "neq": np.not_equal,
     "lt": np.less,
@@ -354,7 +357,7 @@ _COMPARE = {
 
 
 def _compare(pid: str):
-    fn = _COMPARE[pid]
+    fn = COMPARISONS[pid]
 
     def impl(call: Call) -> Any:
         x, y = call.get("x"), call.get("y")
@@ -440,7 +443,7 @@ def _equal(x: Any, y: Any, delta: Any, case_sensitive: bool) -> bool | None:
     if isinstance(x, bool | np.bool_) or isinstance(y, bool | np.bool_):
         return isinstance(x, bool | np.bool_) and isinstance(y, bool | np.bool_) and x == y
     if _is_plain_number(x) and _is_plain_number(y):
-        return bool(_ieee(lambda a, b: np.abs(a - b))(x, y) <= delta) if delta else x == y
+        return bool(ieee_function(lambda a, b: np.abs(a - b))(x, y) <= delta) if delta else x == y
     if isinstance(x, str) and isinstance(y, str):
         return x == y if case_sensitive else x.casefold() == y.casefold()
     return False
@@ -525,7 +528,7 @@ def _if(call: Call) -> Any:
         return accept if value is True else reject
     parts = [_lift_value(v, value, name) for v, name in ((accept, "accept"), (reject, "reject"))]
     choose = value.valid & value.data.astype(bool)
-    data = xr.where(choose, _as_float(parts[0].data), _as_float(parts[1].data))
+    data = xr.where(choose, in_compute_dtype(parts[0].data), in_compute_dtype(parts[1].data))
     valid = xr.where(choose, parts[0].valid, parts[1].valid)
     return Cube(with_metadata(data.where(valid, 0), value, accept, reject), valid)
 
@@ -576,7 +579,7 @@ def value_test(cube: Cube, numeric, plain) -> Cube:
     valid = cube.full_valid()
     if cube.data.dtype.kind in "iuf":
         with np.errstate(all="ignore"):
-            hit = numeric(_as_float(cube.data))
+            hit = numeric(in_compute_dtype(cube.data))
     else:
         tested = np.frompyfunc(plain, 1, 1)(cube.data.values).astype(bool)
         hit = cube.data.copy(data=tested)

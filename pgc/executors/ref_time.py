@@ -22,8 +22,8 @@ from ..periods import (
     periods_between,
     time_of_day,
 )
-from .arguments import array_values, numbers_only
-from .ref_scalar import FLOAT, _as_float
+from .arguments import array_values, cube_argument, numbers_only
+from .ref_scalar import FLOAT
 from .reference import Call, ProcessError, implements
 from .values import (
     Cube,
@@ -32,6 +32,7 @@ from .values import (
     concat,
     dimension_type,
     dimensions_of_type,
+    in_compute_dtype,
     with_dimension_types,
     without,
 )
@@ -216,7 +217,7 @@ def _aggregate_temporal_period(call: Call) -> Cube:
 
 def _like(result: Any, template: xr.DataArray) -> Cube:
     if isinstance(result, Cube):
-        data = xr.broadcast(_as_float(result.data), template)[0]
+        data = xr.broadcast(in_compute_dtype(result.data), template)[0]
         valid = xr.broadcast(result.valid, template)[0]
         return Cube(data, valid)
     valid = result is not None
@@ -245,9 +246,8 @@ def _apply_dimension(call: Call) -> Cube:
     - a new target: it takes the source's place, type other, labelled 0..n-1.
     """
     from ..data.bands import METADATA, bands_of, without_band_metadata
-    from .ref_cube import _cube
 
-    cube, dim = _cube(call), call.get("dimension")
+    cube, dim = cube_argument(call), call.get("dimension")
     if dim not in cube.dims:
         call.fail("DimensionNotAvailable", f"The data cube has no dimension '{dim}'.", "dimension")
     target = call.get("target_dimension")
@@ -350,7 +350,7 @@ def _interpolate(y: np.ndarray, known: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 def _interpolate_cube(arr: CubeArray) -> Cube:
     cube, dim = arr.cube, arr.dimension
-    data = _as_float(cube.data).transpose(dim, ...)
+    data = in_compute_dtype(cube.data).transpose(dim, ...)
     valid = cube.full_valid().transpose(dim, ...)
     values = data.values
     known = valid.values & ~np.isnan(values)
@@ -521,7 +521,7 @@ def _climatological_normal(call: Call) -> Cube:
         ],
         dtype=int,
     )
-    data = _as_float(cube.data).transpose(dim, ...)
+    data = in_compute_dtype(cube.data).transpose(dim, ...)
     ok = cube.full_valid().transpose(dim, ...).values
     values, inside = np.where(ok, data.values, 0.0), group >= 0
     total = np.zeros((len(names),) + values.shape[1:], dtype=values.dtype)
@@ -601,7 +601,7 @@ def _anomaly(call: Call) -> Cube:
         return chosen.assign_coords({dim: cube.data[dim]})
 
     valid = cube.full_valid() & aligned(normals.full_valid())
-    data = _as_float(cube.data) - _as_float(aligned(normals.data))
+    data = in_compute_dtype(cube.data) - in_compute_dtype(aligned(normals.data))
     data = data.where(valid, 0).transpose(*cube.dims).assign_coords(cube.data.coords)
     return Cube(data, valid.transpose(*cube.dims).assign_coords(cube.data.coords))
 

@@ -31,14 +31,15 @@ process_count   ``RLIMIT_NPROC`` (``udf_sandbox.NPROC``), as nobody  NOT ENFORCE
 ==============  ===================================================  ==================
 
 Without namespaces (``unshare`` missing or refused, e.g. a container's seccomp profile, or
-``PGC_UDF_NO_NAMESPACES=1``) the UDF has the time and memory limits and its processes are
-killed at the end (unless it kills its supervisor first), but it can use the network and
-write wherever pgc's user can: run pgc in a container without network and with a read-only
-file system then. Never enforced here: reading files the UDF's uid may read (world-readable
-files; everything of pgc's user when pgc is not root and has no namespaces), CPU use within
-the time limit, the size of what it writes to its scratch folder (disk), world-writable
-Unix sockets on the file system, and kernel attacks (no seccomp filter): a container or VM
-with its own limits is the operator's answer to those.
+``Options(udf_namespaces=False)``, ``PGC_UDF_NO_NAMESPACES=1`` on the command line) the UDF
+has the time and memory limits and its processes are killed at the end (unless it kills its
+supervisor first), but it can use the network and write wherever pgc's user can: run pgc in
+a container without network and with a read-only file system then. Never enforced here:
+reading files the UDF's uid may read (world-readable files; everything of pgc's user when
+pgc is not root and has no namespaces), CPU use within the time limit, the size of what it
+writes to its scratch folder (disk), world-writable Unix sockets on the file system, and
+kernel attacks (no seccomp filter): a container or VM with its own limits is the operator's
+answer to those.
 
 The UDF follows the openEO Python UDF convention (``openeo.udf``), without needing the
 ``openeo`` package:
@@ -97,7 +98,15 @@ from ..errors import echo, short
 from ..jsonvalue import is_json
 from . import udf_sandbox
 from .reference import Call, implements
-from .udf_worker import _REPLY, _REQUEST, ARRAY, MAX_MESSAGE, _decode, _encode, _label_array
+from .udf_worker import (
+    ARRAY,
+    MAX_MESSAGE,
+    REPLY_FILE,
+    REQUEST_FILE,
+    decode_message,
+    encode_message,
+    labels_as_array,
+)
 from .values import Cube, CubeArray, LabeledArray
 
 LOG = logging.getLogger("pgc.udf")
@@ -133,7 +142,7 @@ def _run_udf(call: Call) -> Any:
     code = _udf_code(call)
     meta, array = _request(call)
     meta |= {"code": code, "context": _context(call)}
-    reply_meta, reply = _run_worker(call, _encode(meta, array))
+    reply_meta, reply = _run_worker(call, encode_message(meta, array))
     if "error" in reply_meta:
         error = reply_meta["error"]
         if isinstance(error, dict) and error.get("sandbox"):  # the machine's fault, not the UDF's
@@ -222,7 +231,7 @@ def _request(call: Call) -> tuple[dict, xr.DataArray]:
             array = xr.DataArray(
                 np.array([_float(v) for v in values], dtype="float64"),
                 dims=(ARRAY,),
-                coords={ARRAY: _label_array(list(labels))},
+                coords={ARRAY: labels_as_array(list(labels))},
             )
             kind = "labeled-array" if isinstance(data, LabeledArray) else "array"
             return {"kind": kind, "dimension": ARRAY}, array
@@ -256,7 +265,7 @@ def _run_worker(call: Call, request: bytes) -> tuple[dict, xr.DataArray | None]:
     plan = udf_sandbox.plan()
     settings = plan["settings"] | {"memory_mb": memory or None, "nproc": udf_sandbox.NPROC}
     with tempfile.TemporaryDirectory(prefix="pgc-udf-", ignore_cleanup_errors=True) as folder:
-        (Path(folder) / _REQUEST).write_bytes(request)
+        (Path(folder) / REQUEST_FILE).write_bytes(request)
         if settings.get("uid") is not None:  # the UDF runs as nobody: its scratch folder
             os.chown(folder, settings["uid"], settings["uid"])
         command = [sys.executable, "-s", "-c", _BOOTSTRAP, folder, json.dumps(settings)]
@@ -316,7 +325,7 @@ def _kill(process: subprocess.Popen) -> None:
 def _read_reply(
     call: Call, folder: Path, returncode: int, memory: float | None
 ) -> tuple[dict, xr.DataArray | None]:
-    reply = folder / _REPLY
+    reply = folder / REPLY_FILE
     if not reply.is_file() or reply.is_symlink():
         # What the process printed may hold paths of this machine: for the operator only.
         LOG.warning("UDF process ended without a result: %s", _log_tail(folder / _LOG))
@@ -338,7 +347,7 @@ def _read_reply(
     if reply.stat().st_size > MAX_RESULT_BYTES:
         call.fail("UdfError", f"The UDF's result exceeds {MAX_RESULT_BYTES} bytes.", "udf")
     try:
-        return _decode(reply.read_bytes())
+        return decode_message(reply.read_bytes())
     except Exception as exc:  # noqa: BLE001 - whatever is wrong with the bytes, they are unusable
         call.fail("UdfError", f"The UDF process gave an unreadable result ({exc}).", "udf")
 

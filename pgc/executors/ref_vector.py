@@ -54,9 +54,9 @@ import numpy as np
 import xarray as xr
 
 from ..grid import centres_within
-from .ref_scalar import FLOAT, _as_float
+from .ref_scalar import FLOAT
 from .reference import Call, ProcessError, implements
-from .values import Cube, CubeArray, concat, in_chunks_of, zeroed
+from .values import Cube, CubeArray, concat, in_chunks_of, in_compute_dtype, zeroed
 
 WGS84 = "4326"
 EMPTY = {"type": "GeometryCollection", "geometries": []}
@@ -87,14 +87,16 @@ class Features:
 
 
 class GeometryList(list):
-    """GeoJSON geometries that know their CRS (what :func:`_geometries` returns)."""
+    """GeoJSON geometries that know their CRS (what :func:`geometry_list` returns)."""
 
     def __init__(self, items: list[dict], crs: str = WGS84):
         super().__init__(items)
         self.crs = crs
 
 
-def _invalid(argument: str, message: str) -> ProcessError:
+def invalid_argument(argument: str, message: str) -> ProcessError:
+    """ProcessParameterInvalid naming ``argument``, with ``message``: what vector
+    processes raise for GeoJSON or vector cubes they cannot read."""
     return ProcessError("ProcessParameterInvalid", message, argument)
 
 
@@ -102,22 +104,24 @@ def _from_geojson(geojson: Any, argument: str) -> Features:
     """The features of a GeoJSON object: one per Feature (a null geometry is empty) or one
     for a bare geometry. GeometryCollections are refused, as every definition says."""
     if not isinstance(geojson, dict):
-        raise _invalid(argument, "Expected GeoJSON or a vector data cube.")
+        raise invalid_argument(argument, "Expected GeoJSON or a vector data cube.")
     kind = geojson.get("type")
     if kind == "GeometryCollection":
-        raise _invalid(argument, "The GeoJSON type GeometryCollection is not supported.")
+        raise invalid_argument(argument, "The GeoJSON type GeometryCollection is not supported.")
     if kind == "FeatureCollection":
         features = geojson.get("features")
         if not isinstance(features, list):
-            raise _invalid(argument, "A GeoJSON FeatureCollection needs a list of features.")
+            raise invalid_argument(
+                argument, "A GeoJSON FeatureCollection needs a list of features."
+            )
     else:
         features = [geojson if kind == "Feature" else {"type": "Feature", "geometry": geojson}]
     geometries, properties, ids = [], [], []
     for feature in features:
         if not isinstance(feature, dict) or feature.get("type") != "Feature":
-            raise _invalid(argument, "A GeoJSON FeatureCollection holds only Features.")
+            raise invalid_argument(argument, "A GeoJSON FeatureCollection holds only Features.")
         geometry = feature.get("geometry") or EMPTY
-        _shape(geometry, argument)  # fail early on malformed coordinates
+        shapely_geometry(geometry, argument)  # fail early on malformed coordinates
         props = feature.get("properties")
         geometries.append(geometry)
         properties.append(dict(props) if isinstance(props, dict) else {})
@@ -125,23 +129,29 @@ def _from_geojson(geojson: Any, argument: str) -> Features:
     return Features(geometries, WGS84, properties=properties, ids=ids)
 
 
-def _is_vector(value: Any) -> bool:
+def is_vector_cube(value: Any) -> bool:
+    """Whether ``value`` is a vector data cube: a cube that carries its geometries in
+    its attributes (see the module docstring)."""
     return isinstance(value, Cube) and "geometries" in value.data.attrs
 
 
-def _geometry_dimension(cube: Cube) -> str:
+def geometry_dimension_name(cube: Cube) -> str:
+    """The name of a vector cube's geometry dimension (``geometry`` unless the
+    cube says otherwise)."""
     return cube.data.attrs.get("geometry_dimension", "geometry")
 
 
-def _from_cube(cube: Cube, argument: str) -> Features:
+def cube_features(cube: Cube, argument: str) -> Features:
     """The features of a vector cube, in the order of its geometry dimension's labels."""
-    attrs, dim = cube.data.attrs, _geometry_dimension(cube)
+    attrs, dim = cube.data.attrs, geometry_dimension_name(cube)
     if dim not in cube.dims:
-        raise _invalid(argument, f"The vector data cube has no geometry dimension '{dim}'.")
+        raise invalid_argument(argument, f"The vector data cube has no geometry dimension '{dim}'.")
     labels = cube.data[dim].values.tolist()
     missing = [label for label in labels if label not in attrs["geometries"]]
     if missing:
-        raise _invalid(argument, f"The vector data cube has no geometry for label {missing[0]}.")
+        raise invalid_argument(
+            argument, f"The vector data cube has no geometry for label {missing[0]}."
+        )
     return Features(
         [attrs["geometries"][label] for label in labels],
         str(attrs.get("crs", WGS84)),
@@ -152,29 +162,32 @@ def _from_cube(cube: Cube, argument: str) -> Features:
     )
 
 
-def _features(value: Any, argument: str) -> Features:
+def features_of(value: Any, argument: str) -> Features:
     """The features of an argument that is GeoJSON or a vector data cube."""
-    if _is_vector(value):
-        return _from_cube(value, argument)
+    if is_vector_cube(value):
+        return cube_features(value, argument)
     if isinstance(value, Cube):
-        raise _invalid(argument, "Expected a vector data cube (geometries), got a raster cube.")
+        raise invalid_argument(
+            argument, "Expected a vector data cube (geometries), got a raster cube."
+        )
     return _from_geojson(value, argument)
 
 
-def _vector_argument(call: Call, name: str) -> Cube:
+def vector_cube_argument(call: Call, name: str) -> Cube:
+    """Argument ``name`` when it is a vector data cube; else ProcessParameterInvalid."""
     value = call.get(name)
-    if not _is_vector(value):
-        raise _invalid(name, f"'{name}' must be a vector data cube.")
+    if not is_vector_cube(value):
+        raise invalid_argument(name, f"'{name}' must be a vector data cube.")
     return value
 
 
-def _geometries(value: Any, argument: str = "geometries") -> GeometryList:
-    """The geometries of GeoJSON or a vector cube, with their CRS (see :func:`_in_cube_crs`)."""
-    features = _features(value, argument)
+def geometry_list(value: Any, argument: str = "geometries") -> GeometryList:
+    """The geometries of GeoJSON or a vector cube, with their CRS (see :func:`in_cube_crs`)."""
+    features = features_of(value, argument)
     return GeometryList(features.geometries, features.crs)
 
 
-def _vector_attrs(features: Features) -> dict:
+def vector_cube_attrs(features: Features) -> dict:
     """A vector cube's attributes for these features (see the module docstring)."""
     return {
         "crs": features.crs,
@@ -185,10 +198,10 @@ def _vector_attrs(features: Features) -> dict:
     }
 
 
-def _with_features(cube: Cube, features: Features) -> Cube:
+def with_features(cube: Cube, features: Features) -> Cube:
     """``cube`` (labels as in ``features``) carrying ``features`` instead of its own."""
     data = cube.data.copy(deep=False)
-    data.attrs = {**cube.data.attrs, **_vector_attrs(features)}
+    data.attrs = {**cube.data.attrs, **vector_cube_attrs(features)}
     return Cube(data, cube.valid)
 
 
@@ -205,20 +218,20 @@ def _select(cube: Cube, features: Features, positions: list[int]) -> Cube:
         [features.ids[i] for i in positions],
         dim,
     )
-    return _with_features(picked, kept)
+    return with_features(picked, kept)
 
 
-def _shape(geometry: Any, argument: str = "geometries") -> Any:
+def shapely_geometry(geometry: Any, argument: str = "geometries") -> Any:
     """A GeoJSON geometry as a shapely geometry; malformed GeoJSON is the user's error."""
     from shapely.geometry import shape
 
     try:
         return shape(geometry)
     except Exception as exc:  # shapely raises KeyError, TypeError, GeometryTypeError ...
-        raise _invalid(argument, f"Invalid GeoJSON geometry: {exc}.") from None
+        raise invalid_argument(argument, f"Invalid GeoJSON geometry: {exc}.") from None
 
 
-def _geojson(geometry: Any) -> dict:
+def as_geojson(geometry: Any) -> dict:
     """A shapely geometry as a GeoJSON dict with lists (empty: no coordinates)."""
     import shapely
 
@@ -238,18 +251,18 @@ def _crs_text(crs: Any) -> str:
     return f"EPSG:{text}" if text.isdigit() else text
 
 
-def _crs_code(projection: Any, argument: str) -> str:
+def projection_crs(projection: Any, argument: str) -> str:
     """A ``projection`` argument as the CRS attribute (EPSG code as text, or WKT)."""
     from rasterio.crs import CRS
     from rasterio.errors import CRSError
 
     if isinstance(projection, bool) or not isinstance(projection, int | str):
-        raise _invalid(argument, f"Expected an EPSG code or WKT2, got {projection!r}.")
+        raise invalid_argument(argument, f"Expected an EPSG code or WKT2, got {projection!r}.")
     code = str(projection).replace("EPSG:", "")
     try:
         CRS.from_user_input(_crs_text(code))
     except CRSError as exc:
-        raise _invalid(argument, f"Unknown coordinate reference system: {exc}.") from None
+        raise invalid_argument(argument, f"Unknown coordinate reference system: {exc}.") from None
     return code
 
 
@@ -264,7 +277,7 @@ def _in_metres(crs: str) -> bool:
     return unit in ("metre", "meter", "m") and factor == 1.0
 
 
-def _check_metres(features: Features, argument: str) -> None:
+def check_metres(features: Features, argument: str) -> None:
     """UnitMismatch unless the geometries' CRS is in metres (vector_buffer, ..._points)."""
     if not _in_metres(features.crs):
         raise ProcessError(
@@ -275,7 +288,7 @@ def _check_metres(features: Features, argument: str) -> None:
         )
 
 
-def _transform(
+def transform_geometries(
     geometries: list[dict], source: str, target: str, argument: str = "geometries"
 ) -> list[dict]:
     """Geometries from CRS ``source`` to ``target`` (empty ones as they are)."""
@@ -285,19 +298,21 @@ def _transform(
         return list(geometries)
     src, dst = _crs_text(source), _crs_text(target)
     try:
-        return [g if _shape(g).is_empty else transform_geom(src, dst, g) for g in geometries]
+        return [
+            g if shapely_geometry(g).is_empty else transform_geom(src, dst, g) for g in geometries
+        ]
     except Exception as exc:  # rasterio's CPLE errors: coordinates the CRS cannot hold
-        raise _invalid(
+        raise invalid_argument(
             argument, f"The geometries cannot be transformed from {src} to {dst}: {exc}."
         ) from None
 
 
-def _in_cube_crs(cube: Cube, geometries: list[dict]) -> list[dict]:
+def in_cube_crs(cube: Cube, geometries: list[dict]) -> list[dict]:
     """Geometries (WGS84 unless a :class:`GeometryList` says otherwise) in ``cube``'s CRS."""
     crs = cube.data.attrs.get("crs")
     if crs is None:
         return list(geometries)
-    return _transform(geometries, getattr(geometries, "crs", WGS84), str(crs))
+    return transform_geometries(geometries, getattr(geometries, "crs", WGS84), str(crs))
 
 
 # ---------------------------------------------------------------------------------------
@@ -309,21 +324,23 @@ def planar(cube: Any, argument: str = "data") -> tuple[str, str]:
     ProcessParameterInvalid for what is not a raster cube with both."""
     from .spatial import horizontal
 
-    if not isinstance(cube, Cube) or _is_vector(cube):
-        raise _invalid(argument, f"'{argument}' must be a raster data cube.")
+    if not isinstance(cube, Cube) or is_vector_cube(cube):
+        raise invalid_argument(argument, f"'{argument}' must be a raster data cube.")
     x, y = horizontal(cube)
     if x is None or y is None:
-        raise _invalid(argument, f"'{argument}' needs spatial dimensions for the x and y axes.")
+        raise invalid_argument(
+            argument, f"'{argument}' needs spatial dimensions for the x and y axes."
+        )
     return x, y
 
 
-def _masks(cube: Cube, geometries: list[dict]) -> list[np.ndarray]:
+def geometry_masks(cube: Cube, geometries: list[dict]) -> list[np.ndarray]:
     """For each geometry, a boolean [y, x] array of the pixels it selects (empty: none)."""
     return list(_each_mask(cube, geometries))
 
 
 def _each_mask(cube: Cube, geometries: list[dict]) -> Iterator[np.ndarray]:
-    """The masks of :func:`_masks` one at a time (one grid's mask in memory, not one per
+    """The masks of :func:`geometry_masks` one at a time (one grid's mask in memory, not one per
     geometry: a thousand fields on a large grid would not fit). The rules are the
     definitions' (:mod:`pgc.executors.spatial`): a polygon selects the pixels whose centre
     intersects it (boundary included), a point the closest pixel centre, a line every pixel
@@ -332,7 +349,7 @@ def _each_mask(cube: Cube, geometries: list[dict]) -> Iterator[np.ndarray]:
 
     grid = pixel_grid(cube, *planar(cube))
     for g in geometries:
-        yield selected_pixels(grid, _shape(g))
+        yield selected_pixels(grid, shapely_geometry(g))
 
 
 def _window(mask: np.ndarray, x: str = "x", y: str = "y") -> dict[str, slice] | None:
@@ -360,8 +377,8 @@ def _filter_spatial(call: Call) -> Cube:
 
     cube = call.get("data")
     x, y = planar(cube)
-    geometries = _in_cube_crs(cube, _geometries(call.get("geometries")))
-    shapes = [s for s in (_shape(g) for g in geometries) if not s.is_empty]
+    geometries = in_cube_crs(cube, geometry_list(call.get("geometries")))
+    shapes = [s for s in (shapely_geometry(g) for g in geometries) if not s.is_empty]
     grid = pixel_grid(cube, x, y)
     inside = np.zeros(grid.shape, dtype=bool)
     for shape in shapes:
@@ -405,7 +422,7 @@ def aggregate_spatial(call: Call, gather: Callable[[list[Pixels]], list[Pixels]]
     computes them, from a chunked cube, in one computation)."""
     cube = call.get("data")
     x, y = planar(cube)
-    features = _features(call.get("geometries"), "geometries")
+    features = features_of(call.get("geometries"), "geometries")
     target = call.get("target_dimension")
     others = [d for d in cube.dims if d not in (x, y)]
     if target is not None and target in (*others, features.dimension):
@@ -415,7 +432,7 @@ def aggregate_spatial(call: Call, gather: Callable[[list[Pixels]], list[Pixels]]
             "target_dimension",
         )
     template = _without_planar(cube, x, y)
-    geometries = _in_cube_crs(cube, GeometryList(features.geometries, features.crs))
+    geometries = in_cube_crs(cube, GeometryList(features.geometries, features.crs))
     pixels = [_pixels(cube, mask, x, y) for mask in _each_mask(cube, geometries)]
     if gather is not None:
         pixels = gather(pixels)
@@ -427,7 +444,7 @@ def aggregate_spatial(call: Call, gather: Callable[[list[Pixels]], list[Pixels]]
     order += [target] if target is not None else []
     out = Cube(out.data.transpose(*order), out.valid.transpose(*order))
     out.data.attrs = {k: v for k, v in cube.data.attrs.items() if k != "nodata"}
-    return _with_features(out, features)
+    return with_features(out, features)
 
 
 def _without_planar(cube: Cube, x: str, y: str) -> xr.DataArray:
@@ -447,7 +464,7 @@ def _pixels(cube: Cube, mask: np.ndarray, x: str = "x", y: str = "y") -> Pixels:
     if rows.size == 0:
         return 0, None, None
     pick = {y: xr.DataArray(rows, dims="pixel"), x: xr.DataArray(cols, dims="pixel")}
-    data = _as_float(cube.data).isel(pick).drop_vars([x, y], errors="ignore")
+    data = in_compute_dtype(cube.data).isel(pick).drop_vars([x, y], errors="ignore")
     valid = cube.full_valid().isel(pick).drop_vars([x, y], errors="ignore")
     return rows.size, data, valid
 
@@ -477,7 +494,7 @@ COUNT_LABELS = ["value", "total_count", "valid_count"]
 
 def _with_counts(value: Cube, total: int, valid_count: xr.DataArray) -> Cube:
     """``value`` with the target dimension's three labels (counts are never no-data)."""
-    data = _as_float(xr.broadcast(value.data, valid_count)[0])
+    data = in_compute_dtype(xr.broadcast(value.data, valid_count)[0])
     items = [data, xr.full_like(data, total, dtype=FLOAT), xr.broadcast(valid_count, data)[0]]
     valid = xr.broadcast(value.valid, data)[0]
     ones = xr.ones_like(valid)
@@ -519,8 +536,8 @@ def _apply_polygon(call: Call) -> Cube:
     every pixel outside all polygons becomes ``mask_value`` (null: no-data)."""
     cube = call.get("data")
     x, y = planar(cube)
-    polygons = _polygons(_features(call.get("geometries"), "geometries"))
-    masks = _masks(cube, _in_cube_crs(cube, polygons))
+    polygons = polygon_list(features_of(call.get("geometries"), "geometries"))
+    masks = geometry_masks(cube, in_cube_crs(cube, polygons))
     if masks and (np.sum(masks, axis=0) > 1).any():
         call.fail(
             "GeometriesOverlap",
@@ -539,19 +556,19 @@ def _apply_polygon(call: Call) -> Cube:
     return _write_back(cube, results, mask_value, (y, x))
 
 
-def _polygons(features: Features, argument: str = "geometries") -> GeometryList:
+def polygon_list(features: Features, argument: str = "geometries") -> GeometryList:
     """The non-empty geometries, which must be (multi) polygons, at least one (apply_polygon,
     mask_polygon: "containing at least one polygon"; "Empty geometries are ignored")."""
     polygons = []
     for geometry in features.geometries:
-        shape = _shape(geometry, argument)
+        shape = shapely_geometry(geometry, argument)
         if shape.is_empty:  # the definition: empty geometries are ignored
             continue
         if shape.geom_type not in ("Polygon", "MultiPolygon"):
-            raise _invalid(argument, f"Expected polygons, got a {shape.geom_type}.")
+            raise invalid_argument(argument, f"Expected polygons, got a {shape.geom_type}.")
         polygons.append(geometry)
     if not polygons:
-        raise _invalid(argument, f"'{argument}' contains no polygon.")
+        raise invalid_argument(argument, f"'{argument}' contains no polygon.")
     return GeometryList(polygons, features.crs)
 
 
@@ -572,11 +589,11 @@ def _conformed(result: Any, sub: Cube) -> Cube:
     """The process's result, checked against the sub cube and in its dimension order.
     Labels may change (the definition allows it); dimensions and sizes may not."""
     if not isinstance(result, Cube):
-        raise _invalid("process", "The process must return a data cube.")
+        raise invalid_argument("process", "The process must return a data cube.")
     if sorted(result.dims) != sorted(sub.dims) or any(
         result.data.sizes[d] != sub.data.sizes[d] for d in sub.dims
     ):
-        raise _invalid(
+        raise invalid_argument(
             "process",
             f"The process must keep the dimensions and their sizes: got "
             f"{dict(result.data.sizes)}, expected {dict(sub.data.sizes)}.",
@@ -624,12 +641,12 @@ def geojson_cube(geojson: Any, names: Any) -> Cube:
     """The vector cube of a GeoJSON object with the values of the properties ``names``."""
     features = _from_geojson(geojson, "data")
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise _invalid("properties", "Expected a list of property names.")
+        raise invalid_argument("properties", "Expected a list of property names.")
     labels = features.labels
     if not names:
         values = np.full(len(labels), None, dtype=object)
         data = xr.DataArray(values, dims=["geometry"], coords={"geometry": labels})
-        return _with_features(Cube(data, xr.zeros_like(data, dtype=bool)), features)
+        return with_features(Cube(data, xr.zeros_like(data, dtype=bool)), features)
     columns, rows = _property_table(features.properties, names)
     values = np.full((len(labels), len(columns)), None, dtype=object)
     for i, row in enumerate(rows):
@@ -637,7 +654,7 @@ def geojson_cube(geojson: Any, names: Any) -> Cube:
     coords = {"geometry": labels, "properties": columns}
     data = xr.DataArray(values, dims=["geometry", "properties"], coords=coords)
     valid = xr.DataArray(values != None, dims=data.dims, coords=coords)  # noqa: E711
-    return _with_features(Cube(data, valid), features)
+    return with_features(Cube(data, valid), features)
 
 
 def _property_table(properties: list[dict], names: list[str]) -> tuple[list, list[list]]:
@@ -669,19 +686,23 @@ def _filter_vector(call: Call) -> Cube:
     holds; empty candidates are removed. Labels, values and properties are kept."""
     import shapely
 
-    cube = _vector_argument(call, "data")
-    candidates = _from_cube(cube, "data")
-    base = _features(call.get("geometries"), "geometries")
+    cube = vector_cube_argument(call, "data")
+    candidates = cube_features(cube, "data")
+    base = features_of(call.get("geometries"), "geometries")
     relation = call.get("relation", "intersects")
     if relation not in RELATIONS:
-        raise _invalid("relation", f"Unknown relation '{relation}'; one of {', '.join(RELATIONS)}.")
-    shapes = [_shape(g) for g in _transform(base.geometries, base.crs, candidates.crs)]
+        raise invalid_argument(
+            "relation", f"Unknown relation '{relation}'; one of {', '.join(RELATIONS)}."
+        )
+    shapes = [
+        shapely_geometry(g) for g in transform_geometries(base.geometries, base.crs, candidates.crs)
+    ]
     union = shapely.union_all(shapes) if shapes else shapely.GeometryCollection()
     predicate = getattr(shapely, relation)
     keep = [
         i
         for i, g in enumerate(candidates.geometries)
-        if not (shape := _shape(g)).is_empty and bool(predicate(shape, union))
+        if not (shape := shapely_geometry(g)).is_empty and bool(predicate(shape, union))
     ]
     return _select(cube, candidates, keep)
 
@@ -689,16 +710,18 @@ def _filter_vector(call: Call) -> Cube:
 def filter_bbox_vector(cube: Cube, extent: dict) -> Cube:
     """filter_bbox of a vector cube: the geometries fully within the box (the box is
     transformed to the geometries' CRS; empty geometries go)."""
-    features = _from_cube(cube, "data")
+    features = cube_features(cube, "data")
     west, south, east, north = (extent[k] for k in ("west", "south", "east", "north"))
     ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
     box = {"type": "Polygon", "coordinates": [ring]}
     source = str(extent.get("crs", WGS84)).replace("EPSG:", "")
-    area = _shape(_transform([box], source, features.crs, "extent")[0], "extent")
+    area = shapely_geometry(
+        transform_geometries([box], source, features.crs, "extent")[0], "extent"
+    )
     keep = [
         i
         for i, g in enumerate(features.geometries)
-        if not _shape(g).is_empty and _shape(g).within(area)
+        if not shapely_geometry(g).is_empty and shapely_geometry(g).within(area)
     ]
     return _select(cube, features, keep)
 

@@ -98,6 +98,9 @@ class RunContext:
     # while running; ``deadline`` is the time.monotonic() by which the run must end
     limits: Any = None
     deadline: float | None = None
+    # the implementations to run (pgc.executors.base.ProcessTable, a session's overrides);
+    # None: the reference executor's own
+    processes: Any = None
 
     def check_time(self) -> None:
         """RequestTimeout once the run's deadline has passed: called between processes and
@@ -211,17 +214,30 @@ def load_implementations() -> None:
     )
 
 
+def default_processes():
+    """The reference executor's implementations as a :class:`~pgc.executors.base.
+    ProcessTable` (what a session starts from and overrides)."""
+    from .base import ProcessTable
+
+    load_implementations()
+    return ProcessTable(IMPLEMENTATIONS)
+
+
 def run_graph(
     graph: Graph, parameters: dict[str, Any] | None = None, context: RunContext | None = None
 ) -> Any:
-    """The value of ``graph`` given values for its parameters."""
+    """The value of ``graph`` given values for its parameters: openEO values, or what an
+    embedding application holds (an ``xarray.DataArray`` is a data cube, a numpy array an
+    array: :mod:`pgc.executors.convert`), converted here so every executor takes them."""
+    from .convert import parameter_values
+
     load_implementations()
     context = context or RunContext()
     if context.catalog is None:
         from ..data.catalog import default_catalog
 
         context.catalog = default_catalog()
-    top = dict(parameters or {})
+    top = parameter_values(parameters, context.limits)
     for p in graph.parameters:
         if p.name not in top and p.has_default:
             top[p.name] = p.default
@@ -304,7 +320,7 @@ def _evaluate(
     try:
         context.check_time()
     except ProcessError as exc:
-        raise _error(node, exc.code, exc.message, exc.argument) from None
+        raise node_error(node, exc.code, exc.message, exc.argument) from None
     skip: set[str] = set()
     if deferred and node.process_id == "if" and node.namespace is None:
         skip = _branches_not_taken(graph, node, results, scope, context, deferred)
@@ -312,9 +328,10 @@ def _evaluate(
         name: None if name in skip else _value(value, results, scope, context, node, name)
         for name, value in node.arguments
     }
-    impl = IMPLEMENTATIONS.get(
-        node.process_id if node.namespace != "pgc" else f"pgc::{node.process_id}"
-    )
+    table = context.processes if context.processes is not None else IMPLEMENTATIONS
+    impl = table.get(node.process_id if node.namespace != "pgc" else f"pgc::{node.process_id}")
+    # an overridden process runs as the session's table says, never as a chunked form
+    own = context.processes is not None and node.process_id in context.processes.overridden
     try:
         if impl is None:
             raise ProcessError(
@@ -322,7 +339,7 @@ def _evaluate(
                 f"The reference executor cannot run '{node.process_id}' yet.",
             )
         call = Call(node, args, context)
-        out = _chunked(call) if context.dask is not None else None
+        out = _chunked(call) if context.dask is not None and not own else None
         if out is None and context.dask is not None:  # computed, run as the reference
             from .chunked import materialized
 
@@ -341,11 +358,11 @@ def _evaluate(
         if context.trace is not None:
             context.trace[id(node)] = results[node.id]
     except ProcessError as exc:
-        raise _error(node, exc.code, exc.message, exc.argument) from None
+        raise node_error(node, exc.code, exc.message, exc.argument) from None
     except PgcError:  # from a callback's node, which it names
         raise
     except Exception as exc:  # noqa: BLE001 - the boundary of every process call
-        raise _error(node, *from_exception(exc), None) from None
+        raise node_error(node, *from_exception(exc), None) from None
 
 
 def _branches_not_taken(
@@ -409,7 +426,7 @@ def _fused(call: Call) -> Any:
     """The numba executor's kernel for a pgc::kernel node, or None (then its body runs)."""
     if call.node.namespace != "pgc" or call.node.process_id != "kernel":
         return None
-    from ..kernels.run import run_kernel  # numba: imported only by the numba executor
+    from .kernel_run import run_kernel  # numba: imported only by the numba executor
 
     return run_kernel(call)
 
@@ -432,7 +449,7 @@ def _value(
         for frame in reversed(scope):
             if value.name in frame:
                 return frame[value.name]
-        raise _error(
+        raise node_error(
             node, "ProcessParameterRequired", f"Parameter '{value.name}' has no value.", argument
         )
     if isinstance(value, ArrayValue):
@@ -445,7 +462,12 @@ def _value(
     raise TypeError(f"unknown value {value!r}")  # pragma: no cover
 
 
-def _error(node: Node, code: str, message: str, argument: str | None) -> PgcError:
+def node_error(node: Node, code: str, message: str, argument: str | None) -> PgcError:
+    """The :class:`PgcError` for a run-time failure of ``node``: one diagnostic with
+    ``code`` and ``message`` whose JSON pointer leads to the node in the user's document,
+    and to ``argument`` inside it when the node was not inlined from a user-defined process
+    (then the call's place is the pointer). The dask executor's chunked forms raise it as
+    the reference does, so both report the same error."""
     pointer = node.origin.pointer if node.origin else ""
     if argument and pointer and not node.origin.inlined:  # inlined: the call's place
         pointer = join(pointer, "arguments", argument)

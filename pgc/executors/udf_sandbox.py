@@ -22,12 +22,12 @@ Levels, best first (:func:`plan` picks the first that works here):
     it drops all capabilities. ``no_new_privs`` and an empty capability bounding set keep
     setuid programs from giving any back. The probe checks each of these once.
 ``subreaper``
-    No namespaces (``unshare`` missing or refused, or ``PGC_UDF_NO_NAMESPACES=1`` in pgc's
-    environment): the worker forks; the parent (a ``PR_SET_CHILD_SUBREAPER``) adopts
-    whatever the UDF leaves behind and kills it when the UDF returns or when pgc stops it
-    (pgc kills the whole tree it finds in /proc). No network or file confinement; pgc marks
-    itself not dumpable while a UDF runs so that the UDF cannot read its
-    ``/proc/PID/environ`` or memory (unless the UDF runs as root).
+    No namespaces (``unshare`` missing or refused, or ``Options(udf_namespaces=False)``:
+    ``PGC_UDF_NO_NAMESPACES=1`` for the command line): the worker forks; the parent (a
+    ``PR_SET_CHILD_SUBREAPER``) adopts whatever the UDF leaves behind and kills it when the
+    UDF returns or when pgc stops it (pgc kills the whole tree it finds in /proc). No
+    network or file confinement; pgc marks itself not dumpable while a UDF runs so that the
+    UDF cannot read its ``/proc/PID/environ`` or memory (unless the UDF runs as root).
 ``group``
     Not Linux: a process group, killed as a whole.
 
@@ -104,7 +104,7 @@ def _prctl(libc: Any, option: int, value: int = 0) -> int:
 # pgc's side: what this machine offers
 
 
-_PLAN: dict | None = None
+_PLANS: dict[bool, dict] = {}  # by whether namespaces may be used
 _PLAN_LOCK = threading.Lock()
 
 
@@ -113,27 +113,31 @@ def plan() -> dict:
 
     ``{"level": "namespaces" | "subreaper" | "group", "settings": {...for the worker...},
     "prefix": [command words before the interpreter], "protections": {name: bool},
-    "missing": [names]}``."""
-    global _PLAN
+    "missing": [names]}``. Namespaces are tried unless the active options say not to
+    (``udf_namespaces``)."""
+    from ..options import active
+
+    namespaces = active().udf_namespaces
     with _PLAN_LOCK:
-        if _PLAN is None:
-            _PLAN = _choose()
-            if _PLAN["missing"]:
+        found = _PLANS.get(namespaces)
+        if found is None:
+            found = _PLANS[namespaces] = _choose(namespaces)
+            if found["missing"]:
                 LOG.warning(
                     "UDF isolation: %s level; not enforced on this machine: %s "
                     "(run pgc in a container that provides them)",
-                    _PLAN["level"],
-                    ", ".join(_PLAN["missing"]),
+                    found["level"],
+                    ", ".join(found["missing"]),
                 )
-        return _PLAN
+        return found
 
 
-def _choose() -> dict:
+def _choose(namespaces: bool = True) -> dict:
     if sys.platform != "linux":
         return _level("group", {}, [], {})
     root = os.geteuid() == 0
     unshare = shutil.which("unshare")
-    if unshare and os.environ.get("PGC_UDF_NO_NAMESPACES") != "1":
+    if unshare and namespaces:
         prefix = [unshare, *_NAMESPACES]
         if not root:
             prefix[1:1] = ["--user", "--map-root-user"]

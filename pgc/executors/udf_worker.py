@@ -22,10 +22,12 @@ ARRAY = "array"  # the dimension of a plain array handed to the UDF
 _MAGIC = b"PGCUDF1\n"
 _DATA_KINDS = "biuf"  # numbers and booleans
 _LABEL_KINDS = "biufUM"  # ... and strings and datetimes
-_REQUEST, _REPLY = "request.bin", "reply.bin"  # in the folder both processes share
+REQUEST_FILE, REPLY_FILE = "request.bin", "reply.bin"  # in the folder both processes share
 
 
-def _label_array(labels: list) -> np.ndarray:
+def labels_as_array(labels: list) -> np.ndarray:
+    """Dimension labels as a numpy array of a kind a message may carry (numbers,
+    booleans, strings, datetimes); anything else (objects, mixed kinds) as strings."""
     array = np.asarray(labels)
     return array if array.dtype.kind in _LABEL_KINDS else array.astype(str)
 
@@ -34,13 +36,16 @@ def _label_array(labels: list) -> np.ndarray:
 # The UDF process
 
 
-def _encode(meta: dict, array: xr.DataArray | None) -> bytes:
+def encode_message(meta: dict, array: xr.DataArray | None) -> bytes:
+    """One message between pgc and the UDF worker: ``meta`` (JSON) and ``array`` (its
+    dimensions, values and labels as ``.npy`` blobs without pickles); read by
+    :func:`decode_message`."""
     blobs: list[bytes] = []
     if array is not None:
         coords = [d for d in array.dims if d in array.coords]
         meta = meta | {"array": {"dims": list(array.dims), "coords": coords}}
         blobs = [_npy(array.values, _DATA_KINDS)] + [
-            _npy(_label_array(list(array[d].values)), _LABEL_KINDS) for d in coords
+            _npy(labels_as_array(list(array[d].values)), _LABEL_KINDS) for d in coords
         ]
     header = json.dumps({"meta": meta, "sizes": [len(b) for b in blobs]}).encode()
     return _MAGIC + struct.pack("<Q", len(header)) + header + b"".join(blobs)
@@ -54,7 +59,7 @@ def _npy(values: np.ndarray, kinds: str) -> bytes:
     return out.getvalue()
 
 
-def _decode(message: bytes) -> tuple[dict, xr.DataArray | None]:
+def decode_message(message: bytes) -> tuple[dict, xr.DataArray | None]:
     """The meta data and the array of a message; raises ValueError (and kin) if malformed.
     Safe on untrusted bytes: JSON and ``.npy`` without pickles only."""
     if not message.startswith(_MAGIC):
@@ -121,16 +126,16 @@ def worker_main(folder: str, settings: str | None = None) -> None:
         _MEMORY_MB[0] = udf_sandbox.limit_memory(options.get("memory_mb"))
     except Exception as exc:  # noqa: BLE001 - no confinement: the UDF must not run
         error = {"message": f"isolation failed: {type(exc).__name__}: {exc}", "sandbox": True}
-        reply = _encode({"error": error}, None)
+        reply = encode_message({"error": error}, None)
     else:
         try:
-            meta, array = _decode((base / _REQUEST).read_bytes())
-            reply = _encode({}, _apply_udf(meta, array))
+            meta, array = decode_message((base / REQUEST_FILE).read_bytes())
+            reply = encode_message({}, _apply_udf(meta, array))
         except BaseException as exc:  # noqa: BLE001 - the UDF's failure is the reply
-            reply = _encode({"error": _describe(exc)}, None)
-    partial = base / (_REPLY + ".part")
+            reply = encode_message({"error": _describe(exc)}, None)
+    partial = base / (REPLY_FILE + ".part")
     partial.write_bytes(reply)
-    partial.replace(base / _REPLY)  # all or nothing: a killed worker leaves no reply
+    partial.replace(base / REPLY_FILE)  # all or nothing: a killed worker leaves no reply
 
 
 def _describe(exc: BaseException) -> dict:

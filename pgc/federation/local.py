@@ -3,7 +3,7 @@
 It runs the jobs of a split (:mod:`pgc.federation.split`) in the plan's order, each on its
 member's executor with the member's own collection names. Where a job saves a value for
 another member, the simulator writes it as a STAC collection folder
-(:mod:`pgc.federation.exchange`) under ``folder/JOB/NODE`` (both ids as safe file names,
+(:mod:`pgc.executors.exchange`) under ``folder/JOB/NODE`` (both ids as safe file names,
 :func:`pgc.data.safepaths.path_component`, checked to lie inside ``folder``); the reading
 job's ``load_stac`` of ``https://pgc-federation.invalid/JOB/NODE`` resolves, through a table
 of what this run wrote, to that folder and nowhere else.
@@ -22,7 +22,7 @@ from typing import Any
 
 from ..data.safepaths import UnsafeOutput, inside, path_component
 from ..errors import Diagnostic, PgcError
-from . import exchange
+from ..executors import exchange
 from .description import Federation
 from .split import Split
 

@@ -2,7 +2,7 @@
 
 Where the placement changes between a producer and a consumer, the stitch: the producer's
 job saves the value (``save_result`` as netCDF, the format that holds any dimensions:
-:mod:`pgc.federation.exchange`) and the consumer's job reads it back with
+:mod:`pgc.executors.exchange`) and the consumer's job reads it back with
 ``load_stac`` from the placeholder URL ``https://pgc-federation.invalid/JOB/NODE`` (the
 orchestrator maps it to the result's STAC item, as ``load_stac`` of a batch job's results
 does). Collection names

@@ -1,4 +1,4 @@
-"""Type inference: one rule per process id (``pgc.ir.typerules.RULES``), run in order.
+"""Type inference: one rule per process id (``pgc.ir.typerules.TYPE_RULES``), run in order.
 
 The engine walks a graph in topological order, works out the type of every argument
 (literals, references to typed nodes, parameters in scope) and asks the process's rule for
@@ -249,7 +249,7 @@ def infer_graph(
     param_types: dict[str, Type] | None = None,
 ) -> Graph:
     """A copy of ``graph`` whose nodes (and callbacks) carry their inferred types."""
-    from .typerules import RULES  # the table imports this module
+    from .typerules import TYPE_RULES  # the table imports this module
 
     param_types = param_types or {}
     frame = {p.name: param_types.get(p.name, p.type) for p in graph.parameters}
@@ -263,7 +263,7 @@ def infer_graph(
         ctx = RuleContext(node, graph, env, inner, typed_nodes=done)
         spec = None if node.namespace == "user" else env.specs.get(node.process_id)
         try:
-            rule = RULES.get(node.process_id)
+            rule = TYPE_RULES.get(node.process_id)
             user = node.namespace == "user" or (
                 node.namespace is None and node.process_id in env.user_processes
             )

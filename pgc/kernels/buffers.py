@@ -26,7 +26,6 @@ True
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 
@@ -42,7 +41,10 @@ _IDLE_REFS = 3
 
 
 def enabled() -> bool:
-    return os.environ.get("PGC_BUFFER_POOL", "1") != "0"
+    """Whether the active options let kernels reuse large buffers (``buffer_pool``)."""
+    from ..options import active
+
+    return active().buffer_pool
 
 
 def take(shape: tuple[int, ...], dtype) -> np.ndarray:

@@ -59,8 +59,11 @@ class KernelStats:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("PGC_CACHE_DIR") or Path.home() / ".cache" / "pgc"
-    return Path(base) / "kernels"
+    """Where kernel modules are written: ``kernels`` under the active options' cache
+    folder (:meth:`pgc.Options.cache_root`)."""
+    from ..options import active
+
+    return active().cache_root() / "kernels"
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ step of the numba executor (``pgc run --executor numba``, ``pgc explain --kernel
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..ir.graph import Graph, Parameter
@@ -105,36 +106,39 @@ def _grow(node: Node, graph: Graph, regions: dict, absorb: bool) -> Region | Non
             return inner
         return Region((value,), ((0, None, None),), Expr("in", value=0))
 
-    pid = node.process_id
-    names = {k for k, _ in node.arguments}
+    grows = GROWS_THROUGH.get(node.process_id)
+    if grows is None or not {k for k, _ in node.arguments} <= grows[0]:
+        return None
     others = [v for k, v in node.arguments if k not in ("data", "mask")]
     if not all(isinstance(v, Literal | Callback) for v in others):
         return None  # the body holds the region's nodes over its sources, and nothing else
-    if pid == "apply" and names <= {"data", "process", "context"}:
-        callback = node.arg("process")
-        translated = from_callback(callback.graph, "apply") if _is_cb(callback) else None
-        base = operand("data") if translated is not None else None
-        if base is None:
-            return None
-        expr = substitute(translated[0], {0: base.expr})
-        return Region(base.sources, base.inputs, expr, (*base.members, node.id))
-    if pid == "reduce_dimension" and names <= {"data", "reducer", "dimension", "context"}:
-        return _reduce(node, operand)
-    if pid == "ndvi" and names <= {"data", "nir", "red", "target_band"}:
-        return _ndvi(node, operand)
-    if pid == "mask" and names <= {"data", "mask", "replacement"}:
-        replacement = node.arg("replacement")
-        value = replacement.value if isinstance(replacement, Literal) else 0
-        if replacement is not None and not (value is None or is_number(value)):
-            return None
-        data, mask = operand("data"), operand("mask")
-        if data is None or mask is None or data.expr.op == "in" or data.expr.boolean:
-            return None  # a bare cube keeps its own dtype in mask: the reference's
-        joined = _join(data, mask)
-        expr = masked(data.expr, joined[1], None if replacement is None else value)
-        members = tuple(dict.fromkeys((*data.members, *mask.members, node.id)))
-        return Region(joined[0].sources, joined[0].inputs, expr, members)
-    return None
+    return grows[1](node, operand)
+
+
+def _apply(node: Node, operand) -> Region | None:
+    """apply with an elementwise callback: the callback's expression over the region."""
+    callback = node.arg("process")
+    translated = from_callback(callback.graph, "apply") if _is_cb(callback) else None
+    base = operand("data") if translated is not None else None
+    if base is None:
+        return None
+    expr = substitute(translated[0], {0: base.expr})
+    return Region(base.sources, base.inputs, expr, (*base.members, node.id))
+
+
+def _mask(node: Node, operand) -> Region | None:
+    """mask with a cube, both the data and the mask regions (or sources)."""
+    replacement = node.arg("replacement")
+    value = replacement.value if isinstance(replacement, Literal) else 0
+    if replacement is not None and not (value is None or is_number(value)):
+        return None
+    data, mask = operand("data"), operand("mask")
+    if data is None or mask is None or data.expr.op == "in" or data.expr.boolean:
+        return None  # a bare cube keeps its own dtype in mask: the reference's
+    joined = _join(data, mask)
+    expr = masked(data.expr, joined[1], None if replacement is None else value)
+    members = tuple(dict.fromkeys((*data.members, *mask.members, node.id)))
+    return Region(joined[0].sources, joined[0].inputs, expr, members)
 
 
 def _reduce(node: Node, operand) -> Region | None:
@@ -171,6 +175,16 @@ def _ndvi(node: Node, operand) -> Region | None:
     picks = [("band", nir), ("band", red)]
     expr = Expr("normalized_difference", (Expr("in", value=0), Expr("in", value=1)))
     return _picked(base, "bands", picks, expr, node.id)
+
+
+# The cube processes a region grows through: the arguments they may have (any other, a
+# callback's context say, stops the region) and how the region grows
+GROWS_THROUGH: dict[str, tuple[frozenset[str], Callable[..., Region | None]]] = {
+    "apply": (frozenset({"data", "process", "context"}), _apply),
+    "reduce_dimension": (frozenset({"data", "reducer", "dimension", "context"}), _reduce),
+    "ndvi": (frozenset({"data", "nir", "red", "target_band"}), _ndvi),
+    "mask": (frozenset({"data", "mask", "replacement"}), _mask),
+}
 
 
 def _picked(base: Region, dim: str, picks: list, expr: Expr, node_id: str) -> Region:

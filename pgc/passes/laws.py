@@ -4,8 +4,8 @@ A filter selects labels of some dimensions: ``filter_bbox`` and ``filter_spatial
 spatial ones, ``filter_temporal`` (and ``filter_labels`` on a temporal dimension) the
 temporal one, ``filter_bands`` the bands. A process ``P`` *commutes* with a filter ``F``
 through its cube argument ``a`` when ``F(P(a=c)) == P(a=F(c))`` for every cube ``c``. Each
-entry below says through which arguments a filter of a kind may move, and why (the law);
-a process without an entry stops every filter.
+entry of :data:`FILTER_LAWS` says through which arguments a filter of a kind may move, and
+why (the law); a process without an entry stops every filter.
 
 Kinds: ``bbox``, ``spatial``, ``temporal``, ``labels`` (filter_labels on a temporal
 dimension), ``bands``. ``filter_spatial`` moves like ``bbox`` except where noted.
@@ -102,7 +102,7 @@ def _rename_labels(node: Node, kind: str, dims: frozenset[str]) -> Move | None:
     return None if node.literal("dimension") in dims else Move(("data",))
 
 
-RULES: dict[str, Rule] = {
+FILTER_LAWS: dict[str, Rule] = {
     "apply": _elementwise,
     "reduce_dimension": _over_dimension,
     "apply_dimension": _over_dimension,
@@ -116,21 +116,28 @@ RULES: dict[str, Rule] = {
 }
 
 
+# The filters push-filters moves, by kind (filter_bands only by band names, filter_labels
+# only on a temporal dimension: filter_kind)
+FILTER_KINDS = {
+    "filter_bbox": "bbox",
+    "filter_spatial": "spatial",
+    "filter_temporal": "temporal",
+    "filter_bands": "bands",
+    "filter_labels": "labels",
+}
+
+
 def filter_kind(node: Node, input_type: object) -> str | None:
     """The kind of a filter node, or None when it is no filter push-filters moves."""
-    pid = node.process_id
-    if pid == "filter_bbox":
-        return "bbox"
-    if pid == "filter_spatial":
-        return "spatial"
-    if pid == "filter_temporal":
-        return "temporal"
-    if pid == "filter_bands":
-        return "bands" if node.arg("wavelengths") is None else None
-    if pid == "filter_labels" and isinstance(input_type, CubeType):
+    kind = FILTER_KINDS.get(node.process_id)
+    if kind == "bands" and node.arg("wavelengths") is not None:
+        return None
+    if kind == "labels":
+        if not isinstance(input_type, CubeType):
+            return None
         dim = input_type.dimension(str(node.literal("dimension")))
-        return "labels" if dim is not None and dim.type == "temporal" else None
-    return None
+        return kind if dim is not None and dim.type == "temporal" else None
+    return kind
 
 
 def touched(node: Node, kind: str, input_type: object) -> frozenset[str] | None:

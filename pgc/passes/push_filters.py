@@ -34,7 +34,7 @@ from ..ir.graph import Graph
 from ..ir.infer import infer_graph
 from ..ir.nodes import Literal, Node, NodeRef
 from ..ir.types import CubeType
-from .laws import RULES, filter_kind, touched
+from .laws import FILTER_LAWS, filter_kind, touched
 from .rewrite import redirect
 
 LOADS = ("load_collection",)
@@ -78,7 +78,7 @@ def _sink_once(g: Graph, f: Node, kept: set[str]) -> bool:
     p = g.node(data.id)
     kind = filter_kind(f, p.type)
     dims = touched(f, kind, p.type) if kind else None
-    rule = RULES.get(p.process_id)
+    rule = FILTER_LAWS.get(p.process_id)
     if kind is None or dims is None or rule is None or g.users(p.id) != [f.id]:
         return False
     move = rule(p, kind, dims)
@@ -360,15 +360,15 @@ def _geometry_box(geojson: Any, cube: Any):
     also keep the pixels whose centre lies up to half a pixel beyond their box (their
     closest pixel centres), which the load must hold: with them, the box is a pixel wider
     (filter_spatial stays above the load and cuts its own window from what it holds)."""
-    from ..ir.typerules.cubes import _geojson_bbox
-    from ..ir.typerules.loading import _geojson_geometries
+    from ..ir.typerules.cubes import geojson_bbox
+    from ..ir.typerules.loading import geojson_geometries
 
-    box = _geojson_bbox(geojson)
+    box = geojson_bbox(geojson)
     inner = _box_in_grid(box, cube) if box is not None else None
     grid = _grid(cube)
     if inner is None or grid is None:
         return None
-    kinds = {g.get("type") for g in _geojson_geometries(geojson) or []}
+    kinds = {g.get("type") for g in geojson_geometries(geojson) or []}
     if kinds <= {"Polygon", "MultiPolygon"}:
         return inner
     dx, dy = grid.step

@@ -53,4 +53,4 @@ def is_pure(node: Node, specs) -> bool:
     spec = specs.get(node.process_id)
     if spec is None or node.namespace not in (None, "backend"):
         return False  # user-defined or unknown: nothing moves across it
-    return spec.traits.get("pure", True) and spec.traits.get("deterministic", True)
+    return spec.traits.pure and spec.traits.deterministic

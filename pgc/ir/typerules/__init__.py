@@ -1,6 +1,6 @@
 """Type rules, one per process id: how each process maps argument types to its result type.
 
-:data:`RULES` maps every process id in ``specs/`` to a rule (a function of a
+:data:`TYPE_RULES` maps every process id in ``specs/`` to a rule (a function of a
 :class:`~pgc.ir.infer.RuleContext`). Rules state the process's effect on a cube's
 dimensions, labels, extents, dtype and bands, following the process definitions, and raise
 the definition's exceptions (``DimensionNotAvailable``, ``BandExists`` ...) when the types
@@ -21,15 +21,15 @@ Conventions the rules share:
   cubes) and as ``any`` when the cube or its dtype is unknown.
 - Array lengths: an :class:`ArrayType` whose ``dimension`` is ``d`` has one element per
   label of the cube dimension ``d``; an unlabeled array whose ``labels`` are not None
-  carries its indices ``0..n-1`` there, i.e. its length (see :func:`_length`).
+  carries its indices ``0..n-1`` there, i.e. its length (see :func:`~.base.array_length`).
 - Geometry dimensions label geometries by their index in the GeoJSON they come from.
 
 >>> from pgc.specs import load_specs
->>> sorted(RULES) == load_specs().ids()
+>>> sorted(TYPE_RULES) == load_specs().ids()
 True
 """
 
-from . import applying, combining, cubes, loading, values  # noqa: F401  (they fill RULES)
-from .base import FROM_RETURNS, RULES, from_returns, rule
+from . import applying, combining, cubes, loading, values  # noqa: F401  (they fill TYPE_RULES)
+from .base import FROM_RETURNS, TYPE_RULES, from_returns, rule
 
-__all__ = ["FROM_RETURNS", "RULES", "from_returns", "rule"]
+__all__ = ["FROM_RETURNS", "TYPE_RULES", "from_returns", "rule"]

@@ -23,34 +23,36 @@ from .base import (
     RuleContext,
     ScalarType,
     Type,
-    _check_interval,
-    _computed,
-    _context,
-    _cube,
-    _dim_name,
-    _float,
-    _indices,
-    _instant,
-    _is_label,
-    _labels,
-    _list,
-    _num,
-    _present,
-    _promote,
-    _reshape,
-    _result_dtype,
-    _sizeless,
-    _str,
-    _unknown,
-    _values,
+    array_length,
+    callback_dtype,
+    check_single_value,
+    check_temporal_interval,
+    context_type,
+    cube_argument,
+    cube_value_type,
+    dimension_argument,
     echo,
+    index_labels,
+    is_label_value,
+    literal_labels,
+    literal_list,
+    literal_str,
+    math_dtype,
+    number_or_none,
+    parse_instant,
+    present_argument,
+    promoted_dtype,
     replace,
     rule,
+    sizeless_dimension,
+    unknown_cube,
+    with_computed_values,
+    with_dimensions,
 )
 from .cubes import (
-    _geometries,
-    _replaced,
     dated,
+    geometry_dimension_of,
+    with_replaced_values,
 )
 
 # ---------------------------------------------------------------------------------------
@@ -60,22 +62,24 @@ from .cubes import (
 def _reducer_dtype(ctx: RuleContext, cube: CubeType, data: ArrayType) -> str:
     """The dtype a cube gets from its ``reducer`` seeing ``data``; the reducer must give one
     value per array (the processes that reduce with a callback share this)."""
-    result = ctx.callback("reducer", {"data": data, "context": _context(ctx)})
-    _single_value(ctx, result, "reducer")
-    return _result_dtype(cube.dtype, result)
+    result = ctx.callback("reducer", {"data": data, "context": context_type(ctx)})
+    check_single_value(ctx, result, "reducer")
+    return callback_dtype(cube.dtype, result)
 
 
 @rule("reduce_dimension")
 def _reduce_dimension(ctx: RuleContext) -> Type:
     """The cube without ``dimension``; the reducer sees a labeled array along it."""
     cube = ctx.cube()
-    name = _dim_name(ctx)
+    name = dimension_argument(ctx)
     dim = ctx.dimension(cube, name) if name is not None else None
     data = _along(cube, dim, name)
     dtype = _reducer_dtype(ctx, cube, data)
     if cube.unknown_dimensions or dim is None:
-        return _unknown(cube, dtype)
-    return _computed(_reshape(cube, [d for d in cube.dimensions if d.name != name]), dtype)
+        return unknown_cube(cube, dtype)
+    return with_computed_values(
+        with_dimensions(cube, [d for d in cube.dimensions if d.name != name]), dtype
+    )
 
 
 def _along(cube: CubeType, dim: Dimension | None, name: str | None) -> ArrayType:
@@ -83,7 +87,7 @@ def _along(cube: CubeType, dim: Dimension | None, name: str | None) -> ArrayType
     bands' metadata along a bands dimension: common names pick bands)."""
     bands = cube.bands if dim is not None and dim.type == "bands" else ()
     return ArrayType(
-        _values(cube),
+        cube_value_type(cube),
         labeled=True,
         labels=dim.labels if dim else None,
         dimension=name,
@@ -91,34 +95,25 @@ def _along(cube: CubeType, dim: Dimension | None, name: str | None) -> ArrayType
     )
 
 
-def _single_value(ctx: RuleContext, result: Type, argument: str) -> None:
-    if isinstance(result, ArrayType | CubeType):
-        ctx.error(
-            "ProcessParameterInvalid",
-            f"The {argument} must compute a single value, but it gives {result}.",
-            argument,
-        )
-
-
 @rule("reduce_spatial")
 def _reduce_spatial(ctx: RuleContext) -> Type:
     """The cube without its x and y dimensions."""
-    cube = _cube(ctx)
-    data = ArrayType(_values(cube))
+    cube = cube_argument(ctx)
+    data = ArrayType(cube_value_type(cube))
     dtype = _reducer_dtype(ctx, cube, data)
     if cube.unknown_dimensions:
-        return _unknown(cube, dtype)
+        return unknown_cube(cube, dtype)
     kept = [d for d in cube.dimensions if not (d.type == "spatial" and d.axis in ("x", "y"))]
-    return _computed(_reshape(cube, kept), dtype)
+    return with_computed_values(with_dimensions(cube, kept), dtype)
 
 
 @rule("apply")
 def _apply(ctx: RuleContext) -> Type:
     """Same dimensions; each value replaced by the callback's result."""
     cube = ctx.cube()
-    result = ctx.callback("process", {"x": _values(cube), "context": _context(ctx)})
-    _single_value(ctx, result, "process")
-    return _computed(cube, _result_dtype(cube.dtype, result))
+    result = ctx.callback("process", {"x": cube_value_type(cube), "context": context_type(ctx)})
+    check_single_value(ctx, result, "process")
+    return with_computed_values(cube, callback_dtype(cube.dtype, result))
 
 
 @rule("apply_dimension")
@@ -132,10 +127,10 @@ def _apply_dimension(ctx: RuleContext) -> Type:
     dropped.
     """
     cube = ctx.cube()
-    name = _dim_name(ctx)
+    name = dimension_argument(ctx)
     dim = ctx.dimension(cube, name) if name is not None else None
     data = _along(cube, dim, name)
-    result = ctx.callback("process", {"data": data, "context": _context(ctx)})
+    result = ctx.callback("process", {"data": data, "context": context_type(ctx)})
     if isinstance(result, ScalarType | CubeType) and (
         not isinstance(result, ScalarType) or result.kinds
     ):
@@ -144,10 +139,10 @@ def _apply_dimension(ctx: RuleContext) -> Type:
             f"The process must return an array, but it gives {result}.",
             "process",
         )
-    dtype = _result_dtype(cube.dtype, result)
+    dtype = callback_dtype(cube.dtype, result)
     if cube.unknown_dimensions or dim is None:
-        return _unknown(cube, dtype)
-    length = _length(result)
+        return unknown_cube(cube, dtype)
+    length = array_length(result)
     if length == 0 and dim.size != 0:
         ctx.error(
             "ProcessParameterInvalid",
@@ -157,14 +152,14 @@ def _apply_dimension(ctx: RuleContext) -> Type:
     same_length = (isinstance(result, ArrayType) and result.dimension == name) or (
         length is not None and length == dim.size
     )
-    labels = _indices(length)
-    target = _str(ctx, "target_dimension")
+    labels = index_labels(length)
+    target = literal_str(ctx, "target_dimension")
     if target is None or target == name:
         if same_length:
-            return _computed(cube, dtype)
+            return with_computed_values(cube, dtype)
         new = Dimension(dim.name, dim.type, axis=dim.axis, labels=labels)
         dims = [new if d.name == name else d for d in cube.dimensions]
-        out = _computed(_reshape(cube, dims), dtype)
+        out = with_computed_values(with_dimensions(cube, dims), dtype)
         if dim.type == "bands":  # the bands are now 0..n-1 and carry no metadata
             out = replace(out, bands=tuple(Band(str(v)) for v in labels or ()))
         return out
@@ -182,21 +177,14 @@ def _apply_dimension(ctx: RuleContext) -> Type:
     else:
         new = Dimension(target, "other", labels=labels)
         dims = [new if d.name == name else d for d in cube.dimensions]
-    return _computed(_reshape(cube, dims), dtype)
-
-
-def _length(t: Type | None) -> int | None:
-    """The number of elements of an array type, when known."""
-    if isinstance(t, ArrayType) and t.labels is not None:
-        return len(t.labels)
-    return None
+    return with_computed_values(with_dimensions(cube, dims), dtype)
 
 
 @rule("apply_kernel")
 def _apply_kernel(ctx: RuleContext) -> Type:
     """Same dimensions; a weighted sum over x/y (KernelDimensionsUneven)."""
-    cube = _cube(ctx)
-    kernel = _list(ctx, "kernel")
+    cube = cube_argument(ctx)
+    kernel = literal_list(ctx, "kernel")
     if kernel is not None:
         rows = [len(r) for r in kernel if isinstance(r, list)]
         ctx.within_budget(sum(rows), "max_kernel_cells", "kernel cells", "kernel")
@@ -207,24 +195,24 @@ def _apply_kernel(ctx: RuleContext) -> Type:
                 f"Each level of the kernel must have an uneven number of elements; it is {shape}.",
                 "kernel",
             )
-    return _computed(cube, _float(cube.dtype))
+    return with_computed_values(cube, math_dtype(cube.dtype))
 
 
 @rule("apply_neighborhood")
 def _apply_neighborhood(ctx: RuleContext) -> Type:
     """Same dimensions; the callback sees windows and may not change the cube's shape."""
-    cube = _cube(ctx)
+    cube = cube_argument(ctx)
     window = cube
     sizes = {}
     for argument in ("size", "overlap"):
-        for entry in _list(ctx, argument) or []:
+        for entry in literal_list(ctx, argument) or []:
             if not isinstance(entry, dict) or not isinstance(entry.get("dimension"), str):
                 continue
             ctx.dimension(cube, entry["dimension"], argument)
             sizes.setdefault(entry["dimension"], {})[argument] = entry
     if not cube.unknown_dimensions:
-        window = _reshape(cube, [_window(d, sizes.get(d.name)) for d in cube.dimensions])
-    result = ctx.callback("process", {"data": window, "context": _context(ctx)})
+        window = with_dimensions(cube, [_window(d, sizes.get(d.name)) for d in cube.dimensions])
+    result = ctx.callback("process", {"data": window, "context": context_type(ctx)})
     shape = [(d.name, d.type) for d in cube.dimensions]
     if (
         isinstance(result, CubeType)
@@ -238,7 +226,7 @@ def _apply_neighborhood(ctx: RuleContext) -> Type:
             f"{', '.join(result.names) or 'none'}.",
             "process",
         )
-    return _computed(cube, _result_dtype(cube.dtype, result))
+    return with_computed_values(cube, callback_dtype(cube.dtype, result))
 
 
 def _window(dim: Dimension, size: dict | None) -> Dimension:
@@ -247,10 +235,10 @@ def _window(dim: Dimension, size: dict | None) -> Dimension:
         return dim
     step = dim.step if isinstance(dim.step, int | float) and dim.step > 0 else None
     if dim.type != "spatial" or step is None or dim.extent is None or dim.size is None:
-        return _sizeless(dim)
+        return sizeless_dimension(dim)
     value, overlap = (_pixels(size.get(k), step) for k in ("size", "overlap"))
     if not value:
-        return _sizeless(dim)
+        return sizeless_dimension(dim)
     count = min(value, dim.size) + 2 * (overlap or 0)
     return replace(dim, extent=(dim.extent[0], dim.extent[0] + count * step))
 
@@ -259,7 +247,7 @@ def _pixels(entry: Any, step: float) -> float | None:
     """A chunk size (``{"value": 64, "unit": "px"}`` or metres) in pixels."""
     if not isinstance(entry, dict):
         return None
-    value = _num(entry.get("value"))
+    value = number_or_none(entry.get("value"))
     if value is None:
         return None
     return value / step if entry.get("unit") == "m" else value
@@ -268,11 +256,11 @@ def _pixels(entry: Any, step: float) -> float | None:
 @rule("apply_polygon")
 def _apply_polygon(ctx: RuleContext) -> Type:
     """Same dimensions; the callback sees the pixels of one polygon at a time."""
-    cube = _cube(ctx)
-    _cube(ctx, "geometries")
-    result = ctx.callback("process", {"data": cube, "context": _context(ctx)})
-    out = _computed(cube, _result_dtype(cube.dtype, result))
-    return _replaced(ctx, out, "mask_value")
+    cube = cube_argument(ctx)
+    cube_argument(ctx, "geometries")
+    result = ctx.callback("process", {"data": cube, "context": context_type(ctx)})
+    out = with_computed_values(cube, callback_dtype(cube.dtype, result))
+    return with_replaced_values(ctx, out, "mask_value")
 
 
 @rule("predict_curve")
@@ -280,15 +268,15 @@ def _predict_curve(ctx: RuleContext) -> Type:
     """Predicted values: ``dimension`` gets ``labels`` (unknown when not in ``parameters``)."""
     cube = ctx.cube("parameters")
     ctx.callback("function", {"x": ScalarType.of("number"), "parameters": ArrayType(NUMBER)})
-    name = _dim_name(ctx)
-    labels = _labels(ctx, "labels")
+    name = dimension_argument(ctx)
+    labels = literal_labels(ctx, "labels")
     dim = cube.dimension(name) if name is not None else None
     if cube.unknown_dimensions or dim is None:
-        return _unknown(cube, "float64")
+        return unknown_cube(cube, "float64")
     new = replace(dim, labels=tuple(labels) if labels is not None else dim.labels)
     if labels is not None and new.type == "spatial":
         new = replace(new, extent=None)
-    return _computed(cube.with_dimension(new), "float64")
+    return with_computed_values(cube.with_dimension(new), "float64")
 
 
 # ---------------------------------------------------------------------------------------
@@ -299,7 +287,7 @@ def _temporal_dimension(ctx: RuleContext, cube: CubeType) -> Dimension | None:
     """The temporal dimension named in ``dimension`` or the only one (TooManyDimensions)."""
     if cube.unknown_dimensions:
         return None
-    name = _dim_name(ctx)
+    name = dimension_argument(ctx)
     if name is not None:
         dim = ctx.dimension(cube, name)
         if dim is not None and dim.type != "temporal":
@@ -316,7 +304,7 @@ def _temporal_dimension(ctx: RuleContext, cube: CubeType) -> Dimension | None:
             "The data cube has several temporal dimensions ("
             + ", ".join(d.name for d in temporal)
             + "); name one in 'dimension'.",
-            _present(ctx, "dimension"),
+            present_argument(ctx, "dimension"),
         )
     return temporal[0]
 
@@ -324,11 +312,11 @@ def _temporal_dimension(ctx: RuleContext, cube: CubeType) -> Dimension | None:
 @rule("aggregate_temporal")
 def _aggregate_temporal(ctx: RuleContext) -> Type:
     """The temporal dimension gets one label per interval: ``labels`` or interval starts."""
-    cube = _cube(ctx, missing={"temporal": "DimensionNotAvailable"})
+    cube = cube_argument(ctx, missing={"temporal": "DimensionNotAvailable"})
     dim = _temporal_dimension(ctx, cube)
-    intervals = _list(ctx, "intervals")
+    intervals = literal_list(ctx, "intervals")
     for interval in intervals or []:
-        _check_interval(ctx, interval, "intervals")
+        check_temporal_interval(ctx, interval, "intervals")
         times = [time_of_day(v) for v in interval] if isinstance(interval, list) else []
         if any(t is not None for t in times) and None in times and None not in interval:
             ctx.error(
@@ -336,7 +324,7 @@ def _aggregate_temporal(ctx: RuleContext) -> Type:
                 f"The interval {echo(str(interval))} mixes a time of day with a date.",
                 "intervals",
             )
-    labels = _labels(ctx, "labels") if ctx.has("labels") else []
+    labels = literal_labels(ctx, "labels") if ctx.has("labels") else []
     names: tuple[Label, ...] | None = None
     if labels:
         if intervals is not None and len(labels) != len(intervals):
@@ -354,9 +342,9 @@ def _aggregate_temporal(ctx: RuleContext) -> Type:
                 "An interval without a start has no default label; give the intervals 'labels'.",
                 "intervals",
             )
-        names = tuple(starts) if all(_is_label(v) for v in starts) else None
+        names = tuple(starts) if all(is_label_value(v) for v in starts) else None
     # the same instant written twice ('2020-01-01', '2020-01-01T00:00:00Z') is one label
-    keys = [_instant(v) or v for v in names] if names is not None else []
+    keys = [parse_instant(v) or v for v in names] if names is not None else []
     if len(set(keys)) != len(keys):
         ctx.error(
             "DistinctDimensionLabelsRequired",
@@ -365,12 +353,12 @@ def _aggregate_temporal(ctx: RuleContext) -> Type:
             + ".",
             "labels" if labels else "intervals",
         )
-    data = ArrayType(_values(cube), labeled=True)
+    data = ArrayType(cube_value_type(cube), labeled=True)
     dtype = _reducer_dtype(ctx, cube, data)
     if dim is None:
-        return _unknown(cube, dtype)
+        return unknown_cube(cube, dtype)
     new = replace(dim, labels=names, extent=None, step=None)
-    return _computed(cube.with_dimension(new), dtype)
+    return with_computed_values(cube.with_dimension(new), dtype)
 
 
 @rule("aggregate_temporal_period")
@@ -378,20 +366,20 @@ def _aggregate_temporal_period(ctx: RuleContext) -> Type:
     """The temporal dimension (its name, type and place kept) gets one label per period,
     from the first date's period to the last's (:func:`pgc.periods.periods_between`, as
     the reference computes them; unknown when the dates are)."""
-    cube = _cube(ctx, missing={"temporal": "DimensionNotAvailable"})
+    cube = cube_argument(ctx, missing={"temporal": "DimensionNotAvailable"})
     dim = _temporal_dimension(ctx, cube)
     dated(ctx, dim)
-    data = ArrayType(_values(cube), labeled=True)
+    data = ArrayType(cube_value_type(cube), labeled=True)
     dtype = _reducer_dtype(ctx, cube, data)
     if dim is None:
-        return _unknown(cube, dtype)
-    period = _str(ctx, "period")
+        return unknown_cube(cube, dtype)
+    period = literal_str(ctx, "period")
     labels: tuple[Label, ...] | None = None
     if dim.labels is not None and period in PERIODS:
-        moments = [_instant(v) for v in dim.labels]
+        moments = [parse_instant(v) for v in dim.labels]
         labels = tuple(periods_between(min(moments), max(moments), period)) if moments else ()
     new = replace(dim, labels=labels, extent=None, step=None)
-    return _computed(cube.with_dimension(new), dtype)
+    return with_computed_values(cube.with_dimension(new), dtype)
 
 
 def _one_temporal(ctx: RuleContext, cube: CubeType, argument: str) -> Dimension | None:
@@ -411,16 +399,18 @@ def _one_temporal(ctx: RuleContext, cube: CubeType, argument: str) -> Dimension 
 @rule("climatological_normal")
 def _climatological_normal(ctx: RuleContext) -> Type:
     """The temporal dimension becomes the period's labels (``01``..``12`` for month ...)."""
-    cube = _cube(ctx, missing={"temporal": "ProcessParameterInvalid"})
+    cube = cube_argument(ctx, missing={"temporal": "ProcessParameterInvalid"})
     dim = _one_temporal(ctx, cube, "data")
-    years = _list(ctx, "climatology_period") if ctx.has("climatology_period") else [1981, 2010]
+    years = (
+        literal_list(ctx, "climatology_period") if ctx.has("climatology_period") else [1981, 2010]
+    )
     if years and len(years) == 2 and all(isinstance(y, int) for y in years) and years[0] > years[1]:
         ctx.error(
             "ProcessParameterInvalid",
             f"The climatology period's first year {years[0]} is after its last {years[1]}.",
             "climatology_period",
         )
-    not_dates = [v for v in dim.labels or () if _instant(v) is None] if dim is not None else []
+    not_dates = [v for v in dim.labels or () if parse_instant(v) is None] if dim is not None else []
     if not_dates:  # period labels ('2023-djf'): the normals average dates, by their period
         ctx.error(
             "ProcessParameterInvalid",
@@ -428,9 +418,9 @@ def _climatological_normal(ctx: RuleContext) -> Type:
             "of aggregate_temporal_period's periods, say: give climatological_normal the dates).",
             "data",
         )
-        return _unknown(cube, _float(cube.dtype))
+        return unknown_cube(cube, math_dtype(cube.dtype))
     if dim is not None and dim.labels and years and len(years) == 2:
-        have = sorted({str(v)[:4] for v in dim.labels if _instant(v) is not None})
+        have = sorted({str(v)[:4] for v in dim.labels if parse_instant(v) is not None})
         lo, hi = str(years[0]), str(years[1])
         if have and not any(lo <= y <= hi for y in have):
             # Decided: the definition wants the data to span the period; pgc rejects only
@@ -439,22 +429,22 @@ def _climatological_normal(ctx: RuleContext) -> Type:
                 "NoDataAvailable",
                 f"The data has no labels in the climatology period {lo}-{hi}; it covers "
                 f"{have[0]}-{have[-1]}.",
-                _present(ctx, "climatology_period") or "data",
+                present_argument(ctx, "climatology_period") or "data",
             )
     if dim is None:
-        return _unknown(cube, _float(cube.dtype))
-    period = _str(ctx, "period")
+        return unknown_cube(cube, math_dtype(cube.dtype))
+    period = literal_str(ctx, "period")
     labels: tuple[Label, ...] | None = CLIMATOLOGICAL_NORMALS.get(period or "")
     new = replace(dim, labels=labels, extent=None, step=None)
-    return _computed(cube.with_dimension(new), _float(cube.dtype))
+    return with_computed_values(cube.with_dimension(new), math_dtype(cube.dtype))
 
 
 @rule("anomaly")
 def _anomaly(ctx: RuleContext) -> Type:
     """Same dimensions as ``data``; normals and data must carry the period's labels."""
-    cube = _cube(ctx, missing={"temporal": "ProcessParameterInvalid"})
-    normals = _cube(ctx, "normals", missing={"temporal": "ProcessParameterInvalid"})
-    period = _str(ctx, "period")
+    cube = cube_argument(ctx, missing={"temporal": "ProcessParameterInvalid"})
+    normals = cube_argument(ctx, "normals", missing={"temporal": "ProcessParameterInvalid"})
+    period = literal_str(ctx, "period")
     dim = _one_temporal(ctx, cube, "data")
     ndim = _one_temporal(ctx, normals, "normals")
     if ndim is not None and ndim.labels is not None and period is not None:
@@ -481,23 +471,23 @@ def _anomaly(ctx: RuleContext) -> Type:
                 f"(aggregate_temporal_period computes them); it has {echo(str(bad[0]))}.",
                 "data",
             )
-    return _computed(cube, _float(_promote(cube.dtype, normals.dtype)))
+    return with_computed_values(cube, math_dtype(promoted_dtype(cube.dtype, normals.dtype)))
 
 
 @rule("aggregate_spatial")
 def _aggregate_spatial(ctx: RuleContext) -> Type:
     """A vector cube: x and y replaced by the geometries' dimension (one label each)."""
-    cube = _cube(ctx)
-    geometry = _geometries(ctx, "geometries")
-    data = ArrayType(_values(cube))
+    cube = cube_argument(ctx)
+    geometry = geometry_dimension_of(ctx, "geometries")
+    data = ArrayType(cube_value_type(cube))
     dtype = _reducer_dtype(ctx, cube, data)
     if cube.unknown_dimensions:
-        return _unknown(cube, dtype, vector=True)
+        return unknown_cube(cube, dtype, vector=True)
     planar = [d.type == "spatial" and d.axis in ("x", "y") for d in cube.dimensions]
     at = planar.index(True) if True in planar else len(planar)
     dims = [d for d, p in zip(cube.dimensions, planar, strict=True) if not p]
     dims.insert(at, geometry)
-    target = _str(ctx, "target_dimension")
+    target = literal_str(ctx, "target_dimension")
     if target is not None:
         if any(d.name == target for d in dims):
             ctx.error(
@@ -507,32 +497,32 @@ def _aggregate_spatial(ctx: RuleContext) -> Type:
                 "target_dimension",
             )
         dims.append(Dimension(target, "other", labels=("value", "total_count", "valid_count")))
-    return _computed(_reshape(cube, dims), dtype)
+    return with_computed_values(with_dimensions(cube, dims), dtype)
 
 
 @rule("aggregate_spatial_window")
 def _aggregate_spatial_window(ctx: RuleContext) -> Type:
     """x/y in windows of ``size`` pixels: step times size, pixels per window size (pad/trim)."""
-    cube = _cube(ctx)
-    data = ArrayType(_values(cube))
+    cube = cube_argument(ctx)
+    data = ArrayType(cube_value_type(cube))
     dtype = _reducer_dtype(ctx, cube, data)
-    size = _list(ctx, "size")
+    size = literal_list(ctx, "size")
     if cube.unknown_dimensions:
-        return _unknown(cube, dtype)
+        return unknown_cube(cube, dtype)
     trim = ctx.literal("boundary", "pad") == "trim"
     align = ctx.literal("align", "upper-left")
     align = align if isinstance(align, str) else "upper-left"
     for axis, factor in zip(("x", "y"), size if isinstance(size, list) else [], strict=False):
-        f = _num(factor)
+        f = number_or_none(factor)
         for dim in cube.of_type("spatial", axis):
             cube = cube.with_dimension(_coarser(dim, f, trim, align))
-    return _computed(cube, dtype)
+    return with_computed_values(cube, dtype)
 
 
 def _coarser(dim: Dimension, factor: float | None, trim: bool, align: str) -> Dimension:
     step = dim.step if isinstance(dim.step, int | float) and dim.step > 0 else None
     if factor is None or factor < 1 or step is None:
-        return _sizeless(dim)
+        return sizeless_dimension(dim)
     new_step = step * factor
     n = dim.size
     if n is None or dim.extent is None:

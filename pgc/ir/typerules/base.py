@@ -1,4 +1,9 @@
-"""Shared machinery of the type rules: the registry, argument checks, cube and time helpers."""
+"""Shared machinery of the type rules: the registry, argument checks, cube and time helpers.
+
+The helpers are public because every module of rules uses them (``literal_str``,
+``cube_argument``, ``with_computed_values`` ...); what only one module needs stays private
+there (issue 19: no module imports another's private names).
+"""
 
 from __future__ import annotations
 
@@ -27,7 +32,8 @@ from ..types import (
 )
 
 Rule = Callable[[RuleContext], Type]
-RULES: dict[str, Rule] = {}
+# process id -> its type rule (the table type inference consults: pgc.ir.infer)
+TYPE_RULES: dict[str, Rule] = {}
 
 BOOLEAN = ScalarType.of("boolean", "null")
 NUMBER = ScalarType.of("number", "null")
@@ -46,7 +52,7 @@ def rule(*process_ids: str):
             return fn(ctx)
 
         for pid in process_ids:
-            RULES[pid] = checked
+            TYPE_RULES[pid] = checked
         return fn
 
     return register
@@ -178,47 +184,55 @@ def label_hint(name: Any, labels: Iterable[Any], bands: Iterable[Band] = ()) -> 
     return did_you_mean(name, [*(str(v) for v in labels), *common], n=3)
 
 
-def _present(ctx: RuleContext, name: str) -> str | None:
+def present_argument(ctx: RuleContext, name: str) -> str | None:
     """``name`` when the argument is in the document (even as null), for error pointers."""
     return name if ctx.node.arg(name) is not None else None
 
 
-def _str(ctx: RuleContext, name: str) -> str | None:
+def literal_str(ctx: RuleContext, name: str) -> str | None:
+    """Argument ``name`` when it is a literal string; None when it is computed, absent
+    or of another type (the rule then cannot tell and assumes nothing)."""
     value = ctx.literal(name)
     return value if isinstance(value, str) else None
 
 
-def _int(ctx: RuleContext, name: str) -> int | None:
+def literal_int(ctx: RuleContext, name: str) -> int | None:
+    """Argument ``name`` when it is a literal integral number (``2.0`` counts), as an
+    int; None otherwise (booleans are not numbers here)."""
     value = ctx.literal(name)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return int(value) if float(value).is_integer() else None
 
 
-def _num(value: Any) -> float | None:
+def number_or_none(value: Any) -> float | None:
+    """A number (int or float, not a boolean) as a float; None for anything else, so a
+    rule can test literal values it finds inside arguments (extents, coordinates)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
 
 
-def _list(ctx: RuleContext, name: str) -> list | None:
+def literal_list(ctx: RuleContext, name: str) -> list | None:
+    """Argument ``name`` when it is a literal list; None when computed or not a list."""
     value = ctx.literal(name)
     return value if isinstance(value, list) else None
 
 
-def _labels(ctx: RuleContext, name: str) -> list[Label] | None:
+def literal_labels(ctx: RuleContext, name: str) -> list[Label] | None:
     """A literal list of labels (strings and numbers); None when it is not one."""
-    values = _list(ctx, name)
-    if values is None or not all(_is_label(v) for v in values):
+    values = literal_list(ctx, name)
+    if values is None or not all(is_label_value(v) for v in values):
         return None
     return values
 
 
-def _is_label(value: Any) -> bool:
+def is_label_value(value: Any) -> bool:
+    """Whether ``value`` can be a dimension label (a string or a number, not a boolean)."""
     return isinstance(value, str | int | float) and not isinstance(value, bool)
 
 
-def _flag(ctx: RuleContext, name: str, default: bool | None) -> bool | None:
+def literal_flag(ctx: RuleContext, name: str, default: bool | None) -> bool | None:
     """A boolean literal argument; ``default`` when absent; None when computed or null."""
     value = ctx.node.arg(name)
     if value is None:
@@ -228,7 +242,20 @@ def _flag(ctx: RuleContext, name: str, default: bool | None) -> bool | None:
     return None
 
 
-def _context(ctx: RuleContext) -> Type:
+def check_single_value(ctx: RuleContext, result: Type, argument: str) -> None:
+    """ProcessParameterInvalid when a callback that must give one value per call (a
+    reducer, ``apply``'s process, an overlap resolver) gives an array or a cube."""
+    if isinstance(result, ArrayType | CubeType):
+        ctx.error(
+            "ProcessParameterInvalid",
+            f"The {argument} must compute a single value, but it gives {result}.",
+            argument,
+        )
+
+
+def context_type(ctx: RuleContext) -> Type:
+    """The type of the ``context`` argument, which callbacks see as their ``context``
+    parameter (``any`` when there is none)."""
     return ctx.type("context") or ANY
 
 
@@ -236,7 +263,9 @@ def _context(ctx: RuleContext) -> Type:
 # Cubes: shapes, values, dtypes
 
 
-def _cube(ctx: RuleContext, name: str = "data", missing: dict[str, str] | None = None) -> CubeType:
+def cube_argument(
+    ctx: RuleContext, name: str = "data", missing: dict[str, str] | None = None
+) -> CubeType:
     """Argument ``name`` as a cube that has the dimensions its parameter schema requires.
 
     ``missing`` maps a dimension type to the definition's exception for its absence
@@ -295,14 +324,14 @@ def _shape_text(need: dict) -> str:
     return f"a {need.get('type')} dimension"
 
 
-def _values(cube: CubeType) -> Type:
+def cube_value_type(cube: CubeType) -> Type:
     """The type of one value of ``cube``, as its callbacks see it."""
     if cube.unknown_dimensions or cube.dtype not in ITEMSIZE:
         return ANY
     return BOOLEAN if cube.dtype == "bool" else NUMBER
 
 
-def _float(dtype: str) -> str:
+def math_dtype(dtype: str) -> str:
     """The dtype of band math on ``dtype`` values: the compute dtype of the dtype policy
     (:mod:`pgc.dtypes`), whatever the input's, as the executors compute."""
     return compute_dtype()
@@ -311,7 +340,7 @@ def _float(dtype: str) -> str:
 _BOOLEAN_KINDS = (frozenset({"boolean"}), frozenset({"boolean", "null"}))
 
 
-def _result_dtype(dtype: str, result: Type) -> str:
+def callback_dtype(dtype: str, result: Type) -> str:
     """The dtype of values a callback computes from ``dtype`` values."""
     if isinstance(result, ArrayType):
         result = result.item
@@ -319,23 +348,25 @@ def _result_dtype(dtype: str, result: Type) -> str:
         return "bool"
     if isinstance(result, CubeType) and not result.unknown_dimensions:
         return result.dtype
-    return _float(dtype)
+    return math_dtype(dtype)
 
 
-def _promote(*dtypes: str) -> str:
+def promoted_dtype(*dtypes: str) -> str:
+    """The dtype numpy promotes ``dtypes`` to (:func:`pgc.ir.types.promote`); float64
+    when they do not promote (unknown or mixed kinds), as the executors compute then."""
     try:
         return promote(*dtypes)
     except (TypeError, ValueError):
         return "float64"
 
 
-def _computed(cube: CubeType, dtype: str) -> CubeType:
+def with_computed_values(cube: CubeType, dtype: str) -> CubeType:
     """``cube`` with computed values of ``dtype``: raw-value band metadata no longer applies."""
     bands = tuple(replace(b, nodata=None, scale=None, offset=None) for b in cube.bands)
     return replace(cube, dtype=dtype, bands=bands, nodata=None)
 
 
-def _reshape(cube: CubeType, dims: Iterable[Dimension]) -> CubeType:
+def with_dimensions(cube: CubeType, dims: Iterable[Dimension]) -> CubeType:
     """``cube`` with these dimensions; band metadata and the vector flag follow them."""
     dims = tuple(dims)
     has_bands = any(d.type == "bands" for d in dims)
@@ -347,7 +378,10 @@ def _reshape(cube: CubeType, dims: Iterable[Dimension]) -> CubeType:
     )
 
 
-def _unknown(cube: CubeType, dtype: str | None = None, vector: bool | None = None) -> CubeType:
+def unknown_cube(cube: CubeType, dtype: str | None = None, vector: bool | None = None) -> CubeType:
+    """A cube whose dimensions are not known statically, with ``cube``'s dtype (or
+    ``dtype``) and vector flag (or ``vector``): the result of a rule that cannot tell the
+    shape but still knows the values' dtype."""
     return CubeType(
         unknown_dimensions=True,
         dtype=dtype or cube.dtype,
@@ -355,18 +389,20 @@ def _unknown(cube: CubeType, dtype: str | None = None, vector: bool | None = Non
     )
 
 
-def _dim_name(ctx: RuleContext, name: str = "dimension") -> str | None:
-    return _str(ctx, name)
+def dimension_argument(ctx: RuleContext, name: str = "dimension") -> str | None:
+    """The literal dimension name in argument ``name`` (``dimension`` by default);
+    None when it is computed or not a string."""
+    return literal_str(ctx, name)
 
 
-def _label_type(dim: Dimension | None) -> Type:
+def dimension_label_type(dim: Dimension | None) -> Type:
     """The type of one label of ``dim`` (``filter_labels`` conditions, ``array_labels``)."""
     if dim is None:
         return ScalarType.of("number", "string")
     if dim.labels:
         kinds: set[str] = set()
         for label in dim.labels:
-            kinds.add(_label_kind(label, dim.type == "temporal"))
+            kinds.add(label_value_kind(label, dim.type == "temporal"))
         return ScalarType(frozenset(kinds))
     if dim.type == "spatial":
         return ScalarType.of("number")
@@ -375,29 +411,42 @@ def _label_type(dim: Dimension | None) -> Type:
     return ScalarType.of("number", "string")
 
 
-def _label_kind(label: Any, temporal: bool = False) -> str:
+def label_value_kind(label: Any, temporal: bool = False) -> str:
+    """The JSON-schema kind of one label (``integer``, ``number``, ``string``,
+    ``boolean``; ``date``/``datetime`` for dates of a ``temporal`` dimension), for the
+    type of labels (:func:`dimension_label_type`, ``array_labels``)."""
     if isinstance(label, bool):
         return "boolean"
     if isinstance(label, int):
         return "integer"
     if isinstance(label, float):
         return "number"
-    if temporal and isinstance(label, str) and _instant(label) is not None:
+    if temporal and isinstance(label, str) and parse_instant(label) is not None:
         return "datetime" if len(label) > 10 else "date"
     return "string"
 
 
-def _sizeless(dim: Dimension) -> Dimension:
+def sizeless_dimension(dim: Dimension) -> Dimension:
     """``dim`` with fewer (or the same) labels, which are not known statically."""
     extent = None if dim.type == "spatial" else dim.extent
     return replace(dim, labels=None, extent=extent)
 
 
-def _indices(n: int | None) -> tuple[int, ...] | None:
+def array_length(t: Type | None) -> int | None:
+    """The number of elements of an array type, when known (see the package docstring on
+    array lengths)."""
+    if isinstance(t, ArrayType) and t.labels is not None:
+        return len(t.labels)
+    return None
+
+
+def index_labels(n: int | None) -> tuple[int, ...] | None:
+    """The labels ``0..n-1`` of an array or dimension of ``n`` elements; None when ``n``
+    is unknown (None) or not a length."""
     return None if n is None or n < 0 else tuple(range(n))
 
 
-def _label_text(value: Any, temporal: bool = False) -> str:
+def label_as_text(value: Any, temporal: bool = False) -> str:
     """A label as text (``flatten_dimensions``): integral numbers without a fraction,
     dates and date-times of a temporal dimension in RFC 3339 UTC (as the executor, which
     holds them as instants, writes them)."""
@@ -415,7 +464,9 @@ def _label_text(value: Any, temporal: bool = False) -> str:
     return str(value)
 
 
-def _sort_labels(labels: Iterable[Label]) -> tuple[Label, ...]:
+def sorted_labels(labels: Iterable[Label]) -> tuple[Label, ...]:
+    """Distinct ``labels`` in ascending order, as the executors order merged labels;
+    mixed kinds sort by kind name first, then by text."""
     items = list(dict.fromkeys(labels))
     try:
         return tuple(sorted(items))  # type: ignore[type-var]
@@ -427,7 +478,7 @@ def _sort_labels(labels: Iterable[Label]) -> tuple[Label, ...]:
 # Time
 
 
-def _instant(value: Any) -> datetime | None:
+def parse_instant(value: Any) -> datetime | None:
     """An ISO 8601 date or date-time as an aware datetime (dates: midnight UTC)."""
     if not isinstance(value, str) or len(value) < 10 or not value[:4].isdigit():
         return None
@@ -442,22 +493,22 @@ def _instant(value: Any) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _in_interval(label: Any, start: Any, end: Any) -> bool:
+def in_temporal_interval(label: Any, start: Any, end: Any) -> bool:
     """Left-closed interval [start, end) on ISO 8601 instants (dates: midnight UTC)."""
-    moment = _instant(label)
+    moment = parse_instant(label)
     if moment is None:
         return True  # not a date: cannot tell, keep
-    lo, hi = _instant(start), _instant(end)
+    lo, hi = parse_instant(start), parse_instant(end)
     if lo is not None and moment < lo:
         return False
     return not (hi is not None and moment >= hi)
 
 
-def _check_interval(ctx: RuleContext, interval: Any, argument: str) -> None:
+def check_temporal_interval(ctx: RuleContext, interval: Any, argument: str) -> None:
     """TemporalExtentEmpty when the interval's end is not later than its start."""
     if not isinstance(interval, list) or len(interval) != 2:
         return
-    lo, hi = _instant(interval[0]), _instant(interval[1])
+    lo, hi = parse_instant(interval[0]), parse_instant(interval[1])
     if lo is not None and hi is not None and hi <= lo:
         ctx.error(
             "TemporalExtentEmpty",

@@ -7,9 +7,6 @@ from collections.abc import Sequence
 from ...formats import OUTPUT_FORMATS, output_format
 from ...grid import resampled_size
 from ..types import Band
-from .applying import (
-    _single_value,
-)
 from .base import (
     ANY,
     Any,
@@ -19,26 +16,27 @@ from .base import (
     ObjectType,
     RuleContext,
     Type,
-    _computed,
-    _context,
-    _cube,
-    _dim_name,
-    _flag,
-    _float,
-    _int,
-    _num,
-    _present,
-    _promote,
-    _reshape,
-    _result_dtype,
-    _sizeless,
-    _sort_labels,
-    _str,
-    _unknown,
-    _values,
+    callback_dtype,
+    check_single_value,
+    context_type,
+    cube_argument,
+    cube_value_type,
+    dimension_argument,
     echo,
+    literal_flag,
+    literal_int,
+    literal_str,
+    math_dtype,
+    number_or_none,
+    present_argument,
+    promoted_dtype,
     replace,
     rule,
+    sizeless_dimension,
+    sorted_labels,
+    unknown_cube,
+    with_computed_values,
+    with_dimensions,
 )
 
 # ---------------------------------------------------------------------------------------
@@ -57,14 +55,15 @@ def _merge_cubes(ctx: RuleContext) -> Type:
     """
     c1, c2 = ctx.cube("cube1"), ctx.cube("cube2")
     resolver = ctx.callback(
-        "overlap_resolver", {"x": _values(c1), "y": _values(c2), "context": _context(ctx)}
+        "overlap_resolver",
+        {"x": cube_value_type(c1), "y": cube_value_type(c2), "context": context_type(ctx)},
     )
-    dtype = _promote(c1.dtype, c2.dtype)
+    dtype = promoted_dtype(c1.dtype, c2.dtype)
     if isinstance(ctx.node.arg("overlap_resolver"), Callback):
-        _single_value(ctx, resolver, "overlap_resolver")
-        dtype = _promote(dtype, _result_dtype(dtype, resolver))
+        check_single_value(ctx, resolver, "overlap_resolver")
+        dtype = promoted_dtype(dtype, callback_dtype(dtype, resolver))
     if c1.unknown_dimensions or c2.unknown_dimensions:
-        return _unknown(c1, dtype, vector=c1.vector or c2.vector)
+        return unknown_cube(c1, dtype, vector=c1.vector or c2.vector)
     if c1.vector != c2.vector:
         ctx.error(
             "ProcessParameterInvalid", "A vector and a raster data cube cannot be merged.", "cube2"
@@ -98,12 +97,12 @@ def _merge_cubes(ctx: RuleContext) -> Type:
             "OverlapResolverMissing",
             "The data cubes overlap (every shared dimension has common labels); give an "
             "overlap_resolver.",
-            _present(ctx, "overlap_resolver"),
+            present_argument(ctx, "overlap_resolver"),
         )
     bands = c1.bands + tuple(b for b in c2.bands if c1.band(b.name) is None)
     nodata = c1.nodata if c1.nodata == c2.nodata else None
     out = replace(c1, bands=bands, nodata=nodata, dtype=dtype)
-    return _reshape(out, dims)
+    return with_dimensions(out, dims)
 
 
 def _merge_dimension(d1: Dimension, d2: Dimension) -> Dimension:
@@ -134,7 +133,7 @@ def _sorted_as(labels: Sequence, first: Sequence, second: Sequence) -> tuple:
     """``labels`` sorted as the definition keeps spatial and temporal labels, in the
     direction of cube1's labels (y often runs north to south), else of cube2's, else
     ascending (as the executor sorts them)."""
-    ordered = _sort_labels(labels)
+    ordered = sorted_labels(labels)
     for own in (first, second):
         if len(own) > 1:
             try:
@@ -167,15 +166,15 @@ _SELECTING_METHODS = {"near", "mode", "min", "max", "med", "q1", "q3"}
 def _resample_spatial(ctx: RuleContext) -> Type:
     """x/y on a new grid: ``resolution`` sets the step (size = extent / resolution, anchored
     at ``align``), a new ``projection`` sets the CRS (extent unknown without reprojection)."""
-    cube = _cube(ctx)
-    method = _str(ctx, "method") or "near"
+    cube = cube_argument(ctx)
+    method = literal_str(ctx, "method") or "near"
     resolution = ctx.literal("resolution", 0)
     projection = ctx.literal("projection")
-    align = _str(ctx, "align") or "upper-left"
+    align = literal_str(ctx, "align") or "upper-left"
     if isinstance(resolution, list):
-        res = [_num(r) for r in resolution[:2]] + [None] * (2 - len(resolution[:2]))
+        res = [number_or_none(r) for r in resolution[:2]] + [None] * (2 - len(resolution[:2]))
     else:
-        res = [_num(resolution)] * 2
+        res = [number_or_none(resolution)] * 2
     changed = False
     for axis, r in zip(("x", "y"), res, strict=True):
         for dim in cube.of_type("spatial", axis) if not cube.unknown_dimensions else []:
@@ -185,7 +184,7 @@ def _resample_spatial(ctx: RuleContext) -> Type:
     if cube.unknown_dimensions:
         changed = bool(res[0] or res[1] or projection is not None)
     if changed and method not in _SELECTING_METHODS:
-        return _computed(cube, _float(cube.dtype))
+        return with_computed_values(cube, math_dtype(cube.dtype))
     return cube
 
 
@@ -211,9 +210,9 @@ def _regrid(dim: Dimension, res: float | None, projection: Any, align: str) -> D
 @rule("resample_cube_spatial")
 def _resample_cube_spatial(ctx: RuleContext) -> Type:
     """x/y take the target's grid (extent, step, CRS); names stay."""
-    cube = _cube(ctx)
-    target = _cube(ctx, "target")
-    method = _str(ctx, "method") or "near"
+    cube = cube_argument(ctx)
+    target = cube_argument(ctx, "target")
+    method = literal_str(ctx, "method") or "near"
     if cube.unknown_dimensions:
         return cube
     for axis in ("x", "y"):
@@ -226,16 +225,16 @@ def _resample_cube_spatial(ctx: RuleContext) -> Type:
                 new = replace(dim, labels=None, extent=None, step=None, crs=None)
             cube = cube.with_dimension(new)
     if method not in _SELECTING_METHODS:
-        return _computed(cube, _float(cube.dtype))
+        return with_computed_values(cube, math_dtype(cube.dtype))
     return cube
 
 
 @rule("resample_cube_temporal")
 def _resample_cube_temporal(ctx: RuleContext) -> Type:
     """The temporal dimension(s) take the target's labels (nearest neighbour: dtype kept)."""
-    cube = _cube(ctx)
-    target = _cube(ctx, "target")
-    name = _dim_name(ctx)
+    cube = cube_argument(ctx)
+    target = cube_argument(ctx, "target")
+    name = dimension_argument(ctx)
     if cube.unknown_dimensions:
         return cube
     if target.unknown_dimensions:
@@ -287,9 +286,9 @@ def _resample_cube_temporal(ctx: RuleContext) -> Type:
 @rule("ndvi")
 def _ndvi(ctx: RuleContext) -> Type:
     """(nir - red) / (nir + red): bands dropped, or appended as ``target_band``."""
-    cube = _cube(ctx, missing={"bands": "DimensionAmbiguous"})
+    cube = cube_argument(ctx, missing={"bands": "DimensionAmbiguous"})
     if cube.unknown_dimensions:
-        return _unknown(cube, _float(cube.dtype))
+        return unknown_cube(cube, math_dtype(cube.dtype))
     bands = cube.of_type("bands")
     if len(bands) != 1:
         ctx.error(
@@ -299,7 +298,7 @@ def _ndvi(ctx: RuleContext) -> Type:
         )
     dim = bands[0]
     for arg, common in (("nir", "nir"), ("red", "red")):
-        name = _str(ctx, arg) if ctx.node.arg(arg) is not None else common
+        name = literal_str(ctx, arg) if ctx.node.arg(arg) is not None else common
         if (
             name is not None
             and dim.labels is not None
@@ -308,24 +307,26 @@ def _ndvi(ctx: RuleContext) -> Type:
         ):
             code = "NirBandAmbiguous" if arg == "nir" else "RedBandAmbiguous"
             ctx.error(code, f"The data cube has no band named or common-named {echo(name)}.", arg)
-    target = _str(ctx, "target_band")
-    dtype = _float(cube.dtype)
+    target = literal_str(ctx, "target_band")
+    dtype = math_dtype(cube.dtype)
     if target is None:
-        return _computed(_reshape(cube, [d for d in cube.dimensions if d is not dim]), dtype)
+        return with_computed_values(
+            with_dimensions(cube, [d for d in cube.dimensions if d is not dim]), dtype
+        )
     if dim.labels is not None and target in dim.labels:
         ctx.error("BandExists", f"The data cube has a band {echo(target)} already.", "target_band")
     labels = None if dim.labels is None else (*dim.labels, target)
     cube = replace(
         cube.with_dimension(replace(dim, labels=labels)), bands=(*cube.bands, Band(target))
     )
-    return _computed(cube, dtype)
+    return with_computed_values(cube, dtype)
 
 
 def _with_extra_bands(cube: CubeType, extra: Sequence[str], known: bool = True) -> CubeType:
     """``cube`` with bands appended (all its labels unknown when ``known`` is False)."""
     if cube.unknown_dimensions:
-        return _unknown(cube, "float64")
-    out = _computed(cube, "float64")
+        return unknown_cube(cube, "float64")
+    out = with_computed_values(cube, "float64")
     for dim in out.of_type("bands"):
         if dim.labels is None or not known:
             return out.with_dimension(replace(dim, labels=None))
@@ -337,7 +338,7 @@ def _with_extra_bands(cube: CubeType, extra: Sequence[str], known: bool = True) 
 
 
 def _check_dem(ctx: RuleContext) -> None:
-    dem = _str(ctx, "elevation_model")
+    dem = literal_str(ctx, "elevation_model")
     catalog = ctx.env.catalog
     if dem is not None and catalog is not None and dem not in catalog:
         ctx.error(
@@ -350,10 +351,10 @@ def _check_dem(ctx: RuleContext) -> None:
 @rule("sar_backscatter")
 def _sar_backscatter(ctx: RuleContext) -> Type:
     """Backscatter per input band, plus the bands the flags ask for."""
-    cube = _cube(ctx)
+    cube = cube_argument(ctx)
     _check_dem(ctx)
     flags = ("mask", "contributing_area", "local_incidence_angle", "ellipsoid_incidence_angle")
-    values = {f: _flag(ctx, f, False) for f in flags}
+    values = {f: literal_flag(ctx, f, False) for f in flags}
     extra = [f for f in flags if values[f]]
     return _with_extra_bands(cube, extra, known=None not in values.values())
 
@@ -361,10 +362,10 @@ def _sar_backscatter(ctx: RuleContext) -> Type:
 @rule("ard_normalized_radar_backscatter")
 def _ard_normalized_radar_backscatter(ctx: RuleContext) -> Type:
     """gamma0 per input band, plus ``mask`` and ``local_incidence_angle`` and flagged bands."""
-    cube = _cube(ctx)
+    cube = cube_argument(ctx)
     _check_dem(ctx)
-    contributing = _flag(ctx, "contributing_area", False)
-    ellipsoid = _flag(ctx, "ellipsoid_incidence_angle", False)
+    contributing = literal_flag(ctx, "contributing_area", False)
+    ellipsoid = literal_flag(ctx, "ellipsoid_incidence_angle", False)
     extra = ["mask"] + ["contributing_area"] * bool(contributing) + ["local_incidence_angle"]
     extra += ["ellipsoid_incidence_angle"] * bool(ellipsoid)
     return _with_extra_bands(cube, extra, known=contributing is not None and ellipsoid is not None)
@@ -373,7 +374,7 @@ def _ard_normalized_radar_backscatter(ctx: RuleContext) -> Type:
 @rule("ard_surface_reflectance")
 def _ard_surface_reflectance(ctx: RuleContext) -> Type:
     """Reflectance per input band plus method-dependent quality bands (labels unknown)."""
-    cube = _cube(ctx)
+    cube = cube_argument(ctx)
     _check_dem(ctx)
     return _with_extra_bands(cube, ("incomplete-testing", "saturation", "cloud", "shadow"), False)
 
@@ -381,7 +382,7 @@ def _ard_surface_reflectance(ctx: RuleContext) -> Type:
 @rule("atmospheric_correction")
 def _atmospheric_correction(ctx: RuleContext) -> Type:
     """Same dimensions and bands; reflectances computed (float)."""
-    cube = _cube(ctx)
+    cube = cube_argument(ctx)
     _check_dem(ctx)
     return _with_extra_bands(cube, ())
 
@@ -389,10 +390,10 @@ def _atmospheric_correction(ctx: RuleContext) -> Type:
 @rule("cloud_detection")
 def _cloud_detection(ctx: RuleContext) -> Type:
     """Same dimensions; the bands become the method's disturbances (cloud, shadow ...)."""
-    cube = _cube(ctx)
+    cube = cube_argument(ctx)
     if cube.unknown_dimensions:
-        return _unknown(cube, "float64")
-    out = _computed(cube, "float64")
+        return unknown_cube(cube, "float64")
+    out = with_computed_values(cube, "float64")
     for dim in out.of_type("bands"):
         out = out.with_dimension(replace(dim, labels=None))
     return replace(out, bands=())
@@ -420,7 +421,7 @@ def _check_metres(ctx: RuleContext, cube: CubeType, argument: str) -> None:
 @rule("vector_buffer")
 def _vector_buffer(ctx: RuleContext) -> Type:
     """Same geometries (now polygons); the CRS must be in metres."""
-    cube = _cube(ctx, "geometries")
+    cube = cube_argument(ctx, "geometries")
     _check_metres(ctx, cube, "distance")
     return cube
 
@@ -428,8 +429,8 @@ def _vector_buffer(ctx: RuleContext) -> Type:
 @rule("vector_reproject")
 def _vector_reproject(ctx: RuleContext) -> Type:
     """The geometry dimension(s) (or ``dimension``) get the ``projection``'s CRS."""
-    cube = _cube(ctx)
-    name = _dim_name(ctx)
+    cube = cube_argument(ctx)
+    name = dimension_argument(ctx)
     projection = ctx.literal("projection")
     if cube.unknown_dimensions:
         return cube
@@ -451,8 +452,8 @@ def _vector_reproject(ctx: RuleContext) -> Type:
 @rule("vector_to_random_points")
 def _vector_to_random_points(ctx: RuleContext) -> Type:
     """Points per geometry: the same geometries when grouped, an unknown number otherwise."""
-    cube = _cube(ctx)
-    total = _int(ctx, "total_count")
+    cube = cube_argument(ctx)
+    total = literal_int(ctx, "total_count")
     for dim in cube.of_type("geometry") if not cube.unknown_dimensions else []:
         if total is not None and dim.size is not None and total < dim.size:
             ctx.error(
@@ -464,15 +465,17 @@ def _vector_to_random_points(ctx: RuleContext) -> Type:
 
 
 def _points(ctx: RuleContext, cube: CubeType) -> CubeType:
-    if cube.unknown_dimensions or _flag(ctx, "group", True):
+    if cube.unknown_dimensions or literal_flag(ctx, "group", True):
         return cube
-    return _reshape(cube, [_sizeless(d) if d.type == "geometry" else d for d in cube.dimensions])
+    return with_dimensions(
+        cube, [sizeless_dimension(d) if d.type == "geometry" else d for d in cube.dimensions]
+    )
 
 
 @rule("vector_to_regular_points")
 def _vector_to_regular_points(ctx: RuleContext) -> Type:
     """Points per geometry at a distance in metres (UnitMismatch for degrees)."""
-    cube = _cube(ctx)
+    cube = cube_argument(ctx)
     _check_metres(ctx, cube, "distance")
     return _points(ctx, cube)
 
@@ -488,7 +491,7 @@ def _save_result(ctx: RuleContext) -> Type:
     GeoTIFF (at least one row, column and band) DataCubeEmpty. A format pgc does not
     write at all was refused by the validator (FormatUnsupported)."""
     cube = ctx.cube()
-    given = _str(ctx, "format") or ""
+    given = literal_str(ctx, "format") or ""
     fmt = OUTPUT_FORMATS.get(output_format(given) or "")
     if fmt is not None and not cube.unknown_dimensions:
         if cube.vector and not fmt.vector:

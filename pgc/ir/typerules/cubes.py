@@ -15,37 +15,37 @@ from .base import (
     RuleContext,
     ScalarType,
     Type,
-    _check_interval,
-    _context,
-    _cube,
-    _dim_name,
-    _indices,
-    _instant,
-    _is_label,
-    _label_text,
-    _label_type,
-    _labels,
-    _list,
-    _num,
-    _present,
-    _reshape,
-    _sizeless,
-    _str,
-    _unknown,
+    check_temporal_interval,
+    context_type,
+    cube_argument,
+    dimension_argument,
+    dimension_label_type,
     echo,
     hinted_error,
+    index_labels,
+    is_label_value,
+    label_as_text,
     label_hint,
+    literal_labels,
+    literal_list,
+    literal_str,
+    number_or_none,
+    parse_instant,
+    present_argument,
     replace,
     rule,
+    sizeless_dimension,
+    unknown_cube,
+    with_dimensions,
 )
 from .loading import (
-    _count_geometries,
-    _narrow_spatial,
-    _narrow_temporal,
-    _narrow_to_geometries,
-    _only_polygons,
-    _sizeless_planar,
-    _with_bands,
+    check_only_polygons,
+    count_geometries,
+    narrow_spatial,
+    narrow_temporal,
+    narrow_to_geometries,
+    sizeless_planar,
+    with_band_labels,
 )
 
 # ---------------------------------------------------------------------------------------
@@ -55,24 +55,24 @@ from .loading import (
 @rule("filter_bbox")
 def _filter_bbox(ctx: RuleContext) -> Type:
     """x/y restricted to the box (raster); fewer geometries (vector)."""
-    cube = _cube(ctx)
+    cube = cube_argument(ctx)
     if cube.vector and not cube.unknown_dimensions:
-        return _reshape(
-            cube, [_sizeless(d) if d.type == "geometry" else d for d in cube.dimensions]
+        return with_dimensions(
+            cube, [sizeless_dimension(d) if d.type == "geometry" else d for d in cube.dimensions]
         )
     extent = ctx.literal("extent")
     if not isinstance(extent, dict):  # known at run time only
-        return _sizeless_planar(cube)
-    return _narrow_spatial(ctx, cube, extent, "extent", empty_error=False)
+        return sizeless_planar(cube)
+    return narrow_spatial(ctx, cube, extent, "extent", empty_error=False)
 
 
 @rule("filter_temporal")
 def _filter_temporal(ctx: RuleContext) -> Type:
     """Temporal labels inside [start, end) (all temporal dimensions or ``dimension``)."""
-    cube = _cube(ctx, missing={"temporal": "DimensionNotAvailable"})
+    cube = cube_argument(ctx, missing={"temporal": "DimensionNotAvailable"})
     extent = ctx.literal("extent")
-    _check_interval(ctx, extent, "extent")
-    name = _dim_name(ctx)
+    check_temporal_interval(ctx, extent, "extent")
+    name = dimension_argument(ctx)
     if name is not None:
         dim = ctx.dimension(cube, name)
         if dim is not None and dim.type != "temporal":
@@ -82,7 +82,7 @@ def _filter_temporal(ctx: RuleContext) -> Type:
     for dim in () if cube.unknown_dimensions else cube.of_type("temporal"):
         if name is None or dim.name == name:
             dated(ctx, dim)
-    return _narrow_temporal(ctx, cube, extent, name)
+    return narrow_temporal(ctx, cube, extent, name)
 
 
 def dated(ctx: RuleContext, dim: Dimension | None, argument: str = "data") -> None:
@@ -91,7 +91,7 @@ def dated(ctx: RuleContext, dim: Dimension | None, argument: str = "data") -> No
     compare or group dates cannot place them (the reference executor says the same)."""
     if dim is None or dim.labels is None:
         return
-    bad = [v for v in dim.labels if _instant(v) is None]
+    bad = [v for v in dim.labels if parse_instant(v) is None]
     if bad:
         ctx.error(
             "ProcessParameterInvalid",
@@ -108,7 +108,7 @@ def _filter_bands(ctx: RuleContext) -> Type:
     definition gives (:func:`pgc.ir.band_filter.select_bands`, which the executors apply
     to the same metadata on the values); labels unknown when the bands' labels or the
     criteria are."""
-    cube = _cube(ctx, missing={"bands": "DimensionMissing"})
+    cube = cube_argument(ctx, missing={"bands": "DimensionMissing"})
     bands, wavelengths = ctx.literal("bands"), ctx.literal("wavelengths")
     given_bands = ctx.has("bands") and bands != []
     given_waves = ctx.has("wavelengths") and wavelengths != []
@@ -116,7 +116,7 @@ def _filter_bands(ctx: RuleContext) -> Type:
         ctx.error(
             "BandFilterParameterMissing",
             "filter_bands needs band names in 'bands' or ranges in 'wavelengths'.",
-            _present(ctx, "bands"),
+            present_argument(ctx, "bands"),
         )
     if cube.unknown_dimensions:
         return cube
@@ -125,7 +125,7 @@ def _filter_bands(ctx: RuleContext) -> Type:
         given_waves and not isinstance(wavelengths, list)
     )  # known at run time only
     if dim.labels is None or computed:
-        return _with_bands(cube, dim, None)
+        return with_band_labels(cube, dim, None)
     meta = [cube.band(str(label)) or Band(str(label)) for label in dim.labels]
     try:
         picked = select_bands(meta, bands or [], wavelengths or [])
@@ -146,19 +146,19 @@ def _filter_bands(ctx: RuleContext) -> Type:
             f"A wavelength range must be two numbers, not {echo(bad.args[0])}.",
             "wavelengths",
         )
-    return _with_bands(cube, dim, tuple(dim.labels[i] for i in picked))
+    return with_band_labels(cube, dim, tuple(dim.labels[i] for i in picked))
 
 
 @rule("filter_labels")
 def _filter_labels(ctx: RuleContext) -> Type:
     """Fewer (or the same) labels along ``dimension``; which ones is known at run time."""
     cube = ctx.cube()
-    name = _dim_name(ctx)
+    name = dimension_argument(ctx)
     dim = ctx.dimension(cube, name) if name is not None else None
-    ctx.callback("condition", {"value": _label_type(dim), "context": _context(ctx)})
+    ctx.callback("condition", {"value": dimension_label_type(dim), "context": context_type(ctx)})
     if dim is None:
         return cube
-    return cube.with_dimension(_sizeless(dim))
+    return cube.with_dimension(sizeless_dimension(dim))
 
 
 @rule("filter_spatial")
@@ -167,16 +167,16 @@ def _filter_spatial(ctx: RuleContext) -> Type:
     geometries in the cube's CRS), widened by half a pixel where points or lines select
     their closest pixel centres beyond it; no pixel when every geometry is empty (the
     definition names no error). Unknown sizes where the geometries come at run time."""
-    cube = _cube(ctx)
-    _geometries(ctx, "geometries")
+    cube = cube_argument(ctx)
+    geometry_dimension_of(ctx, "geometries")
     if cube.unknown_dimensions:
         return cube
     if isinstance(ctx.type("geometries"), CubeType):
-        return _sizeless_planar(cube)
-    return _narrow_to_geometries(ctx, cube, "geometries", empty_error=False)
+        return sizeless_planar(cube)
+    return narrow_to_geometries(ctx, cube, "geometries", empty_error=False)
 
 
-def _geojson_bbox(geojson: Any) -> dict | None:
+def geojson_bbox(geojson: Any) -> dict | None:
     """The WGS 84 bounding box of a GeoJSON object's coordinates."""
     if not isinstance(geojson, dict):
         return None
@@ -188,7 +188,11 @@ def _geojson_bbox(geojson: Any) -> dict | None:
         if isinstance(item, dict):
             stack.extend(item.get(k) for k in ("features", "geometry", "geometries", "coordinates"))
         elif isinstance(item, list):
-            if len(item) >= 2 and _num(item[0]) is not None and _num(item[1]) is not None:
+            if (
+                len(item) >= 2
+                and number_or_none(item[0]) is not None
+                and number_or_none(item[1]) is not None
+            ):
                 xs.append(float(item[0]))
                 ys.append(float(item[1]))
             else:
@@ -198,18 +202,18 @@ def _geojson_bbox(geojson: Any) -> dict | None:
     return {"west": min(xs), "south": min(ys), "east": max(xs), "north": max(ys), "crs": 4326}
 
 
-def _geometries(ctx: RuleContext, name: str) -> Dimension:
+def geometry_dimension_of(ctx: RuleContext, name: str) -> Dimension:
     """The geometry dimension that argument ``name`` (GeoJSON or a vector cube) brings."""
     t = ctx.type(name)
     if isinstance(t, CubeType):
-        cube = _cube(ctx, name)
+        cube = cube_argument(ctx, name)
         dims = cube.of_type("geometry") if not cube.unknown_dimensions else []
         if dims:
             return dims[0]
         return Dimension("geometry", "geometry")
     _refuse_collection(ctx, name)
-    count = _count_geometries(ctx.literal(name))
-    return Dimension("geometry", "geometry", labels=_indices(count), crs="4326")
+    count = count_geometries(ctx.literal(name))
+    return Dimension("geometry", "geometry", labels=index_labels(count), crs="4326")
 
 
 def _refuse_collection(ctx: RuleContext, name: str) -> None:
@@ -227,18 +231,20 @@ def _refuse_collection(ctx: RuleContext, name: str) -> None:
 @rule("filter_vector")
 def _filter_vector(ctx: RuleContext) -> Type:
     """Fewer (or the same) geometries; everything else unchanged."""
-    cube = _cube(ctx)
-    _cube(ctx, "geometries")
+    cube = cube_argument(ctx)
+    cube_argument(ctx, "geometries")
     if cube.unknown_dimensions:
         return cube
-    return _reshape(cube, [_sizeless(d) if d.type == "geometry" else d for d in cube.dimensions])
+    return with_dimensions(
+        cube, [sizeless_dimension(d) if d.type == "geometry" else d for d in cube.dimensions]
+    )
 
 
 @rule("mask")
 def _mask(ctx: RuleContext) -> Type:
     """``data`` unchanged in shape; the mask's non-x/y dimensions must match data's."""
-    cube = _cube(ctx)
-    mask = _cube(ctx, "mask")
+    cube = cube_argument(ctx)
+    mask = cube_argument(ctx, "mask")
     if not cube.unknown_dimensions and not mask.unknown_dimensions:
         for d in mask.dimensions:
             if d.type == "spatial" and d.axis in ("x", "y"):
@@ -262,10 +268,10 @@ def _mask(ctx: RuleContext) -> Type:
                     f"{', '.join(cube.names) or 'no dimensions'}).",
                     "mask",
                 )
-    return _replaced(ctx, cube, "replacement")
+    return with_replaced_values(ctx, cube, "replacement")
 
 
-def _replaced(ctx: RuleContext, cube: CubeType, argument: str) -> CubeType:
+def with_replaced_values(ctx: RuleContext, cube: CubeType, argument: str) -> CubeType:
     """``cube`` after some values are replaced by ``argument`` (default: no-data), in the
     dtype the executors give (:func:`pgc.dtypes.replaced_dtype`)."""
     value = ctx.literal(argument)
@@ -277,13 +283,13 @@ def _replaced(ctx: RuleContext, cube: CubeType, argument: str) -> CubeType:
 @rule("mask_polygon")
 def _mask_polygon(ctx: RuleContext) -> Type:
     """``data`` unchanged in shape; values outside (inside) the polygons replaced."""
-    cube = _cube(ctx)
+    cube = cube_argument(ctx)
     if isinstance(ctx.type("mask"), CubeType):
-        _cube(ctx, "mask")
+        cube_argument(ctx, "mask")
     else:
         _refuse_collection(ctx, "mask")
-        _only_polygons(ctx, ctx.literal("mask"), "mask")
-    return _replaced(ctx, cube, "replacement")
+        check_only_polygons(ctx, ctx.literal("mask"), "mask")
+    return with_replaced_values(ctx, cube, "replacement")
 
 
 @rule("trim_cube")
@@ -292,7 +298,7 @@ def _trim_cube(ctx: RuleContext) -> Type:
     cube = ctx.cube()
     if cube.unknown_dimensions:
         return cube
-    return _reshape(cube, [_sizeless(d) for d in cube.dimensions])
+    return with_dimensions(cube, [sizeless_dimension(d) for d in cube.dimensions])
 
 
 # ---------------------------------------------------------------------------------------
@@ -303,12 +309,12 @@ def _trim_cube(ctx: RuleContext) -> Type:
 def _add_dimension(ctx: RuleContext) -> Type:
     """A new last dimension with the single ``label`` (DimensionExists if named so)."""
     cube = ctx.cube()
-    name = _str(ctx, "name")
-    kind = _str(ctx, "type") or "other"
+    name = literal_str(ctx, "name")
+    kind = literal_str(ctx, "type") or "other"
     kind = kind if kind in ("spatial", "temporal", "bands", "geometry", "other") else "other"
     label = ctx.literal("label")
     if cube.unknown_dimensions or name is None:
-        return _unknown(cube, vector=cube.vector or kind == "geometry")
+        return unknown_cube(cube, vector=cube.vector or kind == "geometry")
     if cube.dimension(name) is not None:
         ctx.error(
             "DimensionExists",
@@ -325,18 +331,18 @@ def _add_dimension(ctx: RuleContext) -> Type:
                 "The data cube has spatial dimensions for all axes (x, y, z) already.",
                 "type",
             )
-    labels = (label,) if _is_label(label) else None
+    labels = (label,) if is_label_value(label) else None
     if kind == "temporal" and labels is not None:  # a date, written as the executor does
-        if _instant(label) is None:
+        if parse_instant(label) is None:
             ctx.error(
                 "ProcessParameterInvalid",
                 f"The label of a temporal dimension must be a date or date-time, not "
                 f"{echo(label)}.",
                 "label",
             )
-        labels = (_label_text(label, True),)
+        labels = (label_as_text(label, True),)
     dim = Dimension(name, kind, axis=axis, labels=labels)
-    out = _reshape(cube, (dim, *cube.dimensions))  # first, as the conformance vectors show
+    out = with_dimensions(cube, (dim, *cube.dimensions))  # first, as the conformance vectors show
     if kind == "bands" and not cube.of_type("bands") and labels is not None:
         out = replace(out, bands=(Band(str(label)),))
     return out
@@ -346,10 +352,10 @@ def _add_dimension(ctx: RuleContext) -> Type:
 def _drop_dimension(ctx: RuleContext) -> Type:
     """The cube without ``name``, which must have a single label left."""
     cube = ctx.cube()
-    name = _str(ctx, "name")
+    name = literal_str(ctx, "name")
     dim = ctx.dimension(cube, name, "name") if name is not None else None
     if dim is None:
-        return cube if cube.unknown_dimensions else _unknown(cube)
+        return cube if cube.unknown_dimensions else unknown_cube(cube)
     if dim.size is not None and dim.size > 1:
         ctx.error(
             "DimensionLabelCountMismatch",
@@ -357,14 +363,14 @@ def _drop_dimension(ctx: RuleContext) -> Type:
             "label can be dropped (reduce it or filter it to one label first).",
             "name",
         )
-    return _reshape(cube, [d for d in cube.dimensions if d.name != name])
+    return with_dimensions(cube, [d for d in cube.dimensions if d.name != name])
 
 
 @rule("rename_dimension")
 def _rename_dimension(ctx: RuleContext) -> Type:
     """Dimension ``source`` called ``target``; everything else unchanged."""
     cube = ctx.cube()
-    source, target = _str(ctx, "source"), _str(ctx, "target")
+    source, target = literal_str(ctx, "source"), literal_str(ctx, "target")
     dim = ctx.dimension(cube, source, "source") if source is not None else None
     if cube.unknown_dimensions:
         return cube
@@ -376,9 +382,9 @@ def _rename_dimension(ctx: RuleContext) -> Type:
             "target",
         )
     if dim is None or target is None:
-        return _unknown(cube)
+        return unknown_cube(cube)
     dims = [replace(d, name=target) if d.name == source else d for d in cube.dimensions]
-    return _reshape(cube, dims)
+    return with_dimensions(cube, dims)
 
 
 @rule("rename_labels")
@@ -393,10 +399,10 @@ def _rename_labels(ctx: RuleContext) -> Type:
     of a temporal dimension must be dates.
     """
     cube = ctx.cube()
-    name = _dim_name(ctx)
+    name = dimension_argument(ctx)
     dim = ctx.dimension(cube, name) if name is not None else None
-    target = _labels(ctx, "target")
-    source = _labels(ctx, "source") if ctx.has("source") else []
+    target = literal_labels(ctx, "target")
+    source = literal_labels(ctx, "source") if ctx.has("source") else []
     if source is not None and target is not None and source and len(source) != len(target):
         ctx.error(
             "LabelMismatch",
@@ -409,9 +415,9 @@ def _rename_labels(ctx: RuleContext) -> Type:
     if labels is None:
         return cube.with_dimension(replace(dim, labels=None))
     # dates (not aggregate_temporal_period's '2023-01'): they compare as instants
-    temporal = dim.type == "temporal" and all(_instant(v) is not None for v in labels)
+    temporal = dim.type == "temporal" and all(parse_instant(v) is not None for v in labels)
     if temporal:
-        bad = [v for v in target if _instant(v) is None]
+        bad = [v for v in target if parse_instant(v) is None]
         if bad:
             ctx.error(
                 "ProcessParameterInvalid",
@@ -419,16 +425,16 @@ def _rename_labels(ctx: RuleContext) -> Type:
                 f"date-times; {echo(bad[0])} is not.",
                 "target",
             )
-        target = [_label_text(v, True) for v in target]
-        source = [_label_text(v, True) for v in source]
-    keys = [_label_text(v, True) if temporal else v for v in labels]
+        target = [label_as_text(v, True) for v in target]
+        source = [label_as_text(v, True) for v in source]
+    keys = [label_as_text(v, True) if temporal else v for v in labels]
     if not source:
-        if any(_label_text(v) != str(i) for i, v in enumerate(labels)):
+        if any(label_as_text(v) != str(i) for i, v in enumerate(labels)):
             ctx.error(
                 "LabelsNotEnumerated",
                 f"The labels of dimension {echo(name)} are not enumerated (0, 1, 2, ...); "
                 "give the labels to rename in 'source'.",
-                _present(ctx, "source") or "dimension",
+                present_argument(ctx, "source") or "dimension",
             )
         if len(target) != len(labels):
             ctx.error(
@@ -443,7 +449,7 @@ def _rename_labels(ctx: RuleContext) -> Type:
                 ctx.error(
                     "LabelNotAvailable",
                     f"Dimension {echo(name)} has no label {echo(s)}; it has "
-                    + ", ".join(_label_text(v) for v in labels[:20])
+                    + ", ".join(label_as_text(v) for v in labels[:20])
                     + ".",
                     "source",
                 )
@@ -471,28 +477,28 @@ def _rename_labels(ctx: RuleContext) -> Type:
 def _dimension_labels(ctx: RuleContext) -> Type:
     """An array with one label of ``dimension`` per element."""
     cube = ctx.cube()
-    name = _dim_name(ctx)
+    name = dimension_argument(ctx)
     dim = ctx.dimension(cube, name) if name is not None else None
     if dim is None:
         return ArrayType(ScalarType.of("number", "string"))
     n = len(dim.labels) if dim.labels is not None else None
-    return ArrayType(_label_type(dim), labels=_indices(n), dimension=dim.name)
+    return ArrayType(dimension_label_type(dim), labels=index_labels(n), dimension=dim.name)
 
 
 @rule("flatten_dimensions")
 def _flatten_dimensions(ctx: RuleContext) -> Type:
     """``dimensions`` merged into ``target_dimension`` (type other) where the first was."""
     cube = ctx.cube()
-    names = _list(ctx, "dimensions")
-    target = _str(ctx, "target_dimension")
-    sep = _str(ctx, "label_separator")
+    names = literal_list(ctx, "dimensions")
+    target = literal_str(ctx, "target_dimension")
+    sep = literal_str(ctx, "label_separator")
     sep = "~" if sep is None else sep
     if cube.unknown_dimensions or names is None or target is None:
-        return _unknown(cube)
+        return unknown_cube(cube)
     dims: list[Dimension] = []
     for n in names:
         if not isinstance(n, str):
-            return _unknown(cube)
+            return unknown_cube(cube)
         if any(d.name == n for d in dims):
             ctx.error(
                 "ProcessParameterInvalid", f"Dimension {echo(n)} is listed twice.", "dimensions"
@@ -513,7 +519,7 @@ def _flatten_dimensions(ctx: RuleContext) -> Type:
     first = min(cube.names.index(n) for n in gone)  # no removed dimension comes before it
     out = [d for d in cube.dimensions if d.name not in gone]
     out.insert(first, Dimension(target, "other", labels=_joined(dims, sep)))
-    return _reshape(cube, out)
+    return with_dimensions(cube, out)
 
 
 def _joined(dims: Sequence[Dimension], sep: str) -> tuple[str, ...] | None:
@@ -522,7 +528,7 @@ def _joined(dims: Sequence[Dimension], sep: str) -> tuple[str, ...] | None:
     for i, d in enumerate(dims):
         if d.labels is None:
             return None
-        texts = [_label_text(label, d.type == "temporal") for label in d.labels]
+        texts = [label_as_text(label, d.type == "temporal") for label in d.labels]
         combos = [(c + sep if i else "") + text for c in combos for text in texts]
     return tuple(combos)
 
@@ -531,13 +537,13 @@ def _joined(dims: Sequence[Dimension], sep: str) -> tuple[str, ...] | None:
 def _unflatten_dimension(ctx: RuleContext) -> Type:
     """``dimension`` split into ``target_dimensions`` (type other) at its place."""
     cube = ctx.cube()
-    name = _dim_name(ctx)
-    targets = _list(ctx, "target_dimensions")
-    sep = _str(ctx, "label_separator")
+    name = dimension_argument(ctx)
+    targets = literal_list(ctx, "target_dimensions")
+    sep = literal_str(ctx, "label_separator")
     sep = "~" if sep is None else sep
     dim = ctx.dimension(cube, name) if name is not None else None
     if dim is None or targets is None or not all(isinstance(t, str) for t in targets):
-        return _unknown(cube) if not cube.unknown_dimensions else cube
+        return unknown_cube(cube) if not cube.unknown_dimensions else cube
     for t in targets:
         if cube.dimension(t) is not None:
             ctx.error(
@@ -547,7 +553,7 @@ def _unflatten_dimension(ctx: RuleContext) -> Type:
             )
     parts: list[list[str]] | None = None
     if dim.labels is not None and targets and sep:
-        split = [_label_text(v).split(sep) for v in dim.labels]
+        split = [label_as_text(v).split(sep) for v in dim.labels]
         if any(len(p) != len(targets) for p in split):
             bad = next(v for v, p in zip(dim.labels, split, strict=True) if len(p) != len(targets))
             ctx.error(
@@ -568,4 +574,4 @@ def _unflatten_dimension(ctx: RuleContext) -> Type:
     ]
     at = cube.names.index(dim.name)
     dims = list(cube.dimensions[:at]) + new + list(cube.dimensions[at + 1 :])
-    return _reshape(cube, dims)
+    return with_dimensions(cube, dims)

@@ -12,15 +12,15 @@ from .base import (
     Label,
     RuleContext,
     Type,
-    _check_interval,
-    _in_interval,
-    _indices,
-    _list,
-    _num,
-    _str,
+    check_temporal_interval,
     echo,
     hinted_error,
+    in_temporal_interval,
+    index_labels,
     label_hint,
+    literal_list,
+    literal_str,
+    number_or_none,
     replace,
     rule,
 )
@@ -34,7 +34,7 @@ def _load_collection(ctx: RuleContext) -> Type:
     """The collection's cube, narrowed to the extents and bands (NoDataAvailable if empty)."""
     cid = ctx.literal("id")
     catalog = ctx.env.catalog
-    _check_interval(ctx, ctx.literal("temporal_extent"), "temporal_extent")
+    check_temporal_interval(ctx, ctx.literal("temporal_extent"), "temporal_extent")
     if not isinstance(cid, str) or catalog is None:
         return UNKNOWN_CUBE
     if cid not in catalog:
@@ -45,13 +45,13 @@ def _load_collection(ctx: RuleContext) -> Type:
     cube = catalog.cube_type(cid)
     extent = ctx.literal("spatial_extent")
     if ctx.has("spatial_extent") and not ctx.is_literal("spatial_extent"):
-        cube = _sizeless_planar(cube)  # a vector cube, or values known at run time only
+        cube = sizeless_planar(cube)  # a vector cube, or values known at run time only
     elif isinstance(extent, dict) and "west" not in extent:  # GeoJSON: its polygons' box
-        _only_polygons(ctx, extent, "spatial_extent")
-        cube = _narrow_to_geometries(ctx, cube, "spatial_extent", empty_error=True)
+        check_only_polygons(ctx, extent, "spatial_extent")
+        cube = narrow_to_geometries(ctx, cube, "spatial_extent", empty_error=True)
     else:
-        cube = _narrow_spatial(ctx, cube, extent, "spatial_extent")
-    cube = _narrow_temporal(ctx, cube, ctx.literal("temporal_extent"))
+        cube = narrow_spatial(ctx, cube, extent, "spatial_extent")
+    cube = narrow_temporal(ctx, cube, ctx.literal("temporal_extent"))
     for dim in cube.of_type("temporal"):
         if dim.labels == ():
             ctx.error(
@@ -65,7 +65,7 @@ def _load_collection(ctx: RuleContext) -> Type:
     return cube
 
 
-def _narrow_spatial(
+def narrow_spatial(
     ctx: RuleContext, cube: CubeType, extent: Any, argument: str, empty_error: bool = True
 ) -> CubeType:
     """x/y restricted to the pixels whose centres lie in a bounding box in the cube's CRS,
@@ -82,14 +82,14 @@ def _narrow_spatial(
     if not {"west", "south", "east", "north"} <= set(extent):
         return cube
     cube = _narrow_vertical(cube, extent)
-    box = tuple(_num(extent[k]) for k in ("west", "south", "east", "north"))
+    box = tuple(number_or_none(extent[k]) for k in ("west", "south", "east", "north"))
     crs = str(extent.get("crs", 4326)).replace("EPSG:", "")
     xs, ys = cube.of_type("spatial", "x"), cube.of_type("spatial", "y")
     if None in box or not xs or not ys:
-        return _sizeless_planar(cube)
+        return sizeless_planar(cube)
     x, y = xs[0], ys[0]
     if not all(_on_grid(d) and d.crs is not None for d in (x, y)) or x.crs != y.crs:
-        return _sizeless_planar(cube)
+        return sizeless_planar(cube)
     if x.crs != crs:
         try:
             box = bbox_in_crs(box, crs, x.crs)  # type: ignore[arg-type]
@@ -97,7 +97,7 @@ def _narrow_spatial(
             ctx.error("ProcessParameterInvalid", f"The {argument} {exc}", argument)
             return cube
         except Exception:  # noqa: BLE001 - an unknown CRS: the size is not known
-            return _sizeless_planar(cube)
+            return sizeless_planar(cube)
     x_extent = (float(x.extent[0]), float(x.extent[1]))  # type: ignore[index]
     y_extent = (float(y.extent[0]), float(y.extent[1]))  # type: ignore[index]
     dx, dy = float(x.step), float(y.step)  # type: ignore[arg-type]
@@ -120,7 +120,7 @@ def _narrow_spatial(
     return cube.with_dimension(replace(y, extent=y_new))
 
 
-def _narrow_to_geometries(
+def narrow_to_geometries(
     ctx: RuleContext, cube: CubeType, argument: str, empty_error: bool
 ) -> CubeType:
     """x/y restricted to the pixels whose centres lie in the bounding box of the GeoJSON
@@ -128,17 +128,17 @@ def _narrow_to_geometries(
     them (:func:`pgc.grid.geometries_bounds`), widened by half a pixel where points or lines
     select their closest pixel centres beyond it. No geometry: no pixel (``empty_error``:
     NoDataAvailable). Unknown sizes where the geometries are not a GeoJSON literal."""
-    items = _geojson_geometries(ctx.literal(argument))
+    items = geojson_geometries(ctx.literal(argument))
     xs, ys = cube.of_type("spatial", "x"), cube.of_type("spatial", "y")
     if cube.unknown_dimensions or not xs or not ys:
         return cube
     x, y = xs[0], ys[0]
     if items is None or x.crs is None:
-        return _sizeless_planar(cube)
+        return sizeless_planar(cube)
     try:
         box, reach = geometries_bounds(items, "4326", x.crs)
     except ValueError:  # the executor says what is wrong with them
-        return _sizeless_planar(cube)
+        return sizeless_planar(cube)
     if box is None:
         if empty_error:
             ctx.error("NoDataAvailable", f"The geometries of {argument} are empty.", argument)
@@ -148,14 +148,14 @@ def _narrow_to_geometries(
         box = (box[0] - hx, box[1] - hy, box[2] + hx, box[3] + hy)
     keys = ("west", "south", "east", "north")
     extent = {**dict(zip(keys, box, strict=True)), "crs": x.crs}
-    return _narrow_spatial(ctx, cube, extent, argument, empty_error)
+    return narrow_spatial(ctx, cube, extent, argument, empty_error)
 
 
-def _only_polygons(ctx: RuleContext, geojson: Any, argument: str) -> None:
+def check_only_polygons(ctx: RuleContext, geojson: Any, argument: str) -> None:
     """The definition's GeoJSON spatial extents: "A Polygon or MultiPolygon geometry, a
     Feature with a Polygon or MultiPolygon geometry, or a FeatureCollection ..." (empty
     geometries are ignored)."""
-    for geometry in _geojson_geometries(geojson) or []:
+    for geometry in geojson_geometries(geojson) or []:
         kind = geometry.get("type")
         empty = not geometry.get("coordinates") and kind != "GeometryCollection"
         if kind not in ("Polygon", "MultiPolygon") and not empty:
@@ -166,7 +166,7 @@ def _only_polygons(ctx: RuleContext, geojson: Any, argument: str) -> None:
             )
 
 
-def _geojson_geometries(geojson: Any) -> list[dict] | None:
+def geojson_geometries(geojson: Any) -> list[dict] | None:
     """The geometries of a GeoJSON geometry, Feature or FeatureCollection (a Feature without
     a geometry: none), or None when it is not one of those."""
     if not isinstance(geojson, dict) or "west" in geojson:
@@ -191,12 +191,12 @@ def _geojson_geometries(geojson: Any) -> list[dict] | None:
 def _no_pixels(cube: CubeType, x: Dimension, y: Dimension) -> CubeType:
     """``cube`` whose x and y have no pixel left."""
     if x.extent is None or y.extent is None:
-        return _sizeless_planar(cube)
+        return sizeless_planar(cube)
     cube = cube.with_dimension(replace(x, extent=(x.extent[0], x.extent[0])))
     return cube.with_dimension(replace(y, extent=(y.extent[1], y.extent[1])))
 
 
-def _sizeless_planar(cube: CubeType) -> CubeType:
+def sizeless_planar(cube: CubeType) -> CubeType:
     """``cube`` whose x and y keep some of their pixels, which is not known statically."""
     for dim in cube.of_type("spatial"):
         if dim.axis in ("x", "y"):
@@ -206,16 +206,17 @@ def _sizeless_planar(cube: CubeType) -> CubeType:
 
 def _narrow_vertical(cube: CubeType, extent: dict) -> CubeType:
     """A z dimension's labels in [``base``, ``height``] (null: no bound), where known."""
-    base, height = _num(extent.get("base")), _num(extent.get("height"))
+    base, height = number_or_none(extent.get("base")), number_or_none(extent.get("height"))
     if base is None and height is None:
         return cube
     for dim in cube.of_type("spatial", "z"):
-        if dim.labels is None or not all(_num(v) is not None for v in dim.labels):
+        if dim.labels is None or not all(number_or_none(v) is not None for v in dim.labels):
             cube = cube.with_dimension(replace(dim, labels=None, extent=None))
             continue
         kept = tuple(
             v for v in dim.labels
-            if (base is None or _num(v) >= base) and (height is None or _num(v) <= height)
+            if (base is None or number_or_none(v) >= base)
+            and (height is None or number_or_none(v) <= height)
         )  # fmt: skip
         cube = cube.with_dimension(replace(dim, labels=kept))
     return cube
@@ -228,11 +229,11 @@ def _on_grid(dim: Dimension) -> bool:
         isinstance(step, int | float)
         and step > 0
         and extent is not None
-        and all(_num(v) is not None for v in extent)
+        and all(number_or_none(v) is not None for v in extent)
     )
 
 
-def _narrow_temporal(
+def narrow_temporal(
     ctx: RuleContext, cube: CubeType, extent: Any, dimension: str | None = None
 ) -> CubeType:
     """Keep the labels of the temporal dimensions (or ``dimension``) inside [start, end)."""
@@ -242,7 +243,7 @@ def _narrow_temporal(
     for dim in cube.of_type("temporal"):
         if dim.labels is None or (dimension is not None and dim.name != dimension):
             continue
-        kept = tuple(t for t in dim.labels if _in_interval(t, start, end))
+        kept = tuple(t for t in dim.labels if in_temporal_interval(t, start, end))
         cube = cube.with_dimension(replace(dim, labels=kept))
     return cube
 
@@ -275,10 +276,10 @@ def _select_bands(ctx: RuleContext, cube: CubeType, names: list, argument: str) 
         else:
             picked = [name]  # unknown labels: the user's name stands
         chosen.extend(p for p in picked if p not in chosen)
-    return _with_bands(cube, dim, tuple(chosen))
+    return with_band_labels(cube, dim, tuple(chosen))
 
 
-def _with_bands(cube: CubeType, dim: Dimension, labels: tuple[Label, ...] | None) -> CubeType:
+def with_band_labels(cube: CubeType, dim: Dimension, labels: tuple[Label, ...] | None) -> CubeType:
     """``cube`` whose bands dimension ``dim`` has ``labels`` (metadata follows them)."""
     cube = cube.with_dimension(replace(dim, labels=labels))
     if labels is None:
@@ -290,7 +291,7 @@ def _with_bands(cube: CubeType, dim: Dimension, labels: tuple[Label, ...] | None
 @rule("load_stac")
 def _load_stac(ctx: RuleContext) -> Type:
     """A cube whose dimensions are known only when the data is read."""
-    _check_interval(ctx, ctx.literal("temporal_extent"), "temporal_extent")
+    check_temporal_interval(ctx, ctx.literal("temporal_extent"), "temporal_extent")
     return UNKNOWN_CUBE
 
 
@@ -300,7 +301,7 @@ _VECTOR_FORMATS = {"geojson", "geoparquet", "parquet", "shapefile", "esri shapef
 @rule("load_url", "load_uploaded_files")
 def _load_file(ctx: RuleContext) -> Type:
     """A cube known only when read: a vector cube for vector formats."""
-    fmt = _str(ctx, "format")
+    fmt = literal_str(ctx, "format")
     vector = fmt is not None and fmt.lower() in _VECTOR_FORMATS
     return replace(UNKNOWN_CUBE, vector=vector)
 
@@ -315,9 +316,9 @@ def _load_geojson(ctx: RuleContext) -> Type:
             "load_geojson does not support GeoJSON GeometryCollections.",
             "data",
         )
-    count = _count_geometries(data)
-    dims = [Dimension("geometry", "geometry", labels=_indices(count), crs="4326")]
-    properties = _list(ctx, "properties")
+    count = count_geometries(data)
+    dims = [Dimension("geometry", "geometry", labels=index_labels(count), crs="4326")]
+    properties = literal_list(ctx, "properties")
     if properties is None and ctx.has("properties"):
         return CubeType(unknown_dimensions=True, dtype="object", vector=True)
     if properties:
@@ -328,14 +329,14 @@ def _load_geojson(ctx: RuleContext) -> Type:
             values = [f.get(names[0]) for f in _feature_properties(data)]
             arrays = [len(v) for v in values if isinstance(v, list)]
             if arrays:
-                labels = _indices(max(arrays))
+                labels = index_labels(max(arrays))
             elif not isinstance(data, dict):
                 labels = None
         dims.append(Dimension("properties", "other", labels=labels))
     return CubeType(tuple(dims), dtype="object", vector=True)
 
 
-def _count_geometries(geojson: Any) -> int | None:
+def count_geometries(geojson: Any) -> int | None:
     """How many geometries (dimension labels) a GeoJSON object holds, when it shows them."""
     if not isinstance(geojson, dict):
         return None

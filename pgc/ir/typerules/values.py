@@ -7,9 +7,6 @@ from collections.abc import Sequence
 from ..band_filter import band_by_common_name
 from ..nodes import ArrayValue
 from ..types import union
-from .applying import (
-    _length,
-)
 from .base import (
     ANY,
     BOOLEAN,
@@ -24,20 +21,21 @@ from .base import (
     RuleContext,
     ScalarType,
     Type,
-    _context,
-    _flag,
-    _indices,
-    _instant,
-    _int,
-    _is_label,
-    _label_kind,
-    _label_text,
-    _labels,
-    _num,
-    _present,
+    array_length,
+    context_type,
     echo,
     hinted_error,
+    index_labels,
+    is_label_value,
+    label_as_text,
     label_hint,
+    label_value_kind,
+    literal_flag,
+    literal_int,
+    literal_labels,
+    number_or_none,
+    parse_instant,
+    present_argument,
     replace,
     rule,
 )
@@ -92,7 +90,7 @@ def _integer_closed(ctx: RuleContext) -> Type:
 def _mod(ctx: RuleContext) -> Type:
     """Integers give integers when the divisor is a literal other than 0: x mod 0 is an
     infinity or NaN (the definition), no integer."""
-    y = _num(ctx.literal("y"))
+    y = number_or_none(ctx.literal("y"))
     return _numeric(ctx, ["x", "y"], closed=y is not None and y != 0)
 
 
@@ -135,7 +133,7 @@ def _round(ctx: RuleContext) -> Type:
 @rule("clip")
 def _clip(ctx: RuleContext) -> Type:
     """x clamped into [min, max] (MinMaxSwapped when max < min)."""
-    lo, hi = _num(ctx.literal("min")), _num(ctx.literal("max"))
+    lo, hi = number_or_none(ctx.literal("min")), number_or_none(ctx.literal("max"))
     if lo is not None and hi is not None and hi < lo:
         ctx.error("MinMaxSwapped", f"max ({hi:g}) is less than min ({lo:g}).", "max")
     result = _numeric(ctx, ["x", "min", "max"], closed=True)
@@ -218,11 +216,11 @@ def _array(ctx: RuleContext, name: str = "data") -> ArrayType | None:
     if isinstance(value, Literal) and isinstance(value.value, list):
         t = ctx.type(name)
         item = t.item if isinstance(t, ArrayType) else ANY
-        return ArrayType(item, labels=_indices(len(value.value)))
+        return ArrayType(item, labels=index_labels(len(value.value)))
     if isinstance(value, ArrayValue):
         t = ctx.type(name)
         item = t.item if isinstance(t, ArrayType) else ANY
-        return ArrayType(item, labels=_indices(len(value.items)))
+        return ArrayType(item, labels=index_labels(len(value.items)))
     t = ctx.type(name)
     return t if isinstance(t, ArrayType) else None
 
@@ -236,7 +234,7 @@ def _element_label_type(a: ArrayType | None) -> Type:
     if a is None or not a.labeled:
         return ScalarType.of("number", "string", "null") if a is None else NULL
     if a.labels:
-        return ScalarType(frozenset(_label_kind(v) for v in a.labels))
+        return ScalarType(frozenset(label_value_kind(v) for v in a.labels))
     return ScalarType.of("number", "string")
 
 
@@ -268,16 +266,16 @@ def _array_element(ctx: RuleContext) -> Type:
         ctx.error(
             "ArrayElementParameterMissing",
             "array_element needs 'index' or 'label'.",
-            _present(ctx, "index") or _present(ctx, "label"),
+            present_argument(ctx, "index") or present_argument(ctx, "label"),
         )
-    nodata = _flag(ctx, "return_nodata", False)
+    nodata = literal_flag(ctx, "return_nodata", False)
     if has_label and a is not None and not a.labeled:
         ctx.error(
             "ArrayNotLabeled",
             "The array is not labeled; use 'index' instead of 'label'.",
             "label",
         )
-    index, label = _int(ctx, "index"), ctx.literal("label")
+    index, label = literal_int(ctx, "index"), ctx.literal("label")
     if a is not None and a.labels is not None and nodata is False:
         if index is not None and not 0 <= index < len(a.labels):
             ctx.error(
@@ -292,7 +290,7 @@ def _array_element(ctx: RuleContext) -> Type:
             and not _has_label(a.labels, label)
             and band_by_common_name(a.bands, a.labels, label) is None
         ):
-            shown = ", ".join(_label_text(v) for v in a.labels[:20])
+            shown = ", ".join(label_as_text(v) for v in a.labels[:20])
             raise hinted_error(
                 "ArrayElementNotAvailable",
                 f"The array has no label {echo(label)}; it has {shown}.",
@@ -306,8 +304,8 @@ def _array_element(ctx: RuleContext) -> Type:
 def _has_label(labels: Sequence[Label], label: Any) -> bool:
     if label in labels:
         return True
-    moment = _instant(label)
-    return moment is not None and any(_instant(v) == moment for v in labels)
+    moment = parse_instant(label)
+    return moment is not None and any(parse_instant(v) == moment for v in labels)
 
 
 @rule("first", "last")
@@ -337,13 +335,13 @@ def _statistic(ctx: RuleContext) -> Type:
 @rule("all", "any")
 def _all_any(ctx: RuleContext) -> Type:
     """boolean; null only when no-data values are not ignored."""
-    return ScalarType.of("boolean") if _flag(ctx, "ignore_nodata", True) else BOOLEAN
+    return ScalarType.of("boolean") if literal_flag(ctx, "ignore_nodata", True) else BOOLEAN
 
 
 @rule("count")
 def _count(ctx: RuleContext) -> Type:
     """A non-negative integer; the condition sees each element."""
-    ctx.callback("condition", {"x": _item(ctx), "context": _context(ctx)})
+    ctx.callback("condition", {"x": _item(ctx), "context": context_type(ctx)})
     return INTEGER
 
 
@@ -365,12 +363,12 @@ def _quantiles(ctx: RuleContext) -> Type:
         ctx.error(
             "QuantilesParameterMissing",
             "quantiles needs 'probabilities' or 'q'.",
-            _present(ctx, "probabilities") or _present(ctx, "q"),
+            present_argument(ctx, "probabilities") or present_argument(ctx, "q"),
         )
     probabilities = ctx.literal("probabilities")
     n = None
     if isinstance(probabilities, list):
-        numbers = [_num(p) for p in probabilities]
+        numbers = [number_or_none(p) for p in probabilities]
         if _ascending(numbers) is False:
             ctx.error(
                 "AscendingProbabilitiesRequired",
@@ -378,11 +376,11 @@ def _quantiles(ctx: RuleContext) -> Type:
                 "probabilities",
             )
         n = len(probabilities)
-    elif _int(ctx, "probabilities") is not None:
-        n = _int(ctx, "probabilities") - 1  # type: ignore[operator]
-    elif _int(ctx, "q") is not None:
-        n = _int(ctx, "q") - 1  # type: ignore[operator]
-    return ArrayType(NUMBER, labels=_indices(n))
+    elif literal_int(ctx, "probabilities") is not None:
+        n = literal_int(ctx, "probabilities") - 1  # type: ignore[operator]
+    elif literal_int(ctx, "q") is not None:
+        n = literal_int(ctx, "q") - 1  # type: ignore[operator]
+    return ArrayType(NUMBER, labels=index_labels(n))
 
 
 def _ascending(numbers: list[float | None]) -> bool | None:
@@ -415,7 +413,7 @@ def _array_apply(ctx: RuleContext) -> Type:
         "x": a.item,
         "index": INTEGER,
         "label": _element_label_type(_array(ctx)),
-        "context": _context(ctx),
+        "context": context_type(ctx),
     }
     result = ctx.callback("process", params)
     return replace(a, item=result)
@@ -429,7 +427,7 @@ def _array_filter(ctx: RuleContext) -> Type:
         "x": a.item,
         "index": INTEGER,
         "label": _element_label_type(_array(ctx)),
-        "context": _context(ctx),
+        "context": context_type(ctx),
     }
     ctx.callback("condition", params)
     return ArrayType(a.item, labeled=a.labeled)
@@ -446,16 +444,16 @@ def _array_append(ctx: RuleContext) -> Type:
     if a is None:
         return ArrayType(ANY)
     labels = None
-    known_label = not ctx.has("label") or _is_label(label)
+    known_label = not ctx.has("label") or is_label_value(label)
     if a.labels is not None and (known_label or not a.labeled):
         new = label if a.labeled and label is not None else len(a.labels)
         if a.labeled and new in a.labels:
             ctx.error(
                 "LabelExists",
                 f"The array has the label {echo(new)} already.",
-                _present(ctx, "label") or "data",
+                present_argument(ctx, "label") or "data",
             )
-        labels = (*a.labels, new) if a.labeled else _indices(len(a.labels) + 1)
+        labels = (*a.labels, new) if a.labeled else index_labels(len(a.labels) + 1)
     return ArrayType(union(a.item, value), labeled=a.labeled, labels=labels)
 
 
@@ -481,7 +479,7 @@ def _array_concat(ctx: RuleContext) -> Type:
         else:
             count = len(a.labels) + len(b.labels)
             ctx.within_budget(count, "max_array_length", "array elements", "array2")
-            labels = _indices(count)
+            labels = index_labels(count)
     return ArrayType(union(a.item, b.item), labeled=labeled, labels=labels)
 
 
@@ -489,21 +487,21 @@ def _array_concat(ctx: RuleContext) -> Type:
 def _array_create(ctx: RuleContext) -> Type:
     """``data`` repeated ``repeat`` times."""
     a = _array(ctx) if ctx.node.arg("data") is not None else ArrayType(ANY, labels=())
-    repeat = _int(ctx, "repeat") if ctx.node.arg("repeat") is not None else 1
+    repeat = literal_int(ctx, "repeat") if ctx.node.arg("repeat") is not None else 1
     if a is None:
         return ArrayType(ANY)
-    n = _length(a)
+    n = array_length(a)
     count = n * repeat if n is not None and repeat is not None else None
     ctx.within_budget(count, "max_array_length", "array elements", "repeat")
-    return ArrayType(a.item, labels=_indices(count))
+    return ArrayType(a.item, labels=index_labels(count))
 
 
 @rule("array_create_labeled")
 def _array_create_labeled(ctx: RuleContext) -> Type:
     """A labeled array with ``labels`` (ArrayLengthMismatch)."""
     a = _array(ctx)
-    labels = _labels(ctx, "labels")
-    n = _length(a)
+    labels = literal_labels(ctx, "labels")
+    n = array_length(a)
     if labels is not None and n is not None and n != len(labels):
         ctx.error(
             "ArrayLengthMismatch",
@@ -520,10 +518,10 @@ def _array_labels(ctx: RuleContext) -> Type:
     a = _array(ctx)
     if a is None:
         return ArrayType(ScalarType.of("number", "string"))
-    n = _indices(_length(a))
+    n = index_labels(array_length(a))
     if not a.labeled:
         return ArrayType(INTEGER, labels=n, dimension=a.dimension)
-    item = ScalarType(frozenset(_label_kind(v) for v in a.labels)) if a.labels else None
+    item = ScalarType(frozenset(label_value_kind(v) for v in a.labels)) if a.labels else None
     return ArrayType(item or ScalarType.of("number", "string"), labels=n, dimension=a.dimension)
 
 
@@ -531,9 +529,9 @@ def _array_labels(ctx: RuleContext) -> Type:
 def _array_modify(ctx: RuleContext) -> Type:
     """``length`` elements from ``index`` replaced by ``values`` (ArrayElementNotAvailable)."""
     a, v = _array(ctx), _array(ctx, "values")
-    index = _int(ctx, "index")
-    length = _int(ctx, "length") if ctx.node.arg("length") is not None else 0
-    n, m = _length(a), _length(v)
+    index = literal_int(ctx, "index")
+    length = literal_int(ctx, "length") if ctx.node.arg("length") is not None else 0
+    n, m = array_length(a), array_length(v)
     if index is not None and n is not None and index > n:
         ctx.error(
             "ArrayElementNotAvailable",
@@ -556,7 +554,7 @@ def _array_modify(ctx: RuleContext) -> Type:
         if labeled and a.labels is not None and v.labels is not None:
             labels = a.labels[:index] + v.labels + a.labels[index + length :]
         else:
-            labels = _indices(count)
+            labels = index_labels(count)
     return ArrayType(item, labeled=labeled, labels=labels)
 
 
@@ -564,24 +562,24 @@ def _array_modify(ctx: RuleContext) -> Type:
 def _order(ctx: RuleContext) -> Type:
     """Indices; as many as elements unless no-data values are dropped (the default)."""
     a = _array(ctx)
-    keeps = _flag(ctx, "nodata", None) is not None
+    keeps = literal_flag(ctx, "nodata", None) is not None
     if a is None or not keeps:
         return ArrayType(INTEGER)
-    return ArrayType(INTEGER, labels=_indices(_length(a)), dimension=a.dimension)
+    return ArrayType(INTEGER, labels=index_labels(array_length(a)), dimension=a.dimension)
 
 
 @rule("sort")
 def _sort(ctx: RuleContext) -> Type:
     """The elements sorted; as many as given unless no-data values are dropped (default)."""
     a = _array(ctx)
-    keeps = _flag(ctx, "nodata", None) is not None
+    keeps = literal_flag(ctx, "nodata", None) is not None
     if a is None:
         return ArrayType(ANY)
     if not keeps:
         kinds = _scalar_kinds(a.item)
         item = ScalarType(kinds - {"null"}) if kinds and kinds - {"null"} else a.item
         return ArrayType(item)
-    return ArrayType(a.item, labels=_indices(_length(a)), dimension=a.dimension)
+    return ArrayType(a.item, labels=index_labels(array_length(a)), dimension=a.dimension)
 
 
 @rule("rearrange")
@@ -591,14 +589,14 @@ def _rearrange(ctx: RuleContext) -> Type:
     item = a.item if a is not None else ANY
     if o is None:
         return ArrayType(item)
-    return ArrayType(item, labels=_indices(_length(o)), dimension=o.dimension)
+    return ArrayType(item, labels=index_labels(array_length(o)), dimension=o.dimension)
 
 
 @rule("fit_curve")
 def _fit_curve(ctx: RuleContext) -> Type:
     """The fitted parameters: one number per initial guess."""
     guess = _array(ctx, "parameters")
-    n = _length(guess)
-    params = ArrayType(ScalarType.of("number"), labels=_indices(n))
+    n = array_length(guess)
+    params = ArrayType(ScalarType.of("number"), labels=index_labels(n))
     ctx.callback("function", {"x": NUMBER, "parameters": params})
-    return ArrayType(ScalarType.of("number"), labels=_indices(n))
+    return ArrayType(ScalarType.of("number"), labels=index_labels(n))

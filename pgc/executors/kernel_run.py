@@ -15,11 +15,11 @@ import numpy as np
 import xarray as xr
 
 from ..dtypes import compute_dtype
-from ..executors.values import Cube
-from .buffers import take
-from .codegen import Input, always_valid, load
-from .codegen import call as call_kernel
-from .expr import Expr, compared_alike, compares, from_json
+from ..kernels.buffers import take
+from ..kernels.codegen import Input, always_valid, load
+from ..kernels.codegen import call as call_kernel
+from ..kernels.expr import Expr, compared_alike, compares, from_json
+from .values import Cube
 
 
 @dataclass
@@ -230,8 +230,8 @@ def describe(plan: Any) -> str:
     the sources' arrays with the picked element's position (``p0`` ...) in place of the
     picked axis."""
     from ..ir.types import CubeType
-    from .codegen import default_inputs, source
-    from .reducers import reduce_source
+    from ..kernels.codegen import default_inputs, source
+    from ..kernels.reducers import reduce_source
 
     parts = []
     for _, node in plan.graph.walk():

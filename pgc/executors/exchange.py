@@ -38,7 +38,7 @@ def write(value: Any, folder: Path, collection_id: str) -> int:
     """Write a cube as a STAC collection folder; the bytes written."""
     import xarray as xr
 
-    from ..executors.values import Cube
+    from .values import Cube
 
     if not isinstance(value, Cube):
         raise NotExchangeable(f"a {type(value).__name__} is not a data cube")
@@ -139,7 +139,7 @@ def read(folder: Path):
     import xarray as xr
 
     from ..data.access import ReadAccess
-    from ..executors.values import Cube
+    from .values import Cube
 
     access = ReadAccess((Path(folder),))
     path = Path(folder) / "items" / ASSET

@@ -18,9 +18,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import writers
-from .cf import VALUES, cf_dataset
-from .storage import Storage, eager, storage_for
+from ..data import writers
+from ..data.cf import VALUES, cf_dataset
+from ..data.storage import Storage, eager, storage_for
 
 TILE = 256  # the GeoTIFF's tiles (rasterio's default block size for tiled files)
 
@@ -31,7 +31,7 @@ def write(
     """Write ``cube`` (chunked or not) as ``fmt``; ``dask``: the run's DaskOptions;
     ``integral``: the types say the values are integers (:func:`storage.integral_values`).
     Returns the storage of a raster file (None for JSON, CSV, GeoJSON)."""
-    from ..executors.chunked import is_lazy, materialized
+    from .chunked import is_lazy, materialized
 
     chunked = CHUNKED.get(writers.format_key(fmt)) if is_lazy(cube) else None
     if chunked is None:

@@ -1,0 +1,166 @@
+"""Executors as plug-ins: the :class:`Executor` protocol and the registry of executors by name.
+
+An executor runs a compiled plan. pgc has three: ``reference`` (numpy/xarray, the truth),
+``numba`` (per-pixel work as fused kernels) and ``dask`` (chunk by chunk). A third party
+adds its own as an entry point in the group ``pgc.executors`` whose object is an executor
+(or a class making one)::
+
+    # pyproject.toml of the plug-in
+    [project.entry-points."pgc.executors"]
+    gpu = "my_package.executor:GpuExecutor"
+
+then ``pgc.run(graph, executor="gpu")`` and ``pgc.Session(executor="gpu")`` use it.
+
+>>> sorted(names())[:3]
+['dask', 'numba', 'reference']
+>>> get("numba").lowering
+True
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+GROUP = "pgc.executors"
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """What runs a plan. ``lowering``: the plan is compiled with the lowering passes
+    (``fuse-elementwise``: per-pixel work as ``pgc::kernel`` nodes). ``prepare`` sets up the
+    run's context (statistics, a scheduler); ``run`` evaluates the plan's graph with the
+    parameters and returns the result node's value; ``finish`` turns that value and the
+    cubes saved by ``save_result`` into computed values (a lazy executor computes here)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def lowering(self) -> bool: ...
+
+    def prepare(self, context: Any, **settings: Any) -> None: ...
+
+    def run(self, graph: Any, parameters: dict[str, Any] | None, context: Any) -> Any: ...
+
+    def finish(self, value: Any, context: Any, computed_outputs: bool) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ReferenceExecutor:
+    """The reference executor: every process as its numpy/xarray implementation."""
+
+    name: str = "reference"
+    lowering: bool = False
+
+    def prepare(self, context: Any, **settings: Any) -> None:
+        return None
+
+    def run(self, graph: Any, parameters: dict[str, Any] | None, context: Any) -> Any:
+        from .reference import run_graph
+
+        return run_graph(graph, parameters, context)
+
+    def finish(self, value: Any, context: Any, computed_outputs: bool) -> Any:
+        return value
+
+
+@dataclass(frozen=True)
+class NumbaExecutor(ReferenceExecutor):
+    """The reference loop, with per-pixel work lowered to fused numba kernels (whose costs
+    the context's ``kernel_stats`` collects)."""
+
+    name: str = "numba"
+    lowering: bool = True
+
+    def prepare(self, context: Any, **settings: Any) -> None:
+        from ..kernels.codegen import KernelStats
+
+        context.kernel_stats = KernelStats()
+
+
+@dataclass(frozen=True)
+class DaskExecutor(NumbaExecutor):
+    """Loads and kernels as chunked dask computations (``dask=``: a
+    :class:`pgc.executors.chunked.DaskOptions`, e.g. a distributed client); results are
+    computed in :meth:`finish`."""
+
+    name: str = "dask"
+
+    def prepare(self, context: Any, **settings: Any) -> None:
+        from .chunked import DaskOptions
+
+        super().prepare(context)
+        dask = settings.get("dask")
+        context.dask = dask if dask is not None else DaskOptions()
+
+    def finish(self, value: Any, context: Any, computed_outputs: bool) -> Any:
+        from .chunked import materialized
+
+        if computed_outputs:
+            context.saved = [
+                (materialized(cube, context.dask), fmt, opts) for cube, fmt, opts in context.saved
+            ]
+        return materialized(value, context.dask)
+
+
+BUILT_IN: dict[str, Executor] = {
+    e.name: e for e in (ReferenceExecutor(), NumbaExecutor(), DaskExecutor())
+}
+_PLUGINS: dict[str, Executor] | None = None
+_LOCK = threading.Lock()
+
+
+def plugins() -> dict[str, Executor]:
+    """The executors installed as entry points of the group ``pgc.executors`` (loaded once;
+    one that fails to load or is not an executor is left out, and the pgc logger says why)."""
+    global _PLUGINS
+    with _LOCK:
+        if _PLUGINS is None:
+            _PLUGINS = _load_plugins()
+        return dict(_PLUGINS)
+
+
+def _load_plugins() -> dict[str, Executor]:
+    import logging
+    from importlib.metadata import entry_points
+
+    found: dict[str, Executor] = {}
+    for entry in entry_points(group=GROUP):
+        try:
+            loaded = entry.load()
+            executor = loaded() if isinstance(loaded, type) else loaded
+        except Exception as exc:  # noqa: BLE001 - a broken plug-in must not break pgc
+            logging.getLogger("pgc").warning("executor plug-in %r not loaded: %s", entry.name, exc)
+            continue
+        if not isinstance(executor, Executor):
+            logging.getLogger("pgc").warning("executor plug-in %r is not an Executor", entry.name)
+            continue
+        found.setdefault(entry.name, executor)
+    return found
+
+
+def reload_plugins() -> None:
+    """Look for entry points again (after installing a plug-in into a running process)."""
+    global _PLUGINS
+    with _LOCK:
+        _PLUGINS = None
+
+
+def names() -> list[str]:
+    """The names of every executor: the built-in ones, then the plug-ins'."""
+    return [*BUILT_IN, *(n for n in plugins() if n not in BUILT_IN)]
+
+
+def get(executor: str | Executor) -> Executor:
+    """The executor of that name (built-in first), or ``executor`` itself when it is one;
+    ValueError naming the known ones otherwise."""
+    if not isinstance(executor, str):
+        if isinstance(executor, Executor):
+            return executor
+        raise ValueError(f"{executor!r} is not an executor")
+    found = BUILT_IN.get(executor) or plugins().get(executor)
+    if found is None:
+        raise ValueError(f"unknown executor {executor!r}: {', '.join(names())}")
+    return found
