@@ -86,3 +86,19 @@ def test_the_command_line_names_the_known_executors(capsys):
 
     assert main(["run", str(ROOT / "examples" / "evi.json"), "--executor", "gpu"]) == 2
     assert "unknown executor 'gpu': reference, numba, dask" in capsys.readouterr().err
+
+
+def test_an_executor_adds_to_the_node_loop_through_a_hook():
+    """Issue 19: executors add what they add through hooks, not branches in the loop: a
+    hook answering ``pi`` nodes itself, the rest as the reference runs them."""
+
+    def hook(call, overridden):
+        return (3.0 if call.node.process_id == "pi" else None), call
+
+    class Hooked(registry.ReferenceExecutor):
+        def prepare(self, context, **settings):
+            context.hooks = (hook,)
+
+    graph = {"p": node("pi"), "m": node("multiply", result=True, x={"from_node": "p"}, y=2)}
+    assert pgc.run(graph, executor=Hooked(), pipeline="none") == 6.0
+    assert pgc.run(graph, pipeline="none") > 6.28

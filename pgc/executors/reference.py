@@ -91,6 +91,10 @@ class RunContext:
     kernel_stats: Any = None  # pgc.kernels.codegen.KernelStats
     # The dask executor: with options, loads and kernels are chunked dask computations
     dask: Any = None  # pgc.executors.chunked.DaskOptions
+    # What an executor adds to the node loop (pgc.executors.registry: numba's kernels,
+    # dask's chunked forms): each hook takes a call and whether the session overrides its
+    # process, and gives (a value, or None to go on, and the call to go on with)
+    hooks: tuple[Callable[[Any, bool], tuple[Any, Any]], ...] = ()
     # The folders the resolver's paths must lie in (pgc.data.access); empty: each path the
     # resolver gives is the only place its load may read (a collection's folder, a file)
     read_roots: tuple = ()
@@ -339,16 +343,14 @@ def _evaluate(
                 f"The reference executor cannot run '{node.process_id}' yet.",
             )
         call = Call(node, args, context)
-        out = _chunked(call) if context.dask is not None and not own else None
-        if out is None and context.dask is not None:  # computed, run as the reference
-            from .chunked import materialized
-
-            call = Call(node, materialized(args, context.dask), context)
+        out = None
+        for hook in context.hooks:  # the executor's own forms first (registry.Executor)
+            out, call = hook(call, own)
+            if out is not None:
+                break
         try:
-            if out is None and any(isinstance(v, PixelArrays) for v in args.values()):
+            if out is None and any(isinstance(v, PixelArrays) for v in call.args.values()):
                 raise PixelLoop
-            if out is None and context.kernel_stats is not None:
-                out = _fused(call)
             results[node.id] = out if out is not None else impl(call)
         except PixelLoop:
             results[node.id] = per_pixel(impl, call, ProcessError)
@@ -401,34 +403,42 @@ def _check_size(cube: Cube, context: RunContext) -> None:
     )
 
 
-def _chunked(call: Call) -> Any:
-    """The dask executor's chunked form of a call, or None (then its cubes are computed and
-    it runs as the reference runs it)."""
+def chunked_hook(call: Call, own: bool) -> tuple[Any, Call]:
+    """The dask executor's hook: the call's chunked form (:data:`pgc.executors.chunked.
+    FORMS`), else the call with its cubes computed, to run as the reference runs it. An
+    overridden process (``own``) and a call on an empty cube (no chunk to run on; dask
+    explain says so too) always run on computed values."""
     from . import chunked  # dask: imported only by the dask executor
 
-    if any(_empty_cube(v) for v in call.args.values()):
-        return None  # an empty cube has no chunk to run on (dask_explain says so too)
-    namespace = call.node.namespace
-    form = chunked.FORMS.get(
-        f"{namespace}::{call.node.process_id}" if namespace else call.node.process_id
-    )
-    return form(call, call.context.dask) if form is not None else None
+    options = call.context.dask
+    if not own and not any(is_empty_cube(v) for v in call.args.values()):
+        namespace = call.node.namespace
+        form = chunked.FORMS.get(
+            f"{namespace}::{call.node.process_id}" if namespace else call.node.process_id
+        )
+        out = form(call, options) if form is not None else None
+        if out is not None:
+            return out, call
+    return None, Call(call.node, chunked.materialized(call.args, options), call.context)
 
 
-def _empty_cube(value: Any) -> bool:
+def is_empty_cube(value: Any) -> bool:
     """A cube with a dimension of no labels, or a dict (a kernel's sources) holding one."""
     if isinstance(value, Cube):
         return 0 in value.data.shape
-    return isinstance(value, dict) and any(_empty_cube(v) for v in value.values())
+    return isinstance(value, dict) and any(is_empty_cube(v) for v in value.values())
 
 
-def _fused(call: Call) -> Any:
-    """The numba executor's kernel for a pgc::kernel node, or None (then its body runs)."""
+def fused_hook(call: Call, own: bool) -> tuple[Any, Call]:
+    """The numba executor's hook: a pgc::kernel node runs as its compiled kernel (None
+    where the data does not fit one: then its body runs, as the reference runs it)."""
     if call.node.namespace != "pgc" or call.node.process_id != "kernel":
-        return None
+        return None, call
+    if any(isinstance(v, PixelArrays) for v in call.args.values()):
+        return None, call  # a kernel's cubes are arrays of pixels: the loop runs the body
     from .kernel_run import run_kernel  # numba: imported only by the numba executor
 
-    return run_kernel(call)
+    return run_kernel(call), call
 
 
 @implements("pgc::kernel")

@@ -30,9 +30,13 @@ GROUP = "pgc.executors"
 class Executor(Protocol):
     """What runs a plan. ``lowering``: the plan is compiled with the lowering passes
     (``fuse-elementwise``: per-pixel work as ``pgc::kernel`` nodes). ``prepare`` sets up the
-    run's context (statistics, a scheduler); ``run`` evaluates the plan's graph with the
-    parameters and returns the result node's value; ``finish`` turns that value and the
-    cubes saved by ``save_result`` into computed values (a lazy executor computes here)."""
+    run's context (statistics, a scheduler, and ``context.hooks``: what the executor adds
+    to the one node loop, each hook ``(call, overridden) -> (value or None, call)`` tried
+    before the process's implementation: numba runs kernel nodes as compiled kernels,
+    dask runs chunked forms and computes the cubes of the rest); ``run`` evaluates the
+    plan's graph with the parameters and returns the result node's value; ``finish``
+    turns that value and the cubes saved by ``save_result`` into computed values (a lazy
+    executor computes here)."""
 
     @property
     def name(self) -> str: ...
@@ -76,8 +80,10 @@ class NumbaExecutor(ReferenceExecutor):
 
     def prepare(self, context: Any, **settings: Any) -> None:
         from ..kernels.codegen import KernelStats
+        from .reference import fused_hook
 
         context.kernel_stats = KernelStats()
+        context.hooks = (fused_hook,)
 
 
 @dataclass(frozen=True)
@@ -90,10 +96,12 @@ class DaskExecutor(NumbaExecutor):
 
     def prepare(self, context: Any, **settings: Any) -> None:
         from .chunked import DaskOptions
+        from .reference import chunked_hook, fused_hook
 
         super().prepare(context)
         dask = settings.get("dask")
         context.dask = dask if dask is not None else DaskOptions()
+        context.hooks = (chunked_hook, fused_hook)
 
     def finish(self, value: Any, context: Any, computed_outputs: bool) -> Any:
         from .chunked import materialized
