@@ -38,151 +38,53 @@ def ran_chunked(graph: dict) -> set[str] | None:
     return seen
 
 
+def _box(north: int, south: int, east: int = 600040) -> dict:
+    """A box at the sample's west edge, in its CRS."""
+    return {"west": 600000, "east": east, "north": north, "south": south, "crs": 32631}
+
+
+def _chain(north: int, south: int, *steps: tuple[str, dict]) -> dict:
+    """A graph: load_collection of the bands in ``_box(north, south)``, then each step
+    (process id, arguments) on the node before it; the last is the result."""
+    load = {"id": "SENTINEL2_L2A_SAMPLE", "spatial_extent": _box(north, south),
+            "temporal_extent": None, "bands": None}  # fmt: skip
+    nodes = {"n0": {"process_id": "load_collection", "arguments": load}}
+    for i, (process_id, arguments) in enumerate(steps, 1):
+        data = {"data": {"from_node": f"n{i - 1}"}}
+        nodes[f"n{i}"] = {"process_id": process_id, "arguments": {**data, **arguments}}
+    nodes[f"n{len(steps)}"]["result"] = True
+    return {"process_graph": nodes}
+
+
+HALF_OF_X = {"x": {"from_parameter": "x"}, "y": 0.5}
+HALF = {"process_graph": {"m": {"process_id": "multiply", "result": True, "arguments": HALF_OF_X}}}
+
+
 @settings(deadline=None, max_examples=examples(40))
 @given(graph=graphs())
 @example(
-    graph={
-        "process_graph": {
-            "n0": {
-                "process_id": "load_collection",
-                "arguments": {
-                    "id": "SENTINEL2_L2A_SAMPLE",
-                    "spatial_extent": {
-                        "west": 600000,
-                        "east": 600040,
-                        "north": 5695000,
-                        "south": 5694960,
-                        "crs": 32631,
-                    },
-                    "temporal_extent": None,
-                    "bands": None,
-                },
-            },
-            "n1": {
-                "process_id": "filter_temporal",
-                "arguments": {"data": {"from_node": "n0"}, "extent": ["2023-01-10", "2023-02-10"]},
-            },
-            "n2": {
-                "process_id": "filter_temporal",
-                "arguments": {"data": {"from_node": "n1"}, "extent": ["2023-02-10", "2023-03-10"]},
-            },
-            "n3": {
-                "process_id": "apply_kernel",
-                "arguments": {
-                    "data": {"from_node": "n2"},
-                    "kernel": [[1, 1, 1], [1, 1, 1], [1, 1, 1]],
-                },
-                "result": True,
-            },
-        }
-    },
+    graph=_chain(
+        5695000, 5694960,
+        ("filter_temporal", {"extent": ["2023-01-10", "2023-02-10"]}),
+        ("filter_temporal", {"extent": ["2023-02-10", "2023-03-10"]}),
+        ("apply_kernel", {"kernel": [[1, 1, 1], [1, 1, 1], [1, 1, 1]]}),
+    )  # fmt: skip
 )  # two filter_temporal that leave no date: apply_kernel runs whole
 @example(
-    graph={
-        "process_graph": {
-            "n0": {
-                "process_id": "load_collection",
-                "arguments": {
-                    "id": "SENTINEL2_L2A_SAMPLE",
-                    "spatial_extent": {
-                        "west": 600000,
-                        "east": 600040,
-                        "north": 5694990,
-                        "south": 5694950,
-                        "crs": 32631,
-                    },
-                    "temporal_extent": None,
-                    "bands": None,
-                },
-            },
-            "n1": {
-                "process_id": "filter_bbox",
-                "arguments": {
-                    "data": {"from_node": "n0"},
-                    "extent": {
-                        "west": 600000,
-                        "east": 600010,
-                        "north": 5695000,
-                        "south": 5694990,
-                        "crs": 32631,
-                    },
-                },
-            },
-            "n2": {
-                "process_id": "rename_labels",
-                "arguments": {
-                    "data": {"from_node": "n1"},
-                    "dimension": "bands",
-                    "target": ["r0", "r1"],
-                    "source": ["B01", "B02"],
-                },
-                "result": True,
-            },
-        }
-    },
+    graph=_chain(
+        5694990, 5694950,
+        ("filter_bbox", {"extent": _box(5695000, 5694990, east=600010)}),
+        ("rename_labels", {"dimension": "bands", "target": ["r0", "r1"],
+                           "source": ["B01", "B02"]}),
+    )  # fmt: skip
 )  # a box that only touches the data's edge leaves no row: rename_labels runs whole
 @example(
-    graph={
-        "process_graph": {
-            "n0": {
-                "process_id": "load_collection",
-                "arguments": {
-                    "id": "SENTINEL2_L2A_SAMPLE",
-                    "spatial_extent": {
-                        "west": 600000,
-                        "east": 600040,
-                        "north": 5695000,
-                        "south": 5694960,
-                        "crs": 32631,
-                    },
-                    "temporal_extent": None,
-                    "bands": None,
-                },
-            },
-            "n1": {
-                "process_id": "apply",
-                "arguments": {
-                    "data": {"from_node": "n0"},
-                    "process": {
-                        "process_graph": {
-                            "m": {
-                                "process_id": "multiply",
-                                "arguments": {"x": {"from_parameter": "x"}, "y": 0.5},
-                                "result": True,
-                            }
-                        }
-                    },
-                },
-            },
-            "n2": {
-                "process_id": "filter_bbox",
-                "arguments": {
-                    "data": {"from_node": "n1"},
-                    "extent": {
-                        "west": 600000,
-                        "east": 600010,
-                        "north": 5695000,
-                        "south": 5694990,
-                        "crs": 32631,
-                    },
-                },
-            },
-            "n3": {
-                "process_id": "filter_bbox",
-                "arguments": {
-                    "data": {"from_node": "n2"},
-                    "extent": {
-                        "west": 600000,
-                        "east": 600010,
-                        "north": 5694990,
-                        "south": 5694980,
-                        "crs": 32631,
-                    },
-                },
-                "result": True,
-            },
-        }
-    },
+    graph=_chain(
+        5695000, 5694960,
+        ("apply", {"process": HALF}),
+        ("filter_bbox", {"extent": _box(5695000, 5694990, east=600010)}),
+        ("filter_bbox", {"extent": _box(5694990, 5694980, east=600010)}),
+    )  # fmt: skip
 )  # two adjacent one-pixel boxes leave nothing: the kernel (sources in a dict) runs whole
 def test_explain_says_which_nodes_run_chunked(graph):
     try:

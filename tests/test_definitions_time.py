@@ -752,6 +752,19 @@ def test_date_shift_by_months_rounds_invalid_days_down(moment, zone, value, unit
     assert shifted == written(moment.replace(year=year, month=month + 1, day=day), zone)
 
 
+def assert_shift_is_difference(text: str, value: int, unit: str) -> None:
+    """date_difference between ``text`` and ``text`` shifted by ``value`` units is
+    ``value`` (negative with the dates swapped); a shift past the years 1 to 9999 is
+    ProcessParameterInvalid."""
+    try:
+        shifted = run_fast("date_shift", date=text, value=value, unit=unit)
+    except pgc.PgcError as err:
+        assert err.code == "ProcessParameterInvalid"
+        return
+    assert run_fast("date_difference", date1=text, date2=shifted, unit=unit) == value
+    assert run_fast("date_difference", date1=shifted, date2=text, unit=unit) == -value
+
+
 @settings(max_examples=examples(60))
 @given(moments, zones, st.integers(-10**9, 10**9),
        st.sampled_from(["millisecond", "second", "minute", "hour"]))  # fmt: skip
@@ -759,14 +772,7 @@ def test_date_shift_and_date_difference_agree(moment, zone, value, unit):
     """date_shift adds "The period of time in the unit given"; date_difference gives "the
     difference between date1 and date2 in the given unit": the difference of a date-time
     and its shift by ``value`` units is ``value``; date1 later gives a negative number."""
-    text = written(moment, zone)
-    try:
-        shifted = run_fast("date_shift", date=text, value=value, unit=unit)
-    except pgc.PgcError as err:  # past the years 1 to 9999
-        assert err.code == "ProcessParameterInvalid"
-        return
-    assert run_fast("date_difference", date1=text, date2=shifted, unit=unit) == value
-    assert run_fast("date_difference", date1=shifted, date2=text, unit=unit) == -value
+    assert_shift_is_difference(written(moment, zone), value, unit)
 
 
 @settings(max_examples=examples(40))
@@ -777,14 +783,7 @@ def test_date_difference_counts_calendar_months_as_date_shift(moment, zone, valu
     """date_difference "returns the difference between date1 and date2 in the given unit":
     a date shifted by ``value`` months (or years) is ``value`` months (years) later, as
     long as no day is rounded down."""
-    text = written(moment, zone)
-    try:
-        shifted = run_fast("date_shift", date=text, value=value, unit=unit)
-    except pgc.PgcError as err:  # past the years 1 to 9999
-        assert err.code == "ProcessParameterInvalid"
-        return
-    assert run_fast("date_difference", date1=text, date2=shifted, unit=unit) == value
-    assert run_fast("date_difference", date1=shifted, date2=text, unit=unit) == -value
+    assert_shift_is_difference(written(moment, zone), value, unit)
 
 
 @pytest.mark.parametrize(
