@@ -336,10 +336,12 @@ def _check_fusable(processes: Any, executor: str) -> None:
         return
     from .kernels.expr import ARGUMENTS
     from .kernels.reducers import REDUCERS
+    from .passes.fuse import GROWS_THROUGH
 
-    # what fuse-elementwise may turn into kernel nodes: the processes kernels compute, and
-    # the processes whose callbacks they run
-    kernel = {*ARGUMENTS, *REDUCERS, "apply", "reduce_dimension", "ndvi", "array_element"}
+    # what fuse-elementwise may turn into kernel nodes (its own tables): the processes a
+    # kernel computes, the reducers it folds in, the cube processes it grows through, and
+    # array_element, which picks a kernel's inputs
+    kernel = {*ARGUMENTS, *REDUCERS, *GROWS_THROUGH, "array_element"}
     fused = sorted(overridden & kernel)
     if fused:
         raise ValueError(
