@@ -133,7 +133,7 @@ def one(kind: str, folder: Path, workers: int, memory: str) -> dict:
 
 def _pgc(client, folder: Path, out: Path, warm: bool) -> None:
     from pgc.data.catalog import Catalog
-    from pgc.executors.chunked import DaskOptions
+    from pgc.executors.dask.chunked import DaskOptions
     from pgc.runner import execute
 
     catalog = Catalog()

@@ -6,7 +6,7 @@ it: the definition (:mod:`pgc.specs`), pgc's traits (``specs/traits.json``,
 filter laws (:data:`pgc.passes.laws.FILTER_LAWS`), the passes' own tables (fold, band
 usage, fusion), the reference implementations, the kernel forms
 (:mod:`pgc.kernels.expr`, :mod:`pgc.kernels.reducers`) and the dask executor's chunked
-forms (:data:`pgc.executors.chunked.FORMS`). :func:`process_row` gathers one process's
+forms (:data:`pgc.executors.dask.chunked.FORMS`). :func:`process_row` gathers one process's
 entries from all of them, so a missing entry (a process the reference does not run, a
 kernel form without a trait saying it is elementwise) shows at a glance.
 
@@ -169,8 +169,10 @@ def _kernel(process_id: str) -> str | None:
 
 
 def _dask(process_id: str) -> str | None:
-    from .executors import chunked, chunked_neighborhood, chunked_reduce
-    from .executors.chunked_columns import COLUMNS
+    from .executors.dask import chunked
+    from .executors.dask import neighborhood as chunked_neighborhood
+    from .executors.dask import reduce as chunked_reduce
+    from .executors.dask.columns import COLUMNS
 
     out = []
     if process_id in chunked.LAZY:

@@ -102,7 +102,7 @@ def write_outputs(
         try:
             fresh_target(target, overwrite)
             if dask is not None:
-                from .executors.chunked_writing import write
+                from .executors.dask.writing import write
 
                 storage = write(cube, target, fmt, options, dask, whole)
             else:
@@ -211,7 +211,7 @@ def execute(
     ``executor="numba"`` runs elementwise work as fused numba kernels (the rest as the
     reference does); ``result.kernels`` then says what the kernels cost.
     ``executor="dask"`` reads and runs the kernels chunk by chunk with dask
-    (:mod:`pgc.executors.chunked`; ``dask``: its ``DaskOptions``, e.g. a distributed client).
+    (:mod:`pgc.executors.dask.chunked`; ``dask``: its ``DaskOptions``, e.g. a distributed client).
     Any other name is a plug-in's (:mod:`pgc.executors.registry`, entry points of the
     group ``pgc.executors``), or pass an :class:`~pgc.executors.registry.Executor`.
     ``output``: write what save_result saved there (:meth:`RunResult.write`; raises
@@ -226,7 +226,7 @@ def execute(
     ``python_udf=True`` lets ``run_udf`` run Python UDFs (in a separate process); off by
     default, because it executes code from the graph; ``udf_timeout`` limits each call
     (seconds, default 60) and ``udf_memory_mb`` its memory (MB of address space, default
-    ``ref_udf.MEMORY_MB``); ``pgc.executors.ref_udf.isolation()`` says what else is enforced.
+    ``ref_udf.MEMORY_MB``); ``pgc.executors.reference.udf.isolation()`` says what else is enforced.
     """
     if options is not None:  # active for the whole call, in every thread it uses
         arguments = {k: v for k, v in locals().items() if k not in ("document", "options")}

@@ -1,5 +1,5 @@
 """Processes that never mix pixels run on each chunk alone on the dask executor (issue 9,
-pgc.executors.chunked_columns), geometries mask chunk by chunk (filter_spatial,
+pgc.executors.dask.columns), geometries mask chunk by chunk (filter_spatial,
 mask_polygon), and aggregate_spatial computes only the geometries' pixels: the same cubes
 as the reference, bit for bit, and nothing computed whole before the end."""
 
@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_dask_executor import check
 
-from pgc.executors import chunked
-from pgc.executors.chunked import DaskOptions
+from pgc.executors.dask import chunked
+from pgc.executors.dask.chunked import DaskOptions
 
 BOX = {"west": 600190, "east": 600290, "north": 5693140, "south": 5693070, "crs": 32631}
 
@@ -104,7 +104,7 @@ GRAPHS = {
 
 def spied(monkeypatch, process_ids=None) -> list:
     """(process id, whether its chunked form made a lazy cube) for every call of one."""
-    from pgc.executors.chunked_columns import COLUMNS
+    from pgc.executors.dask.columns import COLUMNS
 
     seen = []
     for process_id in process_ids or COLUMNS:
@@ -174,7 +174,7 @@ def test_cubes_on_other_grids_run_whole(monkeypatch):
 
 def test_explain_says_which_run_on_each_chunk():
     from pgc.compiler import compile
-    from pgc.executors.dask_explain import describe
+    from pgc.executors.dask.explain import describe
 
     graph = {**GRAPHS["aggregate_temporal_period, ndvi, rename_labels"]}
     graph["r"] = {**graph["r"], "result": False}

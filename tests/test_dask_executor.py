@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from test_optimizer_differential import assert_same, graphs
 
 from pgc.errors import PgcError
-from pgc.executors.chunked import DaskOptions
+from pgc.executors.dask.chunked import DaskOptions
 from pgc.runner import execute
 
 
@@ -37,7 +37,7 @@ def test_loads_and_kernels_are_chunked(monkeypatch):
     """A cloud-masked composite: the load is read in chunks and the kernel runs on them
     (the result is a dask computation until the end)."""
     import benchmarks.graphs as examples
-    from pgc.executors import chunked
+    from pgc.executors.dask import chunked
 
     seen = []
     original = chunked.FORMS["pgc::kernel"]

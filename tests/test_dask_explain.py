@@ -9,8 +9,8 @@ from test_optimizer_differential import graphs
 
 from pgc.compiler import compile as compile_graph
 from pgc.errors import PgcError
-from pgc.executors import chunked
-from pgc.executors.dask_explain import describe, placements
+from pgc.executors.dask import chunked
+from pgc.executors.dask.explain import describe, placements
 from pgc.runner import execute, with_kernels
 
 

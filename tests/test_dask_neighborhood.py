@@ -1,5 +1,5 @@
 """The dask executor's chunked apply_kernel and apply_neighborhood
-(pgc/executors/chunked_neighborhood.py) equal the reference executor: random cubes of the
+(pgc/executors/dask/neighborhood.py) equal the reference executor: random cubes of the
 embedded sample collection (uint16 with no-data, floats with NaN), random kernels, factors,
 border modes and replace_invalid, random neighbourhood sizes, overlaps and callbacks, and
 chunk sides from 1 pixel (smaller than any halo) to larger than the cube; same values and
@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from test_optimizer_differential import assert_same, callback, node, ref, utm_box
 
 from pgc.errors import PgcError
-from pgc.executors import chunked
-from pgc.executors.chunked import DaskOptions
+from pgc.executors.dask import chunked
+from pgc.executors.dask.chunked import DaskOptions
 from pgc.runner import execute
 
 X = {"from_parameter": "x"}
@@ -220,7 +220,7 @@ def test_the_forms_run_chunked_and_kernels_after_them_too(monkeypatch):
 def explained(graph: dict) -> dict:
     """What ``pgc explain --dask`` says of each node: how it runs chunked, or None."""
     from pgc.compiler import compile as compile_graph
-    from pgc.executors.dask_explain import placements
+    from pgc.executors.dask.explain import placements
     from pgc.runner import with_kernels
 
     plan = compile_graph(graph, pipeline=with_kernels("default"))

@@ -1,4 +1,4 @@
-"""Reductions over y and x in the dask executor (issue 9, pgc.executors.chunked_reduce) equal
+"""Reductions over y and x in the dask executor (issue 9, pgc.executors.dask.reduce) equal
 the reference executor: reduce_dimension over x or y and reduce_spatial with sum, mean,
 min, max, count, any and all, with ignore_nodata true and false, on the embedded sample
 collection (with its no-data strip, masks and NaN from sqrt) and on random cubes with NaN,
@@ -29,9 +29,9 @@ from hypothesis.extra.numpy import arrays
 from test_optimizer_differential import DATA, X, callback, node, ref, utm_box
 
 from pgc.errors import PgcError
-from pgc.executors import chunked
-from pgc.executors.chunked import DaskOptions
-from pgc.executors.chunked_reduce import SPLIT_EVERY
+from pgc.executors.dask import chunked
+from pgc.executors.dask.chunked import DaskOptions
+from pgc.executors.dask.reduce import SPLIT_EVERY
 from pgc.executors.values import Cube
 from pgc.runner import execute
 
@@ -331,7 +331,7 @@ def test_no_task_combines_more_than_split_every_partials():
     """The fold is a tree: with 64 chunks along x, no task reads them all."""
     from dask.core import get_dependencies
 
-    from pgc.executors.chunked_reduce import Fold, reduce_cube
+    from pgc.executors.dask.reduce import Fold, reduce_cube
 
     values = xr.DataArray(da.arange(3 * 2 * 64.0).reshape(3, 2, 64).rechunk((3, 2, 1)),
                           dims=("t", "y", "x"))  # fmt: skip

@@ -11,8 +11,8 @@ import xarray as xr
 from conftest import ROOT
 
 import pgc
-from pgc.executors import chunked_writing
-from pgc.executors.chunked import DaskOptions
+from pgc.executors.dask import writing as chunked_writing
+from pgc.executors.dask.chunked import DaskOptions
 from pgc.runner import OutputError, execute
 
 FORMATS = [("GTiff", "tif"), ("netCDF", "nc"), ("ZARR", "zarr")]

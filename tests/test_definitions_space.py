@@ -734,7 +734,7 @@ def test_dask_filter_spatial_and_mask_polygon_agree_with_the_reference():
     same pixels as the reference on a load of the sample collection."""
     from rasterio.warp import transform_geom
 
-    from pgc.executors.chunked import DaskOptions
+    from pgc.executors.dask.chunked import DaskOptions
 
     load = node("load_collection", id="SENTINEL2_L2A_SAMPLE",
                 spatial_extent={"west": 600000, "south": 5694800, "east": 600200,

@@ -64,8 +64,8 @@ def test_every_process_in_the_traits_is_defined_issue_19():
 def test_derived_tables_keep_what_they_listed_issue_19():
     """The lists these tables had before issue 19 derived them from the traits."""
     from pgc.analysis.bands import ALONG_DIMENSION, PER_BAND
-    from pgc.executors.chunked import LAZY
-    from pgc.executors.chunked_neighborhood import FORMS  # noqa: F401  (loads the module)
+    from pgc.executors.dask.chunked import LAZY
+    from pgc.executors.dask.neighborhood import FORMS  # noqa: F401  (loads the module)
 
     old_lazy = {"filter_bbox", "filter_temporal", "filter_bands", "filter_spatial"}
     assert old_lazy | {"mask_polygon", "save_result"} == LAZY
@@ -82,8 +82,8 @@ def test_derived_tables_keep_what_they_listed_issue_19():
 def test_tables_of_implementations_agree_with_the_traits_issue_19():
     """Tables that hold code (numpy functions, kernel templates, folding functions) cannot
     be derived; the trait they imply must hold for every entry."""
-    from pgc.executors import chunked_reduce
-    from pgc.executors.ref_scalar import ELEMENTWISE_BINARY, ELEMENTWISE_UNARY
+    from pgc.executors.dask import reduce as chunked_reduce
+    from pgc.executors.reference.scalar import ELEMENTWISE_BINARY, ELEMENTWISE_UNARY
     from pgc.kernels.expr import ARGUMENTS, BINARY, UNARY
     from pgc.kernels.reducers import REDUCERS
     from pgc.passes.fold import FOLDABLE
@@ -123,7 +123,7 @@ def test_pgc_processes_shows_one_row_across_all_tables_issue_19(capsys):
     assert "  type rule: yes" in lines
     text = "\n".join(lines)
     assert "filter laws: filters move below it: ndvi: computed per pixel and date" in text
-    assert "reference: pgc.executors.ref_cube." in text
+    assert "reference: pgc.executors.reference.cube." in text
     assert "kernel: fuse-elementwise grows a kernel through it" in text
     assert "dask: the reference on each chunk alone" in text
 

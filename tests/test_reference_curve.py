@@ -16,7 +16,7 @@ import xarray as xr
 from conftest import node
 
 import pgc
-from pgc.executors import ref_curve
+from pgc.executors.reference import curve as ref_curve
 from pgc.executors.values import Cube
 from pgc.runner import execute
 

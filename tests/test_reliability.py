@@ -920,12 +920,12 @@ def test_oversize_input_is_rejected_before_it_is_built():
 
 @pytest.mark.skipif(not hasattr(os, "geteuid"), reason="POSIX users")
 def test_a_udf_cannot_read_pgcs_private_files(tmp_path):
-    from pgc.executors import ref_udf
+    from pgc.executors.reference import udf as ref_udf
 
     report = ref_udf.isolation()
     if os.geteuid() != 0 or not report["protections"].get("privileges"):
         pytest.skip(
-            "documented as not enforced (pgc.executors.ref_udf): without namespaces and root, "
+            "documented as not enforced (pgc.executors.reference.udf): without namespaces and root, "
             "the UDF runs as pgc's user and may read its files"
         )
     secret = tmp_path / "secret.txt"

@@ -135,7 +135,7 @@ def test_the_command_line_reads_its_environment(monkeypatch, tmp_path, capsys):
 def test_only_the_options_module_reads_the_environment():
     """Issue 19: environment variables are read in one place. (The UDF modules build the
     environment of the processes they start, which is not reading settings.)"""
-    allowed = {"pgc/options.py", "pgc/executors/ref_udf.py", "pgc/executors/udf_sandbox.py",
+    allowed = {"pgc/options.py", "pgc/executors/reference/udf.py", "pgc/executors/udf_sandbox.py",
                "pgc/executors/udf_worker.py"}  # fmt: skip
     found = []
     for path in sorted((ROOT / "pgc").rglob("*.py")):

@@ -1,5 +1,5 @@
 """run_udf's isolation (issue 16, class 6): one test per protection the UDF process gets
-(:func:`pgc.executors.ref_udf.isolation`): a memory limit, no process outliving the call
+(:func:`pgc.executors.reference.udf.isolation`): a memory limit, no process outliving the call
 (even after a ``setsid`` double fork), no network, nothing of pgc's environment, no writes
 outside the scratch folder. A test skips, saying why, only where this machine lacks the
 mechanism; the fallback (no namespaces) is tested too, in a child process."""
@@ -20,7 +20,8 @@ import pytest
 from conftest import node, processes_with
 
 import pgc
-from pgc.executors import ref_udf, udf_sandbox
+from pgc.executors.reference import udf as ref_udf
+from pgc.executors import udf_sandbox
 from pgc.runner import execute
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="Linux mechanisms")
@@ -144,7 +145,7 @@ def test_without_namespaces_a_subreaper_still_kills_survivors():
     script = textwrap.dedent(
         """
         import json, sys
-        from pgc.executors import ref_udf
+        from pgc.executors.reference import udf as ref_udf
         from pgc.options import Options, using
         from pgc.runner import execute
         graph = json.loads(sys.argv[1])

@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks import bench_dask, zarr_sample
 from pgc.data.catalog import Catalog
-from pgc.executors.chunked import DaskOptions
+from pgc.executors.dask.chunked import DaskOptions
 from pgc.runner import execute
 
 

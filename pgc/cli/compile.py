@@ -128,11 +128,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     sys.stdout.write(plan.explain(verbose=args.verbose))
     if args.kernels:
-        from ..executors.kernel_run import describe
+        from ..executors.numba.kernel_run import describe
 
         sys.stdout.write("\n" + describe(plan))
     if args.dask:
-        from ..executors.dask_explain import describe as where
+        from ..executors.dask.explain import describe as where
 
         sys.stdout.write("\n" + where(plan))
     return EXIT_OK

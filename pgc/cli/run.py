@@ -34,7 +34,7 @@ def _dask_options(args: argparse.Namespace, executor: str):
     if executor != "dask":
         yield None
         return
-    from ..executors.chunked import DaskOptions
+    from ..executors.dask.chunked import DaskOptions
 
     # dask's own bar, on the terminal and never with --json, as pgc run's bar
     options = DaskOptions(chunk=args.chunk, progress=shows_progress(args))

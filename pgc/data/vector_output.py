@@ -3,7 +3,7 @@ travel with the computed values (a field id survives), as the definitions say of
 cubes (issue 18).
 
 A vector cube's values carry their features in ``attrs`` keyed by the geometry dimension's
-labels (see :mod:`pgc.executors.ref_vector`): ``geometries`` (GeoJSON), ``properties``,
+labels (see :mod:`pgc.executors.reference.vector`): ``geometries`` (GeoJSON), ``properties``,
 ``ids`` and the ``crs``. :func:`feature_table` reads them in the order of the labels;
 the writers use it:
 

@@ -2,7 +2,7 @@
 conventions, :mod:`pgc.data.cf`), JSON, CSV and GeoJSON. Which formats exist and their
 names are :mod:`pgc.formats`'s table; there is a writer for every format in it (a test
 checks both ways). Cubes of the dask executor are written chunk by chunk where the format
-allows (:mod:`pgc.executors.chunked_writing`).
+allows (:mod:`pgc.executors.dask.writing`).
 
 Raster values are stored in the narrowest dtype that holds them with a no-data value
 (:mod:`pgc.data.storage`); every raster writer returns the :class:`Storage` it used.

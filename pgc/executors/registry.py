@@ -20,8 +20,11 @@ True
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
+
+from .dask import DaskExecutor
+from .numba import NumbaExecutor
+from .reference import ReferenceExecutor
 
 GROUP = "pgc.executors"
 
@@ -49,68 +52,6 @@ class Executor(Protocol):
     def run(self, graph: Any, parameters: dict[str, Any] | None, context: Any) -> Any: ...
 
     def finish(self, value: Any, context: Any, computed_outputs: bool) -> Any: ...
-
-
-@dataclass(frozen=True)
-class ReferenceExecutor:
-    """The reference executor: every process as its numpy/xarray implementation."""
-
-    name: str = "reference"
-    lowering: bool = False
-
-    def prepare(self, context: Any, **settings: Any) -> None:
-        return None
-
-    def run(self, graph: Any, parameters: dict[str, Any] | None, context: Any) -> Any:
-        from .reference import run_graph
-
-        return run_graph(graph, parameters, context)
-
-    def finish(self, value: Any, context: Any, computed_outputs: bool) -> Any:
-        return value
-
-
-@dataclass(frozen=True)
-class NumbaExecutor(ReferenceExecutor):
-    """The reference loop, with per-pixel work lowered to fused numba kernels (whose costs
-    the context's ``kernel_stats`` collects)."""
-
-    name: str = "numba"
-    lowering: bool = True
-
-    def prepare(self, context: Any, **settings: Any) -> None:
-        from ..kernels.codegen import KernelStats
-        from .reference import fused_hook
-
-        context.kernel_stats = KernelStats()
-        context.hooks = (fused_hook,)
-
-
-@dataclass(frozen=True)
-class DaskExecutor(NumbaExecutor):
-    """Loads and kernels as chunked dask computations (``dask=``: a
-    :class:`pgc.executors.chunked.DaskOptions`, e.g. a distributed client); results are
-    computed in :meth:`finish`."""
-
-    name: str = "dask"
-
-    def prepare(self, context: Any, **settings: Any) -> None:
-        from .chunked import DaskOptions
-        from .reference import chunked_hook, fused_hook
-
-        super().prepare(context)
-        dask = settings.get("dask")
-        context.dask = dask if dask is not None else DaskOptions()
-        context.hooks = (chunked_hook, fused_hook)
-
-    def finish(self, value: Any, context: Any, computed_outputs: bool) -> Any:
-        from .chunked import materialized
-
-        if computed_outputs:
-            context.saved = [
-                (materialized(cube, context.dask), fmt, opts) for cube, fmt, opts in context.saved
-            ]
-        return materialized(value, context.dask)
 
 
 BUILT_IN: dict[str, Executor] = {

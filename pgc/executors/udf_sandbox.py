@@ -1,4 +1,4 @@
-"""The confinement of a run_udf process (:mod:`pgc.executors.ref_udf`): which protections
+"""The confinement of a run_udf process (:mod:`pgc.executors.reference.udf`): which protections
 this machine offers, the command that starts the UDF process inside them, and what the UDF
 process does to itself before it runs user code.
 

@@ -1,4 +1,4 @@
-"""The other side of run_udf (:mod:`pgc.executors.ref_udf`): the message format both
+"""The other side of run_udf (:mod:`pgc.executors.reference.udf`): the message format both
 processes use (JSON plus ``.npy`` arrays, never pickle) and the worker that runs a UDF in
 its own process (``python -c`` ``ref_udf._BOOTSTRAP``). Only the UDF process calls
 :func:`worker_main`; pgc's process only encodes and decodes."""

@@ -42,7 +42,7 @@ from ..ir.nodes import Literal, Node, NodeRef, ParamRef
 from ..jsonvalue import is_number
 
 # Transcendental functions compute in float64 and round to the compute dtype (WIDE, FLOAT:
-# see pgc.kernels.codegen), as the reference does (pgc.executors.ref_scalar.wide): numba's
+# see pgc.kernels.codegen), as the reference does (pgc.executors.reference.scalar.wide): numba's
 # float32 functions (the C library's sinf ...) and numpy's (its own SIMD code) differ in
 # the last bit for 1 value in 5 or so, and a bit decides arcosh(ln(exp(1))) (ln(exp(1)) is
 # 0.99999994 or 1.0000001: NaN or a number); float64 results rounded to float32 agree but

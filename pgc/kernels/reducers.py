@@ -9,7 +9,7 @@ accumulators, walks the reduced dimension, and within it the row's pixels (so ev
 is read along its contiguous last axis), then writes the row once. ``median`` keeps the
 row's values per pixel instead and sorts them in place.
 
-The results are the reference executor's (:func:`pgc.executors.ref_scalar._masked_reduce`):
+The results are the reference executor's (:func:`pgc.executors.reference.scalar._masked_reduce`):
 
 - values are in the compute dtype; no-data elements are skipped, or with
   ``ignore_nodata=false`` make the result no-data;

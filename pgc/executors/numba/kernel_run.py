@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..dtypes import compute_dtype
-from ..kernels.buffers import take
-from ..kernels.codegen import Input, always_valid, load
-from ..kernels.codegen import call as call_kernel
-from ..kernels.expr import Expr, compared_alike, compares, from_json
-from .values import Cube
+from ...dtypes import compute_dtype
+from ...kernels.buffers import take
+from ...kernels.codegen import Input, always_valid, load
+from ...kernels.codegen import call as call_kernel
+from ...kernels.expr import Expr, compared_alike, compares, from_json
+from ..values import Cube
 
 
 @dataclass
@@ -122,7 +122,7 @@ def _leaf(sources: dict, validity: dict, spec: list) -> Leaf | None:
 def _band(data: xr.DataArray, dim: str, name: str) -> str | None:
     """The band ``name`` names along ``dim``: itself, or the one band with that common name
     (as ndvi reads them in the reference executor)."""
-    from ..data.bands import band_named
+    from ...data.bands import band_named
 
     return band_named(data, dim, name)
 
@@ -229,9 +229,9 @@ def describe(plan: Any) -> str:
     the node's when its type knows it (else 3 is shown). When it runs, the kernel reads
     the sources' arrays with the picked element's position (``p0`` ...) in place of the
     picked axis."""
-    from ..ir.types import CubeType
-    from ..kernels.codegen import default_inputs, source
-    from ..kernels.reducers import reduce_source
+    from ...ir.types import CubeType
+    from ...kernels.codegen import default_inputs, source
+    from ...kernels.reducers import reduce_source
 
     parts = []
     for _, node in plan.graph.walk():

@@ -20,10 +20,20 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..dtypes import compute_dtype
-from ..errors import echo
-from ..ir.band_filter import band_by_common_name
-from ..numerics import bounded_int, rounded
+from ...dtypes import compute_dtype
+from ...errors import echo
+from ...ir.band_filter import band_by_common_name
+from ...numerics import bounded_int, rounded
+from ..pixels import PixelLoop
+from ..values import (
+    Cube,
+    CubeArray,
+    LabeledArray,
+    in_compute_dtype,
+    with_metadata,
+    without,
+    zeroed,
+)
 from .arguments import (
     array_values,
     flag,
@@ -33,17 +43,8 @@ from .arguments import (
     label_key,
     numbers_only,
 )
-from .pixels import PixelLoop
-from .reference import Call, Closure, ProcessError, implements
-from .values import (
-    Cube,
-    CubeArray,
-    LabeledArray,
-    in_compute_dtype,
-    with_metadata,
-    without,
-    zeroed,
-)
+from .loop import Call, Closure, ProcessError
+from .table import implements
 
 FLOAT = "float64"
 
@@ -457,7 +458,7 @@ def _equal_with_delta(call: Call, pid: str) -> Any:
     return result
 
 
-for _pid in ("eq", "neq"):  # lt/lte/gt/gte: pgc.executors.ref_arrays (not-a-number rules)
+for _pid in ("eq", "neq"):  # lt/lte/gt/gte: pgc.executors.reference.arrays (not-a-number rules)
     implements(_pid)(_compare(_pid))
 
 
@@ -743,7 +744,7 @@ def midpoint(a: Any, b: Any) -> Any:
     """The point halfway between numbers (or arrays of them) ``a`` and ``b``, in their
     dtype: (a + b) / 2, but a / 2 + b / 2 where a + b overflows and they do not (the median
     of [1e308, 1e308] is 1e308, not inf); a where they are equal. Median and the quantile
-    of 0.5 (pgc.executors.ref_arrays) both take it, as the definition of median says."""
+    of 0.5 (pgc.executors.reference.arrays) both take it, as the definition of median says."""
     with np.errstate(all="ignore"):
         total = a + b
         halves = np.where(

@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..values import Cube, CubeArray, validity_array
 from .arguments import cube_argument
-from .ref_cube import as_cube_like
-from .reference import Call, ProcessError, implements
-from .values import Cube, CubeArray, validity_array
+from .cube import as_cube_like
+from .loop import Call, ProcessError
+from .table import implements
 
 SPATIAL = ("x", "y")
 
@@ -45,7 +46,7 @@ def _grid_step(cube: Cube, dim: str) -> float:
 def _planar(cube: Cube) -> tuple[str, str]:
     """The names of the cube's x and y dimensions (:mod:`pgc.executors.spatial`; x and y
     where it has none, as the sample grids)."""
-    from .spatial import horizontal
+    from ..spatial import horizontal
 
     x, y = horizontal(cube)
     return x or "x", y or "y"

@@ -12,16 +12,12 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..data.bands import band_coords, bands_of, without_band_metadata
-from ..dtypes import replaced_dtype
-from ..errors import echo
-from ..grid import OutsideCrs, bbox_in_crs, centres_within
-from .arguments import cube_argument
-from .pixels import PixelArrays
-from .ref_scalar import FLOAT
-from .ref_time import filter_dimensions, temporal_extent, temporal_labels
-from .reference import Call, Closure, ProcessError, implements
-from .values import (
+from ...data.bands import band_coords, bands_of, without_band_metadata
+from ...dtypes import replaced_dtype
+from ...errors import echo
+from ...grid import OutsideCrs, bbox_in_crs, centres_within
+from ..pixels import PixelArrays
+from ..values import (
     Cube,
     CubeArray,
     LabeledArray,
@@ -32,6 +28,11 @@ from .values import (
     with_dimension_types,
     zeroed,
 )
+from .arguments import cube_argument
+from .loop import Call, Closure, ProcessError
+from .scalar import FLOAT
+from .table import implements
+from .temporal import filter_dimensions, temporal_extent, temporal_labels
 
 
 def _bbox(
@@ -62,8 +63,8 @@ def _geometry_bounds(call: Call, value: Any, argument: str, crs: str | None) -> 
     """The bounding box in ``crs`` (None: theirs) of the geometries of GeoJSON or a vector
     cube, which must be (multi) polygons ("Empty geometries are ignored"); NoDataAvailable
     when every one is empty."""
-    from ..grid import geometries_bounds
-    from .ref_vector import geometry_list, shapely_geometry
+    from ...grid import geometries_bounds
+    from .vector import geometry_list, shapely_geometry
 
     geometries = geometry_list(value, argument)
     for geometry in geometries:
@@ -89,7 +90,7 @@ def within_geometries(call: Call, cube: Cube, argument: str) -> Cube:
     extent = call.get(argument)
     if not _is_geometries(extent):
         return cube
-    from .ref_vector import geometry_list, geometry_masks, in_cube_crs, planar
+    from .vector import geometry_list, geometry_masks, in_cube_crs, planar
 
     x, y = planar(cube)
     masks = geometry_masks(cube, in_cube_crs(cube, geometry_list(extent, argument)))
@@ -105,7 +106,7 @@ def _load_collection(call: Call) -> Cube:
     cid = call.get("id")
     if cid not in catalog:
         call.fail("CollectionNotFound", f"Collection '{cid}' does not exist.", "id")
-    from ..data.access import ReadRefused
+    from ...data.access import ReadRefused
 
     try:
         return _read(call, catalog, cid)
@@ -116,8 +117,8 @@ def _load_collection(call: Call) -> Cube:
 def read_plan(call: Call, catalog: Any, cid: str):
     """What the load's extents and bands select of collection ``cid`` (a
     :class:`~pgc.data.reading.ReadPlan`); NoDataAvailable when that is nothing."""
-    from ..data.reading import plan_read
-    from ..ir.band_filter import UnknownBand
+    from ...data.reading import plan_read
+    from ...ir.band_filter import UnknownBand
 
     grid_crs = catalog.cube_type(cid).dimension("x").crs
     try:
@@ -138,7 +139,7 @@ def read_plan(call: Call, catalog: Any, cid: str):
 
 def _read(call: Call, catalog: Any, cid: str) -> Cube:
     """The part of collection ``cid`` the load's extents and bands select."""
-    from ..data.reading import read_window
+    from ...data.reading import read_window
 
     plan = read_plan(call, catalog, cid)
     height, width = plan.window.shape
@@ -152,7 +153,7 @@ def _filter_bbox(call: Call) -> Cube:
     """Raster: the pixels whose centre intersects the box (its edges included); vector: the
     geometries fully within it. The definition names no error for a box that holds nothing:
     the result is then a cube whose spatial dimensions have no labels."""
-    from .ref_vector import filter_bbox_vector, is_vector_cube
+    from .vector import filter_bbox_vector, is_vector_cube
 
     cube = cube_argument(call)
     if is_vector_cube(cube):
@@ -165,7 +166,7 @@ def _in_box(call: Call, cube: Cube, argument: str, empty_error: bool = True) -> 
     :func:`pgc.grid.centres_within`'s tolerance, as the type rules and readers count them),
     and the labels of a vertical axis between the box's ``base`` and ``height`` where it
     gives them. ``empty_error``: NoDataAvailable when no pixel is left (the loads)."""
-    from .spatial import axes, pixel_grid
+    from ..spatial import axes, pixel_grid
 
     found = axes(cube)
     if "x" not in found and "y" not in found:
@@ -237,7 +238,7 @@ def _filter_bands(call: Call) -> Cube:
     definition gives (:func:`pgc.ir.band_filter.select_bands`, as the type rule); the
     metadata the loaders put on the values (:mod:`pgc.data.bands`) says the common names
     and wavelengths. The bands dimension is the cube's (only) one of type bands."""
-    from ..ir.band_filter import BadRange, UnknownBand, select_bands
+    from ...ir.band_filter import BadRange, UnknownBand, select_bands
 
     cube = cube_argument(call)
     dims = dimensions_of_type(cube, "bands")
@@ -339,7 +340,7 @@ def _ndvi(call: Call) -> Cube:
         return result
     if target in bands:
         call.fail("BandExists", f"A band '{target}' exists already.", "target_band")
-    from ..data.bands import with_blank_metadata
+    from ...data.bands import with_blank_metadata
 
     added = [result.data.expand_dims(bands=[target]), result.valid.expand_dims(bands=[target])]
     added = [with_blank_metadata(a, cube.data, "bands") for a in added]
@@ -350,7 +351,7 @@ def _ndvi(call: Call) -> Cube:
 
 
 def _band_by_name(call: Call, cube: Cube, name: str, argument: str) -> str:
-    from ..data.bands import band_named
+    from ...data.bands import band_named
 
     band = band_named(cube.data, "bands", name)
     if band is not None:
@@ -375,11 +376,11 @@ def _mask(call: Call) -> Cube:
 def _aligned_mask(call: Call, cube: Cube, mask: Cube) -> Cube:
     """``mask`` on ``cube``'s x/y grid and dimension names, its other labels in cube's
     order; IncompatibleDataCubes for a dimension that does not match."""
-    from .spatial import horizontal
+    from ..spatial import horizontal
 
     (x, y), (mx, my) = horizontal(cube), horizontal(mask)
     if None not in (x, y, mx, my) and not _same_grid(cube, mask, (x, y), (mx, my)):
-        from .ref_resample import Grid, warp
+        from .resample import Grid, warp
 
         mask = warp(mask, Grid.of(mask), Grid.of(cube), "near")
     names = {a: b for a, b in ((mx, x), (my, y)) if a is not None and b is not None and a != b}
@@ -414,7 +415,7 @@ def _same_grid(cube: Cube, mask: Cube, dims: tuple, mask_dims: tuple) -> bool:
 
 def _mismatch(cube: Cube, mask: Cube, dim: str) -> str | None:
     """Why the mask's non-planar dimension ``dim`` does not match data's, or None."""
-    from .values import dimension_type
+    from ..values import dimension_type
 
     if dim not in cube.dims:
         return f"the mask has a dimension '{dim}' that the data lacks"
@@ -529,7 +530,7 @@ def _rename_labels(call: Call) -> Cube:
 def _relabeled(call: Call, cube: Cube, dim: str, labels: list, new: list) -> Cube:
     """``cube`` with ``new`` as the labels of ``dim``: dates where the labels were dates,
     the coordinate's attributes (the dimension's type) and band metadata kept."""
-    from .ref_vector import relabeled
+    from .vector import relabeled
 
     old = cube.data[dim]
     if np.issubdtype(old.dtype, np.datetime64):
@@ -637,7 +638,7 @@ def _vector_pair(call: Call, a: Cube, b: Cube) -> tuple[Cube, dict | None]:
     attributes (geometries in cube1's CRS). "It is not possible to merge a vector and a
     raster data cube"; different base geometry types are IncompatibleGeometryTypes.
     Rasters: cube2 as it is, and None."""
-    from .ref_vector import (
+    from .vector import (
         Features,
         cube_features,
         is_vector_cube,
@@ -691,7 +692,7 @@ def _vector_pair(call: Call, a: Cube, b: Cube) -> tuple[Cube, dict | None]:
 def _base_types(shapes: list) -> set[str]:
     """The base geometry types (Point, LineString, Polygon) of shapely geometries: a multi
     geometry is its base type; empty geometries have none."""
-    from .spatial import simple_parts
+    from ..spatial import simple_parts
 
     kinds = {part.geom_type for s in shapes for part in simple_parts(s)}
     return {"LineString" if k == "LinearRing" else k for k in kinds}
@@ -782,7 +783,7 @@ def reference_apply_kernel(call: Call) -> Cube:
     times ``factor``. No-data, NaN, infinities and values that are not numbers count as
     ``replace_invalid``, booleans as 0 and 1; beyond the edges, ``border``. Every weight
     multiplies (a zero weight on an infinite border or replacement gives NaN)."""
-    from .ref_vector import planar
+    from .vector import planar
 
     cube = cube_argument(call)
     x, y = planar(cube)
@@ -866,9 +867,9 @@ def _kernel_values(cube: Cube) -> xr.DataArray:
 def _load_stac(call: Call) -> Cube:
     """A STAC collection (``collection.json`` and its items) that the embedding
     application's resolver maps to the local file system; pgc does no network I/O."""
-    from ..data.access import ReadRefused
-    from ..data.catalog import Catalog
-    from . import exchange
+    from ...data.access import ReadRefused
+    from ...data.catalog import Catalog
+    from .. import exchange
 
     url = str(call.get("url"))
     path = call.resolve(url, "url")  # resolved, inside the run's read roots
@@ -893,7 +894,7 @@ def _load_stac(call: Call) -> Cube:
 
 def _filtered(call: Call, cube: Cube) -> Cube:
     """A loaded cube cut to load_stac's extents and bands (those it was given)."""
-    from ..ir.band_filter import UnknownBand, select_bands
+    from ...ir.band_filter import UnknownBand, select_bands
 
     dims = set(cube.dims)
     bands = call.get("bands")

@@ -29,7 +29,7 @@ from typing import Any
 
 import xarray as xr
 
-from .values import Cube
+from ..values import Cube
 
 SPATIAL = ("y", "x")
 
@@ -79,8 +79,8 @@ def _fixed_length(graph: Any) -> bool:
     """Whether every array the callback makes has a length independent of the values:
     scalar processes (but ``if``, which may pick arrays of two lengths), reducers, and the
     array processes of :data:`FIXED_LENGTH`, in its callbacks too."""
-    from ..ir.nodes import Callback
-    from ..specs import load_specs
+    from ...ir.nodes import Callback
+    from ...specs import load_specs
 
     specs = load_specs()
     for node in graph.nodes():
@@ -97,7 +97,7 @@ def _fixed_length(graph: Any) -> bool:
 
 def explain(node: Any) -> str | None:
     """How ``pgc explain --dask`` says the node runs, or None where it runs whole."""
-    from ..ir.nodes import Literal
+    from ...ir.nodes import Literal
 
     def value_of(name: str) -> Any:  # literals as their values, callbacks as they are
         value = node.arg(name)
@@ -110,8 +110,8 @@ def explain(node: Any) -> str | None:
 
 def columns(call: Any, options: Any) -> Cube | None:
     """The call run chunk by chunk, or None when it is not covered (see the module)."""
+    from ..reference import Closure
     from .chunked import chunked_alike, is_lazy, rechunked_like
-    from .reference import Closure
 
     if mixes_pixels(call.node.process_id, call.args.get):
         return None
@@ -190,7 +190,7 @@ class _Task:
     def __call__(self, block: xr.Dataset) -> xr.Dataset | None:
         """The reference's result on ``block``: ``data`` and ``valid`` over every dimension,
         or None when it is not a cube with y and x."""
-        from .reference import IMPLEMENTATIONS, Call, Closure, RunContext, load_implementations
+        from ..reference import IMPLEMENTATIONS, Call, Closure, RunContext, load_implementations
 
         load_implementations()
         context = RunContext(python_udf=self.udf[0], udf_timeout=self.udf[1])
@@ -215,7 +215,7 @@ class _Task:
 
 
 def _or_fail(block: xr.Dataset, task: _Task) -> xr.Dataset:
-    from .reference import ProcessError, node_error
+    from ..reference import ProcessError, node_error
 
     try:
         out = task(block)

@@ -9,7 +9,7 @@ and the result keeps the chunks of the dimensions that remain.
 Law: for a fold ``⊕`` that is associative and commutative with identity ``e``,
 ``fold(A ∪ B) == fold(A) ⊕ fold(B)``; a no-data element becomes ``e`` (0 for sum, +inf for
 min, false for any ...), which is how the reference's masked arrays
-(:func:`pgc.executors.ref_scalar._masked_reduce`) skip it. Covered, when the reducer is one
+(:func:`pgc.executors.reference.scalar._masked_reduce`) skip it. Covered, when the reducer is one
 call on the reducer's ``data`` with a literal ``ignore_nodata`` (default true):
 
 - ``sum``, ``mean``, ``min``, ``max``: on numeric cubes, in the compute dtype
@@ -46,9 +46,9 @@ from typing import Any
 
 import numpy as np
 
-from ..dtypes import compute_dtype
-from ..ir.nodes import Callback, Literal, ParamRef, Value
-from .values import Cube
+from ...dtypes import compute_dtype
+from ...ir.nodes import Callback, Literal, ParamRef, Value
+from ..values import Cube
 
 SPATIAL = ("y", "x")
 SPLIT_EVERY = 16  # partial results one task of the tree combines
@@ -211,7 +211,7 @@ def reduce_spatial(call: Any, options: Any) -> Cube | None:
 
 
 def kernel(call: Any, options: Any) -> Cube | None:
-    """A ``pgc::kernel`` node: the chunked kernel (:func:`pgc.executors.chunked.kernel`),
+    """A ``pgc::kernel`` node: the chunked kernel (:func:`pgc.executors.dask.chunked.kernel`),
     and where it folds ``x`` or ``y`` (fuse-elementwise fuses reduce_dimension with sum,
     mean, min, max, count, median over any dimension), its per-pixel work chunk by chunk,
     then the fold as a tree reduction."""
@@ -273,7 +273,7 @@ def _source_as_it_is(call: Any) -> Cube | None:
     return sources.get(inputs[0][0])
 
 
-# merged into pgc.executors.chunked.FORMS (the last lines of chunked.py); "pgc::kernel"
+# merged into pgc.executors.dask.chunked.FORMS (the last lines of chunked.py); "pgc::kernel"
 # wraps chunked.kernel, which still runs every kernel that does not fold y or x
 FORMS: dict[str, Any] = {
     "reduce_dimension": reduce_dimension,

@@ -14,13 +14,14 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..errors import echo
-from ..numerics import bounded_int
-from ..periods import instant, time_of_day
+from ...errors import echo
+from ...numerics import bounded_int
+from ...periods import instant, time_of_day
+from ..pixels import PixelLoop, plain
+from ..values import Cube, CubeArray, LabeledArray
 from .arguments import flag, integer, invalid, is_number, label_key, numbers_only, whole
-from .pixels import PixelLoop, plain
-from .reference import Call, implements
-from .values import Cube, CubeArray, LabeledArray
+from .loop import Call
+from .table import implements
 
 
 def _values(data: Any, name: str = "data") -> list:
@@ -68,7 +69,7 @@ def _ordered(op):
         pid = call.node.process_id
         or_equal = pid in ("gte", "lte")
         if isinstance(x, Cube) or isinstance(y, Cube):
-            from .ref_scalar import COMPARISONS, comparable_operands, compare_cube
+            from .scalar import COMPARISONS, comparable_operands, compare_cube
 
             if or_equal and not comparable_operands(x, y, ordered=True):
                 return compare_cube(np.equal, x, y, False, ordered=False)  # eq, then
@@ -96,7 +97,7 @@ def _between(call: Call) -> Any:
     """and(gte(x, min), lte(x, max)), or lt(x, max) with ``exclude_max``: no-data gives
     no-data, a value that is not a number false, swapped bounds (min > max) false; on a
     cube for every pixel. ``min`` and ``max`` must be numbers (the schema)."""
-    from .ref_scalar import elementwise, number_argument
+    from .scalar import elementwise, number_argument
 
     x, lo, hi = call.get("x"), number_argument(call, "min"), number_argument(call, "max")
     exclude_max = flag(call, "exclude_max", False)
@@ -121,7 +122,7 @@ def _is_infinite(call: Call) -> Any:
     """Whether x is +inf or -inf; NaN, no-data and what is not a number are not."""
     x = call.get("x")
     if isinstance(x, Cube):
-        from .ref_scalar import value_test
+        from .scalar import value_test
 
         return value_test(x, np.isinf, lambda v: _is_number(v) and math.isinf(v))
     return _is_number(x) and math.isinf(x)
@@ -129,7 +130,7 @@ def _is_infinite(call: Call) -> Any:
 
 @implements("arctan2")
 def _arctan2(call: Call) -> Any:
-    from .ref_scalar import elementwise, ieee_function, wide
+    from .scalar import elementwise, ieee_function, wide
 
     return elementwise(
         wide(np.arctan2), call.get("y"), call.get("x"), scalar_fn=ieee_function(np.arctan2)
@@ -472,7 +473,7 @@ def _quantiles(call: Call) -> Any:
     way to the next. Exactly at a value, that value (numpy gives NaN at 2 in [1, 2, inf]:
     inf * 0); halfway, the midpoint as median computes it (the definition of median: the
     quantile of 0.5). A NaN among the values makes every quantile NaN, as for median."""
-    from .ref_scalar import midpoint
+    from .scalar import midpoint
 
     values = _check_numbers(_values(call.get("data")))
     probabilities = _probabilities(call)

@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import echo
-from .reference import ProcessError
-from .values import Cube, CubeArray, LabeledArray
+from ...errors import echo
+from ..values import Cube, CubeArray, LabeledArray
+from .loop import ProcessError
 
 
 def describe(value: Any) -> str:

@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..dtypes import compute_dtype
-from ..grid import resampled_size
-from .ref_scalar import FLOAT
-from .reference import Call, implements
-from .values import Cube
+from ...dtypes import compute_dtype
+from ...grid import resampled_size
+from ..values import Cube
+from .loop import Call
+from .scalar import FLOAT
+from .table import implements
 
 SELECTING = {"near", "mode", "min", "max", "med", "q1", "q3"}
 METHODS = {
@@ -77,7 +78,7 @@ class Grid:
     def of(cls, cube: Cube, argument: str = "data") -> Grid:
         """The grid of a raster cube's x and y dimensions (ProcessParameterInvalid when it
         has not both)."""
-        from .ref_vector import planar
+        from .vector import planar
 
         x, y = planar(cube, argument)
         return cls(cube.data.attrs.get("crs"), cube.data[x].values, cube.data[y].values, (x, y))

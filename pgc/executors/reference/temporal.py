@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..errors import echo
-from ..periods import (
+from ...errors import echo
+from ...periods import (
     CLIMATOLOGICAL_NORMALS,
     PERIOD_PATTERNS,
     PERIODS,
@@ -22,10 +22,7 @@ from ..periods import (
     periods_between,
     time_of_day,
 )
-from .arguments import array_values, cube_argument, numbers_only
-from .ref_scalar import FLOAT
-from .reference import Call, ProcessError, implements
-from .values import (
+from ..values import (
     Cube,
     CubeArray,
     LabeledArray,
@@ -36,6 +33,10 @@ from .values import (
     with_dimension_types,
     without,
 )
+from .arguments import array_values, cube_argument, numbers_only
+from .loop import Call, ProcessError
+from .scalar import FLOAT
+from .table import implements
 
 
 def temporal_labels(cube: Cube, dim: str, argument: str = "data") -> np.ndarray:
@@ -245,7 +246,7 @@ def _apply_dimension(call: Call) -> Cube:
       its place with its name and type, takes the values, labelled 0..n-1;
     - a new target: it takes the source's place, type other, labelled 0..n-1.
     """
-    from ..data.bands import METADATA, bands_of, without_band_metadata
+    from ...data.bands import METADATA, bands_of, without_band_metadata
 
     cube, dim = cube_argument(call), call.get("dimension")
     if dim not in cube.dims:

@@ -53,10 +53,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..grid import centres_within
-from .ref_scalar import FLOAT
-from .reference import Call, ProcessError, implements
-from .values import Cube, CubeArray, concat, in_chunks_of, in_compute_dtype, zeroed
+from ...grid import centres_within
+from ..values import Cube, CubeArray, concat, in_chunks_of, in_compute_dtype, zeroed
+from .loop import Call, ProcessError
+from .scalar import FLOAT
+from .table import implements
 
 WGS84 = "4326"
 EMPTY = {"type": "GeometryCollection", "geometries": []}
@@ -322,7 +323,7 @@ def in_cube_crs(cube: Cube, geometries: list[dict]) -> list[dict]:
 def planar(cube: Any, argument: str = "data") -> tuple[str, str]:
     """The names of a raster cube's x and y dimensions (:func:`pgc.executors.spatial.axes`);
     ProcessParameterInvalid for what is not a raster cube with both."""
-    from .spatial import horizontal
+    from ..spatial import horizontal
 
     if not isinstance(cube, Cube) or is_vector_cube(cube):
         raise invalid_argument(argument, f"'{argument}' must be a raster data cube.")
@@ -345,7 +346,7 @@ def _each_mask(cube: Cube, geometries: list[dict]) -> Iterator[np.ndarray]:
     definitions' (:mod:`pgc.executors.spatial`): a polygon selects the pixels whose centre
     intersects it (boundary included), a point the closest pixel centre, a line every pixel
     it passes through."""
-    from .spatial import pixel_grid, selected_pixels
+    from ..spatial import pixel_grid, selected_pixels
 
     grid = pixel_grid(cube, *planar(cube))
     for g in geometries:
@@ -373,7 +374,7 @@ def _filter_spatial(call: Call) -> Cube:
     of those, the ones no geometry selects become no-data. Empty geometries are ignored.
     The definition names no error when nothing is left: the cube then has no x (or y)
     labels."""
-    from .spatial import pixel_grid, selected_pixels
+    from ..spatial import pixel_grid, selected_pixels
 
     cube = call.get("data")
     x, y = planar(cube)

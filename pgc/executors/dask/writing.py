@@ -18,9 +18,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..data import writers
-from ..data.cf import VALUES, cf_dataset
-from ..data.storage import Storage, eager, storage_for
+from ...data import writers
+from ...data.cf import VALUES, cf_dataset
+from ...data.storage import Storage, eager, storage_for
 
 TILE = 256  # the GeoTIFF's tiles (rasterio's default block size for tiled files)
 

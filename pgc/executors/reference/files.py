@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..errors import echo
-from .reference import Call, implements
-from .values import Cube
+from ...errors import echo
+from ..values import Cube
+from .loop import Call
+from .table import implements
 
 RASTER = {"gtiff", "geotiff", "cog"}
 NAMES = {"time": "t", "lat": "y", "latitude": "y", "lon": "x", "longitude": "x"}
@@ -33,7 +34,7 @@ NAMES = {"time": "t", "lat": "y", "latitude": "y", "lon": "x", "longitude": "x"}
 
 @implements("load_url")
 def _load_url(call: Call) -> Cube:
-    from ..data.access import FormatRefused, ReadRefused, sentence
+    from ...data.access import FormatRefused, ReadRefused, sentence
 
     fmt = str(call.get("format", "")).lower()
     if fmt not in RASTER | {"netcdf", "geojson"}:
@@ -48,7 +49,7 @@ def _load_url(call: Call) -> Cube:
             return _geotiff(access, path, what)
         if fmt == "netcdf":
             return _netcdf(access, path, what)
-        from .ref_vector import geojson_cube
+        from .vector import geojson_cube
 
         return geojson_cube(json.loads(access.read_text(path, what)), [])
     except FormatRefused as refused:

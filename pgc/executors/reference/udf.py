@@ -94,11 +94,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..errors import echo, short
-from ..jsonvalue import is_json
-from . import udf_sandbox
-from .reference import Call, implements
-from .udf_worker import (
+from ...errors import echo, short
+from ...jsonvalue import is_json
+from .. import udf_sandbox
+from ..udf_worker import (
     ARRAY,
     MAX_MESSAGE,
     REPLY_FILE,
@@ -107,7 +106,9 @@ from .udf_worker import (
     encode_message,
     labels_as_array,
 )
-from .values import Cube, CubeArray, LabeledArray
+from ..values import Cube, CubeArray, LabeledArray
+from .loop import Call
+from .table import implements
 
 LOG = logging.getLogger("pgc.udf")
 TIMEOUT_SECONDS = 60.0  # per run_udf call; RunContext.udf_timeout overrides it

@@ -1,6 +1,6 @@
 """Reference implementations that make new geometries from a vector cube's:
 vector_buffer, vector_reproject, vector_to_random_points, vector_to_regular_points.
-The vector cube representation is described in :mod:`pgc.executors.ref_vector`."""
+The vector cube representation is described in :mod:`pgc.executors.reference.vector`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from .ref_vector import (
+from ..spatial import simple_parts
+from ..values import Cube
+from .loop import Call
+from .table import implements
+from .vector import (
     Features,
     as_geojson,
     check_metres,
@@ -22,9 +26,6 @@ from .ref_vector import (
     vector_cube_argument,
     with_features,
 )
-from .reference import Call, implements
-from .spatial import simple_parts
-from .values import Cube
 
 MAX_POINTS = 1_000_000  # points one call may make: the graph comes from untrusted users
 

@@ -1,9 +1,10 @@
-"""The reference executor: what every process graph means.
+"""The node loop: what every process graph means, written once for every executor.
 
 It interprets the typed IR node by node, in order, with one small implementation per
-process id (:data:`IMPLEMENTATIONS`, filled by :mod:`pgc.executors.ref_scalar` and
-:mod:`pgc.executors.ref_cube`). Callbacks are closures over their graph and the enclosing
-scope; a callback over a cube runs once for all pixels (its parameters are cubes or
+process id (the run's :class:`~pgc.executors.base.ProcessTable`, by default the reference
+executor's :data:`~pgc.executors.reference.table.IMPLEMENTATIONS`). The numba and dask
+executors add to it through hooks (``RunContext.hooks``), not branches. Callbacks are
+closures over their graph and the enclosing scope; a callback over a cube runs once for all pixels (its parameters are cubes or
 :class:`~pgc.executors.values.CubeArray` views), which is exact because openEO callbacks
 are pure and act on each pixel alone. It aims to be right, not fast: every optimization
 and every other executor is tested against it.
@@ -25,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import Diagnostic, PgcError, from_exception
-from ..ir.graph import Graph
-from ..ir.nodes import (
+from ...errors import Diagnostic, PgcError, from_exception
+from ...ir.graph import Graph
+from ...ir.nodes import (
     ArrayValue,
     Callback,
     Literal,
@@ -38,21 +39,10 @@ from ..ir.nodes import (
     Value,
     value_refs,
 )  # fmt: skip
-from ..pointer import join
-from .pixels import PixelArrays, PixelLoop, per_pixel
-from .values import Cube, stack
-
-Implementation = Callable[["Call"], Any]
-IMPLEMENTATIONS: dict[str, Implementation] = {}
-
-
-def implements(*process_ids: str):
-    def register(fn: Implementation) -> Implementation:
-        for pid in process_ids:
-            IMPLEMENTATIONS[pid] = fn
-        return fn
-
-    return register
+from ...pointer import join
+from ..pixels import PixelArrays, PixelLoop, per_pixel
+from ..values import Cube, stack
+from .table import IMPLEMENTATIONS
 
 
 class ProcessError(Exception):
@@ -90,7 +80,7 @@ class RunContext:
     # The numba executor: with stats, elementwise apply / band math run as fused kernels
     kernel_stats: Any = None  # pgc.kernels.codegen.KernelStats
     # The dask executor: with options, loads and kernels are chunked dask computations
-    dask: Any = None  # pgc.executors.chunked.DaskOptions
+    dask: Any = None  # pgc.executors.dask.chunked.DaskOptions
     # What an executor adds to the node loop (pgc.executors.registry: numba's kernels,
     # dask's chunked forms): each hook takes a call and whether the session overrides its
     # process, and gives (a value, or None to go on, and the call to go on with)
@@ -166,7 +156,7 @@ class Call:
                 "the embedding application's resolver does not give this URL.",
                 argument,
             )
-        from ..data.access import ReadAccess, ReadRefused, sentence
+        from ...data.access import ReadAccess, ReadRefused, sentence
 
         try:
             roots = self.context.read_roots or (path,)
@@ -193,38 +183,9 @@ class Call:
     def read_access(self, path: Any) -> Any:
         """Where a load may read the file ``path`` (from :meth:`resolve`): the run's read
         roots, or that file alone (a :class:`pgc.data.access.ReadAccess`)."""
-        from ..data.access import ReadAccess
+        from ...data.access import ReadAccess
 
         return ReadAccess.of(self.context.read_roots or (path,))
-
-
-def load_implementations() -> None:
-    """Import the modules that fill IMPLEMENTATIONS (a dask worker process has imported
-    none of them when a chunk's task runs reference code)."""
-    from . import (  # noqa: F401
-        ref_arrays,
-        ref_cube,
-        ref_curve,
-        ref_files,
-        ref_geometry,
-        ref_more,
-        ref_neighborhood,
-        ref_resample,
-        ref_reshape,
-        ref_scalar,
-        ref_time,
-        ref_udf,
-        ref_vector,
-    )
-
-
-def default_processes():
-    """The reference executor's implementations as a :class:`~pgc.executors.base.
-    ProcessTable` (what a session starts from and overrides)."""
-    from .base import ProcessTable
-
-    load_implementations()
-    return ProcessTable(IMPLEMENTATIONS)
 
 
 def run_graph(
@@ -233,12 +194,13 @@ def run_graph(
     """The value of ``graph`` given values for its parameters: openEO values, or what an
     embedding application holds (an ``xarray.DataArray`` is a data cube, a numpy array an
     array: :mod:`pgc.executors.convert`), converted here so every executor takes them."""
-    from .convert import parameter_values
+    from ..convert import parameter_values
+    from .table import load_implementations
 
     load_implementations()
     context = context or RunContext()
     if context.catalog is None:
-        from ..data.catalog import default_catalog
+        from ...data.catalog import default_catalog
 
         context.catalog = default_catalog()
     top = parameter_values(parameters, context.limits)
@@ -394,58 +356,13 @@ def _check_size(cube: Cube, context: RunContext) -> None:
     data = cube.data.data
     if limits is None or not isinstance(data, np.ndarray) or data.nbytes <= limits.max_cube_bytes:
         return
-    from ..ir.types import format_bytes
+    from ...ir.types import format_bytes
 
     raise ProcessError(
         "ProcessGraphComplexity",
         f"This made a data cube of {format_bytes(data.nbytes)}, over the budget of "
         f"{format_bytes(limits.max_cube_bytes)} for one value.",
     )
-
-
-def chunked_hook(call: Call, own: bool) -> tuple[Any, Call]:
-    """The dask executor's hook: the call's chunked form (:data:`pgc.executors.chunked.
-    FORMS`), else the call with its cubes computed, to run as the reference runs it. An
-    overridden process (``own``) and a call on an empty cube (no chunk to run on; dask
-    explain says so too) always run on computed values."""
-    from . import chunked  # dask: imported only by the dask executor
-
-    options = call.context.dask
-    if not own and not any(is_empty_cube(v) for v in call.args.values()):
-        namespace = call.node.namespace
-        form = chunked.FORMS.get(
-            f"{namespace}::{call.node.process_id}" if namespace else call.node.process_id
-        )
-        out = form(call, options) if form is not None else None
-        if out is not None:
-            return out, call
-    return None, Call(call.node, chunked.materialized(call.args, options), call.context)
-
-
-def is_empty_cube(value: Any) -> bool:
-    """A cube with a dimension of no labels, or a dict (a kernel's sources) holding one."""
-    if isinstance(value, Cube):
-        return 0 in value.data.shape
-    return isinstance(value, dict) and any(is_empty_cube(v) for v in value.values())
-
-
-def fused_hook(call: Call, own: bool) -> tuple[Any, Call]:
-    """The numba executor's hook: a pgc::kernel node runs as its compiled kernel (None
-    where the data does not fit one: then its body runs, as the reference runs it)."""
-    if call.node.namespace != "pgc" or call.node.process_id != "kernel":
-        return None, call
-    if any(isinstance(v, PixelArrays) for v in call.args.values()):
-        return None, call  # a kernel's cubes are arrays of pixels: the loop runs the body
-    from .kernel_run import run_kernel  # numba: imported only by the numba executor
-
-    return run_kernel(call), call
-
-
-@implements("pgc::kernel")
-def _kernel_body(call: Call) -> Any:
-    """A fused kernel (the fuse-elementwise pass) as the reference runs it: the nodes it
-    replaced, over its sources. The numba executor runs the compiled loop instead."""
-    return call.callback("body")(**call.get("sources"))
 
 
 def _value(

@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..values import Cube, validity_array, with_dimension_types
 from .arguments import cube_argument
-from .ref_cube import callback_label
-from .reference import Call, implements
-from .values import Cube, validity_array, with_dimension_types
+from .cube import callback_label
+from .loop import Call
+from .table import implements
 
 
 def _label_text(value: Any) -> str:

@@ -2,8 +2,8 @@
 ``apply_neighborhood``, each output chunk computed from its input chunk plus a halo of its
 neighbours' pixels along y and x.
 
-Each chunk runs the reference implementation itself (:mod:`pgc.executors.ref_cube`,
-:mod:`pgc.executors.ref_neighborhood`) on numpy, so the results are the reference's bit for
+Each chunk runs the reference implementation itself (:mod:`pgc.executors.reference.cube`,
+:mod:`pgc.executors.reference.neighborhood`) on numpy, so the results are the reference's bit for
 bit: the same values added in the same order, the same dtypes, labels and attributes.
 
 - ``apply_kernel``: the output keeps the input's y/x chunks. A chunk reads its pixels and
@@ -59,13 +59,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
-from ..data.reading import as_slice
-from ..errors import PgcError
-from ..ir.nodes import Callback, value_refs
-from ..specs import bundled_traits
-from .ref_cube import PAD_MODES
-from .reference import Call, Closure, ProcessError, RunContext, load_implementations
-from .values import Cube, CubeArray, in_compute_dtype
+from ...data.reading import as_slice
+from ...errors import PgcError
+from ...ir.nodes import Callback, value_refs
+from ...specs import bundled_traits
+from ..reference import Call, Closure, ProcessError, RunContext, load_implementations
+from ..reference.cube import PAD_MODES
+from ..values import Cube, CubeArray, in_compute_dtype
 
 if TYPE_CHECKING:
     from .chunked import DaskOptions
@@ -208,7 +208,7 @@ def _whole_sizes(cube: Cube) -> dict[str, int]:
 
 def _reraised(node: Any, exc: Exception) -> PgcError:
     """The error a chunk's task raises for ``exc``: what the reference raises for it."""
-    from .reference import node_error
+    from ..reference import node_error
 
     if isinstance(exc, ProcessError):
         return node_error(node, exc.code, exc.message, exc.argument)
@@ -318,7 +318,7 @@ def _kernel_block(
     data: np.ndarray, valid: np.ndarray, node: Any, dims: tuple[str, ...], args: dict
 ) -> xr.DataArray:
     """The reference's apply_kernel on one block."""
-    from .ref_cube import reference_apply_kernel
+    from ..reference.cube import reference_apply_kernel
 
     block = Cube(xr.DataArray(data, dims=dims), xr.DataArray(valid, dims=dims))
     return reference_apply_kernel(Call(node, {"data": block, **args}, RunContext())).data
@@ -381,7 +381,7 @@ class _Group:
 def apply_neighborhood(call: Any, options: DaskOptions) -> Cube | None:
     """apply_neighborhood chunk by chunk, each chunk whole neighbourhoods; see the module
     docstring."""
-    from .ref_neighborhood import neighbourhood_sizes, neighbourhood_spans
+    from ..reference.neighborhood import neighbourhood_sizes, neighbourhood_spans
 
     cube = call.args.get("data")
     if not _is_lazy(cube) or not all(d in cube.dims for d in SPATIAL) or 0 in cube.data.shape:
@@ -439,7 +439,7 @@ def _groups(spans: list, chunks: tuple[int, ...]) -> list[_Group]:
 
 def _group(spans: list) -> _Group:
     """One run of neighbourhoods: it reads every position their windows reach in the cube."""
-    from .ref_neighborhood import Span
+    from ..reference.neighborhood import Span
 
     reached = np.concatenate([s.window[s.window >= 0] for s in spans])
     low, high = int(reached.min()), int(reached.max()) + 1
@@ -501,7 +501,7 @@ def _neighbourhood_chunk(
     """One output chunk (a task): ``process`` on each of its neighbourhoods (``along``:
     their spans by dimension, in what the chunk read), their own pixels stitched as the
     reference stitches the whole cube (ref_neighborhood._stitch)."""
-    from .ref_neighborhood import neighbourhood_cube, unchanged_shape
+    from ..reference.neighborhood import neighbourhood_cube, unchanged_shape
 
     load_implementations()
     values, valid = _blocks(data, valid, cuts)
@@ -553,7 +553,7 @@ def explain(node: Any) -> str | None:
     seen here: what only the run knows (a cube without y or x, or with no pixel where the
     types do not show it; a first neighbourhood whose result is bool without data;
     arguments computed into cubes)."""
-    from ..ir.types import CubeType
+    from ...ir.types import CubeType
 
     if isinstance(node.type, CubeType) and any(d.size == 0 for d in node.type.dimensions):
         return None  # no pixel (filters that leave no date): it runs whole, as the form says

@@ -1,6 +1,6 @@
 """The dask executor (issue 9): cubes as chunked dask arrays, computed chunk by chunk where
 a chunked form exists (:data:`FORMS`), through the reference implementations elsewhere.
-``pgc explain --dask`` says which nodes run which way (:mod:`pgc.executors.dask_explain`).
+``pgc explain --dask`` says which nodes run which way (:mod:`pgc.executors.dask.explain`).
 
 Chunked forms:
 
@@ -27,7 +27,7 @@ Chunked forms:
 - ``filter_bbox``, ``filter_temporal``, ``filter_bands`` select lazily with the reference's
   own code; ``filter_spatial`` and ``mask_polygon`` too, their geometries rasterized once
   for the grid from the coordinates and cut into the cube's chunks; ``save_result`` keeps
-  the cube chunked, to be written chunk by chunk (:mod:`pgc.executors.chunked_writing`).
+  the cube chunked, to be written chunk by chunk (:mod:`pgc.executors.dask.writing`).
 
 Every other process gets its cube arguments computed (numpy) and runs as the reference
 executor runs it, so every graph runs, with the reference's results and errors; a fused
@@ -49,8 +49,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..specs import bundled_traits
-from .values import Cube
+from ...specs import bundled_traits
+from ..values import Cube
 
 SPATIAL = ("y", "x")
 # processes whose reference implementation only selects labels (xarray indexing), masks
@@ -154,7 +154,7 @@ def _as_is(call: Any, options: DaskOptions) -> Cube | None:
     """A process whose reference implementation is as lazy on dask arrays as on numpy, run
     as it is on a chunked cube: the selections (they only index labels) and save_result
     (it keeps the cube, to be written chunk by chunk)."""
-    from .reference import IMPLEMENTATIONS
+    from ..reference import IMPLEMENTATIONS
 
     if not is_lazy(call.args.get("data")):
         return None
@@ -166,7 +166,7 @@ def aggregate_spatial(call: Any, options: DaskOptions) -> Cube | None:
     chunks that hold them, all computed in one computation (a chunk is read once, whatever
     the geometries sharing it), then reduced as the reference reduces them. Memory holds
     the geometries' pixels, not the cube (a geometry over the whole cube holds it all)."""
-    from .ref_vector import aggregate_spatial
+    from ..reference.vector import aggregate_spatial
 
     if not is_lazy(call.args.get("data")):
         return None
@@ -191,8 +191,8 @@ def load(call: Any, options: DaskOptions) -> Cube:
     import dask
     import dask.array as da
 
-    from ..data.reading import read_window
-    from .ref_cube import read_plan, within_geometries
+    from ...data.reading import read_window
+    from ..reference.cube import read_plan, within_geometries
 
     catalog, cid = call.context.catalog, call.get("id")
     if cid not in catalog:
@@ -349,7 +349,7 @@ def _block(block: xr.Dataset, node: Any, names: list[str], attrs: list[dict], bo
     """One chunk through the numba kernel, or else through the kernel's body as the reference
     runs it: a dataset of ``data`` and ``valid`` (the validity over every dimension), or None
     when neither applies."""
-    from .kernel_run import run_kernel
+    from ..numba.kernel_run import run_kernel
 
     sources = {}
     for i, name in enumerate(names):
@@ -360,7 +360,7 @@ def _block(block: xr.Dataset, node: Any, names: list[str], attrs: list[dict], bo
     if out is not None:
         out = Cube(out.data.copy(), out.valid)  # out of the kernel's pooled buffer
     elif body is not None:
-        from .reference import Closure, RunContext, load_implementations
+        from ..reference import Closure, RunContext, load_implementations
 
         load_implementations()
         out = Closure(body[0], body[1], RunContext())(**sources)
@@ -371,7 +371,7 @@ def _block(block: xr.Dataset, node: Any, names: list[str], attrs: list[dict], bo
 
 
 def _block_or_fail(block: xr.Dataset, node: Any, names: list[str], attrs: list[dict], body):
-    from .reference import ProcessError, node_error
+    from ..reference import ProcessError, node_error
 
     try:
         out = _block(block, node, names, attrs, body)
@@ -433,19 +433,19 @@ FORMS: dict[str, Any] = {
 }
 
 # Chunked forms kept in modules of their own (they import this module lazily, in functions)
-from .chunked_neighborhood import FORMS as _NEIGHBOURHOOD  # noqa: E402
+from .neighborhood import FORMS as _NEIGHBOURHOOD  # noqa: E402
 
 FORMS.update(_NEIGHBOURHOOD)
 
 # (chunked_reduce imports this module lazily, inside its functions)
-from .chunked_reduce import FORMS as _REDUCE  # noqa: E402
+from .reduce import FORMS as _REDUCE  # noqa: E402
 
 FORMS.update(_REDUCE)
 
 # Processes that never mix pixels: each chunk alone, as the reference runs it; where the
 # process has another chunked form (reduce_dimension over y or x), that one first
-from .chunked_columns import FORMS as _COLUMNS  # noqa: E402
-from .chunked_columns import first_of  # noqa: E402
+from .columns import FORMS as _COLUMNS  # noqa: E402
+from .columns import first_of  # noqa: E402
 
 for _pid, _form in _COLUMNS.items():
     FORMS[_pid] = first_of(FORMS[_pid], _form) if _pid in FORMS else _form

@@ -41,10 +41,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..errors import echo
-from .ref_scalar import FLOAT
-from .reference import Call, ProcessError, implements
-from .values import ARRAY_DIM, Cube, CubeArray, LabeledArray, in_compute_dtype
+from ...errors import echo
+from ..values import ARRAY_DIM, Cube, CubeArray, LabeledArray, in_compute_dtype
+from .loop import Call, ProcessError
+from .scalar import FLOAT
+from .table import implements
 
 # Internal dimension names of the arrays handed to the model function; the double
 # underscores keep them apart from user dimension names (as values.ARRAY_DIM does).

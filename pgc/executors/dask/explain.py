@@ -1,7 +1,7 @@
 """Where each node of a plan runs on the dask executor, as ``pgc explain --dask`` prints it:
 chunk by chunk (and how), or whole through the reference implementation.
 
-The same decisions as the executor's (:data:`pgc.executors.chunked.FORMS`), made from the
+The same decisions as the executor's (:data:`pgc.executors.dask.chunked.FORMS`), made from the
 plan alone: a node runs chunked when the process has a chunked form, the form covers its
 arguments, and (but for loads) a cube it reads is chunked. A few cases are settled only at
 run time (a kernel whose sources end up chunked differently, say); then the node runs whole
@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..ir.types import CubeType
+from ...ir.types import CubeType
 
 SPATIAL = ("y", "x")
 WRITTEN_IN_CHUNKS = {"gtiff", "geotiff", "tif", "tiff", "cog", "netcdf", "nc", "zarr"}
@@ -32,7 +32,7 @@ def _load(node: Any) -> str:
 
 def _kernel(node: Any) -> str | None:
     from .chunked import picks_along_y_or_x
-    from .chunked_reduce import kernel_fold
+    from .reduce import kernel_fold
 
     if picks_along_y_or_x(node):
         return None
@@ -47,7 +47,7 @@ def _kernel(node: Any) -> str | None:
 
 
 def _reduction(node: Any) -> str | None:
-    from .chunked_reduce import fold_of
+    from .reduce import fold_of
 
     dims = "y and x" if node.process_id == "reduce_spatial" else node.literal("dimension")
     if dims not in ("y", "x", "y and x"):
@@ -72,13 +72,13 @@ def _save(node: Any) -> str:
 
 
 def _neighbourhood(node: Any) -> str | None:
-    from .chunked_neighborhood import explain
+    from .neighborhood import explain
 
     return explain(node)
 
 
 def _columns(node: Any) -> str | None:
-    from .chunked_columns import explain
+    from .columns import explain
 
     return explain(node)
 
@@ -105,7 +105,7 @@ HOW: dict[str, Callable[[Any], str | None]] = {
 
 
 def _with_columns() -> None:
-    from .chunked_columns import COLUMNS, first_of
+    from .columns import COLUMNS, first_of
 
     for process_id in COLUMNS:
         HOW[process_id] = first_of(HOW[process_id], _columns) if process_id in HOW else _columns

@@ -10,19 +10,20 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..jsonvalue import merge_patch
-from ..numerics import bounded_int
-from ..specs import load_specs
-from .arguments import cube_argument
-from .ref_scalar import elementwise, number_operand
-from .reference import Call, ProcessError, implements
-from .values import (
+from ...jsonvalue import merge_patch
+from ...numerics import bounded_int
+from ...specs import load_specs
+from ..values import (
     Cube,
     CubeArray,
     dimension_type,
     in_chunks_of,
     with_dimension_types,
 )
+from .arguments import cube_argument
+from .loop import Call, ProcessError
+from .scalar import elementwise, number_operand
+from .table import implements
 
 LOG = logging.getLogger("pgc.inspect")
 
@@ -110,7 +111,7 @@ def _rename_dimension(call: Call) -> Cube:
         call.fail("DimensionNotAvailable", f"The data cube has no dimension '{source}'.", "source")
     if target in cube.dims:
         call.fail("DimensionExists", f"The data cube has a dimension '{target}' already.", "target")
-    from .ref_vector import renamed_dimension
+    from .vector import renamed_dimension
 
     kind = dimension_type(cube, source)
     valid = cube.full_valid()
@@ -156,8 +157,8 @@ def _mask_polygon(call: Call) -> Cube:
     ``replacement`` (null: no-data); no-data pixels stay no-data. ``mask`` must hold at least
     one (multi) polygon; empty geometries are ignored. The polygons are brought into the
     cube's CRS; a centre on a polygon's boundary intersects it."""
-    from .ref_cube import replace_where
-    from .ref_vector import features_of, geometry_masks, in_cube_crs, planar, polygon_list
+    from .cube import replace_where
+    from .vector import features_of, geometry_masks, in_cube_crs, planar, polygon_list
 
     cube = call.get("data")
     x, y = planar(cube)

@@ -1,0 +1,38 @@
+"""The numba executor: the reference's node loop, with per-pixel work (the fuse pass's
+``pgc::kernel`` nodes) run as compiled kernels (:mod:`.kernel_run`, code from
+:mod:`pgc.kernels`). numba itself is imported only when a kernel runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..pixels import PixelArrays
+from ..reference import Call, ReferenceExecutor, RunContext
+
+
+def fused_hook(call: Call, own: bool) -> tuple[Any, Call]:
+    """The numba executor's hook: a pgc::kernel node runs as its compiled kernel (None
+    where the data does not fit one: then its body runs, as the reference runs it)."""
+    if call.node.namespace != "pgc" or call.node.process_id != "kernel":
+        return None, call
+    if any(isinstance(v, PixelArrays) for v in call.args.values()):
+        return None, call  # a kernel's cubes are arrays of pixels: the loop runs the body
+    from .kernel_run import run_kernel
+
+    return run_kernel(call), call
+
+
+@dataclass(frozen=True)
+class NumbaExecutor(ReferenceExecutor):
+    """The reference loop, with per-pixel work lowered to fused numba kernels (whose costs
+    the context's ``kernel_stats`` collects)."""
+
+    name: str = "numba"
+    lowering: bool = True
+
+    def prepare(self, context: RunContext, **settings: Any) -> None:
+        from ...kernels.codegen import KernelStats
+
+        context.kernel_stats = KernelStats()
+        context.hooks = (fused_hook,)
