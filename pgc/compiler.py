@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,20 +123,25 @@ def compile(  # noqa: A001 - the natural name, as pgc.compile
     name: str = "<input>",
     verify: bool = False,
     trusted_ir: bool = False,
+    overridden: Collection[str] = (),
 ) -> Plan:
-    """Compile an openEO graph (JSON text, bytes or dict) or IR text into a :class:`Plan`.
+    """Compile an openEO graph (JSON text, bytes or dict) or IR text into a :class:`Plan`;
+    or the :class:`~pgc.frontend.validate.ValidationResult` of a graph validated already
+    (with the same ``specs``, ``user_processes`` and ``limits``), which is not validated again.
 
     Raises :class:`~pgc.errors.PgcError` with every diagnostic when the graph is invalid,
     its types show an error, or a value it makes is over the budget of ``limits``; an
     unexpected failure inside pgc is a PgcError too (``Internal``, logged). IR text is
     validated as the openEO JSON it stands for, unless ``trusted_ir`` (pgc's own IR, with
     ``pgc::`` kernel nodes that openEO does not know: tests and tools, never user input).
+    ``overridden``: process ids the embedding application implements itself (a session's
+    process table), which the passes never compute at compile time (fold leaves them).
     """
     with gc_paused():
         try:
             return _compile(
                 document, pipeline, specs, catalog, user_processes, limits, name, verify,
-                trusted_ir,
+                trusted_ir, frozenset(overridden),
             )  # fmt: skip
         except PgcError:
             raise
@@ -144,12 +150,13 @@ def compile(  # noqa: A001 - the natural name, as pgc.compile
 
 
 def _compile(
-    document, pipeline, specs, catalog, user_processes, limits, name, verify, trusted_ir
-) -> Plan:
+    document, pipeline, specs, catalog, user_processes, limits, name, verify, trusted_ir,
+    overridden,
+) -> Plan:  # fmt: skip
     from .data.catalog import default_catalog
     from .frontend.inline import inline_user_processes
     from .frontend.lower import lower, process_metadata
-    from .frontend.validate import validate
+    from .frontend.validate import ValidationResult, validate
 
     timings: dict[str, float] = {}
     if not isinstance(specs, Specs):
@@ -158,6 +165,7 @@ def _compile(
     start = time.perf_counter()
     warnings: list[Diagnostic] = []
     graph = None
+    result = None
     metadata: dict[str, Any] = {}
     if isinstance(document, bytes | bytearray):
         document = bytes(document).decode("utf-8", "replace")
@@ -167,11 +175,14 @@ def _compile(
         timings["parse"] = time.perf_counter() - start
         if not trusted_ir:  # validated as the openEO JSON it stands for, limits included
             document = _raise_ir(graph)
-    if not isinstance(graph, Graph) or not trusted_ir:
+    if isinstance(document, ValidationResult):  # validated already (pgc.validate's typing)
+        result = document
+    elif not isinstance(graph, Graph) or not trusted_ir:
         result = validate(
             document, specs=specs, user_processes=user_processes, limits=limits, name=name
         )
         timings["validate"] = time.perf_counter() - start
+    if result is not None:
         if not result.ok:
             raise PgcError(result.errors)
         warnings = result.warnings
@@ -179,6 +190,7 @@ def _compile(
         graph = lower(result, specs, _by_id(user_processes))
         metadata = process_metadata(result)
         timings["lower"] = time.perf_counter() - start
+    assert graph is not None  # read as trusted IR, or lowered from the validated JSON
     if user_processes:  # calls of user-defined processes become the graphs they call
         start = time.perf_counter()
         graph = inline_user_processes(graph, _by_id(user_processes), specs, limits)
@@ -196,7 +208,7 @@ def _compile(
     if errors:
         raise PgcError(errors)
     start = time.perf_counter()
-    optimized, log = run_pipeline(typed, names, PassContext(env), verify=verify)
+    optimized, log = run_pipeline(typed, names, PassContext(env, overridden), verify=verify)
     if log.types_stale:
         # passes keep types only where they did not change (or by construction)
         optimized = infer_graph(optimized, Environment(specs, env.catalog, limits=limits))

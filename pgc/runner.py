@@ -187,6 +187,7 @@ def execute(
     options: Any = None,
     plan_cache: PlanCache | None = None,
     processes: Any = None,
+    buffers: Any = None,
 ) -> RunResult:
     """Compile and run ``document``; raises pgc.PgcError with openEO codes on failure.
 
@@ -196,6 +197,8 @@ def execute(
     (default: one shared by every call without a session). ``processes``: the
     implementations to run (:class:`pgc.executors.base.ProcessTable`, e.g. a session's
     overrides); an overridden process is never fused into kernels nor chunked.
+    ``buffers``: the :class:`pgc.kernels.buffers.BufferPool` kernels' outputs come from
+    (default: one shared by every call without a session).
 
     ``limits`` (:class:`pgc.limits.Limits`): the input limits and the budget, checked from
     the types before anything runs and again while running (``ProcessGraphComplexity``,
@@ -240,17 +243,15 @@ def execute(
     from .options import active
 
     runs = executor_named(executor)  # ValueError for an unknown name
-    if getattr(processes, "overridden", None):  # fold would compute them as pgc does
-        from .passes.manager import parse_pipeline
-
-        names = parse_pipeline(pipeline) if isinstance(pipeline, str) else list(pipeline)
-        pipeline = [n for n in names if n != "fold"]
+    overridden: frozenset[str] = getattr(processes, "overridden", frozenset())  # fold leaves them
     if runs.lowering:
         _check_fusable(processes, runs.name)
         pipeline = with_kernels(pipeline)
     limits = limits if limits is not None else active().limits
     deadline = limits.deadline()
-    plan = _plan(document, pipeline, catalog, specs, user_processes, name, limits, plan_cache)
+    plan = _plan(
+        document, pipeline, catalog, specs, user_processes, name, limits, plan_cache, overridden
+    )
     with _boundary():  # before anything runs: a wrong value never reaches a process
         cautions = _checked_parameters(
             document, parameters, plan, specs, user_processes, limits, name
@@ -270,6 +271,7 @@ def execute(
         udf_timeout=udf_timeout,
         udf_memory_mb=udf_memory_mb,
         processes=processes,
+        buffers=buffers,
     )
     runs.prepare(context, dask=dask)
     if output is not None:  # a wrong name fails before the run, not after it
@@ -401,7 +403,10 @@ def _boundary():
         raise internal_error(exc) from None
 
 
-def _plan(document, pipeline, catalog, specs, user_processes, name, limits=None, cache=None):
+def _plan(
+    document, pipeline, catalog, specs, user_processes, name, limits=None, cache=None,
+    overridden=frozenset(),
+):  # fmt: skip
     """The compiled plan of ``document``: from ``cache`` (default :data:`DEFAULT_PLANS`)
     when the same document was compiled with the same pipeline, catalog (and its
     revision), specs, user processes and options; the active options'
@@ -418,6 +423,7 @@ def _plan(document, pipeline, catalog, specs, user_processes, name, limits=None,
             user_processes=user_processes,
             name=name,
             limits=limits,
+            overridden=overridden,
         )
 
     options = active()
@@ -435,6 +441,7 @@ def _plan(document, pipeline, catalog, specs, user_processes, name, limits=None,
             json.dumps(user_processes) if user_processes is not None else None,
             name,
             limits,
+            tuple(sorted(overridden)),
             options,  # types follow the dtype policy; the default catalog, the specs
         )
     except (TypeError, ValueError):  # not JSON: compile it every time

@@ -4,10 +4,14 @@ A back-end serves many users from one process. A session holds everything that i
 configuration or cache: the collection catalog, the process definitions, the user-defined
 processes, the process implementations (with the back-end's overrides), the executor, the
 :class:`~pgc.options.Options` (compute dtype, limits, cache folder, ...), the URL resolver
-and the folders it may read, and its own plan cache. Its calls make its options active for
-their duration only (:func:`pgc.options.using`), so two sessions in one process, or eight
-threads on one session, never see each other's settings. ``pgc.validate``, ``pgc.compile``
-and ``pgc.run`` are the calls of a default session with the default options.
+and the folders it may read, its own plan cache and its own pool of kernel output buffers.
+Compiled kernels are shared by every session of the process: they are keyed by their code
+(expression, dtype, layout), so a session never runs a kernel made for another's settings,
+and compiling one again per session would only cost time. Its calls make its options
+active for their duration only (:func:`pgc.options.using`; in dask workers too), so two
+sessions in one process, or eight threads on one session, never see each other's settings.
+``pgc.validate``, ``pgc.compile`` and ``pgc.run`` are the calls of a default session with
+the default options.
 
 >>> import pgc
 >>> session = pgc.Session(options=pgc.Options(compute_dtype="float32"))
@@ -25,11 +29,20 @@ and ``pgc.run`` are the calls of a default session with the default options.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .options import Options, using
+
+if TYPE_CHECKING:  # imported when used: a session that only validates needs none of them
+    from .compiler import Plan
+    from .data.catalog import Catalog
+    from .executors.base import ProcessTable
+    from .executors.registry import Executor
+    from .runner import RunResult
+    from .specs import Specs
+    from .validation import ValidationResult
 
 
 class Session:
@@ -53,16 +66,17 @@ class Session:
     def __init__(
         self,
         *,
-        catalog: Any = None,
-        specs: Any = None,
+        catalog: Catalog | None = None,
+        specs: Specs | str | None = None,
         user_processes: Mapping[str, Any] | Sequence[Any] | None = None,
-        processes: Any = None,
-        executor: Any = "reference",
+        processes: ProcessTable | None = None,
+        executor: str | Executor = "reference",
         options: Options | None = None,
-        resolver: Any = None,
+        resolver: Callable[[str], str | os.PathLike | None] | None = None,
         allow_read: str | os.PathLike | Sequence[str | os.PathLike] = (),
     ) -> None:
         from .executors.registry import get
+        from .kernels.buffers import BufferPool
         from .runner import PlanCache
 
         get(executor)  # ValueError for an unknown executor, now rather than at the first run
@@ -77,9 +91,10 @@ class Session:
             (Path(allow_read),) if isinstance(allow_read, str | os.PathLike) else tuple(allow_read)
         )
         self.plans = PlanCache()
+        self.buffers = BufferPool()  # used while options.buffer_pool is on
 
     @property
-    def catalog(self) -> Any:
+    def catalog(self) -> Catalog:
         """The session's catalog (built from its options on first use, when none was given)."""
         if self._catalog is None:
             from .data.catalog import default_catalog
@@ -87,7 +102,9 @@ class Session:
             self._catalog = default_catalog(self.options.collections)
         return self._catalog
 
-    def validate(self, document: Any, *, catalog: bool = True, **kwargs: Any):
+    def validate(
+        self, document: Any, *, catalog: bool = True, **kwargs: Any
+    ) -> ValidationResult:
         """:func:`pgc.validate` with this session's definitions, user processes, limits and
         (unless ``catalog=False``) catalog."""
         from .validation import validate
@@ -102,7 +119,7 @@ class Session:
                 **kwargs,
             )
 
-    def compile(self, document: Any, **kwargs: Any):
+    def compile(self, document: Any, **kwargs: Any) -> Plan:
         """:func:`pgc.compile` with this session's catalog, definitions, user processes and
         options."""
         from .compiler import compile as compile_graph
@@ -112,13 +129,17 @@ class Session:
         with using(self.options):
             return compile_graph(document, catalog=self.catalog, specs=self.specs, **kwargs)
 
-    def execute(self, document: Any, *, parameters: dict[str, Any] | None = None, **kwargs: Any):
+    def execute(
+        self, document: Any, *, parameters: dict[str, Any] | None = None, **kwargs: Any
+    ) -> RunResult:
         """:func:`pgc.runner.execute` with this session's settings (keywords given here win)."""
         from .runner import execute
 
         return execute(document, parameters=parameters, **self._settings(kwargs))
 
-    def run(self, document: Any, *, parameters: dict[str, Any] | None = None, **kwargs: Any):
+    def run(
+        self, document: Any, *, parameters: dict[str, Any] | None = None, **kwargs: Any
+    ) -> Any:  # a number, a string, a list, a dict, an xarray.DataArray: the result's value
         """:func:`pgc.run` with this session's settings: the result as numbers, lists or an
         ``xarray.DataArray``."""
         from .runner import run
@@ -135,6 +156,7 @@ class Session:
             "resolver": self.resolver,
             "allow_read": self.allow_read,
             "plan_cache": self.plans,
+            "buffers": self.buffers,
             "options": self.options,
         }
         return {**settings, **given}

@@ -80,14 +80,15 @@ def validate(
     result.mode = CATALOG
     if not result.ok:
         return result
-    typed = typed_problems(document, catalog, specs, user_processes, limits, name)
+    typed = typed_problems(result, catalog, specs, user_processes, limits, name)
     return with_problems(result, typed)
 
 
 def typed_problems(
     document: Any, catalog: Any, specs: Specs, user_processes: Any, limits: Limits, name: str
 ) -> list[Diagnostic]:
-    """The errors compiling a structurally valid ``document`` with ``catalog`` finds: the
+    """The errors compiling a structurally valid ``document`` (or its validation result,
+    which is then not validated again) with ``catalog`` finds: the
     type rules', then the budget of the optimized plan. Compiling is how they are found so
     that validation can never disagree with ``pgc explain`` and ``pgc run``; the optimized
     plan is thrown away (a back-end that runs the graph compiles it again, or keeps a

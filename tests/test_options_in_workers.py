@@ -16,7 +16,7 @@ THIRD = {
 }  # fmt: skip
 GRAPH = {
     "l": {"process_id": "load_collection", "arguments": {
-        "id": "SENTINEL2_L2A_SAMPLE", "temporal_extent": ["2022-06-01", "2022-06-20"],
+        "id": "SENTINEL2_L2A_SAMPLE", "temporal_extent": None,
         "spatial_extent": None, "bands": ["B04", "B08"]}},
     "a": {"process_id": "apply", "result": True, "arguments": {
         "data": {"from_node": "l"}, "process": {"process_graph": THIRD}}},

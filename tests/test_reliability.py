@@ -925,7 +925,8 @@ def test_a_udf_cannot_read_pgcs_private_files(tmp_path):
     report = ref_udf.isolation()
     if os.geteuid() != 0 or not report["protections"].get("privileges"):
         pytest.skip(
-            "documented as not enforced (pgc.executors.reference.udf): without namespaces and root, "
+            "documented as not enforced (pgc.executors.reference.udf): without namespaces and "
+            "root, "
             "the UDF runs as pgc's user and may read its files"
         )
     secret = tmp_path / "secret.txt"

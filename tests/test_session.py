@@ -43,6 +43,24 @@ def test_two_sessions_keep_their_own_compute_dtype():
     assert active().compute_dtype == "float64"  # nothing leaked into this thread
 
 
+def test_a_session_keeps_its_own_pool_of_kernel_buffers():
+    """Kernels' large outputs come from the pool of the session that runs them (issue 19);
+    another session's pool, and the shared one, stay as they were."""
+    from pgc.kernels import buffers
+
+    whole = {**ndvi_graph("2023-01-01"), "l": node(
+        "load_collection", id=SAMPLE, spatial_extent=None, temporal_extent=None,
+        bands=["B04", "B08"])}  # fmt: skip
+    one, other = pgc.Session(executor="numba"), pgc.Session(executor="numba")
+    off = pgc.Session(executor="numba", options=Options(buffer_pool=False))
+    shared = buffers.pooled_bytes()
+    result = one.execute(whole).value
+    off.execute(whole)
+    assert one.buffers.pooled_bytes() >= result.data.nbytes >= buffers.MIN_BYTES
+    assert other.buffers.pooled_bytes() == 0 and off.buffers.pooled_bytes() == 0
+    assert buffers.pooled_bytes() == shared
+
+
 def test_two_sessions_keep_their_own_process_overrides():
     graph = {"a": node("absolute", result=True, x=-3)}
     answering = pgc.Session(processes=default_processes().override(absolute=lambda call: 42))
@@ -50,6 +68,21 @@ def test_two_sessions_keep_their_own_process_overrides():
     assert answering.run(graph) == 42  # fold does not compute an overridden process
     assert plain.run(graph) == 3 and pgc.run(graph) == 3
     assert "absolute" not in default_processes().overridden
+
+
+def test_fold_leaves_only_the_overridden_processes():
+    """An overridden process is not computed at compile time; everything else still folds."""
+    graph = {
+        "a": node("absolute", x=-3),
+        "m": node("multiply", x=2, y=3),
+        "s": node("add", result=True, x={"from_node": "a"}, y={"from_node": "m"}),
+    }
+    answering = pgc.Session(processes=default_processes().override(absolute=lambda call: 42))
+    result = answering.execute(graph)
+    assert result.value == 48
+    kept = {n.process_id for n in result.plan.graph.nodes()}
+    assert "absolute" in kept and "multiply" not in kept  # folded: 6
+    assert pgc.Session().execute(graph).plan.graph.result_node.process_id == "constant"
 
 
 def test_an_overridden_load_collection_feeds_every_executor():

@@ -17,8 +17,8 @@ import xarray as xr
 from conftest import node, processes_with
 
 import pgc
-from pgc.executors.reference import udf as ref_udf
 from pgc.executors import udf_worker
+from pgc.executors.reference import udf as ref_udf
 from pgc.executors.values import Cube
 from pgc.runner import execute
 

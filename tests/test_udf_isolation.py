@@ -20,8 +20,8 @@ import pytest
 from conftest import node, processes_with
 
 import pgc
-from pgc.executors.reference import udf as ref_udf
 from pgc.executors import udf_sandbox
+from pgc.executors.reference import udf as ref_udf
 from pgc.runner import execute
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="Linux mechanisms")

@@ -20,11 +20,15 @@ True
 from __future__ import annotations
 
 import threading
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .dask import DaskExecutor
 from .numba import NumbaExecutor
 from .reference import ReferenceExecutor
+
+if TYPE_CHECKING:
+    from ..ir.graph import Graph
+    from .reference import RunContext
 
 GROUP = "pgc.executors"
 
@@ -47,11 +51,11 @@ class Executor(Protocol):
     @property
     def lowering(self) -> bool: ...
 
-    def prepare(self, context: Any, **settings: Any) -> None: ...
+    def prepare(self, context: RunContext, **settings: Any) -> None: ...
 
-    def run(self, graph: Any, parameters: dict[str, Any] | None, context: Any) -> Any: ...
+    def run(self, graph: Graph, parameters: dict[str, Any] | None, context: RunContext) -> Any: ...
 
-    def finish(self, value: Any, context: Any, computed_outputs: bool) -> Any: ...
+    def finish(self, value: Any, context: RunContext, computed_outputs: bool) -> Any: ...
 
 
 BUILT_IN: dict[str, Executor] = {

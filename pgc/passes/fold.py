@@ -235,11 +235,15 @@ def evaluate(node: Node) -> tuple[bool, Any]:
 
 
 def fold(graph: Graph, context) -> tuple[Graph, bool]:
+    overridden = getattr(context, "overridden", frozenset())  # run as the back-end's own
+
     def one(g: Graph) -> tuple[Graph, bool]:
         out = g
         folded = 0
         for node_id in g.order():
             node = out.node(node_id)
+            if node.process_id in overridden:
+                continue
             ok, value = evaluate(node)
             if not ok:
                 continue

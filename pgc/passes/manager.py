@@ -42,9 +42,12 @@ Stage = Literal["optimize", "lower"]
 
 @dataclass
 class PassContext:
-    """What passes may consult: the process definitions (traits) and the environment."""
+    """What passes may consult: the process definitions (traits) and the environment, and
+    ``overridden``: the process ids the embedding application implements itself (a
+    session's process table), which no pass may compute at compile time as pgc would."""
 
     env: object  # pgc.ir.infer.Environment
+    overridden: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

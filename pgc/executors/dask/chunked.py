@@ -51,6 +51,7 @@ import xarray as xr
 
 from ...specs import bundled_traits
 from ..values import Cube
+from .tasks import in_options
 
 SPATIAL = ("y", "x")
 # processes whose reference implementation only selects labels (xarray indexing), masks
@@ -207,7 +208,7 @@ def load(call: Any, options: DaskOptions) -> Cube:
     rows, cols = _spans(w.y0 - y0, w.y1 - y0, side), _spans(w.x0 - x0, w.x1 - x0, side)
     # not pure: the keys are new in every run, so a cluster that saw a failed run (its
     # tasks' keys) does not mistake this run's reads for those
-    read = dask.delayed(read_window, pure=False)
+    read = dask.delayed(in_options(read_window), pure=False)
     stats = call.context.stats
     blocks = [
         [
@@ -279,7 +280,7 @@ def kernel(call: Any, options: DaskOptions) -> Cube | None:
         return None
     template = result_template(probe, first)
     result = xr.map_blocks(
-        _block_or_fail, dataset, args=(call.node, names, attrs, body), template=template
+        in_options(_block_or_fail), dataset, args=(call.node, names, attrs, body), template=template
     )
     data = result["data"]
     data.attrs = dict(probe["data"].attrs)

@@ -30,6 +30,7 @@ from typing import Any
 import xarray as xr
 
 from ..values import Cube
+from .tasks import in_options
 
 SPATIAL = ("y", "x")
 
@@ -161,7 +162,8 @@ def columns(call: Any, options: Any) -> Cube | None:
         return None
     # the task as an argument: dask names the result by its value (a bound method would be
     # named by the method alone, and two calls' results would share one name)
-    result = xr.map_blocks(_or_fail, dataset, args=(task,), template=result_template(probe, like))
+    template = result_template(probe, like)
+    result = xr.map_blocks(in_options(_or_fail), dataset, args=(task,), template=template)
     data = result["data"]
     data.attrs = dict(probe["data"].attrs)
     return Cube(data, result["valid"])

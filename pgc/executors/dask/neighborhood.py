@@ -66,6 +66,7 @@ from ...specs import bundled_traits
 from ..reference import Call, Closure, ProcessError, RunContext, load_implementations
 from ..reference.cube import PAD_MODES
 from ..values import Cube, CubeArray, in_compute_dtype
+from .tasks import in_options
 
 if TYPE_CHECKING:
     from .chunked import DaskOptions
@@ -183,12 +184,13 @@ class _Tiles:
         spec is one key they share (shipped once, not once per task)."""
         spec_key = f"{self.name}-spec"
         layer: dict = {spec_key: spec}
+        run = in_options(fn)
         for i, row in enumerate(plan):
             for j, (reach, args) in enumerate(row):
                 (data, cut_data), (valid, cut_valid) = (
                     _pieces(s, self.dims, reach) for s in sources
                 )
-                task = (fn, data, valid, [cut_data, cut_valid], spec_key, *args)
+                task = (run, data, valid, [cut_data, cut_valid], spec_key, *args)
                 layer[self.key(self.name, i, j)] = task
         return layer
 

@@ -180,9 +180,10 @@ def _run(call: Any, expr: Expr, leaves: list[Leaf]) -> Cube:
     loops = {d: f"i{k}" for k, d in enumerate(template.dims)}
     arrays, inputs = _layout(leaves, loops)
     dtype = compute_dtype()
-    out = take(template.shape, bool if expr.boolean else dtype)
+    pool = getattr(call.context, "buffers", None)  # the session's (dask chunks: the shared)
+    out = take(template.shape, bool if expr.boolean else dtype, pool)
     full = always_valid(expr, tuple(i.valid is not None for i in inputs))
-    out_ok = None if full else take(template.shape, bool)
+    out_ok = None if full else take(template.shape, bool, pool)
     kernel = load(expr, template.ndim, inputs, dtype)
     call_kernel(kernel, arrays, out, out_ok, call.context.kernel_stats, expr.key())
     return _cube(template, out, out_ok)
@@ -205,8 +206,8 @@ def _run_reduce(call: Any, expr: Expr, leaves: list[Leaf], reduce: dict) -> Cube
         shape = reduced.shape
     arrays, inputs = _layout(leaves, {**loops, dim: "t_"})
     dtype = compute_dtype()
-    out = take(shape, dtype)
-    out_ok = take(shape, bool)
+    pool = getattr(call.context, "buffers", None)
+    out, out_ok = take(shape, dtype, pool), take(shape, bool, pool)
     flag = bool(reduce.get("ignore_nodata", True))
     kernel = load(expr, len(shape), inputs, dtype, (reducer, flag))
     key = f"{expr.key()}:{reducer}"

@@ -16,6 +16,7 @@ from .loop import Call, Closure, ProcessError, RunContext, node_error, run_graph
 from .table import IMPLEMENTATIONS, Implementation, implements, load_implementations
 
 if TYPE_CHECKING:
+    from ...ir.graph import Graph
     from ..base import ProcessTable
 
 __all__ = [
@@ -44,7 +45,7 @@ class ReferenceExecutor:
     def prepare(self, context: RunContext, **settings: Any) -> None:
         return None
 
-    def run(self, graph: Any, parameters: dict[str, Any] | None, context: RunContext) -> Any:
+    def run(self, graph: Graph, parameters: dict[str, Any] | None, context: RunContext) -> Any:
         return run_graph(graph, parameters, context)
 
     def finish(self, value: Any, context: RunContext, computed_outputs: bool) -> Any:

@@ -4,10 +4,10 @@ It interprets the typed IR node by node, in order, with one small implementation
 process id (the run's :class:`~pgc.executors.base.ProcessTable`, by default the reference
 executor's :data:`~pgc.executors.reference.table.IMPLEMENTATIONS`). The numba and dask
 executors add to it through hooks (``RunContext.hooks``), not branches. Callbacks are
-closures over their graph and the enclosing scope; a callback over a cube runs once for all pixels (its parameters are cubes or
-:class:`~pgc.executors.values.CubeArray` views), which is exact because openEO callbacks
-are pure and act on each pixel alone. It aims to be right, not fast: every optimization
-and every other executor is tested against it.
+closures over their graph and the enclosing scope; a callback over a cube runs once for
+all pixels (its parameters are cubes or :class:`~pgc.executors.values.CubeArray` views),
+which is exact because openEO callbacks are pure and act on each pixel alone. It aims to
+be right, not fast: every optimization and every other executor is tested against it.
 
 Errors carry openEO codes and point at the node that failed:
 
@@ -95,6 +95,9 @@ class RunContext:
     # the implementations to run (pgc.executors.base.ProcessTable, a session's overrides);
     # None: the reference executor's own
     processes: Any = None
+    # where the numba executor's large outputs come from (pgc.kernels.buffers.BufferPool,
+    # a session's own); None: the pool shared by runs without a session
+    buffers: Any = None
 
     def check_time(self) -> None:
         """RequestTimeout once the run's deadline has passed: called between processes and
