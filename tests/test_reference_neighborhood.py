@@ -558,7 +558,7 @@ def test_aggregate_spatial_window_nan_is_a_value(raw, valid):
 
 
 def test_aggregate_spatial_window_mean_of_nan_is_nan(raw, valid):
-    # mean([1, NaN]) is NaN: NaN is a value, not no-data (needs ref_scalar's masked
+    # mean([1, NaN]) is NaN: NaN is a value, not no-data (needs the reference's masked
     # reducers to give NaN back where numpy's masked arrays mask a NaN result).
     out = run_cube(
         **nan_below_1500(DATA),

@@ -9,7 +9,7 @@ accumulators, walks the reduced dimension, and within it the row's pixels (so ev
 is read along its contiguous last axis), then writes the row once. ``median`` keeps the
 row's values per pixel instead and sorts them in place.
 
-The results are the reference executor's (:func:`pgc.executors.reference.scalar._masked_reduce`):
+The results are the reference executor's (:func:`pgc.executors.reference.reducers._masked_reduce`):
 
 - values are in the compute dtype; no-data elements are skipped, or with
   ``ignore_nodata=false`` make the result no-data;
@@ -35,7 +35,7 @@ REDUCERS = {
     "max": ("-np.inf", "acc_[iL] = vv if ok_ & ((vv > acc_[iL]) | (vv != vv)) else acc_[iL]"),
     "min": ("np.inf", "acc_[iL] = vv if ok_ & ((vv < acc_[iL]) | (vv != vv)) else acc_[iL]"),
     # -0.0 is the exact identity of + (0.0 + -0.0 is 0.0): the start, and what no-data adds,
-    # as the reference's sum in label order (ref_scalar.in_label_order) does
+    # as the reference's sum in label order (reference.reducers.in_label_order) does
     "sum": ("-0.0", "acc_[iL] += vv if ok_ else ZERO"),
     "mean": ("-0.0", "acc_[iL] += vv if ok_ else ZERO"),
     "count": (None, None),

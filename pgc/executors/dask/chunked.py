@@ -193,7 +193,7 @@ def load(call: Any, options: DaskOptions) -> Cube:
     import dask.array as da
 
     from ...data.reading import read_window
-    from ..reference.cube import read_plan, within_geometries
+    from ..reference.loads import read_plan, within_geometries
 
     catalog, cid = call.context.catalog, call.get("id")
     if cid not in catalog:

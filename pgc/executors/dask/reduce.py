@@ -9,8 +9,8 @@ and the result keeps the chunks of the dimensions that remain.
 Law: for a fold ``⊕`` that is associative and commutative with identity ``e``,
 ``fold(A ∪ B) == fold(A) ⊕ fold(B)``; a no-data element becomes ``e`` (0 for sum, +inf for
 min, false for any ...), which is how the reference's masked arrays
-(:func:`pgc.executors.reference.scalar._masked_reduce`) skip it. Covered, when the reducer is one
-call on the reducer's ``data`` with a literal ``ignore_nodata`` (default true):
+(:func:`pgc.executors.reference.reducers._masked_reduce`) skip it. Covered, when the reducer is
+one call on the reducer's ``data`` with a literal ``ignore_nodata`` (default true):
 
 - ``sum``, ``mean``, ``min``, ``max``: on numeric cubes, in the compute dtype
   (:mod:`pgc.dtypes`); a NaN with data is a value and makes the result NaN; no value with

@@ -157,7 +157,7 @@ def _mask_polygon(call: Call) -> Cube:
     ``replacement`` (null: no-data); no-data pixels stay no-data. ``mask`` must hold at least
     one (multi) polygon; empty geometries are ignored. The polygons are brought into the
     cube's CRS; a centre on a polygon's boundary intersects it."""
-    from .cube import replace_where
+    from .combine import replace_where
     from .vector import features_of, geometry_masks, in_cube_crs, planar, polygon_list
 
     cube = call.get("data")

@@ -17,7 +17,7 @@ import xarray as xr
 
 from ..values import Cube, validity_array, with_dimension_types
 from .arguments import cube_argument
-from .cube import callback_label
+from .labels import callback_label
 from .loop import Call
 from .table import implements
 

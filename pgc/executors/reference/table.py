@@ -11,8 +11,9 @@ Implementation = Callable[[Any], Any]  # takes a pgc.executors.reference.loop.Ca
 IMPLEMENTATIONS: dict[str, Implementation] = {}
 
 MODULES = (
-    "arrays", "cube", "curve", "files", "fused", "geometry", "more", "neighborhood",
-    "resample", "reshape", "scalar", "temporal", "udf", "vector",
+    "arrays", "combine", "comparison", "cube", "curve", "dates", "files", "filters", "fused",
+    "geometry", "labels", "loads", "logic", "more", "neighborhood", "reducers", "resample",
+    "reshape", "scalar", "temporal", "text", "udf", "vector",
 )  # fmt: skip
 
 

@@ -1,0 +1,139 @@
+"""Reference implementations of the loads: load_collection (a collection of the run's
+catalog) and load_stac (a STAC collection on the file system, or a federation member's
+result), each cut to the extents and bands it is given; and :func:`read_plan` and
+:func:`within_geometries`, which the dask executor's chunked load shares.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ...data.bands import bands_of
+from ...errors import echo
+from ..values import Cube, in_chunks_of, zeroed
+from .filters import bbox_argument, in_box, in_interval, is_geometries
+from .loop import Call
+from .table import implements
+
+
+def within_geometries(call: Call, cube: Cube, argument: str) -> Cube:
+    """A loaded cube whose spatial extent was GeoJSON or a vector cube: the pixels of the
+    geometries' bounding box whose centre intersects no polygon set to no-data (the
+    load_collection definition); any other extent: the cube as it is. Lazy on dask arrays
+    (the mask comes from the coordinates alone)."""
+    extent = call.get(argument)
+    if not is_geometries(extent):
+        return cube
+    from .vector import geometry_list, geometry_masks, in_cube_crs, planar
+
+    x, y = planar(cube)
+    masks = geometry_masks(cube, in_cube_crs(cube, geometry_list(extent, argument)))
+    inside = np.any(masks, axis=0) if masks else np.zeros((cube.data.sizes[y], 0), bool)
+    keep = in_chunks_of(xr.DataArray(inside, dims=(y, x)), cube.data)
+    return Cube(zeroed(cube.data, keep), cube.full_valid() & keep)
+
+
+@implements("load_collection")
+def _load_collection(call: Call) -> Cube:
+
+    catalog = call.context.catalog
+    cid = call.get("id")
+    if cid not in catalog:
+        call.fail("CollectionNotFound", f"Collection '{cid}' does not exist.", "id")
+    from ...data.access import ReadRefused
+
+    try:
+        return _read(call, catalog, cid)
+    except ReadRefused as refused:  # the operator's file (a VRT, a symlink out): not the user's
+        call.fail("Internal", f"Collection '{cid}' cannot be read: {refused}.")
+
+
+def read_plan(call: Call, catalog: Any, cid: str):
+    """What the load's extents and bands select of collection ``cid`` (a
+    :class:`~pgc.data.reading.ReadPlan`); NoDataAvailable when that is nothing."""
+    from ...data.reading import plan_read
+    from ...ir.band_filter import UnknownBand
+
+    grid_crs = catalog.cube_type(cid).dimension("x").crs
+    try:
+        plan = plan_read(
+            catalog,
+            cid,
+            call.get("bands"),
+            bbox_argument(call, "spatial_extent", grid_crs),
+            call.get("temporal_extent"),
+        )
+    except UnknownBand as unknown:  # the type rule's error, for bands known only now
+        call.fail("ProcessParameterInvalid",
+                  f"Collection '{cid}' has no band {echo(unknown.name)}.", "bands")  # fmt: skip
+    if 0 in plan.shape:
+        call.fail("NoDataAvailable", "There is no data for the given extents.")
+    return plan
+
+
+def _read(call: Call, catalog: Any, cid: str) -> Cube:
+    """The part of collection ``cid`` the load's extents and bands select."""
+    from ...data.reading import read_window
+
+    plan = read_plan(call, catalog, cid)
+    height, width = plan.window.shape
+    data = plan.array(read_window(plan, slice(0, height), slice(0, width), call.context.stats))
+    return within_geometries(call, Cube.from_nodata(data, plan.attrs.get("nodata")),
+                             "spatial_extent")  # fmt: skip
+
+
+@implements("load_stac")
+def _load_stac(call: Call) -> Cube:
+    """A STAC collection (``collection.json`` and its items) that the embedding
+    application's resolver maps to the local file system; pgc does no network I/O."""
+    from ...data.access import ReadRefused
+    from ...data.catalog import Catalog
+    from .. import exchange
+
+    url = str(call.get("url"))
+    path = call.resolve(url, "url")  # resolved, inside the run's read roots
+    folder = path.parent if path.suffix == ".json" else path
+    # the collection folder is the root of every href in it (pgc.data.access)
+    try:
+        if not (folder / "collection.json").is_file():
+            call.fail("ProcessParameterInvalid", "There is no STAC collection.json at 'url'.",
+                      "url")  # fmt: skip
+        if exchange.is_exchange(folder):  # one whole cube (a federation member's result)
+            return _filtered(call, exchange.read(folder))
+        catalog = Catalog()
+        cid = catalog.add_folder(folder)
+        return _read(call, catalog, cid)
+    except ReadRefused as refused:  # says which item or asset and why, not where
+        call.fail("ProcessParameterInvalid", f"The STAC collection at 'url': {refused}.", "url")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        call.fail("ProcessParameterInvalid",
+                  f"The STAC collection at 'url' cannot be read ({type(exc).__name__}).",
+                  "url")  # fmt: skip
+
+
+def _filtered(call: Call, cube: Cube) -> Cube:
+    """A loaded cube cut to load_stac's extents and bands (those it was given)."""
+    from ...ir.band_filter import UnknownBand, select_bands
+
+    dims = set(cube.dims)
+    bands = call.get("bands")
+    if bands:
+        if "bands" not in dims:
+            call.fail("ProcessParameterInvalid", "The collection has no bands dimension.", "bands")
+        try:  # names or common names, in the order given (as load_collection reads them)
+            picked = select_bands(bands_of(cube.data, "bands"), bands)
+        except UnknownBand as exc:
+            call.fail(
+                "ProcessParameterInvalid", f"The collection has no band {echo(exc.name)}.", "bands"
+            )
+        cube = cube.isel({"bands": picked})
+    extent = call.get("spatial_extent")
+    if extent is not None and {"x", "y"} <= dims:
+        cube = in_box(call, cube, "spatial_extent")
+    interval = call.get("temporal_extent")
+    if interval is not None and "t" in dims:
+        cube = in_interval(cube, "t", interval)
+    return cube
