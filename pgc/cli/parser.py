@@ -16,6 +16,7 @@ from .compile import cmd_compile, cmd_explain
 from .harness import cmd_bench, cmd_conformance
 from .listings import cmd_collections, cmd_processes
 from .run import cmd_run
+from .serve import cmd_serve
 from .validate import cmd_validate
 
 
@@ -298,6 +299,21 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("id", nargs="?", metavar="ID", help="a process id, e.g. ndvi")
     pr.add_argument("--json", action="store_true", help="print JSON")
     pr.set_defaults(run=cmd_processes)
+
+    sv = sub.add_parser(
+        "serve",
+        help="serve an openEO back-end (API 1.2) whose engine is pgc",
+        description="An openEO back-end on openeo-driver: collections, processes, validation, "
+        "synchronous results, batch jobs and user-defined processes, persisted in SQLite "
+        "(or PostgreSQL). Settings: a TOML file (--config; see pgc.server.config).",
+    )
+    sv.add_argument("--config", help="the server's TOML configuration file")
+    sv.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, help="port (default 8080; 0: any free one)")
+    sv.add_argument("--data", help="folder of the database, job results and secrets")
+    sv.add_argument("--hash-password", action="store_true",
+                    help="read a password (stdin or prompt), print its hash for [users]")
+    sv.set_defaults(run=cmd_serve)
     return parser
 
 

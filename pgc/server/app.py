@@ -1,0 +1,188 @@
+"""The web application of ``pgc serve``: openeo-driver's openEO API (1.2) over pgc's back-end
+(:mod:`pgc.server.backend`), with what openeo-driver leaves open closed:
+
+- basic-auth bearer tokens are signed (HMAC-SHA256 with a secret kept under the data
+  folder) and expire; openeo-driver's own are the user name in base64, which anyone can
+  write;
+- ``PATCH /jobs/{id}`` and ``GET /jobs/{id}/estimate`` are served (openeo-driver answers
+  501);
+- the ``/_debug`` routes are gone; listings are not cached as public; request bodies
+  larger than ``max_request_bytes`` are refused (413, ``PayloadTooLarge``); unexpected
+  errors answer ``Internal`` without the exception's text.
+
+>>> from pgc.server.config import ServerConfig
+>>> token = sign_token("alice", b"k" * 32, hours=1)
+>>> check_token(token, b"k" * 32), check_token(token, b"x" * 32)
+('alice', None)
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+import flask
+
+from .config import ServerConfig
+
+LOG = logging.getLogger("pgc.server")
+
+
+def sign_token(user_id: str, secret: bytes, hours: float) -> str:
+    """A bearer token for ``user_id`` valid for ``hours``: user, expiry and HMAC, each
+    base64url (no ``/``: openeo-driver splits bearer tokens on it)."""
+    expires = str(int(time.time() + hours * 3600))
+    body = base64.urlsafe_b64encode(user_id.encode()).decode().rstrip("=") + "." + expires
+    mac = hmac.new(secret, body.encode(), hashlib.sha256).digest()
+    return body + "." + base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def check_token(token: str, secret: bytes) -> str | None:
+    """The user of a valid, unexpired token; None otherwise."""
+    try:
+        user_part, expires, mac = token.split(".")
+        body = f"{user_part}.{expires}"
+        want = hmac.new(secret, body.encode(), hashlib.sha256).digest()
+        got = base64.urlsafe_b64decode(mac + "=" * (-len(mac) % 4))
+        if not hmac.compare_digest(want, got) or int(expires) < time.time():
+            return None
+        return base64.urlsafe_b64decode(user_part + "=" * (-len(user_part) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def token_secret(folder: Path) -> bytes:
+    """The server's token secret (made once, mode 0600, shared by its processes)."""
+    path = folder / "token-secret"
+    folder.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def driver_config(config: ServerConfig) -> Any:
+    """openeo-driver's configuration for this server, made its global one (openeo-driver
+    reads parts of it from ``get_backend_config()``, not from the back-end)."""
+    from openeo_driver.config import OpenEoBackendConfig
+    from openeo_driver.config import load as config_load
+    from openeo_driver.users.oidc import OidcProvider
+
+    import pgc
+
+    made = OpenEoBackendConfig(
+        id="pgc",
+        capabilities_title=config.title,
+        capabilities_description="An openEO back-end whose engine is pgc, the openEO "
+        "process-graph compiler.",
+        capabilities_backend_version=pgc.__version__,
+        processing_facility="pgc",
+        processing_software="pgc",
+        enable_basic_auth=bool(config.users),
+        valid_basic_auth=config.check_password,
+        enable_oidc_auth=bool(config.oidc),
+        oidc_providers=[
+            OidcProvider(p.id, p.issuer, p.title, list(p.scopes), p.description or None)
+            for p in config.oidc
+        ],
+        flask_settings={"MAX_CONTENT_LENGTH": config.max_request_bytes},
+    )
+    # openeo-driver 0.136 keeps its configuration in this getter; pgc pins that version
+    config_load._backend_config_getter._config = made
+    return made
+
+
+def create_app(config: ServerConfig) -> tuple[flask.Flask, Any]:
+    """The openEO web application and its job pool (started; stop it when done)."""
+    from openeo_driver.errors import OpenEOApiException
+    from openeo_driver.users import User
+    from openeo_driver.views import build_app
+
+    from .backend import PgcBackend
+    from .jobs import JobPool
+    from .service import Service
+
+    service = Service(config)
+    recovered = service.store.recover()
+    if recovered:
+        LOG.warning("%d job(s) were queued or running when the server stopped: now error",
+                    len(recovered))  # fmt: skip
+    pool = JobPool(config, service.store)
+    backend = PgcBackend(service, pool, driver_config(config))
+    app = build_app(backend_implementation=backend)
+    secret = token_secret(config.data)
+    auth = app.extensions["auth_handler"]
+
+    def build_token(user_id: str) -> str:
+        return sign_token(user_id, secret, config.token_hours)
+
+    def resolve_token(access_token: str) -> Any:
+        from openeo_driver.errors import TokenInvalidException
+
+        user_id = check_token(access_token, secret)
+        if user_id is None or user_id not in config.users:
+            raise TokenInvalidException()
+        return User(user_id=user_id, internal_auth_data={"authentication_method": "basic"})
+
+    auth.build_basic_access_token = build_token
+    auth.resolve_basic_access_token = resolve_token
+
+    @auth.requires_bearer_auth
+    def modify_job(job_id: str, user: Any) -> flask.Response:
+        changes = flask.request.get_json(silent=True)
+        if not isinstance(changes, dict):
+            raise OpenEOApiException(code="BadRequest", status_code=400,
+                                     message="The request body is not a JSON object.")
+        backend.jobs.update(job_id, user.user_id, changes)
+        return flask.make_response("", 204)
+
+    @auth.requires_bearer_auth
+    def job_estimate(job_id: str, user: Any) -> flask.Response:
+        return flask.jsonify(backend.jobs.estimate(job_id, user.user_id))
+
+    def gone(*args: Any, **kwargs: Any) -> flask.Response:
+        flask.abort(404)
+
+    for blueprint in ("openeo", "openeo_old"):
+        app.view_functions[f"{blueprint}.modify_job"] = modify_job
+        app.view_functions[f"{blueprint}.job_estimate"] = job_estimate
+        for name in list(app.view_functions):
+            if name.startswith(f"{blueprint}.debug_"):
+                app.view_functions[name] = gone
+
+    @app.errorhandler(413)
+    def too_large(error: Any) -> flask.Response:
+        body = {"code": "PayloadTooLarge", "id": "r-413", "message":
+                f"The request body is larger than {config.max_request_bytes} bytes."}
+        return flask.make_response(flask.jsonify(body), 413)
+
+    pool.start()
+    return app, pool
+
+
+def serve(config: ServerConfig) -> None:  # pragma: no cover - run by the CLI and tests
+    """Serve until interrupted: a threaded HTTP server on ``config.host``:``config.port``."""
+    from werkzeug.serving import make_server
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+        logging.getLogger("pgc.server").setLevel(logging.INFO)
+    app, pool = create_app(config)
+    server = make_server(config.host, config.port, app, threaded=True)
+    LOG.warning("pgc serve: http://%s:%d/openeo/1.2/", config.host, server.server_port)
+    print(f"pgc serve: http://{config.host}:{server.server_port}/openeo/1.2/", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        pool.stop()

@@ -1,0 +1,193 @@
+"""Batch jobs off the request thread: a pool of worker processes fed from the store.
+
+Starting a job only marks it ``queued`` (the request returns at once). A dispatcher thread
+of the server hands queued jobs, oldest first, to at most ``workers`` processes; a job is
+taken by moving it ``queued -> running`` in the database, atomically, so several server
+processes on one PostgreSQL database never run a job twice. Each job runs in a process
+of its own (started by a fork server that has pgc imported), so a job that crashes or
+leaks takes nothing else down, and cancelling a job ends its process. A process that
+ends without recording an outcome leaves its job ``error``, with a log entry saying so.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import ServerConfig
+from .store import ERROR, FINISHED, QUEUED, RUNNING, Store
+
+LOG = logging.getLogger("pgc.server")
+POLL_SECONDS = 0.2
+
+
+def job_folder(config: ServerConfig, job_id: str) -> Path:
+    """Where a job's results are written (and the only folder its downloads come from)."""
+    return config.data / "jobs" / job_id
+
+
+@dataclass
+class _Running:
+    process: Any  # multiprocessing.Process
+    started: float
+
+
+class JobPool:
+    """The worker processes of one server (:meth:`start`, :meth:`stop`)."""
+
+    def __init__(self, config: ServerConfig, store: Store) -> None:
+        self.config, self.store = config, store
+        self._running: dict[str, _Running] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["pgc.server.jobs", "pgc.runner"])
+        self._context = context
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._dispatch, name="pgc-jobs", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop dispatching; running jobs are ended (their jobs are left ``running`` for
+        the next server's :meth:`Store.recover` to mark, as after a crash)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        with self._lock:
+            for running in self._running.values():
+                running.process.kill()
+            self._running.clear()
+
+    def wake(self) -> None:
+        """A job was queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    def queued_count(self) -> int:
+        return len(self.store.queued_ids())
+
+    def cancel(self, job_id: str) -> None:
+        """End the job's process if this server runs it (the store says ``canceled``)."""
+        with self._lock:
+            running = self._running.pop(job_id, None)
+        if running is not None:
+            running.process.kill()
+            running.process.join(5)
+
+    def _dispatch(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._reap()
+                self._take()
+            except Exception:  # noqa: BLE001 - the dispatcher must survive a bad job
+                LOG.exception("job dispatcher")
+            self._wake.wait(POLL_SECONDS)
+            self._wake.clear()
+
+    def _reap(self) -> None:
+        with self._lock:
+            done = [(i, r) for i, r in self._running.items() if not r.process.is_alive()]
+            for job_id, _ in done:
+                del self._running[job_id]
+        for job_id, running in done:
+            running.process.join()
+            code = running.process.exitcode
+            if self.store.transition(job_id, (RUNNING,), ERROR, finished=time.time()):
+                self.store.log(
+                    job_id, "error",
+                    f"The job's worker process ended without a result (exit code {code}).",
+                    code="Internal",
+                )  # fmt: skip
+
+    def _take(self) -> None:
+        while len(self._running) < self.config.workers and not self._stop.is_set():
+            job_id = next(iter(self.store.queued_ids(limit=1)), None)
+            if job_id is None:
+                return
+            if not self.store.transition(job_id, (QUEUED,), RUNNING, started=time.time(),
+                                         progress=0.0):  # fmt: skip
+                continue  # another server took it, or it was canceled meanwhile
+            process = self._context.Process(
+                target=run_job, args=(self.config, job_id), name=f"pgc-job-{job_id}",
+                daemon=True,
+            )  # fmt: skip
+            with self._lock:
+                process.start()
+                self._running[job_id] = _Running(process, time.time())
+
+
+def run_job(config: ServerConfig, job_id: str) -> None:
+    """The body of a worker process: run one job that is ``running`` in the store, record
+    its logs, progress, results and outcome."""
+    from ..errors import PgcError
+    from ..session import Session
+    from .service import Service, failure_of, result_file
+
+    store = Store.open(config.database_url)
+    job = store.job(None, job_id)
+    if job is None or job.status != RUNNING:
+        return
+    service = Service(config, store)
+    folder = job_folder(config, job_id)
+    users = service.user_processes(job.user_id)
+    last = [0.0]
+
+    def progress(done: int, total: int, process_id: str) -> None:
+        now = time.monotonic()
+        if now - last[0] > 1.0 and total:
+            last[0] = now
+            store.update_job(job_id, progress=round(100.0 * done / total, 1))
+
+    try:
+        session = Session(catalog=service.catalog, options=service.options(sync=False))
+        start = time.perf_counter()
+        plan = session.compile(job.process, user_processes=users)
+        store.log(
+            job_id, "info",
+            f"Compiled: {len(plan.graph.nodes())} nodes after {', '.join(plan.pipeline)}; "
+            f"estimated bytes read: {plan.bytes_read()}.",
+        )  # fmt: skip
+        for warning in plan.diagnostics:
+            store.log(job_id, "warning", warning.message, code=warning.code,
+                      data={"path": warning.pointer})  # fmt: skip
+        name, media = result_file(plan)
+        folder.mkdir(parents=True, exist_ok=True)
+        result = session.execute(
+            job.process, user_processes=users, output=folder / name, overwrite=True,
+            progress=progress,
+        )  # fmt: skip
+        assets = [
+            {"name": p.name, "type": media, "bytes": p.stat().st_size} for p in result.written
+        ]
+        seconds = time.perf_counter() - start
+        store.log(
+            job_id, "info",
+            f"Finished in {seconds:.1f} s: read {result.bytes_read} bytes, wrote "
+            + ", ".join(f"{a['name']} ({a['bytes']} bytes)" for a in assets) + ".",
+        )  # fmt: skip
+        usage = {"duration": {"value": round(seconds, 3), "unit": "seconds"}}
+        store.transition(job_id, (RUNNING,), FINISHED, finished=time.time(), progress=100.0,
+                         results=assets, usage=usage)  # fmt: skip
+    except PgcError as exc:
+        failed = failure_of(exc)
+        for d in exc.diagnostics:
+            store.log(job_id, "error" if d.is_error else "warning", d.message, code=d.code,
+                      data={"path": d.pointer} if d.pointer else None)  # fmt: skip
+        store.transition(job_id, (RUNNING,), ERROR, finished=time.time())
+        LOG.info("job %s failed: %s", job_id, failed.message)
+    except Exception as exc:  # noqa: BLE001 - recorded, never lost
+        LOG.error("job %s: internal error\n%s", job_id, traceback.format_exc())
+        store.log(job_id, "error", f"Internal error in pgc ({type(exc).__name__}); the "
+                  "server's log has the details.", code="Internal")  # fmt: skip
+        store.transition(job_id, (RUNNING,), ERROR, finished=time.time())
+
+

@@ -1,0 +1,200 @@
+"""The engine behind ``pgc serve``, in openEO's terms and without the web framework: what
+the collections, processes and formats are, validation, synchronous runs and estimates.
+:mod:`pgc.server.backend` adapts it to openeo-driver; :mod:`pgc.server.jobs` runs batch
+jobs in worker processes.
+
+Every run goes through one :class:`pgc.Session` with the server's catalog and a budget
+(:class:`pgc.limits.Limits`) checked from the types before anything is read: a request for
+more than the budget fails at once with ``ProcessGraphComplexity``, not later with an
+out-of-memory kill. User-defined processes are the user's own, read from the store for
+each request.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import Diagnostic, PgcError
+from ..formats import OUTPUT_FORMATS, output_format
+from ..limits import Limits
+from ..options import Options
+from ..session import Session
+from .config import ServerConfig
+from .store import Store
+
+MEDIA_TYPES = {
+    "gtiff": "image/tiff; application=geotiff",
+    "netcdf": "application/x-netcdf",
+    "zarr": "application/vnd+zarr",
+    "json": "application/json",
+    "csv": "text/csv",
+    "geojson": "application/geo+json",
+}
+SUFFIXES = {key: fmt.suffixes[0] for key, fmt in OUTPUT_FORMATS.items()}
+
+
+class RequestFailed(Exception):
+    """An openEO error to answer with: code, message, HTTP status."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+def failure_of(error: PgcError) -> RequestFailed:
+    """The openEO error for pgc's diagnostics: the first error's code, every error's
+    message with its place in the document (the client shows the message)."""
+    errors = [d for d in error.diagnostics if d.is_error] or error.diagnostics
+    first = errors[0]
+    text = "; ".join(_sentence(d) for d in errors[:5])
+    if len(errors) > 5:
+        text += f"; and {len(errors) - 5} more"
+    status = 500 if first.code == "Internal" else 400
+    return RequestFailed(first.code, text, status)
+
+
+def _sentence(d: Diagnostic) -> str:
+    return f"{d.message} (at {d.pointer})" if d.pointer else d.message
+
+
+@dataclass(frozen=True)
+class Output:
+    """A run's result as files in ``folder`` (names relative to it), with their types."""
+
+    folder: Path
+    files: list[tuple[str, str]]  # (file name, media type)
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class Service:
+    """What ``pgc serve`` knows and does, shared by its request threads."""
+
+    def __init__(self, config: ServerConfig, store: Store | None = None) -> None:
+        from ..data.catalog import default_catalog
+
+        self.config = config
+        self.store = store if store is not None else Store.open(config.database_url)
+        self.catalog = default_catalog(tuple(config.collections))
+        self.session = Session(catalog=self.catalog, options=self.options(sync=True))
+
+    def options(self, sync: bool) -> Options:
+        """Synchronous requests get the [sync] budget; batch jobs the defaults' sizes and
+        no time limit."""
+        if not sync:
+            return Options()
+        limits = replace(
+            Limits(), max_seconds=self.config.sync_seconds,
+            max_cube_bytes=self.config.sync_cube_bytes,
+        )  # fmt: skip
+        return Options(limits=limits)
+
+    # -- what there is ---------------------------------------------------------------
+    def collections(self) -> list[dict]:
+        return [self.collection(cid) for cid in self.catalog.ids()]
+
+    def collection(self, collection_id: str) -> dict:
+        stac = json.loads(json.dumps(self.catalog.stac(collection_id)))  # a copy
+        stac.setdefault("stac_version", "1.0.0")
+        stac.setdefault("type", "Collection")
+        stac.setdefault("license", "proprietary")
+        stac.setdefault("description", stac.get("title") or collection_id)
+        return stac
+
+    def user_processes(self, user_id: str | None) -> dict[str, dict]:
+        if user_id is None:
+            return {}
+        return {p.id: {**p.process, "id": p.id} for p in self.store.processes(user_id)}
+
+    # -- validation and runs -----------------------------------------------------------
+    def validate(self, process: dict, user_id: str | None) -> list[dict]:
+        """openEO validation errors (code, message with the JSON pointer) for ``process``
+        (a process object, or a bare flat graph) with the catalog: what a run would find
+        before reading anything."""
+        result = self.session.validate(
+            _as_process(process), user_processes=self.user_processes(user_id)
+        )
+        return [
+            {"code": d.code, "message": _sentence(d), "path": d.pointer}
+            for d in result.diagnostics
+            if d.is_error
+        ]
+
+    def run(self, process: dict, user_id: str | None, folder: Path | None = None) -> Output:
+        """Run ``process`` synchronously (the [sync] budget) and write its result into a
+        new folder; RequestFailed with the openEO error when it fails."""
+        document = _as_process(process)
+        users = self.user_processes(user_id)
+        try:
+            plan = self.session.compile(document, user_processes=users)
+        except PgcError as exc:
+            raise failure_of(exc) from None
+        name, media = result_file(plan)
+        folder = folder or Path(tempfile.mkdtemp(prefix="pgc-result-"))
+        try:
+            result = self.session.execute(
+                document, user_processes=users, output=folder / name
+            )
+        except PgcError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise failure_of(exc) from None
+        files = [(path.name, media) for path in result.written]
+        return Output(folder, files)
+
+    def estimate(self, process: dict, user_id: str | None) -> dict:
+        """openEO's estimate of a job: the result's size and the bytes read, from the types
+        of the compiled plan (no cost model: costs are 0)."""
+        try:
+            plan = self.session.compile(
+                _as_process(process), user_processes=self.user_processes(user_id)
+            )
+        except PgcError as exc:
+            raise failure_of(exc) from None
+        estimate: dict[str, Any] = {"costs": 0, "downloads_included": None}
+        size = result_bytes(plan)
+        if size is not None:
+            estimate["size"] = size
+        read = plan.bytes_read()
+        if read is not None:
+            estimate["pgc:bytes_read"] = int(read)
+        return estimate
+
+
+def _as_process(process: dict) -> dict:
+    """A process object from what a request holds: ``{"process_graph": ...}`` as is, a
+    bare flat graph wrapped."""
+    if isinstance(process, dict) and "process_graph" in process:
+        return process
+    return {"process_graph": process}
+
+
+def result_bytes(plan: Any) -> int | None:
+    """The bytes of what a plan's save_result nodes write (in memory, before the file
+    format), else of its result; None where the types do not know."""
+    from ..ir.nodes import NodeRef
+
+    graph = plan.graph
+    saved = [n.arg("data") for n in graph.nodes() if n.process_id == "save_result"]
+    types = [graph.node(v.id).type for v in saved if isinstance(v, NodeRef)]
+    sizes = [getattr(t, "nbytes", None) for t in types or [graph.result_node.type]]
+    return None if None in sizes or not sizes else int(sum(sizes))
+
+
+def result_file(plan: Any) -> tuple[str, str]:
+    """The file name and media type of a plan's result: its save_result's format, else
+    JSON."""
+    from ..ir.nodes import Literal
+
+    for _, node in plan.graph.walk():
+        if node.process_id == "save_result":
+            fmt = node.arg("format")
+            key = output_format(fmt.value) if isinstance(fmt, Literal) else None
+            if key is not None:
+                return f"result{SUFFIXES[key]}", MEDIA_TYPES[key]
+    return "result.json", MEDIA_TYPES["json"]
