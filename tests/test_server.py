@@ -281,3 +281,61 @@ def test_the_readme_client_session_runs(server, tmp_path):
     assert len(code.strip().splitlines()) <= 6
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True, timeout=120)
     assert read_tif(tmp_path / "ndvi.tif").shape[0] >= 1
+
+
+@pytest.fixture(scope="module")
+def tight(tmp_path_factory):
+    """A server with a small synchronous budget and an OIDC provider configured."""
+    folder = tmp_path_factory.mktemp("tight")
+    running = Server(folder)
+    running.config.write_text(running.config.read_text().replace(
+        "[users]", '[sync]\nmax_seconds = 30\nmax_cube_bytes = 1000000\n\n[users]') + (
+        '\n[[oidc]]\nid = "egi"\nissuer = "https://aai.egi.eu/auth/realms/egi"\n'
+        'title = "EGI Check-in"\n'))  # fmt: skip
+    running.start()
+    yield running
+    running.stop()
+
+
+def test_a_sync_request_over_the_budget_fails_before_reading(tight):
+    con = tight.connect()
+    whole = con.load_collection(SAMPLE, bands=["B04", "B08"])  # 12 dates of 512 x 512
+    with pytest.raises(openeo.rest.OpenEoApiError) as caught:
+        whole.ndvi().download(tight.folder / "big.tif")
+    assert caught.value.code == "ProcessGraphComplexity"
+    assert "budget" in caught.value.message
+    small = con.load_collection(SAMPLE, spatial_extent=WINDOW, bands=["B04", "B08"],
+                                temporal_extent=["2023-06-01", "2023-06-20"])  # fmt: skip
+    small.ndvi().download(tight.folder / "small.tif")  # within the budget: runs
+    # batch jobs are not held to the synchronous budget
+    job = whole.ndvi().create_job()
+    job.start_and_wait(max_poll_interval=0.5, print=lambda *a: None)
+    assert job.status() == "finished"
+
+
+def test_the_configured_oidc_provider_is_listed(tight):
+    import requests
+
+    providers = requests.get(tight.url + "credentials/oidc").json()["providers"]
+    assert [(p["id"], p["issuer"]) for p in providers] == [
+        ("egi", "https://aai.egi.eu/auth/realms/egi")
+    ]
+
+
+def test_downloads_stay_in_the_jobs_folder(server):
+    import requests
+
+    con = server.connect()
+    job = ndvi(con).create_job()
+    job.start_and_wait(max_poll_interval=0.5, print=lambda *a: None)
+    headers = {"Authorization": f"Bearer {con.auth.bearer}"}
+    base = server.url + f"jobs/{job.job_id}/results/assets/"
+    for name in ("..%2F..%2Fpgc.sqlite", "../../pgc.sqlite", "%2E%2E/token-secret",
+                 "..%2F..%2Ftoken-secret"):  # fmt: skip
+        answer = requests.get(base + name, headers=headers)
+        assert answer.status_code in (400, 404), name  # FilePathInvalid, or no such route
+        assert answer.headers["Content-Type"].startswith("application/json"), name
+    bob = server.connect("bob")
+    theirs = requests.get(base + "result.tif",
+                          headers={"Authorization": f"Bearer {bob.auth.bearer}"})  # fmt: skip
+    assert theirs.status_code == 404

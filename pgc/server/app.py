@@ -6,7 +6,7 @@
   write;
 - ``PATCH /jobs/{id}`` and ``GET /jobs/{id}/estimate`` are served (openeo-driver answers
   501);
-- the ``/_debug`` routes are gone; listings are not cached as public; request bodies
+- the ``/_debug`` routes and the signed-URL routes (pgc signs no URLs) are gone; listings are not cached as public; request bodies
   larger than ``max_request_bytes`` are refused (413, ``PayloadTooLarge``); unexpected
   errors answer ``Internal`` without the exception's text.
 
@@ -155,7 +155,9 @@ def create_app(config: ServerConfig) -> tuple[flask.Flask, Any]:
         app.view_functions[f"{blueprint}.modify_job"] = modify_job
         app.view_functions[f"{blueprint}.job_estimate"] = job_estimate
         for name in list(app.view_functions):
-            if name.startswith(f"{blueprint}.debug_"):
+            # the debug routes; and the signed-URL routes, which need a URL signer pgc does
+            # not configure (openeo-driver would fail on them with an internal error)
+            if name.startswith(f"{blueprint}.debug_") or name.endswith("_signed"):
                 app.view_functions[name] = gone
 
     @app.errorhandler(413)
