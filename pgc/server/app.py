@@ -6,9 +6,10 @@
   write;
 - ``PATCH /jobs/{id}`` and ``GET /jobs/{id}/estimate`` are served (openeo-driver answers
   501);
-- the ``/_debug`` routes and the signed-URL routes (pgc signs no URLs) are gone; listings are not cached as public; request bodies
-  larger than ``max_request_bytes`` are refused (413, ``PayloadTooLarge``); unexpected
-  errors answer ``Internal`` without the exception's text.
+- the ``/_debug`` routes and the signed-URL routes (pgc signs no URLs) are gone; listings
+  are not cached as public; request bodies larger than ``max_request_bytes`` are refused
+  (413, ``PayloadTooLarge``); unexpected errors answer ``Internal`` without the
+  exception's text (:meth:`pgc.server.backend.PgcBackend.summarize_exception`).
 
 >>> from pgc.server.config import ServerConfig
 >>> token = sign_token("alice", b"k" * 32, hours=1)

@@ -9,6 +9,7 @@ pgc (whose push-filters and prune-bands passes do at compile time what the dry r
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,6 +41,8 @@ from .jobs import JobPool, job_folder
 from .process_listing import process_descriptions
 from .service import RequestFailed, Service
 from .store import CANCELED, CREATED, DONE, ERROR, QUEUED, RUNNING, Job
+
+LOG = logging.getLogger("pgc.server")
 
 
 def api_error(failed: RequestFailed) -> OpenEOApiException:
@@ -275,6 +278,15 @@ class PgcBackend(OpenEoBackendImplementation):
             "https://api.openeo.org/1.2.0",
             "https://api.stacspec.org/v1.0.0/collections",
         ]
+
+    def summarize_exception(self, error: Exception) -> Any:
+        """An unexpected error answers ``Internal`` with no more than that (openeo-driver
+        would put the exception's repr in the response); the server's log has it whole."""
+        from openeo_driver.backend import ErrorSummary
+
+        LOG.error("internal error", exc_info=error)
+        return ErrorSummary(error, is_client_error=False,
+                            summary="Internal error in the server; its log has the details.")
 
     def health_check(self, options: dict | None = None) -> dict:
         return {"status": "OK", "queued": len(self.service.store.queued_ids())}
