@@ -85,4 +85,6 @@ def test_cli_collections(capsys):
     assert "SENTINEL2_L2A_SAMPLE (synthetic)" in capsys.readouterr().out
     assert main(["collections", "--json"]) == 0
     listing = json.loads(capsys.readouterr().out)
-    assert [c["id"] for c in listing["collections"]] == ["SENTINEL2_L2A_SAMPLE"]
+    assert [c["id"] for c in listing["collections"]] == [
+        "SENTINEL2_L2A_SAMPLE", "SENTINEL2_L2A_SAMPLE_32632"
+    ]  # fmt: skip

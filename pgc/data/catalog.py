@@ -4,7 +4,8 @@ openEO back-ends describe collections as STAC collections whose ``cube:dimension
 the dimensions (extents, steps, labels, reference systems) and whose ``eo:bands`` /
 ``raster:bands`` summaries give the band metadata. pgc reads the same documents to type
 ``load_collection`` before any data is read. pgc ships the metadata of its embedded sample
-collection; an embedding application adds its own collections.
+collections (``collections/*.json``; the data is generated, :mod:`pgc.data.sample`); an
+embedding application adds its own collections.
 
 >>> cube = default_catalog().cube_type("SENTINEL2_L2A_SAMPLE")
 >>> cube.names, cube.dtype
@@ -195,7 +196,7 @@ def cube_type_of(stac: dict) -> CubeType:
 
 
 def default_catalog(folders: tuple[Path, ...] | None = None) -> Catalog:
-    """pgc's own collections (the embedded sample collection), and the file-backed ones in
+    """pgc's own collections (the embedded sample collections), and the file-backed ones in
     ``folders`` (default: the active options' ``collections``; the command line's
     ``PGC_COLLECTIONS``). One catalog per set of folders, built once."""
     if folders is None:

@@ -58,6 +58,7 @@ class ReadPlan:
     items: list | None  # file-backed: the collection's items; None: the embedded sample
     store: Any = None  # a collection in one Zarr store: its path
     block: tuple[int, int] | None = None  # the storage's chunk (rows, columns), where it has one
+    sample: str | None = None  # neither items nor store: the STAC's pgc:sample (None: the first)
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
@@ -103,7 +104,8 @@ def plan_read(
     return ReadPlan(collection_id, window, dates, names, cube.dtype, coords,
                     {"crs": x.crs, "nodata": cube.nodata},
                     catalog.items.get(collection_id), store,
-                    _store_block(store, names) if store is not None else None)  # fmt: skip
+                    _store_block(store, names) if store is not None else None,
+                    catalog.stac(collection_id).get("pgc:sample"))  # fmt: skip
 
 
 def band_names(cube: Any, bands: list[str] | None) -> list[str]:
@@ -130,7 +132,7 @@ def read_window(plan: ReadPlan, rows: slice, cols: slice, stats: ReadStats | Non
     if plan.items is not None:
         items = [plan.items[i] for i in plan.dates]
         return read_items(items, plan.bands, part, plan.dtype, stats)
-    return sample.read(plan.bands, part, plan.dates, stats)
+    return sample.read(plan.bands, part, plan.dates, stats, plan.sample)
 
 
 def read_collection(
