@@ -24,7 +24,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,19 +36,24 @@ CREATED, QUEUED, RUNNING, FINISHED, ERROR, CANCELED = (
 ACTIVE = (QUEUED, RUNNING)
 DONE = (FINISHED, ERROR, CANCELED)
 
+# One text for both dialects. Times are epoch seconds in DOUBLE PRECISION (8 bytes): a
+# PostgreSQL REAL has 4 bytes and would round them to 128 seconds; SQLite reads either
+# name as its REAL. JSON is kept as TEXT.
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS jobs (
         id TEXT PRIMARY KEY, user_id TEXT NOT NULL, title TEXT, description TEXT,
-        process TEXT NOT NULL, plan TEXT, budget REAL, log_level TEXT NOT NULL,
-        status TEXT NOT NULL, progress REAL, created REAL NOT NULL, updated REAL NOT NULL,
-        started REAL, finished REAL, usage TEXT, results TEXT, estimate TEXT)""",
+        process TEXT NOT NULL, plan TEXT, budget DOUBLE PRECISION, log_level TEXT NOT NULL,
+        status TEXT NOT NULL, progress DOUBLE PRECISION, created DOUBLE PRECISION NOT NULL,
+        updated DOUBLE PRECISION NOT NULL, started DOUBLE PRECISION,
+        finished DOUBLE PRECISION, usage TEXT, results TEXT, estimate TEXT)""",
     "CREATE INDEX IF NOT EXISTS jobs_by_user ON jobs (user_id, created)",
     """CREATE TABLE IF NOT EXISTS job_logs (
-        job_id TEXT NOT NULL, seq INTEGER NOT NULL, time REAL NOT NULL, level TEXT NOT NULL,
-        message TEXT NOT NULL, code TEXT, data TEXT, PRIMARY KEY (job_id, seq))""",
+        job_id TEXT NOT NULL, seq INTEGER NOT NULL, time DOUBLE PRECISION NOT NULL,
+        level TEXT NOT NULL, message TEXT NOT NULL, code TEXT, data TEXT,
+        PRIMARY KEY (job_id, seq))""",
     """CREATE TABLE IF NOT EXISTS processes (
         user_id TEXT NOT NULL, id TEXT NOT NULL, process TEXT NOT NULL, public INTEGER NOT NULL,
-        updated REAL NOT NULL, PRIMARY KEY (user_id, id))""",
+        updated DOUBLE PRECISION NOT NULL, PRIMARY KEY (user_id, id))""",
 )
 LEVELS = ("debug", "info", "warning", "error")
 
@@ -115,6 +120,11 @@ class Store:
     (SQLite; ``":memory:"`` for tests) or a ``postgresql://`` URL."""
 
     placeholder = "?"
+    # Where the dialects differ: a statement run first in the transaction it protects, or
+    # None where the dialect needs none (SQLite takes the whole database's write lock at
+    # the start of every transaction).
+    lock_schema: str | None = None  # before creating the tables: servers starting together
+    lock_job: str | None = None  # before numbering a job's next log entry: several writers
 
     def __init__(self) -> None:
         self._lock = threading.RLock()  # SQLite in memory: one connection, one user
@@ -138,8 +148,16 @@ class Store:
             return cursor.fetchall() if cursor.description else []
 
     def create_schema(self) -> None:
-        for statement in SCHEMA:
-            self._execute(statement)
+        """The tables, made in one transaction if they do not exist yet."""
+        with self._cursor() as cursor:
+            if self.lock_schema is not None:
+                cursor.execute(self.lock_schema)
+            for statement in SCHEMA:
+                cursor.execute(statement)
+
+    def close(self) -> None:
+        """Close the connections this store keeps for reuse (it opens new ones if used
+        again)."""
 
     # -- jobs -------------------------------------------------------------------------
     def create_job(
@@ -250,6 +268,8 @@ class Store:
     ) -> None:
         with self._lock, self._cursor() as cursor:
             p = self.placeholder
+            if self.lock_job is not None:
+                cursor.execute(self.lock_job.replace("?", p), (job_id,))
             cursor.execute(f"SELECT COALESCE(MAX(seq), 0) FROM job_logs WHERE job_id = {p}",
                            (job_id,))  # fmt: skip
             seq = int(cursor.fetchone()[0]) + 1
@@ -279,16 +299,14 @@ class Store:
 
     # -- user-defined processes -------------------------------------------------------
     def save_process(self, user_id: str, process_id: str, process: dict, public: bool) -> None:
-        now = time.time()
-        with self._lock, self._cursor() as cursor:
-            p = self.placeholder
-            cursor.execute(f"DELETE FROM processes WHERE user_id = {p} AND id = {p}",
-                           (user_id, process_id))  # fmt: skip
-            cursor.execute(
-                f"INSERT INTO processes (user_id, id, process, public, updated) "
-                f"VALUES ({p}, {p}, {p}, {p}, {p})",
-                (user_id, process_id, json.dumps(process), int(public), now),
-            )
+        """Store the process, replacing the user's process of that id (one statement: two
+        servers saving it at once both succeed, the later one is kept)."""
+        self._execute(
+            "INSERT INTO processes (user_id, id, process, public, updated) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, id) DO UPDATE SET "
+            "process = excluded.process, public = excluded.public, updated = excluded.updated",
+            (user_id, process_id, json.dumps(process), int(public), time.time()),
+        )
 
     def process(self, user_id: str, process_id: str) -> StoredProcess | None:
         rows = self._execute(
@@ -340,6 +358,14 @@ class SqliteStore(Store):
             self._local.connection = connection
         return connection
 
+    def close(self) -> None:
+        """Close the calling thread's connection (an in-memory database is kept open:
+        closing it would lose it)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            self._local.connection = None
+            connection.close()
+
     @contextmanager
     def _cursor(self) -> Iterator[sqlite3.Cursor]:
         connection = self._connection()
@@ -357,9 +383,21 @@ class SqliteStore(Store):
 
 
 class PostgresStore(Store):
-    """PostgreSQL (``psycopg``), for several server processes sharing one database."""
+    """PostgreSQL (``psycopg``), for several server processes sharing one database.
+
+    Connections are taken for one transaction and then kept for reuse, up to
+    :attr:`idle_connections` of them: the web server's threads come and go (one per
+    request), so a connection per thread would be opened per request. Each transaction is
+    explicit (the connections are in autocommit mode outside them)."""
 
     placeholder = "%s"
+    # one lock per database (the key is any constant of pgc's): CREATE TABLE IF NOT EXISTS
+    # run by two transactions at once can fail on PostgreSQL's catalog
+    lock_schema = "SELECT pg_advisory_xact_lock(7067459)"
+    # the job's row, locked until the new entry is committed: another writer of the job's
+    # log waits, then numbers its entry after this one
+    lock_job = "SELECT id FROM jobs WHERE id = ? FOR UPDATE"
+    idle_connections = 8
 
     def __init__(self, url: str) -> None:
         super().__init__()
@@ -370,17 +408,58 @@ class PostgresStore(Store):
                                "'pgc[server]'") from exc  # fmt: skip
         self.url = url
         self._psycopg = psycopg
-        self._local = threading.local()
+        self._idle: list[Any] = []
+        self._idle_lock = threading.Lock()
         self.create_schema()
 
     @contextmanager
     def _cursor(self) -> Iterator[Any]:
-        connection = getattr(self._local, "connection", None)
-        if connection is None or connection.closed:
-            connection = self._psycopg.connect(self.url)
-            self._local.connection = connection
-        with connection.transaction(), connection.cursor() as cursor:
-            yield cursor
+        connection, transaction = self._begin()
+        try:
+            with ExitStack() as stack:
+                stack.push(transaction)  # begun: commits, or rolls back on an exception
+                with connection.cursor() as cursor:
+                    yield cursor
+        finally:
+            self._give_back(connection)
+
+    def _begin(self) -> tuple[Any, Any]:
+        """A connection and its transaction, begun. A kept connection that the database
+        has ended meanwhile (a restart, an idle timeout) fails at BEGIN: then a new one."""
+        with self._idle_lock:
+            kept = self._idle.pop() if self._idle else None
+        if kept is not None:
+            try:
+                return kept, self._begun(kept)
+            except self._psycopg.OperationalError:
+                kept.close()
+        connection = self._psycopg.connect(self.url, autocommit=True)
+        try:
+            return connection, self._begun(connection)
+        except BaseException:
+            connection.close()
+            raise
+
+    @staticmethod
+    def _begun(connection: Any) -> Any:
+        transaction = connection.transaction()
+        transaction.__enter__()
+        return transaction
+
+    def _give_back(self, connection: Any) -> None:
+        idle = self._psycopg.pq.TransactionStatus.IDLE
+        if not connection.closed and connection.info.transaction_status == idle:
+            with self._idle_lock:
+                if len(self._idle) < self.idle_connections:
+                    self._idle.append(connection)
+                    return
+        connection.close()  # broken, or enough are kept
+
+    def close(self) -> None:
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
 
 
 class _NoLock:
