@@ -63,8 +63,9 @@ def rss_mb(pid: int) -> float:
     while pids:
         p = pids.pop()
         seen.append(p)
-        with contextlib.suppress(OSError):
-            pids += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        for task in Path(f"/proc/{p}/task").glob("*"):  # each thread's children
+            with contextlib.suppress(OSError):
+                pids += [int(c) for c in (task / "children").read_text().split()]
     for p in seen:
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():

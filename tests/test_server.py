@@ -83,6 +83,49 @@ def evi(con):
     return 2.5 * (nir - red) / (nir + 6.0 * red - 7.5 * blue + 1.0)
 
 
+def heavy_graph() -> dict:
+    """A job that runs for many seconds: a 31 x 31 convolution of the whole sample."""
+    return {
+        "l": {"process_id": "load_collection", "arguments": {
+            "id": SAMPLE, "spatial_extent": None, "temporal_extent": None,
+            "bands": ["B02", "B03", "B04", "B08"]}},
+        "k": {"process_id": "apply_kernel", "arguments": {
+            "data": {"from_node": "l"}, "kernel": np.ones((31, 31)).tolist()}},
+        "s": {"process_id": "save_result", "result": True, "arguments": {
+            "data": {"from_node": "k"}, "format": "netCDF"}},
+    }  # fmt: skip
+
+
+def descendants(pid: int) -> set[int]:
+    """The processes a process started, and theirs (Linux /proc)."""
+    found, stack = set(), [pid]
+    while stack:
+        current = stack.pop()
+        children = []
+        for task in Path(f"/proc/{current}/task").glob("*"):  # each thread's children
+            try:
+                children += (task / "children").read_text().split()
+            except OSError:
+                continue
+        for child in map(int, children):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    return {p for p in pids if Path(f"/proc/{p}").exists()
+            and "zombie" not in Path(f"/proc/{p}/status").read_text().lower()}  # fmt: skip
+
+
+def wait_for(job, status: str, seconds: float = 30) -> None:
+    deadline = time.time() + seconds
+    while job.status() != status and time.time() < deadline:
+        time.sleep(0.2)
+    assert job.status() == status
+
+
 def read_tif(path: Path) -> np.ndarray:
     rasterio = pytest.importorskip("rasterio")
     with rasterio.open(path) as f:
@@ -223,9 +266,16 @@ def test_a_restarted_server_keeps_jobs_and_processes(tmp_path):
         done.start_and_wait(max_poll_interval=0.5, print=lambda *a: None)
         con.save_user_defined_process("twice", {"m": {"process_id": "multiply", "arguments": {
             "x": {"from_parameter": "x"}, "y": 2}, "result": True}})  # fmt: skip
-        slow = evi(con).create_job(title="interrupted")
-        slow.start()  # queued or running when the server dies
-        first.stop(kill=True)
+        slow = con.create_job(heavy_graph(), title="interrupted")
+        slow.start()
+        wait_for(slow, "running")
+        helpers = descendants(first.process.pid)  # the fork server and the job's worker
+        assert len(helpers) >= 2
+        first.stop(kill=True)  # the job's work is lost; its worker must not run on
+        deadline = time.time() + 15
+        while alive(helpers) and time.time() < deadline:
+            time.sleep(0.2)
+        assert not alive(helpers), "a killed server's workers ran on"
     finally:
         first.stop(kill=True)
     second = Server(tmp_path).start()
@@ -235,30 +285,22 @@ def test_a_restarted_server_keeps_jobs_and_processes(tmp_path):
         assert jobs[done.job_id]["status"] == "finished"
         assert con.job(done.job_id).get_results().download_files(tmp_path / "again")
         assert "twice" in [p["id"] for p in con.list_user_defined_processes()]
+        # running when the server died: marked error once its heartbeat is stale, by
+        # the new server; never running forever
         interrupted = con.job(slow.job_id)
-        assert interrupted.status() in ("error", "finished")
-        if interrupted.status() == "error":
-            assert any("server stopped" in e["message"] for e in interrupted.logs())
+        wait_for(interrupted, "error", seconds=60)
+        assert any("server running this job stopped" in e["message"]
+                   for e in interrupted.logs())
     finally:
         second.stop()
 
 
 def test_cancel_stops_a_running_job(server):
     con = server.connect()
-    graph = {
-        "l": {"process_id": "load_collection", "arguments": {
-            "id": SAMPLE, "spatial_extent": None, "temporal_extent": None,
-            "bands": ["B02", "B03", "B04", "B08"]}},
-        "k": {"process_id": "apply_kernel", "arguments": {
-            "data": {"from_node": "l"}, "kernel": np.ones((31, 31)).tolist()}},
-        "s": {"process_id": "save_result", "result": True, "arguments": {
-            "data": {"from_node": "k"}, "format": "netCDF"}},
-    }  # fmt: skip
+    graph = heavy_graph()
     job = con.create_job(graph, title="long")
     job.start()
-    deadline = time.time() + 30
-    while job.status() != "running" and time.time() < deadline:
-        time.sleep(0.2)
+    wait_for(job, "running")
     job.stop()
     assert job.status() == "canceled"
     time.sleep(1.0)

@@ -441,23 +441,34 @@ def test_server_processes_never_take_one_job_twice(shared_url: str) -> None:
     assert {j.status for j in store.jobs("alice")} == {RUNNING}
 
 
-def test_recover_marks_active_jobs_error(store: Store) -> None:
+def test_recover_marks_the_running_jobs_of_stopped_servers_error(store: Store) -> None:
+    """Running jobs of a server that stopped beating (or of none) are lost: error, with a
+    log entry; a live server's running jobs and queued jobs (a server will take them)
+    are left alone."""
     jobs = {status: store.create_job("alice", {}) for status in
             (CREATED, QUEUED, RUNNING, FINISHED, CANCELED)}  # fmt: skip
     for status, job in jobs.items():
         if status != CREATED:
             store.update_job(job.id, status=status)
-    recovered = store.recover()
-    assert sorted(recovered) == sorted([jobs[QUEUED].id, jobs[RUNNING].id])
-    for status, job in jobs.items():
-        got = store.job("alice", job.id)
-        if status in (QUEUED, RUNNING):
-            assert got.status == ERROR and got.finished is not None
-            (entry,) = store.logs(job.id)
-            assert (entry.level, entry.code) == ("error", "Internal")
-            assert f"while this job was {status}" in entry.message
-        else:
-            assert got.status == status and store.logs(job.id) == []
+    live, dead = store.create_job("alice", {}), store.create_job("alice", {})
+    store.heartbeat("s-live")
+    store.heartbeat("s-dead")
+    store.update_job(live.id, status=RUNNING, server="s-live")
+    store.update_job(dead.id, status=RUNNING, server="s-dead")
+    assert store.recover() == [jobs[RUNNING].id]  # no server: lost; both servers beat
+    time.sleep(0.3)
+    store.heartbeat("s-live")
+    assert store.recover(stale=0.2) == [dead.id]  # s-dead stopped beating
+    assert store.recover(alive="s-dead", stale=0.0) == [live.id]  # even a fresh beat
+    for job_id in (jobs[RUNNING].id, dead.id):
+        got = store.job("alice", job_id)
+        assert got.status == ERROR and got.finished is not None
+        (entry,) = store.logs(job_id)
+        assert (entry.level, entry.code) == ("error", "Internal")
+        assert "server running this job stopped" in entry.message
+    for status in (CREATED, QUEUED, FINISHED, CANCELED):
+        got = store.job("alice", jobs[status].id)
+        assert got.status == status and store.logs(got.id) == []
     assert store.recover() == []
 
 

@@ -112,10 +112,6 @@ def create_app(config: ServerConfig) -> tuple[flask.Flask, Any]:
     from .service import Service
 
     service = Service(config)
-    recovered = service.store.recover()
-    if recovered:
-        LOG.warning("%d job(s) were queued or running when the server stopped: now error",
-                    len(recovered))  # fmt: skip
     pool = JobPool(config, service.store)
     backend = PgcBackend(service, pool, driver_config(config))
     app = build_app(backend_implementation=backend)

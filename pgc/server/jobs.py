@@ -2,8 +2,10 @@
 
 Starting a job only marks it ``queued`` (the request returns at once). A dispatcher thread
 of the server hands queued jobs, oldest first, to at most ``workers`` processes; a job is
-taken by moving it ``queued -> running`` in the database, atomically, so several server
-processes on one PostgreSQL database never run a job twice. Each job runs in a process
+taken by moving it ``queued -> running`` in the database, atomically, under the server's
+id, so several server processes on one PostgreSQL database never run a job twice. Each
+server beats every few seconds; the running jobs of a server that stopped beating are
+marked ``error`` by the others, or by itself when it comes back. Each job runs in a process
 of its own (started by a fork server that has pgc imported), so a job that crashes or
 leaks takes nothing else down, and cancelling a job ends its process. A process that
 ends without recording an outcome leaves its job ``error``, with a log entry saying so.
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import secrets
 import threading
 import time
 import traceback
@@ -25,6 +29,7 @@ from .store import ERROR, FINISHED, QUEUED, RUNNING, Store
 
 LOG = logging.getLogger("pgc.server")
 POLL_SECONDS = 0.2
+BEAT_SECONDS = 2.0  # how often a server records that it is alive (Store.heartbeat)
 
 
 def job_folder(config: ServerConfig, job_id: str) -> Path:
@@ -43,6 +48,8 @@ class JobPool:
 
     def __init__(self, config: ServerConfig, store: Store) -> None:
         self.config, self.store = config, store
+        self.server_id = "s-" + secrets.token_hex(8)
+        self._beaten = 0.0
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -57,8 +64,9 @@ class JobPool:
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop dispatching; running jobs are ended (their jobs are left ``running`` for
-        the next server's :meth:`Store.recover` to mark, as after a crash)."""
+        """Stop dispatching; running jobs are ended (their jobs are left ``running``, for
+        a live server's :meth:`Store.recover` to mark once this one stops beating, as
+        after a crash)."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -86,12 +94,24 @@ class JobPool:
     def _dispatch(self) -> None:
         while not self._stop.is_set():
             try:
+                self._beat()
                 self._reap()
                 self._take()
             except Exception:  # noqa: BLE001 - the dispatcher must survive a bad job
                 LOG.exception("job dispatcher")
             self._wake.wait(POLL_SECONDS)
             self._wake.clear()
+
+    def _beat(self) -> None:
+        """Every BEAT_SECONDS: say this server is alive, and mark the running jobs of
+        servers that are not (crashed, killed, their machine gone) as lost."""
+        now = time.monotonic()
+        if now - self._beaten < BEAT_SECONDS:
+            return
+        self._beaten = now
+        self.store.heartbeat(self.server_id)
+        for job_id in self.store.recover(alive=self.server_id):
+            LOG.warning("job %s: its server stopped while it ran; marked error", job_id)
 
     def _reap(self) -> None:
         with self._lock:
@@ -114,20 +134,41 @@ class JobPool:
             if job_id is None:
                 return
             if not self.store.transition(job_id, (QUEUED,), RUNNING, started=time.time(),
-                                         progress=0.0):  # fmt: skip
+                                         progress=0.0, server=self.server_id):  # fmt: skip
                 continue  # another server took it, or it was canceled meanwhile
             process = self._context.Process(
-                target=run_job, args=(self.config, job_id), name=f"pgc-job-{job_id}",
-                daemon=True,
+                target=run_job, args=(self.config, job_id, os.getpid()),
+                name=f"pgc-job-{job_id}", daemon=True,
             )  # fmt: skip
             with self._lock:
                 process.start()
                 self._running[job_id] = _Running(process, time.time())
 
 
-def run_job(config: ServerConfig, job_id: str) -> None:
+def watch(store: Store, job_id: str, server_pid: int, seconds: float = 1.0) -> None:
+    """A worker's watchdog: end the worker when its server is gone (a killed server's
+    workers would otherwise run on, orphaned) or when the job is no longer running (it
+    was canceled through another server process of the same database)."""
+    while True:
+        time.sleep(seconds)
+        try:
+            os.kill(server_pid, 0)
+        except ProcessLookupError:
+            os._exit(3)
+        except PermissionError:  # alive, another user's: not ours to judge
+            pass
+        try:
+            job = store.job(None, job_id)
+        except Exception:  # noqa: BLE001 - the database away for a moment: look again
+            continue
+        if job is None or job.status != RUNNING:
+            os._exit(4)
+
+
+def run_job(config: ServerConfig, job_id: str, server_pid: int | None = None) -> None:
     """The body of a worker process: run one job that is ``running`` in the store, record
-    its logs, progress, results and outcome."""
+    its logs, progress, results and outcome (``server_pid``: the server, whose end ends
+    this process too)."""
     from ..errors import PgcError
     from ..session import Session
     from .service import Service, failure_of, result_file
@@ -136,6 +177,8 @@ def run_job(config: ServerConfig, job_id: str) -> None:
     job = store.job(None, job_id)
     if job is None or job.status != RUNNING:
         return
+    if server_pid is not None:
+        threading.Thread(target=watch, args=(store, job_id, server_pid), daemon=True).start()
     service = Service(config, store)
     folder = job_folder(config, job_id)
     users = service.user_processes(job.user_id)

@@ -7,8 +7,10 @@ it did not exist (the server answers 404). Job ids are random (128 bits from
 
 A job's life: ``created`` -> ``queued`` (started by its owner) -> ``running`` (a worker
 took it) -> ``finished`` | ``error`` | ``canceled``. A server that stops while jobs are
-queued or running has lost their work: :meth:`Store.recover` marks them ``error`` with a
-log entry saying so, when the next server starts (never ``running`` forever).
+running has lost their work: every server beats (:meth:`Store.heartbeat`) and looks for
+running jobs of servers that have stopped beating, which :meth:`Store.recover` marks
+``error`` with a log entry saying so (never ``running`` forever). Queued jobs wait for
+the next server.
 
 >>> store = Store.open(":memory:")
 >>> job = store.create_job("alice", {"process_graph": {}}, title="t")
@@ -45,17 +47,21 @@ SCHEMA = (
         process TEXT NOT NULL, plan TEXT, budget DOUBLE PRECISION, log_level TEXT NOT NULL,
         status TEXT NOT NULL, progress DOUBLE PRECISION, created DOUBLE PRECISION NOT NULL,
         updated DOUBLE PRECISION NOT NULL, started DOUBLE PRECISION,
-        finished DOUBLE PRECISION, usage TEXT, results TEXT, estimate TEXT)""",
+        finished DOUBLE PRECISION, usage TEXT, results TEXT, estimate TEXT, server TEXT)""",
     "CREATE INDEX IF NOT EXISTS jobs_by_user ON jobs (user_id, created)",
     """CREATE TABLE IF NOT EXISTS job_logs (
         job_id TEXT NOT NULL, seq INTEGER NOT NULL, time DOUBLE PRECISION NOT NULL,
         level TEXT NOT NULL, message TEXT NOT NULL, code TEXT, data TEXT,
         PRIMARY KEY (job_id, seq))""",
+    """CREATE TABLE IF NOT EXISTS servers (
+        id TEXT PRIMARY KEY, heartbeat DOUBLE PRECISION NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS processes (
         user_id TEXT NOT NULL, id TEXT NOT NULL, process TEXT NOT NULL, public INTEGER NOT NULL,
         updated DOUBLE PRECISION NOT NULL, PRIMARY KEY (user_id, id))""",
 )
 LEVELS = ("debug", "info", "warning", "error")
+# A server that has not beaten for this long has stopped: its running jobs are lost.
+STALE_SECONDS = 10.0
 
 
 def iso(seconds: float | None) -> str | None:
@@ -86,6 +92,7 @@ class Job:
     usage: dict = field(default_factory=dict)
     results: list[dict] = field(default_factory=list)  # assets: name, path, type, bytes ...
     estimate: dict = field(default_factory=dict)
+    server: str | None = None  # the server whose worker runs it (JobPool.server_id)
 
 
 @dataclass(frozen=True)
@@ -110,7 +117,7 @@ class StoredProcess:
 _JOB_COLUMNS = (
     "id", "user_id", "title", "description", "process", "plan", "budget", "log_level",
     "status", "progress", "created", "updated", "started", "finished", "usage", "results",
-    "estimate",
+    "estimate", "server",
 )  # fmt: skip
 _JSON_COLUMNS = {"process", "usage", "results", "estimate"}
 
@@ -245,22 +252,39 @@ class Store:
                 cursor.execute(f"DELETE FROM job_logs WHERE job_id = {p}", (job_id,))
         return deleted
 
-    def recover(self) -> list[str]:
-        """Jobs queued or running when the last server stopped: marked ``error``, each
-        with a log entry saying why. Their ids."""
-        rows = self._execute(
-            f"SELECT id, status FROM jobs WHERE status IN ({', '.join('?' * len(ACTIVE))})",
-            ACTIVE,
+    def heartbeat(self, server_id: str) -> None:
+        """Record that server ``server_id`` is alive now (its dispatcher calls this every
+        few seconds; :meth:`recover` goes by it)."""
+        self._execute(
+            "INSERT INTO servers (id, heartbeat) VALUES (?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET heartbeat = excluded.heartbeat",
+            (server_id, time.time()),
         )
-        for job_id, status in rows:
-            if self.transition(job_id, ACTIVE, ERROR, finished=time.time()):
+
+    def recover(self, alive: str | None = None, stale: float = STALE_SECONDS) -> list[str]:
+        """Running jobs whose server stopped -- it has not beaten for ``stale`` seconds,
+        or is unknown -- are marked ``error``, each with a log entry saying why; their
+        ids. Server ``alive`` (the caller) counts as alive whatever its heartbeat says.
+        Queued jobs wait for a server to take them: nothing was lost."""
+        since = time.time() - stale
+        rows = self._execute(
+            "SELECT jobs.id FROM jobs LEFT JOIN servers ON servers.id = jobs.server "
+            "WHERE jobs.status = ? AND (jobs.server IS NULL OR "
+            "(jobs.server <> ? AND (servers.heartbeat IS NULL OR servers.heartbeat < ?)))",
+            (RUNNING, alive or "", since),
+        )
+        lost = []
+        for (job_id,) in rows:
+            if self.transition(job_id, (RUNNING,), ERROR, finished=time.time()):
+                lost.append(job_id)
                 self.log(
                     job_id, "error",
-                    f"The server stopped while this job was {status}; its work was lost. "
+                    "The server running this job stopped; the job's work was lost. "
                     "Start the job again.",
                     code="Internal",
                 )  # fmt: skip
-        return [job_id for job_id, _ in rows]
+        self._execute("DELETE FROM servers WHERE heartbeat < ?", (time.time() - 86400,))
+        return lost
 
     # -- logs -------------------------------------------------------------------------
     def log(
