@@ -144,6 +144,9 @@ def test_the_client_connects_and_lists(server):
     ndvi_spec = processes["ndvi"]
     assert ndvi_spec["description"] and all(p["description"] for p in ndvi_spec["parameters"])
     assert "GTiff" in con.list_output_formats()
+    endpoints = {e["path"]: e["methods"] for e in con.capabilities().capabilities["endpoints"]}
+    assert "PATCH" in endpoints["/jobs/{job_id}"] and "/jobs/{job_id}/estimate" in endpoints
+    assert not any("secure_key" in path for path in endpoints)
 
 
 def test_validation_gives_pgcs_code_and_pointer(server):

@@ -279,6 +279,18 @@ class PgcBackend(OpenEoBackendImplementation):
             "https://api.stacspec.org/v1.0.0/collections",
         ]
 
+    def postprocess_capabilities(self, capabilities: dict) -> dict:
+        """The endpoints pgc adds (PATCH of a job, its estimate) listed, the signed-URL
+        ones it does not serve left out."""
+        endpoints = [e for e in capabilities.get("endpoints", [])
+                     if "{secure_key}" not in e.get("path", "")]  # fmt: skip
+        for endpoint in endpoints:
+            if endpoint.get("path") == "/jobs/{job_id}" and "PATCH" not in endpoint["methods"]:
+                endpoint["methods"] = [*endpoint["methods"], "PATCH"]
+        if not any(e.get("path") == "/jobs/{job_id}/estimate" for e in endpoints):
+            endpoints.append({"path": "/jobs/{job_id}/estimate", "methods": ["GET"]})
+        return {**capabilities, "endpoints": endpoints}
+
     def summarize_exception(self, error: Exception) -> Any:
         """An unexpected error answers ``Internal`` with no more than that (openeo-driver
         would put the exception's repr in the response); the server's log has it whole."""

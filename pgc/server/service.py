@@ -101,6 +101,7 @@ class Service:
 
     def collection(self, collection_id: str) -> dict:
         stac = json.loads(json.dumps(self.catalog.stac(collection_id)))  # a copy
+        stac.pop("pgc:sample", None)  # which generator makes its data: pgc's own business
         stac.setdefault("stac_version", "1.0.0")
         stac.setdefault("type", "Collection")
         stac.setdefault("license", "proprietary")
