@@ -126,7 +126,7 @@ def _cube(spec: dict):
     for name in order:
         meta = dims.get(name, {})
         labels = meta.get("values", [])
-        if meta.get("type") == "temporal" and all(_instant(str(v)) for v in labels):
+        if meta.get("type") == "temporal" and all(instant(str(v)) for v in labels):
             labels = _instants(labels)
         coords[name] = labels
     shape = tuple(len(coords[d]) for d in order)
@@ -310,13 +310,15 @@ def compare(actual: Any, expected: Any, delta: float) -> str | None:
             return None if actual == expected else f"expected {expected}, got {actual}"
         return None if abs(actual - expected) <= delta else f"expected {expected}, got {actual}"
     if isinstance(expected, str) and isinstance(actual, str):
-        if _instant(actual) is not None and _instant(actual) == _instant(expected):
+        if instant(actual) is not None and instant(actual) == instant(expected):
             return None
         return None if actual == expected else f"expected {expected!r}, got {actual!r}"
     return None if actual == expected else f"expected {_short(expected)}, got {_short(actual)}"
 
 
-def _instant(text: str):
+def instant(text: str):
+    """The moment an RFC 3339 date or date-time names (UTC), or None when ``text`` is
+    neither (tools/testsuite_runner.py compares labels with it too)."""
     from datetime import UTC, datetime
 
     if len(text) > 10 and text[10] not in "T ":
@@ -353,7 +355,7 @@ def _compare_cubes(actual, expected, delta: float) -> str | None:
 def _label_key(value: Any) -> Any:
     """Labels compare as instants when they are dates or date-times, else as text."""
     text = str(value)[:19] if isinstance(value, np.datetime64) else str(value)
-    moment = _instant(text) if len(text) >= 10 else None
+    moment = instant(text) if len(text) >= 10 else None
     return moment.isoformat() if moment else text
 
 

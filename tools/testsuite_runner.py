@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pgc.conformance import _instant, decode, run_process
+from pgc.conformance import decode, instant, run_process
 from pgc.errors import PgcError
 from pgc.executors.values import Cube, CubeArray, LabeledArray, dimension_type
 
@@ -267,8 +267,8 @@ def _labels(cube: Cube, name: str, hints: Any) -> list:
     for i, v in enumerate(values):
         text = _iso(v)
         hint = _at(hints, i)
-        same = isinstance(hint, str) and _instant(hint) is not None
-        labels.append(hint if same and _instant(hint) == _instant(text) else text)
+        same = isinstance(hint, str) and instant(hint) is not None
+        labels.append(hint if same and instant(hint) == instant(text) else text)
     return labels
 
 
