@@ -71,7 +71,8 @@ def load_errata(path: str | Path = ERRATA) -> dict[tuple[str, str], dict]:
     return {(e["case"], e["digest"]): e for e in doc["errata"]}
 
 
-def _load_json5(path: Path) -> Any:
+def load_json5(path: Path) -> Any:
+    """A JSON5 file (the upstream test vectors' format), parsed."""
     import json5
 
     return json5.loads(path.read_text(encoding="utf-8"))
@@ -93,7 +94,7 @@ def decode(value: Any, base: Path) -> Any:
             raise _Undecodable(f"remote asset {ref}")
         if not ref.endswith((".json", ".json5", ".geojson")):  # e.g. a CRS as WKT2 text
             return (base / ref).read_text(encoding="utf-8")
-        return decode(_load_json5(base / ref), base)
+        return decode(load_json5(base / ref), base)
     kind = value.get("type")
     if kind == "nodata":
         return None
@@ -392,7 +393,7 @@ def run_folder(
     warnings.simplefilter("ignore", RuntimeWarning)  # NaN arithmetic is what vectors test
     for path in sorted(folder.glob("*.json5")):
         try:
-            doc = _load_json5(path)
+            doc = load_json5(path)
         except (OSError, ValueError) as exc:
             report.results.append(CaseResult(path.name, path.stem, "failed", f"cannot read: {exc}"))
             continue

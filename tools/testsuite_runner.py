@@ -458,7 +458,7 @@ def make_suite_folder(processes: Path, where: Path, errata: bool = False) -> Pat
     if not errata:
         (target / "tests").symlink_to(tests)
         return target
-    from pgc.conformance import _load_json5, case_digest, load_errata
+    from pgc.conformance import case_digest, load_errata, load_json5
     from pgc.jsonvalue import merge_patch
 
     fixes = load_errata()
@@ -467,7 +467,7 @@ def make_suite_folder(processes: Path, where: Path, errata: bool = False) -> Pat
         if entry.suffix != ".json5":
             (target / "tests" / entry.name).symlink_to(entry)
             continue
-        doc = _load_json5(entry)
+        doc = load_json5(entry)
         cases = doc.get("tests", [])
         patched = False
         for i, case in enumerate(cases):
