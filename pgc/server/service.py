@@ -157,7 +157,7 @@ class Service:
             )
         except PgcError as exc:
             raise failure_of(exc) from None
-        estimate: dict[str, Any] = {"costs": 0, "downloads_included": None}
+        estimate: dict[str, Any] = {"costs": 0}
         size = result_bytes(plan)
         if size is not None:
             estimate["size"] = size
