@@ -384,3 +384,31 @@ def test_downloads_stay_in_the_jobs_folder(server):
     theirs = requests.get(base + "result.tif",
                           headers={"Authorization": f"Bearer {bob.auth.bearer}"})  # fmt: skip
     assert theirs.status_code == 404
+
+
+def test_execute_batch_downloads_the_result(server, tmp_path):
+    con = server.connect()
+    job = ndvi(con).execute_batch(tmp_path / "ndvi.tif", max_poll_interval=0.5,
+                                  print=lambda *a: None)  # fmt: skip
+    assert job.status() == "finished"
+    assert read_tif(tmp_path / "ndvi.tif").shape[1:] == (64, 64)
+
+
+def test_a_sync_request_past_its_time_limit_ends_with_request_timeout(tmp_path):
+    """[sync] max_seconds: the run stops between processes once its time is up."""
+    slow = Server(tmp_path)
+    slow.config.write_text(slow.config.read_text().replace(
+        "[users]", "[sync]\nmax_seconds = 1\n\n[users]"))  # fmt: skip
+    slow.start()
+    try:
+        con = slow.connect()
+        cube = con.load_collection(SAMPLE, bands=["B04", "B08"])
+        for _ in range(200):  # each pass over the whole cube takes a few ms at least
+            cube = cube.apply(lambda x: x + 1)
+        start = time.time()
+        with pytest.raises(openeo.rest.OpenEoApiError) as caught:
+            cube.download(tmp_path / "never.nc", format="netCDF")
+        assert caught.value.code == "RequestTimeout"
+        assert time.time() - start < 30
+    finally:
+        slow.stop()
