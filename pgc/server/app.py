@@ -25,6 +25,7 @@ import hmac
 import logging
 import os
 import secrets
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -60,14 +61,28 @@ def check_token(token: str, secret: bytes) -> str | None:
 
 
 def token_secret(folder: Path) -> bytes:
-    """The server's token secret (made once, mode 0600, shared by its processes)."""
+    """The server's token secret (made once, mode 0600, shared by its processes and by the
+    servers sharing the data folder). It is written whole under a name of its own and then
+    linked to ``token-secret``, which fails if that exists: servers starting together on a
+    new folder all read the secret linked first, never a file still empty (an empty key
+    would sign tokens anyone can forge)."""
     path = folder / "token-secret"
     folder.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(secrets.token_bytes(32))
-    return path.read_bytes()
+        fd, made = tempfile.mkstemp(prefix=".token-secret-", dir=folder)  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(secrets.token_bytes(32))
+            os.link(made, path)
+        except FileExistsError:
+            pass  # another server's came first: that one is the secret
+        finally:
+            os.unlink(made)
+    secret = path.read_bytes()
+    if len(secret) < 32:
+        raise RuntimeError(f"{path} holds {len(secret)} bytes, too few for the token secret; "
+                           "remove it and a new one is made")  # fmt: skip
+    return secret
 
 
 def driver_config(config: ServerConfig) -> Any:

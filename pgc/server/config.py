@@ -7,6 +7,7 @@
     port = 8080
     data = "pgc-data"            # the database, job results and the token secret
     database = ""                # empty: SQLite under data; or postgresql://user@host/db
+                                 # (several servers on one database share one data folder)
     title = "pgc"
     workers = 2                  # batch jobs run at once, each in its own process
     max_queued = 100             # jobs waiting for a worker; more is refused (429)
