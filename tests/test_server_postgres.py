@@ -23,6 +23,7 @@ import postgres_fixture
 import pytest
 from postgres_fixture import PostgresServer
 from test_server import Server, alive, descendants, heavy_graph, ndvi, wait_for
+from test_server_store import _in_threads
 
 from pgc.server.store import CANCELED, ERROR, FINISHED, QUEUED, RUNNING, Store
 
@@ -35,23 +36,7 @@ openeo = pytest.importorskip("openeo")
 def _at_once(*calls: Callable[[], object]) -> list:
     """Each call in a thread of its own, started together; their results (the first
     exception raised, if any)."""
-    results: list = [None] * len(calls)
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            results[i] = calls[i]()
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    if errors:
-        raise errors[0]
-    return results
+    return _in_threads(len(calls), lambda i: calls[i]())
 
 
 class Cluster:
