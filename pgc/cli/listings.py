@@ -50,6 +50,8 @@ def cmd_collections(args: argparse.Namespace) -> int:
         cube = catalog.cube_type(cid)
         synthetic = " (synthetic)" if (stac.get("summaries") or {}).get("pgc:synthetic") else ""
         print(f"{cid}{synthetic}: {stac.get('title', '')}")
+        if stac.get("pgc:aliases"):
+            print(f"  also known as: {', '.join(stac['pgc:aliases'])}")
         print(f"  {cube}")
         bands = cube.of_type("bands")
         if bands and bands[0].labels:

@@ -37,14 +37,34 @@ class Catalog:
     items: dict[str, list[Item]] = field(default_factory=dict)  # file-backed collections
     stores: dict[str, Path] = field(default_factory=dict)  # collections in one Zarr store
     revision: int = field(default=0, compare=False)  # counts the collections added
+    aliases: dict[str, str] = field(default_factory=dict)  # another name -> the id
 
     def add(
-        self, stac_collection: dict, items: list[Item] | None = None, store: Path | None = None
+        self,
+        stac_collection: dict,
+        items: list[Item] | None = None,
+        store: Path | None = None,
+        aliases: list[str] | tuple[str, ...] | None = None,
     ) -> None:
         """Add a collection: its metadata, and where its data is (``items``: a STAC item per
-        date with a file per band; ``store``: one Zarr store with an array per band)."""
+        date with a file per band; ``store``: one Zarr store with an array per band), and
+        the other names it is known by (``aliases``, default the STAC's ``pgc:aliases``):
+        any of them loads it. A name that is already another collection's id or alias is
+        a :class:`ConfigurationError`, before anything is added."""
+        cid = stac_collection["id"]
+        names = list(aliases if aliases is not None else stac_collection.get("pgc:aliases", []))
+        for name in names:
+            self._check_alias(name, cid)
+        if cid in self.aliases and self.aliases[cid] != cid:
+            raise ConfigurationError(
+                f"collection id {echo(cid)} is already an alias of {echo(self.aliases[cid])}"
+            )
         self.revision += 1  # plans compiled against the catalog before are stale
-        self.collections[stac_collection["id"]] = stac_collection
+        for name in names:
+            self.aliases[name] = cid
+        if names:
+            stac_collection = {**stac_collection, "pgc:aliases": sorted(set(names))}
+        self.collections[cid] = stac_collection
         self._types.pop(stac_collection["id"], None)
         if store is not None:
             self.stores[stac_collection["id"]] = Path(store)
@@ -95,19 +115,39 @@ class Catalog:
         self.add(stac, [read_item(p, access) for p in paths])
         return stac["id"]
 
+    def _check_alias(self, name: Any, cid: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(f"collection {echo(cid)}: an alias must be a name")
+        owner = self.aliases.get(name, name if name in self.collections else None)
+        if owner is not None and owner != cid:
+            raise ConfigurationError(
+                f"the name {echo(name)} is claimed by two collections: {echo(owner)} and "
+                f"{echo(cid)}"
+            )
+
+    def canonical(self, name: object) -> str | None:
+        """The id of the collection ``name`` names (its id or one of its aliases), or
+        None."""
+        if not isinstance(name, str):
+            return None
+        if name in self.collections:
+            return name
+        return self.aliases.get(name)
+
     def __contains__(self, collection_id: object) -> bool:
-        return collection_id in self.collections
+        return self.canonical(collection_id) is not None
 
     def ids(self) -> list[str]:
         return sorted(self.collections)
 
     def stac(self, collection_id: str) -> dict:
-        return self.collections[collection_id]
+        return self.collections[self.canonical(collection_id) or collection_id]
 
     def cube_type(self, collection_id: str) -> CubeType:
-        if collection_id not in self._types:
-            self._types[collection_id] = cube_type_of(self.collections[collection_id])
-        return self._types[collection_id]
+        cid = self.canonical(collection_id) or collection_id
+        if cid not in self._types:
+            self._types[cid] = cube_type_of(self.collections[cid])
+        return self._types[cid]
 
     _types: dict[str, CubeType] = field(default_factory=dict, repr=False)
 

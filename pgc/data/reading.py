@@ -100,6 +100,7 @@ def plan_read(
         "x": x.extent[0] + (np.arange(window.x0, window.x1) + 0.5) * step,
         **band_coords("bands", [cube.band(n) or Band(n) for n in names]),
     }
+    collection_id = catalog.canonical(collection_id) or collection_id  # an alias: its id
     store = catalog.stores.get(collection_id)
     return ReadPlan(collection_id, window, dates, names, cube.dtype, coords,
                     {"crs": x.crs, "nodata": cube.nodata},
