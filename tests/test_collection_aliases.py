@@ -57,8 +57,9 @@ def test_an_alias_validates_types_and_explains(catalog):
     plan = pgc.Session(catalog=catalog).compile(ndvi("S2_L2A_SAMPLE"))
     assert plan.graph.result_node.type.dimension("x").size == 32
     assert "S2_L2A_SAMPLE" in plan.explain()
-    unknown = [d.code for d in validate(ndvi("S2_L2A"), catalog=catalog).errors]
-    assert unknown == ["CollectionNotFound"]
+    (unknown,) = validate(ndvi("S2_L2A_SAMPL"), catalog=catalog).errors
+    assert unknown.code == "CollectionNotFound"
+    assert unknown.hint.startswith("did you mean 'S2_L2A_SAMPLE'")  # aliases are names too
 
 
 def test_a_name_two_collections_claim_is_refused_when_configured(catalog):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...errors import did_you_mean
 from ...grid import OutsideCrs, bbox_in_crs, geometries_bounds, window_for_bbox
 from ..infer import UNKNOWN_CUBE
 from ..types import Band
@@ -39,9 +40,11 @@ def _load_collection(ctx: RuleContext) -> Type:
         return UNKNOWN_CUBE
     if cid not in catalog:
         ids = ", ".join(catalog.ids()[:10])
-        ctx.error(
-            "CollectionNotFound", f"Collection {echo(cid)} does not exist; available: {ids}.", "id"
-        )
+        names = [*catalog.ids(), *getattr(catalog, "aliases", {})]
+        raise hinted_error(
+            "CollectionNotFound", f"Collection {echo(cid)} does not exist; available: {ids}.",
+            "id", did_you_mean(cid, names, n=3),
+        )  # fmt: skip
     cube = catalog.cube_type(cid)
     extent = ctx.literal("spatial_extent")
     if ctx.has("spatial_extent") and not ctx.is_literal("spatial_extent"):
