@@ -49,6 +49,8 @@ class Options:
     - ``specs``: a folder of process definitions instead of pgc's bundled ones.
     - ``udf_namespaces``: confine ``run_udf`` processes in Linux namespaces where the
       machine allows (False: a subreaper and process group only).
+    - ``allowed_hosts``: the hosts pgc may reach for data (:mod:`pgc.hosts`;
+      ``example.com``, ``*.example.com``, ``http://127.0.0.1:8080``); empty: none.
     """
 
     compute_dtype: str = "float64"
@@ -59,6 +61,7 @@ class Options:
     collections: tuple[Path, ...] = ()
     specs: Path | None = None
     udf_namespaces: bool = True
+    allowed_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.compute_dtype not in COMPUTE_DTYPES:  # a typo must not change results
@@ -68,6 +71,10 @@ class Options:
         if self.plan_cache_size < 0:
             raise ValueError("plan_cache_size must be 0 or more")
         object.__setattr__(self, "collections", tuple(Path(p) for p in self.collections))
+        object.__setattr__(self, "allowed_hosts", tuple(self.allowed_hosts))
+        from .hosts import HostPolicy
+
+        HostPolicy(self.allowed_hosts)  # a malformed entry is a ValueError now
         for name in ("cache_dir", "specs"):
             value = getattr(self, name)
             if value is not None:
@@ -86,7 +93,8 @@ class Options:
         """Options from environment variables (the command line's way; see the README):
         ``PGC_COMPUTE_DTYPE``, ``PGC_PLAN_CACHE`` (0: off), ``PGC_CACHE_DIR``,
         ``PGC_BUFFER_POOL`` (0: off), ``PGC_COLLECTIONS`` (folders separated by
-        ``os.pathsep``), ``PGC_SPECS``, ``PGC_UDF_NO_NAMESPACES`` (1: no namespaces).
+        ``os.pathsep``), ``PGC_SPECS``, ``PGC_UDF_NO_NAMESPACES`` (1: no namespaces),
+        ``PGC_ALLOWED_HOSTS`` (entries separated by commas).
         Variables not set keep the defaults; a wrong value is a ValueError naming it."""
         env = os.environ if environ is None else environ
         changes: dict[str, Any] = {}
@@ -111,6 +119,10 @@ class Options:
             changes["specs"] = Path(env["PGC_SPECS"])
         if env.get("PGC_UDF_NO_NAMESPACES") == "1":
             changes["udf_namespaces"] = False
+        if env.get("PGC_ALLOWED_HOSTS"):
+            changes["allowed_hosts"] = tuple(
+                h.strip() for h in env["PGC_ALLOWED_HOSTS"].split(",") if h.strip()
+            )
         return cls(**changes)
 
 
