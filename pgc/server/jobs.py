@@ -80,9 +80,6 @@ class JobPool:
         """A job was queued: look now rather than at the next poll."""
         self._wake.set()
 
-    def queued_count(self) -> int:
-        return len(self.store.queued_ids())
-
     def cancel(self, job_id: str) -> None:
         """End the job's process if this server runs it (the store says ``canceled``)."""
         with self._lock:

@@ -139,12 +139,13 @@ class Service:
         name, media = result_file(plan)
         folder = folder or Path(tempfile.mkdtemp(prefix="pgc-result-"))
         try:
-            result = self.session.execute(
-                document, user_processes=users, output=folder / name
-            )
+            result = self.session.execute(document, user_processes=users, output=folder / name)
         except PgcError as exc:
             shutil.rmtree(folder, ignore_errors=True)
             raise failure_of(exc) from None
+        except BaseException:  # the folder is the request's alone: never left behind
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         files = [(path.name, media) for path in result.written]
         return Output(folder, files)
 
