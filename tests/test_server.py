@@ -211,8 +211,11 @@ def test_a_user_defined_process_is_stored_and_called(server):
     assert "plus_one" in [p["id"] for p in con.list_user_defined_processes()]
     assert con.execute({"c": {"process_id": "plus_one", "arguments": {"x": 41},
                               "result": True}}) == 42  # fmt: skip
+    call = {"c": {"process_id": "plus_one", "arguments": {"x": 41}, "result": True}}
+    assert con.validate_process_graph(call) == []  # /validation knows the caller's processes
     bob = server.connect("bob")
     assert "plus_one" not in [p["id"] for p in bob.list_user_defined_processes()]
+    assert [e["code"] for e in bob.validate_process_graph(call)] == ["ProcessUnsupported"]
     with pytest.raises(openeo.rest.OpenEoApiError):
         bob.execute({"c": {"process_id": "plus_one", "arguments": {"x": 41}, "result": True}})
 
@@ -352,8 +355,11 @@ def test_a_sync_request_over_the_budget_fails_before_reading(tight):
     small = con.load_collection(SAMPLE, spatial_extent=WINDOW, bands=["B04", "B08"],
                                 temporal_extent=["2023-06-01", "2023-06-20"])  # fmt: skip
     small.ndvi().download(tight.folder / "small.tif")  # within the budget: runs
-    # batch jobs are not held to the synchronous budget
+    # batch jobs are not held to the synchronous budget: nor is what validates or
+    # estimates one
+    assert con.validate_process_graph(whole.ndvi().flat_graph()) == []
     job = whole.ndvi().create_job()
+    assert job.estimate()["size"] == 12 * 512 * 512 * 8  # float64 NDVI of 12 dates
     job.start_and_wait(max_poll_interval=0.5, print=lambda *a: None)
     assert job.status() == "finished"
 

@@ -20,7 +20,6 @@ import secrets
 import threading
 import time
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +36,6 @@ def job_folder(config: ServerConfig, job_id: str) -> Path:
     return config.data / "jobs" / job_id
 
 
-@dataclass
-class _Running:
-    process: Any  # multiprocessing.Process
-    started: float
-
-
 class JobPool:
     """The worker processes of one server (:meth:`start`, :meth:`stop`)."""
 
@@ -50,7 +43,7 @@ class JobPool:
         self.config, self.store = config, store
         self.server_id = "s-" + secrets.token_hex(8)
         self._beaten = 0.0
-        self._running: dict[str, _Running] = {}
+        self._running: dict[str, Any] = {}  # job id -> its multiprocessing.Process
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -72,8 +65,8 @@ class JobPool:
         if self._thread is not None:
             self._thread.join(timeout)
         with self._lock:
-            for running in self._running.values():
-                running.process.kill()
+            for process in self._running.values():
+                process.kill()
             self._running.clear()
 
     def wake(self) -> None:
@@ -83,10 +76,10 @@ class JobPool:
     def cancel(self, job_id: str) -> None:
         """End the job's process if this server runs it (the store says ``canceled``)."""
         with self._lock:
-            running = self._running.pop(job_id, None)
-        if running is not None:
-            running.process.kill()
-            running.process.join(5)
+            process = self._running.pop(job_id, None)
+        if process is not None:
+            process.kill()
+            process.join(5)
 
     def _dispatch(self) -> None:
         while not self._stop.is_set():
@@ -112,12 +105,12 @@ class JobPool:
 
     def _reap(self) -> None:
         with self._lock:
-            done = [(i, r) for i, r in self._running.items() if not r.process.is_alive()]
+            done = [(i, p) for i, p in self._running.items() if not p.is_alive()]
             for job_id, _ in done:
                 del self._running[job_id]
-        for job_id, running in done:
-            running.process.join()
-            code = running.process.exitcode
+        for job_id, process in done:
+            process.join()
+            code = process.exitcode
             if self.store.transition(job_id, (RUNNING,), ERROR, finished=time.time()):
                 self.store.log(
                     job_id, "error",
@@ -139,7 +132,7 @@ class JobPool:
             )  # fmt: skip
             with self._lock:
                 process.start()
-                self._running[job_id] = _Running(process, time.time())
+                self._running[job_id] = process
 
 
 def watch(store: Store, job_id: str, server_pid: int, seconds: float = 1.0) -> None:
@@ -167,7 +160,6 @@ def run_job(config: ServerConfig, job_id: str, server_pid: int | None = None) ->
     its logs, progress, results and outcome (``server_pid``: the server, whose end ends
     this process too)."""
     from ..errors import PgcError
-    from ..session import Session
     from .service import Service, failure_of, result_file
 
     store = Store.open(config.database_url)
@@ -188,7 +180,7 @@ def run_job(config: ServerConfig, job_id: str, server_pid: int | None = None) ->
             store.update_job(job_id, progress=round(100.0 * done / total, 1))
 
     try:
-        session = Session(catalog=service.catalog, options=service.options(sync=False))
+        session = service.batch
         start = time.perf_counter()
         plan = session.compile(job.process, user_processes=users)
         store.log(

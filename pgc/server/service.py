@@ -3,10 +3,12 @@ the collections, processes and formats are, validation, synchronous runs and est
 :mod:`pgc.server.backend` adapts it to openeo-driver; :mod:`pgc.server.jobs` runs batch
 jobs in worker processes.
 
-Every run goes through one :class:`pgc.Session` with the server's catalog and a budget
-(:class:`pgc.limits.Limits`) checked from the types before anything is read: a request for
-more than the budget fails at once with ``ProcessGraphComplexity``, not later with an
-out-of-memory kill. User-defined processes are the user's own, read from the store for
+Runs go through two :class:`pgc.Session` objects on the server's catalog: ``sync`` for
+``/result``, with the [sync] budget (:class:`pgc.limits.Limits`) checked from the types
+before anything is read -- a request for more fails at once with
+``ProcessGraphComplexity``, not later with an out-of-memory kill -- and ``batch`` for
+jobs, their estimates and ``/validation`` (what a job could run), with pgc's default
+budget and no time limit. User-defined processes are the user's own, read from the store for
 each request.
 """
 
@@ -82,18 +84,12 @@ class Service:
         self.config = config
         self.store = store if store is not None else Store.open(config.database_url)
         self.catalog = default_catalog(tuple(config.collections))
-        self.session = Session(catalog=self.catalog, options=self.options(sync=True))
-
-    def options(self, sync: bool) -> Options:
-        """Synchronous requests get the [sync] budget; batch jobs the defaults' sizes and
-        no time limit."""
-        if not sync:
-            return Options()
         limits = replace(
             Limits(), max_seconds=self.config.sync_seconds,
             max_cube_bytes=self.config.sync_cube_bytes,
         )  # fmt: skip
-        return Options(limits=limits)
+        self.sync = Session(catalog=self.catalog, options=Options(limits=limits))
+        self.batch = Session(catalog=self.catalog, options=Options())
 
     # -- what there is ---------------------------------------------------------------
     def collections(self) -> list[dict]:
@@ -116,9 +112,10 @@ class Service:
     # -- validation and runs -----------------------------------------------------------
     def validate(self, process: dict, user_id: str | None) -> list[dict]:
         """openEO validation errors (code, message with the JSON pointer) for ``process``
-        (a process object, or a bare flat graph) with the catalog: what a run would find
-        before reading anything."""
-        result = self.session.validate(
+        (a process object, or a bare flat graph) with the catalog and the batch budget:
+        what a job would find before reading anything (``/result`` holds a request to the
+        smaller [sync] budget when it runs)."""
+        result = self.batch.validate(
             _as_process(process), user_processes=self.user_processes(user_id)
         )
         return [
@@ -127,19 +124,19 @@ class Service:
             if d.is_error
         ]
 
-    def run(self, process: dict, user_id: str | None, folder: Path | None = None) -> Output:
+    def run(self, process: dict, user_id: str | None) -> Output:
         """Run ``process`` synchronously (the [sync] budget) and write its result into a
         new folder; RequestFailed with the openEO error when it fails."""
         document = _as_process(process)
         users = self.user_processes(user_id)
         try:
-            plan = self.session.compile(document, user_processes=users)
+            plan = self.sync.compile(document, user_processes=users)
         except PgcError as exc:
             raise failure_of(exc) from None
         name, media = result_file(plan)
-        folder = folder or Path(tempfile.mkdtemp(prefix="pgc-result-"))
-        try:
-            result = self.session.execute(document, user_processes=users, output=folder / name)
+        folder = Path(tempfile.mkdtemp(prefix="pgc-result-"))
+        try:  # the plan compiled above comes from the session's plan cache here
+            result = self.sync.execute(document, user_processes=users, output=folder / name)
         except PgcError as exc:
             shutil.rmtree(folder, ignore_errors=True)
             raise failure_of(exc) from None
@@ -153,7 +150,7 @@ class Service:
         """openEO's estimate of a job: the result's size and the bytes read, from the types
         of the compiled plan (no cost model: costs are 0)."""
         try:
-            plan = self.session.compile(
+            plan = self.batch.compile(
                 _as_process(process), user_processes=self.user_processes(user_id)
             )
         except PgcError as exc:
