@@ -106,7 +106,7 @@ def process_row(process_id: str, specs: Specs | None = None) -> ProcessRow:
         filter_laws=_filter_laws(process_id),
         passes=_passes(process_id),
         reference=_reference(process_id),
-        kernel=_kernel(process_id),
+        kernel=kernel_form(process_id),
         dask=_dask(process_id),
     )
 
@@ -147,7 +147,8 @@ def _reference(process_id: str) -> str | None:
     return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__name__', type(fn).__name__)}"
 
 
-def _kernel(process_id: str) -> str | None:
+def kernel_form(process_id: str) -> str | None:
+    """How the fuse pass and the kernels take ``process_id`` in (None: not at all)."""
     from .kernels.expr import ARGUMENTS, BINARY, UNARY
     from .kernels.reducers import REDUCERS
     from .passes.fuse import GROWS_THROUGH

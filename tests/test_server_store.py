@@ -193,13 +193,13 @@ def test_results_and_usage_round_trip(store: Store) -> None:
     assets = [{"name": "out.tif", "type": "image/tiff; application=geotiff", "bytes": 123,
                "nested": {"list": [1, 2.5, None, "ü"]}}]  # fmt: skip
     usage = {"duration": {"value": 1.25, "unit": "seconds"}}
-    store.update_job(job.id, estimate={"costs": 0})
+    store.update_job(job.id, title="renamed")
     assert store.transition(job.id, (CREATED,), RUNNING)
     assert store.transition(job.id, (RUNNING,), FINISHED, results=assets, usage=usage,
                             progress=100.0)  # fmt: skip
     got = store.job("alice", job.id)
-    assert (got.status, got.results, got.usage, got.estimate, got.progress) == (
-        FINISHED, assets, usage, {"costs": 0}, 100.0)  # fmt: skip
+    assert (got.status, got.results, got.usage, got.title, got.progress) == (
+        FINISHED, assets, usage, "renamed", 100.0)  # fmt: skip
     assert got.process == {"process_graph": {"x": {"process_id": "add"}}}
     assert got.updated >= job.updated
     with pytest.raises(ValueError, match="no such job field"):

@@ -99,7 +99,8 @@ PASSES: MappingProxyType = _described(
     ),
     PassInfo(
         "fold", "pgc.passes.fold:fold", stage="optimize", keeps_types=False,
-        law="a pure scalar process of literal arguments has one value, known at compile time",
+        law="a pure scalar process of literal arguments has one value, known at compile time "
+        "(but not a process the session overrides: PassContext.overridden)",
     ),
     PassInfo(
         "push-filters", "pgc.passes.push_filters:push_filters", stage="optimize", keeps_types=False,

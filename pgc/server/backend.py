@@ -10,6 +10,7 @@ pgc (whose push-filters and prune-bands passes do at compile time what the dry r
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -188,8 +189,6 @@ class PgcBatchJobs(BatchJobs):
 
     def delete_job(self, job_id: str, user_id: str) -> None:
         self.cancel_job(job_id, user_id)
-        import shutil
-
         if not self.service.store.delete_job(user_id, job_id):
             raise JobNotFoundException(job_id=job_id)
         shutil.rmtree(job_folder(self.service.config, job_id), ignore_errors=True)

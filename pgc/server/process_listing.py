@@ -72,10 +72,9 @@ def describe(raw: dict) -> dict:
 
 
 def _fused(process_id: str) -> bool:
-    from ..specs import bundled_traits
+    from ..process_table import kernel_form
 
-    traits = bundled_traits().get(process_id)
-    return bool(traits is not None and traits.elementwise)
+    return kernel_form(process_id) is not None
 
 
 @cache

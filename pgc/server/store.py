@@ -28,7 +28,6 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +46,7 @@ SCHEMA = (
         process TEXT NOT NULL, plan TEXT, budget DOUBLE PRECISION, log_level TEXT NOT NULL,
         status TEXT NOT NULL, progress DOUBLE PRECISION, created DOUBLE PRECISION NOT NULL,
         updated DOUBLE PRECISION NOT NULL, started DOUBLE PRECISION,
-        finished DOUBLE PRECISION, usage TEXT, results TEXT, estimate TEXT, server TEXT)""",
+        finished DOUBLE PRECISION, usage TEXT, results TEXT, server TEXT)""",
     "CREATE INDEX IF NOT EXISTS jobs_by_user ON jobs (user_id, created)",
     """CREATE TABLE IF NOT EXISTS job_logs (
         job_id TEXT NOT NULL, seq INTEGER NOT NULL, time DOUBLE PRECISION NOT NULL,
@@ -62,13 +61,6 @@ SCHEMA = (
 LEVELS = ("debug", "info", "warning", "error")
 # A server that has not beaten for this long has stopped: its running jobs are lost.
 STALE_SECONDS = 10.0
-
-
-def iso(seconds: float | None) -> str | None:
-    """RFC 3339 time in UTC (what openEO's job metadata carries)."""
-    if seconds is None:
-        return None
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -91,7 +83,6 @@ class Job:
     finished: float | None = None
     usage: dict = field(default_factory=dict)
     results: list[dict] = field(default_factory=list)  # assets: name, path, type, bytes ...
-    estimate: dict = field(default_factory=dict)
     server: str | None = None  # the server whose worker runs it (JobPool.server_id)
 
 
@@ -117,9 +108,9 @@ class StoredProcess:
 _JOB_COLUMNS = (
     "id", "user_id", "title", "description", "process", "plan", "budget", "log_level",
     "status", "progress", "created", "updated", "started", "finished", "usage", "results",
-    "estimate", "server",
+    "server",
 )  # fmt: skip
-_JSON_COLUMNS = {"process", "usage", "results", "estimate"}
+_JSON_COLUMNS = {"process", "usage", "results"}
 
 
 class Store:
@@ -509,7 +500,6 @@ def _job(row: tuple) -> Job:
         values[name] = json.loads(values[name]) if values[name] is not None else None
     values["usage"] = values["usage"] or {}
     values["results"] = values["results"] or []
-    values["estimate"] = values["estimate"] or {}
     return Job(**values)
 
 
