@@ -75,11 +75,11 @@ class Session:
         resolver: Callable[[str], str | os.PathLike | None] | None = None,
         allow_read: str | os.PathLike | Sequence[str | os.PathLike] = (),
     ) -> None:
-        from .executors.registry import get
+        from .executors.registry import check
         from .kernels.buffers import BufferPool
         from .runner import PlanCache
 
-        get(executor)  # ValueError for an unknown executor, now rather than at the first run
+        check(executor)  # ValueError for an unknown executor, now rather than at the first run
         self.options = options if options is not None else Options()
         self._catalog = catalog
         self.specs = specs

@@ -10,11 +10,12 @@ from conftest import node
 
 import pgc
 from pgc.executors import registry
+from pgc.executors.reference import ReferenceExecutor
 
 PLUGIN = '''
 from dataclasses import dataclass, field
 
-from pgc.executors.registry import ReferenceExecutor
+from pgc.executors.reference import ReferenceExecutor
 
 RUNS = []
 
@@ -70,7 +71,7 @@ def test_an_unknown_executor_names_the_known_ones():
 def test_an_executor_object_can_be_passed_directly():
     seen = []
 
-    class Counting(registry.ReferenceExecutor):
+    class Counting(ReferenceExecutor):
         def run(self, graph, parameters, context):
             seen.append(graph.result_node.process_id)
             return super().run(graph, parameters, context)
@@ -95,7 +96,7 @@ def test_an_executor_adds_to_the_node_loop_through_a_hook():
     def hook(call, overridden):
         return (3.0 if call.node.process_id == "pi" else None), call
 
-    class Hooked(registry.ReferenceExecutor):
+    class Hooked(ReferenceExecutor):
         def prepare(self, context, **settings):
             context.hooks = (hook,)
 

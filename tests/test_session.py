@@ -212,6 +212,25 @@ def test_pgc_validate_starts_without_the_heavy_libraries(tmp_path, catalog):
     assert imported == ("['networkx']" if catalog else "[]")
 
 
+def test_making_a_session_imports_no_executor():
+    """A back-end makes its sessions at start-up: naming the executor checks it without
+    importing any (nor xarray, numba or dask with them); the first run does."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, pgc\n"
+        "for name in ('reference', 'numba', 'dask'):\n    pgc.Session(executor=name)\n"
+        "print(sorted(m for m in ('xarray', 'numba', 'dask', 'pgc.executors.reference')"
+        " if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    with pytest.raises(ValueError, match="unknown executor"):
+        pgc.Session(executor="no-such-executor")
+
+
 def test_the_readme_embedding_example_runs(capsys):
     """Issue 19: the README's "Embedding pgc" back-end code runs as written."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -22,10 +22,6 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from .dask import DaskExecutor
-from .numba import NumbaExecutor
-from .reference import ReferenceExecutor
-
 if TYPE_CHECKING:
     from ..ir.graph import Graph
     from .reference import RunContext
@@ -58,9 +54,7 @@ class Executor(Protocol):
     def finish(self, value: Any, context: RunContext, computed_outputs: bool) -> Any: ...
 
 
-BUILT_IN: dict[str, Executor] = {
-    e.name: e for e in (ReferenceExecutor(), NumbaExecutor(), DaskExecutor())
-}
+BUILT_IN = ("reference", "numba", "dask")
 _PLUGINS: dict[str, Executor] | None = None
 _LOCK = threading.Lock()
 
@@ -101,9 +95,35 @@ def reload_plugins() -> None:
         _PLUGINS = None
 
 
+def built_in(name: str) -> Executor:
+    """A built-in executor, its package imported only now: naming or checking an executor
+    (a session being made) imports none of them, nor numpy and xarray with them."""
+    if name == "reference":
+        from .reference import ReferenceExecutor
+
+        return ReferenceExecutor()
+    if name == "numba":
+        from .numba import NumbaExecutor
+
+        return NumbaExecutor()
+    if name == "dask":
+        from .dask import DaskExecutor
+
+        return DaskExecutor()
+    raise ValueError(f"{name!r} is not a built-in executor")
+
+
 def names() -> list[str]:
     """The names of every executor: the built-in ones, then the plug-ins'."""
     return [*BUILT_IN, *(n for n in plugins() if n not in BUILT_IN)]
+
+
+def check(executor: str | Executor) -> None:
+    """ValueError for an executor that is neither known by name nor an executor, without
+    importing a built-in one."""
+    if isinstance(executor, str) and executor in BUILT_IN:
+        return
+    get(executor)
 
 
 def get(executor: str | Executor) -> Executor:
@@ -113,7 +133,7 @@ def get(executor: str | Executor) -> Executor:
         if isinstance(executor, Executor):
             return executor
         raise ValueError(f"{executor!r} is not an executor")
-    found = BUILT_IN.get(executor) or plugins().get(executor)
+    found = built_in(executor) if executor in BUILT_IN else plugins().get(executor)
     if found is None:
         raise ValueError(f"unknown executor {executor!r}: {', '.join(names())}")
     return found
