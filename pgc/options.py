@@ -45,7 +45,8 @@ class Options:
     - ``cache_dir``: where generated kernels and the sample data are kept (None:
       ``~/.cache/pgc``).
     - ``buffer_pool``: reuse large result buffers of the fused kernels.
-    - ``collections``: folders of file-backed collections the default catalog adds.
+    - ``collections``: folders of file-backed collections, and catalog files (``.toml``) of
+      STAC-backed ones (:mod:`pgc.data.stac.config`), that the default catalog adds.
     - ``specs``: a folder of process definitions instead of pgc's bundled ones.
     - ``udf_namespaces``: confine ``run_udf`` processes in Linux namespaces where the
       machine allows (False: a subreaper and process group only).

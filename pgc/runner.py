@@ -37,6 +37,9 @@ class RunResult:
     # how each written raster file stores its values (pgc.data.storage.Storage; None for
     # JSON, CSV, GeoJSON), aligned with ``written``
     stored: list = field(default_factory=list)
+    # what came over the network (pgc.data.reading.ReadStats.network): asset bytes and
+    # requests, STAC documents' bytes, and pgc's estimate of the asset bytes; {}: nothing
+    network: dict = field(default_factory=dict)
 
     def write(self, path: str | Path, overwrite: bool = False) -> list[Path]:
         """Write what save_result saved to ``path`` (several results: numbered files). A
@@ -307,6 +310,7 @@ def execute(
         written,
         cautions,
         stored=stored,
+        network=context.stats.network(),
     )
 
 

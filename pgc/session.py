@@ -48,8 +48,9 @@ if TYPE_CHECKING:  # imported when used: a session that only validates needs non
 class Session:
     """One back-end's (or one tenant's) pgc: catalog, processes, executor and options.
 
-    - ``catalog``: a :class:`pgc.data.catalog.Catalog` (default: pgc's sample collection
-      and the folders of ``options.collections``).
+    - ``catalog``: a :class:`pgc.data.catalog.Catalog`, or the path of a catalog file
+      (TOML) of STAC-backed collections (:mod:`pgc.data.stac.config`) added to the default
+      (default: pgc's sample collections and the folders of ``options.collections``).
     - ``specs``: process definitions (:class:`pgc.specs.Specs` or a folder; default:
       ``options.specs`` or pgc's bundled ones).
     - ``user_processes``: user-defined processes callable by id (a mapping id -> process
@@ -66,7 +67,7 @@ class Session:
     def __init__(
         self,
         *,
-        catalog: Catalog | None = None,
+        catalog: Catalog | str | os.PathLike | None = None,
         specs: Specs | str | None = None,
         user_processes: Mapping[str, Any] | Sequence[Any] | None = None,
         processes: ProcessTable | None = None,
@@ -81,6 +82,10 @@ class Session:
 
         check(executor)  # ValueError for an unknown executor, now rather than at the first run
         self.options = options if options is not None else Options()
+        if isinstance(catalog, str | os.PathLike):  # a catalog file, checked now
+            from .data.catalog import default_catalog
+
+            catalog = default_catalog((*self.options.collections, Path(catalog)))
         self._catalog = catalog
         self.specs = specs
         self.user_processes = user_processes

@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import sys
+from typing import Any
 
 from .common import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, EXIT_USAGE, UsageError
 from .compile import cmd_compile, cmd_explain
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         options = Options.from_env()  # the one place pgc reads its environment variables
+        options = _with_arguments(options, args)
     except ValueError as exc:
         print(f"pgc: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -88,3 +90,16 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"pgc: {code}: {message}", file=sys.stderr)
         return EXIT_INTERNAL if code == "Internal" else EXIT_INVALID
+
+
+def _with_arguments(options: Any, args: argparse.Namespace) -> Any:
+    """The options with what ``--catalog`` and ``--allow-host`` add."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    catalogs = tuple(Path(p) for p in getattr(args, "catalog", None) or ())
+    hosts = tuple(getattr(args, "allow_host", None) or ())
+    if not catalogs and not hosts:
+        return options
+    return replace(options, collections=(*options.collections, *catalogs),
+                   allowed_hosts=(*options.allowed_hosts, *hosts))  # fmt: skip

@@ -34,6 +34,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="process definitions to use instead of pgc's (also: $PGC_SPECS)",
     )
+    common.add_argument(
+        "--catalog",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="a catalog file (TOML) of STAC-backed collections to add (repeatable; also: "
+        "a .toml in $PGC_COLLECTIONS)",
+    )
+    common.add_argument(
+        "--allow-host",
+        metavar="HOST",
+        action="append",
+        default=[],
+        help="a host pgc may reach for data: example.com, *.example.com, "
+        "http://127.0.0.1:8080 (repeatable; also: $PGC_ALLOWED_HOSTS)",
+    )
     graph_args = argparse.ArgumentParser(add_help=False, parents=[common])
     graph_args.add_argument(
         "file", metavar="FILE", help="openEO JSON or pgc IR text; - reads stdin"
@@ -282,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     k = sub.add_parser(
         "collections",
+        parents=[common],
         help="list the collections pgc can load",
         description="List the catalog, as an openEO back-end's /collections.",
     )

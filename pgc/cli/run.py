@@ -185,6 +185,11 @@ def _print_stats(result: Any, args: argparse.Namespace, executor: str, memory: A
         print("bytes read: not counted here (the cluster's workers read)")
     else:
         print(f"bytes read: {format_bytes(result.bytes_read)} ({result.bytes_read} B)")
+        net = result.network
+        if net:
+            print(f"over the network: {format_bytes(net['bytes'])} ({net['bytes']} B) of assets "
+                  f"in {net['requests']} requests, estimated {format_bytes(net['estimate'])} "
+                  f"({net['estimate']} B); STAC documents {format_bytes(net['documents'])}")
     print("time: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in timings.items()))
     print(f"peak memory: {memory.report()}")
     if executor == "dask":  # kernels run in the chunks' tasks, which do not book them

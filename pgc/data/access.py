@@ -163,17 +163,19 @@ class ReadAccess:
         return real
 
     @contextmanager
-    def open_raster(self, path: str | os.PathLike, what: str = "a raster file") -> Iterator[Any]:
+    def open_raster(self, path: str | os.PathLike, what: str = "a raster file",
+                    **options: Any) -> Iterator[Any]:  # fmt: skip
         """A rasterio dataset of a checked GeoTIFF/COG, opened with the GTiff driver only and
-        without sidecars or network; :class:`FormatRefused` if GDAL's GTiff driver does not
-        read it (a VRT named ``.tif``, text, HDF5 ...)."""
+        without sidecars or network (``options``: rasterio's, such as ``overview_level``);
+        :class:`FormatRefused` if GDAL's GTiff driver does not read it (a VRT named
+        ``.tif``, text, HDF5 ...)."""
         import rasterio
         from rasterio.errors import RasterioError
 
         real = self.check(path, what)
         with rasterio.Env(**GDAL_OPTIONS):
             try:
-                src = rasterio.open(real, driver=RASTER_DRIVERS[0])
+                src = rasterio.open(real, driver=RASTER_DRIVERS[0], **options)
             except RasterioError:
                 raise FormatRefused(f"{what} is not a GeoTIFF") from None
             with src:

@@ -38,6 +38,8 @@ class Catalog:
     stores: dict[str, Path] = field(default_factory=dict)  # collections in one Zarr store
     revision: int = field(default=0, compare=False)  # counts the collections added
     aliases: dict[str, str] = field(default_factory=dict)  # another name -> the id
+    # collections whose items come from a STAC API or catalog (pgc.data.stac.StacSource)
+    sources: dict[str, Any] = field(default_factory=dict)
 
     def add(
         self,
@@ -115,6 +117,64 @@ class Catalog:
         self.add(stac, [read_item(p, access) for p in paths])
         return stac["id"]
 
+    def add_source(self, source: Any) -> str:
+        """Add a STAC-backed collection (a :class:`pgc.data.stac.StacSource`, as a catalog
+        file declares them: :meth:`add_catalog_file`). Returns its id."""
+        self.add(source.stac_collection(), aliases=source.aliases)
+        self.sources[source.id] = source
+        return source.id
+
+    def add_catalog_file(self, path: str | Path) -> list[str]:
+        """Add the collections a catalog file (TOML, :mod:`pgc.data.stac.config`) declares;
+        :class:`ConfigurationError` naming what is wrong, before anything is added. Returns
+        their ids."""
+        from .stac.config import load_catalog_file
+
+        sources = load_catalog_file(path)
+        trial = Catalog(dict(self.collections), aliases=dict(self.aliases))
+        for source in sources:  # every name checked before the catalog changes
+            trial.add(source.stac_collection(), aliases=source.aliases)
+        return [self.add_source(source) for source in sources]
+
+    def grid_crs(self, collection_id: str, lonlat: Any) -> str | None:
+        """The CRS of the grid a load of the collection reads onto, for an extent whose
+        lon/lat box is ``lonlat`` (None: no extent): the collection's own CRS, or for a
+        STAC-backed one the CRS its rule chooses (:func:`pgc.data.stac.grid.grid_crs`,
+        which raises NeedsExtent)."""
+        cid = self.canonical(collection_id) or collection_id
+        source = self.sources.get(cid)
+        if source is None:
+            x = [d for d in self.cube_type(cid).dimensions if d.axis == "x"]
+            return x[0].crs if x else None
+        from .stac.grid import grid_crs
+
+        return grid_crs(source.crs, lonlat)
+
+    def load_type(self, collection_id: str, extent: Any) -> CubeType:
+        """The cube type of a load of the collection with the literal spatial ``extent``:
+        :meth:`cube_type`, on the grid the extent chooses for a STAC-backed collection
+        (x and y unplaced when it cannot be told)."""
+        cid = self.canonical(collection_id) or collection_id
+        source = self.sources.get(cid)
+        if source is None:
+            return self.cube_type(cid)
+        from ..grid import bbox_in_crs
+        from .stac.grid import NeedsExtent, grid_crs, lonlat_of
+
+        lonlat = lonlat_of(extent)
+        try:
+            crs = grid_crs(source.crs, lonlat)
+        except NeedsExtent:
+            return self.cube_type(cid)
+        if not isinstance(extent, dict) or "west" not in extent:
+            return self.cube_type(cid)  # GeoJSON: placed when loaded
+        try:
+            box = tuple(float(extent[k]) for k in ("west", "south", "east", "north"))
+            box = bbox_in_crs(box, str(extent.get("crs", 4326)).replace("EPSG:", ""), crs)
+        except Exception:  # noqa: BLE001 - the type rules report a malformed extent
+            return self.cube_type(cid)
+        return self.cube_type(cid, (crs, box))
+
     def _check_alias(self, name: Any, cid: str) -> None:
         if not isinstance(name, str) or not name:
             raise ConfigurationError(f"collection {echo(cid)}: an alias must be a name")
@@ -143,11 +203,18 @@ class Catalog:
     def stac(self, collection_id: str) -> dict:
         return self.collections[self.canonical(collection_id) or collection_id]
 
-    def cube_type(self, collection_id: str) -> CubeType:
+    def cube_type(self, collection_id: str, grid: tuple[str, tuple] | None = None) -> CubeType:
+        """The collection's cube type; for a STAC-backed collection with ``grid`` = (crs,
+        box): x and y on the grid covering the box (in that CRS) at its resolution."""
         cid = self.canonical(collection_id) or collection_id
         if cid not in self._types:
             self._types[cid] = cube_type_of(self.collections[cid])
-        return self._types[cid]
+        source = self.sources.get(cid)
+        if source is None or grid is None:
+            return self._types[cid]
+        from .stac.grid import grid_type
+
+        return grid_type(self._types[cid], grid[0], grid[1], source.resolution)
 
     _types: dict[str, CubeType] = field(default_factory=dict, repr=False)
 
@@ -238,7 +305,9 @@ def cube_type_of(stac: dict) -> CubeType:
 def default_catalog(folders: tuple[Path, ...] | None = None) -> Catalog:
     """pgc's own collections (the embedded sample collections), and the file-backed ones in
     ``folders`` (default: the active options' ``collections``; the command line's
-    ``PGC_COLLECTIONS``). One catalog per set of folders, built once."""
+    ``PGC_COLLECTIONS`` and ``--catalog``), where a ``.toml`` file is a catalog file of
+    STAC-backed collections (:mod:`pgc.data.stac.config`). One catalog per set of folders,
+    built once."""
     if folders is None:
         from ..options import active
 
@@ -252,6 +321,9 @@ def _catalog_of(folders: tuple[Path, ...]) -> Catalog:
     for path in sorted(COLLECTIONS_DIR.glob("*.json")):
         catalog.add(json.loads(path.read_text(encoding="utf-8")))
     for folder in folders:
+        if folder.suffix.lower() == ".toml":  # a catalog file: STAC-backed collections
+            catalog.add_catalog_file(folder)
+            continue
         try:
             catalog.add_folder(folder)
         except Exception as exc:  # noqa: BLE001 - any way a folder can be broken

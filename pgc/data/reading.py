@@ -32,10 +32,34 @@ class ReadStats:
     reads: int = 0
     by_source: dict[str, int] = field(default_factory=dict)
 
+    # the reads of STAC-backed collections (pgc.data.stac.load.StacRead): their bytes over
+    # the network and pgc's estimate of them
+    remote_reads: list = field(default_factory=list, repr=False)
+
     def add(self, nbytes: int, source: str) -> None:
         self.bytes_read += nbytes
         self.reads += 1
         self.by_source[source] = self.by_source.get(source, 0) + nbytes
+
+    def remote(self, read: Any) -> None:
+        """Count the network transfers of a STAC read (once, however many parts)."""
+        if not any(r is read for r in self.remote_reads):
+            self.remote_reads.append(read)
+
+    def network(self) -> dict[str, int]:
+        """Bytes received over the network for assets (``bytes``, in ``requests``), for STAC
+        documents (``documents``: searches, static catalogs), and pgc's estimate of the
+        assets' bytes (``estimate``: each asset's header and the compressed blocks its
+        windows need); empty when nothing came over the network."""
+        reads = self.remote_reads
+        if not reads:
+            return {}
+        return {
+            "bytes": sum(r.files.transfer.bytes for r in reads),
+            "requests": sum(r.files.transfer.requests for r in reads),
+            "documents": sum(r.files.documents.bytes for r in reads),
+            "estimate": sum(r.estimate() for r in reads),
+        }
 
 
 def _instant(value: str) -> str:
@@ -59,6 +83,7 @@ class ReadPlan:
     store: Any = None  # a collection in one Zarr store: its path
     block: tuple[int, int] | None = None  # the storage's chunk (rows, columns), where it has one
     sample: str | None = None  # neither items nor store: the STAC's pgc:sample (None: the first)
+    stac: Any = None  # a STAC-backed collection: its items by day (pgc.data.stac.load.StacRead)
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
@@ -109,6 +134,49 @@ def plan_read(
                     catalog.stac(collection_id).get("pgc:sample"))  # fmt: skip
 
 
+def plan_stac_read(
+    catalog: Catalog,
+    collection_id: str,
+    bands: list[str] | None,
+    lonlat: tuple[float, float, float, float] | None,
+    box_in: Any,
+    temporal_extent: list[Any] | None,
+    conditions: list | None = None,
+    allowed: tuple[str, ...] = (),
+) -> ReadPlan:
+    """The read of a STAC-backed collection (:mod:`pgc.data.stac`): the grid chosen for the
+    extent (``lonlat``: its lon/lat box; ``box_in(crs)``: its box in ``crs``), the items
+    found for it, the dates, and the ``properties`` ``conditions``
+    (:class:`pgc.data.stac.search.Condition`). Searches, but reads no pixel.
+    :class:`~pgc.data.stac.grid.NeedsExtent` when the grid needs an extent and there is none."""
+    from .stac.grid import grid_crs
+    from .stac.load import plan_stac
+
+    cid = catalog.canonical(collection_id) or collection_id
+    source = catalog.sources[cid]
+    crs = grid_crs(source.crs, lonlat)
+    box = box_in(crs)
+    cube = catalog.cube_type(cid, (crs, box))
+    x, y = cube.dimension("x"), cube.dimension("y")
+    window = window_for_bbox(x.extent, y.extent, x.step, box)
+    names = band_names(cube, bands)
+    start, end = temporal_extent or [None, None]
+    read = plan_stac(source, cube, names, box, crs, lonlat, (start, end), conditions or [],
+                     window, allowed)  # fmt: skip
+    dates = list(range(len(read.labels)))
+    step = x.step
+    coords = {
+        "t": np.array([np.datetime64(label.rstrip("Z")) for label in read.labels],
+                      "datetime64[ns]"),  # fmt: skip
+        "bands": names,
+        "y": y.extent[1] - (np.arange(window.y0, window.y1) + 0.5) * step,
+        "x": x.extent[0] + (np.arange(window.x0, window.x1) + 0.5) * step,
+        **band_coords("bands", [cube.band(n) or Band(n) for n in names]),
+    }
+    return ReadPlan(cid, window, dates, names, cube.dtype, coords,
+                    {"crs": crs, "nodata": cube.nodata}, None, stac=read)  # fmt: skip
+
+
 def band_names(cube: Any, bands: list[str] | None) -> list[str]:
     """The names of the bands ``bands`` asks for (names or common names, the definition of
     ``load_collection``; :func:`pgc.ir.band_filter.select_bands`), in the order asked; all
@@ -128,6 +196,11 @@ def read_window(plan: ReadPlan, rows: slice, cols: slice, stats: ReadStats | Non
 
     w = plan.window
     part = Window(w.y0 + rows.start, w.y0 + rows.stop, w.x0 + cols.start, w.x0 + cols.stop)
+    if plan.stac is not None:
+        from .stac.load import read_part
+
+        nodata = plan.attrs.get("nodata")
+        return read_part(plan.stac, part, plan.dates, plan.dtype, nodata, stats)
     if plan.store is not None:
         return read_store(plan.store, plan.bands, plan.dates, part, plan.dtype, stats)
     if plan.items is not None:
@@ -253,6 +326,7 @@ __all__ = [
     "ReadStats",
     "default_catalog",
     "plan_read",
+    "plan_stac_read",
     "read_collection",
     "read_items",
     "read_store",

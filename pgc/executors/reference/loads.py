@@ -57,6 +57,8 @@ def read_plan(call: Call, catalog: Any, cid: str):
     from ...data.reading import plan_read
     from ...ir.band_filter import UnknownBand
 
+    if (catalog.canonical(cid) or cid) in catalog.sources:
+        return _stac_plan(call, catalog, cid)
     grid_crs = catalog.cube_type(cid).dimension("x").crs
     try:
         plan = plan_read(
@@ -74,13 +76,81 @@ def read_plan(call: Call, catalog: Any, cid: str):
     return plan
 
 
+def _stac_plan(call: Call, catalog: Any, cid: str):
+    """The read plan of a STAC-backed collection: the items its extents and ``properties``
+    select, on the grid its extent chooses (:mod:`pgc.data.stac`)."""
+    from ...data.reading import plan_stac_read
+    from ...data.stac import failures
+    from ...data.stac.grid import NeedsExtent
+    from ...ir.band_filter import UnknownBand
+    from ...options import active
+
+    has_extent = call.get("spatial_extent") is not None
+    lonlat = bbox_argument(call, "spatial_extent", "4326") if has_extent else None
+    try:
+        plan = plan_stac_read(
+            catalog,
+            cid,
+            call.get("bands"),
+            lonlat,
+            lambda crs: bbox_argument(call, "spatial_extent", crs) if has_extent else None,
+            call.get("temporal_extent"),
+            property_conditions(call, catalog.sources[catalog.canonical(cid) or cid]),
+            active().allowed_hosts,
+        )
+    except NeedsExtent as exc:
+        call.fail("ProcessParameterInvalid", f"Collection '{cid}' needs a spatial_extent: "
+                  f"{exc}.", "spatial_extent")  # fmt: skip
+    except UnknownBand as unknown:
+        call.fail("ProcessParameterInvalid",
+                  f"Collection '{cid}' has no band {echo(unknown.name)}.", "bands")  # fmt: skip
+    except failures as exc:  # the collection's source, not the user's graph
+        call.fail("Internal", f"Collection '{cid}' cannot be read: {exc}.")
+    if 0 in plan.shape:
+        call.fail("NoDataAvailable", "There is no data for the given extents.")
+    size = int(np.prod(plan.shape)) * np.dtype(plan.dtype).itemsize
+    call.within_budget(size, "max_cube_bytes", "bytes of loaded data", "spatial_extent")
+    return plan
+
+
+def property_conditions(call: Call, source: Any) -> list:
+    """load_collection's ``properties`` as search conditions: each callback tests an item
+    property's value (``eo:cloud_cover`` is the collection's cloud-cover property)."""
+    from ...data.stac.search import Condition, simple_comparison
+    from .loop import Closure
+
+    properties = call.get("properties")
+    if not isinstance(properties, dict):
+        return []
+    conditions = []
+    for name, callback in properties.items():
+        if not isinstance(callback, Closure):
+            call.fail("ProcessParameterInvalid",
+                      f"The property {echo(name)} needs a condition (a child process graph).",
+                      "properties")  # fmt: skip
+        found = simple_comparison(callback.graph)
+        prop = source.cloud_cover if name == "eo:cloud_cover" else str(name)
+        op, bound = found if found is not None else (None, None)
+
+        def test(value: Any, callback: Closure = callback) -> Any:
+            return callback(value=value)
+
+        conditions.append(Condition(prop, test, op, bound))
+    return conditions
+
+
 def _read(call: Call, catalog: Any, cid: str) -> Cube:
     """The part of collection ``cid`` the load's extents and bands select."""
     from ...data.reading import read_window
+    from ...data.stac import failures
 
     plan = read_plan(call, catalog, cid)
     height, width = plan.window.shape
-    data = plan.array(read_window(plan, slice(0, height), slice(0, width), call.context.stats))
+    try:
+        values = read_window(plan, slice(0, height), slice(0, width), call.context.stats)
+    except failures as exc:  # a STAC-backed collection's assets: the source, not the user
+        call.fail("Internal", f"Collection '{cid}' cannot be read: {exc}.")
+    data = plan.array(values)
     return within_geometries(call, Cube.from_nodata(data, plan.attrs.get("nodata")),
                              "spatial_extent")  # fmt: skip
 

@@ -45,8 +45,10 @@ def _load_collection(ctx: RuleContext) -> Type:
             "CollectionNotFound", f"Collection {echo(cid)} does not exist; available: {ids}.",
             "id", did_you_mean(cid, names, n=3),
         )  # fmt: skip
-    cube = catalog.cube_type(cid)
     extent = ctx.literal("spatial_extent")
+    # a STAC-backed collection's grid depends on the extent (pgc.data.stac.grid)
+    load_type = getattr(catalog, "load_type", None)
+    cube = load_type(cid, extent) if load_type is not None else catalog.cube_type(cid)
     if ctx.has("spatial_extent") and not ctx.is_literal("spatial_extent"):
         cube = sizeless_planar(cube)  # a vector cube, or values known at run time only
     elif isinstance(extent, dict) and "west" not in extent:  # GeoJSON: its polygons' box

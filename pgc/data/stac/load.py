@@ -1,0 +1,420 @@
+"""Reading a STAC-backed collection: items found, grouped by day, mosaicked, reprojected.
+
+:func:`plan_stac` makes the read plan of a load from its extents: it finds the items
+(:mod:`pgc.data.stac.search`), groups them into one label per day, and notes, from each
+item's STAC metadata (``proj:code``/``proj:epsg``, ``proj:transform``, ``proj:shape``), where
+each of its assets lies on the load's grid. Nothing is read then. :func:`read_part` reads
+any part of the plan's window (the whole, or one chunk of the dask executor) and gives the
+same values whatever the part.
+
+The value of a pixel of the grid, for one day and band:
+
+- Each item of the day is a candidate, in the order of (acquisition time, item id): the
+  first item with a valid value (not its asset's no-data) at that pixel gives it; where none
+  has one, the pixel is no-data.
+- An item's value at a pixel is the value of the asset's pixel (of the overview, see below)
+  that contains the grid pixel's centre, transformed exactly into the asset's CRS with
+  PROJ (nearest neighbour, no approximation: a value does not depend on how the window
+  is cut into chunks).
+- When the grid's pixels are coarser than the asset's and the COG has overviews, the
+  overview with the largest factor not above the ratio is read instead (the collection's
+  ``overviews = false`` turns it off).
+
+Reads run concurrently (one task per item, band and part), each reading only the window of
+the asset it needs; over HTTP the blocks of that window are fetched first, adjacent ones in
+one range request (:mod:`pgc.data.stac.http`).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from ...errors import echo
+from .config import BandSource, StacSource
+from .http import HEADER, HttpFiles, merge
+from .search import item_time
+
+THREADS = 4  # concurrent reads per part (the machines pgc is built on have 2-8 cores)
+_OPEN_OPTIONS = {
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+    "GDAL_PAM_ENABLED": "NO",
+    "GDAL_GEOREF_SOURCES": "INTERNAL",
+    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".pgc-no-network",  # GDAL itself reaches nothing
+}
+
+
+class StacReadError(ValueError):
+    """Items whose metadata or assets cannot be read as the collection says (safe to
+    show: it names items and assets, not paths)."""
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One band of one item: where it is and where its pixels lie."""
+
+    href: str  # an http(s) URL, or an absolute local path
+    crs: str  # EPSG code as digits
+    transform: tuple[float, float, float, float, float, float]
+    shape: tuple[int, int]
+    nodata: float | None
+    item: str  # the item's id (for messages)
+
+    @property
+    def remote(self) -> bool:
+        return "://" in self.href
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        a, b, c, d, e, f = self.transform
+        h, w = self.shape
+        xs = (c, c + a * w)
+        ys = (f, f + e * h)
+        return (min(xs), min(ys), max(xs), max(ys))
+
+
+@dataclass
+class StacRead:
+    """What a load of a STAC-backed collection reads: per label (day), the items in
+    priority order, each a dict band -> :class:`Asset`; and the grid."""
+
+    source: StacSource
+    crs: str
+    x0: float  # the grid's west edge
+    y1: float  # the grid's north edge
+    step: float
+    bands: list[BandSource]
+    days: list[list[dict[str, Asset]]]
+    labels: list[str]
+    files: HttpFiles
+    access: Any = None  # pgc.data.access.ReadAccess for local assets (a static catalog's folder)
+    expected: dict[str, list[tuple[int, int]]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_lock")
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
+
+    def estimate(self) -> int:
+        """pgc's estimate of the bytes the reads so far needed over the network: each
+        remote asset's header and the compressed bytes of the blocks of its windows."""
+        with self._lock:
+            return sum(HEADER + sum(b - a for a, b in merge(r)) for r in self.expected.values())
+
+
+def day_label(item: dict, group_by: str) -> str | None:
+    """The label of the day an item belongs to: its UTC date (``day``), or the date of
+    its local mean solar time at the centre of its footprint (``solar_day``: UTC plus
+    longitude / 15 hours), as ``YYYY-MM-DDT00:00:00Z``."""
+    when = item_time(item)
+    if when is None:
+        return None
+    if group_by == "solar_day":
+        box = item.get("bbox")
+        if isinstance(box, list) and len(box) >= 4:
+            lon = (float(box[0]) + float(box[-2])) / 2
+            when = when + timedelta(hours=lon / 15)
+    return when.strftime("%Y-%m-%dT00:00:00Z")
+
+
+def _epsg(value: Any) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and value.upper().startswith("EPSG:"):
+        code = value[5:]
+        return code if code.isdigit() else None
+    return None
+
+
+def asset_of(item: dict, band: BandSource, base: str | None) -> Asset | None:
+    """The asset of ``band`` in ``item`` (None when the item has none): its href (relative
+    hrefs resolved against the item's own location ``base``) and grid, from the asset's
+    ``proj:*`` fields or the item's."""
+    from urllib.parse import urljoin
+
+    asset = (item.get("assets") or {}).get(band.asset)
+    if not isinstance(asset, dict) or not isinstance(asset.get("href"), str):
+        return None
+    props = item.get("properties") or {}
+    name = echo(str(item.get("id")))
+
+    def field_of(key: str) -> Any:
+        return asset.get(key, props.get(key))
+
+    crs = _epsg(field_of("proj:code")) or _epsg(field_of("proj:epsg"))
+    transform, shape = field_of("proj:transform"), field_of("proj:shape")
+    if crs is None or not isinstance(transform, list) or len(transform) < 6 or not (
+        isinstance(shape, list) and len(shape) == 2
+    ):
+        raise StacReadError(f"item {name} does not say its asset {echo(band.asset)}'s grid "
+                            "(proj:code or proj:epsg, proj:transform, proj:shape)")  # fmt: skip
+    href = asset["href"]
+    if base is not None and "://" not in href:
+        href = urljoin(base, href) if "://" in base else _local(base, href)
+    nodata = band.nodata
+    raster = asset.get("raster:bands")
+    if isinstance(raster, list) and raster and isinstance(raster[0], dict):
+        nodata = raster[0].get("nodata", nodata)
+    return Asset(
+        href,
+        crs,
+        tuple(float(v) for v in transform[:6]),  # type: ignore[arg-type]
+        (int(shape[0]), int(shape[1])),
+        nodata if isinstance(nodata, int | float) else None,
+        str(item.get("id")),
+    )
+
+
+def _local(base: str, href: str) -> str:
+    from pathlib import Path
+
+    return str((Path(base).parent / href).resolve())
+
+
+def group_items(items: list[dict], bands: list[BandSource], group_by: str
+                ) -> tuple[list[str], list[list[dict[str, Asset]]]]:  # fmt: skip
+    """Labels (sorted) and, per label, the items' assets in priority order (acquisition
+    time, then id)."""
+    days: dict[str, list[tuple[Any, str, dict[str, Asset]]]] = {}
+    for item in items:
+        label = day_label(item, group_by)
+        if label is None:
+            continue
+        base = item.get("pgc:href") or _self_href(item)
+        assets = {}
+        for band in bands:
+            found = asset_of(item, band, base)
+            if found is not None:
+                assets[band.name] = found
+        if assets:
+            days.setdefault(label, []).append((item_time(item), str(item.get("id")), assets))
+    labels = sorted(days)
+    return labels, [[a for _, _, a in sorted(days[d], key=lambda e: (e[0], e[1]))]
+                    for d in labels]  # fmt: skip
+
+
+def _self_href(item: dict) -> str | None:
+    for link in item.get("links") or []:
+        if isinstance(link, dict) and link.get("rel") == "self":
+            href = link.get("href")
+            return href if isinstance(href, str) else None
+    return None
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=64)
+def _transformer(src: str, dst: str) -> Any:
+    from pyproj import Transformer
+
+    return Transformer.from_crs(f"EPSG:{src}", f"EPSG:{dst}", always_xy=True)
+
+
+def footprint(read: StacRead, asset: Asset, rows: tuple[int, int], cols: tuple[int, int]
+              ) -> tuple[int, int, int, int] | None:  # fmt: skip
+    """The part (r0, r1, c0, c1) of grid rows/cols whose pixel centres may lie in the
+    asset (its bounds brought to the grid's CRS, one pixel of margin), or None."""
+    from ...grid import bbox_in_crs
+
+    bounds = asset.bounds
+    if asset.crs != read.crs:
+        try:
+            bounds = bbox_in_crs(bounds, asset.crs, read.crs)
+        except Exception:  # noqa: BLE001 - an asset CRS that does not cover the grid
+            return None
+    west, south, east, north = bounds
+    c0 = max(cols[0], math.floor((west - read.x0) / read.step) - 1)
+    c1 = min(cols[1], math.ceil((east - read.x0) / read.step) + 1)
+    r0 = max(rows[0], math.floor((read.y1 - north) / read.step) - 1)
+    r1 = min(rows[1], math.ceil((read.y1 - south) / read.step) + 1)
+    if r1 <= r0 or c1 <= c0:
+        return None
+    return r0, r1, c0, c1
+
+
+def index_map(read: StacRead, asset: Asset, factor: int, part: tuple[int, int, int, int]
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """For the grid pixels of ``part`` (r0, r1, c0, c1): the row and column of the asset's
+    pixel (at overview ``factor``) containing each centre, and which lie in the asset."""
+    from affine import Affine
+
+    r0, r1, c0, c1 = part
+    xs = read.x0 + (np.arange(c0, c1) + 0.5) * read.step
+    ys = read.y1 - (np.arange(r0, r1) + 0.5) * read.step
+    xx, yy = np.meshgrid(xs, ys)
+    if asset.crs != read.crs:
+        xx, yy = _transformer(read.crs, asset.crs).transform(xx, yy)
+    inverse = ~(Affine(*asset.transform) * Affine.scale(factor))
+    col, row = inverse * (xx, yy)
+    with np.errstate(invalid="ignore"):
+        col = np.floor(col)
+        row = np.floor(row)
+    height, width = (math.ceil(n / factor) for n in asset.shape)
+    inside = np.isfinite(col) & np.isfinite(row)
+    inside &= (col >= 0) & (col < width) & (row >= 0) & (row < height)
+    return (np.where(inside, row, 0).astype(np.int64), np.where(inside, col, 0).astype(np.int64),
+            inside)  # fmt: skip
+
+
+def _level(read: StacRead, asset: Asset, factors: list[int]) -> tuple[int, int | None]:
+    """The overview to read: (factor, level) with the largest factor not above the ratio
+    of the grid's pixel size to the asset's; (1, None) for full resolution."""
+    if not read.source.overviews or not factors or asset.crs != read.crs:
+        # only within one CRS are the pixel sizes in the same units
+        return 1, None
+    ratio = read.step / abs(asset.transform[0])
+    usable = [f for f in factors if f <= ratio + 1e-9]
+    if not usable:
+        return 1, None
+    factor = max(usable)
+    return factor, factors.index(factor)
+
+
+def _open(read: StacRead, asset: Asset, level: int | None) -> Any:
+    import rasterio
+
+    options = {} if level is None else {"overview_level": level}
+    if asset.remote:
+        return rasterio.open(asset.href, driver="GTiff", opener=read.files.open, **options)
+    return read.access.open_raster(asset.href, f"the asset of item {echo(asset.item)}",
+                                   **options)  # fmt: skip
+
+
+def _prefetch(read: StacRead, asset: Asset, src: Any, window: Any) -> None:
+    """Fetch the blocks of ``window`` of an open remote asset (adjacent ones in one
+    request), and book them in the read's estimate."""
+    bh, bw = src.block_shapes[0]
+    ranges = []
+    for i in range(window.row_off // bh, (window.row_off + window.height - 1) // bh + 1):
+        for j in range(window.col_off // bw, (window.col_off + window.width - 1) // bw + 1):
+            offset = src.get_tag_item(f"BLOCK_OFFSET_{j}_{i}", "TIFF", bidx=1)
+            size = src.get_tag_item(f"BLOCK_SIZE_{j}_{i}", "TIFF", bidx=1)
+            if offset and size and int(size) > 0:
+                ranges.append((int(offset), int(offset) + int(size)))
+    with read._lock:
+        read.expected.setdefault(asset.href, []).extend(ranges)
+    read.files.prefetch(asset.href, ranges)
+
+
+def read_asset(read: StacRead, asset: Asset, part: tuple[int, int, int, int]
+               ) -> tuple[np.ndarray, np.ndarray] | None:  # fmt: skip
+    """One asset's values on the grid pixels of ``part`` and where they are valid, or
+    None when none of them lies in the asset."""
+    import rasterio
+
+    try:
+        with rasterio.Env(**_OPEN_OPTIONS):
+            with _open(read, asset, None) as src:
+                factor, level = _level(read, asset, list(src.overviews(1)))
+                if level is None:
+                    return _gather(read, asset, src, 1, part)
+            with _open(read, asset, level) as src:
+                return _gather(read, asset, src, factor, part)
+    finally:
+        if asset.remote:
+            read.files.forget(asset.href)
+
+
+def _gather(read: StacRead, asset: Asset, src: Any, factor: int,
+            part: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray] | None:  # fmt: skip
+    """The values of ``part`` from the open asset (at overview ``factor``): the window of
+    the asset holding them read (its blocks fetched first when remote), then picked."""
+    from rasterio.windows import Window
+
+    row, col, inside = index_map(read, asset, factor, part)
+    if not inside.any():
+        return None
+    rows, cols = row[inside], col[inside]
+    ra, rb, ca, cb = int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
+    window = Window(ca, ra, cb - ca, rb - ra)
+    if asset.remote:
+        _prefetch(read, asset, src, window)
+    block = src.read(1, window=window)
+    picked = block[rows - ra, cols - ca]
+    values = np.zeros(row.shape, dtype=block.dtype)
+    values[inside] = picked
+    valid = inside.copy()
+    if asset.nodata is not None:
+        valid[inside] = ~((picked == asset.nodata) | _isnan(picked))
+    return values, valid
+
+
+def _isnan(values: np.ndarray) -> np.ndarray:
+    return np.isnan(values) if values.dtype.kind == "f" else np.zeros(values.shape, bool)
+
+
+def read_part(read: StacRead, window: Any, dates: list[int], dtype: str,
+              nodata: float | None, stats: Any = None) -> np.ndarray:  # fmt: skip
+    """The values [t, bands, y, x] of the grid ``window`` (a :class:`pgc.grid.Window`) for
+    the labels at ``dates``: each day's items mosaicked in priority order (the first valid
+    value wins), no-data where none has one."""
+    height, width = window.shape
+    out = np.full((len(dates), len(read.bands), height, width),
+                  0 if nodata is None else nodata, dtype=dtype)  # fmt: skip
+    filled = np.zeros(out.shape, dtype=bool)
+    rows, cols = (window.y0, window.y1), (window.x0, window.x1)
+    jobs = []
+    for i, d in enumerate(dates):
+        for j, band in enumerate(read.bands):
+            for assets in read.days[d]:
+                asset = assets.get(band.name)
+                part = footprint(read, asset, rows, cols) if asset is not None else None
+                if part is not None:
+                    jobs.append((i, j, asset, part))
+    def one(job: tuple) -> Any:
+        return read_asset(read, job[2], job[3])
+
+    with ThreadPoolExecutor(max(1, min(THREADS, len(jobs)))) as pool:
+        results = list(pool.map(one, jobs))
+    for (i, j, _, part), result in zip(jobs, results, strict=True):
+        if result is None:
+            continue
+        values, valid = result
+        r0, r1, c0, c1 = part
+        ys, xs = slice(r0 - window.y0, r1 - window.y0), slice(c0 - window.x0, c1 - window.x0)
+        target = (i, j, ys, xs)
+        take = valid & ~filled[target]
+        np.copyto(out[target], values, where=take, casting="unsafe")
+        filled[target] |= take
+    if stats is not None:
+        stats.add(out.nbytes, f"STAC {read.source.id}")
+        stats.remote(read)
+    return out
+
+
+def plan_stac(source: StacSource, cube: Any, bands: list[str], box: tuple, crs: str,
+              lonlat: tuple | None, interval: tuple, conditions: list, window: Any,
+              allowed: tuple[str, ...] = ()) -> StacRead:  # fmt: skip
+    """The read of ``bands`` of ``source`` on the grid of ``cube`` (x/y typed on the
+    load's grid), for the items ``lonlat``, ``interval`` and ``conditions`` select."""
+    from pathlib import Path
+
+    from ..access import ReadAccess
+    from .search import find_items
+
+    files = HttpFiles(source.policy(allowed))
+    chosen = [source.band(b) for b in bands]
+    items = find_items(source, files, lonlat, interval, conditions)
+    labels, days = group_items(items, chosen, source.group_by)
+    x, y = cube.dimension("x"), cube.dimension("y")
+    access = None
+    if source.static is not None and "://" not in source.static:
+        access = ReadAccess((Path(source.static).parent,))
+    return StacRead(source, crs, float(x.extent[0]), float(y.extent[1]), float(x.step),
+                    chosen, days, labels, files, access)  # fmt: skip
+
+
+__all__ = ["Asset", "StacRead", "StacReadError", "day_label", "group_items", "plan_stac",
+           "read_part"]  # fmt: skip
