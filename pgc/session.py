@@ -82,10 +82,10 @@ class Session:
 
         check(executor)  # ValueError for an unknown executor, now rather than at the first run
         self.options = options if options is not None else Options()
-        if isinstance(catalog, str | os.PathLike):  # a catalog file, checked now
-            from .data.catalog import default_catalog
+        if isinstance(catalog, str | os.PathLike):  # a catalog file, read and checked now
+            from .data.catalog import build_catalog
 
-            catalog = default_catalog((*self.options.collections, Path(catalog)))
+            catalog = build_catalog((*self.options.collections, Path(catalog)))
         self._catalog = catalog
         self.specs = specs
         self.user_processes = user_processes

@@ -317,6 +317,13 @@ def default_catalog(folders: tuple[Path, ...] | None = None) -> Catalog:
 
 @cache
 def _catalog_of(folders: tuple[Path, ...]) -> Catalog:
+    return build_catalog(folders)
+
+
+def build_catalog(folders: tuple[Path, ...]) -> Catalog:
+    """A new catalog of pgc's own collections and those of ``folders`` (folders of
+    file-backed collections, ``.toml`` catalog files), read now (:func:`default_catalog`
+    keeps one per set of folders)."""
     catalog = Catalog()
     for path in sorted(COLLECTIONS_DIR.glob("*.json")):
         catalog.add(json.loads(path.read_text(encoding="utf-8")))

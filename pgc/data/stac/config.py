@@ -8,7 +8,7 @@ One table per collection, keyed by its openEO id::
     stac_api = "https://earth-search.aws.element84.com/v1"   # searched with pystac-client
     collection = "sentinel-2-l2a"                           # the collection id there
     # or: static = "catalog/collection.json" (a path, relative to this file) or a URL
-    temporal_extent = ["2015-06-27T00:00:00Z", null]
+    temporal_extent = ["2015-06-27T00:00:00Z", ""]         # "": open
     cloud_cover = "eo:cloud_cover"                          # the item property (default)
     crs = "utm"            # the target grid: "utm" (the zone covering most of the extent)
     resolution = 10        # or an EPSG code ("EPSG:32632"); pixel size in its units
@@ -229,9 +229,11 @@ def parse_source(cid: str, table: Any, folder: Path | None = None) -> StacSource
     group_by = table.get("group_by", "day")
     if group_by not in GROUPS:
         raise fail(f"group_by must be one of {list(GROUPS)}")
-    temporal = table.get("temporal_extent", [None, None])
-    if not (isinstance(temporal, list) and len(temporal) == 2):
-        raise fail("temporal_extent must be [start, end]")
+    temporal = table.get("temporal_extent", ["", ""])
+    if not (isinstance(temporal, list) and len(temporal) == 2
+            and all(isinstance(t, str) for t in temporal)):  # fmt: skip
+        raise fail("temporal_extent must be [start, end] (\"\": open)")
+    temporal = [t or None for t in temporal]
     spatial = table.get("spatial_extent", [-180, -90, 180, 90])
     if not (isinstance(spatial, list) and len(spatial) == 4
             and all(isinstance(v, int | float) for v in spatial)):  # fmt: skip

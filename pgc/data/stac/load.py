@@ -313,7 +313,10 @@ def read_asset(read: StacRead, asset: Asset, part: tuple[int, int, int, int]
     """One asset's values on the grid pixels of ``part`` and where they are valid, or
     None when none of them lies in the asset."""
     import rasterio
+    from rasterio.errors import RasterioError
 
+    if asset.remote:
+        read.files.check(asset.href)  # the policy's reason, rather than GDAL's
     try:
         with rasterio.Env(**_OPEN_OPTIONS):
             with _open(read, asset, None) as src:
@@ -322,6 +325,11 @@ def read_asset(read: StacRead, asset: Asset, part: tuple[int, int, int, int]
                     return _gather(read, asset, src, 1, part)
             with _open(read, asset, level) as src:
                 return _gather(read, asset, src, factor, part)
+    except RasterioError as exc:
+        cause = exc.__cause__ or exc.__context__
+        reason = str(cause) if isinstance(cause, OSError) else "not a GeoTIFF GDAL can read"
+        raise StacReadError(f"the asset of item {echo(asset.item)} cannot be read: "
+                            f"{reason}") from None  # fmt: skip
     finally:
         if asset.remote:
             read.files.forget(asset.href)
