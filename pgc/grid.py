@@ -169,3 +169,24 @@ def resampled_size(extent: float, resolution: float) -> int:
     (143, 171, 100)
     """
     return max(1, math.ceil(round(abs(extent) / resolution, 9)))
+
+
+def reprojected_grid(
+    src_crs: str,
+    dst_crs: str,
+    width: int,
+    height: int,
+    bounds: tuple[float, float, float, float],
+    resolution: tuple[float, float] | None,
+) -> tuple[Any, int, int]:
+    """The grid ``resample_spatial`` warps a cube to when it changes the projection: the
+    transform, width and height GDAL's ``calculate_default_transform`` gives for the cube's
+    grid (``width`` x ``height`` pixels over ``bounds`` in ``src_crs``) in ``dst_crs``, at
+    ``resolution`` (None: GDAL's choice). One rule for the reference executor and for the
+    load that takes the resampling over (pgc.passes.load_grid). Raises rasterio's
+    CRSError or ValueError for a CRS GDAL does not know."""
+    from rasterio.warp import calculate_default_transform
+
+    return calculate_default_transform(
+        _crs(src_crs), _crs(dst_crs), width, height, *bounds, resolution=resolution
+    )

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..grid import window_for_bbox
+from ..grid import bbox_in_crs, window_for_bbox
 from ..ir.band_filter import select_bands
 from ..ir.types import Band
 from .bands import band_coords
@@ -143,26 +143,42 @@ def plan_stac_read(
     temporal_extent: list[Any] | None,
     conditions: list | None = None,
     allowed: tuple[str, ...] = (),
+    grid: dict | None = None,
 ) -> ReadPlan:
     """The read of a STAC-backed collection (:mod:`pgc.data.stac`): the grid chosen for the
     extent (``lonlat``: its lon/lat box; ``box_in(crs)``: its box in ``crs``), the items
     found for it, the dates, and the ``properties`` ``conditions``
     (:class:`pgc.data.stac.search.Condition`). Searches, but reads no pixel.
-    :class:`~pgc.data.stac.grid.NeedsExtent` when the grid needs an extent and there is none."""
+    :class:`~pgc.data.stac.grid.NeedsExtent` when the grid needs an extent and there is none.
+    ``grid``: the grid a resample_spatial the load took over asks for (``pgc:grid``,
+    :mod:`pgc.passes.load_grid`), read whole."""
+    from ..grid import Window
+    from ..ir.typerules.loading import on_grid
     from .stac.grid import grid_crs
     from .stac.load import plan_stac
 
     cid = catalog.canonical(collection_id) or collection_id
     source = catalog.sources[cid]
-    crs = grid_crs(source.crs, lonlat)
-    box = box_in(crs)
-    cube = catalog.cube_type(cid, (crs, box))
-    x, y = cube.dimension("x"), cube.dimension("y")
-    window = window_for_bbox(x.extent, y.extent, x.step, box)
+    if grid is not None:
+        crs = str(grid["crs"])
+        box = (grid["x"][0], grid["y"][0], grid["x"][1], grid["y"][1])
+        lonlat = bbox_in_crs(box, crs, "4326")
+        cube = on_grid(catalog.cube_type(cid), grid)
+        x, y = cube.dimension("x"), cube.dimension("y")
+        window = Window(0, y.size, 0, x.size)
+    else:
+        crs = grid_crs(source.crs, lonlat)
+        box = box_in(crs)
+        if box is None:  # no extent: the collection's own
+            box = bbox_in_crs(source.spatial_extent, "4326", crs)
+        cube = catalog.cube_type(cid, (crs, box))
+        x, y = cube.dimension("x"), cube.dimension("y")
+        window = window_for_bbox(x.extent, y.extent, x.step, box)
     names = band_names(cube, bands)
     start, end = temporal_extent or [None, None]
-    read = plan_stac(source, cube, names, box, crs, lonlat, (start, end), conditions or [],
-                     window, allowed)  # fmt: skip
+    overviews = source.overviews and (grid is None or grid.get("method") == "average")
+    read = plan_stac(source, cube, names, crs, lonlat, (start, end), conditions or [],
+                     allowed, overviews)  # fmt: skip
     dates = list(range(len(read.labels)))
     step = x.step
     coords = {
@@ -173,8 +189,9 @@ def plan_stac_read(
         "x": x.extent[0] + (np.arange(window.x0, window.x1) + 0.5) * step,
         **band_coords("bands", [cube.band(n) or Band(n) for n in names]),
     }
+    nodata = float("nan") if np.dtype(cube.dtype).kind == "f" else cube.nodata
     return ReadPlan(cid, window, dates, names, cube.dtype, coords,
-                    {"crs": crs, "nodata": cube.nodata}, None, stac=read)  # fmt: skip
+                    {"crs": crs, "nodata": nodata}, None, stac=read)  # fmt: skip
 
 
 def band_names(cube: Any, bands: list[str] | None) -> list[str]:

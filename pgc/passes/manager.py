@@ -107,6 +107,12 @@ PASSES: MappingProxyType = _described(
         law="F(P(a=c)) == P(a=F(c)) where the filter laws (pgc.passes.laws) say so",
     ),
     PassInfo(
+        "load-grid", "pgc.passes.load_grid:load_grid", stage="optimize", keeps_types=False,
+        law="resample_spatial(load(c)) == load(c) read onto the resampled grid (near within "
+        "the CRS; near across CRSs and average from COG overviews are inexact: "
+        "pgc.passes.load_grid)",
+    ),
+    PassInfo(
         "prune-bands", "pgc.passes.prune_bands:prune_bands", stage="optimize", keeps_types=False,
         law="a band no reader looks at (pgc.analysis.bands) can be left unloaded",
     ),
@@ -124,6 +130,7 @@ DEFAULT_PIPELINE = [
     "push-filters",
     "cse",
     "dce",
+    "load-grid",
     "prune-bands",
     "cse",
     "dce",

@@ -59,6 +59,12 @@ class PgcCatalog(CollectionCatalog):
 
     def __init__(self, service: Service) -> None:
         super().__init__(service.collections())
+        self.service = service
+
+    def get_collection_metadata(self, collection_id: str) -> dict:
+        """A collection by its id or any of its aliases (``/collections/S2_L2A``)."""
+        cid = self.service.catalog.canonical(collection_id)
+        return super().get_collection_metadata(cid if cid is not None else collection_id)
 
 
 class PgcProcessing(Processing):

@@ -27,7 +27,8 @@
     title = "EGI Check-in"
 
     [catalog]
-    collections = ["/data/collections/s2"]   # folders of collections beside pgc's samples
+    collections = ["/data/collections/s2", "stac.toml"]   # beside pgc's samples: folders of
+                                 # collections, catalog files of STAC-backed ones
 
 Passwords are stored as PBKDF2-SHA256 hashes with a random salt (:func:`hash_password`);
 the file never holds one in clear. A relative ``data`` or collection folder is relative

@@ -42,6 +42,7 @@ from .config import BandSource, StacSource
 from .http import HEADER, HttpFiles, merge
 from .search import item_time
 
+TIE = 1e-9  # pixels: how near an edge a centre counts as on it
 THREADS = 4  # concurrent reads per part (the machines pgc is built on have 2-8 cores)
 _OPEN_OPTIONS = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
@@ -95,6 +96,7 @@ class StacRead:
     labels: list[str]
     files: HttpFiles
     access: Any = None  # pgc.data.access.ReadAccess for local assets (a static catalog's folder)
+    overviews: bool = True  # a grid coarser than an asset reads the COG's overview
     expected: dict[str, list[tuple[int, int]]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -259,8 +261,11 @@ def index_map(read: StacRead, asset: Asset, factor: int, part: tuple[int, int, i
     inverse = ~(Affine(*asset.transform) * Affine.scale(factor))
     col, row = inverse * (xx, yy)
     with np.errstate(invalid="ignore"):
-        col = np.floor(col)
-        row = np.floor(row)
+        # a centre on a pixel edge takes the pixel after it, as GDAL's nearest neighbour
+        # does (it adds 1e-10 before truncating): a 20 m grid over 10 m pixels has all
+        # its centres on edges, and resample_spatial's result must not depend on rounding
+        col = np.floor(col + TIE)
+        row = np.floor(row + TIE)
     height, width = (math.ceil(n / factor) for n in asset.shape)
     inside = np.isfinite(col) & np.isfinite(row)
     inside &= (col >= 0) & (col < width) & (row >= 0) & (row < height)
@@ -271,8 +276,7 @@ def index_map(read: StacRead, asset: Asset, factor: int, part: tuple[int, int, i
 def _level(read: StacRead, asset: Asset, factors: list[int]) -> tuple[int, int | None]:
     """The overview to read: (factor, level) with the largest factor not above the ratio
     of the grid's pixel size to the asset's; (1, None) for full resolution."""
-    if not read.source.overviews or not factors or asset.crs != read.crs:
-        # only within one CRS are the pixel sizes in the same units
+    if not read.overviews or not factors or not _same_units(asset.crs, read.crs):
         return 1, None
     ratio = read.step / abs(asset.transform[0])
     usable = [f for f in factors if f <= ratio + 1e-9]
@@ -280,6 +284,21 @@ def _level(read: StacRead, asset: Asset, factors: list[int]) -> tuple[int, int |
         return 1, None
     factor = max(usable)
     return factor, factors.index(factor)
+
+
+@lru_cache(maxsize=64)
+def _same_units(one: str, other: str) -> bool:
+    """Whether pixel sizes in the two CRSs compare: the same CRS, or both projected in
+    metres (UTM zones)."""
+    if one == other:
+        return True
+    from pyproj import CRS
+
+    def metres(code: str) -> bool:
+        crs = CRS.from_epsg(int(code))
+        return crs.is_projected and all(a.unit_name in ("metre", "meter") for a in crs.axis_info)
+
+    return metres(one) and metres(other)
 
 
 def _open(read: StacRead, asset: Asset, level: int | None) -> Any:
@@ -371,6 +390,8 @@ def read_part(read: StacRead, window: Any, dates: list[int], dtype: str,
     height, width = window.shape
     out = np.full((len(dates), len(read.bands), height, width),
                   0 if nodata is None else nodata, dtype=dtype)  # fmt: skip
+    # (a float grid -- a resample_spatial's average the load took over -- is NaN where no
+    # item has a value)
     filled = np.zeros(out.shape, dtype=bool)
     rows, cols = (window.y0, window.y1), (window.x0, window.x1)
     jobs = []
@@ -402,11 +423,12 @@ def read_part(read: StacRead, window: Any, dates: list[int], dtype: str,
     return out
 
 
-def plan_stac(source: StacSource, cube: Any, bands: list[str], box: tuple, crs: str,
-              lonlat: tuple | None, interval: tuple, conditions: list, window: Any,
-              allowed: tuple[str, ...] = ()) -> StacRead:  # fmt: skip
+def plan_stac(source: StacSource, cube: Any, bands: list[str], crs: str,
+              lonlat: tuple | None, interval: tuple, conditions: list,
+              allowed: tuple[str, ...] = (), overviews: bool = True) -> StacRead:  # fmt: skip
     """The read of ``bands`` of ``source`` on the grid of ``cube`` (x/y typed on the
-    load's grid), for the items ``lonlat``, ``interval`` and ``conditions`` select."""
+    load's grid), for the items ``lonlat``, ``interval`` and ``conditions`` select;
+    ``overviews``: whether a coarser grid reads the COGs' overviews."""
     from pathlib import Path
 
     from ..access import ReadAccess
@@ -421,7 +443,7 @@ def plan_stac(source: StacSource, cube: Any, bands: list[str], box: tuple, crs: 
     if source.static is not None and "://" not in source.static:
         access = ReadAccess((Path(source.static).parent,))
     return StacRead(source, crs, float(x.extent[0]), float(y.extent[1]), float(x.step),
-                    chosen, days, labels, files, access)  # fmt: skip
+                    chosen, days, labels, files, access, overviews)  # fmt: skip
 
 
 __all__ = ["Asset", "StacRead", "StacReadError", "day_label", "group_items", "plan_stac",

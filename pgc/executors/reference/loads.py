@@ -86,7 +86,8 @@ def _stac_plan(call: Call, catalog: Any, cid: str):
     from ...options import active
 
     has_extent = call.get("spatial_extent") is not None
-    lonlat = bbox_argument(call, "spatial_extent", "4326") if has_extent else None
+    grid = call.get("pgc:grid")  # a resample_spatial it took over (pgc.passes.load_grid)
+    lonlat = bbox_argument(call, "spatial_extent", "4326") if has_extent and not grid else None
     try:
         plan = plan_stac_read(
             catalog,
@@ -97,6 +98,7 @@ def _stac_plan(call: Call, catalog: Any, cid: str):
             call.get("temporal_extent"),
             property_conditions(call, catalog.sources[catalog.canonical(cid) or cid]),
             active().allowed_hosts,
+            grid if isinstance(grid, dict) else None,
         )
     except NeedsExtent as exc:
         call.fail("ProcessParameterInvalid", f"Collection '{cid}' needs a spatial_extent: "

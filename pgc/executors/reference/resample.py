@@ -232,19 +232,20 @@ def _with_crs(cube: Cube, projection: Any) -> Cube:
 
 def _reprojected(call: Call, source: Grid, projection: Any, rx: float, ry: float) -> Grid:
     from rasterio.errors import CRSError
-    from rasterio.warp import calculate_default_transform
+
+    from ...grid import reprojected_grid
 
     if source.crs is None:
         call.fail("ProcessParameterInvalid", "The data cube has no CRS to reproject from.")
     resolution = call.get("resolution", 0)
     try:
-        transform, width, height = calculate_default_transform(
+        transform, width, height = reprojected_grid(
             _epsg(source.crs),
             _epsg(projection),
             len(source.x),
             len(source.y),
-            *source.bounds,
-            resolution=(rx, ry) if resolution not in (0, None, [0, 0]) else None,
+            source.bounds,
+            (rx, ry) if resolution not in (0, None, [0, 0]) else None,
         )
     except (CRSError, ValueError):  # an EPSG code GDAL does not know, or not a CRS at all
         call.fail(

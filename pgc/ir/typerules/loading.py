@@ -24,6 +24,7 @@ from .base import (
     number_or_none,
     replace,
     rule,
+    with_computed_values,
 )
 
 # ---------------------------------------------------------------------------------------
@@ -49,7 +50,10 @@ def _load_collection(ctx: RuleContext) -> Type:
     # a STAC-backed collection's grid depends on the extent (pgc.data.stac.grid)
     load_type = getattr(catalog, "load_type", None)
     cube = load_type(cid, extent) if load_type is not None else catalog.cube_type(cid)
-    if ctx.has("spatial_extent") and not ctx.is_literal("spatial_extent"):
+    grid = ctx.literal("pgc:grid")
+    if isinstance(grid, dict):  # a resample_spatial the load took over (pgc.passes.load_grid)
+        cube = on_grid(cube, grid)
+    elif ctx.has("spatial_extent") and not ctx.is_literal("spatial_extent"):
         cube = sizeless_planar(cube)  # a vector cube, or values known at run time only
     elif isinstance(extent, dict) and "west" not in extent:  # GeoJSON: its polygons' box
         check_only_polygons(ctx, extent, "spatial_extent")
@@ -68,6 +72,18 @@ def _load_collection(ctx: RuleContext) -> Type:
     if isinstance(bands, list):
         cube = _select_bands(ctx, cube, bands, "bands")
     return cube
+
+
+def on_grid(cube: CubeType, grid: dict) -> CubeType:
+    """The cube read onto ``grid`` (``pgc:grid`` of a load: crs, x and y extents, step,
+    dtype)."""
+    for dim in cube.dimensions:
+        if dim.type == "spatial" and dim.axis in ("x", "y"):
+            extent = tuple(grid[dim.axis])
+            cube = cube.with_dimension(replace(dim, extent=extent, step=grid["step"],
+                                               crs=str(grid["crs"])))  # fmt: skip
+    dtype = grid.get("dtype")
+    return with_computed_values(cube, dtype) if dtype and dtype != cube.dtype else cube
 
 
 def narrow_spatial(
