@@ -421,3 +421,44 @@ def test_an_average_to_a_coarser_grid_reads_the_cogs_overviews(stac_scenes, cog_
     assert np.nanmax(difference) <= 1 + 1e-9  # the overview holds the average rounded to an integer
     # 4x4 fewer pixels; each asset's header costs the same (measured: 3.95x fewer bytes)
     assert from_pixels.network["bytes"] >= 3 * from_overviews.network["bytes"]
+
+
+# -- load_stac of a URL the graph gives ------------------------------------------------------
+
+
+def stac_graph(url: str, extent: dict = ONE_TILE) -> dict:
+    return {"process_graph": {"l": {"process_id": "load_stac", "result": True, "arguments": {
+        "url": url, "spatial_extent": extent, "temporal_extent": ["2023-06-01", "2023-07-01"],
+        "bands": ["red"], "properties": cloud_at_most(90)}}}}  # fmt: skip
+
+
+def test_load_stac_reaches_only_the_hosts_the_back_end_allows(stac_api, cog_server):
+    url = f"{stac_api.url}/collections/sentinel-2-l2a"
+    with pytest.raises(pgc.PgcError, match="allows no host"):
+        pgc.Session().run(stac_graph(url))
+    only_api = pgc.Options(allowed_hosts=(stac_api.url,))
+    with pytest.raises(pgc.PgcError, match="may not reach 127.0.0.1") as caught:
+        pgc.Session(options=only_api).run(stac_graph(url))
+    assert caught.value.code == "ProcessParameterInvalid"
+    assert caught.value.diagnostics[0].pointer.endswith("/url")
+    # the API's own host is not reached on the graph's word
+    only_assets = pgc.Options(allowed_hosts=(cog_server.url,))
+    with pytest.raises(pgc.PgcError, match="may not reach 127.0.0.1"):
+        pgc.Session(options=only_assets).run(stac_graph(url))
+
+
+@pytest.mark.parametrize("where", ["api", "static"])
+def test_load_stac_of_an_allowed_collection_reads_what_load_collection_reads(
+    stac_api, cog_server, tmp_path, where
+):
+    url = (f"{stac_api.url}/collections/sentinel-2-l2a" if where == "api"
+           else f"{cog_server.url}/catalog/collection.json")  # fmt: skip
+    allowed = pgc.Options(allowed_hosts=(stac_api.url, cog_server.url))
+    got = pgc.Session(options=allowed).run(stac_graph(url))
+    path = catalog_file(tmp_path, f'static = "{cog_server.url}/catalog/collection.json"')
+    expected = pgc.Session(catalog=path).run(
+        load_graph("S2_L2A", ONE_TILE, ["B04"], properties=cloud_at_most(90))
+    )
+    assert got.shape == expected.shape
+    assert np.array_equal(got.values, expected.values, equal_nan=True)
+    assert list(got["bands"].values) == ["red"]

@@ -89,6 +89,9 @@ class StacSource:
     max_items: int = 2000  # items one load may find; more is an error asking for less
     overviews: bool = True  # read a COG's overview when the grid is coarser than the data
     folder: Path | None = field(default=None, compare=False)  # the catalog file's folder
+    # the operator named the source (a catalog file): its own host may be reached; a URL
+    # from a graph (load_stac) is reached only through the allowed hosts
+    trusted: bool = True
 
     def band(self, name: str) -> BandSource:
         return next(b for b in self.bands if b.name == name)
@@ -102,9 +105,10 @@ class StacSource:
         return None
 
     def policy(self, allowed: tuple[str, ...] = ()) -> HostPolicy:
-        """What a load of this collection may reach: its source's host, its asset hosts
-        and the run's ``allowed`` hosts."""
-        return HostPolicy((*_entry(self.source_url), *self.asset_hosts, *allowed))
+        """What a load of this collection may reach: its source's host (when the operator
+        named it), its asset hosts and the run's ``allowed`` hosts."""
+        own = _entry(self.source_url) if self.trusted else ()
+        return HostPolicy((*own, *self.asset_hosts, *allowed))
 
     def stac_collection(self) -> dict:
         """The STAC collection pgc describes it by (``/collections``, typing): the bands'
@@ -274,6 +278,53 @@ def parse_source(cid: str, table: Any, folder: Path | None = None) -> StacSource
     )
 
 
+def source_of_collection(url: str, collection: dict) -> StacSource:
+    """The source of a STAC collection a graph names (``load_stac``'s ``url``): searched
+    through its API when the collection document links its ``items`` endpoint, else read
+    as a static catalog; bands are the data assets its ``item_assets`` list (values as
+    their ``raster:bands`` say); the grid is the UTM rule at the assets' finest ``gsd``.
+    Not trusted: only the run's allowed hosts are reached. ValueError saying what the
+    document lacks."""
+    from urllib.parse import urljoin
+
+    cid = collection.get("id")
+    if collection.get("type") != "Collection" or not isinstance(cid, str):
+        raise ValueError("the URL is not a STAC collection")
+    assets = collection.get("item_assets")
+    if not isinstance(assets, dict) or not assets:
+        raise ValueError("the STAC collection lists no item_assets (pgc needs them to know "
+                         "its bands before reading items)")  # fmt: skip
+    bands, sizes = [], []
+    for key, asset in assets.items():
+        if not isinstance(asset, dict) or "data" not in (asset.get("roles") or ["data"]):
+            continue
+        eo = (asset.get("eo:bands") or [{}])[0]
+        raster = (asset.get("raster:bands") or [{}])[0]
+        eo, raster = (eo if isinstance(eo, dict) else {}), (raster if isinstance(raster, dict)
+                                                            else {})  # fmt: skip
+        dtype = raster.get("data_type", "uint16")
+        bands.append(BandSource(
+            name=str(key), asset=str(key), common_name=eo.get("common_name"),
+            center_wavelength=eo.get("center_wavelength"), nodata=raster.get("nodata"),
+            scale=raster.get("scale"), offset=raster.get("offset"),
+            data_type=dtype if dtype in DTYPES else "float64",
+        ))  # fmt: skip
+        gsd = asset.get("gsd", raster.get("spatial_resolution"))
+        if isinstance(gsd, int | float) and gsd > 0:
+            sizes.append(float(gsd))
+    if not bands:
+        raise ValueError("the STAC collection's item_assets have no data asset")
+    links = {link.get("rel"): link.get("href") for link in collection.get("links") or []
+             if isinstance(link, dict) and isinstance(link.get("href"), str)}  # fmt: skip
+    api = None
+    if "items" in links:  # a collection of a STAC API: search at the API's root
+        api = urljoin(url, links.get("root") or "../..").rstrip("/")
+    return StacSource(
+        id=cid, bands=tuple(bands), stac_api=api, collection=cid if api else None,
+        static=None if api else url, resolution=min(sizes) if sizes else 10.0, trusted=False,
+    )  # fmt: skip
+
+
 def _band(name: str, spec: Any, fail: Any) -> BandSource:
     if isinstance(spec, str):
         spec = {"asset": spec}
@@ -301,4 +352,4 @@ def _band(name: str, spec: Any, fail: Any) -> BandSource:
     )
 
 
-__all__ = ["BandSource", "StacSource", "load_catalog_file", "parse_source"]
+__all__ = ["BandSource", "StacSource", "load_catalog_file", "parse_source", "source_of_collection"]

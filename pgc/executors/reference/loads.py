@@ -106,13 +106,22 @@ def _stac_plan(call: Call, catalog: Any, cid: str):
     except UnknownBand as unknown:
         call.fail("ProcessParameterInvalid",
                   f"Collection '{cid}' has no band {echo(unknown.name)}.", "bands")  # fmt: skip
-    except failures as exc:  # the collection's source, not the user's graph
-        call.fail("Internal", f"Collection '{cid}' cannot be read: {exc}.")
+    except failures as exc:
+        _source_failed(call, catalog, cid, exc)
     if 0 in plan.shape:
         call.fail("NoDataAvailable", "There is no data for the given extents.")
     size = int(np.prod(plan.shape)) * np.dtype(plan.dtype).itemsize
     call.within_budget(size, "max_cube_bytes", "bytes of loaded data", "spatial_extent")
     return plan
+
+
+def _source_failed(call: Call, catalog: Any, cid: str, exc: Exception) -> None:
+    """A STAC source that failed: the back-end's (Internal) for a collection of its
+    catalog, the user's for a URL the graph gave (load_stac)."""
+    source = catalog.sources.get(catalog.canonical(cid) or cid)
+    if source is not None and not source.trusted:
+        call.fail("ProcessParameterInvalid", f"The STAC collection at 'url': {exc}.", "url")
+    call.fail("Internal", f"Collection '{cid}' cannot be read: {exc}.")
 
 
 def property_conditions(call: Call, source: Any) -> list:
@@ -150,8 +159,8 @@ def _read(call: Call, catalog: Any, cid: str) -> Cube:
     height, width = plan.window.shape
     try:
         values = read_window(plan, slice(0, height), slice(0, width), call.context.stats)
-    except failures as exc:  # a STAC-backed collection's assets: the source, not the user
-        call.fail("Internal", f"Collection '{cid}' cannot be read: {exc}.")
+    except failures as exc:
+        _source_failed(call, catalog, cid, exc)
     data = plan.array(values)
     return within_geometries(call, Cube.from_nodata(data, plan.attrs.get("nodata")),
                              "spatial_extent")  # fmt: skip
@@ -166,6 +175,11 @@ def _load_stac(call: Call) -> Cube:
     from .. import exchange
 
     url = str(call.get("url"))
+    resolver = call.context.resolver
+    if url.lower().startswith(("http://", "https://")) and (
+        resolver is None or resolver(url) is None
+    ):
+        return _load_remote_stac(call, url)
     path = call.resolve(url, "url")  # resolved, inside the run's read roots
     folder = path.parent if path.suffix == ".json" else path
     # the collection folder is the root of every href in it (pgc.data.access)
@@ -184,6 +198,37 @@ def _load_stac(call: Call) -> Cube:
         call.fail("ProcessParameterInvalid",
                   f"The STAC collection at 'url' cannot be read ({type(exc).__name__}).",
                   "url")  # fmt: skip
+
+
+def _load_remote_stac(call: Call, url: str) -> Cube:
+    """load_stac of a STAC collection over HTTP, on a host the run allows
+    (:attr:`pgc.Options.allowed_hosts`; none by default): read as a STAC-backed collection
+    (:mod:`pgc.data.stac`), its bands the collection's ``item_assets``."""
+    import json
+
+    from ...data.catalog import Catalog
+    from ...data.stac import failures
+    from ...data.stac.config import source_of_collection
+    from ...data.stac.http import HttpFiles
+    from ...data.stac.search import MAX_JSON
+    from ...hosts import HostPolicy
+    from ...options import active
+
+    allowed = active().allowed_hosts
+    if not allowed:
+        call.fail("FeatureUnsupported", "pgc does no network I/O for 'url': the back-end "
+                  "allows no host (allowed_hosts), and its resolver does not give this URL.",
+                  "url")  # fmt: skip
+    try:
+        document = json.loads(HttpFiles(HostPolicy(allowed)).get(url, MAX_JSON))
+        source = source_of_collection(url, document if isinstance(document, dict) else {})
+    except failures as exc:
+        call.fail("ProcessParameterInvalid", f"The STAC collection at 'url': {exc}.", "url")
+    except ValueError as exc:  # not JSON, not a collection, no item_assets
+        call.fail("ProcessParameterInvalid", f"The STAC collection at 'url': {exc}.", "url")
+    catalog = Catalog()
+    catalog.add_source(source)
+    return _read(call, catalog, source.id)
 
 
 def _filtered(call: Call, cube: Cube) -> Cube:
