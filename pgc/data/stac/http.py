@@ -32,6 +32,7 @@ from ...hosts import HostPolicy, HostRefused
 
 CHUNK = 16384  # bytes: the least one request asks for (GDAL's /vsicurl/ chunk)
 HEADER = 16384  # bytes GDAL reads at open: a COG's header (IFDs, block offsets) is in them
+HELD = 256 * 2**20  # bytes of fetched blocks one read keeps in memory for reuse
 MAX_REDIRECTS = 3
 TIMEOUT = 30.0  # seconds per request (connect and read)
 
@@ -109,6 +110,10 @@ class _Segments:
             gaps.append((at, stop))
         return gaps
 
+    @property
+    def nbytes(self) -> int:
+        return sum(len(part) for part in self.parts)
+
     def put(self, start: int, data: bytes) -> None:
         """Hold ``data`` at ``start``, joined with the segments it touches."""
         stop = start + len(data)
@@ -141,7 +146,7 @@ class HttpFiles:
         self.threads = threads
         self.transfer = Transfer()  # the assets' bytes
         self.documents = Transfer()  # STAC documents: search results, static catalogs
-        self._files: dict[str, _Segments] = {}
+        self._files: dict[str, _Segments] = {}  # in the order last used (oldest first)
         self._lock = threading.Lock()
         self._local = threading.local()
 
@@ -227,7 +232,9 @@ class HttpFiles:
 
     def _segments(self, url: str) -> _Segments:
         with self._lock:
-            return self._files.setdefault(url, _Segments())
+            segments = self._files.pop(url, None) or _Segments()
+            self._files[url] = segments  # the most recently used last
+            return segments
 
     def fetch(self, url: str, start: int, stop: int) -> None:
         """Fetch [start, stop) of ``url`` unless held."""
@@ -274,17 +281,21 @@ class HttpFiles:
             raise RemoteError(f"{url.split('/')[2]} did not say how large the file is")
         return segments.size
 
-    def forget(self, url: str, keep: int = HEADER) -> None:
-        """Drop what was fetched of ``url`` beyond its first ``keep`` bytes (its header)."""
+    def trim(self, limit: int = HELD) -> None:
+        """Keep at most ``limit`` bytes fetched: the files used longest ago keep only their
+        headers. (A second pass over the same window -- the dask executor's writers decide
+        the storage, then write -- is served from memory while the window fits.)"""
         with self._lock:
-            segments = self._files.get(url)
-            if segments is not None and segments.starts:
-                head = segments.find(0, keep) if segments.starts[0] == 0 else None
-                size = segments.size
+            held = sum(s.nbytes for s in self._files.values())
+            for url, segments in list(self._files.items()):
+                if held <= limit:
+                    break
+                head = segments.find(0, HEADER) if segments.starts[:1] == [0] else None
                 fresh = _Segments()
-                fresh.size = size
+                fresh.size = segments.size
                 if head is not None:
                     fresh.put(0, head)
+                held -= segments.nbytes - fresh.nbytes
                 self._files[url] = fresh
 
     def open(self, url: str, mode: str = "rb") -> RemoteFile:

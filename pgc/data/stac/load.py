@@ -351,7 +351,7 @@ def read_asset(read: StacRead, asset: Asset, part: tuple[int, int, int, int]
                             f"{reason}") from None  # fmt: skip
     finally:
         if asset.remote:
-            read.files.forget(asset.href)
+            read.files.trim()
 
 
 def _gather(read: StacRead, asset: Asset, src: Any, factor: int,
