@@ -18,12 +18,15 @@ Law, per method:
   two-step result took a neighbour of the pixel containing the centre (up to half an
   intermediate pixel away), the one-step result takes the pixel itself: inexact, and the
   better value.
-- ``average``: the overview of the ratio between the grid's pixel size and the tiles', as
-  the COG holds it (its producer's average, in the data's integer type), read by nearest
-  neighbour: inexact, within the rounding of the overview and the alignment of its pixels.
-  Only where the collection allows overviews (``overviews = true``, the default).
+- ``average`` to a grid in metres at least twice as coarse as the collection's: the COG's
+  overview with the largest factor not above the ratio of the pixel sizes, as the COG holds
+  it (its producer's average, in the data's integer type), read by nearest neighbour:
+  inexact, within the rounding of the overview and the alignment of its pixels (a COG
+  without such an overview is read at full resolution, nearest neighbour). Only where the
+  collection allows overviews (``overviews = true``, the default).
 
-Nothing moves for other methods, another reader of the load, a GeoJSON extent (its mask
+Nothing moves for other methods, ``average`` to degrees or to less than twice the pixel
+size, another reader of the load, a GeoJSON extent (its mask
 is computed on the load's grid), a value that is not a literal, or a grid with different
 pixel sizes along x and y.
 """
@@ -95,7 +98,21 @@ def _absorbable(graph: Graph, node: Any, catalog: Any) -> tuple[Any, dict] | Non
     grid = _grid(before, after, node)
     if grid is None:
         return None
+    if method == "average" and not (_metres(grid["crs"]) and grid["step"] >= 2 * source.resolution):
+        return None  # no overview to read: pixel sizes in other units, or not coarse enough
     return load, {**grid, "method": method, "dtype": after.dtype}
+
+
+def _metres(crs: str) -> bool:
+    """Whether ``crs`` is projected in metres (where pixel sizes compare with the tiles')."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        found = CRS.from_user_input(f"EPSG:{crs}" if str(crs).isdigit() else crs)
+    except CRSError:
+        return False
+    return found.is_projected and all(a.unit_name in ("metre", "meter") for a in found.axis_info)
 
 
 def sources_of(catalog: Any) -> dict:
