@@ -462,3 +462,21 @@ def test_load_stac_of_an_allowed_collection_reads_what_load_collection_reads(
     assert got.shape == expected.shape
     assert np.array_equal(got.values, expected.values, equal_nan=True)
     assert list(got["bands"].values) == ["red"]
+
+
+def test_aliases_and_common_names_reach_validation_typing_and_explain(tmp_path):
+    """Compiling reaches no network: the source host does not even resolve."""
+    path = catalog_file(tmp_path, 'stac_api = "https://stac.invalid/v1"\ncollection = "s2"')
+    session = pgc.Session(catalog=path)
+    for name in ("SENTINEL2_L2A", "sentinel-2-l2a", "S2_L2A"):
+        graph = load_graph(name, ONE_TILE, ["red", "nir"])
+        assert session.validate(graph).ok
+        cube = session.compile(graph).graph.result_node.type
+        assert cube.dimension("bands").labels == ("B04", "B08")
+        assert (cube.dimension("x").size, cube.dimension("y").size) == (400, 400)
+        assert cube.dimension("x").crs == "32632"
+    typo = session.validate(load_graph("S2_L2B", ONE_TILE, ["red"]))
+    assert [e.code for e in typo.errors] == ["CollectionNotFound"]
+    assert "S2_L2A" in (typo.errors[0].hint or "")
+    unknown = session.validate(load_graph("S2_L2A", ONE_TILE, ["B99"]))
+    assert [e.pointer for e in unknown.errors] == ["/process_graph/l/arguments/bands"]
