@@ -54,8 +54,21 @@ def merge(ranges: Iterable[tuple[int, int]], gap: int = 0) -> list[tuple[int, in
     return out
 
 
+class PicklesWithoutLock:
+    """A dataclass with a ``_lock``: pickled without it, a fresh lock when unpickled (the
+    dask executor sends read plans to its workers)."""
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_lock")
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
+
+
 @dataclass
-class Transfer:
+class Transfer(PicklesWithoutLock):
     """Bytes and requests over the network in one run (thread-safe)."""
 
     bytes: int = 0
@@ -68,14 +81,6 @@ class Transfer:
             self.bytes += nbytes
             self.requests += 1
             self.by_host[host] = self.by_host.get(host, 0) + nbytes
-
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state.pop("_lock")
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state, _lock=threading.Lock())
 
 
 class _Segments:
@@ -341,4 +346,13 @@ class RemoteFile(io.RawIOBase):
         return len(data)
 
 
-__all__ = ["CHUNK", "HEADER", "HttpFiles", "RemoteError", "RemoteFile", "Transfer", "merge"]
+__all__ = [
+    "CHUNK",
+    "HEADER",
+    "HttpFiles",
+    "PicklesWithoutLock",
+    "RemoteError",
+    "RemoteFile",
+    "Transfer",
+    "merge",
+]

@@ -39,7 +39,7 @@ import numpy as np
 
 from ...errors import echo
 from .config import BandSource, StacSource
-from .http import HEADER, HttpFiles, merge
+from .http import HEADER, HttpFiles, PicklesWithoutLock, merge
 from .search import item_time
 
 TIE = 1e-9  # pixels: how near an edge a centre counts as on it
@@ -82,7 +82,7 @@ class Asset:
 
 
 @dataclass
-class StacRead:
+class StacRead(PicklesWithoutLock):
     """What a load of a STAC-backed collection reads: per label (day), the items in
     priority order, each a dict band -> :class:`Asset`; and the grid."""
 
@@ -99,14 +99,6 @@ class StacRead:
     overviews: bool = True  # a grid coarser than an asset reads the COG's overview
     expected: dict[str, list[tuple[int, int]]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state.pop("_lock")
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state, _lock=threading.Lock())
 
     def estimate(self) -> int:
         """pgc's estimate of the bytes the reads so far needed over the network: each
