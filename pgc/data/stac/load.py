@@ -262,16 +262,34 @@ class Pick:
     def take(self, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The picked values on the part (0 outside the asset) and where they come from it."""
         ra, _, ca, _ = self.window
-        if self.separable:
+        if self.separable:  # the rows and columns inside are runs: the maps are monotonic
             inside = np.outer(self.row_ok, self.col_ok)
             values = np.zeros(inside.shape, dtype=block.dtype)
-            rows, cols = self.rows[self.row_ok] - ra, self.cols[self.col_ok] - ca
-            values[np.ix_(self.row_ok, self.col_ok)] = block[np.ix_(rows, cols)]
+            rs, cs = _run(self.row_ok), _run(self.col_ok)
+            values[rs, cs] = _pick(block, self.rows[rs] - ra, self.cols[cs] - ca)
             return values, inside
         inside = self.row_ok
         values = np.zeros(inside.shape, dtype=block.dtype)
         values[inside] = block[self.rows[inside] - ra, self.cols[inside] - ca]
         return values, inside
+
+
+def _run(ok: np.ndarray) -> slice:
+    """The slice of the one run of True in ``ok``."""
+    found = np.flatnonzero(ok)
+    return slice(int(found[0]), int(found[-1]) + 1)
+
+
+def _pick(block: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``block``'s ``rows`` x ``cols``: a plain slice where both step by one (the grid on
+    the asset's own pixels, the usual case), else gathered."""
+    def step(index: np.ndarray) -> slice | None:
+        if len(index) and index[-1] - index[0] == len(index) - 1 and np.all(np.diff(index) == 1):
+            return slice(int(index[0]), int(index[-1]) + 1)
+        return None
+
+    r, c = step(rows), step(cols)
+    return block[r, c] if r is not None and c is not None else block[np.ix_(rows, cols)]
 
 
 def _edge_floor(values: np.ndarray) -> np.ndarray:
