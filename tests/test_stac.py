@@ -483,3 +483,28 @@ def test_aliases_and_common_names_reach_validation_typing_and_explain(tmp_path):
     assert "S2_L2A" in (typo.errors[0].hint or "")
     unknown = session.validate(load_graph("S2_L2A", ONE_TILE, ["B99"]))
     assert [e.pointer for e in unknown.errors] == ["/process_graph/l/arguments/bands"]
+
+
+@pytest.mark.parametrize(
+    "source, target, x0, y0, step",
+    [
+        ("32632", "32631", 279000.0, 5490000.0, 10.0),  # the next zone
+        ("32632", "32631", 279005.0, 5490003.0, 20.0),  # centres off the pixel edges
+        ("4326", "32631", 5.9, 49.6, 0.0001),  # degrees to metres
+        ("32632", "32631", 0.0, 5490000.0, 1000.0),  # far from the zone: checked, then exact
+    ],
+)
+def test_positions_across_crss_pick_the_pixels_proj_picks(source, target, x0, y0, step):
+    from affine import Affine
+    from pyproj import Transformer
+
+    from pgc.data.stac.load import TIE, pixels_across
+
+    transformer = Transformer.from_crs(f"EPSG:{source}", f"EPSG:{target}", always_xy=True)
+    to_pixels = ~Affine(10, 0, 709000, 0, -10, 5495000)
+    xs = x0 + (np.arange(700) + 0.5) * step
+    ys = y0 - (np.arange(300) + 0.5) * step
+    col, row = pixels_across(transformer, to_pixels, xs, ys)
+    exact_col, exact_row = to_pixels * transformer.transform(*np.meshgrid(xs, ys))
+    assert np.array_equal(np.floor(col + TIE), np.floor(exact_col + TIE))
+    assert np.array_equal(np.floor(row + TIE), np.floor(exact_row + TIE))

@@ -44,6 +44,13 @@ from .http import HEADER, HttpFiles, PicklesWithoutLock, merge
 from .search import item_time
 
 TIE = 1e-9  # pixels: how near an edge a centre counts as on it
+# Across CRSs (pixels_across): PROJ transforms every LATTICE-th grid point and the rest are
+# interpolated, when the interpolation is off by at most CHECKED pixels at the cells'
+# middles; points within NEAR_EDGE pixels of an asset pixel's edge are transformed anyway.
+# Between UTM zones over 16 pixels of 10 m the error is about 1e-6 pixels.
+LATTICE = 16
+CHECKED = 1e-3
+NEAR_EDGE = 1e-2
 # bytes between two blocks' ranges fetched with them rather than as another request: the
 # blocks of a window's row lie one after the other in a COG, 8 bytes apart (each block's
 # size before it, a copy of its last bytes after: GDAL's COG layout), and a request costs a
@@ -322,10 +329,11 @@ def index_map(read: StacRead, asset: Asset, factor: int, part: tuple[int, int, i
         return Pick(rows, cols, row_ok, col_ok, window, True)
     from affine import Affine
 
-    xx, yy = np.meshgrid(xs, ys)
-    if asset.crs != read.crs:
-        xx, yy = _transformer(read.crs, asset.crs).transform(xx, yy)
-    col, row = (~(Affine(*asset.transform) * Affine.scale(factor))) * (xx, yy)
+    to_pixels = ~(Affine(*asset.transform) * Affine.scale(factor))
+    if asset.crs == read.crs:
+        col, row = to_pixels * np.meshgrid(xs, ys)
+    else:
+        col, row = pixels_across(_transformer(read.crs, asset.crs), to_pixels, xs, ys)
     col, row = _edge_floor(col), _edge_floor(row)
     inside = np.isfinite(col) & np.isfinite(row)
     inside &= (col >= 0) & (col < width) & (row >= 0) & (row < height)
@@ -336,6 +344,58 @@ def index_map(read: StacRead, asset: Asset, factor: int, part: tuple[int, int, i
     window = (int(rows[inside].min()), int(rows[inside].max()) + 1,
               int(cols[inside].min()), int(cols[inside].max()) + 1)  # fmt: skip
     return Pick(rows, cols, inside, inside, window, False)
+
+
+def pixels_across(transformer: Any, to_pixels: Any, xs: np.ndarray, ys: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The asset's pixel coordinates (column, row; fractional) of the grid points ``xs`` x
+    ``ys`` in another CRS: what PROJ gives for each point, at a fraction of its cost.
+
+    PROJ transforms every :data:`LATTICE`-th point; the points between are interpolated
+    (bilinear), which the smooth maps between projected CRSs allow to within far less than
+    a pixel. The interpolation is checked at the middle of every lattice cell (where its
+    error is largest) against PROJ: when any error exceeds :data:`CHECKED` pixels, every
+    point is transformed. Then every point whose interpolated position lies within
+    :data:`NEAR_EDGE` pixels of a pixel edge (where an error could pick the neighbour)
+    is transformed by PROJ as well. So every pixel picked is the one PROJ's position lies
+    in, as when transforming all of them (a 1024 x 1024 part: 0.34 s with PROJ alone)."""
+    ny, nx = len(ys), len(xs)
+    if nx < 4 * LATTICE or ny < 4 * LATTICE:
+        return to_pixels * transformer.transform(*np.meshgrid(xs, ys))
+    ci = np.unique(np.r_[np.arange(0, nx, LATTICE), nx - 1])
+    ri = np.unique(np.r_[np.arange(0, ny, LATTICE), ny - 1])
+    lattice = to_pixels * transformer.transform(*np.meshgrid(xs[ci], ys[ri]))
+    mid_c, mid_r = (ci[:-1] + ci[1:]) // 2, (ri[:-1] + ri[1:]) // 2
+    exact = to_pixels * transformer.transform(*np.meshgrid(xs[mid_c], ys[mid_r]))
+    col, row = (_bilinear(v, ri, ci, ny, nx) for v in lattice)
+    error = max(float(np.max(np.abs(col[np.ix_(mid_r, mid_c)] - exact[0]))),
+                float(np.max(np.abs(row[np.ix_(mid_r, mid_c)] - exact[1]))))  # fmt: skip
+    if not error <= CHECKED:  # (NaN too: points outside the CRS's domain)
+        return to_pixels * transformer.transform(*np.meshgrid(xs, ys))
+    near = _near_edge(col) | _near_edge(row)
+    if near.any():
+        r, c = np.nonzero(near)
+        col[r, c], row[r, c] = to_pixels * transformer.transform(xs[c], ys[r])
+    return col, row
+
+
+def _bilinear(values: np.ndarray, ri: np.ndarray, ci: np.ndarray, ny: int, nx: int
+              ) -> np.ndarray:  # fmt: skip
+    """``values`` known at rows ``ri`` x columns ``ci`` of an ``ny`` x ``nx`` grid,
+    interpolated linearly along x, then along y."""
+    c = np.arange(nx)
+    k = np.clip(np.searchsorted(ci, c, side="right") - 1, 0, len(ci) - 2)
+    wx = (c - ci[k]) / (ci[k + 1] - ci[k])
+    along_x = values[:, k] * (1 - wx) + values[:, k + 1] * wx
+    r = np.arange(ny)
+    m = np.clip(np.searchsorted(ri, r, side="right") - 1, 0, len(ri) - 2)
+    wy = ((r - ri[m]) / (ri[m + 1] - ri[m]))[:, None]
+    return along_x[m] * (1 - wy) + along_x[m + 1] * wy
+
+
+def _near_edge(position: np.ndarray) -> np.ndarray:
+    fraction = position - np.floor(position)
+    return (fraction < NEAR_EDGE) | (fraction > 1 - NEAR_EDGE)
 
 
 class _Memo:
