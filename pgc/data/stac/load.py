@@ -323,7 +323,7 @@ def index_map(read: StacRead, asset: Asset, factor: int, part: tuple[int, int, i
         col_ok, row_ok = (col >= 0) & (col < width), (row >= 0) & (row < height)
         if not col_ok.any() or not row_ok.any():
             return None
-        cols, rows = col.astype(np.int64), row.astype(np.int64)
+        cols, rows = col.astype(np.int32), row.astype(np.int32)
         window = (int(rows[row_ok].min()), int(rows[row_ok].max()) + 1,
                   int(cols[col_ok].min()), int(cols[col_ok].max()) + 1)  # fmt: skip
         return Pick(rows, cols, row_ok, col_ok, window, True)
@@ -339,8 +339,8 @@ def index_map(read: StacRead, asset: Asset, factor: int, part: tuple[int, int, i
     inside &= (col >= 0) & (col < width) & (row >= 0) & (row < height)
     if not inside.any():
         return None
-    rows = np.where(inside, row, 0).astype(np.int64)
-    cols = np.where(inside, col, 0).astype(np.int64)
+    rows = np.where(inside, row, 0).astype(np.int32)
+    cols = np.where(inside, col, 0).astype(np.int32)
     window = (int(rows[inside].min()), int(rows[inside].max()) + 1,
               int(cols[inside].min()), int(cols[inside].max()) + 1)  # fmt: skip
     return Pick(rows, cols, inside, inside, window, False)
@@ -601,5 +601,5 @@ def plan_stac(source: StacSource, cube: Any, bands: list[str], crs: str,
                     chosen, days, labels, files, access, overviews)  # fmt: skip
 
 
-__all__ = ["Asset", "StacRead", "StacReadError", "day_label", "group_items", "plan_stac",
-           "read_part"]  # fmt: skip
+__all__ = ["Asset", "Pick", "StacRead", "StacReadError", "day_label", "group_items",
+           "index_map", "pixels_across", "plan_stac", "read_part"]  # fmt: skip
