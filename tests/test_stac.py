@@ -508,3 +508,22 @@ def test_positions_across_crss_pick_the_pixels_proj_picks(source, target, x0, y0
     exact_col, exact_row = to_pixels * transformer.transform(*np.meshgrid(xs, ys))
     assert np.array_equal(np.floor(col + TIE), np.floor(exact_col + TIE))
     assert np.array_equal(np.floor(row + TIE), np.floor(exact_row + TIE))
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("proj:transform", [0, 0, 280000, 0, -10, 5495000]),  # no pixel size: not invertible
+     ("proj:transform", [10, 0, "x", 0, -10, 5495000]),
+     ("proj:shape", [0, 1024]),
+     ("proj:shape", [10**9, 10**9])],
+)  # fmt: skip
+def test_an_item_with_an_unusable_grid_is_refused_by_name(field, value):
+    from pgc.data.stac.config import BandSource
+    from pgc.data.stac.load import StacReadError, asset_of
+
+    item = {"id": "S2X_bad", "properties": {}, "assets": {"red": {
+        "href": "https://example.org/red.tif", "proj:epsg": 32632,
+        "proj:transform": [10, 0, 280000, 0, -10, 5495000], "proj:shape": [1024, 1024]}}}
+    item["assets"]["red"][field] = value
+    with pytest.raises(StacReadError, match="item 'S2X_bad'.*no usable grid"):
+        asset_of(item, BandSource("B04", "red"), None)

@@ -13,9 +13,10 @@ The value of a pixel of the grid, for one day and band:
   first item with a valid value (not its asset's no-data) at that pixel gives it; where none
   has one, the pixel is no-data.
 - An item's value at a pixel is the value of the asset's pixel (of the overview, see below)
-  that contains the grid pixel's centre, transformed exactly into the asset's CRS with
-  PROJ (nearest neighbour, no approximation: a value does not depend on how the window
-  is cut into chunks).
+  that contains the grid pixel's centre, transformed into the asset's CRS by PROJ
+  (nearest neighbour; the pixel is the one PROJ's exact position lies in, also where
+  positions are interpolated, :func:`pixels_across`; so a value does not depend on how
+  the window is cut into chunks).
 - When the grid's pixels are coarser than the asset's and the COG has overviews, the
   overview with the largest factor not above the ratio is read instead (the collection's
   ``overviews = false`` turns it off).
@@ -56,6 +57,7 @@ NEAR_EDGE = 1e-2
 # size before it, a copy of its last bytes after: GDAL's COG layout), and a request costs a
 # round trip (on the benchmark's large request: 1188 requests became 171, for 8 kB more)
 GAP = 64
+MAX_SIDE = 1_000_000  # pixels: an asset's side larger than this is not a raster pgc reads
 THREADS = 4  # concurrent reads per part (the machines pgc is built on have 2-8 cores)
 _OPEN_OPTIONS = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
@@ -167,6 +169,12 @@ def asset_of(item: dict, band: BandSource, base: str | None) -> Asset | None:
     ):
         raise StacReadError(f"item {name} does not say its asset {echo(band.asset)}'s grid "
                             "(proj:code or proj:epsg, proj:transform, proj:shape)")  # fmt: skip
+    numbers = [*transform[:6], *shape]
+    if not all(isinstance(v, int | float) and math.isfinite(v) for v in numbers) or not (
+        transform[0] and transform[4] and 0 < shape[0] <= MAX_SIDE and 0 < shape[1] <= MAX_SIDE
+    ):
+        raise StacReadError(f"item {name}'s asset {echo(band.asset)} has no usable grid "
+                            "(proj:transform, proj:shape)")  # fmt: skip
     href = asset["href"]
     if base is not None and "://" not in href:
         href = urljoin(base, href) if "://" in base else _local(base, href)
@@ -601,5 +609,5 @@ def plan_stac(source: StacSource, cube: Any, bands: list[str], crs: str,
                     chosen, days, labels, files, access, overviews)  # fmt: skip
 
 
-__all__ = ["Asset", "Pick", "StacRead", "StacReadError", "day_label", "group_items",
+__all__ = ["Asset", "Pick", "StacRead", "StacReadError", "asset_of", "day_label", "group_items",
            "index_map", "pixels_across", "plan_stac", "read_part"]  # fmt: skip
