@@ -527,3 +527,10 @@ def test_an_item_with_an_unusable_grid_is_refused_by_name(field, value):
     item["assets"]["red"][field] = value
     with pytest.raises(StacReadError, match="item 'S2X_bad'.*no usable grid"):
         asset_of(item, BandSource("B04", "red"), None)
+
+
+def test_a_catalog_file_cannot_take_over_a_collection_the_catalog_has(tmp_path):
+    path = catalog_file(tmp_path, 'stac_api = "https://a"\ncollection = "s2"',
+                        cid="SENTINEL2_L2A_SAMPLE", aliases=())  # fmt: skip
+    with pytest.raises(ConfigurationError, match="already has"):
+        pgc.Session(catalog=path)

@@ -133,6 +133,11 @@ class Catalog:
         sources = load_catalog_file(path)
         trial = Catalog(dict(self.collections), aliases=dict(self.aliases))
         for source in sources:  # every name checked before the catalog changes
+            if source.id in trial:
+                raise ConfigurationError(
+                    f"the catalog file declares {echo(source.id)}, a name the catalog "
+                    f"already has (for {echo(trial.canonical(source.id))})"
+                )
             trial.add(source.stac_collection(), aliases=source.aliases)
         return [self.add_source(source) for source in sources]
 
