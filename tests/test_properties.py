@@ -15,7 +15,7 @@ import json
 
 import pytest
 from conftest import ROOT, examples
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft7Validator
 
@@ -27,6 +27,9 @@ from pgc.specs import load_specs
 KNOWN_CODES = {
     "ProcessGraphMissing", "ProcessGraphInvalid", "ProcessUnsupported",
     "ProcessParameterUnsupported", "ProcessParameterRequired", "ProcessParameterInvalid",
+    # a save_result format pgc does not write, known from the text (issue 18): openEO API
+    # 1.0's code, which API 1.2 leaves to the processes and back-ends still give
+    "FormatUnsupported",
 }  # fmt: skip
 SPECS = load_specs()
 ALL_EXCEPTIONS = {name for spec in SPECS.processes.values() for name in spec.exceptions}
@@ -133,8 +136,16 @@ def check_diagnostics(doc, result) -> None:
         assert isinstance(node, dict | list) or not d.pointer
 
 
+def _crop_features_without_a_format() -> dict:
+    """Found by CI's hypothesis 6.170 (not by 6.155's examples): a format mutated to ''."""
+    doc = json.loads((ROOT / "examples" / "crop_features.json").read_text())
+    doc["process_graph"]["saveresult1"]["arguments"]["format"] = ""
+    return doc
+
+
 @settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_graphs())
+@example(_crop_features_without_a_format())
 def test_mutated_graphs_give_diagnostics_only(doc):
     as_dict = pgc.validate(doc)
     check_diagnostics(doc, as_dict)
