@@ -31,18 +31,13 @@ date and band, so loads read only the windows they need.
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
-# np.load parses a .npy header with ast.literal_eval, and CPython 3.11 (gh-106905) can
-# fail with "SystemError: AST constructor recursion depth mismatch" when threads do so at
-# once, as the dask executor's chunk reads do (seen once in CI): one at a
-# time (the header is a few hundred bytes; the data is read outside the lock)
-_HEADERS = threading.Lock()
+from ..threadsafe import AST
 
 BANDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12")
 
@@ -284,7 +279,7 @@ def read(bands: list[str], window, date_indices: list[int], stats=None, source=N
     out = np.zeros((len(date_indices), len(bands), *window.shape), dtype=np.uint16)
     for i, t in enumerate(date_indices):
         for j, band in enumerate(bands):
-            with _HEADERS:
+            with AST:  # np.load parses the header with ast (pgc.threadsafe)
                 stored = np.load(band_path(t, band, spec), mmap_mode="r")
             part = stored[window.y0 : window.y1, window.x0 : window.x1]
             out[i, j] = part

@@ -23,6 +23,8 @@ from __future__ import annotations
 import ast
 import re
 
+from ..threadsafe import AST
+
 # the names code generation gives its temporaries: v3, k3, and tv3/dv3/hv3/cv3
 _TEMPORARY = re.compile(r"^(?:[a-z]v|v|k)\d+$")
 
@@ -31,7 +33,8 @@ def simplify(lines: list[str], live: set[str]) -> tuple[list[str], dict[str, boo
     """The statements ``lines`` simplified, keeping the names in ``live`` (read after them);
     and the live names that turned out constant or copies, with their value or the name
     they copy."""
-    tree = ast.parse("\n".join(lines))
+    with AST:  # one thread at a time (pgc.threadsafe)
+        tree = ast.parse("\n".join(lines))
     constants: dict[str, bool] = {}
     while True:
         found = _constants(tree)
