@@ -534,3 +534,33 @@ def test_a_catalog_file_cannot_take_over_a_collection_the_catalog_has(tmp_path):
                         cid="SENTINEL2_L2A_SAMPLE", aliases=())  # fmt: skip
     with pytest.raises(ConfigurationError, match="already has"):
         pgc.Session(catalog=path)
+
+
+def test_a_server_without_range_requests_is_refused_not_read_whole(tmp_path):
+    """A file server that answers 200 with the whole file to a range request: pgc stops
+    at the status, reading nothing of the body (an untrusted server could send gigabytes)."""
+    import http.server
+    import threading
+
+    from pgc.data.stac.http import HttpFiles, RemoteError
+    from pgc.hosts import HostPolicy
+
+    (tmp_path / "big.tif").write_bytes(b"\0" * 4_000_000)
+
+    class Whole(http.server.SimpleHTTPRequestHandler):  # ignores Range: 200, whole file
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(tmp_path), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Whole)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        files = HttpFiles(HostPolicy((base,)))
+        with pytest.raises(RemoteError, match="answered 200 to a range request"):
+            files.open(f"{base}/big.tif")
+        assert files.transfer.bytes == 0
+    finally:
+        server.shutdown()

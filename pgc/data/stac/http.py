@@ -182,6 +182,7 @@ class HttpFiles:
     def _get(self, url: str, start: int, stop: int) -> tuple[bytes, int | None]:
         """Bytes [start, stop) of ``url`` and the file's size (from Content-Range)."""
         import requests
+        from urllib3.exceptions import HTTPError
 
         target = self.check(url)
         for _ in range(MAX_REDIRECTS + 1):
@@ -192,26 +193,31 @@ class HttpFiles:
                     headers={"Range": f"bytes={start}-{stop - 1}", "Accept-Encoding": "identity"},
                     allow_redirects=False,
                     timeout=TIMEOUT,
+                    stream=True,
                 )
-            except requests.RequestException as exc:
+                with response:
+                    if response.is_redirect:
+                        # a redirect is followed only where the policy allows its target
+                        target = self.check(urljoin(target, response.headers.get("Location", "")))
+                        continue
+                    if response.status_code != 206:  # 200: the whole file would come
+                        raise RemoteError(f"{host} answered {response.status_code} to a range "
+                                          "request")  # fmt: skip
+                    # never more than asked for, whatever the server sends
+                    data = response.raw.read(stop - start, decode_content=False)
+            except RemoteError:
+                raise
+            except (requests.RequestException, HTTPError, OSError) as exc:  # urllib3's, sockets'
                 raise RemoteError(f"the request to {host} failed ({type(exc).__name__})") from None
-            if response.is_redirect:
-                # a redirect is followed only where the policy allows its target
-                target = self.check(urljoin(target, response.headers.get("Location", "")))
-                continue
-            data = response.content
             self.transfer.add(host, len(data))
-            if response.status_code == 206:
-                total = response.headers.get("Content-Range", "").rpartition("/")[2]
-                return data, int(total) if total.isdigit() else None
-            if response.status_code == 200:  # no range support: the whole file came
-                return data[start:stop], len(data)
-            raise RemoteError(f"{host} answered {response.status_code}")
+            total = response.headers.get("Content-Range", "").rpartition("/")[2]
+            return data, int(total) if total.isdigit() else None
         raise RemoteError(f"more than {MAX_REDIRECTS} redirects from {url.split('/')[2]}")
 
     def get(self, url: str, limit: int) -> bytes:
         """The whole body of ``url`` (a JSON document), at most ``limit`` bytes."""
         import requests
+        from urllib3.exceptions import HTTPError
 
         target = self.check(url)
         for _ in range(MAX_REDIRECTS + 1):
@@ -219,11 +225,14 @@ class HttpFiles:
             try:
                 response = self._session().get(target, allow_redirects=False, timeout=TIMEOUT,
                                                stream=True)  # fmt: skip
-                if response.is_redirect:
-                    target = self.check(urljoin(target, response.headers.get("Location", "")))
-                    continue
-                data = response.raw.read(limit + 1, decode_content=True)
-            except requests.RequestException as exc:
+                with response:
+                    if response.is_redirect:
+                        target = self.check(urljoin(target, response.headers.get("Location", "")))
+                        continue
+                    data = response.raw.read(limit + 1, decode_content=True)
+            except RemoteError:
+                raise
+            except (requests.RequestException, HTTPError, OSError) as exc:  # urllib3's, sockets'
                 raise RemoteError(f"the request to {host} failed ({type(exc).__name__})") from None
             self.documents.add(host, len(data))
             if response.status_code != 200:
