@@ -151,12 +151,29 @@ def transfer(size: int, source: str, target: str, federation: Federation) -> int
 
 
 def stages(graph: Graph, where: Mapping[str, str]) -> dict[str, int]:
-    """Each node's stage: the most member changes on a path from a source to it. The
-    nodes of one member and stage form one job (:mod:`pgc.federation.split`)."""
+    """Each node's stage; the nodes of one member and stage form one job
+    (:mod:`pgc.federation.split`).
+
+    A node's earliest stage is the most member changes on a path from a source to it; its
+    stage is the latest its readers allow (a reader's stage, less one where the reader is
+    on another member), and the last stage for a node nobody reads. Late rather than
+    early: work that needs no other member's result (a load and a reduction feeding a
+    merge with another member's value) runs in the job that reads it, not in an earlier
+    job of the same member that saves it for the later one (which would take one more job,
+    and save_result on a member that may not have it). Either way every value is computed
+    before its readers: a node's stage is at least its inputs' (one more across members)."""
+    early: dict[str, int] = {}
+    nodes = graph.nodes()
+    for node in nodes:
+        early[node.id] = max(
+            (early[p] + (where[p] != where[node.id]) for p in node.node_refs()), default=0
+        )
+    last = max(early.values(), default=0)
     stage: dict[str, int] = {}
-    for node in graph.nodes():
-        stage[node.id] = max(
-            (stage[p] + (where[p] != where[node.id]) for p in node.node_refs()), default=0
+    for node in reversed(nodes):
+        stage[node.id] = min(
+            (stage[u] - (where[u] != where[node.id]) for u in graph.users(node.id)),
+            default=last,
         )
     return stage
 

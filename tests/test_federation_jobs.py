@@ -1,0 +1,59 @@
+"""The jobs of a federated plan (issue 22, defects found by a held-out check): each
+member's work in the fewest jobs its dependencies allow."""
+
+from __future__ import annotations
+
+from pgc.federation.description import Federation
+
+
+def two_members(a_processes: list[str]) -> Federation:
+    """S2 on member a, a replica named S1 on member b; b reduces and saves, a merges."""
+    return Federation.from_json({"members": [
+        {"id": "a", "url": "https://a.example", "collections": {"S2": "S2"},
+         "processes": a_processes},
+        {"id": "b", "url": "https://b.example", "collections": {"S1": "S1"},
+         "processes": ["load_collection", "reduce_dimension", "mean", "save_result"]},
+    ], "collections": {"S2": {"same_as": "SENTINEL2_L2A_SAMPLE"},
+                       "S1": {"same_as": "SENTINEL2_L2A_SAMPLE"}}})  # fmt: skip
+
+
+def mean_of(node: str) -> dict:
+    return {"process_id": "reduce_dimension", "arguments": {
+        "data": {"from_node": node}, "dimension": "t", "reducer": {"process_graph": {"m": {
+            "process_id": "mean", "arguments": {"data": {"from_parameter": "data"}},
+            "result": True}}}}}  # fmt: skip
+
+
+def merged_means() -> dict:
+    extent = {"west": 600000, "south": 5690000, "east": 600500, "north": 5690500, "crs": 32631}
+
+    def load(cid: str, band: str) -> dict:
+        return {"process_id": "load_collection", "arguments": {
+            "id": cid, "spatial_extent": extent, "temporal_extent": None, "bands": [band]}}
+
+    return {"process_graph": {
+        "s2": load("S2", "B04"), "s1": load("S1", "B08"),
+        "s2_mean": mean_of("s2"), "s1_mean": mean_of("s1"),
+        "merged": {"process_id": "merge_cubes", "result": True, "arguments": {
+            "cube1": {"from_node": "s2_mean"}, "cube2": {"from_node": "s1_mean"}}},
+    }}  # fmt: skip
+
+
+def test_work_that_needs_no_other_member_joins_the_job_that_reads_it():
+    """a's load and mean need nothing of b's: they run in the job that merges b's mean,
+    not in an earlier job of a's that saves its value for a later one. So a runs one job,
+    and needs no save_result (it had been declared FederationUnsatisfiable)."""
+    from pgc.compiler import compile as compile_graph
+    from pgc.federation.placement import place
+    from pgc.federation.split import split
+
+    fed = two_members(["load_collection", "load_stac", "reduce_dimension", "mean",
+                       "merge_cubes"])  # fmt: skip
+    graph = compile_graph(merged_means(), catalog=fed.catalog()).graph
+    placement = place(graph, fed)
+    assert {n: placement.on(n) for n in ("s2", "s2_mean", "s1", "s1_mean", "merged")} == {
+        "s2": "a", "s2_mean": "a", "s1": "b", "s1_mean": "b", "merged": "a"}  # fmt: skip
+    jobs = split(graph, placement, fed).jobs
+    assert [(j.member, j.needs) for j in jobs] == [("b", []), ("a", [jobs[0].id])]
+    assert {n.process_id for n in jobs[1].graph.nodes()} == {
+        "load_collection", "reduce_dimension", "load_stac", "merge_cubes"}
