@@ -57,3 +57,33 @@ def test_work_that_needs_no_other_member_joins_the_job_that_reads_it():
     assert [(j.member, j.needs) for j in jobs] == [("b", []), ("a", [jobs[0].id])]
     assert {n.process_id for n in jobs[1].graph.nodes()} == {
         "load_collection", "reduce_dimension", "load_stac", "merge_cubes"}
+
+
+def test_a_member_that_must_work_before_and_after_another_is_told_what_it_lacks():
+    """a's mean feeds b's renaming, whose result a merges: a needs two jobs, and its mean
+    must leave it for b, which needs save_result, which a lacks. The message says so (the
+    need to pass a's value between its own jobs comes after: it lacks the same)."""
+    import pytest
+
+    from pgc.compiler import compile as compile_graph
+    from pgc.errors import PgcError
+    from pgc.federation.placement import place
+
+    fed = Federation.from_json({"members": [
+        {"id": "a", "url": "https://a.example", "collections": {"S2": "S2"},
+         "processes": ["load_collection", "load_stac", "reduce_dimension", "mean",
+                       "merge_cubes"]},
+        {"id": "b", "url": "https://b.example", "collections": {},
+         "processes": ["load_stac", "rename_labels", "save_result"]},
+    ], "collections": {"S2": {"same_as": "SENTINEL2_L2A_SAMPLE"}}})  # fmt: skip
+    document = merged_means()
+    graph = document["process_graph"]
+    graph["s1_mean"] = {"process_id": "rename_labels", "arguments": {
+        "data": {"from_node": "s2_mean"}, "dimension": "bands", "target": ["renamed"],
+        "source": ["B04"]}}
+    del graph["s1"]
+    with pytest.raises(PgcError) as caught:
+        place(compile_graph(document, catalog=fed.catalog()).graph, fed)
+    messages = [d.message for d in caught.value.diagnostics]
+    assert messages == ["The value of node 's2_mean' must go from a to b (no member can run "
+                        "both), but a lacks save_result."]

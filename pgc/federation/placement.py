@@ -251,10 +251,11 @@ def _unmovable(graph: Graph, where: Mapping[str, str], federation: Federation) -
                 pointer = node.origin.pointer if node.origin else ""
                 return Diagnostic("FederationUnsatisfiable", message, pointer, node_id=node.id)
     member = _split_members(graph, where, federation)[0]
+    lacking = [p for p in ("save_result", "load_stac") if not federation.member(member).supports(p)]
     message = (
         f"Member {member} must run work both before and after another member's (no member "
         "can run all of it), and cannot pass its own results on between those jobs: it "
-        "lacks save_result or load_stac."
+        f"lacks {' and '.join(lacking)}."
     )
     return Diagnostic("FederationUnsatisfiable", message)
 
