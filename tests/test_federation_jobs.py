@@ -87,3 +87,33 @@ def test_a_member_that_must_work_before_and_after_another_is_told_what_it_lacks(
     messages = [d.message for d in caught.value.diagnostics]
     assert messages == ["The value of node 's2_mean' must go from a to b (no member can run "
                         "both), but a lacks save_result."]
+
+
+def test_a_name_two_members_use_for_different_collections_is_an_error_naming_both():
+    """a calls its L2A SENTINEL2 and b its L1C SENTINEL2: a graph loading SENTINEL2 is
+    refused, naming both; the canonical ids pick one (it had silently picked a's)."""
+    import pytest
+
+    from pgc.errors import PgcError
+    from pgc.federation import federate
+
+    fed = Federation.from_json({"members": [
+        {"id": "a", "url": "https://a.example", "collections": {"S2_L2A": "SENTINEL2"},
+         "processes": ["load_collection", "save_result"]},
+        {"id": "b", "url": "https://b.example", "collections": {"S2_L1C": "SENTINEL2"},
+         "processes": ["load_collection", "save_result"]},
+    ], "collections": {"S2_L2A": {"same_as": "SENTINEL2_L2A_SAMPLE"},
+                       "S2_L1C": {"same_as": "SENTINEL2_L2A_SAMPLE"}}})  # fmt: skip
+
+    def load(name: str) -> dict:
+        return {"process_graph": {"load": {"process_id": "load_collection", "result": True,
+                "arguments": {"id": name, "spatial_extent": None, "temporal_extent": None,
+                              "bands": ["B04"]}}}}  # fmt: skip
+
+    with pytest.raises(PgcError) as caught:
+        federate(load("SENTINEL2"), fed)
+    (problem,) = caught.value.diagnostics
+    assert (problem.code, problem.pointer) == (
+        "ProcessParameterInvalid", "/process_graph/load/arguments/id")
+    assert "member a calls 'S2_L2A' so; member b calls 'S2_L1C' so" in problem.message
+    assert federate(load("S2_L1C"), fed).placement.on("load") == "b"

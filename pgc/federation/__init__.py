@@ -49,22 +49,35 @@ class Federated:
 def canonical_names(document: Any, federation: Federation) -> Any:
     """The document with every load_collection's id replaced by its canonical id (names
     nobody knows stay, for the compiler to report)."""
+    from ..errors import Diagnostic, PgcError
+    from ..pointer import join
+    from .description import AmbiguousName
+
     if isinstance(document, str | bytes):
         document = json.loads(document)
     out = copy.deepcopy(document)
-    stack = [out]
+    stack: list[tuple[Any, str]] = [(out, "")]
+    problems = []
     while stack:
-        value = stack.pop()
+        value, where = stack.pop()
         if isinstance(value, dict):
             args = value.get("arguments")
             if value.get("process_id") == "load_collection" and isinstance(args, dict):
                 name = args.get("id")
-                canonical = federation.canonical(name) if isinstance(name, str) else None
+                try:
+                    canonical = federation.canonical(name) if isinstance(name, str) else None
+                except AmbiguousName as ambiguous:
+                    pointer = join(where, "arguments", "id")
+                    problems.append(Diagnostic("ProcessParameterInvalid", str(ambiguous),
+                                               pointer, argument="id"))  # fmt: skip
+                    canonical = None
                 if canonical is not None:
                     args["id"] = canonical
-            stack.extend(value.values())
+            stack.extend((v, join(where, k)) for k, v in value.items())
         elif isinstance(value, list):
-            stack.extend(value)
+            stack.extend((v, join(where, str(i))) for i, v in enumerate(value))
+    if problems:
+        raise PgcError(sorted(problems, key=lambda d: d.pointer))
     return out
 
 

@@ -43,6 +43,10 @@ PUSHDOWN = ("exact", "inexact", "none")
 INVALID = "FederationInvalid"
 
 
+class AmbiguousName(ValueError):
+    """A collection name that members use for different collections."""
+
+
 @dataclass(frozen=True)
 class Member:
     """One back-end of the federation."""
@@ -85,14 +89,27 @@ class Federation:
 
     def canonical(self, name: str) -> str | None:
         """The canonical id of a collection name a user wrote: a canonical id itself, or
-        any member's own name for one (None if no member knows it)."""
+        any member's own name for one (None if no member knows it).
+        :class:`AmbiguousName` when members use the name for different collections (a
+        calls its L2A ``SENTINEL2``, b its L1C): the graph must say which, by a canonical
+        id."""
         if name in self.collections or any(m.holds(name) for m in self.members):
             return name
-        for m in self.members:
-            for canonical, own in m.collections.items():
-                if own == name:
-                    return canonical
-        return None
+        meanings = self.meanings(name)
+        found = sorted({canonical for _, canonical in meanings})
+        if len(found) > 1:
+            who = "; ".join(f"member {m} calls {echo(c)} so" for m, c in meanings)
+            raise AmbiguousName(
+                f"The collection name {echo(name)} means different collections on different "
+                f"members ({who}): name one of them by its id ({', '.join(map(echo, found))})."
+            )
+        return found[0] if found else None
+
+    def meanings(self, name: str) -> list[tuple[str, str]]:
+        """(member id, canonical id) of every member whose own name for a collection is
+        ``name``."""
+        return [(m.id, canonical) for m in self.members
+                for canonical, own in m.collections.items() if own == name]  # fmt: skip
 
     def catalog(self):
         """A pgc catalog of the canonical collections (for typing graphs)."""
