@@ -117,3 +117,52 @@ def test_a_name_two_members_use_for_different_collections_is_an_error_naming_bot
         "ProcessParameterInvalid", "/process_graph/load/arguments/id")
     assert "member a calls 'S2_L2A' so; member b calls 'S2_L1C' so" in problem.message
     assert federate(load("S2_L1C"), fed).placement.on("load") == "b"
+
+
+def replicas(a: dict, b: dict) -> Federation:
+    """S2 on a and on b (members' extra keys in ``a``/``b``); only c applies."""
+    from pgc.specs import load_specs
+
+    every = sorted(load_specs().ids())
+    holders = ["load_collection", "reduce_dimension", "mean", "save_result"]
+    return Federation.from_json({"members": [
+        {"id": "a", "url": "https://a.example", "collections": {"S2": "S2"},
+         "processes": holders, **a},
+        {"id": "b", "url": "https://b.example", "collections": {"S2": "S2"},
+         "processes": holders, **b},
+        {"id": "c", "url": "https://c.example", "collections": {}, "processes": every},
+    ], "collections": {"S2": {"same_as": "SENTINEL2_L2A_SAMPLE"}}})  # fmt: skip
+
+
+def mean_then_apply() -> dict:
+    graph = merged_means()["process_graph"]
+    return {"process_graph": {
+        "s2": graph["s2"], "s2_mean": graph["s2_mean"],
+        "scaled": {"process_id": "apply", "result": True, "arguments": {
+            "data": {"from_node": "s2_mean"}, "process": {"process_graph": {"x": {
+                "process_id": "absolute", "arguments": {"x": {"from_parameter": "x"}},
+                "result": True}}}}},
+    }}  # fmt: skip
+
+
+def test_the_member_that_charges_no_egress_sends_the_value():
+    """a and b hold the same data and send the same bytes to c; a charges for egress (it
+    was placed on a, the first, all else being equal). Bytes moved are the bytes."""
+    from pgc.federation import federate
+
+    charged = federate(mean_then_apply(), replicas({"cost": {"egress_per_gb": 0.09}}, {}))
+    assert charged.placement.on("s2_mean") == "b"
+    free = federate(mean_then_apply(), replicas({}, {}))
+    assert free.placement.on("s2_mean") == "a"
+    assert charged.placement.bytes_moved == free.placement.bytes_moved > 0
+
+
+def test_a_member_that_cannot_take_filters_reads_the_whole_collection():
+    """Same bytes to c either way; a reads the whole collection (its loads take no
+    filter), b only the extent: b loads (it was a, the first)."""
+    from pgc.federation import federate
+
+    placed = federate(mean_then_apply(), replicas({"filters": "none"}, {})).placement
+    assert placed.on("s2") == placed.on("s2_mean") == "b"
+    placed = federate(mean_then_apply(), replicas({}, {"filters": "none"})).placement
+    assert placed.on("s2") == "a"

@@ -86,7 +86,7 @@ def federate(document: Any, federation: Federation, specs: Any = None) -> Federa
     place every node, split into member jobs, and measure the two baselines."""
     from ..compiler import compile as compile_graph
     from .baselines import load_split, support_cut
-    from .placement import cost, place
+    from .placement import moved_bytes, place
     from .split import split
 
     plan = compile_graph(
@@ -96,6 +96,6 @@ def federate(document: Any, federation: Federation, specs: Any = None) -> Federa
     baselines = {}
     for name, strategy in (("load_collection split", load_split), ("support cut", support_cut)):
         where = strategy(plan.graph, federation)
-        size = cost(plan.graph, where, federation)[0] if where is not None else None
+        size = moved_bytes(plan.graph, where) if where is not None else None
         baselines[name] = (where, size)
     return Federated(plan, placement, split(plan.graph, placement, federation), baselines)

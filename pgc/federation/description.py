@@ -111,6 +111,17 @@ class Federation:
         return [(m.id, canonical) for m in self.members
                 for canonical, own in m.collections.items() if own == name]  # fmt: skip
 
+    def full_bytes(self, canonical: str) -> int | None:
+        """The bytes of a canonical collection whole (None: not known from its metadata)."""
+        if canonical not in self._sizes:
+            cube = self.catalog().cube_type(canonical) if canonical in self.collections else None
+            self._sizes[canonical] = cube.nbytes if cube is not None else None
+        return self._sizes[canonical]
+
+    @property
+    def _sizes(self) -> dict[str, int | None]:
+        return self.__dict__.setdefault("_size_cache", {})
+
     def catalog(self):
         """A pgc catalog of the canonical collections (for typing graphs)."""
         from ..data.catalog import Catalog

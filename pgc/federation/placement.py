@@ -4,8 +4,10 @@ Every node of the (typed, optimized) top-level graph goes to one member: a load 
 collection lives, any other node where its process, and every process of its callbacks, is
 supported. The cost of a placement is the bytes that cross between members: a node's
 value (its type's size after pushdown and pruning) is sent once to every *other* member
-that reads it. Ties are broken by compute: the bytes a node produces divided by its
-member's relative speed.
+that reads it, each byte weighted by one plus what its member charges for egress. Ties
+are broken by compute: the bytes a node takes divided by its member's relative speed,
+where a load on a member that cannot take filters into its loads takes the whole
+collection.
 
 - A tree (every value read once: the usual shape of a process graph) is placed exactly by
   dynamic programming over its members, in O(nodes x members^2).
@@ -144,10 +146,28 @@ def can_move(federation: Federation, source: str, target: str, across: bool = Tr
 
 
 def transfer(size: int, source: str, target: str, federation: Federation) -> int:
-    """The cost of sending ``size`` bytes from ``source`` to ``target``."""
+    """The cost of sending ``size`` bytes from ``source`` to ``target``: the bytes, each GB
+    weighted by one plus what the source charges for a GB leaving it (``egress_per_gb``:
+    0.09 makes its bytes count 1.09 times, so of two members that could send the same
+    value the one that charges less sends it)."""
     if source == target:
         return 0
-    return size if can_move(federation, source, target) else UNMOVABLE
+    if not can_move(federation, source, target):
+        return UNMOVABLE
+    return round(size * (1 + federation.member(source).egress_per_gb))
+
+
+def read_bytes(node: Node, member, federation: Federation) -> int:
+    """The bytes ``node`` takes to compute on ``member``: its value's, and for a load on a
+    member that cannot take a filter into its loads (``filters = "none"``), the whole
+    collection's, which it reads before filtering (``exact`` and ``inexact`` read about
+    what the load's extents select)."""
+    size = node_bytes(node)
+    if node.process_id != "load_collection" or member.pushdown != "none":
+        return size
+    canonical = _collection(node, federation)
+    whole = federation.full_bytes(canonical) if canonical is not None else None
+    return max(size, UNKNOWN_BYTES if whole is None else whole)
 
 
 def stages(graph: Graph, where: Mapping[str, str]) -> dict[str, int]:
@@ -193,19 +213,29 @@ def _split_members(graph: Graph, where: Mapping[str, str], federation: Federatio
 
 
 def cost(graph: Graph, where: Mapping[str, str], federation: Federation) -> tuple[int, float]:
-    """(bytes moved, compute time) of a placement: each value is sent once to every other
-    member that reads it; compute is bytes produced over the member's speed. What the
-    members cannot carry out costs :data:`UNMOVABLE` per problem."""
-    speed = {m.id: m.compute_speed for m in federation.members}
+    """(bytes moved, weighted by egress: :func:`transfer`; compute time) of a placement:
+    each value is sent once to every other member that reads it; compute is the bytes a
+    node takes (:func:`read_bytes`) over the member's speed. What the members cannot carry
+    out costs :data:`UNMOVABLE` per problem. :func:`moved_bytes` gives the bytes alone."""
+    members = {m.id: m for m in federation.members}
     moved, compute = 0, 0.0
     for node in graph.nodes():
         size = node_bytes(node)
         for reader in {where[u] for u in graph.users(node.id)}:
             moved += transfer(size, where[node.id], reader, federation)
-        compute += size / speed[where[node.id]]
+        member = members[where[node.id]]
+        compute += read_bytes(node, member, federation) / member.compute_speed
     if len(set(where.values())) > 1:  # can each member pass results to its own later jobs?
         moved += UNMOVABLE * len(_split_members(graph, where, federation))
     return moved, compute
+
+
+def moved_bytes(graph: Graph, where: Mapping[str, str]) -> int:
+    """The bytes a placement moves: each value once to every other member that reads it."""
+    return sum(
+        node_bytes(node) * len({where[u] for u in graph.users(node.id)} - {where[node.id]})
+        for node in graph.nodes()
+    )
 
 
 def place(graph: Graph, federation: Federation) -> Placement:
@@ -228,10 +258,9 @@ def place(graph: Graph, federation: Federation) -> Placement:
         where, exact = _tree(graph, options, federation), False
     if not exact:
         where = _improve(graph, _seeded(graph, where, options, federation), options, federation)
-    moved = cost(graph, where, federation)[0]
-    if moved >= UNMOVABLE:
+    if cost(graph, where, federation)[0] >= UNMOVABLE:
         raise PgcError([_unmovable(graph, where, federation)])
-    return Placement(where, moved, exact=exact)
+    return Placement(where, moved_bytes(graph, where), exact=exact)
 
 
 def _unmovable(graph: Graph, where: Mapping[str, str], federation: Federation) -> Diagnostic:
@@ -264,14 +293,14 @@ def _tree(graph: Graph, options: dict, federation: Federation) -> dict[str, str]
     """Dynamic programming from the leaves: best[v][m] is the least (bytes, compute) of
     v's inputs' subtrees with v on m. Exact when every value has one reader; with shared
     values each reader counts the value's subtree apart (an estimate)."""
-    speed = {m.id: m.compute_speed for m in federation.members}
+    members = {m.id: m for m in federation.members}
     best: dict[str, dict[str, tuple[int, float]]] = {}
     choice: dict[tuple[str, str, str], str] = {}  # (node, its member, input) -> input's member
     for node in graph.nodes():
-        size = node_bytes(node)
         best[node.id] = {}
         for m in options[node.id]:
-            moved, compute = 0, size / speed[m]
+            moved = 0
+            compute = read_bytes(node, members[m], federation) / members[m].compute_speed
             for producer in dict.fromkeys(node.node_refs()):
                 psize = node_bytes(graph.node(producer))
 
