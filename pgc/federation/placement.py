@@ -3,11 +3,11 @@
 Every node of the (typed, optimized) top-level graph goes to one member: a load where its
 collection lives, any other node where its process, and every process of its callbacks, is
 supported. The cost of a placement is the bytes that cross between members: a node's
-value (its type's size after pushdown and pruning) is sent once to every *other* member
-that reads it, each byte weighted by one plus what its member charges for egress. Ties
-are broken by compute: the bytes a node takes divided by its member's relative speed,
-where a load on a member that cannot take filters into its loads takes the whole
-collection.
+value (its type's size after pushdown and pruning, geometries included, plus the exchange
+file's fixed part) is sent once to every *other* member that reads it, each byte weighted
+by one plus what its member charges for egress. Ties are broken by compute: the bytes a
+node takes divided by its member's relative speed, where a load on a member that cannot
+take filters into its loads takes the whole collection.
 
 - A tree (every value read once: the usual shape of a process graph) is placed exactly by
   dynamic programming over its members, in O(nodes x members^2).
@@ -49,6 +49,10 @@ EXHAUSTIVE_LIMIT = 50_000
 UNMOVABLE = 10**15
 UNKNOWN_BYTES = 10980 * 10980 * 2
 SCALAR_BYTES = 64  # a number, a string, a small object
+# what a value sent between members costs beyond its values: the exchange's netCDF file
+# (HDF5 headers, coordinates) and STAC documents; a one-value cube's exchange is 12,001
+# bytes (pgc.executors.exchange.write), so a small value's estimate is not 10x too low
+EXCHANGE_BYTES = 12_000
 
 
 @dataclass(frozen=True)
@@ -64,11 +68,17 @@ class Placement:
 
 
 def node_bytes(node: Node) -> int:
-    """Estimated size of a node's value."""
+    """Estimated size of a node's value (a vector cube's with its geometries)."""
     if isinstance(node.type, CubeType):
         size = node.type.nbytes
         return UNKNOWN_BYTES if size is None else size
     return SCALAR_BYTES
+
+
+def sent_bytes(node: Node) -> int:
+    """The bytes of sending a node's value to another member: its values and the exchange
+    file's fixed part (:data:`EXCHANGE_BYTES`)."""
+    return node_bytes(node) + EXCHANGE_BYTES
 
 
 def candidates(graph: Graph, federation: Federation) -> dict[str, list[str]]:
@@ -220,7 +230,7 @@ def cost(graph: Graph, where: Mapping[str, str], federation: Federation) -> tupl
     members = {m.id: m for m in federation.members}
     moved, compute = 0, 0.0
     for node in graph.nodes():
-        size = node_bytes(node)
+        size = sent_bytes(node)
         for reader in {where[u] for u in graph.users(node.id)}:
             moved += transfer(size, where[node.id], reader, federation)
         member = members[where[node.id]]
@@ -233,7 +243,7 @@ def cost(graph: Graph, where: Mapping[str, str], federation: Federation) -> tupl
 def moved_bytes(graph: Graph, where: Mapping[str, str]) -> int:
     """The bytes a placement moves: each value once to every other member that reads it."""
     return sum(
-        node_bytes(node) * len({where[u] for u in graph.users(node.id)} - {where[node.id]})
+        sent_bytes(node) * len({where[u] for u in graph.users(node.id)} - {where[node.id]})
         for node in graph.nodes()
     )
 
@@ -302,7 +312,7 @@ def _tree(graph: Graph, options: dict, federation: Federation) -> dict[str, str]
             moved = 0
             compute = read_bytes(node, members[m], federation) / members[m].compute_speed
             for producer in dict.fromkeys(node.node_refs()):
-                psize = node_bytes(graph.node(producer))
+                psize = sent_bytes(graph.node(producer))
 
                 def total(pm: str, producer=producer, psize=psize, m=m) -> tuple:
                     b, c = best[producer][pm]

@@ -26,7 +26,7 @@ from urllib.parse import quote
 from ..ir.graph import Graph
 from ..ir.nodes import Literal, Node, NodeRef, map_refs
 from .description import Federation
-from .placement import Placement, node_bytes, stages
+from .placement import Placement, sent_bytes, stages
 
 # a placeholder in a reserved domain (RFC 2606): the orchestrator maps it to the job's
 # result (the STAC item load_stac reads), once the producing job has run
@@ -164,7 +164,7 @@ def split(graph: Graph, placement: Placement, federation: Federation) -> Split:
             readers.setdefault(url, set()).add(job.member)
             if source.member == job.member:  # a later job of the same member: nothing moves
                 continue
-            crossing = (producer, source.member, job.member, node_bytes(graph.node(producer)))
+            crossing = (producer, source.member, job.member, sent_bytes(graph.node(producer)))
             if crossing not in crossings:
                 crossings.append(crossing)
 

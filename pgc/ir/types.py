@@ -164,6 +164,9 @@ class CubeType(Type):
     nodata: float | None = None
     unknown_dimensions: bool = False  # dimensions could not be determined statically
     vector: bool = False  # a vector cube (has a geometry dimension)
+    # a vector cube's geometries: the bytes of their coordinates (8 per number), when the
+    # graph's literals show them (aggregate_spatial's geometries, load_geojson's data)
+    geometry_bytes: int | None = None
 
     def __str__(self) -> str:
         if self.unknown_dimensions:
@@ -222,10 +225,12 @@ class CubeType(Type):
 
     @property
     def nbytes(self) -> int | None:
+        """The values' bytes, and a vector cube's geometries' where known."""
         pixels = self.pixels
         if pixels is None:
             return None
-        return pixels * ITEMSIZE.get(self.dtype, 8)
+        geometries = (self.geometry_bytes or 0) if self.vector else 0
+        return pixels * ITEMSIZE.get(self.dtype, 8) + geometries
 
 
 # ---------------------------------------------------------------------------------------

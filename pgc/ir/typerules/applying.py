@@ -51,6 +51,7 @@ from .base import (
 )
 from .cubes import (
     dated,
+    geometry_bytes_of,
     geometry_dimension_of,
     with_replaced_values,
 )
@@ -497,6 +498,7 @@ def _aggregate_spatial(ctx: RuleContext) -> Type:
                 "target_dimension",
             )
         dims.append(Dimension(target, "other", labels=("value", "total_count", "valid_count")))
+    cube = replace(cube, geometry_bytes=geometry_bytes_of(ctx, "geometries"))
     return with_computed_values(with_dimensions(cube, dims), dtype)
 
 

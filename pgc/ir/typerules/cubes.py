@@ -40,6 +40,7 @@ from .base import (
 )
 from .loading import (
     check_only_polygons,
+    coordinate_bytes,
     count_geometries,
     narrow_spatial,
     narrow_temporal,
@@ -214,6 +215,15 @@ def geometry_dimension_of(ctx: RuleContext, name: str) -> Dimension:
     _refuse_collection(ctx, name)
     count = count_geometries(ctx.literal(name))
     return Dimension("geometry", "geometry", labels=index_labels(count), crs="4326")
+
+
+def geometry_bytes_of(ctx: RuleContext, name: str) -> int | None:
+    """The bytes of the coordinates of the geometries argument ``name`` brings: a vector
+    cube's (its type's), or 8 per number of literal GeoJSON; None when not known."""
+    t = ctx.type(name)
+    if isinstance(t, CubeType):
+        return t.geometry_bytes
+    return coordinate_bytes(ctx.literal(name))
 
 
 def _refuse_collection(ctx: RuleContext, name: str) -> None:

@@ -354,7 +354,35 @@ def _load_geojson(ctx: RuleContext) -> Type:
             elif not isinstance(data, dict):
                 labels = None
         dims.append(Dimension("properties", "other", labels=labels))
-    return CubeType(tuple(dims), dtype="object", vector=True)
+    return CubeType(tuple(dims), dtype="object", vector=True,
+                    geometry_bytes=coordinate_bytes(data))  # fmt: skip
+
+
+def coordinate_bytes(geojson: Any) -> int | None:
+    """8 bytes per number in the ``coordinates`` of a GeoJSON object (None: not GeoJSON
+    pgc can count). Iterative: the nesting is bounded by the input limits anyway."""
+    if not isinstance(geojson, dict):
+        return None
+    numbers, stack = 0, [geojson]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            coordinates = value.get("coordinates")
+            if coordinates is not None:
+                stack.append(("coordinates", coordinates))
+            stack.extend(v for k, v in value.items() if k in ("features", "geometry",
+                                                               "geometries"))  # fmt: skip
+        elif isinstance(value, tuple):
+            inner = [value[1]]
+            while inner:
+                item = inner.pop()
+                if isinstance(item, list):
+                    inner.extend(item)
+                elif isinstance(item, int | float) and not isinstance(item, bool):
+                    numbers += 1
+        elif isinstance(value, list):
+            stack.extend(value)
+    return numbers * 8
 
 
 def count_geometries(geojson: Any) -> int | None:
