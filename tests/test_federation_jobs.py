@@ -207,3 +207,29 @@ def test_a_zonal_statistic_sent_between_members_is_estimated_with_its_geometries
     run = LocalFederation(fed, tmp_path).run(federated.split)
     estimated, measured = federated.split.bytes_moved, run.bytes_moved
     assert measured / 1.5 <= estimated <= measured, (estimated, measured)
+
+
+def test_member_ids_with_slashes_become_safe_job_files(tmp_path):
+    """Issue 22's defect 5 (already fixed by pgc.data.safepaths.path_component, kept here):
+    a member id 'vito/terrascope' writes its job inside the folder, named safely."""
+    import json
+
+    from pgc.federation import federate
+    from pgc.federation.split import write_jobs
+
+    fed = Federation.from_json({"members": [
+        {"id": "vito/terrascope", "url": "https://a.example", "collections": {"S2": "S2"},
+         "processes": ["load_collection", "reduce_dimension", "mean", "save_result"]},
+        {"id": "../eodc", "url": "https://b.example", "collections": {},
+         "processes": ["load_stac", "apply", "absolute", "save_result"]},
+    ], "collections": {"S2": {"same_as": "SENTINEL2_L2A_SAMPLE"}}})  # fmt: skip
+    graph = merged_means()["process_graph"]
+    document = {"process_graph": {"s2": graph["s2"], "s2_mean": graph["s2_mean"],
+                                  "abs": mean_then_apply()["process_graph"]["scaled"]}}  # fmt: skip
+    document["process_graph"]["abs"]["arguments"]["data"] = {"from_node": "s2_mean"}
+    plan = write_jobs(federate(document, fed).split, tmp_path / "jobs")
+    written = sorted(p.name for p in (tmp_path / "jobs").iterdir())
+    assert len(written) == 3 and all("/" not in n for n in written)
+    files = [job["file"] for job in json.loads(plan.read_text())["jobs"]]
+    assert all((tmp_path / "jobs" / f).is_file() for f in files)
+    assert not (tmp_path / "eodc-1.json").exists()
