@@ -53,3 +53,20 @@ def test_a_served_stac_collection_is_listed_and_loads_by_an_alias(stac_api, cog_
         values = served["B04"].values
     assert values.shape == (expected.sizes["t"], *expected.shape[2:])
     assert np.array_equal(values, expected.sel(bands="B04").values, equal_nan=True)
+
+
+def test_a_server_can_leave_the_samples_out(tmp_path):
+    """[catalog] samples = false: /collections is the configured catalog alone (members of
+    a federation serve different catalogs, issue 22)."""
+    catalog = catalog_file(tmp_path, 'stac_api = "https://stac.invalid/v1"\ncollection = "s2"')
+    (tmp_path / "pgc.toml").write_text(
+        '[server]\nport = 0\ndata = "data"\nworkers = 1\n\n[users]\n'
+        f'alice = "{hash_password("alice-pw", iterations=1000)}"\n\n'
+        f"[catalog]\ncollections = [{json.dumps(str(catalog))}]\nsamples = false\n"
+    )
+    server = Server(tmp_path).start()
+    try:
+        listed = [c["id"] for c in server.connect("alice").list_collections()]
+    finally:
+        server.stop()
+    assert listed == ["SENTINEL2_L2A"]

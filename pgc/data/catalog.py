@@ -325,12 +325,12 @@ def _catalog_of(folders: tuple[Path, ...]) -> Catalog:
     return build_catalog(folders)
 
 
-def build_catalog(folders: tuple[Path, ...]) -> Catalog:
-    """A new catalog of pgc's own collections and those of ``folders`` (folders of
-    file-backed collections, ``.toml`` catalog files), read now (:func:`default_catalog`
-    keeps one per set of folders)."""
+def build_catalog(folders: tuple[Path, ...], samples: bool = True) -> Catalog:
+    """A new catalog of pgc's own collections (``samples``: the embedded sample
+    collections) and those of ``folders`` (folders of file-backed collections, ``.toml``
+    catalog files), read now (:func:`default_catalog` keeps one per set of folders)."""
     catalog = Catalog()
-    for path in sorted(COLLECTIONS_DIR.glob("*.json")):
+    for path in sorted(COLLECTIONS_DIR.glob("*.json")) if samples else ():
         catalog.add(json.loads(path.read_text(encoding="utf-8")))
     for folder in folders:
         if folder.suffix.lower() == ".toml":  # a catalog file: STAC-backed collections

@@ -29,6 +29,7 @@
     [catalog]
     collections = ["/data/collections/s2", "stac.toml"]   # beside pgc's samples: folders of
                                  # collections, catalog files of STAC-backed ones
+    samples = false              # leave pgc's embedded sample collections out (default true)
 
 Passwords are stored as PBKDF2-SHA256 hashes with a random salt (:func:`hash_password`);
 the file never holds one in clear. A relative ``data`` or collection folder is relative
@@ -76,6 +77,7 @@ class ServerConfig:
     users: dict[str, str] = field(default_factory=dict)  # name -> password hash
     oidc: tuple[OidcProviderConfig, ...] = ()
     collections: tuple[Path, ...] = ()
+    samples: bool = True  # serve pgc's embedded sample collections beside the configured ones
 
     @property
     def database_url(self) -> str:
@@ -125,15 +127,23 @@ def load_config(path: str | Path | None, **overrides: Any) -> ServerConfig:
                 f"[users] {name}: not a password hash (make one with `pgc serve --hash-password`)"
             )
     oidc = tuple(_oidc(p) for p in raw.get("oidc", []))
-    folders = raw.get("catalog", {}).get("collections", [])
+    catalog = raw.get("catalog", {})
+    unknown = set(catalog) - {"collections", "samples"} if isinstance(catalog, dict) else set()
+    if not isinstance(catalog, dict) or unknown:
+        raise ConfigError(f"[catalog]: collections and samples only (not {sorted(unknown)})")
+    folders = catalog.get("collections", [])
     if not isinstance(folders, list) or not all(isinstance(f, str) for f in folders):
         raise ConfigError("[catalog] collections: a list of folders")
+    samples = catalog.get("samples", True)
+    if not isinstance(samples, bool):
+        raise ConfigError("[catalog] samples: true or false")
     settings: dict[str, Any] = {
         **{k: v for k, v in server.items() if k != "data"},
         "data": base / server.get("data", "pgc-data"),
         "users": dict(users),
         "oidc": oidc,
         "collections": tuple(base / f for f in folders),
+        "samples": samples,
     }
     if "max_seconds" in sync:
         settings["sync_seconds"] = float(sync["max_seconds"])

@@ -79,11 +79,13 @@ class Service:
     """What ``pgc serve`` knows and does, shared by its request threads."""
 
     def __init__(self, config: ServerConfig, store: Store | None = None) -> None:
-        from ..data.catalog import default_catalog
+        from ..data.catalog import build_catalog, default_catalog
 
         self.config = config
         self.store = store if store is not None else Store.open(config.database_url)
-        self.catalog = default_catalog(tuple(config.collections))
+        folders = tuple(config.collections)
+        self.catalog = (default_catalog(folders) if config.samples
+                        else build_catalog(folders, samples=False))  # fmt: skip
         limits = replace(
             Limits(), max_seconds=self.config.sync_seconds,
             max_cube_bytes=self.config.sync_cube_bytes,
