@@ -13,6 +13,7 @@ import sys
 
 from .common import EXIT_USAGE
 from .compile import cmd_compile, cmd_explain
+from .federation import cmd_federation_describe
 from .harness import cmd_bench, cmd_conformance
 from .listings import cmd_collections, cmd_processes
 from .run import cmd_run
@@ -316,6 +317,27 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("id", nargs="?", metavar="ID", help="a process id, e.g. ndvi")
     pr.add_argument("--json", action="store_true", help="print JSON")
     pr.set_defaults(run=cmd_processes)
+
+    fd = sub.add_parser(
+        "federation",
+        help="describe a federation's members from their openEO APIs",
+        description="Federation tools (issue 22).",
+    )
+    fsub = fd.add_subparsers(dest="federation_command", metavar="COMMAND", parser_class=_Parser)
+    fsub.required = True
+    fdd = fsub.add_parser(
+        "describe",
+        help="write a federation description from the members' /collections, /processes "
+        "and /file_formats",
+        description="Ask each member for its collections, processes and file formats and "
+        "write the description (FED.toml, with the STAC documents in FED.stac/, or "
+        "FED.json). Collections that are the same across members are matched by name and "
+        "metadata; what is ambiguous is kept apart and named in a note.",
+    )
+    fdd.add_argument("urls", nargs="+", metavar="URL", help="a member's openEO API URL")
+    fdd.add_argument("-o", "--output", required=True, metavar="FILE",
+                     help="FED.toml or FED.json")  # fmt: skip
+    fdd.set_defaults(run=cmd_federation_describe)
 
     sv = sub.add_parser(
         "serve",

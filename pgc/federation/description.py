@@ -157,7 +157,7 @@ class Federation:
 
         if not isinstance(data, dict) or not isinstance(data.get("members"), list):
             raise PgcError([Diagnostic(INVALID, "A federation needs a list of 'members'.")])
-        collections = _collections(data.get("collections", {}), bad)
+        collections = _collections(data.get("collections", {}), bad, base)
         members = []
         for i, raw in enumerate(data["members"]):
             member = _member(raw, join("/members", str(i)), bad, base)
@@ -179,9 +179,10 @@ class Federation:
         return cls(tuple(members), collections)
 
 
-def _collections(raw: Any, bad) -> dict[str, dict]:
-    """Canonical id -> STAC collection document (``stac`` given, or ``same_as`` a
-    collection of pgc's catalog)."""
+def _collections(raw: Any, bad, base: Path | None = None) -> dict[str, dict]:
+    """Canonical id -> STAC collection document (``stac`` given, or the path of a JSON file
+    holding it relative to the description, or ``same_as`` a collection of pgc's
+    catalog)."""
     from ..data.catalog import default_catalog
 
     if not isinstance(raw, dict):
@@ -190,7 +191,19 @@ def _collections(raw: Any, bad) -> dict[str, dict]:
     out = {}
     for canonical, entry in raw.items():
         where = join("/collections", canonical)
-        if isinstance(entry, dict) and isinstance(entry.get("stac"), dict):
+        if isinstance(entry, dict) and isinstance(entry.get("stac"), str):
+            path = (base or Path.cwd()) / entry["stac"]
+            try:
+                stac = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                bad(join(where, "stac"), f"Cannot read the STAC document {echo(entry['stac'])}: "
+                                         f"{type(exc).__name__}.")  # fmt: skip
+                continue
+            if not isinstance(stac, dict):
+                bad(join(where, "stac"), "The STAC document is not a JSON object.")
+                continue
+            out[canonical] = stac
+        elif isinstance(entry, dict) and isinstance(entry.get("stac"), dict):
             out[canonical] = entry["stac"]
         elif isinstance(entry, dict) and isinstance(entry.get("same_as"), str):
             catalog = default_catalog()
