@@ -70,3 +70,35 @@ def test_a_server_can_leave_the_samples_out(tmp_path):
     finally:
         server.stop()
     assert listed == ["SENTINEL2_L2A"]
+
+
+def test_load_stac_on_a_server_reaches_only_its_allowed_hosts(cog_server, tmp_path):
+    """[server] allowed_hosts: the hosts a graph's load_stac may read from (none by
+    default); a member of a federation reads another's results this way (issue 22)."""
+    graph = {"process_graph": {"l": {"process_id": "load_stac", "arguments": {
+        "url": f"{cog_server.url}/catalog/collection.json",
+        "spatial_extent": ONE_TILE, "temporal_extent": ["2023-06-01", "2023-06-02"],
+        "bands": ["red"]}},
+        "s": {"process_id": "save_result", "result": True, "arguments": {
+            "data": {"from_node": "l"}, "format": "netCDF"}}}}  # fmt: skip
+    outcomes = {}
+    for name, hosts in (("closed", []), ("open", [cog_server.url])):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "pgc.toml").write_text(
+            f'[server]\nport = 0\ndata = "data"\nworkers = 1\n'
+            f"allowed_hosts = {json.dumps(hosts)}\n\n[users]\n"
+            f'alice = "{hash_password("alice-pw", iterations=1000)}"\n'
+        )
+        server = Server(folder).start()
+        try:
+            con = server.connect("alice")
+            try:
+                con.download(graph, folder / "out.nc")
+                outcomes[name] = "ok"
+            except Exception as exc:  # noqa: BLE001 - the openEO error the client raises
+                outcomes[name] = str(exc)
+        finally:
+            server.stop()
+    assert "no network I/O" in outcomes["closed"]
+    assert outcomes["open"] == "ok"

@@ -13,6 +13,8 @@
     max_queued = 100             # jobs waiting for a worker; more is refused (429)
     max_request_bytes = 2097152  # larger request bodies are refused (413)
     token_hours = 24             # lifetime of a basic-auth bearer token
+    allowed_hosts = []           # hosts load_stac may read from (pgc.hosts: "example.com",
+                                 # "http://127.0.0.1:8081"); none by default
 
     [sync]                       # the budget of one synchronous /result request
     max_seconds = 60
@@ -47,6 +49,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..hosts import HostPolicy
+
 ITERATIONS = 600_000  # PBKDF2-SHA256 rounds, as OWASP advises for 2023 and later
 
 
@@ -76,6 +80,7 @@ class ServerConfig:
     sync_cube_bytes: int = 512 * 1024**2
     users: dict[str, str] = field(default_factory=dict)  # name -> password hash
     oidc: tuple[OidcProviderConfig, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()  # what load_stac may reach (pgc.hosts)
     collections: tuple[Path, ...] = ()
     samples: bool = True  # serve pgc's embedded sample collections beside the configured ones
 
@@ -95,6 +100,7 @@ class ConfigError(ValueError):
 _SERVER_KEYS = {
     "host": str, "port": int, "data": str, "database": str, "title": str, "workers": int,
     "max_queued": int, "max_request_bytes": int, "token_hours": (int, float),
+    "allowed_hosts": list,
 }  # fmt: skip
 _SYNC_KEYS = {"max_seconds": (int, float), "max_cube_bytes": int}
 
@@ -115,6 +121,13 @@ def load_config(path: str | Path | None, **overrides: Any) -> ServerConfig:
     if unknown:
         raise ConfigError(f"unknown section(s) {sorted(unknown)}")
     server = _checked(raw.get("server", {}), _SERVER_KEYS, "server")
+    hosts = server.pop("allowed_hosts", [])
+    if not all(isinstance(h, str) for h in hosts):
+        raise ConfigError("[server] allowed_hosts: a list of hosts")
+    try:
+        HostPolicy(tuple(hosts))
+    except ValueError as exc:
+        raise ConfigError(f"[server] allowed_hosts: {exc}") from None
     sync = _checked(raw.get("sync", {}), _SYNC_KEYS, "sync")
     users = raw.get("users", {})
     if not isinstance(users, dict) or not all(
@@ -144,6 +157,7 @@ def load_config(path: str | Path | None, **overrides: Any) -> ServerConfig:
         "oidc": oidc,
         "collections": tuple(base / f for f in folders),
         "samples": samples,
+        "allowed_hosts": tuple(hosts),
     }
     if "max_seconds" in sync:
         settings["sync_seconds"] = float(sync["max_seconds"])

@@ -90,8 +90,10 @@ class Service:
             Limits(), max_seconds=self.config.sync_seconds,
             max_cube_bytes=self.config.sync_cube_bytes,
         )  # fmt: skip
-        self.sync = Session(catalog=self.catalog, options=Options(limits=limits))
-        self.batch = Session(catalog=self.catalog, options=Options())
+        hosts = tuple(config.allowed_hosts)  # what load_stac may reach
+        self.sync = Session(catalog=self.catalog,
+                            options=Options(limits=limits, allowed_hosts=hosts))  # fmt: skip
+        self.batch = Session(catalog=self.catalog, options=Options(allowed_hosts=hosts))
 
     # -- what there is ---------------------------------------------------------------
     def collections(self) -> list[dict]:
