@@ -4,29 +4,15 @@ members by name and metadata, a name two members use for different data kept apa
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 pytest.importorskip("openeo_driver", reason="pgc serve needs openeo-driver (README: pgc serve)")
 
-from test_server import Server  # noqa: E402
 from test_stac import catalog_file  # noqa: E402
+from test_stac_server import serving  # noqa: E402
 
 from pgc.cli import main  # noqa: E402
 from pgc.federation.description import Federation  # noqa: E402
-from pgc.server.config import hash_password  # noqa: E402
-
-
-def start(folder, catalog: list[str] = (), samples: bool = True) -> Server:
-    folder.mkdir()
-    (folder / "pgc.toml").write_text(
-        '[server]\nport = 0\ndata = "data"\nworkers = 1\n\n[users]\n'
-        f'alice = "{hash_password("alice-pw", iterations=1000)}"\n\n'
-        f"[catalog]\ncollections = {json.dumps(list(catalog))}\n"
-        f"samples = {'true' if samples else 'false'}\n"
-    )
-    return Server(folder).start()
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +24,8 @@ def members(tmp_path_factory):
                          cid="SENTINEL2_L2A_SAMPLE", aliases=())  # fmt: skip
     own = catalog_file(root, 'stac_api = "https://stac.invalid/v1"\ncollection = "s2"',
                        cid="S2_STAC", aliases=())  # fmt: skip
-    servers = [start(root / "a"), start(root / "b"),
-               start(root / "c", [str(other), str(own)], samples=False)]  # fmt: skip
+    servers = [serving(root / "a"), serving(root / "b"),
+               serving(root / "c", [other, own], samples=False)]  # fmt: skip
     yield servers
     for server in servers:
         server.stop()

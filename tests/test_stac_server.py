@@ -23,16 +23,25 @@ stac_api = stac_fixture.stac_api
 cog_server = stac_fixture.cog_server
 
 
+def serving(folder, catalog=(), samples: bool = True, hosts=()) -> Server:
+    """A started ``pgc serve`` in ``folder``: user alice, one worker, the catalog files or
+    folders ``catalog``, pgc's samples or not, ``allowed_hosts``."""
+    folder.mkdir(exist_ok=True)
+    (folder / "pgc.toml").write_text(
+        '[server]\nport = 0\ndata = "data"\nworkers = 1\n'
+        f"allowed_hosts = {json.dumps(list(hosts))}\n\n[users]\n"
+        f'alice = "{hash_password("alice-pw", iterations=1000)}"\n\n'
+        f"[catalog]\ncollections = {json.dumps([str(c) for c in catalog])}\n"
+        f"samples = {'true' if samples else 'false'}\n"
+    )
+    return Server(folder).start()
+
+
 def test_a_served_stac_collection_is_listed_and_loads_by_an_alias(stac_api, cog_server,
                                                                   tmp_path):  # fmt: skip
     source = f'stac_api = "{stac_api.url}"\ncollection = "sentinel-2-l2a"'
     catalog = catalog_file(tmp_path, source, extra=f'asset_hosts = ["{cog_server.url}"]')
-    (tmp_path / "pgc.toml").write_text(
-        '[server]\nport = 0\ndata = "data"\nworkers = 1\n\n[users]\n'
-        f'alice = "{hash_password("alice-pw", iterations=1000)}"\n\n'
-        f"[catalog]\ncollections = [{json.dumps(str(catalog))}]\n"
-    )
-    server = Server(tmp_path).start()
+    server = serving(tmp_path, [catalog])
     try:
         con = server.connect("alice")
         listed = {c["id"]: c for c in con.list_collections()}
@@ -59,12 +68,7 @@ def test_a_server_can_leave_the_samples_out(tmp_path):
     """[catalog] samples = false: /collections is the configured catalog alone (members of
     a federation serve different catalogs, issue 22)."""
     catalog = catalog_file(tmp_path, 'stac_api = "https://stac.invalid/v1"\ncollection = "s2"')
-    (tmp_path / "pgc.toml").write_text(
-        '[server]\nport = 0\ndata = "data"\nworkers = 1\n\n[users]\n'
-        f'alice = "{hash_password("alice-pw", iterations=1000)}"\n\n'
-        f"[catalog]\ncollections = [{json.dumps(str(catalog))}]\nsamples = false\n"
-    )
-    server = Server(tmp_path).start()
+    server = serving(tmp_path, [catalog], samples=False)
     try:
         listed = [c["id"] for c in server.connect("alice").list_collections()]
     finally:
@@ -84,13 +88,7 @@ def test_load_stac_on_a_server_reaches_only_its_allowed_hosts(cog_server, tmp_pa
     outcomes = {}
     for name, hosts in (("closed", []), ("open", [cog_server.url])):
         folder = tmp_path / name
-        folder.mkdir()
-        (folder / "pgc.toml").write_text(
-            f'[server]\nport = 0\ndata = "data"\nworkers = 1\n'
-            f"allowed_hosts = {json.dumps(hosts)}\n\n[users]\n"
-            f'alice = "{hash_password("alice-pw", iterations=1000)}"\n'
-        )
-        server = Server(folder).start()
+        server = serving(folder, hosts=hosts)
         try:
             con = server.connect("alice")
             try:
