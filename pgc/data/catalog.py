@@ -141,20 +141,6 @@ class Catalog:
             trial.add(source.stac_collection(), aliases=source.aliases)
         return [self.add_source(source) for source in sources]
 
-    def grid_crs(self, collection_id: str, lonlat: Any) -> str | None:
-        """The CRS of the grid a load of the collection reads onto, for an extent whose
-        lon/lat box is ``lonlat`` (None: no extent): the collection's own CRS, or for a
-        STAC-backed one the CRS its rule chooses (:func:`pgc.data.stac.grid.grid_crs`,
-        which raises NeedsExtent)."""
-        cid = self.canonical(collection_id) or collection_id
-        source = self.sources.get(cid)
-        if source is None:
-            x = [d for d in self.cube_type(cid).dimensions if d.axis == "x"]
-            return x[0].crs if x else None
-        from .stac.grid import grid_crs
-
-        return grid_crs(source.crs, lonlat)
-
     def load_type(self, collection_id: str, extent: Any) -> CubeType:
         """The cube type of a load of the collection with the literal spatial ``extent``:
         :meth:`cube_type`, on the grid the extent chooses for a STAC-backed collection
