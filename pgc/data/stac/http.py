@@ -179,8 +179,11 @@ class HttpFiles:
         except HostRefused as refused:
             raise RemoteError(str(refused)) from None
 
-    def _get(self, url: str, start: int, stop: int) -> tuple[bytes, int | None]:
-        """Bytes [start, stop) of ``url`` and the file's size (from Content-Range)."""
+    def _request(self, url: str, headers: dict, expect: int, amount: int,
+                 decode: bool = False) -> tuple[str, Any, bytes]:  # fmt: skip
+        """GET ``url`` (the policy checks it and every redirect's target; at most
+        :data:`MAX_REDIRECTS`), refused unless it answers ``expect``, reading at most
+        ``amount`` bytes of the body whatever the server sends: (host, response, body)."""
         import requests
         from urllib3.exceptions import HTTPError
 
@@ -188,59 +191,39 @@ class HttpFiles:
         for _ in range(MAX_REDIRECTS + 1):
             host = target.split("/")[2]
             try:
-                response = self._session().get(
-                    target,
-                    headers={"Range": f"bytes={start}-{stop - 1}", "Accept-Encoding": "identity"},
-                    allow_redirects=False,
-                    timeout=TIMEOUT,
-                    stream=True,
-                )
-                with response:
+                with self._session().get(target, headers=headers, allow_redirects=False,
+                                         timeout=TIMEOUT, stream=True) as response:  # fmt: skip
                     if response.is_redirect:
                         # a redirect is followed only where the policy allows its target
                         target = self.check(urljoin(target, response.headers.get("Location", "")))
                         continue
-                    if response.status_code != 206:  # 200: the whole file would come
-                        raise RemoteError(f"{host} answered {response.status_code} to a range "
-                                          "request")  # fmt: skip
-                    # never more than asked for, whatever the server sends
-                    data = response.raw.read(stop - start, decode_content=False)
+                    if response.status_code != expect:  # before any of the body is read
+                        raise RemoteError(f"{host} answered {response.status_code}"
+                                          + (" to a range request" if expect == 206 else ""))
+                    data = response.raw.read(amount, decode_content=decode)
             except RemoteError:
                 raise
             except (requests.RequestException, HTTPError, OSError) as exc:  # urllib3's, sockets'
                 raise RemoteError(f"the request to {host} failed ({type(exc).__name__})") from None
-            self.transfer.add(host, len(data))
-            total = response.headers.get("Content-Range", "").rpartition("/")[2]
-            return data, int(total) if total.isdigit() else None
+            return host, response, data
         raise RemoteError(f"more than {MAX_REDIRECTS} redirects from {url.split('/')[2]}")
+
+    def _get(self, url: str, start: int, stop: int) -> tuple[bytes, int | None]:
+        """Bytes [start, stop) of ``url`` and the file's size (from Content-Range). A server
+        that answers 200 (the whole file) is refused at the status."""
+        headers = {"Range": f"bytes={start}-{stop - 1}", "Accept-Encoding": "identity"}
+        host, response, data = self._request(url, headers, 206, stop - start)
+        self.transfer.add(host, len(data))
+        total = response.headers.get("Content-Range", "").rpartition("/")[2]
+        return data, int(total) if total.isdigit() else None
 
     def get(self, url: str, limit: int) -> bytes:
         """The whole body of ``url`` (a JSON document), at most ``limit`` bytes."""
-        import requests
-        from urllib3.exceptions import HTTPError
-
-        target = self.check(url)
-        for _ in range(MAX_REDIRECTS + 1):
-            host = target.split("/")[2]
-            try:
-                response = self._session().get(target, allow_redirects=False, timeout=TIMEOUT,
-                                               stream=True)  # fmt: skip
-                with response:
-                    if response.is_redirect:
-                        target = self.check(urljoin(target, response.headers.get("Location", "")))
-                        continue
-                    data = response.raw.read(limit + 1, decode_content=True)
-            except RemoteError:
-                raise
-            except (requests.RequestException, HTTPError, OSError) as exc:  # urllib3's, sockets'
-                raise RemoteError(f"the request to {host} failed ({type(exc).__name__})") from None
-            self.documents.add(host, len(data))
-            if response.status_code != 200:
-                raise RemoteError(f"{host} answered {response.status_code}")
-            if len(data) > limit:
-                raise RemoteError(f"a document from {host} is larger than {limit} bytes")
-            return data
-        raise RemoteError(f"more than {MAX_REDIRECTS} redirects from {url.split('/')[2]}")
+        host, _, data = self._request(url, {}, 200, limit + 1, decode=True)
+        self.documents.add(host, len(data))
+        if len(data) > limit:
+            raise RemoteError(f"a document from {host} is larger than {limit} bytes")
+        return data
 
     # -- the files -----------------------------------------------------------------------
 
