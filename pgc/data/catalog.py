@@ -150,15 +150,12 @@ class Catalog:
         if source is None:
             return self.cube_type(cid)
         from ..grid import bbox_in_crs
-        from .stac.grid import NeedsExtent, grid_crs, lonlat_of
+        from .stac.grid import grid_crs, lonlat_of
 
         lonlat = lonlat_of(extent)
-        try:
-            crs = grid_crs(source.crs, lonlat)
-        except NeedsExtent:
+        if lonlat is None:  # no box (none, or GeoJSON): x and y are placed when loaded
             return self.cube_type(cid)
-        if not isinstance(extent, dict) or "west" not in extent:
-            return self.cube_type(cid)  # GeoJSON: placed when loaded
+        crs = grid_crs(source.crs, lonlat)
         try:
             box = tuple(float(extent[k]) for k in ("west", "south", "east", "north"))
             box = bbox_in_crs(box, str(extent.get("crs", 4326)).replace("EPSG:", ""), crs)

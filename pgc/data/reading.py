@@ -107,7 +107,7 @@ def plan_read(
     """The read of ``bands`` in ``bbox`` (grid CRS; None: everything) and the temporal
     extent, without reading."""
     cube = catalog.cube_type(collection_id)
-    x, y, t, b = (cube.dimension(n) for n in ("x", "y", "t", "bands"))
+    x, y, t = (cube.dimension(n) for n in ("x", "y", "t"))
     window = window_for_bbox(x.extent, y.extent, x.step, bbox)
     labels = list(t.labels)
     start, end = temporal_extent or [None, None]
@@ -117,14 +117,7 @@ def plan_read(
         if (start is None or label >= _instant(start)) and (end is None or label < _instant(end))
     ]
     names = band_names(cube, bands)
-    step = x.step
-    coords = {
-        "t": np.array([np.datetime64(labels[i].rstrip("Z")) for i in dates], "datetime64[ns]"),
-        "bands": names,
-        "y": y.extent[1] - (np.arange(window.y0, window.y1) + 0.5) * step,
-        "x": x.extent[0] + (np.arange(window.x0, window.x1) + 0.5) * step,
-        **band_coords("bands", [cube.band(n) or Band(n) for n in names]),
-    }
+    coords = _coords(cube, window, [labels[i] for i in dates], names)
     collection_id = catalog.canonical(collection_id) or collection_id  # an alias: its id
     store = catalog.stores.get(collection_id)
     return ReadPlan(collection_id, window, dates, names, cube.dtype, coords,
@@ -180,18 +173,24 @@ def plan_stac_read(
     read = plan_stac(source, cube, names, crs, lonlat, (start, end), conditions or [],
                      allowed, overviews)  # fmt: skip
     dates = list(range(len(read.labels)))
+    coords = _coords(cube, window, read.labels, names)
+    nodata = float("nan") if np.dtype(cube.dtype).kind == "f" else cube.nodata
+    return ReadPlan(cid, window, dates, names, cube.dtype, coords,
+                    {"crs": crs, "nodata": nodata}, None, stac=read)  # fmt: skip
+
+
+def _coords(cube: Any, window: Any, labels: list[str], names: list[str]) -> dict:
+    """The coordinates of a read: ``t`` (the dates' labels as datetime64), the band names
+    and their metadata, and the pixel centres of ``window`` on the cube's x/y grid."""
+    x, y = cube.dimension("x"), cube.dimension("y")
     step = x.step
-    coords = {
-        "t": np.array([np.datetime64(label.rstrip("Z")) for label in read.labels],
-                      "datetime64[ns]"),  # fmt: skip
+    return {
+        "t": np.array([np.datetime64(label.rstrip("Z")) for label in labels], "datetime64[ns]"),
         "bands": names,
         "y": y.extent[1] - (np.arange(window.y0, window.y1) + 0.5) * step,
         "x": x.extent[0] + (np.arange(window.x0, window.x1) + 0.5) * step,
         **band_coords("bands", [cube.band(n) or Band(n) for n in names]),
     }
-    nodata = float("nan") if np.dtype(cube.dtype).kind == "f" else cube.nodata
-    return ReadPlan(cid, window, dates, names, cube.dtype, coords,
-                    {"crs": crs, "nodata": nodata}, None, stac=read)  # fmt: skip
 
 
 def band_names(cube: Any, bands: list[str] | None) -> list[str]:

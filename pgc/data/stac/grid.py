@@ -28,7 +28,7 @@ import math
 from dataclasses import replace
 from typing import Any
 
-from ...ir.types import CubeType, Dimension
+from ...ir.types import CubeType
 
 
 class NeedsExtent(ValueError):
@@ -95,26 +95,18 @@ def grid_type(cube: CubeType, crs: str, box: tuple[float, float, float, float],
 
 
 def lonlat_of(extent: Any) -> tuple[float, float, float, float] | None:
-    """The lon/lat bounding box of a literal spatial extent (a bounding box with an
-    optional ``crs``, or GeoJSON), or None when it has none pgc can tell."""
-    from ...grid import bbox_in_crs, geometries_bounds
+    """The lon/lat bounding box of a literal bounding-box extent (with an optional
+    ``crs``), or None (no box: GeoJSON extents are placed when loaded)."""
+    from ...grid import bbox_in_crs
 
-    if not isinstance(extent, dict):
+    if not isinstance(extent, dict) or "west" not in extent:
         return None
     try:
-        if "west" in extent:
-            box = tuple(float(extent[k]) for k in ("west", "south", "east", "north"))
-            crs = str(extent.get("crs", 4326)).replace("EPSG:", "")
-            return tuple(bbox_in_crs(box, crs, "4326"))  # type: ignore[arg-type,return-value]
-        found, _ = geometries_bounds([extent], "4326", "4326")
-        return tuple(found)  # type: ignore[return-value]
+        box = tuple(float(extent[k]) for k in ("west", "south", "east", "north"))
+        crs = str(extent.get("crs", 4326)).replace("EPSG:", "")
+        return tuple(bbox_in_crs(box, crs, "4326"))  # type: ignore[arg-type,return-value]
     except Exception:  # noqa: BLE001 - any malformed extent: the type rules report it
         return None
-
-
-def spatial_dims(cube: CubeType) -> tuple[Dimension, Dimension] | None:
-    xs, ys = cube.of_type("spatial", "x"), cube.of_type("spatial", "y")
-    return (xs[0], ys[0]) if xs and ys else None
 
 
 __all__ = ["NeedsExtent", "grid_crs", "grid_type", "lonlat_of", "snapped", "utm_crs"]

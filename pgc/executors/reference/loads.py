@@ -222,9 +222,7 @@ def _load_remote_stac(call: Call, url: str) -> Cube:
     try:
         document = json.loads(HttpFiles(HostPolicy(allowed)).get(url, MAX_JSON))
         source = source_of_collection(url, document if isinstance(document, dict) else {})
-    except failures as exc:
-        call.fail("ProcessParameterInvalid", f"The STAC collection at 'url': {exc}.", "url")
-    except ValueError as exc:  # not JSON, not a collection, no item_assets
+    except (*failures, ValueError) as exc:  # refused or failed; not JSON or no item_assets
         call.fail("ProcessParameterInvalid", f"The STAC collection at 'url': {exc}.", "url")
     catalog = Catalog()
     catalog.add_source(source)
