@@ -142,18 +142,25 @@ def test_servers_starting_at_once_on_a_new_data_folder_share_one_token_secret(
         assert (folder / "token-secret").stat().st_mode & 0o777 == 0o600
 
 
+def running_on_a(cluster: Cluster, title: str):
+    """Servers a and b, a started alone, and a long job of alice's running in a's worker:
+    (a, b, alice's connection to a, the job)."""
+    a, b = cluster.server("a"), cluster.server("b")
+    cluster.start(a)  # alone: its worker takes the long job
+    alice_a = a.connect()
+    job = alice_a.create_job(heavy_graph(), title=title)
+    job.start()
+    wait_for(job, "running")
+    return a, b, alice_a, job
+
+
 def test_what_one_server_stores_or_runs_the_other_serves(cluster: Cluster, tmp_path: Path) -> None:
     """A job created and run through server A is listed, described, logged and
     downloaded through server B, whichever worker ran it; a job running in A's worker is
     canceled through B (the worker ends); a process stored through A is called through B;
     a token that A signed is accepted by B; and B keeps the job from another user as A
     does."""
-    a, b = cluster.server("a"), cluster.server("b")
-    cluster.start(a)  # alone: its worker takes the long job
-    alice_a = a.connect()
-    long = alice_a.create_job(heavy_graph(), title="canceled through b")
-    long.start()
-    wait_for(long, "running")
+    a, b, alice_a, long = running_on_a(cluster, "canceled through b")
     cluster.start(b)
     alice_b = b.connect()
     _wait_until(lambda: len(_job_processes(a)) == 1, seconds=10)
@@ -245,12 +252,7 @@ def test_a_killed_servers_running_job_is_lost_and_its_queue_taken(cluster: Clust
     """Server A is killed while its worker runs a job: server B marks that job error
     once A's heartbeat is stale (10 s, beats every 2 s), with a log entry saying so; the
     jobs queued before the kill are taken by B and finish."""
-    a, b = cluster.server("a"), cluster.server("b")
-    cluster.start(a)  # alone: its worker takes the long job
-    alice_a = a.connect()
-    lost = alice_a.create_job(heavy_graph(), title="lost with a")
-    lost.start()
-    wait_for(lost, "running")
+    a, b, alice_a, lost = running_on_a(cluster, "lost with a")
     (a_id,) = cluster.server_ids()
     assert cluster.job(lost.job_id).server == a_id
 
