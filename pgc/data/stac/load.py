@@ -408,7 +408,7 @@ def _near_edge(position: np.ndarray) -> np.ndarray:
 
 class _Memo:
     """Values computed once per key by whichever thread asks first (index maps shared by
-    every date and band of a tile, footprints by every item on one tile grid)."""
+    every date and band of a tile)."""
 
     def __init__(self) -> None:
         self._values: dict = {}
@@ -545,7 +545,8 @@ def read_part(read: StacRead, window: Any, dates: list[int], dtype: str,
     # item has a value)
     filled = np.zeros(out.shape, dtype=bool)
     rows, cols = (window.y0, window.y1), (window.x0, window.x1)
-    parts, picks = _Memo(), _Memo()
+    parts: dict[tuple, Any] = {}  # footprint per tile grid (computed here, in one thread)
+    picks = _Memo()  # index maps, computed by the read threads
     jobs = []
     for i, d in enumerate(dates):
         for j, band in enumerate(read.bands):
@@ -554,7 +555,9 @@ def read_part(read: StacRead, window: Any, dates: list[int], dtype: str,
                 if asset is None:
                     continue
                 key = (asset.crs, asset.transform, asset.shape)
-                part = parts.get(key, lambda a=asset: footprint(read, a, rows, cols))
+                if key not in parts:
+                    parts[key] = footprint(read, asset, rows, cols)
+                part = parts[key]
                 if part is not None:
                     jobs.append((i, j, asset, part))
 
