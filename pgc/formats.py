@@ -27,13 +27,23 @@ class OutputFormat:
     vector: bool  # holds vector cubes (geometries with values)
     values: bool  # holds plain values (numbers, arrays, objects)
     suffixes: tuple[str, ...]
+    # save_result's options (openEO's file-format parameters, as /file_formats lists them)
+    parameters: tuple[tuple[str, dict], ...] = ()
 
+
+# netCDF's option for federated jobs (pgc.data.cube_file)
+EXCHANGE = ("pgc_exchange", {
+    "type": "boolean", "default": False,
+    "description": "Write the cube exactly (values in their own dtype, validity beside them, "
+    "attributes as JSON) for another pgc to load_stac, as federated jobs pass values on; "
+    "not CF.",
+})  # fmt: skip
 
 OUTPUT_FORMATS: dict[str, OutputFormat] = {
     f.key: f
     for f in (
         OutputFormat("gtiff", "GTiff", True, False, False, (".tif", ".tiff")),
-        OutputFormat("netcdf", "netCDF", True, True, False, (".nc",)),
+        OutputFormat("netcdf", "netCDF", True, True, False, (".nc",), (EXCHANGE,)),
         OutputFormat("zarr", "Zarr", True, False, False, (".zarr",)),
         OutputFormat("json", "JSON", True, True, True, (".json",)),
         OutputFormat("csv", "CSV", True, True, True, (".csv",)),  # a raster: a row per pixel

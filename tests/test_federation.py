@@ -211,7 +211,8 @@ def test_the_split_saves_where_the_value_leaves_and_loads_where_it_arrives():
     first, second = (j.to_openeo()["process_graph"] for j in result.jobs)
     assert first["load"]["arguments"]["id"] == "TERRASCOPE_S2"  # the member's own name
     assert first["save_mean"] == {"process_id": "save_result", "result": True, "arguments": {
-        "data": {"from_node": "mean"}, "format": "netCDF", "options": {}}}  # fmt: skip
+        "data": {"from_node": "mean"}, "format": "netCDF",
+        "options": {"pgc_exchange": True}}}  # the exact form; fmt: skip
     assert second["load_mean"]["arguments"] == {"url": "https://pgc-federation.invalid/a-0/mean"}
     assert second["scaled"]["arguments"]["data"] == {"from_node": "load_mean"}
     assert result.crossings == [("mean", "a", "b", result.bytes_moved)]

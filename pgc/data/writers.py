@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..formats import OUTPUT_FORMATS, format_for_suffix, output_format
+from . import cube_file
 from .cf import cf_dataset
 from .georef import crs_of, transform_of
 from .storage import Storage, storage_for, stored_values
@@ -81,8 +82,13 @@ def write_gtiff(cube, path: Path, options: dict, integral: bool = False) -> Stor
     return storage
 
 
-def write_netcdf(cube, path: Path, options: dict, integral: bool = False) -> Storage:
-    """A CF netCDF file, one variable per band (:func:`pgc.data.cf.cf_dataset`)."""
+def write_netcdf(cube, path: Path, options: dict, integral: bool = False) -> Storage | None:
+    """A CF netCDF file, one variable per band (:func:`pgc.data.cf.cf_dataset`); with the
+    option ``pgc_exchange``, the exact form federation members pass values in
+    (:mod:`pgc.data.cube_file`)."""
+    if options.get(cube_file.OPTION) is True:
+        cube_file.write(cube.data, cube.valid, path)
+        return None
     storage = storage_for(cube, integral)
     cf_dataset(cube, storage).to_netcdf(path, engine="netcdf4")
     return storage

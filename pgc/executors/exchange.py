@@ -9,9 +9,8 @@ A member's job ends in ``save_result``; the member that goes on reads the value 
 - ``items/result.json``: the STAC item, with the same ``cube:dimensions``, the time span
   and one asset ``data``;
 - ``items/result.nc``: the asset, netCDF (the openEO output format that holds any
-  dimensions): the values in their own dtype (booleans as 0/1 bytes), the validity as a
-  second variable (compressed; omitted when every value has data), and the cube's
-  attributes (CRS, no-data value, the geometries of a vector cube) as JSON.
+  dimensions) in the exact form of :mod:`pgc.data.cube_file` (what a member of a
+  federation over HTTP saves with ``save_result``'s ``pgc_exchange`` option).
 
 Validity travels beside the values, not as a no-data value inside them, because a NaN that
 a computation produced is a value, not no-data (pgc's reference semantics): the round trip
@@ -26,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from ..data import cube_file
+
 ASSET = "result.nc"
 MEDIA_TYPE = "application/x-netcdf"
 
@@ -36,42 +37,19 @@ class NotExchangeable(ValueError):
 
 def write(value: Any, folder: Path, collection_id: str) -> int:
     """Write a cube as a STAC collection folder; the bytes written."""
-    import xarray as xr
-
     from .values import Cube
 
     if not isinstance(value, Cube):
         raise NotExchangeable(f"a {type(value).__name__} is not a data cube")
-    # a value read from a file carries that file's encoding (a label dtype of '<U2', say),
-    # which xarray would apply to labels that have grown since: 'r10' written as 'r1'
-    data = value.data.drop_encoding()
-    if data.dtype == object or data.dtype.kind in "USM":
-        raise NotExchangeable(f"values of dtype {data.dtype} cannot be written as netCDF")
+    data = value.data
+    try:
+        cube_file.check(data)
+    except cube_file.NotWritable as why:
+        raise NotExchangeable(str(why)) from None
     folder = Path(folder)
     _check_fresh(folder)
     (folder / "items").mkdir(parents=True, exist_ok=True)
-    variables = {"values": data.astype("uint8") if data.dtype == bool else data}
-    valid = value.valid.drop_encoding()
-    everywhere = bool(np.all(valid.values))
-    if not everywhere:
-        variables["valid"] = valid.astype("uint8")
-    dataset = xr.Dataset(variables)
-    dataset.attrs = {
-        "pgc_attrs": json.dumps(_encode(dict(data.attrs)), default=str),
-        "pgc_dtype": str(data.dtype),
-        "pgc_valid_everywhere": int(everywhere),
-    }
-    for name in dataset.variables:  # the cube's attributes are in pgc_attrs
-        dataset[name].attrs = {}
-    encoding: dict = {name: {} for name in dataset.data_vars}
-    if "valid" in dataset:
-        encoding["valid"] = {"zlib": True, "complevel": 1}
-    encoding["values"] = {"_FillValue": None}
-    for name, coord in dataset.coords.items():  # exact to the nanosecond, also with no label
-        if np.issubdtype(coord.dtype, np.datetime64):
-            encoding[name] = {"units": "nanoseconds since 1970-01-01", "dtype": "int64"}
-    path = folder / "items" / ASSET
-    dataset.to_netcdf(path, engine="netcdf4", encoding=encoding)
+    cube_file.write(data, value.valid, folder / "items" / ASSET)
     dimensions = _dimensions(data)
     when = _time_span(data)
     item = {
@@ -136,26 +114,11 @@ def is_exchange(folder: Path) -> bool:
 def read(folder: Path):
     """The cube a :func:`write` wrote (values, validity, attributes as they were). The
     asset must resolve inside ``folder`` (:class:`pgc.data.access.ReadRefused` if not)."""
-    import xarray as xr
-
     from ..data.access import ReadAccess
     from .values import Cube
 
-    access = ReadAccess((Path(folder),))
-    path = Path(folder) / "items" / ASSET
-    with access.open_netcdf(path, "the exchange's data asset", mask_and_scale=False) as dataset:
-        dataset.load()
-        values = dataset["values"]
-        dtype = dataset.attrs["pgc_dtype"]
-        values = values.astype(dtype) if dtype == "bool" else values
-        if int(dataset.attrs["pgc_valid_everywhere"]):
-            valid = xr.DataArray(True)
-        else:
-            valid = dataset["valid"].astype(bool)
-        values.attrs = _decode(json.loads(dataset.attrs["pgc_attrs"]))
-        values.name = None
-        # the file's encoding stays with the file (see write)
-        return Cube(values.drop_encoding(), valid.drop_encoding())
+    values, valid = cube_file.read(Path(folder) / "items" / ASSET, ReadAccess((Path(folder),)))
+    return Cube(values, valid)
 
 
 def _dimensions(data) -> dict:
@@ -198,24 +161,3 @@ def _time_span(data) -> dict:
 
 def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
-
-
-def _encode(value: Any) -> Any:
-    """JSON for attributes whose dicts may have integer keys (a vector cube's labels)."""
-    if isinstance(value, dict):
-        if all(isinstance(k, str) for k in value):
-            return {k: _encode(v) for k, v in value.items()}
-        return {"__pairs__": [[_plain(k), _encode(v)] for k, v in value.items()]}
-    if isinstance(value, list | tuple):
-        return [_encode(v) for v in value]
-    return _plain(value)
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, dict):
-        if set(value) == {"__pairs__"}:
-            return {k: _decode(v) for k, v in value["__pairs__"]}
-        return {k: _decode(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    return value

@@ -1,12 +1,12 @@
 """Splitting a placed graph into one openEO process graph per member job (issue 8).
 
 Where the placement changes between a producer and a consumer, the stitch: the producer's
-job saves the value (``save_result`` as netCDF, the format that holds any dimensions:
-:mod:`pgc.executors.exchange`) and the consumer's job reads it back with
-``load_stac`` from the placeholder URL ``https://pgc-federation.invalid/JOB/NODE`` (the
-orchestrator maps it to the result's STAC item, as ``load_stac`` of a batch job's results
-does). Collection names
-become each member's own.
+job saves the value (``save_result`` as netCDF, the format that holds any dimensions, with
+the option ``pgc_exchange`` for the exact form of :mod:`pgc.data.cube_file`) and the
+consumer's job reads it back with ``load_stac`` from the placeholder URL
+``https://pgc-federation.invalid/JOB/NODE``: the orchestrator maps it to the producer's
+result (:mod:`pgc.federation.local` to a folder, :mod:`pgc.federation.remote` to the
+member's signed URL of the item holding it). Collection names become each member's own.
 
 Jobs are (member, stage) pairs: a node's stage is the most member changes on any path
 from a source to it. So the jobs' dependencies form a DAG even when the work goes back and
@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from ..data import cube_file
 from ..ir.graph import Graph
 from ..ir.nodes import Literal, Node, NodeRef, map_refs
 from .description import Federation
@@ -186,7 +187,11 @@ def _export(job: Job, node: Node) -> str:
     save = Node(
         job.graph.fresh_id(f"save_{node.id}"),
         "save_result",
-        (("data", NodeRef(node.id)), ("format", Literal("netCDF")), ("options", Literal({}))),
+        (
+            ("data", NodeRef(node.id)),
+            ("format", Literal("netCDF")),
+            ("options", Literal({cube_file.OPTION: True})),  # the exact form
+        ),
     )
     job.graph.add(save)
     job.saves[node.id] = url

@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ...data import writers
+from ...data import cube_file, writers
 from ...data.cf import VALUES, cf_dataset
 from ...data.storage import Storage, eager, storage_for
 
@@ -33,7 +33,10 @@ def write(
     Returns the storage of a raster file (None for JSON, CSV, GeoJSON)."""
     from .chunked import is_lazy, materialized
 
-    chunked = CHUNKED.get(writers.format_key(fmt)) if is_lazy(cube) else None
+    # the exchange form (pgc.data.cube_file) is written whole: a federation member's
+    # intermediate value, which its job computed within its budget
+    whole_file = options.get(cube_file.OPTION) is True
+    chunked = CHUNKED.get(writers.format_key(fmt)) if is_lazy(cube) and not whole_file else None
     if chunked is None:
         return writers.writer_for(fmt)(materialized(cube, dask), path, options, integral)
     return chunked(cube, path, options, dask, integral)
