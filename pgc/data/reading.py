@@ -50,15 +50,21 @@ class ReadStats:
         """Bytes received over the network for assets (``bytes``, in ``requests``), for STAC
         documents (``documents``: searches, static catalogs), and pgc's estimate of the
         assets' bytes (``estimate``: each asset's header and the compressed blocks its
-        windows need); empty when nothing came over the network."""
+        windows need), the assets' bytes per host (``by_host``); empty when nothing came over
+        the network."""
         reads = self.remote_reads
         if not reads:
             return {}
+        by_host: dict[str, int] = {}
+        for r in reads:
+            for host, n in r.files.transfer.by_host.items():
+                by_host[host] = by_host.get(host, 0) + n
         return {
             "bytes": sum(r.files.transfer.bytes for r in reads),
             "requests": sum(r.files.transfer.requests for r in reads),
             "documents": sum(r.files.documents.bytes for r in reads),
             "estimate": sum(r.estimate() for r in reads),
+            "by_host": by_host,  # the assets' bytes per host
         }
 
 

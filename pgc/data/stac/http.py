@@ -219,10 +219,18 @@ class HttpFiles:
 
     def get(self, url: str, limit: int) -> bytes:
         """The whole body of ``url`` (a JSON document), at most ``limit`` bytes."""
+        return self._whole(url, limit, self.documents, "a document")
+
+    def download(self, url: str, limit: int) -> bytes:
+        """The whole file at ``url`` (an asset read whole: an exchanged cube), at most
+        ``limit`` bytes, counted with the assets."""
+        return self._whole(url, limit, self.transfer, "a file")
+
+    def _whole(self, url: str, limit: int, counter: Transfer, what: str) -> bytes:
         host, _, data = self._request(url, {}, 200, limit + 1, decode=True)
-        self.documents.add(host, len(data))
+        counter.add(host, len(data))
         if len(data) > limit:
-            raise RemoteError(f"a document from {host} is larger than {limit} bytes")
+            raise RemoteError(f"{what} from {host} is larger than {limit} bytes")
         return data
 
     # -- the files -----------------------------------------------------------------------

@@ -210,6 +210,7 @@ def _load_remote_stac(call: Call, url: str) -> Cube:
     from ...data.stac import failures
     from ...data.stac.config import source_of_collection
     from ...data.stac.http import HttpFiles
+    from ...data.stac.job_results import exchanged_asset
     from ...data.stac.search import MAX_JSON
     from ...hosts import HostPolicy
     from ...options import active
@@ -219,14 +220,34 @@ def _load_remote_stac(call: Call, url: str) -> Cube:
         call.fail("FeatureUnsupported", "pgc does no network I/O for 'url': the back-end "
                   "allows no host (allowed_hosts), and its resolver does not give this URL.",
                   "url")  # fmt: skip
+    files = HttpFiles(HostPolicy(allowed))
     try:
-        document = json.loads(HttpFiles(HostPolicy(allowed)).get(url, MAX_JSON))
+        document = json.loads(files.get(url, MAX_JSON))
+        asset = exchanged_asset(url, document)  # another member's job result?
+        if asset is not None:
+            return _filtered(call, _exchanged(call, files, *asset))
         source = source_of_collection(url, document if isinstance(document, dict) else {})
     except (*failures, ValueError) as exc:  # refused or failed; not JSON or no item_assets
         call.fail("ProcessParameterInvalid", f"The STAC collection at 'url': {exc}.", "url")
     catalog = Catalog()
     catalog.add_source(source)
     return _read(call, catalog, source.id)
+
+
+def _exchanged(call: Call, files: Any, href: str, size: int | None) -> Cube:
+    """The cube another member's batch job saved for this run (:mod:`pgc.data.stac.job_results`),
+    downloaded within the budget of one value: a file the results say is larger is
+    refused before the download, one that grows beyond it during the download too."""
+    from ...data.stac.job_results import download_cube
+
+    limits = call.context.limits
+    limit = limits.max_cube_bytes if limits is not None else None
+    if limit is not None and size is not None:
+        call.within_budget(size, "max_cube_bytes", "bytes of an exchanged file", "url")
+    values, valid, download = download_cube(files, href, limit if limit is not None else 2**40)
+    call.context.stats.remote(download)
+    call.within_budget(int(values.nbytes), "max_cube_bytes", "bytes of loaded data", "url")
+    return Cube(values, valid)
 
 
 def _filtered(call: Call, cube: Cube) -> Cube:
