@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
@@ -218,6 +218,18 @@ class Specs:
 
     def ids(self) -> list[str]:
         return sorted(self.processes)
+
+    def without(self, process_ids: Iterable[str]) -> Specs:
+        """These definitions less ``process_ids``: a back-end that does not offer them
+        (validation then says ``ProcessUnsupported`` for each).
+
+        >>> len(load_specs()) - len(load_specs().without(["apply_kernel", "no_such"]))
+        1
+        """
+        gone = set(process_ids)
+        kept = {k: v for k, v in self.processes.items() if k not in gone}
+        return replace(self, processes=MappingProxyType(kept), source=f"{self.source} (less "
+                       f"{len(self.processes) - len(kept)})")  # fmt: skip
 
 
 def bundled_specs_dir() -> Path:

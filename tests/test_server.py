@@ -384,12 +384,47 @@ def test_downloads_stay_in_the_jobs_folder(server):
     for name in ("..%2F..%2Fpgc.sqlite", "../../pgc.sqlite", "%2E%2E/token-secret",
                  "..%2F..%2Ftoken-secret"):  # fmt: skip
         answer = requests.get(base + name, headers=headers)
-        assert answer.status_code in (400, 404), name  # FilePathInvalid, or no such route
+        # FilePathInvalid, no such route, or the signed-link route (.../assets/USER/KEY/FILE)
+        # refusing a signature that is not one (CredentialsInvalid)
+        assert answer.status_code in (400, 403, 404), name
         assert answer.headers["Content-Type"].startswith("application/json"), name
     bob = server.connect("bob")
     theirs = requests.get(base + "result.tif",
                           headers={"Authorization": f"Bearer {bob.auth.bearer}"})  # fmt: skip
     assert theirs.status_code == 404
+
+
+def test_result_links_are_signed_expire_and_cannot_be_forged(server, tmp_path):
+    """Issue 22: a finished job's results document, items and assets are reachable without
+    a token through their signed links (how another member's load_stac reads them); a
+    link with a signature changed, or for another file, is refused."""
+    import requests
+
+    job = ndvi(server.connect()).create_job()
+    job.start_and_wait(max_poll_interval=0.5, print=lambda *a: None)
+    document = job.get_results().get_metadata()
+    canonical = next(k["href"] for k in document["links"] if k["rel"] == "canonical")
+    asset = next(iter(document["assets"].values()))["href"]
+    item = next(k["href"] for k in document["links"] if k["rel"] == "item")
+    assert "expires=" in canonical and "expires=" in asset
+    assert requests.get(canonical).json()["id"] == job.job_id  # no token
+    assert requests.get(item).json()["type"] == "Feature"
+    got = requests.get(asset)
+    assert got.status_code == 200 and len(got.content) == next(
+        iter(document["assets"].values()))["file:size"]  # fmt: skip
+    path, _, query = asset.partition("?")
+    head, key, name = path.rsplit("/", 2)
+    forged = f"{head}/{key[:-2]}{'AA' if key[-2:] != 'AA' else 'BB'}/{name}?{query}"
+    other = f"{head}/{key}/job-results.json?{query}"
+    expired = f"{path}?expires=1000"
+    assert requests.get(forged).status_code == 403
+    assert requests.get(other).status_code == 403
+    assert requests.get(expired).status_code in (403, 410)
+    assert requests.get(path).status_code in (403, 410)  # no expiry given
+    # the producer's log counts what it sent: the whole file, once
+    sent = [e["data"]["pgc:sent_bytes"] for e in job.logs() if "pgc:sent_bytes" in (e.get(
+        "data") or {})]  # fmt: skip
+    assert sent == [len(got.content)]
 
 
 def test_execute_batch_downloads_the_result(server, tmp_path):

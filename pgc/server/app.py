@@ -6,7 +6,8 @@
   write;
 - ``PATCH /jobs/{id}`` and ``GET /jobs/{id}/estimate`` are served (openeo-driver answers
   501);
-- the ``/_debug`` routes and the signed-URL routes (pgc signs no URLs) are gone; listings
+- the links of job results are signed with HMAC-SHA256 and expire (:func:`url_signer`);
+- the ``/_debug`` routes are gone; listings
   are not cached as public; request bodies larger than ``max_request_bytes`` are refused
   (413, ``PayloadTooLarge``); unexpected errors answer ``Internal`` without the
   exception's text (:meth:`pgc.server.backend.PgcBackend.summarize_exception`).
@@ -85,7 +86,48 @@ def token_secret(folder: Path) -> bytes:
     return secret
 
 
-def driver_config(config: ServerConfig) -> Any:
+def url_signer(secret: bytes, hours: float) -> Any:
+    """openeo-driver's URL signer with pgc's signature: HMAC-SHA256 under a key derived
+    from the server's secret (openeo-driver's own is an MD5 of the parts and the secret).
+    The links of a finished job's results (the collection, its items and assets) are
+    signed and expire after ``hours``: whoever holds the link reads them without a token,
+    which is how another back-end's ``load_stac`` reads them (a federated run, issue 22)."""
+    from openeo_driver.urlsigning import UrlSigner
+
+    key = hmac.new(secret, b"pgc result URLs", hashlib.sha256).digest()
+
+    class Signer(UrlSigner):
+        def _sign_with_secret(self, *parts: str) -> str:
+            message = "\x1f".join(parts).encode()  # a separator: ("ab", "c") is not ("a", "bc")
+            mac = hmac.new(key, message, hashlib.sha256).digest()
+            return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+        def _check(self, signature: str, expires: Any, *parts: str) -> None:
+            from openeo_driver.errors import CredentialsInvalidException, ResultLinkExpiredException
+
+            want = self._sign_with_secret(*parts, str(expires))
+            if not hmac.compare_digest(str(signature).encode(), want.encode()):
+                raise CredentialsInvalidException()
+            if not str(expires).isdigit() or int(expires) < time.time():
+                raise ResultLinkExpiredException()
+
+        # the same parts as UrlSigner's sign_* methods sign, compared in constant time
+        def verify_job_asset(self, signature: str, job_id: str, user_id: str,
+                             filename: str, expires: Any) -> None:  # fmt: skip
+            self._check(signature, expires, job_id, user_id, filename)
+
+        def verify_job_results(self, signature: str, job_id: str, user_id: str,
+                               expires: Any) -> None:  # fmt: skip
+            self._check(signature, expires, job_id, user_id)
+
+        def verify_job_item(self, signature: str, job_id: str, user_id: str, item_id: str,
+                            expires: Any) -> None:  # fmt: skip
+            self._check(signature, expires, job_id, user_id, item_id)
+
+    return Signer(secret="", expiration=max(1, int(hours * 3600)))
+
+
+def driver_config(config: ServerConfig, signer: Any = None) -> Any:
     """openeo-driver's configuration for this server, made its global one (openeo-driver
     reads parts of it from ``get_backend_config()``, not from the back-end)."""
     from openeo_driver.config import OpenEoBackendConfig
@@ -110,6 +152,7 @@ def driver_config(config: ServerConfig) -> Any:
             for p in config.oidc
         ],
         flask_settings={"MAX_CONTENT_LENGTH": config.max_request_bytes},
+        url_signer=signer,
     )
     # openeo-driver 0.136 keeps its configuration in this getter; pgc pins that version
     config_load._backend_config_getter._config = made
@@ -128,9 +171,10 @@ def create_app(config: ServerConfig) -> tuple[flask.Flask, Any]:
 
     service = Service(config)
     pool = JobPool(config, service.store)
-    backend = PgcBackend(service, pool, driver_config(config))
-    app = build_app(backend_implementation=backend)
     secret = token_secret(config.data)
+    signer = url_signer(secret, config.result_url_hours)
+    backend = PgcBackend(service, pool, driver_config(config, signer))
+    app = build_app(backend_implementation=backend)
     auth = app.extensions["auth_handler"]
 
     def build_token(user_id: str) -> str:
@@ -167,10 +211,28 @@ def create_app(config: ServerConfig) -> tuple[flask.Flask, Any]:
         app.view_functions[f"{blueprint}.modify_job"] = modify_job
         app.view_functions[f"{blueprint}.job_estimate"] = job_estimate
         for name in list(app.view_functions):
-            # the debug routes; and the signed-URL routes, which need a URL signer pgc does
-            # not configure (openeo-driver would fail on them with an internal error)
-            if name.startswith(f"{blueprint}.debug_") or name.endswith("_signed"):
+            if name.startswith(f"{blueprint}.debug_"):
                 app.view_functions[name] = gone
+
+    downloads = {f"{b}.download_job_result{s}" for b in ("openeo", "openeo_old")
+                 for s in ("", "_signed")}  # fmt: skip
+
+    @app.after_request
+    def count_sent(response: flask.Response) -> flask.Response:
+        """Log the bytes of a job's asset sent (a federated run measures what crossed
+        between members from these entries, with ``pgc:sent_bytes`` in their data)."""
+        request = flask.request
+        sent = response.content_length
+        if (request.endpoint in downloads and request.method == "GET" and sent
+                and response.status_code in (200, 206)):  # fmt: skip
+            args = request.view_args or {}
+            service.store.log(
+                str(args.get("job_id")), "info",
+                f"Sent {sent} bytes of {args.get('filename')} to {request.remote_addr}.",
+                data={"pgc:sent_bytes": sent, "pgc:asset": args.get("filename"),
+                      "pgc:to": request.remote_addr},
+            )  # fmt: skip
+        return response
 
     @app.errorhandler(413)
     def too_large(error: Any) -> flask.Response:

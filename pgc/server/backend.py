@@ -72,7 +72,8 @@ class PgcProcessing(Processing):
         self.service = service
         self._registry = ProcessRegistry(argument_names=None, target_version="2.0.0-rc.2")
         for spec in process_descriptions():
-            self._registry.add_spec(spec)
+            if spec["id"] in service.specs:  # less the processes the operator excluded
+                self._registry.add_spec(spec)
 
     def get_process_registry(self, api_version: Any) -> ProcessRegistry:
         return self._registry
@@ -269,7 +270,7 @@ class PgcBackend(OpenEoBackendImplementation):
                 "title": fmt.title,
                 "gis_data_types": [t for t, ok in (("raster", fmt.raster), ("vector", fmt.vector),
                                                    ("table", fmt.values)) if ok],
-                "parameters": {},
+                "parameters": dict(fmt.parameters),
             }
             for fmt in formats.OUTPUT_FORMATS.values()
         }  # fmt: skip

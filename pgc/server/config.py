@@ -13,6 +13,7 @@
     max_queued = 100             # jobs waiting for a worker; more is refused (429)
     max_request_bytes = 2097152  # larger request bodies are refused (413)
     token_hours = 24             # lifetime of a basic-auth bearer token
+    result_url_hours = 168       # lifetime of the signed links of job results
     allowed_hosts = []           # hosts load_stac may read from (pgc.hosts: "example.com",
                                  # "http://127.0.0.1:8081"); none by default
 
@@ -32,6 +33,10 @@
     collections = ["/data/collections/s2", "stac.toml"]   # beside pgc's samples: folders of
                                  # collections, catalog files of STAC-backed ones
     samples = false              # leave pgc's embedded sample collections out (default true)
+
+    [processes]
+    exclude = ["apply_kernel"]   # processes this back-end does not offer (not listed;
+                                 # a graph using one is ProcessUnsupported)
 
 Passwords are stored as PBKDF2-SHA256 hashes with a random salt (:func:`hash_password`);
 the file never holds one in clear. A relative ``data`` or collection folder is relative
@@ -76,6 +81,7 @@ class ServerConfig:
     max_queued: int = 100
     max_request_bytes: int = 2 * 1024 * 1024
     token_hours: float = 24.0
+    result_url_hours: float = 168.0  # signed links of job results (pgc.server.app.url_signer)
     sync_seconds: float = 60.0
     sync_cube_bytes: int = 512 * 1024**2
     users: dict[str, str] = field(default_factory=dict)  # name -> password hash
@@ -83,6 +89,7 @@ class ServerConfig:
     allowed_hosts: tuple[str, ...] = ()  # what load_stac may reach (pgc.hosts)
     collections: tuple[Path, ...] = ()
     samples: bool = True  # serve pgc's embedded sample collections beside the configured ones
+    exclude_processes: tuple[str, ...] = ()  # processes not offered
 
     @property
     def database_url(self) -> str:
@@ -100,6 +107,7 @@ class ConfigError(ValueError):
 _SERVER_KEYS = {
     "host": str, "port": int, "data": str, "database": str, "title": str, "workers": int,
     "max_queued": int, "max_request_bytes": int, "token_hours": (int, float),
+    "result_url_hours": (int, float),
     "allowed_hosts": list,
 }  # fmt: skip
 _SYNC_KEYS = {"max_seconds": (int, float), "max_cube_bytes": int}
@@ -117,7 +125,7 @@ def load_config(path: str | Path | None, **overrides: Any) -> ServerConfig:
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"{path}: {exc}") from None
         base = path.resolve().parent
-    unknown = set(raw) - {"server", "sync", "users", "oidc", "catalog"}
+    unknown = set(raw) - {"server", "sync", "users", "oidc", "catalog", "processes"}
     if unknown:
         raise ConfigError(f"unknown section(s) {sorted(unknown)}")
     server = _checked(raw.get("server", {}), _SERVER_KEYS, "server")
@@ -150,6 +158,11 @@ def load_config(path: str | Path | None, **overrides: Any) -> ServerConfig:
     samples = catalog.get("samples", True)
     if not isinstance(samples, bool):
         raise ConfigError("[catalog] samples: true or false")
+    processes = raw.get("processes", {})
+    exclude = processes.get("exclude", []) if isinstance(processes, dict) else None
+    if (not isinstance(processes, dict) or set(processes) - {"exclude"}
+            or not isinstance(exclude, list) or not all(isinstance(p, str) for p in exclude)):
+        raise ConfigError("[processes]: exclude = a list of process ids")  # fmt: skip
     settings: dict[str, Any] = {
         **{k: v for k, v in server.items() if k != "data"},
         "data": base / server.get("data", "pgc-data"),
@@ -158,6 +171,7 @@ def load_config(path: str | Path | None, **overrides: Any) -> ServerConfig:
         "collections": tuple(base / f for f in folders),
         "samples": samples,
         "allowed_hosts": tuple(hosts),
+        "exclude_processes": tuple(exclude),
     }
     if "max_seconds" in sync:
         settings["sync_seconds"] = float(sync["max_seconds"])

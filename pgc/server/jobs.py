@@ -201,6 +201,7 @@ def run_job(config: ServerConfig, job_id: str, server_pid: int | None = None) ->
             {"name": p.name, "type": media, "bytes": p.stat().st_size} for p in result.written
         ]
         seconds = time.perf_counter() - start
+        log_outputs(store, job_id, result)
         store.log(
             job_id, "info",
             f"Finished in {seconds:.1f} s: read {result.bytes_read} bytes, wrote "
@@ -222,4 +223,25 @@ def run_job(config: ServerConfig, job_id: str, server_pid: int | None = None) ->
                   "server's log has the details.", code="Internal")  # fmt: skip
         store.transition(job_id, (RUNNING,), ERROR, finished=time.time())
 
+
+def log_outputs(store: Store, job_id: str, result: Any) -> None:
+    """The job's log entries a federated run reads (:mod:`pgc.federation.remote`), each
+    with its figures in ``data``: which file each save_result node wrote (an item of the
+    job's results is named after its file), and the bytes that came over the network, per
+    host (another member's results among them)."""
+    for path, node in zip(result.written, result.saved_nodes, strict=False):
+        store.log(job_id, "info", f"save_result node '{node}' wrote {path.name}.",
+                  data={"pgc:asset": path.name, "pgc:node": node})  # fmt: skip
+    network = result.network
+    if network.get("bytes") or network.get("documents"):
+        hosts = network.get("by_host", {})
+        store.log(
+            job_id, "info",
+            f"Received {network['bytes']} bytes of data and {network['documents']} bytes of "
+            "STAC documents over the network"
+            + (" (" + ", ".join(f"{h}: {n}" for h, n in sorted(hosts.items())) + ")." if hosts
+               else "."),
+            data={"pgc:received_bytes": network["bytes"], "pgc:received_by_host": hosts,
+                  "pgc:document_bytes": network["documents"]},
+        )  # fmt: skip
 

@@ -26,6 +26,7 @@ from ..formats import OUTPUT_FORMATS, output_format
 from ..limits import Limits
 from ..options import Options
 from ..session import Session
+from ..specs import load_specs
 from .config import ServerConfig
 from .store import Store
 
@@ -91,9 +92,11 @@ class Service:
             max_cube_bytes=self.config.sync_cube_bytes,
         )  # fmt: skip
         hosts = tuple(config.allowed_hosts)  # what load_stac may reach
-        self.sync = Session(catalog=self.catalog,
+        self.specs = load_specs().without(config.exclude_processes)  # what this back-end offers
+        self.sync = Session(catalog=self.catalog, specs=self.specs,
                             options=Options(limits=limits, allowed_hosts=hosts))  # fmt: skip
-        self.batch = Session(catalog=self.catalog, options=Options(allowed_hosts=hosts))
+        self.batch = Session(catalog=self.catalog, specs=self.specs,
+                             options=Options(allowed_hosts=hosts))  # fmt: skip
 
     # -- what there is ---------------------------------------------------------------
     def collections(self) -> list[dict]:
