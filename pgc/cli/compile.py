@@ -47,7 +47,7 @@ def _compile(args: argparse.Namespace):
         return None
 
 
-def _federate(args: argparse.Namespace):
+def federate_file(args: argparse.Namespace):
     """Compile FILE for the federation ``--federation`` names; None after printing the
     diagnostics when the graph or the federation is invalid or cannot be placed."""
     from ..errors import PgcError
@@ -96,7 +96,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
 def _compile_federated(args: argparse.Namespace) -> int:
     if not args.output:
         raise UsageError("compile --federation writes a folder: give it with -o DIR")
-    result = _federate(args)
+    result = federate_file(args)
     if result is None:
         return EXIT_INVALID
     from ..data.safepaths import UnsafeOutput
@@ -118,7 +118,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     """``pgc explain FILE``: the typed, optimized plan (with ``--kernels`` and ``--dask``,
     what those executors make of it), or a federation's placement."""
     if getattr(args, "federation", None):
-        result = _federate(args)
+        result = federate_file(args)
         if result is None:
             return EXIT_INVALID
         sys.stdout.write(result.explain())

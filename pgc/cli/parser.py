@@ -13,7 +13,7 @@ import sys
 
 from .common import EXIT_USAGE
 from .compile import cmd_compile, cmd_explain
-from .federation import cmd_federation_describe
+from .federation import cmd_federation_describe, cmd_federation_run
 from .harness import cmd_bench, cmd_conformance
 from .listings import cmd_collections, cmd_processes
 from .run import cmd_run
@@ -320,7 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     fd = sub.add_parser(
         "federation",
-        help="describe a federation's members from their openEO APIs",
+        aliases=["federate"],
+        help="describe a federation's members from their openEO APIs; run a graph on them",
         description="Federation tools (issue 22).",
     )
     fsub = fd.add_subparsers(dest="federation_command", metavar="COMMAND", parser_class=_Parser)
@@ -338,6 +339,25 @@ def build_parser() -> argparse.ArgumentParser:
     fdd.add_argument("-o", "--output", required=True, metavar="FILE",
                      help="FED.toml or FED.json")  # fmt: skip
     fdd.set_defaults(run=cmd_federation_describe)
+    fdr = fsub.add_parser(
+        "run",
+        help="run a graph across the members, each job an openEO batch job",
+        description="Compile FILE for the federation, place and split it, run each member "
+        "job as a batch job on its member with the openEO client (in dependency order, "
+        "independent ones at once; values passed on through the members' signed result "
+        "links), download the result to -o and report the bytes that crossed between "
+        "members, from the members' logs, beside pgc's estimate. When a job fails or a "
+        "member stops answering, every other job of the run is canceled.",
+    )
+    fdr.add_argument("file", metavar="FILE", help="the openEO process graph (JSON); - for stdin")
+    fdr.add_argument("--federation", required=True, metavar="FED",
+                     help="the federation description (TOML or JSON)")  # fmt: skip
+    fdr.add_argument("-o", "--output", required=True, metavar="OUT",
+                     help="where the result goes (a folder when it is several files)")  # fmt: skip
+    fdr.add_argument("--credentials", metavar="FILE",
+                     help='TOML: [MEMBER] user = "...", password = "..." (["*"]: any member)')
+    fdr.add_argument("--specs", help=argparse.SUPPRESS)
+    fdr.set_defaults(run=cmd_federation_run)
 
     sv = sub.add_parser(
         "serve",

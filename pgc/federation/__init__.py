@@ -23,6 +23,7 @@ class Federated:
     placement: Any  # placement.Placement
     split: Any  # split.Split
     baselines: dict[str, tuple[dict | None, int | None]]  # name -> (placement, bytes)
+    federation: Federation | None = None  # what it was compiled for
 
     def explain(self) -> str:
         from ..ir.types import format_bytes
@@ -98,4 +99,5 @@ def federate(document: Any, federation: Federation, specs: Any = None) -> Federa
         where = strategy(plan.graph, federation)
         size = moved_bytes(plan.graph, where) if where is not None else None
         baselines[name] = (where, size)
-    return Federated(plan, placement, split(plan.graph, placement, federation), baselines)
+    jobs = split(plan.graph, placement, federation)
+    return Federated(plan, placement, jobs, baselines, federation)

@@ -1,0 +1,272 @@
+"""A federated run over real openEO back-ends (issue 22): three ``pgc serve`` members on
+loopback, each with its own data folder, catalog and process set; ``pgc federation
+describe`` writes the description from their APIs, ``pgc federate run`` runs the split as
+batch jobs with the openEO client, values passed on through the members' signed result
+links. The result equals a single-catalog run; the bytes that crossed are read from the
+members' logs; a member killed mid-run is a clear error and leaves no job running."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("openeo_driver", reason="pgc serve needs openeo-driver (README: pgc serve)")
+pytest.importorskip("openeo", reason="the federated run uses the openEO client")
+
+from test_server import PASSWORDS, WINDOW, Server  # noqa: E402
+
+import pgc  # noqa: E402
+from pgc.cli import main  # noqa: E402
+from pgc.server.config import hash_password  # noqa: E402
+
+S2 = "SENTINEL2_L2A_SAMPLE"
+S1_DATES = ["2023-06-04T05:50:00Z", "2023-06-16T05:50:00Z", "2023-06-28T05:50:00Z"]
+TIME = ["2023-06-01", "2023-07-15"]
+
+
+def s1_folder(folder: Path, cid: str) -> Path:
+    """A file-backed Sentinel-1-like collection ``cid`` on WINDOW's 10 m grid of the S2
+    sample (64 x 64 px, VV and VH, three dates), the same values under any id."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    west, north = WINDOW["west"], WINDOW["north"]
+    rng = np.random.default_rng(7)
+    (folder / "items").mkdir(parents=True)
+    for date in S1_DATES:
+        assets = {}
+        for band in ("VV", "VH"):
+            values = rng.gamma(4.0, 0.02, size=(64, 64)).astype(np.float32)
+            path = folder / "items" / f"{date[:10]}_{band}.tif"
+            with rasterio.open(path, "w", driver="GTiff", height=64, width=64, count=1,
+                               dtype="float32", crs="EPSG:32631",
+                               transform=from_origin(west, north, 10, 10)) as dst:  # fmt: skip
+                dst.write(values, 1)
+            assets[band] = {"href": path.name, "type": "image/tiff; application=geotiff"}
+        item = {"type": "Feature", "stac_version": "1.0.0", "id": date[:10], "geometry": None,
+                "properties": {"datetime": date}, "assets": assets, "links": []}  # fmt: skip
+        (folder / "items" / f"{date[:10]}.json").write_text(json.dumps(item))
+    grid = {"type": "spatial", "step": 10, "reference_system": 32631}
+    stac = {
+        "type": "Collection", "stac_version": "1.0.0", "id": cid, "license": "Apache-2.0",
+        "description": "Sentinel-1-like backscatter, synthetic, for the federation test.",
+        "extent": {"spatial": {"bbox": [[4.437, 51.31, 4.447, 51.32]]},
+                   "temporal": {"interval": [[S1_DATES[0], S1_DATES[-1]]]}},
+        "cube:dimensions": {
+            "x": {**grid, "axis": "x", "extent": [west, west + 640]},
+            "y": {**grid, "axis": "y", "extent": [north - 640, north]},
+            "t": {"type": "temporal", "extent": [S1_DATES[0], S1_DATES[-1]], "values": S1_DATES},
+            "bands": {"type": "bands", "values": ["VV", "VH"]},
+        },
+        "summaries": {"raster:bands": [{"name": "VV", "data_type": "float32"},
+                                       {"name": "VH", "data_type": "float32"}]},
+        "links": [{"rel": "item", "href": f"items/{d[:10]}.json"} for d in S1_DATES],
+    }  # fmt: skip
+    (folder / "collection.json").write_text(json.dumps(stac))
+    return folder
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def member(folder: Path, port: int, others: list[int], collections=(), samples=True,
+           exclude=()) -> Server:  # fmt: skip
+    """A started ``pgc serve`` on ``port`` with its own data folder, allowed to read the
+    other members' results."""
+    folder.mkdir()
+    hosts = [f"http://127.0.0.1:{p}" for p in others]
+    (folder / "pgc.toml").write_text(
+        f'[server]\nport = {port}\ndata = "data"\nworkers = 2\n'
+        f"allowed_hosts = {json.dumps(hosts)}\n\n[users]\n"
+        f'alice = "{hash_password(PASSWORDS["alice"], iterations=1000)}"\n\n'
+        f"[catalog]\ncollections = {json.dumps([str(c) for c in collections])}\n"
+        f"samples = {'true' if samples else 'false'}\n\n"
+        f"[processes]\nexclude = {json.dumps(list(exclude))}\n"
+    )
+    return Server(folder).start()
+
+
+@pytest.fixture(scope="module")
+def members(tmp_path_factory):
+    """a: the S2 sample, no merge_cubes; b: S1 as ``S1_GRD``, no merge_cubes; c: the same
+    S1 as ``sentinel-1-grd``, no apply_kernel. No files shared."""
+    root = tmp_path_factory.mktemp("federation")
+    ports = [free_port() for _ in range(3)]
+    servers = {}
+    try:
+        for name, port, kwargs in (
+            ("a", ports[0], {"exclude": ["merge_cubes"]}),
+            ("b", ports[1], {"collections": [s1_folder(root / "s1-b", "S1_GRD")],
+                             "samples": False, "exclude": ["merge_cubes"]}),
+            ("c", ports[2], {"collections": [s1_folder(root / "s1-c", "sentinel-1-grd")],
+                             "samples": False, "exclude": ["apply_kernel"]}),
+        ):  # fmt: skip
+            others = [p for p in ports if p != port]
+            servers[name] = member(root / name, port, others, **kwargs)
+        yield servers, root
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+def n(process_id: str, **arguments) -> dict:
+    return {"process_id": process_id, "arguments": arguments}
+
+
+def reducer(process_id: str, **extra) -> dict:
+    return {"process_graph": {"r": {**n(process_id, data={"from_parameter": "data"}, **extra),
+                                    "result": True}}}  # fmt: skip
+
+
+def crop_graph(s1_name: str, kernel: int | None = None, extent=WINDOW) -> dict:
+    """Mean NDVI (S2) and mean VH/VV (S1) merged, saved as netCDF; ``kernel``: smooth the
+    NDVI with a kernel of that size first (heavy work)."""
+    ratio = {"process_graph": {
+        "vv": n("array_element", data={"from_parameter": "data"}, label="VV"),
+        "vh": n("array_element", data={"from_parameter": "data"}, label="VH"),
+        "r": {**n("divide", x={"from_node": "vh"}, y={"from_node": "vv"}), "result": True}}}
+    nodes = {
+        "s2": n("load_collection", id=S2, spatial_extent=extent, temporal_extent=TIME,
+                bands=["B04", "B08"]),
+        "ndvi": n("ndvi", data={"from_node": "s2"}),
+        "ndvi_mean": n("reduce_dimension", data={"from_node": "ndvi"}, dimension="t",
+                       reducer=reducer("mean")),
+        "s1": n("load_collection", id=s1_name, spatial_extent=WINDOW, temporal_extent=TIME,
+                bands=["VV", "VH"]),
+        "ratio": n("reduce_dimension", data={"from_node": "s1"}, dimension="bands",
+                   reducer=ratio),
+        "ratio_mean": n("reduce_dimension", data={"from_node": "ratio"}, dimension="t",
+                        reducer=reducer("mean")),
+        "merged": n("merge_cubes", cube1={"from_node": "ndvi_mean"},
+                    cube2={"from_node": "ratio_mean"},
+                    overlap_resolver={"process_graph": {"s": {**n(
+                        "add", x={"from_parameter": "x"}, y={"from_parameter": "y"}),
+                        "result": True}}}),
+        "save": {**n("save_result", data={"from_node": "merged"}, format="netCDF"),
+                 "result": True},
+    }  # fmt: skip
+    if kernel is not None:
+        weights = [[1.0 / kernel**2] * kernel for _ in range(kernel)]
+        nodes["smooth"] = n("apply_kernel", data={"from_node": "ndvi"}, kernel=weights)
+        nodes["ndvi_mean"]["arguments"]["data"] = {"from_node": "smooth"}
+    return {"process_graph": nodes}
+
+
+def credentials(path: Path) -> Path:
+    path.write_text(f'["*"]\nuser = "alice"\npassword = "{PASSWORDS["alice"]}"\n')
+    return path
+
+
+def test_a_graph_runs_across_three_members_equal_to_one_catalog(members, tmp_path, capsys):
+    servers, root = members
+    a, b, c = servers["a"], servers["b"], servers["c"]
+    fed = tmp_path / "fed.toml"
+    assert main(["federation", "describe", a.url, b.url, c.url, "-o", str(fed)]) == 0
+    capsys.readouterr()
+    # the graph names S1 as member c does; the description knows b holds it as S1_GRD
+    graph = tmp_path / "crops.json"
+    graph.write_text(json.dumps(crop_graph("sentinel-1-grd")))
+    out = tmp_path / "crops.nc"
+    code = main(["federate", "run", str(graph), "--federation", str(fed), "-o", str(out),
+                 "--credentials", str(credentials(tmp_path / "creds.toml"))])  # fmt: skip
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    print(printed.err, printed.out)  # shown with -s
+    # one catalog holding everything (S1 under c's name) gives the same result
+    from pgc.data.catalog import build_catalog
+
+    single = pgc.Session(catalog=build_catalog((root / "s1-c",)))
+    expected = tmp_path / "single.nc"
+    single.execute(crop_graph("sentinel-1-grd"), output=expected)
+    import xarray as xr
+
+    with xr.open_dataset(out) as got, xr.open_dataset(expected) as want:
+        assert set(got.data_vars) == set(want.data_vars)
+        for name in want.data_vars:
+            assert np.array_equal(got[name].values, want[name].values, equal_nan=True)
+    # the merge ran where S2 is not (a lacks merge_cubes): one value crossed to c
+    assert "job(s)" in printed.err and "finished" in printed.err
+    line = next(x for x in printed.out.splitlines() if x.startswith("between members"))
+    sent = int(line.split(" sent (")[1].split(" B")[0])
+    received = int(line.split("B received")[0].rsplit(" ", 2)[-2].strip(" ,"))
+    estimate = int(line.rsplit("(", 1)[1].split(" B")[0])
+    assert sent == received > 0  # the producer's log and the consumer's agree
+    assert 0.5 < sent / estimate < 2.0  # the estimate is of the value in memory
+
+
+def test_the_runner_reports_bytes_from_the_logs(members, tmp_path):
+    """The same through the library: the run's jobs, the bytes per exchanged value."""
+    from pgc.federation import Federation, federate
+    from pgc.federation.describe import describe
+    from pgc.federation.remote import RemoteFederation, connector
+
+    servers, _ = members
+    description, _ = describe([s.url for s in servers.values()])
+    fed = Federation.from_json(description)
+    result = federate(crop_graph("S1_GRD"), fed)
+    runner = RemoteFederation(fed, connector({m.id: ("alice", PASSWORDS["alice"])
+                                              for m in fed.members}))  # fmt: skip
+    run = runner.run(result.split, tmp_path / "out.nc")
+    assert set(run.jobs) == {j.id for j in result.split.jobs} and len(run.jobs) == 2
+    assert set(run.sent) == {url for url, who in result.split.readers.items()
+                             if len(who) == 1}  # fmt: skip
+    assert run.bytes_sent == run.bytes_received > 0
+    assert run.written == [tmp_path / "out.nc"]
+
+
+def test_a_member_killed_mid_run_names_it_and_leaves_no_job_running(members, tmp_path):
+    """a smooths NDVI over the whole sample (seconds of work) while b reduces S1; both for
+    c, which merges. b is killed as its job runs: the error names b and its job, and a's
+    job is canceled."""
+    import openeo
+
+    from pgc.federation import Federation, federate
+    from pgc.federation.remote import RemoteFederation, RunFailed, connector
+
+    servers, root = members
+    a, b, c = servers["a"], servers["b"], servers["c"]
+    everything = sorted(pgc.load_specs().ids()) if hasattr(pgc, "load_specs") else None
+    from pgc.specs import load_specs
+
+    everything = load_specs().ids()
+    without_merge = [p for p in everything if p != "merge_cubes"]
+    fed = Federation.from_json({
+        "members": [
+            {"id": "a", "url": a.url, "collections": {S2: S2}, "processes": without_merge},
+            {"id": "b", "url": b.url, "collections": {"S1": "S1_GRD"},
+             "processes": without_merge},
+            {"id": "c", "url": c.url, "collections": {}, "processes": everything},
+        ],
+        "collections": {S2: {"same_as": S2},
+                        "S1": {"stac": str(root / "s1-b" / "collection.json")}},
+    }, base=tmp_path)  # fmt: skip
+    whole = {"west": 600000, "south": 5689880, "east": 605120, "north": 5695000, "crs": 32631}
+    graph = crop_graph("S1", kernel=31, extent=whole)
+    graph["process_graph"]["s1"]["arguments"]["spatial_extent"] = whole
+    result = federate(graph, fed)
+    assert sorted(j.member for j in result.split.jobs) == ["a", "b", "c"]
+
+    def progress(line: str) -> None:
+        if "on member b: running" in line and b.process is not None:
+            b.stop(kill=True)
+
+    runner = RemoteFederation(fed, connector({m: ("alice", PASSWORDS["alice"]) for m in "abc"}),
+                              progress=progress, backoff=(0.2, 0.4))  # fmt: skip
+    with pytest.raises(RunFailed) as failed:
+        runner.run(result.split, tmp_path / "never.nc")
+    message = failed.value.diagnostics[0].message
+    b_job = next(j.id for j in result.split.jobs if j.member == "b")
+    assert failed.value.diagnostics[0].code == "ServiceUnavailable"
+    assert f"job {b_job}" in message and "member b" in message and b.url in message
+    assert "Canceled: job a-" in message
+    con = openeo.connect(a.url).authenticate_basic("alice", PASSWORDS["alice"])
+    statuses = [j["status"] for j in con.list_jobs()]
+    assert "running" not in statuses and "queued" not in statuses and "canceled" in statuses
+    assert not (tmp_path / "never.nc").exists()
