@@ -313,19 +313,6 @@ def test_the_local_federation_gives_the_single_catalog_result_and_counts_the_byt
     assert (tmp_path / "a-0" / "mean" / "collection.json").is_file()
 
 
-def test_the_federation_benchmark_moves_no_more_than_either_baseline(tmp_path, pgc_options):
-    """The five scenarios of benchmarks/bench_federation.py, run in the local federation:
-    every strategy's result equals the single-catalog run, pgc moves no more than either
-    baseline, and at least 10x less than the load_collection split where a reduction can
-    move upstream of the cut (the benchmark's exit status says so)."""
-    from benchmarks import bench_federation
-
-    pgc_options(cache_dir=tmp_path)  # the S1 sample is written here
-    out = tmp_path / "federation.md"
-    assert bench_federation.main(["--out", str(out)]) == 0
-    assert out.read_text().count("same as single catalog") == 15
-
-
 def test_an_exchanged_cube_reads_back_exactly_and_load_stac_cuts_it(tmp_path):
     """Values in their dtype, NaN values apart from no-data, labels and attributes; the
     extents and bands load_stac is given select from the cube."""
