@@ -224,17 +224,17 @@ def test_the_runner_reports_bytes_from_the_logs(members, tmp_path):
 def test_a_member_killed_mid_run_names_it_and_leaves_no_job_running(members, tmp_path):
     """a smooths NDVI over the whole sample (seconds of work) while b reduces S1; both for
     c, which merges. b is killed as its job runs: the error names b and its job, and a's
-    job is canceled."""
+    job is canceled. (b is a member of its own here: the others stay up for other tests.)"""
     import openeo
 
     from pgc.federation import Federation, federate
     from pgc.federation.remote import RemoteFederation, RunFailed, connector
-
-    servers, root = members
-    a, b, c = servers["a"], servers["b"], servers["c"]
-    everything = sorted(pgc.load_specs().ids()) if hasattr(pgc, "load_specs") else None
     from pgc.specs import load_specs
 
+    servers, root = members
+    a, c = servers["a"], servers["c"]
+    b = member(tmp_path / "b", free_port(), [], samples=False,
+               collections=[s1_folder(tmp_path / "s1", "S1_GRD")])  # fmt: skip
     everything = load_specs().ids()
     without_merge = [p for p in everything if p != "merge_cubes"]
     fed = Federation.from_json({
@@ -245,7 +245,7 @@ def test_a_member_killed_mid_run_names_it_and_leaves_no_job_running(members, tmp
             {"id": "c", "url": c.url, "collections": {}, "processes": everything},
         ],
         "collections": {S2: {"same_as": S2},
-                        "S1": {"stac": str(root / "s1-b" / "collection.json")}},
+                        "S1": {"stac": str(tmp_path / "s1" / "collection.json")}},
     }, base=tmp_path)  # fmt: skip
     whole = {"west": 600000, "south": 5689880, "east": 605120, "north": 5695000, "crs": 32631}
     graph = crop_graph("S1", kernel=31, extent=whole)
@@ -259,8 +259,11 @@ def test_a_member_killed_mid_run_names_it_and_leaves_no_job_running(members, tmp
 
     runner = RemoteFederation(fed, connector({m: ("alice", PASSWORDS["alice"]) for m in "abc"}),
                               progress=progress, backoff=(0.2, 0.4))  # fmt: skip
-    with pytest.raises(RunFailed) as failed:
-        runner.run(result.split, tmp_path / "never.nc")
+    try:
+        with pytest.raises(RunFailed) as failed:
+            runner.run(result.split, tmp_path / "never.nc")
+    finally:
+        b.stop(kill=True)
     message = failed.value.diagnostics[0].message
     b_job = next(j.id for j in result.split.jobs if j.member == "b")
     assert failed.value.diagnostics[0].code == "ServiceUnavailable"
@@ -270,3 +273,74 @@ def test_a_member_killed_mid_run_names_it_and_leaves_no_job_running(members, tmp
     statuses = [j["status"] for j in con.list_jobs()]
     assert "running" not in statuses and "queued" not in statuses and "canceled" in statuses
     assert not (tmp_path / "never.nc").exists()
+
+
+@pytest.fixture(scope="module")
+def aggregator(members, tmp_path_factory):
+    """``pgc serve --federation``: one openEO back-end in front of a, b and c, logging in to
+    them as alice; its own user is alice too."""
+    servers, _ = members
+    folder = tmp_path_factory.mktemp("aggregator")
+    fed = folder / "fed.toml"
+    assert main(["federation", "describe", *(s.url for s in servers.values()),
+                 "-o", str(fed)]) == 0  # fmt: skip
+    credentials(folder / "members.toml")
+    (folder / "pgc.toml").write_text(
+        '[server]\nport = 0\ndata = "data"\nworkers = 1\n\n[users]\n'
+        f'alice = "{hash_password(PASSWORDS["alice"], iterations=1000)}"\n\n'
+        '[federation]\ndescription = "fed.toml"\ncredentials = "members.toml"\n'
+    )
+    server = Server(folder).start()
+    yield server
+    server.stop()
+
+
+def single_catalog_result(root: Path, graph: dict, path: Path) -> Path:
+    from pgc.data.catalog import build_catalog
+
+    pgc.Session(catalog=build_catalog((root / "s1-c",))).execute(graph, output=path)
+    return path
+
+
+def same_netcdf(a: Path, b: Path) -> bool:
+    import xarray as xr
+
+    with xr.open_dataset(a) as x, xr.open_dataset(b) as y:
+        return set(x.data_vars) == set(y.data_vars) and all(
+            np.array_equal(x[v].values, y[v].values, equal_nan=True) for v in y.data_vars
+        )
+
+
+def test_the_aggregator_is_one_back_end_in_front_of_the_members(members, aggregator, tmp_path):
+    """The openEO client talks to one URL: the union of the collections with every
+    member's name an alias, the processes some member runs, validation that places the
+    graph, and results (synchronous and batch) equal to a single-catalog run."""
+    import openeo
+
+    _, root = members
+    con = openeo.connect(aggregator.url).authenticate_basic("alice", PASSWORDS["alice"])
+    ids = con.list_collection_ids()
+    assert S2 in ids and len(ids) == 3  # the S2 samples, and S1 once
+    s1 = con.describe_collection("sentinel-1-grd")  # c's name answers for the collection
+    assert s1["id"] in ids and {"S1_GRD", "sentinel-1-grd"} - {s1["id"]} <= set(
+        s1.get("pgc:aliases", []))  # fmt: skip
+    processes = {p["id"] for p in con.list_processes()}
+    assert {"merge_cubes", "apply_kernel", "ndvi"} <= processes  # each lacked by some member
+    graph = crop_graph("S1_GRD")
+    assert con.validate_process_graph(graph) == []
+    bad = crop_graph("S1_GRD")
+    bad["process_graph"]["s1"]["arguments"]["id"] = "S1_NOWHERE"
+    assert [e["code"] for e in con.validate_process_graph(bad)] == ["CollectionNotFound"]
+    expected = single_catalog_result(root, crop_graph("sentinel-1-grd"), tmp_path / "one.nc")
+    # synchronous
+    con.download(graph, tmp_path / "sync.nc")
+    assert same_netcdf(tmp_path / "sync.nc", expected)
+    # a batch job: its log tells the member jobs and the bytes that crossed
+    job = con.create_job(graph, title="federated")
+    job.start_and_wait(max_poll_interval=0.5, print=lambda *a: None)
+    job.get_results().download_file(tmp_path / "batch.nc")
+    assert same_netcdf(tmp_path / "batch.nc", expected)
+    crossed = [e["data"] for e in job.logs() if "pgc:bytes_sent" in (e.get("data") or {})]
+    assert len(crossed) == 1 and crossed[0]["pgc:bytes_sent"] == crossed[0][
+        "pgc:bytes_received"] > 0  # fmt: skip
+    assert len(crossed[0]["pgc:member_jobs"]) == 2

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from .common import EXIT_INVALID, EXIT_OK, UsageError
 
@@ -32,24 +31,13 @@ def cmd_federation_describe(args: argparse.Namespace) -> int:
 
 
 def read_credentials(path: str | None) -> dict[str, tuple[str, str]]:
-    """Member id -> (user, password) from a TOML file of ``[MEMBER]`` tables with ``user``
-    and ``password`` (``["*"]``: every member not named)."""
-    import tomllib
+    """Member id -> (user, password) from ``--credentials`` (:func:`load_credentials`)."""
+    from ..federation.remote import load_credentials
 
-    if path is None:
-        return {}
     try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(f"cannot read the credentials {path}: {exc}") from None
-    out = {}
-    for member, entry in raw.items():
-        if not isinstance(entry, dict) or not all(
-            isinstance(entry.get(k), str) for k in ("user", "password")
-        ):
-            raise UsageError(f"{path}: [{member}] needs user and password (strings)")
-        out[member] = (entry["user"], entry["password"])
-    return out
+        return load_credentials(path) if path is not None else {}
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def cmd_federation_run(args: argparse.Namespace) -> int:
@@ -64,10 +52,6 @@ def cmd_federation_run(args: argparse.Namespace) -> int:
     if result is None:
         return EXIT_INVALID
     credentials = read_credentials(args.credentials)
-    if "*" in credentials:
-        default = credentials.pop("*")
-        for member in result.federation.members:
-            credentials.setdefault(member.id, default)
     jobs = ", ".join(f"{j.id} on {j.member}" for j in result.split.jobs)
     print(f"{len(result.split.jobs)} job(s): {jobs}", file=sys.stderr)
     runner = RemoteFederation(

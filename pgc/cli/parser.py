@@ -370,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     sv.add_argument("--port", type=int, help="port (default 8080; 0: any free one)")
     sv.add_argument("--data", help="folder of the database, job results and secrets")
+    sv.add_argument("--federation", metavar="FED",
+                    help="serve as the aggregator in front of the members FED describes "
+                    "(credentials for them: [federation] credentials in --config)")  # fmt: skip
     sv.add_argument("--hash-password", action="store_true",
                     help="read a password (stdin or prompt), print its hash for [users]")
     sv.set_defaults(run=cmd_serve)

@@ -29,7 +29,8 @@ def cmd_serve(args: Any) -> int:
     from ..server.config import ConfigError, load_config
 
     try:
-        config = load_config(args.config, host=args.host, port=args.port, data=args.data)
+        config = load_config(args.config, host=args.host, port=args.port, data=args.data,
+                             federation=args.federation)  # fmt: skip
     except ConfigError as exc:
         raise UsageError(f"--config: {exc}") from None
     serve(config)

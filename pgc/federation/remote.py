@@ -364,20 +364,40 @@ def _with_canceled(diagnostic: Diagnostic, canceled: list[str]) -> Diagnostic:
                    + ", ".join(canceled) + ".")  # fmt: skip
 
 
+def load_credentials(path: str | Path) -> dict[str, tuple[str, str]]:
+    """Member id -> (user, password) from a TOML file of ``[MEMBER]`` tables with ``user``
+    and ``password`` (``["*"]``: every member not named). ValueError naming the problem."""
+    import tomllib
+
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"cannot read the credentials {path}: {exc}") from None
+    out = {}
+    for member, entry in raw.items():
+        if not isinstance(entry, dict) or not all(
+            isinstance(entry.get(k), str) for k in ("user", "password")
+        ):
+            raise ValueError(f"{path}: [{member}] needs user and password (strings)")
+        out[member] = (entry["user"], entry["password"])
+    return out
+
+
 def connector(credentials: dict[str, tuple[str, str]] | None = None,
               timeout: int = TIMEOUT) -> Callable[[Any], Any]:  # fmt: skip
     """``connect(member)`` for :class:`RemoteFederation`: an ``openeo.Connection`` with a
     short timeout and without the client's own retries (the runner retries), logged in
-    with basic auth where ``credentials`` (member id -> (user, password)) has the member."""
+    with basic auth where ``credentials`` (member id, or ``*`` for any member, -> (user,
+    password)) has the member."""
 
     def connect(member: Any) -> Any:
         import openeo
 
         con = openeo.connect(member.url, default_timeout=timeout, retry=False,
                              auto_validate=False)  # fmt: skip
-        if credentials and member.id in credentials:
-            user, password = credentials[member.id]
-            con.authenticate_basic(user, password)
+        found = (credentials or {}).get(member.id) or (credentials or {}).get("*")
+        if found is not None:
+            con.authenticate_basic(*found)
         return con
 
     return connect

@@ -167,9 +167,9 @@ def create_app(config: ServerConfig) -> tuple[flask.Flask, Any]:
 
     from .backend import PgcBackend
     from .jobs import JobPool
-    from .service import Service
+    from .service import service_for
 
-    service = Service(config)
+    service = service_for(config)
     pool = JobPool(config, service.store)
     secret = token_secret(config.data)
     signer = url_signer(secret, config.result_url_hours)

@@ -38,6 +38,10 @@
     exclude = ["apply_kernel"]   # processes this back-end does not offer (not listed;
                                  # a graph using one is ProcessUnsupported)
 
+    [federation]                 # serve as the aggregator in front of other back-ends
+    description = "fed.toml"     # `pgc federation describe` writes it
+    credentials = "members.toml" # [MEMBER] (or ["*"]) user = "...", password = "..."
+
 Passwords are stored as PBKDF2-SHA256 hashes with a random salt (:func:`hash_password`);
 the file never holds one in clear. A relative ``data`` or collection folder is relative
 to the configuration file.
@@ -90,6 +94,8 @@ class ServerConfig:
     collections: tuple[Path, ...] = ()
     samples: bool = True  # serve pgc's embedded sample collections beside the configured ones
     exclude_processes: tuple[str, ...] = ()  # processes not offered
+    federation: Path | None = None  # a federation description: serve as its aggregator
+    federation_credentials: Path | None = None  # how the aggregator logs in to members
 
     @property
     def database_url(self) -> str:
@@ -125,7 +131,7 @@ def load_config(path: str | Path | None, **overrides: Any) -> ServerConfig:
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"{path}: {exc}") from None
         base = path.resolve().parent
-    unknown = set(raw) - {"server", "sync", "users", "oidc", "catalog", "processes"}
+    unknown = set(raw) - {"server", "sync", "users", "oidc", "catalog", "processes", "federation"}
     if unknown:
         raise ConfigError(f"unknown section(s) {sorted(unknown)}")
     server = _checked(raw.get("server", {}), _SERVER_KEYS, "server")
@@ -163,6 +169,11 @@ def load_config(path: str | Path | None, **overrides: Any) -> ServerConfig:
     if (not isinstance(processes, dict) or set(processes) - {"exclude"}
             or not isinstance(exclude, list) or not all(isinstance(p, str) for p in exclude)):
         raise ConfigError("[processes]: exclude = a list of process ids")  # fmt: skip
+    federation = raw.get("federation", {})
+    if not isinstance(federation, dict) or set(federation) - {"description", "credentials"} or (
+        not all(isinstance(v, str) for v in federation.values())
+    ):
+        raise ConfigError("[federation]: description and credentials, each a file")
     settings: dict[str, Any] = {
         **{k: v for k, v in server.items() if k != "data"},
         "data": base / server.get("data", "pgc-data"),
@@ -172,14 +183,19 @@ def load_config(path: str | Path | None, **overrides: Any) -> ServerConfig:
         "samples": samples,
         "allowed_hosts": tuple(hosts),
         "exclude_processes": tuple(exclude),
-    }
+        **({"federation": base / federation["description"]} if "description" in federation
+           else {}),
+        **({"federation_credentials": base / federation["credentials"]}
+           if "credentials" in federation else {}),
+    }  # fmt: skip
     if "max_seconds" in sync:
         settings["sync_seconds"] = float(sync["max_seconds"])
     if "max_cube_bytes" in sync:
         settings["sync_cube_bytes"] = sync["max_cube_bytes"]
     settings.update({k: v for k, v in overrides.items() if v is not None})
-    if isinstance(settings.get("data"), str):
-        settings["data"] = Path(settings["data"])
+    for key in ("data", "federation"):
+        if isinstance(settings.get(key), str):
+            settings[key] = Path(settings[key])
     config = ServerConfig(**settings)
     if config.workers < 1 or config.max_queued < 0 or config.max_request_bytes < 1024:
         raise ConfigError("workers >= 1, max_queued >= 0, max_request_bytes >= 1024")

@@ -17,6 +17,8 @@ import logging
 import multiprocessing
 import os
 import secrets
+import signal
+import sys
 import threading
 import time
 import traceback
@@ -78,8 +80,12 @@ class JobPool:
         with self._lock:
             process = self._running.pop(job_id, None)
         if process is not None:
-            process.kill()
+            # ended politely first: a federated job cancels its member jobs on the way out
+            process.terminate()
             process.join(5)
+            if process.is_alive():
+                process.kill()
+                process.join(5)
 
     def _dispatch(self) -> None:
         while not self._stop.is_set():
@@ -160,7 +166,7 @@ def run_job(config: ServerConfig, job_id: str, server_pid: int | None = None) ->
     its logs, progress, results and outcome (``server_pid``: the server, whose end ends
     this process too)."""
     from ..errors import PgcError
-    from .service import Service, failure_of, result_file
+    from .service import failure_of, service_for
 
     store = Store.open(config.database_url)
     job = store.job(None, job_id)
@@ -168,9 +174,11 @@ def run_job(config: ServerConfig, job_id: str, server_pid: int | None = None) ->
         return
     if server_pid is not None:
         threading.Thread(target=watch, args=(store, job_id, server_pid), daemon=True).start()
-    service = Service(config, store)
+    # canceled (JobPool.cancel): leave through Python, so what the job started elsewhere
+    # (a federated job's member jobs) is canceled on the way out
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    service = service_for(config, store)
     folder = job_folder(config, job_id)
-    users = service.user_processes(job.user_id)
     last = [0.0]
 
     def progress(done: int, total: int, process_id: str) -> None:
@@ -179,34 +187,15 @@ def run_job(config: ServerConfig, job_id: str, server_pid: int | None = None) ->
             last[0] = now
             store.update_job(job_id, progress=round(100.0 * done / total, 1))
 
+    def log(level: str, message: str, code: str | None = None, data: Any = None) -> None:
+        store.log(job_id, level, message, code=code, data=data)
+
     try:
-        session = service.batch
         start = time.perf_counter()
-        plan = session.compile(job.process, user_processes=users)
-        store.log(
-            job_id, "info",
-            f"Compiled: {len(plan.graph.nodes())} nodes after {', '.join(plan.pipeline)}; "
-            f"estimated bytes read: {plan.bytes_read()}.",
-        )  # fmt: skip
-        for warning in plan.diagnostics:
-            store.log(job_id, "warning", warning.message, code=warning.code,
-                      data={"path": warning.pointer})  # fmt: skip
-        name, media = result_file(plan)
         folder.mkdir(parents=True, exist_ok=True)
-        result = session.execute(
-            job.process, user_processes=users, output=folder / name, overwrite=True,
-            progress=progress,
-        )  # fmt: skip
-        assets = [
-            {"name": p.name, "type": media, "bytes": p.stat().st_size} for p in result.written
-        ]
+        assets = service.run_job(job.process, job.user_id, folder, log, progress)
         seconds = time.perf_counter() - start
-        log_outputs(store, job_id, result)
-        store.log(
-            job_id, "info",
-            f"Finished in {seconds:.1f} s: read {result.bytes_read} bytes, wrote "
-            + ", ".join(f"{a['name']} ({a['bytes']} bytes)" for a in assets) + ".",
-        )  # fmt: skip
+        log("info", f"Finished in {seconds:.1f} s.")
         usage = {"duration": {"value": round(seconds, 3), "unit": "seconds"}}
         store.transition(job_id, (RUNNING,), FINISHED, finished=time.time(), progress=100.0,
                          results=assets, usage=usage)  # fmt: skip
@@ -222,26 +211,3 @@ def run_job(config: ServerConfig, job_id: str, server_pid: int | None = None) ->
         store.log(job_id, "error", f"Internal error in pgc ({type(exc).__name__}); the "
                   "server's log has the details.", code="Internal")  # fmt: skip
         store.transition(job_id, (RUNNING,), ERROR, finished=time.time())
-
-
-def log_outputs(store: Store, job_id: str, result: Any) -> None:
-    """The job's log entries a federated run reads (:mod:`pgc.federation.remote`), each
-    with its figures in ``data``: which file each save_result node wrote (an item of the
-    job's results is named after its file), and the bytes that came over the network, per
-    host (another member's results among them)."""
-    for path, node in zip(result.written, result.saved_nodes, strict=False):
-        store.log(job_id, "info", f"save_result node '{node}' wrote {path.name}.",
-                  data={"pgc:asset": path.name, "pgc:node": node})  # fmt: skip
-    network = result.network
-    if network.get("bytes") or network.get("documents"):
-        hosts = network.get("by_host", {})
-        store.log(
-            job_id, "info",
-            f"Received {network['bytes']} bytes of data and {network['documents']} bytes of "
-            "STAC documents over the network"
-            + (" (" + ", ".join(f"{h}: {n}" for h, n in sorted(hosts.items())) + ")." if hosts
-               else "."),
-            data={"pgc:received_bytes": network["bytes"], "pgc:received_by_host": hosts,
-                  "pgc:document_bytes": network["documents"]},
-        )  # fmt: skip
-

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,8 @@ MEDIA_TYPES = {
     "geojson": "application/geo+json",
 }
 SUFFIXES = {key: fmt.suffixes[0] for key, fmt in OUTPUT_FORMATS.items()}
+# a job's log: (level, message, code, data)
+Logger = Callable[[str, str, "str | None", Any], None]
 
 
 class RequestFailed(Exception):
@@ -54,14 +57,15 @@ def failure_of(error: PgcError) -> RequestFailed:
     message with its place in the document (the client shows the message)."""
     errors = [d for d in error.diagnostics if d.is_error] or error.diagnostics
     first = errors[0]
-    text = "; ".join(_sentence(d) for d in errors[:5])
+    text = "; ".join(sentence(d) for d in errors[:5])
     if len(errors) > 5:
         text += f"; and {len(errors) - 5} more"
     status = 500 if first.code == "Internal" else 400
     return RequestFailed(first.code, text, status)
 
 
-def _sentence(d: Diagnostic) -> str:
+def sentence(d: Diagnostic) -> str:
+    """A diagnostic's message with its place in the document, for an API answer."""
     return f"{d.message} (at {d.pointer})" if d.pointer else d.message
 
 
@@ -126,7 +130,7 @@ class Service:
             _as_process(process), user_processes=self.user_processes(user_id)
         )
         return [
-            {"code": d.code, "message": _sentence(d), "path": d.pointer}
+            {"code": d.code, "message": sentence(d), "path": d.pointer}
             for d in result.diagnostics
             if d.is_error
         ]
@@ -152,6 +156,28 @@ class Service:
             raise
         files = [(path.name, media) for path in result.written]
         return Output(folder, files)
+
+    def run_job(self, process: dict, user_id: str | None, folder: Path, log: Logger,
+                progress: Any = None) -> list[dict]:  # fmt: skip
+        """Run a batch job's ``process`` (the batch budget), writing its results into
+        ``folder``; its assets (name, media type, bytes). ``log(level, message, code,
+        data)`` records what happens in the job's log, with the figures a federated run
+        reads (:func:`log_outputs`). PgcError when it fails."""
+        users = self.user_processes(user_id)
+        plan = self.batch.compile(process, user_processes=users)
+        log("info", f"Compiled: {len(plan.graph.nodes())} nodes after "
+            f"{', '.join(plan.pipeline)}; estimated bytes read: {plan.bytes_read()}.")  # fmt: skip
+        for warning in plan.diagnostics:
+            log("warning", warning.message, warning.code, {"path": warning.pointer})
+        name, media = result_file(plan)
+        result = self.batch.execute(process, user_processes=users, output=folder / name,
+                                    overwrite=True, progress=progress)  # fmt: skip
+        log_outputs(log, result)
+        assets = [{"name": p.name, "type": media, "bytes": p.stat().st_size}
+                  for p in result.written]  # fmt: skip
+        log("info", f"Read {result.bytes_read} bytes, wrote "
+            + ", ".join(f"{a['name']} ({a['bytes']} bytes)" for a in assets) + ".")  # fmt: skip
+        return assets
 
     def estimate(self, process: dict, user_id: str | None) -> dict:
         """openEO's estimate of a job: the result's size and the bytes read, from the types
@@ -204,3 +230,31 @@ def result_file(plan: Any) -> tuple[str, str]:
             if key is not None:
                 return f"result{SUFFIXES[key]}", MEDIA_TYPES[key]
     return "result.json", MEDIA_TYPES["json"]
+
+
+def log_outputs(log: Logger, result: Any) -> None:
+    """The job's log entries a federated run reads (:mod:`pgc.federation.remote`), each
+    with its figures in ``data``: which file each save_result node wrote (an item of the
+    job's results is named after its file), and the bytes that came over the network, per
+    host (another member's results among them)."""
+    for path, node in zip(result.written, result.saved_nodes, strict=False):
+        log("info", f"save_result node '{node}' wrote {path.name}.", None,
+            {"pgc:asset": path.name, "pgc:node": node})  # fmt: skip
+    network = result.network
+    if network.get("bytes") or network.get("documents"):
+        hosts = network.get("by_host", {})
+        shown = ", ".join(f"{h}: {n}" for h, n in sorted(hosts.items()))
+        log("info", f"Received {network['bytes']} bytes of data and {network['documents']} "
+            "bytes of STAC documents over the network" + (f" ({shown})." if hosts else "."),
+            None, {"pgc:received_bytes": network["bytes"], "pgc:received_by_host": hosts,
+                   "pgc:document_bytes": network["documents"]})  # fmt: skip
+
+
+def service_for(config: ServerConfig, store: Store | None = None) -> Service:
+    """The engine ``config`` asks for: pgc's own, or, with ``[federation]``, the
+    aggregator in front of the members (:class:`pgc.server.federated.FederatedService`)."""
+    if config.federation is not None:
+        from .federated import FederatedService
+
+        return FederatedService(config, store)
+    return Service(config, store)
