@@ -275,6 +275,48 @@ def test_a_member_killed_mid_run_names_it_and_leaves_no_job_running(members, tmp
     assert not (tmp_path / "never.nc").exists()
 
 
+def test_a_member_refusing_the_login_is_named_and_nothing_is_left_running(members, tmp_path):
+    from pgc.federation import Federation, federate
+    from pgc.federation.describe import describe
+    from pgc.federation.remote import RemoteFederation, RunFailed, connector
+
+    servers, _ = members
+    fed = Federation.from_json(describe([s.url for s in servers.values()])[0])
+    split = federate(crop_graph("S1_GRD"), fed).split
+    first = split.jobs[0].member
+    wrong = {m.id: ("alice", "not-her-password" if m.id == first else PASSWORDS["alice"])
+             for m in fed.members}  # fmt: skip
+    with pytest.raises(RunFailed) as failed:
+        RemoteFederation(fed, connector(wrong)).run(split, tmp_path / "never.nc")
+    (d,) = failed.value.diagnostics
+    assert d.code in ("CredentialsInvalid", "AuthenticationRequired")
+    assert f"member {first}" in d.message and "No other job was running." in d.message
+
+
+def test_transient_failures_are_retried_and_then_reported():
+    import requests
+
+    from pgc.federation.remote import MemberUnreachable, retried
+
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise requests.ConnectionError("Connection refused")
+        return "ok"
+
+    assert retried(flaky, "polling", backoff=(0, 0, 0)) == "ok" and len(calls) == 3
+
+    def down():
+        raise requests.ConnectionError("[Errno 111] Connection refused")
+
+    with pytest.raises(MemberUnreachable, match="polling: connection refused"):
+        retried(down, "polling", backoff=(0, 0))
+    with pytest.raises(ValueError):  # not a member's failure: not retried, not hidden
+        retried(lambda: int("x"), "polling", backoff=(0,))
+
+
 @pytest.fixture(scope="module")
 def aggregator(members, tmp_path_factory):
     """``pgc serve --federation``: one openEO back-end in front of a, b and c, logging in to
@@ -344,3 +386,35 @@ def test_the_aggregator_is_one_back_end_in_front_of_the_members(members, aggrega
     assert len(crossed) == 1 and crossed[0]["pgc:bytes_sent"] == crossed[0][
         "pgc:bytes_received"] > 0  # fmt: skip
     assert len(crossed[0]["pgc:member_jobs"]) == 2
+
+
+def test_canceling_an_aggregator_job_cancels_its_member_jobs(members, aggregator):
+    """The aggregator's worker ends through Python when its job is canceled, canceling
+    the member jobs it started: none is left queued or running."""
+    import time
+
+    import openeo
+
+    servers, _ = members
+    con = openeo.connect(aggregator.url).authenticate_basic("alice", PASSWORDS["alice"])
+    whole = {"west": 600000, "south": 5689880, "east": 605120, "north": 5695000, "crs": 32631}
+    graph = crop_graph("S1_GRD", kernel=61, extent=whole)  # ~20 s of a's work alone
+    graph["process_graph"]["s2"]["arguments"]["temporal_extent"] = None
+    job = con.create_job(graph, title="long")
+    job.start()
+    deadline = time.monotonic() + 60
+    while not any(": running" in e["message"] for e in job.logs()):  # a member job runs
+        assert time.monotonic() < deadline and job.status() in ("queued", "running")
+        time.sleep(0.2)
+    job.stop()  # returns once the aggregator's worker has ended
+    assert job.status() == "canceled"
+    deadline = time.monotonic() + 3  # the members mark their jobs at once
+    while True:
+        busy = [(name, j["id"]) for name, s in servers.items()
+                for j in openeo.connect(s.url).authenticate_basic(
+                    "alice", PASSWORDS["alice"]).list_jobs()
+                if j["status"] in ("queued", "running")]  # fmt: skip
+        if not busy or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert busy == []

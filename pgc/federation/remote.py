@@ -100,13 +100,28 @@ def transient(error: BaseException) -> bool:
     return isinstance(error, requests.ConnectionError | requests.Timeout)
 
 
+class MemberRefused(Exception):
+    """A member that answered a request with an openEO error (not one that may pass)."""
+
+    def __init__(self, what: str, code: str, message: str) -> None:
+        super().__init__(f"{what}: the member answered {code}: {message}")
+        self.code = code
+
+
 def retried(call: Callable[[], Any], what: str, backoff: tuple[float, ...] = BACKOFF) -> Any:
     """``call()``, retried after each pause of ``backoff`` while it fails transiently;
-    :class:`MemberUnreachable` (saying ``what`` failed and how) when it still does."""
+    :class:`MemberUnreachable` (saying ``what`` failed and how) when it still does,
+    :class:`MemberRefused` at once for an openEO error that will not pass (401, 400 ...)."""
+    from openeo.rest import OpenEoApiError, OpenEoClientException
+
     for pause in (*backoff, None):
         try:
             return call()
         except Exception as error:  # noqa: BLE001 - sorted by transient() below
+            if isinstance(error, OpenEoApiError) and not transient(error):
+                raise MemberRefused(what, str(error.code), str(error.message)[:300]) from None
+            if isinstance(error, OpenEoClientException) and not transient(error):
+                raise MemberRefused(what, "Internal", str(error)[:300]) from None
             if not transient(error):
                 raise
             if pause is None:
@@ -183,6 +198,9 @@ class RemoteFederation:
                 raise RunFailed([_with_canceled(d, canceled) for d in error.diagnostics]) from None
             if isinstance(error, MemberUnreachable):
                 raise RunFailed([_with_canceled(Diagnostic("ServiceUnavailable", str(error)),
+                                                canceled)]) from None  # fmt: skip
+            if isinstance(error, MemberRefused):
+                raise RunFailed([_with_canceled(Diagnostic(error.code, str(error) + "."),
                                                 canceled)]) from None  # fmt: skip
             raise
         sent, received = self._crossings(split, started)
