@@ -96,7 +96,7 @@ class LocalFederation:
 
         value, outputs, results = None, [], {}
         for job in split.jobs:
-            save_of = _save_nodes(job)
+            save_of = job.saved_values()
             try:
                 result = execute(
                     job.to_openeo(),
@@ -139,15 +139,6 @@ class LocalFederation:
             if job.holds_result:
                 value = result.value
         return LocalRun(value, outputs, moved, results)
-
-
-def _save_nodes(job) -> dict[str, str]:
-    """save_result node id -> the node whose value it saves for another job."""
-    out = {}
-    for node in job.graph.nodes():
-        if node.id in job.save_nodes:
-            out[node.id] = next(iter(node.node_refs()))
-    return out
 
 
 def _in_job(diagnostic: Diagnostic, job_id: str, member: str) -> Diagnostic:

@@ -242,9 +242,9 @@ class RemoteFederation:
     def _link(self, producer: Started, source: str) -> str:
         """The member's link to the file holding node ``source``'s value."""
         member = self.federation.member(producer.job.member)
-        save = next(s for s, n in _saved(producer.job).items() if n == source)
-        results = self._retried(lambda: producer.remote.get_results().get_metadata(),
-                          f"reading the results of {producer.where} ({member.url})")  # fmt: skip
+        save = next(s for s, n in producer.job.saved_values().items() if n == source)
+        what = f"reading the results of {producer.where} ({member.url})"
+        results = self._retried(lambda: producer.remote.get_results().get_metadata(), what)
         asset = producer.assets.get(save)
         links = results.get("links", [])
         if asset is not None:
@@ -281,8 +281,8 @@ class RemoteFederation:
         done = []
         for entry in running:
             member = self.federation.member(entry.job.member)
-            info = self._retried(entry.remote.describe, f"{entry.where} ({member.url}) stopped "
-                           "answering")  # fmt: skip
+            what = f"{entry.where} ({member.url}) stopped answering"
+            info = self._retried(entry.remote.describe, what)
             status = info.get("status", "")
             if status != entry.status:
                 entry.status = status
@@ -349,7 +349,7 @@ class RemoteFederation:
         for entry in started.values():
             logs = self._logs(entry)
             files = {entry.assets.get(save): entry.job.saves[source]
-                     for save, source in _saved(entry.job).items()}  # fmt: skip
+                     for save, source in entry.job.saved_values().items()}  # fmt: skip
             for data in logs:
                 url = files.get(data.get("pgc:asset")) if "pgc:sent_bytes" in data else None
                 if url is not None and split.readers.get(url, set()) - {entry.job.member}:
@@ -365,12 +365,6 @@ class RemoteFederation:
 def _key(asset: Any) -> str:
     """A result asset's file name (``key`` in openeo >= 0.38, ``name`` before)."""
     return str(getattr(asset, "key", None) or asset.name)
-
-
-def _saved(job: Job) -> dict[str, str]:
-    """save_result node id -> the node whose value it saves for another job."""
-    return {node.id: next(iter(node.node_refs())) for node in job.graph.nodes()
-            if node.id in job.save_nodes}  # fmt: skip
 
 
 def _with_canceled(diagnostic: Diagnostic, canceled: list[str]) -> Diagnostic:

@@ -52,6 +52,11 @@ class Job:
 
         return to_openeo(self.graph)
 
+    def saved_values(self) -> dict[str, str]:
+        """save_result node id -> the node whose value it saves for another job."""
+        return {node.id: next(iter(node.node_refs())) for node in self.graph.nodes()
+                if node.id in self.save_nodes}  # fmt: skip
+
 
 @dataclass
 class Split:
