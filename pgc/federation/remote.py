@@ -33,6 +33,7 @@ import copy
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -96,7 +97,8 @@ def transient(error: BaseException) -> bool:
     from openeo.rest import OpenEoApiError
 
     if isinstance(error, OpenEoApiError):
-        return error.http_status_code >= 500 or error.http_status_code in (408, 429)
+        status = error.http_status_code or 0
+        return status >= 500 or status in (408, 429)
     return isinstance(error, requests.ConnectionError | requests.Timeout)
 
 
@@ -336,8 +338,11 @@ class RemoteFederation:
             output.parent.mkdir(parents=True, exist_ok=True)
             return [Path(self._retried(lambda: assets[0].download(output), what))]
         output.mkdir(parents=True, exist_ok=True)
-        return [Path(self._retried(lambda a=a: a.download(output / _key(a)), what))
-                for a in assets]  # fmt: skip
+        written = []
+        for asset in assets:
+            target = output / _key(asset)
+            written.append(Path(self._retried(partial(asset.download, target), what)))
+        return written
 
     def _crossings(self, split: Split, started: dict[str, Started]) -> tuple[dict, dict]:
         """Bytes crossing between members from the logs: each exchanged file's downloads

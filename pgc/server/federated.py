@@ -110,16 +110,15 @@ class FederatedService(Service):
         jobs = federated.split.jobs
         log("info", f"Placed on the members as {len(jobs)} job(s): "
             + ", ".join(f"{j.id} on {j.member}" for j in jobs)
-            + f"; pgc estimates {federated.split.bytes_moved} bytes crossing between them.",
-            None, None)  # fmt: skip
+            + f"; pgc estimates {federated.split.bytes_moved} bytes crossing between them.")
         name, media = result_file(federated.plan)
-        run = self._runner(lambda line: log("info", line, None, None)).run(
+        run = self._runner(lambda line: log("info", line)).run(
             federated.split, folder / name
         )
         log("info", f"Between members: {run.bytes_sent} bytes sent and {run.bytes_received} "
-            f"received (the members' logs); pgc estimated {run.estimate}.", None,
-            {"pgc:bytes_sent": run.bytes_sent, "pgc:bytes_received": run.bytes_received,
-             "pgc:estimate": run.estimate, "pgc:member_jobs": run.jobs})  # fmt: skip
+            f"received (the members' logs); pgc estimated {run.estimate}.",
+            data={"pgc:bytes_sent": run.bytes_sent, "pgc:bytes_received": run.bytes_received,
+                  "pgc:estimate": run.estimate, "pgc:member_jobs": run.jobs})  # fmt: skip
         return [{"name": str(p.relative_to(folder)), "type": media, "bytes": p.stat().st_size}
                 for p in run.written]  # fmt: skip
 

@@ -17,10 +17,9 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import Diagnostic, PgcError
 from ..formats import OUTPUT_FORMATS, output_format
@@ -40,8 +39,13 @@ MEDIA_TYPES = {
     "geojson": "application/geo+json",
 }
 SUFFIXES = {key: fmt.suffixes[0] for key, fmt in OUTPUT_FORMATS.items()}
-# a job's log: (level, message, code, data)
-Logger = Callable[[str, str, "str | None", Any], None]
+
+
+class Logger(Protocol):
+    """A job's log: one entry, with an openEO code and figures in ``data`` when it has them."""
+
+    def __call__(self, level: str, message: str, code: str | None = None,
+                 data: Any = None) -> None: ...  # fmt: skip
 
 
 class RequestFailed(Exception):
@@ -238,16 +242,16 @@ def log_outputs(log: Logger, result: Any) -> None:
     job's results is named after its file), and the bytes that came over the network, per
     host (another member's results among them)."""
     for path, node in zip(result.written, result.saved_nodes, strict=False):
-        log("info", f"save_result node '{node}' wrote {path.name}.", None,
-            {"pgc:asset": path.name, "pgc:node": node})  # fmt: skip
+        log("info", f"save_result node '{node}' wrote {path.name}.",
+            data={"pgc:asset": path.name, "pgc:node": node})  # fmt: skip
     network = result.network
     if network.get("bytes") or network.get("documents"):
         hosts = network.get("by_host", {})
         shown = ", ".join(f"{h}: {n}" for h, n in sorted(hosts.items()))
         log("info", f"Received {network['bytes']} bytes of data and {network['documents']} "
             "bytes of STAC documents over the network" + (f" ({shown})." if hosts else "."),
-            None, {"pgc:received_bytes": network["bytes"], "pgc:received_by_host": hosts,
-                   "pgc:document_bytes": network["documents"]})  # fmt: skip
+            data={"pgc:received_bytes": network["bytes"], "pgc:received_by_host": hosts,
+                  "pgc:document_bytes": network["documents"]})  # fmt: skip
 
 
 def service_for(config: ServerConfig, store: Store | None = None) -> Service:
