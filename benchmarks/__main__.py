@@ -1,4 +1,5 @@
-"""``python -m benchmarks``: the band-math harness (bench_kernels), arguments passed on.
+"""``python -m benchmarks``: the band-math harness (bench_kernels), arguments passed on;
+``python -m benchmarks workflows [...]``: the whole-workflow benchmark (bench_workflows).
 
 The other benchmarks run on their own: bench_validate.py, bench_compile.py,
 bench_optimizer.py.
@@ -8,7 +9,16 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks.bench_kernels import main
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["workflows"]:
+        from benchmarks.bench_workflows import main as workflows
+
+        return workflows(argv[1:])
+    from benchmarks.bench_kernels import main as kernels
+
+    return kernels(argv)
+
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
