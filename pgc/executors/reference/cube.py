@@ -14,6 +14,7 @@ import numpy as np
 import xarray as xr
 
 from ...data.bands import bands_of, without_band_metadata
+from ...dtypes import compute_dtype
 from ..pixels import PixelArrays
 from ..values import Cube, CubeArray, LabeledArray, dimension_type, in_compute_dtype
 from .arguments import cube_argument
@@ -151,14 +152,16 @@ def reference_apply_kernel(call: Call) -> Cube:
     if not constant and border not in PAD_MODES:
         call.fail("ProcessParameterInvalid", f"Unknown border mode '{border}'.", "border")
     call.within_budget(kernel.size, "max_kernel_cells", "kernel cells", "kernel")
-    data = _kernel_values(cube).transpose(..., y, x)
+    numeric = cube.data.dtype.kind in "iubf"  # then converted plane by plane
+    data = (cube.data if numeric else _kernel_values(cube)).transpose(..., y, x)
+    dtype = compute_dtype() if numeric else data.dtype
     valid = cube.full_valid().transpose(..., y, x)
-    out = np.empty(data.shape, data.dtype)
+    out = np.empty(data.shape, dtype)
     for index in np.ndindex(data.shape[:-2]):  # plane by plane: a few planes in memory
         call.context.check_time()
-        out[index] = _correlated(
-            data.values[index], valid.values[index], kernel, factor, border, replace_invalid
-        )
+        plane = data.values[index].astype(dtype, copy=False)
+        out[index] = _correlated(plane, valid.values[index], kernel, factor, border,
+                                 replace_invalid)  # fmt: skip
     result = data.copy(data=out).transpose(*cube.dims)
     return Cube(result, xr.ones_like(result, dtype=bool))
 
