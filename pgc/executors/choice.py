@@ -46,10 +46,12 @@ def memory_bytes() -> int:
         return 0
 
 
-def parameter_elements(parameters: dict[str, Any] | None) -> int:
+def parameter_elements(parameters: Any) -> int:
     """The element count of the largest array-like parameter (a cube given in memory)."""
     largest = 0
-    for value in (parameters or {}).values():
+    if not isinstance(parameters, dict):  # the parameters' check says what is wrong
+        return 0
+    for value in parameters.values():
         data = getattr(value, "data", value)
         size = getattr(data, "size", None)
         if isinstance(size, int):
