@@ -40,6 +40,9 @@ class RunResult:
     # what came over the network (pgc.data.reading.ReadStats.network): asset bytes and
     # requests, STAC documents' bytes, and pgc's estimate of the asset bytes; {}: nothing
     network: dict = field(default_factory=dict)
+    # the executor that ran, and why it was chosen (executor="auto", pgc.executors.choice)
+    executor: str = ""
+    executor_reason: str = ""
 
     def write(self, path: str | Path, overwrite: bool = False) -> list[Path]:
         """Write what save_result saved to ``path`` (several results: numbered files). A
@@ -182,7 +185,7 @@ def execute(
     python_udf: bool = False,
     udf_timeout: float | None = None,
     udf_memory_mb: float | None = None,
-    executor: Any = "reference",
+    executor: Any = "auto",
     dask: Any = None,
     output: str | Path | None = None,
     overwrite: bool = False,
@@ -245,8 +248,13 @@ def execute(
     from .executors.registry import get as executor_named
     from .options import active
 
-    runs = executor_named(executor)  # ValueError for an unknown name
     overridden: frozenset[str] = getattr(processes, "overridden", frozenset())  # fold leaves them
+    choice = None
+    if executor == AUTO:
+        choice = _auto(document, pipeline, catalog, specs, user_processes, name, limits,
+                       plan_cache, processes, parameters)  # fmt: skip
+        executor = choice.executor
+    runs = executor_named(executor)  # ValueError for an unknown name
     if runs.lowering:
         _check_fusable(processes, runs.name)
         pipeline = with_kernels(pipeline)
@@ -311,6 +319,8 @@ def execute(
         cautions,
         stored=stored,
         network=context.stats.network(),
+        executor=runs.name,
+        executor_reason=choice.reason if choice is not None else "asked for",
     )
 
 
@@ -331,6 +341,30 @@ def _checked_parameters(document, values, plan, specs, user_processes, limits, n
     if errors:
         raise PgcError(errors)
     return [d for d in problems if not d.is_error]
+
+
+AUTO = "auto"  # the executor the plan's types choose (pgc.executors.choice)
+
+
+def _auto(document: Any, pipeline: Any, catalog: Any, specs: Any, user_processes: Any,
+          name: str, limits: Any, plan_cache: Any, processes: Any,
+          parameters: Any) -> Any:  # fmt: skip
+    """The executor for ``executor="auto"``, chosen from the types of the plan lowered
+    with the kernels (:func:`pgc.executors.choice.choose`); the reference where the
+    session overrides a process the kernels would compute."""
+    from .executors.choice import Choice, choose, parameter_elements
+    from .options import active
+
+    try:
+        _check_fusable(processes, "numba")
+    except ValueError:
+        fused = ", ".join(sorted(getattr(processes, "overridden", ())))
+        return Choice("reference", f"the session overrides {fused}, which kernels would fuse")
+    overridden: frozenset[str] = getattr(processes, "overridden", frozenset())
+    lowered = _plan(document, with_kernels(pipeline), catalog, specs, user_processes, name,
+                    limits if limits is not None else active().limits, plan_cache,
+                    overridden)  # fmt: skip
+    return choose(lowered.graph, parameter_elements(parameters))
 
 
 def _check_fusable(processes: Any, executor: str) -> None:

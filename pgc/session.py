@@ -57,8 +57,9 @@ class Session:
       object, or a list of process objects).
     - ``processes``: the implementations to run (:class:`pgc.executors.base.ProcessTable`;
       ``pgc.executors.reference.default_processes().override(load_collection=fn)``).
-    - ``executor``: ``"reference"``, ``"numba"``, ``"dask"``, a plug-in's name
-      (:mod:`pgc.executors.registry`) or an :class:`~pgc.executors.registry.Executor`.
+    - ``executor``: ``"auto"`` (default: chosen per plan from its types,
+      :mod:`pgc.executors.choice`), ``"reference"``, ``"numba"``, ``"dask"``, a plug-in's
+      name (:mod:`pgc.executors.registry`) or an :class:`~pgc.executors.registry.Executor`.
     - ``options``: :class:`pgc.Options`.
     - ``resolver``, ``allow_read``: how URLs become local paths and where reads may go
       (:func:`pgc.runner.execute`).
@@ -71,7 +72,7 @@ class Session:
         specs: Specs | str | None = None,
         user_processes: Mapping[str, Any] | Sequence[Any] | None = None,
         processes: ProcessTable | None = None,
-        executor: str | Executor = "reference",
+        executor: str | Executor = "auto",
         options: Options | None = None,
         resolver: Callable[[str], str | os.PathLike | None] | None = None,
         allow_read: str | os.PathLike | Sequence[str | os.PathLike] = (),

@@ -26,6 +26,16 @@ def callback(**nodes):
 REDUCERS = {
     "count_condition": {"c": node("count", data=DATA, condition=callback(
         g=node("gt", x=X, y=2, result=True)))},
+    # count with a condition runs the callback on the whole cube (issue 23); these check
+    # it against each pixel's array: no-data counted on purpose, a constant, three-valued
+    # logic (a result that is no boolean is refused by validation)
+    "count_nodata": {"c": node("count", data=DATA, condition=callback(
+        g=node("is_nodata", x=X, result=True)))},
+    "count_constant_true": {"c": node("count", data=DATA, condition=callback(
+        g=node("constant", x=True, result=True)))},
+    "count_or": {"c": node("count", data=DATA, condition=callback(
+        a=node("gt", x=X, y=4), b=node("lt", x=X, y=1),
+        o=node("or", x={"from_node": "a"}, y={"from_node": "b"}, result=True)))},
     "any_of_applied": {
         "a": node("array_apply", data=DATA, process=callback(
             g=node("gt", x=X, y=2, result=True))),
@@ -60,9 +70,13 @@ REDUCERS = {
 }  # fmt: skip
 
 
-def cube() -> Cube:
+def cube(special: bool = False) -> Cube:
+    """3 bands x 4 x 5 pixels of 0..5, some no-data; ``special``: NaN and infinities too."""
     rng = np.random.default_rng(7)
     values = rng.integers(0, 6, size=(3, 4, 5)).astype("float64")  # labels a, b, c
+    if special:
+        values[rng.random((3, 4, 5)) < 0.2] = np.nan
+        values[0, 1, 1], values[2, 3, 4] = np.inf, -np.inf
     valid = rng.random((3, 4, 5)) > 0.2
     valid[:, 0, 0] = False  # one pixel with no data at all
     coords = {"bands": ["a", "b", "c"], "y": np.arange(4.0), "x": np.arange(5.0)}
@@ -110,6 +124,24 @@ def test_reducer_over_a_dimension_equals_each_pixels_array(name):
                 assert got is not None and math.isnan(got)
             else:
                 assert got == expected, (name, y, x, values)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in REDUCERS if n.startswith("count_")))
+def test_count_with_a_condition_on_the_whole_cube_equals_the_pixel_loop(name, monkeypatch):
+    """Issue 23: the condition run on the whole cube gives, with NaN, infinities and
+    no-data among the values, what it gives run pixel by pixel on plain values (the
+    pixel loop, forced here)."""
+    from pgc.executors.reference import reducers
+
+    reducer = callback(**with_result(REDUCERS[name]))
+    graph = {"r": node("reduce_dimension", data={"from_parameter": "c"}, dimension="bands",
+                       reducer=reducer, result=True)}  # fmt: skip
+    whole = run(graph, c=cube(special=True))
+    monkeypatch.setattr(reducers, "elementwise_graph", lambda graph: False)
+    looped = run(graph, c=cube(special=True))
+    assert whole.data.dtype == looped.data.dtype
+    assert np.array_equal(whole.valid.values, looped.valid.values)
+    assert np.array_equal(whole.data.values, looped.data.values)
 
 
 def _rename(nodes: dict) -> dict:

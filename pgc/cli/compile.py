@@ -21,6 +21,7 @@ def _compile(args: argparse.Namespace):
     from ..frontend.source import Source
 
     data, name = read_input(args.file)
+    args.document = (data, name)  # read once (stdin): explain compiles it again lowered
     specs = load_specs(args.specs)
     try:
         from ..passes.manager import parse_pipeline
@@ -127,6 +128,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if plan is None:
         return EXIT_INVALID
     sys.stdout.write(plan.explain(verbose=args.verbose))
+    sys.stdout.write(_executor_line(args, plan))
     if args.kernels:
         from ..executors.numba.kernel_run import describe
 
@@ -136,3 +138,21 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
         sys.stdout.write("\n" + where(plan))
     return EXIT_OK
+
+
+def _executor_line(args: argparse.Namespace, plan) -> str:
+    """What ``pgc run`` with its default executor would run this plan with, and why
+    (:mod:`pgc.executors.choice`, from the plan lowered with the kernels)."""
+    from ..compiler import compile as compile_graph
+    from ..executors.choice import choose
+    from ..runner import with_kernels
+
+    lowered = plan
+    if not any(n.process_id == "kernel" and n.namespace == "pgc" for n in plan.graph.nodes()):
+        data, name = args.document
+        lowered = compile_graph(data, pipeline=with_kernels(args.pipeline),
+                                specs=load_specs(args.specs), name=name,
+                                user_processes=read_udps(args.udp))  # fmt: skip
+    choice = choose(lowered.graph)
+    return f"# pgc run would use the {choice.executor} executor: {choice.reason}\n"
+

@@ -198,8 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--executor",
         metavar="NAME",
-        default="reference",
-        help="reference (default); numba: elementwise work as fused kernels (the rest as the "
+        default="auto",
+        help="auto (default: chosen from the plan's types; --stats and explain say which "
+        "and why); reference; numba: elementwise work as fused kernels (the rest as the "
         "reference); dask: loads and kernels chunk by chunk; or an installed plug-in's name "
         "(entry points 'pgc.executors')",
     )

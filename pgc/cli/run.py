@@ -95,10 +95,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     executor = "dask" if args.dask else args.executor
-    from ..executors.registry import get as executor_named
+    from ..executors.registry import check as check_executor
 
     try:
-        executor_named(executor)
+        check_executor(executor)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if args.chunk is not None and executor != "dask":
@@ -171,7 +171,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot write the preview {args.preview}: {exc}") from None
         print(f"wrote {args.preview} (preview)")
     if args.stats:
-        _print_stats(result, args, executor, memory)
+        _print_stats(result, args, result.executor or executor, memory)
     return EXIT_OK
 
 
@@ -192,6 +192,7 @@ def _print_stats(result: Any, args: argparse.Namespace, executor: str, memory: A
                   f"({net['estimate']} B); STAC documents {format_bytes(net['documents'])}")
     print("time: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in timings.items()))
     print(f"peak memory: {memory.report()}")
+    print(f"executor: {executor} ({result.executor_reason})")
     if executor == "dask":  # kernels run in the chunks' tasks, which do not book them
         print("kernels: run per chunk in dask's tasks (their times are in 'run'/'write')")
     elif result.kernels is not None:

@@ -55,6 +55,7 @@ class Executor(Protocol):
 
 
 BUILT_IN = ("reference", "numba", "dask")
+AUTO = "auto"  # chosen per plan from its types (pgc.executors.choice)
 _PLUGINS: dict[str, Executor] | None = None
 _LOCK = threading.Lock()
 
@@ -121,7 +122,7 @@ def names() -> list[str]:
 def check(executor: str | Executor) -> None:
     """ValueError for an executor that is neither known by name nor an executor, without
     importing a built-in one."""
-    if isinstance(executor, str) and executor in BUILT_IN:
+    if isinstance(executor, str) and executor in (*BUILT_IN, AUTO):
         return
     get(executor)
 

@@ -16,10 +16,12 @@ import numpy as np
 
 from ...dtypes import compute_dtype
 from ...numerics import bounded_int
+from ...specs import load_specs
 from ..pixels import PixelLoop
 from ..values import Cube, CubeArray, LabeledArray, without, zeroed
 from .arguments import array_values, flag, invalid, is_number, numbers_only, whole
 from .arrays import elements_of
+from .cube import as_cube_like
 from .loop import Call, Closure
 from .scalar import FLOAT, numbers
 from .table import implements
@@ -267,7 +269,7 @@ def _count(call: Call) -> Any:
             # valid elements: is_valid is false for no-data, NaN and infinity
             counts = lambda a, axis: np.ma.count(np.ma.masked_invalid(a), axis=axis)  # noqa: E731
         else:
-            raise PixelLoop  # the condition is a callback: run it pixel by pixel
+            return _count_accepted(call, data, condition)
         return _masked_reduce(data, counts, True)
     values = array_values(call)
     if condition is True:
@@ -275,6 +277,37 @@ def _count(call: Call) -> Any:
     if condition is None:  # the elements is_valid accepts: not no-data, NaN or infinite
         return sum(1 for v in values if v is not None and not (is_number(v) and not isfinite(v)))
     return sum(1 for v in values if condition(x=v, context=call.get("context")) is True)
+
+
+def _count_accepted(call: Call, arr: CubeArray, condition: Closure) -> Cube:
+    """count with a condition callback, every element of the cube at once: a callback
+    whose processes all act on each value alone (their ``elementwise`` trait) gives, run
+    on the whole cube as ``x``, at every element what it gives that element alone -- as
+    ``apply`` runs its callback. An element counts where the result is true and has data
+    (false, no-data and anything not a boolean do not count, as for one element). Other
+    callbacks run pixel by pixel. Issue 23: 61 s on 512 x 512 x 12 pixel by pixel."""
+    if not elementwise_graph(condition.graph):
+        raise PixelLoop  # the condition reads more than its element: run it pixel by pixel
+    cube, dim = arr.cube, arr.dimension
+    accepted = as_cube_like(condition(x=cube, context=call.get("context")), cube)
+    template = without(cube.data, dim)
+    if accepted.data.dtype != bool:  # numbers, text: never ``true``
+        counted = np.zeros(template.shape, compute_dtype())
+    else:
+        hits = (accepted.data & accepted.valid).transpose(dim, ...)
+        counted = hits.values.sum(axis=0).astype(compute_dtype())
+    return Cube(template.copy(data=counted), template.copy(data=np.ones(template.shape, bool)))
+
+
+def elementwise_graph(graph: Any) -> bool:
+    """Whether every node of a child graph (and of the graphs nested in it) is a process
+    that acts on each value alone."""
+    specs = load_specs()
+    for _, node in graph.walk():
+        spec = specs.get(node.process_id)
+        if spec is None or not spec.traits.elementwise:
+            return False
+    return True
 
 
 @implements("extrema")

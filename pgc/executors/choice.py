@@ -1,0 +1,94 @@
+"""Which executor runs a plan when the caller does not say (``executor="auto"``, issue 23).
+
+Decided from the types of the plan lowered for the numba executor (its ``pgc::kernel``
+nodes are the per-pixel work fused into one pass), before anything is read:
+
+1. **dask** when the largest value the plan makes is more than :data:`DASK_SHARE` of the
+   machine's memory: the reference and numba executors hold whole values, and a run holds
+   several at once (inputs, results, masks), so beyond an eighth of the memory a whole
+   run risks being killed; dask goes chunk by chunk.
+2. **numba** when a fused kernel computes at least :data:`NUMBA_ELEMENTS` elements (its
+   inputs' or its result's, whichever is larger): below that, importing numba and loading
+   the cached kernels (about 0.2-0.3 s and 100 MB, issue 23) cost more than the pass they
+   save.
+3. **reference** otherwise: nothing to fuse, or too little for numba to pay.
+
+Where the types do not know a size (a cube given as a parameter), the largest array among
+the parameters stands for it.
+
+>>> choose(None, parameter_elements=0).executor
+'reference'
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+NUMBA_ELEMENTS = 2**22  # ~4.2 million: e.g. 1024 x 1024 x 4 dates
+DASK_SHARE = 1 / 8
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The executor chosen and why, in a sentence ``explain`` and ``--stats`` show."""
+
+    executor: str
+    reason: str
+
+
+def memory_bytes() -> int:
+    """The machine's physical memory (0 where the system does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def parameter_elements(parameters: Any) -> int:
+    """The element count of the largest array-like parameter (a cube given in memory)."""
+    largest = 0
+    if not isinstance(parameters, dict):  # the parameters' check says what is wrong
+        return 0
+    for value in parameters.values():
+        data = getattr(value, "data", value)
+        size = getattr(data, "size", None)
+        if isinstance(size, int):
+            largest = max(largest, size)
+    return largest
+
+
+def choose(graph: Any, parameter_elements: int = 0, memory: int | None = None) -> Choice:
+    """The executor for ``graph`` (a plan's graph lowered with the kernels; None: an empty
+    plan)."""
+    from ..ir.types import CubeType, format_bytes
+
+    memory = memory_bytes() if memory is None else memory
+    nodes = list(graph.nodes()) if graph is not None else []
+    sized = [(n.type.nbytes, n.id) for n in nodes
+             if isinstance(n.type, CubeType) and n.type.nbytes is not None]  # fmt: skip
+    largest, where = max(sized, default=(0, None))
+    if memory and largest > memory * DASK_SHARE:
+        return Choice("dask", f"the largest value ({format_bytes(largest)}, node {where}) is "
+                      f"over {DASK_SHARE:.3g} of the memory ({format_bytes(memory)})")  # fmt: skip
+    kernels = [n for n in nodes if n.process_id == "kernel" and n.namespace == "pgc"]
+    if not kernels:
+        return Choice("reference", "no per-pixel work to fuse")
+    work = max(_elements(graph, k, parameter_elements) for k in kernels)
+    if work >= NUMBA_ELEMENTS:
+        return Choice("numba", f"{len(kernels)} fused kernel(s), the largest over {work:,} "
+                      f"elements (numba from {NUMBA_ELEMENTS:,})")  # fmt: skip
+    return Choice("reference", f"{len(kernels)} fused kernel(s) over at most {work:,} elements, "
+                  f"too few for numba to pay (from {NUMBA_ELEMENTS:,})")  # fmt: skip
+
+
+def _elements(graph: Any, kernel: Any, unknown: int) -> int:
+    """The elements a kernel computes: its result's or its largest input's."""
+    from ..ir.types import CubeType
+
+    counts = []
+    for node in [kernel, *(graph.node(ref) for ref in dict.fromkeys(kernel.node_refs()))]:
+        pixels = node.type.pixels if isinstance(node.type, CubeType) else None
+        counts.append(pixels if pixels is not None else unknown)
+    return max(counts, default=unknown)
