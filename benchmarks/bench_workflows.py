@@ -175,17 +175,12 @@ def ensure(side: int, base: Path | None = None) -> Path:
     if (out / "collection.json").is_file():
         return out
     import numpy as np
-    import zarr
+
+    from benchmarks.zarr_sample import band_arrays
 
     partial = out.with_name(f"{out.name}.{os.getpid()}.tmp")
     block = min(1024, side)
-    root = zarr.open_group(partial / "cube.zarr", mode="w")
-    arrays = {
-        b: root.create_array(b, shape=(N_DATES, side, side), chunks=(1, block, block),
-                             dtype="uint16", compressors=None, fill_value=0,
-                             dimension_names=("t", "y", "x"))
-        for b in BANDS
-    }  # fmt: skip
+    arrays = band_arrays(partial / "cube.zarr", BANDS, N_DATES, side, block)
     rng = np.random.default_rng(SEED)
     cells = -(-side // COARSE) + 1
     green = rng.random((cells, cells))  # how green each 640 m cell is at the season's peak

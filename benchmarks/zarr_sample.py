@@ -91,6 +91,20 @@ def stac(collection_id: str, side: int, dates: int) -> dict:
     }
 
 
+def band_arrays(store: Path, bands, dates: int, side: int, block: int) -> dict:
+    """A new Zarr group at ``store`` with one uint16 array (t, y, x) per band, chunked one
+    date by ``block`` x ``block`` pixels, uncompressed (so a read's bytes are its pixels')."""
+    import zarr
+
+    root = zarr.open_group(store, mode="w")
+    return {
+        b: root.create_array(b, shape=(dates, side, side), chunks=(1, block, block),
+                             dtype="uint16", compressors=None, fill_value=0,
+                             dimension_names=("t", "y", "x"))
+        for b in bands
+    }  # fmt: skip
+
+
 def ensure(
     side: int,
     dates: int,
@@ -103,16 +117,9 @@ def ensure(
     out = folder(side, dates, block, base)
     if (out / "collection.json").is_file():
         return out
-    import zarr
 
     out.mkdir(parents=True, exist_ok=True)
-    root = zarr.open_group(out / "cube.zarr", mode="w")
-    arrays = {
-        b: root.create_array(b, shape=(dates, side, side), chunks=(1, block, block),
-                             dtype="uint16", compressors=None, fill_value=0,
-                             dimension_names=("t", "y", "x"))
-        for b in BANDS
-    }  # fmt: skip
+    arrays = band_arrays(out / "cube.zarr", BANDS, dates, side, block)
     rng = np.random.default_rng(SEED)
     cells = -(-side // COARSE) + 1
     green = rng.random((cells, cells))  # the land cover: how green each 640 m cell is
