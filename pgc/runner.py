@@ -1,4 +1,4 @@
-"""``pgc.run``: compile a process graph and evaluate it with the reference executor.
+"""``pgc.run``: compile a process graph and evaluate it with the executor its plan chooses.
 
 >>> import pgc
 >>> pgc.run({"a": {"process_id": "multiply", "arguments": {"x": {"from_parameter": "v"},
@@ -217,6 +217,10 @@ def execute(
     resolved (others are ``ProcessParameterInvalid``); empty: each path the resolver gives
     is the only place its load reads. Either way a STAC collection's hrefs must stay in its
     folder, and files are opened only through :mod:`pgc.data.access` (no VRT, no network).
+    ``executor="auto"`` (the default) chooses per plan from its types
+    (:mod:`pgc.executors.choice`: numba where a fused kernel is large enough to pay for
+    itself, dask where a value is too large for memory, else the reference);
+    ``result.executor`` and ``result.executor_reason`` say which and why.
     ``executor="numba"`` runs elementwise work as fused numba kernels (the rest as the
     reference does); ``result.kernels`` then says what the kernels cost.
     ``executor="dask"`` reads and runs the kernels chunk by chunk with dask
@@ -245,12 +249,13 @@ def execute(
             return execute(document, **arguments)
     from .data.reading import ReadStats
     from .executors.reference import RunContext
+    from .executors.registry import AUTO
     from .executors.registry import get as executor_named
     from .options import active
 
     overridden: frozenset[str] = getattr(processes, "overridden", frozenset())  # fold leaves them
     choice = None
-    if executor == AUTO:
+    if executor == AUTO:  # chosen from the plan's types (pgc.executors.choice)
         choice = _auto(document, pipeline, catalog, specs, user_processes, name, limits,
                        plan_cache, processes, parameters)  # fmt: skip
         executor = choice.executor
@@ -341,9 +346,6 @@ def _checked_parameters(document, values, plan, specs, user_processes, limits, n
     if errors:
         raise PgcError(errors)
     return [d for d in problems if not d.is_error]
-
-
-AUTO = "auto"  # the executor the plan's types choose (pgc.executors.choice)
 
 
 def _auto(document: Any, pipeline: Any, catalog: Any, specs: Any, user_processes: Any,
