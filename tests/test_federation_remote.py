@@ -223,8 +223,9 @@ def test_the_runner_reports_bytes_from_the_logs(members, tmp_path):
 
 def test_a_member_killed_mid_run_names_it_and_leaves_no_job_running(members, tmp_path):
     """a smooths NDVI over the whole sample (seconds of work) while b reduces S1; both for
-    c, which merges. b is killed as its job runs: the error names b and its job, and a's
-    job is canceled. (b is a member of its own here: the others stay up for other tests.)"""
+    c, which merges. b is killed once its job is started, with a's running: the error
+    names b and its job, and a's job is canceled. (b is a member of its own here: the
+    others stay up for other tests.)"""
     import openeo
 
     from pgc.federation import Federation, federate
@@ -254,7 +255,9 @@ def test_a_member_killed_mid_run_names_it_and_leaves_no_job_running(members, tmp
     assert sorted(j.member for j in result.split.jobs) == ["a", "b", "c"]
 
     def progress(line: str) -> None:
-        if "on member b: running" in line and b.process is not None:
+        # killed once its job is started: a job of a few seconds could otherwise finish
+        # between two looks at its status
+        if "on member b: started" in line and b.process is not None:
             b.stop(kill=True)
 
     runner = RemoteFederation(fed, connector({m: ("alice", PASSWORDS["alice"]) for m in "abc"}),
