@@ -256,8 +256,11 @@ def execute(
     overridden: frozenset[str] = getattr(processes, "overridden", frozenset())  # fold leaves them
     choice = None
     if executor == AUTO:  # chosen from the plan's types (pgc.executors.choice)
-        choice = _auto(document, pipeline, catalog, specs, user_processes, name, limits,
-                       plan_cache, processes, parameters)  # fmt: skip
+        choice = choose_executor(
+            document, pipeline=pipeline, catalog=catalog, specs=specs,
+            user_processes=user_processes, name=name, limits=limits, plan_cache=plan_cache,
+            processes=processes, parameters=parameters,
+        )  # fmt: skip
         executor = choice.executor
     runs = executor_named(executor)  # ValueError for an unknown name
     if runs.lowering:
@@ -348,12 +351,23 @@ def _checked_parameters(document, values, plan, specs, user_processes, limits, n
     return [d for d in problems if not d.is_error]
 
 
-def _auto(document: Any, pipeline: Any, catalog: Any, specs: Any, user_processes: Any,
-          name: str, limits: Any, plan_cache: Any, processes: Any,
-          parameters: Any) -> Any:  # fmt: skip
-    """The executor for ``executor="auto"``, chosen from the types of the plan lowered
-    with the kernels (:func:`pgc.executors.choice.choose`); the reference where the
-    session overrides a process the kernels would compute."""
+def choose_executor(
+    document: Any,
+    *,
+    pipeline: str | list[str] = "default",
+    catalog: Any = None,
+    specs: Any = None,
+    user_processes: Any = None,
+    name: str = "<input>",
+    limits: Any = None,
+    plan_cache: PlanCache | None = None,
+    processes: Any = None,
+    parameters: Any = None,
+) -> Any:
+    """The executor ``executor="auto"`` runs ``document`` with, and why
+    (:class:`pgc.executors.choice.Choice`): chosen from the types of the plan lowered with
+    the kernels (:func:`pgc.executors.choice.choose`); the reference where ``processes``
+    overrides a process the kernels would compute. ``pgc explain`` shows it."""
     from .executors.choice import Choice, choose, parameter_elements
     from .options import active
 

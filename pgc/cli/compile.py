@@ -128,7 +128,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if plan is None:
         return EXIT_INVALID
     sys.stdout.write(plan.explain(verbose=args.verbose))
-    sys.stdout.write(_executor_line(args, plan))
+    sys.stdout.write(_executor_line(args))
     if args.kernels:
         from ..executors.numba.kernel_run import describe
 
@@ -140,19 +140,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _executor_line(args: argparse.Namespace, plan) -> str:
-    """What ``pgc run`` with its default executor would run this plan with, and why
-    (:mod:`pgc.executors.choice`, from the plan lowered with the kernels)."""
-    from ..compiler import compile as compile_graph
-    from ..executors.choice import choose
-    from ..runner import with_kernels
+def _executor_line(args: argparse.Namespace) -> str:
+    """What ``pgc run`` with its default executor would run FILE with, and why
+    (:func:`pgc.runner.choose_executor`)."""
+    from ..runner import choose_executor
 
-    lowered = plan
-    if not any(n.process_id == "kernel" and n.namespace == "pgc" for n in plan.graph.nodes()):
-        data, name = args.document
-        lowered = compile_graph(data, pipeline=with_kernels(args.pipeline),
-                                specs=load_specs(args.specs), name=name,
-                                user_processes=read_udps(args.udp))  # fmt: skip
-    choice = choose(lowered.graph)
+    data, name = args.document
+    choice = choose_executor(data, pipeline=args.pipeline, specs=load_specs(args.specs),
+                             name=name, user_processes=read_udps(args.udp))  # fmt: skip
     return f"# pgc run would use the {choice.executor} executor: {choice.reason}\n"
-
