@@ -22,16 +22,23 @@ User-defined processes are not run through the federation (federate does not tak
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..errors import PgcError
-from ..session import Session
 from ..specs import load_specs
 from .config import ServerConfig
-from .service import Logger, Output, Service, failure_of, result_bytes, result_file, sentence
+from .service import (
+    Logger,
+    Output,
+    Service,
+    api_errors,
+    as_process,
+    failure_of,
+    output_of,
+    result_bytes,
+    result_file,
+)
 from .store import Store
 
 
@@ -60,13 +67,11 @@ class FederatedService(Service):
         offered = set().union(*(m.processes for m in self.federation.members))
         specs = load_specs()
         self.specs = specs.without(p for p in specs.ids() if p not in offered)
-        self.sync = self.batch = Session(catalog=self.catalog, specs=self.specs)
 
     def _federated(self, process: dict) -> Any:
         from ..federation import federate
 
-        document = process if "process_graph" in process else {"process_graph": process}
-        return federate(document, self.federation, specs=self.specs)
+        return federate(as_process(process), self.federation, specs=self.specs)
 
     def _runner(self, progress: Any = None) -> Any:
         from ..federation.remote import RemoteFederation, connector
@@ -79,8 +84,7 @@ class FederatedService(Service):
         try:
             self._federated(process)
         except PgcError as exc:
-            return [{"code": d.code, "message": sentence(d), "path": d.pointer}
-                    for d in exc.diagnostics if d.is_error]  # fmt: skip
+            return api_errors(exc.diagnostics)
         return []
 
     def run(self, process: dict, user_id: str | None) -> Output:
@@ -90,17 +94,8 @@ class FederatedService(Service):
             federated = self._federated(process)
         except PgcError as exc:
             raise failure_of(exc) from None
-        name, media = result_file(federated.plan)
-        folder = Path(tempfile.mkdtemp(prefix="pgc-federated-"))
-        try:
-            run = self._runner().run(federated.split, folder / name)
-        except PgcError as exc:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise failure_of(exc) from None
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        return Output(folder, [(str(p.relative_to(folder)), media) for p in run.written])
+        return output_of(federated.plan,
+                         lambda target: self._runner().run(federated.split, target).written)
 
     def run_job(self, process: dict, user_id: str | None, folder: Path, log: Logger,
                 progress: Any = None) -> list[dict]:  # fmt: skip

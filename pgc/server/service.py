@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -66,6 +67,31 @@ def failure_of(error: PgcError) -> RequestFailed:
         text += f"; and {len(errors) - 5} more"
     status = 500 if first.code == "Internal" else 400
     return RequestFailed(first.code, text, status)
+
+
+def api_errors(diagnostics: Any) -> list[dict]:
+    """openEO error objects (code, message with its place, path) of the errors among
+    ``diagnostics``, as ``/validation`` answers them."""
+    return [{"code": d.code, "message": sentence(d), "path": d.pointer}
+            for d in diagnostics if d.is_error]  # fmt: skip
+
+
+def output_of(plan: Any, written: Callable[[Path], list[Path]]) -> Output:
+    """A run's result in a new folder: ``written(target)`` writes it to ``target`` (the
+    file name and media type the plan's save_result asks for) and gives the files it
+    wrote. RequestFailed with the openEO error when it fails; the folder is the
+    request's alone and never left behind."""
+    name, media = result_file(plan)
+    folder = Path(tempfile.mkdtemp(prefix="pgc-result-"))
+    try:
+        paths = written(folder / name)
+    except PgcError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise failure_of(exc) from None
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return Output(folder, [(str(p.relative_to(folder)), media) for p in paths])
 
 
 def sentence(d: Diagnostic) -> str:
@@ -131,35 +157,24 @@ class Service:
         what a job would find before reading anything (``/result`` holds a request to the
         smaller [sync] budget when it runs)."""
         result = self.batch.validate(
-            _as_process(process), user_processes=self.user_processes(user_id)
+            as_process(process), user_processes=self.user_processes(user_id)
         )
-        return [
-            {"code": d.code, "message": sentence(d), "path": d.pointer}
-            for d in result.diagnostics
-            if d.is_error
-        ]
+        return api_errors(result.diagnostics)
 
     def run(self, process: dict, user_id: str | None) -> Output:
         """Run ``process`` synchronously (the [sync] budget) and write its result into a
         new folder; RequestFailed with the openEO error when it fails."""
-        document = _as_process(process)
+        document = as_process(process)
         users = self.user_processes(user_id)
         try:
             plan = self.sync.compile(document, user_processes=users)
         except PgcError as exc:
             raise failure_of(exc) from None
-        name, media = result_file(plan)
-        folder = Path(tempfile.mkdtemp(prefix="pgc-result-"))
-        try:  # the plan compiled above comes from the session's plan cache here
-            result = self.sync.execute(document, user_processes=users, output=folder / name)
-        except PgcError as exc:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise failure_of(exc) from None
-        except BaseException:  # the folder is the request's alone: never left behind
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        files = [(path.name, media) for path in result.written]
-        return Output(folder, files)
+
+        def written(target: Path) -> list[Path]:  # the plan comes from the session's cache
+            return self.sync.execute(document, user_processes=users, output=target).written
+
+        return output_of(plan, written)
 
     def run_job(self, process: dict, user_id: str | None, folder: Path, log: Logger,
                 progress: Any = None) -> list[dict]:  # fmt: skip
@@ -188,7 +203,7 @@ class Service:
         of the compiled plan (no cost model: costs are 0)."""
         try:
             plan = self.batch.compile(
-                _as_process(process), user_processes=self.user_processes(user_id)
+                as_process(process), user_processes=self.user_processes(user_id)
             )
         except PgcError as exc:
             raise failure_of(exc) from None
@@ -202,7 +217,7 @@ class Service:
         return estimate
 
 
-def _as_process(process: dict) -> dict:
+def as_process(process: dict) -> dict:
     """A process object from what a request holds: ``{"process_graph": ...}`` as is, a
     bare flat graph wrapped."""
     if isinstance(process, dict) and "process_graph" in process:
