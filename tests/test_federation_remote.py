@@ -421,3 +421,42 @@ def test_canceling_an_aggregator_job_cancels_its_member_jobs(members, aggregator
             break
         time.sleep(0.5)
     assert busy == []
+
+
+def test_load_stac_reads_a_members_result_exactly_and_within_the_budget(members, tmp_path):
+    """A member's job result saved in the exchange form, read back through its signed item
+    link by load_stac: the same values, dtype and attributes; a file larger than the run's
+    max_cube_bytes is refused before its download (file:size)."""
+    from urllib.parse import urlsplit
+
+    import openeo
+
+    from pgc.runner import execute
+
+    servers, _ = members
+    a = servers["a"]
+    con = openeo.connect(a.url).authenticate_basic("alice", PASSWORDS["alice"])
+    graph = {k: v for k, v in crop_graph("S1_GRD")["process_graph"].items()
+             if k in ("s2", "ndvi", "ndvi_mean")}  # fmt: skip
+    graph["save"] = {**n("save_result", data={"from_node": "ndvi_mean"}, format="netCDF",
+                         options={"pgc_exchange": True}), "result": True}  # fmt: skip
+    job = con.create_job(graph)
+    job.start_and_wait(max_poll_interval=0.3, print=lambda *x: None)
+    item = next(k["href"] for k in job.get_results().get_metadata()["links"]
+                if k["rel"] == "item")  # fmt: skip
+    host = f"http://{urlsplit(item).netloc}"
+    load = {"l": {**n("load_stac", url=item), "result": True}}
+    read = execute({"process_graph": load}, options=pgc.Options(allowed_hosts=(host,)))
+    got = read.value
+    graph["ndvi_mean"]["result"] = True
+    del graph["save"]
+    want = execute({"process_graph": graph}).value
+    assert got.data.dtype == want.data.dtype and got.data.attrs == want.data.attrs
+    assert np.array_equal(got.data.values, want.data.values, equal_nan=True)
+    assert np.array_equal(got.full_valid().values, want.full_valid().values)
+    assert read.network["by_host"] == {urlsplit(item).netloc: read.network["bytes"]}
+    tight = pgc.Options(allowed_hosts=(host,), limits=pgc.Limits(max_cube_bytes=1000))
+    with pytest.raises(pgc.PgcError) as refused:
+        execute({"process_graph": load}, options=tight)
+    assert refused.value.code == "ProcessGraphComplexity"
+    assert "exchanged file" in refused.value.diagnostics[0].message
