@@ -64,6 +64,7 @@ class Started:
     remote: Any  # openeo.BatchJob
     status: str = "queued"
     assets: dict[str, str] = field(default_factory=dict)  # save_result node -> file name
+    results: dict | None = None  # its results document, once read (for every value it saved)
 
     @property
     def where(self) -> str:
@@ -245,8 +246,12 @@ class RemoteFederation:
         """The member's link to the file holding node ``source``'s value."""
         member = self.federation.member(producer.job.member)
         save = next(s for s, n in producer.job.saved_values().items() if n == source)
-        what = f"reading the results of {producer.where} ({member.url})"
-        results = self._retried(lambda: producer.remote.get_results().get_metadata(), what)
+        if producer.results is None:
+            what = f"reading the results of {producer.where} ({member.url})"
+            producer.results = self._retried(
+                lambda: producer.remote.get_results().get_metadata(), what
+            )
+        results = producer.results
         asset = producer.assets.get(save)
         links = results.get("links", [])
         if asset is not None:
