@@ -117,6 +117,8 @@ def _lonlat(points: list[tuple[float, float]]) -> list[list[float]]:
 def stac(side: int) -> dict:
     """The collection's STAC document: datacube dimensions, raster bands, the Zarr asset."""
     labels = date_labels()
+    from benchmarks.zarr_sample import cube_dimensions
+
     box = extent(side)
     corners = _lonlat([(box["west"], box["south"]), (box["east"], box["north"]),
                        (box["west"], box["north"]), (box["east"], box["south"])])  # fmt: skip
@@ -137,24 +139,8 @@ def stac(side: int) -> dict:
             "spatial": {"bbox": [[min(lons), min(lats), max(lons), max(lats)]]},
             "temporal": {"interval": [[labels[0], labels[-1]]]},
         },
-        "cube:dimensions": {
-            "x": {
-                "type": "spatial",
-                "axis": "x",
-                "extent": [box["west"], box["east"]],
-                "step": RES,
-                "reference_system": 32631,
-            },
-            "y": {
-                "type": "spatial",
-                "axis": "y",
-                "extent": [box["south"], box["north"]],
-                "step": RES,
-                "reference_system": 32631,
-            },
-            "t": {"type": "temporal", "extent": [labels[0], labels[-1]], "values": labels},
-            "bands": {"type": "bands", "values": list(BANDS)},
-        },  # fmt: skip
+        "cube:dimensions": cube_dimensions((box["west"], box["east"]),
+                                           (box["south"], box["north"]), RES, labels, BANDS),
         "summaries": {
             "eo:bands": [
                 {"name": b, **({"common_name": names[b]} if b in names else {})} for b in BANDS

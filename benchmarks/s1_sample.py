@@ -33,6 +33,8 @@ def folder() -> Path:
 
 def stac() -> dict:
     """The collection's STAC document (datacube extension, raster bands)."""
+    from benchmarks.zarr_sample import cube_dimensions
+
     return {
         "type": "Collection",
         "stac_version": "1.0.0",
@@ -47,24 +49,8 @@ def stac() -> dict:
             "spatial": {"bbox": [[4.4373, 51.3525, 4.5114, 51.3992]]},
             "temporal": {"interval": [[DATES[0], DATES[-1]]]},
         },
-        "cube:dimensions": {
-            "x": {
-                "type": "spatial",
-                "axis": "x",
-                "extent": [600000, 605120],
-                "step": 10,
-                "reference_system": 32631,
-            },
-            "y": {
-                "type": "spatial",
-                "axis": "y",
-                "extent": [5689880, 5695000],
-                "step": 10,
-                "reference_system": 32631,
-            },
-            "t": {"type": "temporal", "extent": [DATES[0], DATES[-1]], "values": DATES},
-            "bands": {"type": "bands", "values": ["VV", "VH"]},
-        },  # fmt: skip
+        "cube:dimensions": cube_dimensions((600000, 605120), (5689880, 5695000), 10, DATES,
+                                           ["VV", "VH"]),  # fmt: skip
         "summaries": {
             "raster:bands": [
                 {"name": "VV", "data_type": "float32"},

@@ -39,6 +39,23 @@ def date_labels(dates: int) -> list[str]:
     return [f"{start + np.timedelta64(10 * i, 'D')}Z" for i in range(dates)]
 
 
+def cube_dimensions(x: tuple, y: tuple, step: float, dates: list[str], bands,
+                    crs: int = 32631) -> dict:  # fmt: skip
+    """The datacube extension's dimensions of a benchmark collection: x and y extents
+    (west, east) and (south, north) in ``crs`` at ``step``, the dates, the bands."""
+
+    def spatial(axis: str, extent: tuple) -> dict:
+        return {"type": "spatial", "axis": axis, "extent": list(extent), "step": step,
+                "reference_system": crs}  # fmt: skip
+
+    return {
+        "x": spatial("x", x),
+        "y": spatial("y", y),
+        "t": {"type": "temporal", "extent": [dates[0], dates[-1]], "values": dates},
+        "bands": {"type": "bands", "values": list(bands)},
+    }
+
+
 def stac(collection_id: str, side: int, dates: int) -> dict:
     """The collection's STAC document: datacube dimensions, raster bands, the Zarr asset."""
     labels = date_labels(dates)
@@ -58,24 +75,8 @@ def stac(collection_id: str, side: int, dates: int) -> dict:
             "spatial": {"bbox": [[4.41, 50.46, 5.97, 51.45]]},
             "temporal": {"interval": [[labels[0], labels[-1]]]},
         },
-        "cube:dimensions": {
-            "x": {
-                "type": "spatial",
-                "axis": "x",
-                "extent": [x0, x0 + 10 * side],
-                "step": 10,
-                "reference_system": 32631,
-            },
-            "y": {
-                "type": "spatial",
-                "axis": "y",
-                "extent": [y1 - 10 * side, y1],
-                "step": 10,
-                "reference_system": 32631,
-            },
-            "t": {"type": "temporal", "extent": [labels[0], labels[-1]], "values": labels},
-            "bands": {"type": "bands", "values": list(BANDS)},
-        },  # fmt: skip
+        "cube:dimensions": cube_dimensions((x0, x0 + 10 * side), (y1 - 10 * side, y1), 10,
+                                           labels, BANDS),  # fmt: skip
         "summaries": {
             "eo:bands": [
                 {"name": "B04", "common_name": "red", "center_wavelength": 0.665},
