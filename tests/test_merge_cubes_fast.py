@@ -144,3 +144,35 @@ def test_merge_workflow_as_the_benchmark_runs_it():
     xr.testing.assert_identical(fast, slow)
     assert list(fast.bands.values) == ["B02", "B03", "B04", "NDVI"]
     assert np.isnan(fast.values[0, 3, 0, 0]) and fast.rio.crs.to_epsg() == 32631
+
+
+@pytest.mark.parametrize("target", [None, "NDVI"])
+@pytest.mark.parametrize("valid_everywhere", [True, False])
+def test_ndvi_is_the_formula_with_nodata_kept(policy, target, valid_everywhere):
+    """ndvi (the merge workflow's other step, issue 23): (nir - red) / (nir + red) in the
+    compute dtype where both bands have data (0 / 0 is NaN, a value), no-data elsewhere,
+    0 as the value there; target_band appends it after the cube's bands, converted."""
+    rng = np.random.default_rng(7)
+    values = rng.integers(0, 4, (2, 3, 3, 2)).astype("uint16")
+    coords = {"bands": ["B04", "B08", "B02"], "y": [1.0, 0.0, -1.0], "x": [0.0, 1.0]}
+    data = xr.DataArray(values, dims=("t", "bands", "y", "x"), coords=coords)
+    mask = rng.random(values.shape) > 0.3
+    cube = Cube(data, xr.DataArray(True) if valid_everywhere else data.copy(data=mask))
+    out = run_process("ndvi", {"c": cube}, data=C, red="B04", nir="B08", target_band=target)
+    dtype = np.dtype(policy)
+    nir, red = values[:, 1].astype(dtype), values[:, 0].astype(dtype)
+    with np.errstate(all="ignore"):
+        expected = (nir - red) / (nir + red)
+    ok = mask[:, 1] & mask[:, 0] if not valid_everywhere else np.ones_like(expected, bool)
+    expected = np.where(ok, expected, 0)
+    got_values, got_valid = out.data.values, out.full_valid().values
+    if target is not None:
+        assert list(out.data.bands.values) == ["B04", "B08", "B02", "NDVI"]
+        kept_valid = mask if not valid_everywhere else np.ones(values.shape, bool)
+        np.testing.assert_array_equal(got_values[:, :3], values.astype(dtype))
+        np.testing.assert_array_equal(got_valid[:, :3], kept_valid)
+        got_values, got_valid = got_values[:, 3], got_valid[:, 3]
+    assert out.data.dtype == dtype
+    np.testing.assert_array_equal(got_values, expected)  # NaN where NaN
+    np.testing.assert_array_equal(got_valid, ok)
+    assert (out.valid.ndim == 0) == valid_everywhere

@@ -16,7 +16,14 @@ import xarray as xr
 from ...data.bands import bands_of, without_band_metadata
 from ...dtypes import compute_dtype
 from ..pixels import PixelArrays
-from ..values import Cube, CubeArray, LabeledArray, dimension_type, in_compute_dtype
+from ..values import (
+    Cube,
+    CubeArray,
+    LabeledArray,
+    all_valid,
+    dimension_type,
+    in_compute_dtype,
+)
 from .arguments import cube_argument
 from .loop import Call, ProcessError
 from .scalar import FLOAT
@@ -86,12 +93,15 @@ def _ndvi(call: Call) -> Cube:
     nir, red = call.get("nir", "nir"), call.get("red", "red")
     nir, red = (_band_by_name(call, cube, n, a) for n, a in ((nir, "nir"), (red, "red")))
     x, y = (cube.sel({"bands": b}, drop=True) for b in (nir, red))
+    nir_values, red_values = in_compute_dtype(x.data), in_compute_dtype(y.data)  # once each
     with np.errstate(all="ignore"):
-        data = (in_compute_dtype(x.data) - in_compute_dtype(y.data)) / (
-            in_compute_dtype(x.data) + in_compute_dtype(y.data)
-        )
-    valid = xr.broadcast(x.valid & y.valid, data)[0].transpose(*data.dims)
-    result = Cube(data.where(valid, 0), valid)
+        data = (nir_values - red_values) / (nir_values + red_values)
+    valid = x.valid & y.valid
+    if all_valid(valid):  # nothing to zero, and no mask of the cube's size (issue 23)
+        result = Cube(data, valid)
+    else:
+        valid = xr.broadcast(valid, data)[0].transpose(*data.dims)
+        result = Cube(data.where(valid, 0), valid)
     target = call.get("target_band")
     if target is None:
         return result
@@ -99,9 +109,12 @@ def _ndvi(call: Call) -> Cube:
         call.fail("BandExists", f"A band '{target}' exists already.", "target_band")
     from ...data.bands import with_blank_metadata
 
-    added = [result.data.expand_dims(bands=[target]), result.valid.expand_dims(bands=[target])]
+    added = [result.data.expand_dims(bands=[target]),
+             result.full_valid().expand_dims(bands=[target])]  # fmt: skip
     added = [with_blank_metadata(a, cube.data, "bands") for a in added]
     data = xr.concat([in_compute_dtype(cube.data), added[0]], dim="bands")
+    if all_valid(cube.valid) and all_valid(result.valid):  # one true, not a mask (issue 23)
+        return Cube(data.transpose(*cube.dims), xr.DataArray(True))
     every = cube.full_valid()  # the validity may lack the bands
     valid = xr.concat([every, added[1]], dim="bands")
     return Cube(data.transpose(*cube.dims), valid.transpose(*cube.dims))
