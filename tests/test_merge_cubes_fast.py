@@ -176,3 +176,31 @@ def test_ndvi_is_the_formula_with_nodata_kept(policy, target, valid_everywhere):
     np.testing.assert_array_equal(got_values, expected)  # NaN where NaN
     np.testing.assert_array_equal(got_valid, ok)
     assert (out.valid.ndim == 0) == valid_everywhere
+
+
+@pytest.mark.parametrize("order", [("t", "bands", "y", "x"), ("y", "x", "bands", "t")])
+def test_ndvi_target_band_is_the_concatenation(policy, order):
+    """ndvi's target_band: the cube's values (converted) and the new band, with every
+    coordinate (band metadata blank for the new band, the CRS) and attribute xr.concat gave
+    before issue 23."""
+    import rioxarray  # noqa: F401 - the .rio accessor
+
+    from pgc.data.bands import band_coords, with_blank_metadata
+    from pgc.ir.types import Band
+
+    values = np.arange(2 * 2 * 3 * 2, dtype="uint16").reshape(2, 2, 3, 2) + 1
+    coords = {"t": pd.to_datetime(["2023-03-01", "2023-03-06"]).values, "bands": ["B04", "B08"],
+              "y": [1.0, 0.0, -1.0], "x": [0.0, 1.0]}  # fmt: skip
+    data = xr.DataArray(values, dims=("t", "bands", "y", "x"), coords=coords, attrs={"a": 1})
+    metadata = [Band("B04", "red", 0.665), Band("B08", "nir", 0.842)]
+    data = data.assign_coords(band_coords("bands", metadata)).rio.write_crs("EPSG:32631")
+    data = data.transpose(*order)
+    cube = with_dimension_types(Cube(data, xr.DataArray(True)), {"t": "temporal"})
+    out = run_process("ndvi", {"c": cube}, data=C, red="B04", nir="B08", target_band="NDVI")
+    plain = run_process("ndvi", {"c": cube}, data=C, red="B04", nir="B08")
+    band = with_blank_metadata(plain.data.expand_dims(bands=["NDVI"]), cube.data, "bands")
+    expected = xr.concat([cube.data.astype(policy), band], dim="bands").transpose(*order)
+    xr.testing.assert_identical(out.data, expected)
+    for name in expected.coords:
+        assert out.data.coords[name].attrs == expected.coords[name].attrs, name
+    assert out.data.dtype == np.dtype(policy)
