@@ -9,12 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from ...data.bands import band_coords, bands_of, without_band_metadata
-from ...dtypes import replaced_dtype
+from ...dtypes import compute_dtype, replaced_dtype
 from ...errors import echo
-from ..values import Cube, dimension_type, in_compute_dtype, with_dimension_types, zeroed
+from ..values import Cube, all_valid, dimension_type, in_compute_dtype, with_dimension_types, zeroed
 from .arguments import cube_argument
 from .cube import as_cube_like
 from .loop import Call, Closure, ProcessError
@@ -153,6 +154,22 @@ def _merge_cubes(call: Call) -> Cube:
     bands = {d: _merged_bands(a, b, d) for d in dims if kinds[d] == "bands"}
     a, b = (Cube(without_band_metadata(c.data), without_band_metadata(c.valid)) for c in (a, b))
     labels = {d: _merged_labels(a, b, d, kinds[d]) for d in dims}
+    placed = _side_by_side(a, b, dims, labels)
+    merged = _concatenated(a, b, dims, labels, *placed) if placed else None
+    if merged is None:
+        merged = _aligned_merge(call, a, b, dims, labels)
+    data, valid = merged.data, merged.valid
+    for dim, metadata in bands.items():
+        data = data.assign_coords(band_coords(dim, metadata))
+    if vector_attrs is not None:
+        data.attrs = vector_attrs
+    return with_dimension_types(Cube(data, valid), kinds)
+
+
+def _aligned_merge(call: Call, a: Cube, b: Cube, dims: list[str], labels: dict) -> Cube:
+    """The merge of any two cubes (merge_cubes' general case): both on the merged labels
+    (in the compute dtype, no-data where a cube has no label), cube1's value where it has
+    a label, cube2's elsewhere, the overlap resolver's where both have one."""
     (da, va, has_a), (db, vb, has_b) = (_on_labels(c, dims, labels) for c in (a, b))
     both = has_a & has_b
     resolver = call.args.get("overlap_resolver")
@@ -170,12 +187,91 @@ def _merge_cubes(call: Call) -> Cube:
         )
         data = xr.where(both, in_compute_dtype(resolved.data), data)
         valid = xr.where(both, resolved.valid, valid)
-    data, valid = data.where(valid, 0).transpose(*dims), valid.transpose(*dims)
-    for dim, metadata in bands.items():
-        data = data.assign_coords(band_coords(dim, metadata))
-    if vector_attrs is not None:
-        data.attrs = vector_attrs
-    return with_dimension_types(Cube(data, valid), kinds)
+    return Cube(data.where(valid, 0).transpose(*dims), valid.transpose(*dims))
+
+
+def _side_by_side(a: Cube, b: Cube, dims: list[str], labels: dict) -> tuple | None:
+    """Where merge_cubes is a concatenation (issue 23: the common case, an NDVI band merged
+    with the bands it was computed beside): both cubes have the same dimensions, with the
+    same unique labels but along one, ``along``, whose labels they share none of. Then
+    nothing overlaps, no resolver runs, and the merge is each cube copied once into its
+    positions along ``along``. Returns ``(along, positions in a, positions in b)`` (a
+    slice where the positions follow each other), else None: the general path."""
+    if set(a.dims) != set(b.dims) or a.data.dtype.kind not in "biuf":
+        return None
+    if b.data.dtype.kind not in "biuf" or not all(_in_memory(c) for c in (a, b)):
+        return None
+    along = None
+    for dim in dims:
+        ours, theirs = a.data.indexes.get(dim), b.data.indexes.get(dim)
+        if ours is None or theirs is None or not (ours.is_unique and theirs.is_unique):
+            return None
+        if ours.equals(theirs) and len(ours) == len(labels[dim]):
+            continue
+        if along is not None:  # a second dimension whose labels differ
+            return None
+        along = dim
+    if along is None:  # the same labels everywhere: every pixel overlaps
+        return None
+    merged = pd.Index(labels[along])
+    first = merged.get_indexer(a.data.indexes[along])
+    second = merged.get_indexer(b.data.indexes[along])
+    if len(first) + len(second) != len(merged) or -1 in first or -1 in second:
+        return None  # shared labels (an overlap)
+    return along, _as_slice(first), _as_slice(second)
+
+
+def _in_memory(cube: Cube) -> bool:
+    """Whether the values and validity are numpy arrays (not dask's, which the general
+    path keeps lazy)."""
+    valid = cube.valid.data if isinstance(cube.valid, xr.DataArray) else cube.valid
+    return isinstance(cube.data.data, np.ndarray) and isinstance(valid, np.ndarray | bool)
+
+
+def _as_slice(positions: np.ndarray) -> slice | np.ndarray:
+    """``positions`` as a slice where they are consecutive (a copy into a slice is a plain
+    strided copy), else as they are."""
+    if not len(positions):
+        return slice(0, 0)
+    start = int(positions[0])
+    if np.array_equal(positions, np.arange(start, start + len(positions))):
+        return slice(start, start + len(positions))
+    return positions
+
+
+def _concatenated(a: Cube, b: Cube, dims: list[str], labels: dict, along: str,
+                  first: Any, second: Any) -> Cube:  # fmt: skip
+    """The merge of two cubes that :func:`_side_by_side` placed: one array in the compute
+    dtype, allocated once, each cube's values cast straight into their positions (the
+    general path made four float64 copies of the merged size and a `where` over them: 23 s
+    and 9.7 GB at 2048 x 2048 px, 12 dates, 4 bands); validity a single true where both
+    cubes have data everywhere (:func:`pgc.executors.values.all_valid`), else one mask.
+    Values where there is no data are 0, as the general path leaves them."""
+    axis = dims.index(along)
+    shape = tuple(len(labels[d]) for d in dims)
+    dtype = np.dtype(compute_dtype())
+    data = np.empty(shape, dtype)
+    keep = not all(all_valid(c.valid) for c in (a, b))
+    valid = np.empty(shape, bool) if keep else None
+    for cube, where in ((a, first), (b, second)):
+        index = (slice(None),) * axis + (where,)
+        values = cube.data.transpose(*dims).data
+        data[index] = values
+        if valid is None:
+            continue
+        mask = cube.full_valid().transpose(*dims).data
+        valid[index] = mask
+        if not all_valid(mask):
+            part = data[index] if isinstance(where, slice) else None
+            if part is None:  # positions: zero through the whole array's view
+                data[index] = np.where(mask, values, 0)
+            else:
+                np.copyto(part, 0, where=~mask)
+    coords = {d: labels[d] for d in dims}
+    kept = {k: v for k, v in a.data.coords.items() if k not in dims and along not in v.dims}
+    template = xr.DataArray(data, dims=dims, coords={**kept, **coords}, attrs=dict(a.data.attrs))
+    mask = xr.DataArray(True) if valid is None else template.copy(data=valid)
+    return Cube(template, mask)
 
 
 def _vector_pair(call: Call, a: Cube, b: Cube) -> tuple[Cube, dict | None]:
