@@ -80,6 +80,18 @@ def test_an_integer_band_is_converted_once_into_a_pooled_buffer():
     assert band.in_compute_dtype() is pooled
 
 
+def test_a_conversion_kept_follows_the_dtype_policy():
+    from pgc.dtypes import compute_dtype, set_compute_dtype
+
+    band, before = _cube(np.arange(12, dtype=np.uint16).reshape(3, 4), True), compute_dtype()
+    try:
+        for dtype in ("float64", "float32", "float64"):
+            set_compute_dtype(dtype)
+            assert band.in_compute_dtype().dtype == dtype
+    finally:
+        set_compute_dtype(before)
+
+
 def _apply(data: dict, process_id: str, y: float) -> dict:
     callback = {"f": node(process_id, result=True, x={"from_parameter": "x"}, y=y)}
     return node("apply", data=data, process={"process_graph": callback})

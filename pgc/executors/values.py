@@ -93,17 +93,21 @@ def in_chunks_of(mask: xr.DataArray, data: xr.DataArray) -> xr.DataArray:
 class Cube:
     data: xr.DataArray
     valid: xr.DataArray  # same dims as data (or broadcastable to them)
-    # the values in the compute dtype, kept once made (:meth:`in_compute_dtype`): a band
-    # read twice in band math is converted once, as a numpy program would
-    _computed: xr.DataArray | None = field(default=None, init=False, repr=False, compare=False)
+    # the values in the compute dtype, by that dtype, kept once made
+    # (:meth:`in_compute_dtype`): a band read twice in band math is converted once, as a
+    # numpy program would
+    _computed: tuple[str, xr.DataArray] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def in_compute_dtype(self, pooled: bool = False, pool: Any = None) -> xr.DataArray:
         """:func:`in_compute_dtype` of the values, made once per cube (cubes are never
         changed after they are made: every process makes a new one); ``pooled``: values
         in memory are converted into a buffer of ``pool`` (:func:`in_compute_dtype`)."""
-        if self._computed is None:
-            self._computed = in_compute_dtype(self.data, pooled, pool)
-        return self._computed
+        dtype = compute_dtype()  # (a cube may outlive a change of the dtype policy)
+        if self._computed is None or self._computed[0] != dtype:
+            self._computed = (dtype, in_compute_dtype(self.data, pooled, pool))
+        return self._computed[1]
 
     @staticmethod
     def from_nodata(data: xr.DataArray, nodata: Any) -> Cube:
