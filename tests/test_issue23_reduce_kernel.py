@@ -138,16 +138,18 @@ def test_reducers_over_a_cube_equal_the_straightforward_ones(arr, name, ignore, 
     assert same_bits(*zeroed)
 
 
-# -- aggregate_temporal_period -----------------------------------------------------------------
+# -- aggregate_temporal_period ------------------------------------------------------------
 
+# the edges of dekads, seasons (djf, mam ...) and tropical seasons (ndjfma, mjjaso)
 DATES = ["2019-11-30", "2019-12-01", "2019-12-10", "2019-12-11", "2019-12-21", "2020-02-29",
-         "2020-03-01", "2020-05-31", "2020-06-01", "2020-10-31", "2020-11-01", "2021-01-01"]  # fmt: skip
+         "2020-03-01", "2020-05-31", "2020-06-01", "2020-10-31", "2020-11-01",
+         "2021-01-01"]  # fmt: skip
 PERIODS = ["day", "week", "dekad", "month", "season", "tropical-season", "year"]
 
 
 def aggregated(dates, values, valid, period, reducer, executor="reference"):
-    data = xr.DataArray(values, dims=["t", "x"],
-                        coords={"t": np.array(dates, dtype="datetime64[ns]"), "x": [0.0, 1.0]})  # fmt: skip
+    times = np.array(dates, dtype="datetime64[ns]")
+    data = xr.DataArray(values, dims=["t", "x"], coords={"t": times, "x": [0.0, 1.0]})
     graph = {
         "parameters": [{"name": "cube", "schema": {}}],
         "process_graph": {"a": node(
