@@ -189,6 +189,8 @@ def all_valid(valid: Any) -> bool:
     values = valid.data if isinstance(valid, xr.DataArray) else valid
     if not isinstance(values, np.ndarray):
         return False
+    if values.size == 0:  # no pixel lacks data (and a broadcast of none has no element 0)
+        return True
     distinct = values[tuple(0 if s == 0 else slice(None) for s in values.strides)]
     return bool(np.all(distinct))
 

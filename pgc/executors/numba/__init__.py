@@ -23,6 +23,19 @@ def fused_hook(call: Call, own: bool) -> tuple[Any, Call]:
     return run_kernel(call), call
 
 
+def stencil_hook(call: Call, own: bool) -> tuple[Any, Call]:
+    """The numba executor's apply_kernel: the reference's, its planes weighed by a compiled
+    loop that adds alike (:mod:`.stencil`); a session's own apply_kernel runs as it is."""
+    if own or call.node.namespace is not None or call.node.process_id != "apply_kernel":
+        return None, call
+    if any(isinstance(v, PixelArrays) for v in call.args.values()):
+        return None, call
+    from ..reference.cube import reference_apply_kernel
+    from .stencil import compiled_correlated
+
+    return reference_apply_kernel(call, correlate=compiled_correlated), call
+
+
 @dataclass(frozen=True)
 class NumbaExecutor(ReferenceExecutor):
     """The reference loop, with per-pixel work lowered to fused numba kernels (whose costs
@@ -35,4 +48,4 @@ class NumbaExecutor(ReferenceExecutor):
         from ...kernels.codegen import KernelStats
 
         context.kernel_stats = KernelStats()
-        context.hooks = (fused_hook,)
+        context.hooks = (fused_hook, stencil_hook)

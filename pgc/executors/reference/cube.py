@@ -8,6 +8,7 @@ processes are by role in :mod:`.loads`, :mod:`.filters`, :mod:`.labels` and
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,14 +17,7 @@ import xarray as xr
 from ...data.bands import bands_of, without_band_metadata
 from ...dtypes import compute_dtype
 from ..pixels import PixelArrays
-from ..values import (
-    Cube,
-    CubeArray,
-    LabeledArray,
-    all_valid,
-    dimension_type,
-    in_compute_dtype,
-)
+from ..values import Cube, CubeArray, LabeledArray, all_valid, dimension_type, in_compute_dtype
 from .arguments import cube_argument
 from .loop import Call, ProcessError
 from .scalar import FLOAT
@@ -167,12 +161,16 @@ PAD_MODES = {
 
 
 @implements("apply_kernel")
-def reference_apply_kernel(call: Call) -> Cube:
+def reference_apply_kernel(call: Call, correlate: Any = None) -> Cube:
     """Each pixel the sum of the kernel's weights times its neighbours along x and y (the
     kernel's rows along y, its columns along x, as the cube runs; correlation, as written),
     times ``factor``. No-data, NaN, infinities and values that are not numbers count as
     ``replace_invalid``, booleans as 0 and 1; beyond the edges, ``border``. Every weight
-    multiplies (a zero weight on an infinite border or replacement gives NaN)."""
+    multiplies (a zero weight on an infinite border or replacement gives NaN).
+
+    The planes (y, x) are weighed one by one by ``correlate`` (a :class:`Plane` and the
+    result's plane to write): :func:`correlated` here, a compiled loop that adds alike in
+    the numba executor (:mod:`pgc.executors.numba.stencil`)."""
     from .vector import planar
 
     cube = cube_argument(call)
@@ -187,46 +185,83 @@ def reference_apply_kernel(call: Call) -> Cube:
     call.within_budget(kernel.size, "max_kernel_cells", "kernel cells", "kernel")
     numeric = cube.data.dtype.kind in "iubf"  # then converted plane by plane
     data = (cube.data if numeric else _kernel_values(cube)).transpose(..., y, x)
-    dtype = compute_dtype() if numeric else data.dtype
+    dtype = np.dtype(compute_dtype() if numeric else data.dtype)
     valid = cube.full_valid().transpose(..., y, x)
     out = np.empty(data.shape, dtype)
+    correlate = correlated if correlate is None else correlate
     for index in np.ndindex(data.shape[:-2]):  # plane by plane: a few planes in memory
         call.context.check_time()
-        plane = data.values[index].astype(dtype, copy=False)
-        out[index] = _correlated(plane, valid.values[index], kernel, factor, border,
-                                 replace_invalid)  # fmt: skip
+        plane = Plane(data.values[index], valid.values[index], dtype, kernel, border,
+                      replace_invalid)  # fmt: skip
+        correlate(plane, out[index])
+        with np.errstate(all="ignore"):
+            out[index] *= factor  # in place, as the sums: the factor in the plane's dtype
     result = data.copy(data=out).transpose(*cube.dims)
-    return Cube(result, xr.ones_like(result, dtype=bool))
+    # every pixel has a value: one validity for all (a cube of booleans was 1/8 of the result)
+    return Cube(result, result.copy(data=np.broadcast_to(np.True_, result.shape)))
 
 
-def _correlated(values: np.ndarray, valid: np.ndarray, kernel: np.ndarray, factor: Any,
-                border: Any, replace_invalid: Any) -> np.ndarray:  # fmt: skip
-    """One plane (y, x) of apply_kernel. The weights' products are added in the kernel's
-    order, each computed as ``kernel[i, j] * neighbour`` in float64 and added to the
-    plane's dtype, so the result is the same whatever the planes around it (issue 23: all
-    planes at once held five copies of the cube, 4.2 GB for 2048 x 2048 x 12 x 2)."""
-    dtype = values.dtype
-    values = np.where(valid & np.isfinite(values), values, replace_invalid).astype(dtype)
+@dataclass(frozen=True)
+class Plane:
+    """One plane (y, x) of apply_kernel's input and what weighs it: ``values`` as the cube
+    holds them, where they have data (``valid``), the dtype the sums are kept in, and the
+    process's arguments."""
+
+    values: np.ndarray
+    valid: np.ndarray
+    dtype: np.dtype
+    kernel: np.ndarray
+    border: Any
+    replace_invalid: Any
+
+    def replaced(self) -> np.ndarray:
+        """The values in ``dtype``, ``replace_invalid`` where they are no-data, NaN or
+        infinite (the definition)."""
+        values = self.values.astype(self.dtype)
+        if all_valid(self.valid) and (values.dtype.kind != "f" or np.isfinite(values).all()):
+            return values  # nothing to replace
+        return np.where(self.valid & np.isfinite(values), values, self.replace_invalid).astype(
+            self.dtype
+        )
+
+    @property
+    def halo(self) -> list[tuple[int, int]]:
+        """The rows and columns the kernel reaches beyond each edge."""
+        ky, kx = self.kernel.shape[0] // 2, self.kernel.shape[1] // 2
+        return [(ky, ky), (kx, kx)]
+
+    def padded(self, values: np.ndarray) -> np.ndarray:
+        """``values`` (replaced) extended by the border."""
+        if isinstance(self.border, int | float) and not isinstance(self.border, bool):
+            return np.pad(values, self.halo, mode="constant", constant_values=self.border)
+        return np.pad(values, self.halo, mode=PAD_MODES[self.border])
+
+
+def correlated(plane: Plane, out: np.ndarray) -> None:
+    """One plane (y, x) of apply_kernel, before the factor, written to ``out`` (in the
+    plane's dtype). The weights' products are added in the kernel's order, each computed as
+    ``kernel[i, j] * neighbour`` in float64 and added to the plane's dtype, so the result is
+    the same whatever the planes around it (issue 23: all planes at once held five copies
+    of the cube, 4.2 GB for 2048 x 2048 x 12 x 2). A weight of 1 adds the neighbour itself
+    (1.0 * v is v; a float32 sum plus a float32 value rounds alike in float32 and in float64
+    then float32: double rounding is innocuous when the wider format has 2p + 2 bits)."""
+    values = plane.replaced()
+    out[...] = 0
     if 0 in values.shape:  # no pixel: nothing to weigh
-        return values
-    ky, kx = kernel.shape[0] // 2, kernel.shape[1] // 2
-    pad = [(ky, ky), (kx, kx)]
-    if isinstance(border, int | float) and not isinstance(border, bool):
-        padded = np.pad(values, pad, mode="constant", constant_values=border)
-    else:
-        padded = np.pad(values, pad, mode=PAD_MODES[border])
+        return
+    kernel = plane.kernel
+    padded = plane.padded(values)
     finite = bool(np.isfinite(padded).all())  # then a zero weight adds nothing
-    out = np.zeros_like(values)
-    term = np.empty(values.shape, np.result_type(kernel.dtype, dtype))
+    term = np.empty(values.shape, np.result_type(kernel.dtype, values.dtype))
     height, width = values.shape
     with np.errstate(all="ignore"):
         for i in range(kernel.shape[0]):  # correlation with the kernel, as written
             for j in range(kernel.shape[1]):
-                if kernel[i, j] or not finite:
+                if kernel[i, j] == 1:  # 1.0 * value is the value: no product to make
+                    out += padded[i : i + height, j : j + width]
+                elif kernel[i, j] or not finite:
                     np.multiply(kernel[i, j], padded[i : i + height, j : j + width], out=term)
                     out += term
-        out *= factor
-    return out
 
 
 def _kernel(call: Call) -> np.ndarray:
