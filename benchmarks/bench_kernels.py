@@ -197,6 +197,8 @@ def methods(case: Case, skip: set[str] = frozenset()) -> dict[str, Callable[[], 
     found["pgc.run numba (public API)"] = lambda: pgc.run(
         case.graph, parameters={"cube": cube}, executor="numba"
     )
+    # pgc.run as the README shows it: executor "auto" chooses (pgc.executors.choice)
+    found["pgc.run (defaults)"] = lambda: pgc.run(case.graph, parameters={"cube": cube})
     found["pgc numba (warm kernels, compiling the graph)"] = uncached(pgc_run("numba"))
     found["pgc reference"] = pgc_run("reference")
     found.update(plain_methods(case))

@@ -37,6 +37,9 @@ class Plan:
     timings: dict[str, float] = field(default_factory=dict)
     # id, summary, description, parameters, returns of the process object compiled
     metadata: dict[str, Any] = field(default_factory=dict)
+    # how often this plan came from a plan cache before (0: compiled for this call): a
+    # plan run again in a process is "hot" (pgc.executors.choice)
+    reused: int = 0
 
     def text(self, types: bool = True) -> str:
         return print_graph(self.graph, types=types)

@@ -380,7 +380,7 @@ def choose_executor(
     lowered = _plan(document, with_kernels(pipeline), catalog, specs, user_processes, name,
                     limits if limits is not None else active().limits, plan_cache,
                     overridden)  # fmt: skip
-    return choose(lowered.graph, parameter_elements(parameters))
+    return choose(lowered.graph, parameter_elements(parameters), hot=lowered.reused > 0)
 
 
 def _check_fusable(processes: Any, executor: str) -> None:
@@ -420,18 +420,22 @@ class PlanCache:
         return len(self._plans)
 
     def get(self, key: tuple) -> Any:
+        """The plan kept for ``key`` (None: none), with ``reused`` the times it was
+        returned before."""
         with self._lock:
             entry = self._plans.get(key)
             if entry is None:
                 return None
             self._plans.move_to_end(key)
-            return entry[0]
+            plan, holders, reused = entry
+            self._plans[key] = (plan, holders, reused + 1)
+            return replace(plan, reused=reused)
 
     def put(self, key: tuple, plan: Any, holders: tuple, size: int) -> None:
         """Keep ``plan`` (and ``holders``, the objects whose ids the key holds: while the
         entry lives, their ids cannot be reused), keeping at most ``size`` plans."""
         with self._lock:
-            self._plans[key] = (plan, holders)
+            self._plans[key] = (plan, holders, 1)
             while len(self._plans) > size:
                 self._plans.popitem(last=False)
 
@@ -501,8 +505,9 @@ def _plan(
     except (TypeError, ValueError):  # not JSON: compile it every time
         return build()
     found = cache.get(key)
-    if found is not None:
-        return replace(found, timings={"plan cache": time.perf_counter() - start})
+    if found is not None:  # (a copy: its timings are this call's)
+        found.timings = {"plan cache": time.perf_counter() - start}
+        return found
     plan = build()
     cache.put(key, plan, (catalog, specs), options.plan_cache_size)
     return plan

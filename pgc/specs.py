@@ -21,7 +21,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -232,8 +232,10 @@ class Specs:
                        f"{len(self.processes) - len(kept)})")  # fmt: skip
 
 
+@cache
 def bundled_specs_dir() -> Path:
-    """``pgc/_specs`` in an installed wheel, the repository's ``specs/`` otherwise."""
+    """``pgc/_specs`` in an installed wheel, the repository's ``specs/`` otherwise (found
+    once per process: every run looks its definitions up)."""
     here = Path(__file__).resolve().parent
     for candidate in (here / "_specs", here.parent / "specs"):
         if (candidate / "processes").is_dir():
@@ -323,4 +325,11 @@ def load_specs(path: str | os.PathLike | None = None) -> Specs:
         from .options import active
 
         path = active().specs or bundled_specs_dir()
-    return _load(str(Path(path).resolve()))
+    return _load(_resolved(str(path)))
+
+
+@lru_cache(maxsize=64)
+def _resolved(path: str) -> str:
+    """``path`` made absolute with its links resolved, remembered: resolving reads the
+    file system at each component, and every run looks its definitions up."""
+    return str(Path(path).resolve())

@@ -10,7 +10,7 @@ import xarray as xr
 import pgc
 from pgc.cli import main
 from pgc.compiler import compile as compile_graph
-from pgc.executors.choice import NUMBA_ELEMENTS, choose
+from pgc.executors.choice import HOT_ELEMENTS, NUMBA_ELEMENTS, choose
 from pgc.runner import execute, with_kernels
 
 
@@ -56,6 +56,21 @@ def test_a_large_kernel_runs_on_numba_with_the_reference_result():
     reference = execute(evi_of(), parameters={"cube": given}, executor="reference")
     np.testing.assert_allclose(auto.value.data.values, reference.value.data.values,
                                rtol=1e-15, atol=0)  # fmt: skip
+
+
+def test_a_plan_run_again_in_the_process_takes_numba_from_fewer_elements():
+    n = int(np.ceil(np.sqrt(HOT_ELEMENTS / 3)))  # under NUMBA_ELEMENTS, over HOT_ELEMENTS
+    given, session = cube(n), pgc.Session()
+    first = execute(evi_of(), parameters={"cube": given}, plan_cache=session.plans)
+    again = execute(evi_of(), parameters={"cube": given}, plan_cache=session.plans)
+    assert first.executor == "reference" and "run before" in first.executor_reason
+    assert again.executor == "numba" and "in a plan run before" in again.executor_reason
+    np.testing.assert_allclose(again.value.data.values, first.value.data.values,
+                               rtol=1e-15, atol=0)  # fmt: skip
+    # a small plan stays on the reference however often it runs
+    for _ in range(2):
+        small = execute(evi_of(), parameters={"cube": cube(64)}, plan_cache=session.plans)
+    assert small.executor == "reference"
 
 
 def test_a_value_too_large_for_memory_goes_to_dask():

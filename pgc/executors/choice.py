@@ -15,7 +15,14 @@ nodes are the per-pixel work fused into one pass), before anything is read:
    512 px: 2.28 s against the reference's 1.82 s), breaks even at about 25 million (EVI
    at 2048 px: 3.30 s against 3.44 s) and wins at 84 million (NDVI composite at 2048 px:
    3.82 s against 6.34 s).
-3. **reference** otherwise: nothing to fuse, or too little for numba to pay.
+3. **numba** for a *hot* plan (one this process ran before: a library's, a back-end's,
+   the next tile's) when a fused kernel computes at least :data:`HOT_ELEMENTS` elements:
+   importing numba and loading or compiling the kernels is then paid once for every run
+   to come, and a warm kernel run costs about 0.4 ms besides its pass, where the
+   reference executor's node-by-node numpy takes 4 ms on 100 x 100 px and 80x the
+   memory-bandwidth bound on 1000 x 1000 px (EVI, ``python -m benchmarks``). A plan run
+   once (``pgc run``: one graph per process) is judged by rule 2 alone.
+4. **reference** otherwise: nothing to fuse, or too little for numba to pay.
 
 Where the types do not know a size (a cube given as a parameter), the largest array among
 the parameters stands for it.
@@ -31,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 NUMBA_ELEMENTS = 2**24  # ~16.8 million: e.g. 2048 x 2048 x 4 dates (see the module)
+HOT_ELEMENTS = 2**20  # ~1 million: 1024 x 1024 px of one band
 DASK_SHARE = 1 / 8
 
 
@@ -63,9 +71,11 @@ def parameter_elements(parameters: Any) -> int:
     return largest
 
 
-def choose(graph: Any, parameter_elements: int = 0, memory: int | None = None) -> Choice:
+def choose(
+    graph: Any, parameter_elements: int = 0, memory: int | None = None, hot: bool = False
+) -> Choice:
     """The executor for ``graph`` (a plan's graph lowered with the kernels; None: an empty
-    plan)."""
+    plan); ``hot``: the plan ran before in this process (rule 3)."""
     from ..ir.types import CubeType, format_bytes
 
     memory = memory_bytes() if memory is None else memory
@@ -83,8 +93,13 @@ def choose(graph: Any, parameter_elements: int = 0, memory: int | None = None) -
     if work >= NUMBA_ELEMENTS:
         return Choice("numba", f"{len(kernels)} fused kernel(s), the largest over {work:,} "
                       f"elements (numba from {NUMBA_ELEMENTS:,})")  # fmt: skip
+    if hot and work >= HOT_ELEMENTS:
+        return Choice("numba", f"{len(kernels)} fused kernel(s), the largest over {work:,} "
+                      f"elements, in a plan run before (numba from {HOT_ELEMENTS:,} for "
+                      "those)")  # fmt: skip
     return Choice("reference", f"{len(kernels)} fused kernel(s) over at most {work:,} elements, "
-                  f"too few for numba to pay (from {NUMBA_ELEMENTS:,})")  # fmt: skip
+                  f"too few for numba to pay (from {NUMBA_ELEMENTS:,}; "
+                  f"{HOT_ELEMENTS:,} in a plan run before)")  # fmt: skip
 
 
 def _elements(graph: Any, kernel: Any, unknown: int) -> int:

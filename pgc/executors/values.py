@@ -23,7 +23,7 @@ type rules document), so uint16 values never wrap around.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -60,13 +60,23 @@ def with_metadata(data: Any, *operands: Any) -> Any:
     return data
 
 
-def in_compute_dtype(data: Any) -> Any:
+def in_compute_dtype(data: Any, pooled: bool = False, pool: Any = None) -> Any:
     """Cube values in the compute dtype (the dtype policy, :mod:`pgc.dtypes`), as every
     process that computes with a cube's values reads them (integers, booleans and float64
-    become the compute dtype; anything that is not a DataArray of numbers stays as it is)."""
+    become the compute dtype; anything that is not a DataArray of numbers stays as it is).
+    ``pooled``: values in memory are converted into a buffer of ``pool`` (None: the shared
+    one; :func:`pgc.kernels.buffers.take`), else into new memory."""
     if isinstance(data, xr.DataArray) and data.dtype.kind in "iubf":
         dtype = compute_dtype()
-        return data if data.dtype == dtype else data.astype(dtype)
+        if data.dtype == dtype:
+            return data
+        if not pooled or not isinstance(data.variable.data, np.ndarray):
+            return data.astype(dtype)
+        from ..kernels.buffers import take
+
+        out = take(data.shape, dtype, pool)
+        np.copyto(out, data.variable.data, casting="unsafe")
+        return data.copy(data=out)
     return data
 
 
@@ -83,6 +93,21 @@ def in_chunks_of(mask: xr.DataArray, data: xr.DataArray) -> xr.DataArray:
 class Cube:
     data: xr.DataArray
     valid: xr.DataArray  # same dims as data (or broadcastable to them)
+    # the values in the compute dtype, by that dtype, kept once made
+    # (:meth:`in_compute_dtype`): a band read twice in band math is converted once, as a
+    # numpy program would
+    _computed: tuple[str, xr.DataArray] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def in_compute_dtype(self, pooled: bool = False, pool: Any = None) -> xr.DataArray:
+        """:func:`in_compute_dtype` of the values, made once per cube (cubes are never
+        changed after they are made: every process makes a new one); ``pooled``: values
+        in memory are converted into a buffer of ``pool`` (:func:`in_compute_dtype`)."""
+        dtype = compute_dtype()  # (a cube may outlive a change of the dtype policy)
+        if self._computed is None or self._computed[0] != dtype:
+            self._computed = (dtype, in_compute_dtype(self.data, pooled, pool))
+        return self._computed[1]
 
     @staticmethod
     def from_nodata(data: xr.DataArray, nodata: Any) -> Cube:

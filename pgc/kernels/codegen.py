@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .expr import BINARY, UNARY, Expr
 from .simplify import simplify
 
@@ -325,13 +327,15 @@ def load(
     inputs: list[Input],
     dtype: str = "float64",
     reduce: tuple[str, bool] | None = None,
+    expr_key: str | None = None,
 ):
     """The compiled kernel function (from memory, the disk cache, or newly written);
     ``reduce`` = (reducer, ignore_nodata) for a kernel that folds a dimension
-    (:mod:`pgc.kernels.reducers`). Cached by the expression's structural hash, the dtype
-    and a hash of how the inputs are read."""
+    (:mod:`pgc.kernels.reducers`). Cached by the expression's structural hash (``expr_key``
+    when the caller has it: :meth:`Expr.key`), the dtype and a hash of how the inputs are
+    read."""
     layout = hashlib.sha256(repr((ndim, inputs, reduce)).encode()).hexdigest()[:12]
-    key = f"k_{expr.key()}_{dtype}_{layout}"
+    key = f"k_{expr_key or expr.key()}_{dtype}_{layout}"
     with _LOCK:
         if key in _LOADED:
             _LOADED.move_to_end(key)
@@ -409,9 +413,15 @@ def call(kernel, arrays: list, out, out_ok, stats: KernelStats | None, key: str)
         kernel(*args)
         return
     start = time.perf_counter()
-    compiled = _compile_for(kernel, args)
-    if compiled:  # a kernel that had the signature took no compile time (a warm cache)
-        stats.compile_seconds += time.perf_counter() - start
+    types = _argument_types(args)
+    if _READY.get((id(kernel), types)) is not kernel:  # typing the arguments costs 0.1 ms
+        compiled = _compile_for(kernel, args)
+        if compiled:  # a kernel that had the signature took no compile time (a warm cache)
+            stats.compile_seconds += time.perf_counter() - start
+        if compiled is not None:
+            if len(_READY) >= 4 * MAX_LOADED:
+                _READY.clear()
+            _READY[(id(kernel), types)] = kernel
     known = len(kernel.signatures)
     start = time.perf_counter()
     kernel(*args)
@@ -421,6 +431,24 @@ def call(kernel, arrays: list, out, out_ok, stats: KernelStats | None, key: str)
     else:
         stats.run_seconds += seconds
     stats.kernels.append(key)
+
+
+# the kernels compiled for the argument types of a call, by (id, _argument_types): a
+# kernel called again with the same kinds of arrays (the next run of a plan) needs no
+# numba typing to know it is compiled. The kernel is the value: an id is not reused while
+# the entry holds it.
+_READY: dict[tuple, Any] = {}
+
+
+def _argument_types(args: tuple) -> tuple:
+    """What numba's signature of ``args`` depends on, cheaply: an array's dtype, number of
+    dimensions, layout and writability; any other argument's Python type."""
+    return tuple(
+        (a.dtype.str, a.ndim, a.flags.c_contiguous, a.flags.f_contiguous, a.flags.writeable)
+        if isinstance(a, np.ndarray)
+        else type(a)
+        for a in args
+    )
 
 
 def _compile_for(kernel, args: tuple) -> bool | None:

@@ -55,7 +55,7 @@ def run_kernel(call: Any) -> Cube | None:
     if not isinstance(sources, dict) or not all(_numeric(c) for c in sources.values()):
         return None
     try:
-        expr = from_json(call.node.literal("expression"))
+        expr, key = _expression(call.node)
     except ValueError:
         return None
     if not compared_alike(expr) or (
@@ -70,8 +70,27 @@ def run_kernel(call: Any) -> Cube | None:
         return None
     reduce = call.node.literal("reduce")
     if reduce is None:
-        return _run(call, expr, leaves)
-    return _run_reduce(call, expr, leaves, reduce)
+        return _run(call, expr, key, leaves)
+    return _run_reduce(call, expr, key, leaves, reduce)
+
+
+# kernel nodes' expressions and structural hashes, by the node's id (the node is kept, so
+# the id is not reused): a plan run again (the next tile, the next request) reads the
+# same node objects, and parsing and hashing its expression cost more than a small cube's
+# pass
+_EXPRESSIONS: dict[int, tuple[Any, Expr, str]] = {}
+
+
+def _expression(node: Any) -> tuple[Expr, str]:
+    """The kernel node's expression and its :meth:`~Expr.key` (ValueError: not one)."""
+    found = _EXPRESSIONS.get(id(node))
+    if found is not None and found[0] is node:
+        return found[1], found[2]
+    expr = from_json(node.literal("expression"))
+    if len(_EXPRESSIONS) >= 256:
+        _EXPRESSIONS.clear()
+    _EXPRESSIONS[id(node)] = (node, expr, expr.key())
+    return expr, _EXPRESSIONS[id(node)][2]
 
 
 def _numeric(cube: Any) -> bool:
@@ -99,7 +118,7 @@ def _leaf(sources: dict, validity: dict, spec: list) -> Leaf | None:
         return Leaf(data, None, valid)
     if dim not in data.dims:
         return None
-    labels = data[dim].values
+    labels = data.get_index(dim).values  # (not data[dim]: a DataArray made to be read)
     if kind == "index":
         if not 0 <= selector < len(labels):
             return None
@@ -175,7 +194,7 @@ def _layout(leaves: list[Leaf], loops: dict[str, str]) -> tuple[list, list[Input
     return arrays, inputs
 
 
-def _run(call: Any, expr: Expr, leaves: list[Leaf]) -> Cube:
+def _run(call: Any, expr: Expr, key: str, leaves: list[Leaf]) -> Cube:
     template = leaves[0].template
     loops = {d: f"i{k}" for k, d in enumerate(template.dims)}
     arrays, inputs = _layout(leaves, loops)
@@ -184,12 +203,14 @@ def _run(call: Any, expr: Expr, leaves: list[Leaf]) -> Cube:
     out = take(template.shape, bool if expr.boolean else dtype, pool)
     full = always_valid(expr, tuple(i.valid is not None for i in inputs))
     out_ok = None if full else take(template.shape, bool, pool)
-    kernel = load(expr, template.ndim, inputs, dtype)
-    call_kernel(kernel, arrays, out, out_ok, call.context.kernel_stats, expr.key())
+    kernel = load(expr, template.ndim, inputs, dtype, expr_key=key)
+    call_kernel(kernel, arrays, out, out_ok, call.context.kernel_stats, key)
     return _cube(template, out, out_ok)
 
 
-def _run_reduce(call: Any, expr: Expr, leaves: list[Leaf], reduce: dict) -> Cube | None:
+def _run_reduce(
+    call: Any, expr: Expr, expr_key: str, leaves: list[Leaf], reduce: dict
+) -> Cube | None:
     dim, reducer = reduce.get("dimension"), reduce.get("reducer")
     template = leaves[0].template
     if dim not in template.dims or template.sizes[dim] == 0:
@@ -209,8 +230,8 @@ def _run_reduce(call: Any, expr: Expr, leaves: list[Leaf], reduce: dict) -> Cube
     pool = getattr(call.context, "buffers", None)
     out, out_ok = take(shape, dtype, pool), take(shape, bool, pool)
     flag = bool(reduce.get("ignore_nodata", True))
-    kernel = load(expr, len(shape), inputs, dtype, (reducer, flag))
-    key = f"{expr.key()}:{reducer}"
+    kernel = load(expr, len(shape), inputs, dtype, (reducer, flag), expr_key)
+    key = f"{expr_key}:{reducer}"
     arrays.append(template.sizes[dim])
     call_kernel(kernel, arrays, out, out_ok, call.context.kernel_stats, key)
     return _cube(reduced, out.reshape(reduced.shape), out_ok.reshape(reduced.shape))

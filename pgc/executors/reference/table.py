@@ -28,10 +28,16 @@ def implements(*process_ids: str) -> Callable[[Implementation], Implementation]:
     return register
 
 
+_LOADED: list[bool] = []  # once the modules are imported: every run asks
+
+
 def load_implementations() -> None:
     """Import the modules that fill IMPLEMENTATIONS (a dask worker process has imported
     none of them when a chunk's task runs reference code)."""
+    if _LOADED:
+        return
     from importlib import import_module
 
     for name in MODULES:
         import_module(f"{__package__}.{name}")
+    _LOADED.append(True)
