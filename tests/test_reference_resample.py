@@ -104,3 +104,25 @@ def test_resample_cube_spatial_takes_the_target_grid():
                       method="average")  # fmt: skip
     np.testing.assert_allclose(out.data.values, blocks(c.data.values).mean(axis=-1))
     np.testing.assert_array_equal(out.data.x.values, target.data.x.values)
+
+
+@pytest.mark.parametrize("method", ["average", "bilinear", "max", "near"])
+def test_slices_warped_on_threads_equal_one_after_the_other(monkeypatch, method):
+    """GDAL warps slices on several threads at once (issue 23); each slice's result is its
+    own, bit for bit, whatever runs beside it."""
+    from pgc.executors.reference import resample as module
+
+    rng = np.random.default_rng(5)
+    values = rng.normal(500, 200, size=(6, 4, 6))
+    valid = rng.random((6, 4, 6)) > 0.2
+    values[rng.random((6, 4, 6)) < 0.1] = np.nan
+    c = cube(values[:2], valid[:2])
+    c = Cube(xr.concat([c.data] * 3, "t").assign_coords(
+        t=np.arange(6).astype("datetime64[D]").astype("datetime64[ns]")),
+        xr.DataArray(valid, dims=("t", "y", "x")))  # fmt: skip
+    monkeypatch.setattr(module, "THREADED_PIXELS", 0)
+    threaded = resample(c, resolution=20, method=method)
+    monkeypatch.setattr(module, "MAX_THREADS", 1)
+    serial = resample(c, resolution=20, method=method)
+    np.testing.assert_array_equal(threaded.data.values, serial.data.values)
+    np.testing.assert_array_equal(threaded.full_valid().values, serial.full_valid().values)

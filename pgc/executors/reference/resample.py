@@ -13,6 +13,7 @@ rule and why).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -101,6 +102,12 @@ def _epsg(crs: Any) -> str | None:
     return "EPSG:" + text if text.isdigit() else text  # WKT2 as it is
 
 
+# slices warped on threads at once: at most this many, for slices of this many pixels
+# or more (smaller ones take less time to warp than a thread takes to start)
+MAX_THREADS = 8
+THREADED_PIXELS = 2**16
+
+
 def warp(cube: Cube, source: Grid, target: Grid, method: str) -> Cube:
     """``cube`` on ``target``'s grid (its x and y keep their names). ``near`` moves the
     values themselves (NaN, infinities and the dtype kept); the other methods compute with
@@ -178,17 +185,34 @@ def _nearest(values: np.ndarray, valid: np.ndarray, source: Grid, target: Grid):
 
 
 def _gdal(values: np.ndarray, valid: np.ndarray, source: Grid, target: Grid, method: str):
-    """The other methods, slice by slice, no-data (and NaN) as GDAL's source no-data."""
-    usable = valid & (np.isfinite(values) if method in VALID_ONLY else ~np.isnan(values))
-    source_values = np.where(usable, values.astype(FLOAT), np.nan)
-    flat = source_values.reshape(-1, *values.shape[-2:])
-    out = np.stack([_reproject(v, source, target, method, np.nan) for v in flat]) if len(
-        flat
-    ) else np.zeros((0, len(target.y), len(target.x)))
-    out = out.reshape(*values.shape[:-2], len(target.y), len(target.x))
+    """The other methods, slice by slice, no-data (and NaN) as GDAL's source no-data. Each
+    slice is converted to float64 on its own (a copy of the whole cube in float64 was
+    twice the input in memory), and slices are warped on several threads at once: GDAL
+    releases the GIL while it warps, and the results are the same as one after the other
+    (resample to 20 m of 48 slices of 2048 x 2048 px: 8.3 s and 4.0 GB peak before)."""
+    leading = values.shape[:-2]
+    out = np.empty((*leading, len(target.y), len(target.x)), dtype=FLOAT)
+
+    def one(index: tuple) -> None:
+        plane, ok = values[index], valid[index]
+        usable = ok & (np.isfinite(plane) if method in VALID_ONLY else ~np.isnan(plane))
+        source_values = np.where(usable, plane.astype(FLOAT, copy=False), np.nan)
+        out[index] = _reproject(source_values, source, target, method, np.nan)
+
+    indices = list(np.ndindex(leading))
+    workers = min(os.cpu_count() or 1, len(indices), MAX_THREADS)
+    if workers > 1 and values.shape[-2] * values.shape[-1] >= THREADED_PIXELS:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers, thread_name_prefix="pgc-warp") as pool:
+            list(pool.map(one, indices))  # (list: a slice's exception is raised here)
+    else:
+        for index in indices:
+            one(index)
     ok = ~np.isnan(out)
+    out[~ok] = 0
     dtype = values.dtype if method in SELECTING else np.dtype(compute_dtype())
-    return np.where(ok, out, 0).astype(dtype), ok
+    return out.astype(dtype, copy=False), ok
 
 
 def _method(call: Call) -> str:
