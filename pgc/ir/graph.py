@@ -1,10 +1,14 @@
-"""The IR graph: nodes over a networkx DiGraph, changed only through its own methods.
+"""The IR graph: nodes and their edges, changed only through its own methods.
 
 Edges run from a producer to each node that reads it (``from_node`` references, at any
 depth inside arrays and objects). A graph has typed parameters (for child graphs: the
 callback's parameters, such as ``x`` or ``data``; for the top graph: the declared
 parameters of the process) and one result node. Node order is deterministic: topological,
 ties broken by the order in which nodes were added (the user's document order).
+
+The edges are two dicts of ordered sets (dict keys), producers to users and back: all
+the graph needs of a digraph. networkx held them until issue 23; importing it was a
+quarter of ``pgc validate``'s start (0.1 s of 0.45 s).
 
 >>> from pgc.ir.nodes import Node, NodeRef, Literal
 >>> g = Graph()
@@ -21,8 +25,6 @@ import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-
-import networkx as nx
 
 from .nodes import Callback, Node
 from .types import ANY, Type
@@ -46,7 +48,9 @@ class Graph:
     parameters: tuple[Parameter, ...] = ()
     pointer: str = ""  # JSON pointer of this graph (its process_graph object) in the document
     result: str | None = None
-    _g: nx.DiGraph = field(default_factory=nx.DiGraph, repr=False)
+    _nodes: dict[str, Node] = field(default_factory=dict, repr=False)
+    _users: dict[str, dict[str, None]] = field(default_factory=dict, repr=False)
+    _inputs: dict[str, dict[str, None]] = field(default_factory=dict, repr=False)
     _index: dict[str, int] = field(default_factory=dict, repr=False)  # insertion order
     _next: int = 0
     _order: list[str] | None = field(default=None, repr=False)  # cached topological order
@@ -54,13 +58,13 @@ class Graph:
 
     # -- reading ------------------------------------------------------------------------
     def __contains__(self, node_id: object) -> bool:
-        return node_id in self._g
+        return node_id in self._nodes
 
     def __len__(self) -> int:
-        return self._g.number_of_nodes()
+        return len(self._nodes)
 
     def node(self, node_id: str) -> Node:
-        return self._g.nodes[node_id]["node"]
+        return self._nodes[node_id]
 
     def nodes(self) -> list[Node]:
         """Nodes in deterministic topological order."""
@@ -68,27 +72,27 @@ class Graph:
 
     def order(self) -> list[str]:
         if self._order is None:
-            indegree = {n: self._g.in_degree(n) for n in self._g}
+            indegree = {n: len(producers) for n, producers in self._inputs.items()}
             ready = [(self._index[n], n) for n, d in indegree.items() if d == 0]
             heapq.heapify(ready)
             out: list[str] = []
             while ready:
                 _, n = heapq.heappop(ready)
                 out.append(n)
-                for user in self._g.successors(n):
+                for user in self._users[n]:
                     indegree[user] -= 1
                     if indegree[user] == 0:
                         heapq.heappush(ready, (self._index[user], user))
-            if len(out) != len(self._g):
+            if len(out) != len(self._nodes):
                 raise IRError("the IR graph has a cycle")
             self._order = out
         return list(self._order)
 
     def users(self, node_id: str) -> list[str]:
-        return sorted(self._g.successors(node_id), key=self._index.__getitem__)
+        return sorted(self._users[node_id], key=self._index.__getitem__)
 
     def inputs(self, node_id: str) -> list[str]:
-        return sorted(self._g.predecessors(node_id), key=self._index.__getitem__)
+        return sorted(self._inputs[node_id], key=self._index.__getitem__)
 
     def parameter(self, name: str) -> Parameter | None:
         for p in self.parameters:
@@ -99,7 +103,7 @@ class Graph:
     def fresh_id(self, base: str) -> str:
         """``base``, or ``base2``, ``base3`` ...: a node id the graph does not have yet."""
         name, i = base, 1
-        while name in self._g:
+        while name in self._nodes:
             i += 1
             name = f"{base}{i}"
         return name
@@ -123,9 +127,11 @@ class Graph:
 
     # -- changing -----------------------------------------------------------------------
     def add(self, node: Node) -> None:
-        if node.id in self._g:
+        if node.id in self._nodes:
             raise IRError(f"node {node.id!r} exists already")
-        self._g.add_node(node.id, node=node)
+        self._nodes[node.id] = node
+        self._users[node.id] = {}
+        self._inputs[node.id] = {}
         self._index[node.id] = self._next
         self._next += 1
         self._link(node)
@@ -133,24 +139,25 @@ class Graph:
 
     def replace(self, node: Node) -> None:
         """Put ``node`` in place of the node with the same id (its arguments may change)."""
-        if node.id not in self._g:
+        if node.id not in self._nodes:
             raise IRError(f"no node {node.id!r} to replace")
-        self._g.remove_edges_from(list(self._g.in_edges(node.id)))
-        self._g.nodes[node.id]["node"] = node
+        self._unlink(node.id)
+        self._nodes[node.id] = node
         self._link(node)
         self._changed()
 
     def remove(self, node_id: str) -> None:
         if self.users(node_id):
             raise IRError(f"node {node_id!r} is still used by {self.users(node_id)}")
-        self._g.remove_node(node_id)
+        self._unlink(node_id)
+        del self._nodes[node_id], self._users[node_id], self._inputs[node_id]
         del self._index[node_id]
         if self.result == node_id:
             self.result = None
         self._changed()
 
     def set_result(self, node_id: str) -> None:
-        if node_id not in self._g:
+        if node_id not in self._nodes:
             raise IRError(f"no node {node_id!r}")
         self.result = node_id
         self._changed()
@@ -158,7 +165,9 @@ class Graph:
     def copy(self) -> Graph:
         """A copy that can change independently (nodes are immutable and shared)."""
         g = Graph(self.parameters, self.pointer, self.result)
-        g._g = self._g.copy()
+        g._nodes = dict(self._nodes)
+        g._users = {n: dict(users) for n, users in self._users.items()}
+        g._inputs = {n: dict(producers) for n, producers in self._inputs.items()}
         g._index = dict(self._index)
         g._next = self._next
         g._order = self._order
@@ -166,9 +175,16 @@ class Graph:
 
     def _link(self, node: Node) -> None:
         for ref in node.node_refs():
-            if ref not in self._g:
+            if ref not in self._nodes:
                 raise IRError(f"node {node.id!r} refers to missing node {ref!r}")
-            self._g.add_edge(ref, node.id)
+            self._users[ref][node.id] = None
+            self._inputs[node.id][ref] = None
+
+    def _unlink(self, node_id: str) -> None:
+        """Remove the edges into ``node_id`` (from what it reads)."""
+        for ref in self._inputs[node_id]:
+            del self._users[ref][node_id]
+        self._inputs[node_id] = {}
 
     def _changed(self) -> None:
         self._order = None
@@ -192,17 +208,22 @@ class Graph:
         stack: list[Graph] = [self]
         while stack:
             graph = stack.pop()
-            if graph.result is None or graph.result not in graph._g:
+            if graph.result is None or graph.result not in graph._nodes:
                 raise IRError("graph without a valid result node")
             graph.order()  # acyclic
             for node in graph.nodes():
                 for ref in node.node_refs():
-                    if ref not in graph._g or not graph._g.has_edge(ref, node.id):
+                    if ref not in graph._nodes or node.id not in graph._users[ref]:
                         raise IRError(f"node {node.id!r}: reference {ref!r} without an edge")
                 for _, cb in node.callbacks():
                     if not isinstance(cb, Callback):
                         raise IRError("callback value of the wrong type")
                     stack.append(cb.graph)
-            for producer, consumer in graph._g.edges:
-                if producer not in set(graph.node(consumer).node_refs()):
-                    raise IRError(f"edge {producer!r} -> {consumer!r} without a reference")
+            if sum(map(len, graph._users.values())) != sum(map(len, graph._inputs.values())):
+                raise IRError("the edges from producers and to users differ")
+            for consumer, producers in graph._inputs.items():
+                for producer in producers:
+                    if consumer not in graph._users[producer]:
+                        raise IRError(f"edge {producer!r} -> {consumer!r} in one direction only")
+                    if producer not in set(graph.node(consumer).node_refs()):
+                        raise IRError(f"edge {producer!r} -> {consumer!r} without a reference")
