@@ -11,7 +11,8 @@ examples/evi.json -o OUT.tif`` beside ``pgc validate``'s start-up, each with its
 
 pgc runs as ``python -m pgc.cli`` (the ``pgc`` script less its two lines, and it honours
 ``PYTHONPATH``). Caches are warm: every command runs once untimed first, so numba's disk
-cache holds the kernels and the files are in the page cache. Per command: the wall time
+cache holds the kernels, Python's ``__pycache__`` the bytecode (``PYTHONDONTWRITEBYTECODE``
+is dropped for the commands) and the page cache the files. Per command: the wall time
 and the CPU time (user + system; less disturbed than the wall by other processes on a
 shared machine) of the fastest run, the median wall, and the peak resident memory (the
 child's ``ru_maxrss`` from ``wait4``).
@@ -155,6 +156,8 @@ def stage_times(stdout: str) -> dict[str, float]:
 def bench(repeat: int, out: Path, checkout: Path = ROOT) -> list[Case]:
     """The commands of :func:`cases` with pgc from ``checkout`` (``PYTHONPATH``)."""
     env = dict(os.environ)
+    # warm includes Python's bytecode cache: without it every pgc module compiles anew
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(checkout), env.get("PYTHONPATH")) if p)
     all_cases = cases(out)
     for case in all_cases:
