@@ -35,7 +35,8 @@ logging.getLogger("pgc").addHandler(logging.NullHandler())
 
 
 def __getattr__(name: str):
-    # The compiler pulls in the IR (networkx, lark); `pgc validate` does not need it.
+    # The compiler pulls in the IR (networkx, lark); `pgc validate` without a catalog does
+    # not need it.
     if name in ("compile", "Plan"):
         from . import compiler
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 # Past 10**308 a float64 is infinite: round(x, p) for p below -308 is 0 for every finite x,
 # and for p above 323 (the last decimal place of the smallest float64, 5e-324) it is x.
 _LOWEST_PLACE, _HIGHEST_PLACE = -308, 323
@@ -30,6 +28,8 @@ MAX_EXACT_INT = 2**63 - 1
 def rounded(x: Any, p: int = 0) -> Any:
     """``round`` as the definition says (half to even, at ``p`` decimal places), for a
     number or a numpy array, with ``p`` of any size."""
+    import numpy as np  # here: the fold pass imports this module when pgc validate types
+
     array = hasattr(x, "shape") and not isinstance(x, np.generic)  # numpy or xarray
     if p > _HIGHEST_PLACE:
         return x if array else float(x)

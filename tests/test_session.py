@@ -192,7 +192,8 @@ def test_a_session_validates_with_its_catalog():
 @pytest.mark.parametrize("catalog", [True, False])
 def test_pgc_validate_starts_without_the_heavy_libraries(tmp_path, catalog):
     """Issue 19: `pgc validate` imports neither numba nor dask (nor rasterio, xarray);
-    without a catalog not even the IR's networkx (typing needs the IR)."""
+    without a catalog not even the IR's networkx (typing needs the IR); issue 23: nor numpy,
+    typing with the catalog included."""
     import json
     import subprocess
     import sys
@@ -203,7 +204,7 @@ def test_pgc_validate_starts_without_the_heavy_libraries(tmp_path, catalog):
     script = (
         "import sys\nfrom pgc.cli import main\n"
         f"code = main({['validate', str(path), *flags]!r})\n"
-        "print(sorted(m for m in ('numba', 'dask', 'networkx', 'rasterio', 'xarray')"
+        "print(sorted(m for m in ('numba', 'dask', 'networkx', 'rasterio', 'xarray', 'numpy')"
         " if m in sys.modules))\nsys.exit(code)\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)

@@ -143,6 +143,19 @@ METRIC_VECTOR = {**VECTOR, "p": node("vector_reproject", data=ref("g"), projecti
 # Coverage
 
 
+def test_promote_is_numpys_result_type():
+    """Issue 23: promote computes numpy's promotion itself for the band dtypes (typing for
+    pgc validate imports no numpy); every sequence of up to four agrees with numpy."""
+    import numpy as np
+
+    from pgc.ir.types import ITEMSIZE, promote
+
+    for n in (1, 2, 3, 4):
+        for dtypes in itertools.product(ITEMSIZE, repeat=n):
+            assert promote(*dtypes) == str(np.result_type(*dtypes)), dtypes
+    assert promote("float16", "int8") == "float16"  # others: numpy's answer
+
+
 def test_every_process_has_a_rule():
     assert set(TYPE_RULES) == set(SPECS.ids())
 
