@@ -77,10 +77,10 @@ MEM_CONFIGS = ("mem", "mem-reference", "mem-numba", "mem-dask")
 CONFIGS = (*CLI_CONFIGS, *MEM_CONFIGS, "openeo")
 DEFAULT_CONFIGS = ("run", "reference", "numba", "dask", "mem", "openeo")
 DEFAULT_SIZES = (512, 2048)
-# The size that needs the dask executor here: at 4096 px the reference executor (pgc run's
-# default) needs more than 18 GB for the composites, seasonal, merge and gap filling (from
-# their peak at 2048 px: 5.4 to 9.9 GB, x 4); 8192 px would need it for all, but its dask runs
-# alone take about half an hour on 2 cores.
+# The size that needs the dask executor here: at 4096 px the reference executor needed more
+# than 18 GB for the composites, seasonal, merge and gap filling before issue 23 (from their
+# peak at 2048 px: 5.4 to 9.9 GB, x 4; gap filling still does); 8192 px would need it for
+# all, but its dask runs alone take about half an hour on 2 cores.
 BIG = 4096
 EXT = {"gtiff": ".tif", "netcdf": ".nc", "csv": ".csv", "json": ".json"}
 
@@ -895,8 +895,9 @@ def report(rows: list[dict], meta: dict) -> str:
         "loads the bands it needs. Before each CLI run the files of those bands are read "
         "once (untimed), so that every configuration finds them in the page cache. At "
         f"{BIG} px, the size that needs the dask executor on this machine (the reference "
-        "executor, pgc run's default, needs more than 18 GB for the memory-heavy "
-        "workflows), only `run` and `dask` are measured. A run over the timeout or the "
+        "executor needed more than 18 GB for the memory-heavy workflows before issue 23; "
+        "`run` chooses its executor per plan), only `run` and `dask` are measured. A run "
+        "over the timeout or the "
         "memory limit is stopped; one that the size below predicts to pass either by far "
         "(time x pixel ratio) is not run. At 2048 px and above each CLI configuration runs "
         "once. On this VM the first process to take gigabytes after lighter ones runs 20 to "
