@@ -126,3 +126,25 @@ def test_slices_warped_on_threads_equal_one_after_the_other(monkeypatch, method)
     serial = resample(c, resolution=20, method=method)
     np.testing.assert_array_equal(threaded.data.values, serial.data.values)
     np.testing.assert_array_equal(threaded.full_valid().values, serial.full_valid().values)
+
+
+@pytest.mark.parametrize("method", ["bilinear", "average", "near"])
+def test_one_slice_warped_on_gdals_threads_equals_one_thread(monkeypatch, method):
+    """A slice warped alone (an export reprojected) runs on GDAL's own threads (issue 23),
+    each computing its own part of the output: the same values as one thread."""
+    from pgc.executors.reference import resample as module
+
+    rng = np.random.default_rng(6)
+    values = rng.normal(500, 200, size=(2, 4, 6))
+    values[0, 1, 2] = np.nan
+    valid = np.ones((2, 4, 6), bool)
+    valid[0, 3, 0] = False
+    both = cube(values, valid)
+    c = Cube(both.data.isel(t=[0]), both.valid.isel(t=[0]))  # one slice
+    monkeypatch.setattr(module, "THREADED_PIXELS", 0)
+    monkeypatch.setattr(module, "MAX_THREADS", 4)
+    threaded = resample(c, resolution=0, projection=4326, method=method)
+    monkeypatch.setattr(module, "MAX_THREADS", 1)
+    serial = resample(c, resolution=0, projection=4326, method=method)
+    np.testing.assert_array_equal(threaded.data.values, serial.data.values)
+    np.testing.assert_array_equal(threaded.full_valid().values, serial.full_valid().values)

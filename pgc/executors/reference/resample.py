@@ -140,8 +140,9 @@ def _dtype(cube: Cube, method: str) -> np.dtype:
 
 
 def _reproject(source_values: np.ndarray, source: Grid, target: Grid, method: str,
-               nodata: float) -> np.ndarray:  # fmt: skip
-    """One [y, x] slice warped (``nodata`` where no source pixel contributes)."""
+               nodata: float, threads: int = 1) -> np.ndarray:  # fmt: skip
+    """One [y, x] slice warped (``nodata`` where no source pixel contributes), by GDAL on
+    ``threads`` threads (each computes its own part of the output: the same values)."""
     from rasterio.enums import Resampling
     from rasterio.warp import reproject
 
@@ -154,7 +155,7 @@ def _reproject(source_values: np.ndarray, source: Grid, target: Grid, method: st
     reproject(
         source_values, out, src_transform=src_transform, src_crs=src_crs,
         dst_transform=dst_transform, dst_crs=dst_crs, src_nodata=nodata,
-        dst_nodata=nodata, resampling=Resampling[METHODS[method]],
+        dst_nodata=nodata, resampling=Resampling[METHODS[method]], num_threads=threads,
     )  # fmt: skip
     return out
 
@@ -193,15 +194,19 @@ def _gdal(values: np.ndarray, valid: np.ndarray, source: Grid, target: Grid, met
     leading = values.shape[:-2]
     out = np.empty((*leading, len(target.y), len(target.x)), dtype=FLOAT)
 
+    indices = list(np.ndindex(leading))
+    large = values.shape[-2] * values.shape[-1] >= THREADED_PIXELS
+    workers = min(_threads(), len(indices)) if large else 1
+    # one slice alone (a composite reprojected for export) is warped on GDAL's own threads
+    inner = _threads() if large and workers == 1 else 1
+
     def one(index: tuple) -> None:
         plane, ok = values[index], valid[index]
         usable = ok & (np.isfinite(plane) if method in VALID_ONLY else ~np.isnan(plane))
         source_values = np.where(usable, plane.astype(FLOAT, copy=False), np.nan)
-        out[index] = _reproject(source_values, source, target, method, np.nan)
+        out[index] = _reproject(source_values, source, target, method, np.nan, inner)
 
-    indices = list(np.ndindex(leading))
-    workers = min(os.cpu_count() or 1, len(indices), MAX_THREADS)
-    if workers > 1 and values.shape[-2] * values.shape[-1] >= THREADED_PIXELS:
+    if workers > 1:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(workers, thread_name_prefix="pgc-warp") as pool:
@@ -213,6 +218,11 @@ def _gdal(values: np.ndarray, valid: np.ndarray, source: Grid, target: Grid, met
     out[~ok] = 0
     dtype = values.dtype if method in SELECTING else np.dtype(compute_dtype())
     return out.astype(dtype, copy=False), ok
+
+
+def _threads() -> int:
+    """The threads warping may use: the machine's cores, at most :data:`MAX_THREADS`."""
+    return min(os.cpu_count() or 1, MAX_THREADS)
 
 
 def _method(call: Call) -> str:
