@@ -87,10 +87,11 @@ def _expression(node: Any) -> tuple[Expr, str]:
     if found is not None and found[0] is node:
         return found[1], found[2]
     expr = from_json(node.literal("expression"))
+    key = expr.key()
     if len(_EXPRESSIONS) >= 256:
         _EXPRESSIONS.clear()
-    _EXPRESSIONS[id(node)] = (node, expr, expr.key())
-    return expr, _EXPRESSIONS[id(node)][2]
+    _EXPRESSIONS[id(node)] = (node, expr, key)
+    return expr, key
 
 
 def _numeric(cube: Any) -> bool:

@@ -17,7 +17,15 @@ import xarray as xr
 from ...data.bands import bands_of, without_band_metadata
 from ...dtypes import compute_dtype
 from ..pixels import PixelArrays
-from ..values import Cube, CubeArray, LabeledArray, all_valid, dimension_type, in_compute_dtype
+from ..values import (
+    Cube,
+    CubeArray,
+    LabeledArray,
+    all_valid,
+    dimension_type,
+    everywhere,
+    in_compute_dtype,
+)
 from .arguments import cube_argument
 from .loop import Call, ProcessError
 from .scalar import FLOAT
@@ -197,8 +205,7 @@ def reference_apply_kernel(call: Call, correlate: Any = None) -> Cube:
         with np.errstate(all="ignore"):
             out[index] *= factor  # in place, as the sums: the factor in the plane's dtype
     result = data.copy(data=out).transpose(*cube.dims)
-    # every pixel has a value: one validity for all (a cube of booleans was 1/8 of the result)
-    return Cube(result, result.copy(data=np.broadcast_to(np.True_, result.shape)))
+    return Cube(result, everywhere(result))  # every pixel has a value
 
 
 @dataclass(frozen=True)

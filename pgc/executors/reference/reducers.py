@@ -18,7 +18,7 @@ from ...dtypes import compute_dtype
 from ...numerics import bounded_int
 from ...specs import load_specs
 from ..pixels import PixelLoop
-from ..values import Cube, CubeArray, LabeledArray, all_valid, without, zeroed
+from ..values import Cube, CubeArray, LabeledArray, all_valid, everywhere, without, zeroed
 from .arguments import array_values, flag, invalid, is_number, numbers_only, whole
 from .arrays import elements_of
 from .cube import as_cube_like
@@ -53,8 +53,8 @@ def _masked_reduce(arr: CubeArray, fn, ignore_nodata: bool, min_count: int = 1,
     if full is not None and values.shape[0] >= min_count and all_valid(cube.valid):
         with np.errstate(all="ignore"):
             reduced = np.asarray(full(values)).astype(dtype, copy=False)
-        every = np.broadcast_to(np.True_, template.shape)  # one value, read by all_valid
-        return Cube(template.copy(data=reduced), template.copy(data=every))
+        result = template.copy(data=reduced)
+        return Cube(result, everywhere(result))
     n = values.shape[0]
     flat = values.reshape(n, -1)
     ok = np.ascontiguousarray(cube.full_valid().transpose(dim, ...).values).reshape(n, -1)

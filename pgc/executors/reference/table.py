@@ -5,6 +5,7 @@ package as they are imported (``@implements("add")``), and loaded all at once by
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 Implementation = Callable[[Any], Any]  # takes a pgc.executors.reference.loop.Call
@@ -28,16 +29,11 @@ def implements(*process_ids: str) -> Callable[[Implementation], Implementation]:
     return register
 
 
-_LOADED: list[bool] = []  # once the modules are imported: every run asks
-
-
+@cache  # once: every run asks
 def load_implementations() -> None:
     """Import the modules that fill IMPLEMENTATIONS (a dask worker process has imported
     none of them when a chunk's task runs reference code)."""
-    if _LOADED:
-        return
     from importlib import import_module
 
     for name in MODULES:
         import_module(f"{__package__}.{name}")
-    _LOADED.append(True)

@@ -26,7 +26,6 @@ from ..values import (
     Cube,
     CubeArray,
     LabeledArray,
-    all_valid,
     concat,
     dimension_type,
     dimensions_of_type,
@@ -219,19 +218,7 @@ def _aggregate_temporal_period(call: Call) -> Cube:
         groups[label].append(i)
     reduced = _Reduced(call, cube, dim)
     parts = [reduced.of(groups[label]) for label in order]
-    return _as_temporal(_stacked(parts, dim, order, cube.dims, reduced.template), dim)
-
-
-def _stacked(parts: list[Cube], dim: str, labels: list, order: tuple,
-             template: xr.DataArray) -> Cube:  # fmt: skip
-    """The groups' values one after another along ``dim`` (:func:`concat`), with one
-    validity for all where every group has data at every pixel: concatenating validities
-    that say nothing took as long as the monthly means themselves (issue 23)."""
-    if not parts or not all(all_valid(p.valid) for p in parts):
-        return concat(parts, dim, labels, order, template)
-    data = xr.concat([p.data for p in parts], dim=dim).assign_coords({dim: labels})
-    data = data.transpose(*order)
-    return Cube(data, data.copy(data=np.broadcast_to(np.True_, data.shape)))
+    return _as_temporal(concat(parts, dim, order, cube.dims, reduced.template), dim)
 
 
 def _like(result: Any, template: xr.DataArray) -> Cube:
@@ -398,7 +385,7 @@ def _aggregate_temporal(call: Call) -> Cube:
     reduced = _Reduced(call, cube, dim)
     parts = [reduced.of([int(i) for i in np.flatnonzero(_in_interval(times, *b))])
              for b in bounds]  # fmt: skip
-    return _as_temporal(_stacked(parts, dim, labels, cube.dims, reduced.template), dim)
+    return _as_temporal(concat(parts, dim, labels, cube.dims, reduced.template), dim)
 
 
 def _interval_labels(call: Call, intervals: list) -> list:
