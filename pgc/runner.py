@@ -257,23 +257,21 @@ def execute(
     from .options import active
 
     overridden: frozenset[str] = getattr(processes, "overridden", frozenset())  # fold leaves them
-    choice = None
+    limits = limits if limits is not None else active().limits
+    choice, lowered = None, None
     if executor == AUTO:  # chosen from the plan's types (pgc.executors.choice)
-        choice = choose_executor(
-            document, pipeline=pipeline, catalog=catalog, specs=specs,
-            user_processes=user_processes, name=name, limits=limits, plan_cache=plan_cache,
-            processes=processes, parameters=parameters,
-        )  # fmt: skip
+        choice, lowered = _choice(document, pipeline, catalog, specs, user_processes, name,
+                                  limits, plan_cache, processes, parameters)  # fmt: skip
         executor = choice.executor
     runs = executor_named(executor)  # ValueError for an unknown name
     if runs.lowering:
         _check_fusable(processes, runs.name)
         pipeline = with_kernels(pipeline)
-    limits = limits if limits is not None else active().limits
     deadline = limits.deadline()
-    plan = _plan(
-        document, pipeline, catalog, specs, user_processes, name, limits, plan_cache, overridden
-    )
+    plan = lowered  # the plan the choice was made from: the one to run when it lowers
+    if plan is None or not runs.lowering:
+        plan = _plan(document, pipeline, catalog, specs, user_processes, name, limits,
+                     plan_cache, overridden)  # fmt: skip
     with _boundary():  # before anything runs: a wrong value never reaches a process
         cautions = _checked_parameters(
             document, parameters, plan, specs, user_processes, limits, name
@@ -371,19 +369,30 @@ def choose_executor(
     (:class:`pgc.executors.choice.Choice`): chosen from the types of the plan lowered with
     the kernels (:func:`pgc.executors.choice.choose`); the reference where ``processes``
     overrides a process the kernels would compute. ``pgc explain`` shows it."""
-    from .executors.choice import Choice, choose, parameter_elements
     from .options import active
+
+    limits = limits if limits is not None else active().limits
+    return _choice(document, pipeline, catalog, specs, user_processes, name, limits,
+                   plan_cache, processes, parameters)[0]  # fmt: skip
+
+
+def _choice(document, pipeline, catalog, specs, user_processes, name, limits, plan_cache,
+            processes, parameters) -> tuple[Any, Any]:  # fmt: skip
+    """:func:`choose_executor`'s choice and the plan lowered with the kernels it was made
+    from (None when an override decided), which the numba and dask executors run: one
+    plan looked up per run, so ``Plan.reused`` counts runs."""
+    from .executors.choice import Choice, choose, parameter_elements
 
     try:
         _check_fusable(processes, "numba")
     except ValueError:
         fused = ", ".join(sorted(getattr(processes, "overridden", ())))
-        return Choice("reference", f"the session overrides {fused}, which kernels would fuse")
+        reason = f"the session overrides {fused}, which kernels would fuse"
+        return Choice("reference", reason), None
     overridden: frozenset[str] = getattr(processes, "overridden", frozenset())
     lowered = _plan(document, with_kernels(pipeline), catalog, specs, user_processes, name,
-                    limits if limits is not None else active().limits, plan_cache,
-                    overridden)  # fmt: skip
-    return choose(lowered.graph, parameter_elements(parameters), hot=lowered.reused > 0)
+                    limits, plan_cache, overridden)  # fmt: skip
+    return choose(lowered.graph, parameter_elements(parameters), hot=lowered.reused > 0), lowered
 
 
 def _check_fusable(processes: Any, executor: str) -> None:
