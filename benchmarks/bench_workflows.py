@@ -116,42 +116,28 @@ def _lonlat(points: list[tuple[float, float]]) -> list[list[float]]:
 
 def stac(side: int) -> dict:
     """The collection's STAC document: datacube dimensions, raster bands, the Zarr asset."""
-    labels = date_labels()
-    from benchmarks.zarr_sample import cube_dimensions
+    from benchmarks.zarr_sample import ZARR_ASSETS, collection, cube_dimensions
 
+    labels = date_labels()
     box = extent(side)
     corners = _lonlat([(box["west"], box["south"]), (box["east"], box["north"]),
                        (box["west"], box["north"]), (box["east"], box["south"])])  # fmt: skip
     lons, lats = [c[0] for c in corners], [c[1] for c in corners]
     names = {"B02": "blue", "B03": "green", "B04": "red", "B08": "nir", "B11": "swir16",
              "B12": "swir22"}  # fmt: skip
-    return {
-        "type": "Collection",
-        "stac_version": "1.0.0",
-        "stac_extensions": [
-            "https://stac-extensions.github.io/datacube/v2.2.0/schema.json",
-            "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
-        ],
-        "id": COLLECTION_ID,
-        "description": "Synthetic Sentinel-2 L2A-like bands (pgc's workflow benchmark).",
-        "license": "Apache-2.0",
-        "extent": {
-            "spatial": {"bbox": [[min(lons), min(lats), max(lons), max(lats)]]},
-            "temporal": {"interval": [[labels[0], labels[-1]]]},
-        },
-        "cube:dimensions": cube_dimensions((box["west"], box["east"]),
-                                           (box["south"], box["north"]), RES, labels, BANDS),
-        "summaries": {
-            "eo:bands": [
-                {"name": b, **({"common_name": names[b]} if b in names else {})} for b in BANDS
-            ],  # fmt: skip
-            "raster:bands": [{"name": b, "data_type": "uint16", "nodata": 0} for b in BANDS],
-        },
-        "assets": {
-            "data": {"href": "cube.zarr", "type": "application/vnd+zarr", "roles": ["data"]}
-        },
-        "links": [],
+    summaries = {
+        "eo:bands": [
+            {"name": b, **({"common_name": names[b]} if b in names else {})} for b in BANDS
+        ],  # fmt: skip
+        "raster:bands": [{"name": b, "data_type": "uint16", "nodata": 0} for b in BANDS],
     }
+    dimensions = cube_dimensions((box["west"], box["east"]), (box["south"], box["north"]), RES,
+                                 labels, BANDS)  # fmt: skip
+    return collection(
+        COLLECTION_ID, "Synthetic Sentinel-2 L2A-like bands (pgc's workflow benchmark).",
+        [min(lons), min(lats), max(lons), max(lats)], labels, dimensions, summaries,
+        assets=ZARR_ASSETS, links=[],
+    )  # fmt: skip
 
 
 def ensure(side: int, base: Path | None = None) -> Path:

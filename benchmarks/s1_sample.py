@@ -33,32 +33,20 @@ def folder() -> Path:
 
 def stac() -> dict:
     """The collection's STAC document (datacube extension, raster bands)."""
-    from benchmarks.zarr_sample import cube_dimensions
+    from benchmarks.zarr_sample import collection, cube_dimensions
 
-    return {
-        "type": "Collection",
-        "stac_version": "1.0.0",
-        "stac_extensions": [
-            "https://stac-extensions.github.io/datacube/v2.2.0/schema.json",
-            "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
-        ],
-        "id": COLLECTION_ID,
-        "description": "Synthetic Sentinel-1 GRD-like backscatter on the pgc sample's grid.",
-        "license": "Apache-2.0",
-        "extent": {
-            "spatial": {"bbox": [[4.4373, 51.3525, 4.5114, 51.3992]]},
-            "temporal": {"interval": [[DATES[0], DATES[-1]]]},
-        },
-        "cube:dimensions": cube_dimensions((600000, 605120), (5689880, 5695000), 10, DATES,
-                                           ["VV", "VH"]),  # fmt: skip
-        "summaries": {
-            "raster:bands": [
-                {"name": "VV", "data_type": "float32"},
-                {"name": "VH", "data_type": "float32"},
-            ]
-        },
-        "links": [{"rel": "item", "href": f"items/{d[:10]}.json"} for d in DATES],
+    dimensions = cube_dimensions((600000, 605120), (5689880, 5695000), 10, DATES, ["VV", "VH"])
+    summaries = {
+        "raster:bands": [
+            {"name": "VV", "data_type": "float32"},
+            {"name": "VH", "data_type": "float32"},
+        ]
     }
+    return collection(
+        COLLECTION_ID, "Synthetic Sentinel-1 GRD-like backscatter on the pgc sample's grid.",
+        [4.4373, 51.3525, 4.5114, 51.3992], DATES, dimensions, summaries,
+        links=[{"rel": "item", "href": f"items/{d[:10]}.json"} for d in DATES],
+    )  # fmt: skip
 
 
 def ensure() -> Path:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -56,11 +57,11 @@ def cube_dimensions(x: tuple, y: tuple, step: float, dates: list[str], bands,
     }
 
 
-def stac(collection_id: str, side: int, dates: int) -> dict:
-    """The collection's STAC document: datacube dimensions, raster bands, the Zarr asset."""
-    labels = date_labels(dates)
-    x0, y1 = 600000, 5700000
-    band = {"data_type": "uint16", "nodata": 0}
+def collection(collection_id: str, description: str, bbox: list, dates: list[str],
+               dimensions: dict, summaries: dict, **rest: Any) -> dict:  # fmt: skip
+    """A benchmark collection's STAC document (datacube and raster extensions): its id and
+    description, the bounding box and first to last date, ``cube:dimensions``, summaries,
+    then ``rest`` (assets, links) in the order given."""
     return {
         "type": "Collection",
         "stac_version": "1.0.0",
@@ -69,27 +70,37 @@ def stac(collection_id: str, side: int, dates: int) -> dict:
             "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
         ],
         "id": collection_id,
-        "description": "Synthetic Sentinel-2 L2A-like bands in one Zarr store (pgc benchmark).",
+        "description": description,
         "license": "Apache-2.0",
-        "extent": {
-            "spatial": {"bbox": [[4.41, 50.46, 5.97, 51.45]]},
-            "temporal": {"interval": [[labels[0], labels[-1]]]},
-        },
-        "cube:dimensions": cube_dimensions((x0, x0 + 10 * side), (y1 - 10 * side, y1), 10,
-                                           labels, BANDS),  # fmt: skip
-        "summaries": {
-            "eo:bands": [
-                {"name": "B04", "common_name": "red", "center_wavelength": 0.665},
-                {"name": "B08", "common_name": "nir", "center_wavelength": 0.842},
-                {"name": "SCL"},
-            ],
-            "raster:bands": [{"name": b, **band} for b in BANDS],
-        },
-        "assets": {
-            "data": {"href": "cube.zarr", "type": "application/vnd+zarr", "roles": ["data"]}
-        },
-        "links": [],
+        "extent": {"spatial": {"bbox": [bbox]}, "temporal": {"interval": [[dates[0], dates[-1]]]}},
+        "cube:dimensions": dimensions,
+        "summaries": summaries,
+        **rest,
     }
+
+
+ZARR_ASSETS = {"data": {"href": "cube.zarr", "type": "application/vnd+zarr", "roles": ["data"]}}
+
+
+def stac(collection_id: str, side: int, dates: int) -> dict:
+    """The collection's STAC document: datacube dimensions, raster bands, the Zarr asset."""
+    labels = date_labels(dates)
+    x0, y1 = 600000, 5700000
+    band = {"data_type": "uint16", "nodata": 0}
+    summaries = {
+        "eo:bands": [
+            {"name": "B04", "common_name": "red", "center_wavelength": 0.665},
+            {"name": "B08", "common_name": "nir", "center_wavelength": 0.842},
+            {"name": "SCL"},
+        ],
+        "raster:bands": [{"name": b, **band} for b in BANDS],
+    }
+    dimensions = cube_dimensions((x0, x0 + 10 * side), (y1 - 10 * side, y1), 10, labels, BANDS)
+    return collection(
+        collection_id, "Synthetic Sentinel-2 L2A-like bands in one Zarr store (pgc benchmark).",
+        [4.41, 50.46, 5.97, 51.45], labels, dimensions, summaries, assets=ZARR_ASSETS,
+        links=[],
+    )  # fmt: skip
 
 
 def band_arrays(store: Path, bands, dates: int, side: int, block: int) -> dict:
