@@ -156,11 +156,11 @@ def source(expr: Expr, ndim: int, inputs: list[Input], dtype: str = "float64") -
         '@njit(parallel=True, cache=True, error_model="numpy")',
         f"def kernel({params}, out):" if full else f"def kernel({params}, out, out_ok):",
     ]
-    indent = "    "
-    for d in range(ndim):
-        loop = "prange" if d == 0 else "range"
-        body.append(f"{indent}for i{d} in {loop}(out.shape[{d}]):")
-        indent += "    "
+    loops, indent = row_loops(ndim - 1, "    ")
+    body += loops
+    last = "prange" if ndim == 1 else "range"
+    body.append(f"{indent}for i{ndim - 1} in {last}(out.shape[{ndim - 1}]):")
+    indent += "    "
     body += [indent + line for line in lines]
     if full:
         body.append(f"{indent}out[{index}] = {out_value}")
@@ -169,6 +169,25 @@ def source(expr: Expr, ndim: int, inputs: list[Input], dtype: str = "float64") -
     zero = "False" if expr.boolean else f"np.{dtype}(0.0)"
     body.append(f"{indent}out[{index}] = {out_value} if {valid} else {zero}")
     return "\n".join(body) + "\n"
+
+
+def row_loops(n: int, indent: str) -> tuple[list[str], str]:
+    """The loops over the output's first ``n`` axes (``i0`` .. ``i{n-1}``) as one ``prange``
+    over all their rows, and the indent inside them. One loop, not nested ones with the
+    outer in parallel: an outer axis of 3 bands on 2 cores gave one core two bands and
+    the other one (a 2048 px median composite: 1.4 s -> see the commit)."""
+    if n == 0:
+        return [], indent
+    if n == 1:
+        return [f"{indent}for i0 in prange(out.shape[0]):"], indent + "    "
+    rows = " * ".join(f"out.shape[{d}]" for d in range(n))
+    inner = indent + "    "
+    lines = [f"{indent}for r_ in prange({rows}):"]
+    for d in range(n):  # (numba refuses a parallel loop's index assigned to and divided)
+        below = " * ".join(f"out.shape[{e}]" for e in range(d + 1, n))
+        row = f"(r_ // ({below}))" if below else "r_"
+        lines.append(f"{inner}i{d} = {row}" + (f" % out.shape[{d}]" if d else ""))
+    return lines, inner
 
 
 def _emit(expr: Expr, lines: list[str], names: dict[Expr, tuple[str, str]], inputs: list) -> bool:
