@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..data.reading import as_slice
 from ..dtypes import compute_dtype
 
 
@@ -140,6 +141,7 @@ class Cube:
     def isel(self, indexers: dict, drop: bool = False) -> Cube:
         """Positions along dimensions, of the values and of the validity (which may lack
         a dimension, or be one scalar: then it is the same for every position)."""
+        indexers = {d: _consecutive(i, self.data.sizes.get(d, 0)) for d, i in indexers.items()}
         own = {d: i for d, i in indexers.items() if d in self.valid.dims}
         return Cube(self.data.isel(indexers, drop=drop), self.valid.isel(own, drop=drop))
 
@@ -207,6 +209,20 @@ def validity_array(cube: Cube) -> np.ndarray:
     its values, for code that walks the values with numpy indices (neighbourhoods,
     ``flatten_dimensions``)."""
     return cube.full_valid().transpose(*cube.dims).values
+
+
+def _consecutive(positions: Any, length: int) -> Any:
+    """Positions that follow each other and keep at least half of the ``length`` labels
+    along their dimension, as a slice: xarray then selects a view, where a list copies.
+    Three of four bands picked by filter_bands out of a 2048 px, 12-date cube took 0.19 s
+    to copy. Cubes are never changed after they are made, so a view is safe (and the
+    kernels' buffer pool sees the view's owner, :mod:`pgc.kernels.buffers`). A smaller
+    part is copied: a view would keep the whole array alive as long as the part."""
+    if isinstance(positions, list | tuple | np.ndarray) and 2 * len(positions) >= length > 0:
+        array = np.asarray(positions)
+        if array.ndim == 1 and array.dtype.kind in "iu":
+            return as_slice(array)
+    return positions
 
 
 def _merge(values: Any, valid: Any) -> Any:

@@ -13,6 +13,7 @@ import pandas as pd
 import xarray as xr
 
 from ...data.bands import band_coords, bands_of, without_band_metadata
+from ...data.reading import as_slice
 from ...dtypes import compute_dtype, replaced_dtype
 from ...errors import echo
 from ..values import Cube, all_valid, dimension_type, in_compute_dtype, with_dimension_types, zeroed
@@ -218,7 +219,7 @@ def _side_by_side(a: Cube, b: Cube, dims: list[str], labels: dict) -> tuple | No
     second = merged.get_indexer(b.data.indexes[along])
     if len(first) + len(second) != len(merged) or -1 in first or -1 in second:
         return None  # shared labels (an overlap)
-    return along, _as_slice(first), _as_slice(second)
+    return along, as_slice(first), as_slice(second)
 
 
 def _in_memory(cube: Cube) -> bool:
@@ -226,17 +227,6 @@ def _in_memory(cube: Cube) -> bool:
     path keeps lazy)."""
     valid = cube.valid.data if isinstance(cube.valid, xr.DataArray) else cube.valid
     return isinstance(cube.data.data, np.ndarray) and isinstance(valid, np.ndarray | bool)
-
-
-def _as_slice(positions: np.ndarray) -> slice | np.ndarray:
-    """``positions`` as a slice where they are consecutive (a copy into a slice is a plain
-    strided copy), else as they are."""
-    if not len(positions):
-        return slice(0, 0)
-    start = int(positions[0])
-    if np.array_equal(positions, np.arange(start, start + len(positions))):
-        return slice(start, start + len(positions))
-    return positions
 
 
 def _concatenated(a: Cube, b: Cube, dims: list[str], labels: dict, along: str,
