@@ -7,7 +7,9 @@ per-pixel) through nodes that compute each pixel from the same pixel of their in
 - ``reduce_dimension`` whose reducer is elementwise over ``array_element`` picks by
   label or index (band math): the picks become inputs of the kernel;
 - ``ndvi`` (without ``target_band``): two bands picked by name or common name;
-- ``mask`` with a cube, when both the data and the mask are regions (or sources);
+- ``mask`` with a cube, when both the data and the mask are regions (or sources); the
+  mask of a source cube itself only inside a reduction below, which computes in the
+  compute dtype (alone, the reference keeps the source's dtype);
 - and last, ``reduce_dimension`` with one of the reducers ``max``, ``min``, ``mean``,
   ``sum``, ``count``, ``median`` (:data:`pgc.kernels.reducers.REDUCERS`): the kernel then
   folds the dimension in the same pass, so a cloud-masked NDVI composite over time reads
@@ -58,6 +60,10 @@ class Region:
     expr: Expr
     members: tuple[str, ...] = ()  # the nodes it replaces, in graph order
     reduce: tuple | None = None  # (dimension, reducer, ignore_nodata)
+    # mask of a bare source cube: the reference keeps the source's dtype there, so the
+    # region is only computed inside a reduction that folds it (which computes in the
+    # compute dtype either way), never as a kernel of its own
+    folded_only: bool = False
 
     @property
     def whole(self) -> bool:
@@ -72,8 +78,14 @@ def fuse_elementwise(graph: Graph, context) -> tuple[Graph, bool]:
         region = _region(node, graph, regions)
         if region is not None:
             regions[node.id] = region
-    absorbed = {m for r in regions.values() for m in r.members[:-1]}
-    roots = [n for n in regions if n not in absorbed]
+    while True:
+        absorbed = {m for r in regions.values() for m in r.members[:-1]}
+        roots = [n for n in regions if n not in absorbed]
+        alone = [n for n in roots if regions[n].folded_only]
+        if not alone:
+            break
+        for n in alone:  # what it absorbed (the mask's own region) may be a kernel still
+            del regions[n]
     if not roots:
         return graph, False
     out = graph.copy()
@@ -96,12 +108,13 @@ def _region(node: Node, graph: Graph, regions: dict[str, Region]) -> Region | No
 
 
 def _grow(node: Node, graph: Graph, regions: dict, absorb: bool) -> Region | None:
-    def operand(name: str, whole: bool = False) -> Region | None:
+    def operand(name: str, whole: bool = False, folds: bool = False) -> Region | None:
         value = node.arg(name)
         if not isinstance(value, NodeRef | ParamRef):
             return None
         inner = regions.get(value.id) if isinstance(value, NodeRef) and absorb else None
         usable = inner is not None and inner.reduce is None and (inner.whole or not whole)
+        usable = usable and (not inner.folded_only or folds)
         if usable and _only_reader(graph, value.id, node):
             return inner
         return Region((value,), ((0, None, None),), Expr("in", value=0))
@@ -133,12 +146,17 @@ def _mask(node: Node, operand) -> Region | None:
     if replacement is not None and not (value is None or is_number(value)):
         return None
     data, mask = operand("data"), operand("mask")
-    if data is None or mask is None or data.expr.op == "in" or data.expr.boolean:
-        return None  # a bare cube keeps its own dtype in mask: the reference's
+    if data is None or mask is None or data.expr.boolean:
+        return None
+    # a bare cube keeps its own dtype in mask (the reference's): only a folding reduction
+    # may take it in, and only as no-data (a replacement would be cast to that dtype)
+    bare = data.expr.op == "in"
+    if bare and replacement is not None and value is not None:
+        return None
     joined = _join(data, mask)
     expr = masked(data.expr, joined[1], None if replacement is None else value)
     members = tuple(dict.fromkeys((*data.members, *mask.members, node.id)))
-    return Region(joined[0].sources, joined[0].inputs, expr, members)
+    return Region(joined[0].sources, joined[0].inputs, expr, members, folded_only=bare)
 
 
 def _reduce(node: Node, operand) -> Region | None:
@@ -147,7 +165,7 @@ def _reduce(node: Node, operand) -> Region | None:
         return None
     folding = _fold(callback.graph)
     if folding is not None:
-        base = operand("data")
+        base = operand("data", folds=True)
         if base is None or any(d == dim for _, d, _ in base.inputs):
             return None
         return Region(

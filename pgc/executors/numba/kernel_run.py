@@ -154,16 +154,20 @@ def _expanded(cube: Cube, ok: np.ndarray) -> tuple:
 
 
 def _aligned(leaves: list[Leaf]) -> bool:
-    """Whether every input has the same dimensions, sizes and labels (else the reference
-    decides how they combine)."""
+    """Whether every input has the first's dimensions, sizes and labels, or some of them
+    (else the reference decides how they combine). The first input is the data's: a mask
+    without some of the data's dimensions applies to every label of those (the definition
+    of ``mask``), and the kernel indexes each input by its own dimensions only."""
     for leaf in leaves[1:]:
         same_pick = (leaf.pick or (None,))[0] == (leaves[0].pick or (None,))[0]
         if leaf.source is leaves[0].source and same_pick:
             continue  # the same source, the same dimension picked: the same labels
         first, template = leaves[0].template, leaf.template
-        if template.dims != first.dims or template.shape != first.shape:
+        if not set(template.dims) <= set(first.dims):
             return False
-        for dim in first.dims:
+        if any(template.sizes[d] != first.sizes[d] for d in template.dims):
+            return False
+        for dim in template.dims:
             a, b = first.coords.get(dim), template.coords.get(dim)
             if (a is None) != (b is None):
                 return False
