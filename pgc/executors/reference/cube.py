@@ -94,6 +94,11 @@ def _ndvi(call: Call) -> Cube:
     bands = list(cube.data.bands.values)
     nir, red = call.get("nir", "nir"), call.get("red", "red")
     nir, red = (_band_by_name(call, cube, n, a) for n, a in ((nir, "nir"), (red, "red")))
+    target = call.get("target_band")
+    if target is not None and target in bands:
+        call.fail("BandExists", f"A band '{target}' exists already.", "target_band")
+    if target is not None and isinstance(cube.data.data, np.ndarray):
+        return _with_ndvi_band(cube, nir, red, target)
     x, y = (cube.sel({"bands": b}, drop=True) for b in (nir, red))
     nir_values, red_values = in_compute_dtype(x.data), in_compute_dtype(y.data)  # once each
     with np.errstate(all="ignore"):
@@ -104,17 +109,15 @@ def _ndvi(call: Call) -> Cube:
     else:
         valid = xr.broadcast(valid, data)[0].transpose(*data.dims)
         result = Cube(data.where(valid, 0), valid)
-    target = call.get("target_band")
     if target is None:
         return result
-    if target in bands:
-        call.fail("BandExists", f"A band '{target}' exists already.", "target_band")
     from ...data.bands import with_blank_metadata
 
     added = [result.data.expand_dims(bands=[target]),
              result.full_valid().expand_dims(bands=[target])]  # fmt: skip
     added = [with_blank_metadata(a, cube.data, "bands") for a in added]
-    data = _with_band(cube.data, added[0])
+    # (a lazy cube: numpy's take the path above)
+    data = xr.concat([in_compute_dtype(cube.data), added[0]], dim="bands").transpose(*cube.dims)
     if all_valid(cube.valid) and all_valid(result.valid):  # one true, not a mask (issue 23)
         return Cube(data, xr.DataArray(True))
     every = cube.full_valid()  # the validity may lack the bands
@@ -122,24 +125,42 @@ def _ndvi(call: Call) -> Cube:
     return Cube(data, valid.transpose(*cube.dims))
 
 
-def _with_band(data: xr.DataArray, band: xr.DataArray) -> xr.DataArray:
-    """``data`` in the compute dtype with ``band`` (one band, the compute dtype) after its
-    bands, in ``data``'s dimension order: what ``xr.concat`` of the two gives, its
-    coordinates concatenated alike, but the values cast straight into one array allocated
-    once (xarray casts ``data`` to a copy first: 2.4 GB more at 2048 x 2048 px, 12 dates,
-    2 bands, issue 23)."""
-    if not isinstance(data.data, np.ndarray):  # dask's: stays lazy
-        return xr.concat([in_compute_dtype(data), band], dim="bands").transpose(*data.dims)
-    coords = xr.concat([data.coords.to_dataset(), band.coords.to_dataset()], dim="bands")
-    dims = data.dims
-    axis = dims.index("bands")
-    sizes = {**data.sizes, "bands": data.sizes["bands"] + band.sizes["bands"]}
-    out = np.empty(tuple(sizes[d] for d in dims), np.dtype(compute_dtype()))
-    before = (slice(None),) * axis
-    out[(*before, slice(0, data.sizes["bands"]))] = data.values
-    out[(*before, slice(data.sizes["bands"], None))] = band.transpose(*dims).values
-    return xr.DataArray(out, dims=dims, coords=coords.coords, attrs=dict(data.attrs),
-                        name=data.name)  # fmt: skip
+def _with_ndvi_band(cube: Cube, nir: str, red: str, target: str) -> Cube:
+    """ndvi with ``target_band`` of a cube in memory: the cube's bands in the compute dtype
+    and the NDVI band after them, in one array allocated once; nir and red are read from
+    their converted copies in it, and the NDVI is written into its band with one
+    temporary (the sum). The same operations as the general path, so the same values;
+    a 2048 px, 12-date, 2-band cube allocated 2.8 GB that way, 1.6 GB this way."""
+    from ...data.bands import with_blank_metadata
+
+    data = cube.data
+    axis = data.dims.index("bands")
+    blank = xr.DataArray(np.zeros(1), dims=["bands"], coords={"bands": [target]})
+    blank = with_blank_metadata(blank, data, "bands")
+    coords = xr.concat([data.coords.to_dataset(), blank.coords.to_dataset()], dim="bands")
+    count = data.sizes["bands"]
+    shape = list(data.shape)
+    shape[axis] = count + 1
+    out = np.empty(shape, np.dtype(compute_dtype()))
+
+    def band(i: int) -> np.ndarray:  # a view of one band of out
+        return out[(slice(None),) * axis + (i,)]
+
+    out[(slice(None),) * axis + (slice(0, count),)] = data.values
+    labels = list(data.bands.values)
+    ndvi, x, y = band(count), band(labels.index(nir)), band(labels.index(red))
+    with np.errstate(all="ignore"):
+        np.subtract(x, y, out=ndvi)
+        np.divide(ndvi, x + y, out=ndvi)
+    values = xr.DataArray(out, dims=data.dims, coords=coords.coords, attrs=dict(data.attrs),
+                          name=data.name)  # fmt: skip
+    if all_valid(cube.valid):
+        return Cube(values, xr.DataArray(True))
+    every = cube.full_valid()
+    both = every.isel(bands=labels.index(nir)).values & every.isel(bands=labels.index(red)).values
+    ndvi[~both] = 0
+    valid = np.concatenate([every.values, np.expand_dims(both, axis)], axis=axis)
+    return Cube(values, xr.DataArray(valid, dims=data.dims, coords=values.coords))
 
 
 def _band_by_name(call: Call, cube: Cube, name: str, argument: str) -> str:
