@@ -175,7 +175,7 @@ def row_loops(n: int, indent: str) -> tuple[list[str], str]:
     """The loops over the output's first ``n`` axes (``i0`` .. ``i{n-1}``) as one ``prange``
     over all their rows, and the indent inside them. One loop, not nested ones with the
     outer in parallel: an outer axis of 3 bands on 2 cores gave one core two bands and
-    the other one (a 2048 px median composite: 1.4 s -> see the commit)."""
+    the other one (a 2048 px median composite: 1.4 s -> 1.07 s)."""
     if n == 0:
         return [], indent
     if n == 1:

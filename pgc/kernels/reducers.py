@@ -137,7 +137,7 @@ def _median(indent, step, dtype, ignore_nodata, at_out) -> list[str]:
         f"{i3}    nan_ = nan_ or np.isnan(vv)",
         # insertion in order as the values arrive: a dozen dates sort in a few compares,
         # where numba's sort of the row's part cost 3x the whole composite (measured at
-        # 2048 px x 12 dates x 3 bands: 2.5 s -> see the commit). NaN compares false and
+        # 2048 px x 12 dates x 3 bands: 2.5 s -> 1.4 s). NaN compares false and
         # stays last; it makes the result NaN anyway.
         f"{i3}    j_ = m_",
         f"{i3}    while j_ > 0 and buf_[j_ - 1] > vv:",
