@@ -136,7 +136,7 @@ def _median(indent, step, dtype, ignore_nodata, at_out) -> list[str]:
         f"{i3}if ok_:",
         f"{i3}    nan_ = nan_ or np.isnan(vv)",
         # insertion in order as the values arrive: a dozen dates sort in a few compares,
-        # where numba's sort of the row's part cost 3x the whole composite (measured at
+        # where numba's sort of the row's part took near half of the kernel's time (at
         # 2048 px x 12 dates x 3 bands: 2.5 s -> 1.4 s). NaN compares false and
         # stays last; it makes the result NaN anyway.
         f"{i3}    j_ = m_",
