@@ -206,8 +206,9 @@ def test_ndvi_target_band_is_the_concatenation(policy, order):
     assert out.data.dtype == np.dtype(policy)
 
 
-@pytest.mark.parametrize(("picked", "view"), [(["B02", "B03", "B04"], True), (["B03", "B04"], True),
-                                              (["B04"], False), (["B04", "B02"], False)])  # fmt: skip
+@pytest.mark.parametrize(("picked", "view"), [
+    (["B02", "B03", "B04"], True), (["B03", "B04"], True), (["B04"], False), (["B04", "B02"], False)
+])  # fmt: skip
 def test_filter_bands_keeping_most_of_a_cube_is_a_view(picked, view):
     """Consecutive bands that are at least half of the cube are a view of it (the median
     composite's three of four bands: no 300 MB copy at 2048 px, issue 23); fewer are

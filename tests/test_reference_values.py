@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
-from conftest import node
+from conftest import examples, node
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import cubes
 
 import pgc
 
@@ -171,3 +175,30 @@ def test_outside_capabilities_fail_clearly():
 
 def test_inspect_returns_its_data():
     assert call("inspect", data=[1, 2], message="look") == [1, 2]
+
+
+@settings(deadline=None, max_examples=examples(60))
+@given(cube=cubes(types={"t": "temporal", "y": "spatial", "x": "spatial"}, max_size=5),
+       block=st.integers(1, 7))  # fmt: skip
+def test_cubes_are_interpolated_in_blocks_as_in_one_piece(cube, block):
+    """Gap filling works through the pixels in blocks (issue 23: 5.7 -> 1.7 GB at 2048 px):
+    every block gives what one pass over the whole cube gives, values and validity."""
+    from pgc.executors.reference import temporal
+    from pgc.executors.values import CubeArray
+
+    def whole() -> tuple:
+        data = cube.data.transpose("t", ...)
+        valid = cube.full_valid().transpose("t", ...).values
+        values = data.values
+        known = valid & ~np.isnan(values)
+        x = temporal._positions(list(cube.data["t"].values), data.shape[0])
+        filled = temporal._interpolate(np.where(valid, values, np.nan), known, x)
+        ok = valid | (~known & ~np.isnan(filled))
+        return np.where(ok, filled, 0.0), ok
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(temporal, "INTERPOLATE_PIXELS", block)
+        out = temporal._interpolate_cube(CubeArray(cube, "t"))
+    values, ok = whole()
+    np.testing.assert_array_equal(out.data.transpose("t", ...).values, values)
+    np.testing.assert_array_equal(out.valid.transpose("t", ...).values, ok)
