@@ -164,7 +164,12 @@ def stored_values(cube: Any, storage: Storage) -> xr.DataArray:
     data, valid = cube.data, _valid(cube)
     dtype = np.dtype(storage.dtype)
     if dtype.kind == "f":
-        return data.astype(dtype).where(valid, np.array(np.nan, dtype)[()])
+        # no copy where the values are stored as they are (astype copies even to its own
+        # dtype): a 2048 px, 12-date float64 result was copied twice before being written
+        data = data if data.dtype == dtype else data.astype(dtype)
+        if valid.ndim == 0 and isinstance(valid.data, np.ndarray) and bool(valid):
+            return data  # data everywhere
+        return data.where(valid, np.array(np.nan, dtype)[()])
     fill = np.array(0 if storage.nodata is None else storage.nodata, dtype)[()]
     if data.dtype.kind == "b":
         data = data.astype(dtype)
