@@ -1,6 +1,7 @@
 """The executor chosen per plan from its types when the caller does not say (issue 23):
-numba where a fused kernel is large enough to pay for numba, dask where a value is too
-large for memory, the reference otherwise; ``--stats`` and ``explain`` say which and why."""
+numba where a fused kernel is large enough to pay for numba, dask where the run's estimated
+peak memory is too large a share of the machine's, the reference otherwise; ``--stats`` and
+``explain`` say which and why."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ import xarray as xr
 import pgc
 from pgc.cli import main
 from pgc.compiler import compile as compile_graph
-from pgc.executors.choice import HOT_ELEMENTS, NUMBA_ELEMENTS, choose
+from pgc.executors.choice import HOT_ELEMENTS, NUMBA_ELEMENTS, PEAK_SHARE, choose
+from pgc.executors.peak import Peak, held_bytes, peak
+from pgc.ir.graph import Graph
+from pgc.ir.nodes import Node, NodeRef
+from pgc.ir.types import ANY, CubeType, Dimension
 from pgc.runner import execute, with_kernels
 
 
@@ -102,3 +107,101 @@ def test_run_stats_and_explain_say_which_executor_and_why(tmp_path, capsys):
     assert "executor: reference (1 fused kernel(s) over at most" in capsys.readouterr().out
     assert main(["explain", "examples/evi.json"]) == 0
     assert "# pgc run would use the reference executor: " in capsys.readouterr().out
+
+
+# -- the estimated peak memory (pgc.executors.peak) ---------------------------------------
+
+
+def sized(elements: int, dtype: str = "float64") -> CubeType:
+    """A cube of ``elements`` values along one spatial dimension."""
+    x = Dimension("x", "spatial", axis="x", extent=(0, elements), step=1)
+    return CubeType((x,), dtype=dtype)
+
+
+def typed(*nodes: tuple[str, str, CubeType | None, tuple[str, ...]]) -> Graph:
+    """A graph of (id, process id, type, ids read) in this order; the last is the result."""
+    graph = Graph()
+    for node_id, process_id, cube, reads in nodes:
+        args = tuple((f"x{i}", NodeRef(r)) for i, r in enumerate(reads))
+        graph.add(Node(node_id, process_id, args, cube if cube is not None else ANY))
+    graph.set_result(nodes[-1][0])
+    return graph
+
+
+# 1000 uint16 values read by a process computing in float64: 2 + 1 (validity) + 8 (copy)
+# bytes an element; 1000 float64 values: 8 + 1
+LOADED, COMPUTED = 11_000, 9_000
+
+
+def test_a_value_is_held_with_its_validity_and_the_float_copy_of_its_integers():
+    assert held_bytes(sized(1000, "uint16"), computed=True) == LOADED
+    assert held_bytes(sized(1000, "uint16")) == 3_000  # read as it is (filter_bands, mask)
+    assert held_bytes(sized(1000, "uint16"), compute_itemsize=4, computed=True) == 7_000
+    assert held_bytes(sized(1000)) == held_bytes(sized(1000), computed=True) == COMPUTED
+    assert held_bytes(ANY) == 0
+    assert held_bytes(CubeType(unknown_dimensions=True), unknown=1000) == COMPUTED
+
+
+def test_a_chain_drops_each_value_after_its_last_reader():
+    chain = typed(("a", "load_collection", sized(1000, "uint16"), ()),
+                  ("b", "kernel", sized(1000), ("a",)), ("c", "apply", sized(1000), ("b",)),
+                  ("d", "apply", sized(1000), ("c",)))  # fmt: skip
+    # after b: a and b (20,000); a goes; after c: b and c; after d: c and d
+    assert peak(chain) == Peak(LOADED + COMPUTED, "b")
+
+
+def test_a_value_read_again_later_stays_until_then():
+    branch = typed(("a", "load_collection", sized(1000, "uint16"), ()),
+                   ("b", "kernel", sized(1000), ("a",)), ("c", "apply", sized(1000), ("b",)),
+                   ("d", "merge_cubes", sized(1000), ("a", "c")))  # fmt: skip
+    # after c: a (read by d), b (dropped now) and c; after d: a, c and d
+    assert peak(branch) == Peak(LOADED + 2 * COMPUTED, "c")
+
+
+def test_integers_only_filtered_are_held_without_a_float_copy():
+    filtered = typed(("a", "load_collection", sized(1000, "uint16"), ()),
+                     ("b", "filter_bands", sized(500, "uint16"), ("a",)),
+                     ("c", "kernel", sized(500), ("b",)))  # fmt: skip
+    # after b: a (3,000) and b (500 x 11); after c: b and c (500 x 9)
+    assert peak(filtered) == Peak(5_500 + 4_500, "c")
+
+
+def test_a_graph_with_a_lazy_if_holds_every_value():
+    lazy = typed(("a", "load_collection", sized(1000, "uint16"), ()),
+                 ("b", "kernel", sized(1000), ("a",)), ("c", "apply", sized(1000), ("b",)),
+                 ("d", "if", None, ("c",)))  # fmt: skip
+    assert peak(lazy) == Peak(LOADED + 2 * COMPUTED, "c")  # the if's value is no cube
+    assert peak(None) == Peak(0, None)
+
+
+def test_many_small_values_alive_at_once_go_to_dask():
+    # ten values of 8 MB read by one node: none is over an eighth of 100 MB, together
+    # 90 MB is over a quarter
+    fan = typed(*[(f"v{i}", "apply", sized(10**6), ()) for i in range(10)],
+                ("r", "merge_cubes", sized(1), tuple(f"v{i}" for i in range(10))))  # fmt: skip
+    assert max(n.type.nbytes for n in fan.nodes()) < 10**8 / 8
+    chosen = choose(fan, memory=10**8)
+    assert chosen.executor == "dask"
+    assert chosen.reason == ("the estimated peak memory (90.0 MB, after node r) is over 0.25 of "
+                             "the memory (100.0 MB)")  # fmt: skip
+    assert peak(fan).bytes == 10 * 9 * 10**6 + 9  # and r, one value
+    fits = choose(fan, memory=int(10**8 / PEAK_SHARE))
+    assert fits.executor == "reference"
+    assert fits.reason.endswith("; estimated peak memory 90.0 MB (dask from 100.0 MB)")
+
+
+def test_a_chain_whose_peak_fits_stays_off_dask_however_large_its_values():
+    step = 10**8  # 800 MB a value: over an eighth of 4 GB, but dropped as the chain goes
+    chain = typed(*[(f"v{i}", "apply", sized(step), (f"v{i - 1}",) if i else ())
+                    for i in range(20)])  # fmt: skip
+    assert peak(chain).bytes == 2 * 9 * step
+    assert choose(chain, memory=8 * 10**9).executor == "reference"
+    assert choose(chain, memory=7 * 10**9).executor == "dask"
+
+
+def test_a_cube_of_unknown_size_counts_the_largest_parameter():
+    unknown = typed(("a", "apply", CubeType(unknown_dimensions=True), ()),
+                    ("b", "apply", CubeType(unknown_dimensions=True), ("a",)))  # fmt: skip
+    assert peak(unknown, unknown=1000) == Peak(2 * COMPUTED, "b")
+    assert choose(unknown, parameter_elements=10**6, memory=10**7).executor == "dask"
+    assert choose(unknown, parameter_elements=1000, memory=10**7).executor == "reference"

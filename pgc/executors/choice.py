@@ -3,10 +3,20 @@
 Decided from the types of the plan lowered for the numba executor (its ``pgc::kernel``
 nodes are the per-pixel work fused into one pass), before anything is read:
 
-1. **dask** when the largest value the plan makes is more than :data:`DASK_SHARE` of the
-   machine's memory: the reference and numba executors hold whole values, and a run holds
-   several at once (inputs, results, masks), so beyond an eighth of the memory a whole
-   run risks being killed; dask goes chunk by chunk.
+1. **dask** when the run's estimated peak memory (:func:`pgc.executors.peak.peak`: the
+   values alive at once as the node loop drops them, with their validity and the compute
+   dtype copy of integers) is over :data:`PEAK_SHARE` of the machine's memory: the
+   reference and numba executors hold whole values, dask goes chunk by chunk. Measured
+   with ``python -m benchmarks workflows`` on this machine (25 GB, 2 cores; 12 dates):
+   at 4096 px ``pgc run`` on numba ran out of memory on gap_fill (estimate 8.5 GB) where
+   dask took 3.1 GB, and was slower and larger on seasonal (11.7 GB estimated; 39 s and
+   7.0 GB against dask's 25 s and 1.4 GB) and composite_median (8.9 GB; 40 s, 4.8 GB
+   against 20 s, 1.1 GB), though no value there is over 2 GB; at 2048 px numba or the
+   reference beat dask on every workflow, with estimates up to 4.1 GB (merge). A quarter
+   leaves room for what the estimate misses: what a process makes while it runs, which
+   took gap_fill to 2.5 times its estimate (5.3 GB measured at 2048 px), and the other
+   work on a shared machine. The largest value alone is no longer a rule: it is part of
+   the peak.
 2. **numba** when a fused kernel computes at least :data:`NUMBA_ELEMENTS` elements (its
    inputs' or its result's, whichever is larger): below that, importing numba and loading
    the cached kernels cost more than the pass they save. Measured with
@@ -25,7 +35,7 @@ nodes are the per-pixel work fused into one pass), before anything is read:
 4. **reference** otherwise: nothing to fuse, or too little for numba to pay.
 
 Where the types do not know a size (a cube given as a parameter), the largest array among
-the parameters stands for it.
+the parameters stands for it. Every reason says the estimated peak.
 
 >>> choose(None, parameter_elements=0).executor
 'reference'
@@ -39,7 +49,7 @@ from typing import Any
 
 NUMBA_ELEMENTS = 2**24  # ~16.8 million: e.g. 2048 x 2048 x 4 dates (see the module)
 HOT_ELEMENTS = 2**20  # ~1 million: 1024 x 1024 px of one band
-DASK_SHARE = 1 / 8
+PEAK_SHARE = 1 / 4  # of the memory: over it, dask (see the module)
 
 
 @dataclass(frozen=True)
@@ -76,30 +86,34 @@ def choose(
 ) -> Choice:
     """The executor for ``graph`` (a plan's graph lowered with the kernels; None: an empty
     plan); ``hot``: the plan ran before in this process (rule 3)."""
-    from ..ir.types import CubeType, format_bytes
+    from ..dtypes import compute_dtype
+    from ..ir.types import ITEMSIZE, format_bytes
+    from .peak import peak
 
     memory = memory_bytes() if memory is None else memory
     nodes = list(graph.nodes()) if graph is not None else []
-    sized = [(n.type.nbytes, n.id) for n in nodes
-             if isinstance(n.type, CubeType) and n.type.nbytes is not None]  # fmt: skip
-    largest, where = max(sized, default=(0, None))
-    if memory and largest > memory * DASK_SHARE:
-        return Choice("dask", f"the largest value ({format_bytes(largest)}, node {where}) is "
-                      f"over {DASK_SHARE:.3g} of the memory ({format_bytes(memory)})")  # fmt: skip
+    estimate = peak(graph, parameter_elements, ITEMSIZE.get(compute_dtype(), 8))
+    limit = int(memory * PEAK_SHARE)
+    if memory and estimate.bytes > limit:
+        return Choice("dask", f"the estimated peak memory ({format_bytes(estimate.bytes)}, after "
+                      f"node {estimate.node}) is over {PEAK_SHARE:.3g} of the memory "
+                      f"({format_bytes(memory)})")  # fmt: skip
+    held = f"; estimated peak memory {format_bytes(estimate.bytes)}" + (
+        f" (dask from {format_bytes(limit)})" if memory else "")  # fmt: skip
     kernels = [n for n in nodes if n.process_id == "kernel" and n.namespace == "pgc"]
     if not kernels:
-        return Choice("reference", "no per-pixel work to fuse")
+        return Choice("reference", "no per-pixel work to fuse" + held)
     work = max(_elements(graph, k, parameter_elements) for k in kernels)
     if work >= NUMBA_ELEMENTS:
         return Choice("numba", f"{len(kernels)} fused kernel(s), the largest over {work:,} "
-                      f"elements (numba from {NUMBA_ELEMENTS:,})")  # fmt: skip
+                      f"elements (numba from {NUMBA_ELEMENTS:,}){held}")  # fmt: skip
     if hot and work >= HOT_ELEMENTS:
         return Choice("numba", f"{len(kernels)} fused kernel(s), the largest over {work:,} "
                       f"elements, in a plan run before (numba from {HOT_ELEMENTS:,} for "
-                      "those)")  # fmt: skip
+                      f"those){held}")  # fmt: skip
     return Choice("reference", f"{len(kernels)} fused kernel(s) over at most {work:,} elements, "
                   f"too few for numba to pay (from {NUMBA_ELEMENTS:,}; "
-                  f"{HOT_ELEMENTS:,} in a plan run before)")  # fmt: skip
+                  f"{HOT_ELEMENTS:,} in a plan run before){held}")  # fmt: skip
 
 
 def _elements(graph: Any, kernel: Any, unknown: int) -> int:
