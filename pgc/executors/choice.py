@@ -14,7 +14,8 @@ nodes are the per-pixel work fused into one pass), before anything is read:
    against 20 s, 1.1 GB), though no value there is over 2 GB; at 2048 px numba or the
    reference beat dask on every workflow, with estimates up to 4.1 GB (merge). A quarter
    leaves room for what the estimate misses: what a process makes while it runs, which
-   took gap_fill to 2.5 times its estimate (5.3 GB measured at 2048 px), and the other
+   took gap_fill to 2.5 times its estimate (5.3 GB measured at 2048 px, before its
+   interpolation went block by block), and the other
    work on a shared machine. The largest value alone is no longer a rule: it is part of
    the peak.
 2. **numba** when a fused kernel computes at least :data:`NUMBA_ELEMENTS` elements (its

@@ -26,7 +26,8 @@ workflows``, 12 dates, a process of about 0.3 GB before it reads anything), the 
 at 2048 px is 2.2 GB for composite_median (measured 1.4 GB with numba, 1.9 GB with the
 reference), 2.9 GB for seasonal (2.0, 2.2), 1.0 GB for count_clear (1.1, 1.1) and 4.1 GB
 for merge (3.2, 3.2), but 2.1 GB for gap_fill, whose ``array_interpolate_linear`` over
-time took 5.3 GB. A cube of unknown size counts ``unknown`` elements (the largest array
+time took 5.3 GB while it made its temporaries for the whole cube at once (1.7 GB since
+it goes block by block). A cube of unknown size counts ``unknown`` elements (the largest array
 among the parameters).
 
 >>> from pgc.ir.types import CubeType, Dimension
@@ -82,16 +83,19 @@ def peak(graph: Any, unknown: int = 0, compute_itemsize: int = 8) -> Peak:
         last[node.id] = max((position[u.id] for u in users), default=position[node.id])
         held[node.id] = held_bytes(node.type, unknown, compute_itemsize,
                                    any(_computes(u.type) for u in users))  # fmt: skip
-    alive: dict[str, int] = {}
+    # a running total, and the values to drop after each position: linear in the nodes
+    # (a graph from the internet may have thousands, all alive at once)
+    dying: dict[int, list[str]] = {}
+    for node_id, at in last.items():
+        if not keep and node_id != graph.result:
+            dying.setdefault(at, []).append(node_id)
+    total = 0
     best = Peak(0, None)
     for i, node in enumerate(nodes):
-        alive[node.id] = held[node.id]
-        total = sum(alive.values())
+        total += held[node.id]
         if total > best.bytes:
             best = Peak(total, node.id)
-        if not keep:
-            for gone in [k for k in alive if last[k] <= i and k != graph.result]:
-                del alive[gone]
+        total -= sum(held[gone] for gone in dying.get(i, ()))
     return best
 
 
