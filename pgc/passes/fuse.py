@@ -163,7 +163,7 @@ def _reduce(node: Node, operand) -> Region | None:
     dim, callback = node.literal("dimension"), node.arg("reducer")
     if not isinstance(dim, str) or not _is_cb(callback):
         return None
-    folding = _fold(callback.graph)
+    folding = foldable(callback.graph)
     if folding is not None:
         base = operand("data", folds=True)
         if base is None or any(d == dim for _, d, _ in base.inputs):
@@ -226,9 +226,10 @@ def _picked(base: Region, dim: str, picks: list, expr: Expr, node_id: str) -> Re
     return Region(base.sources, tuple(inputs), substitute(expr, per_pick), (*base.members, node_id))
 
 
-def _fold(graph: Graph) -> tuple[str, bool] | None:
-    """(reducer, ignore_nodata) when the reducer is one call of a foldable reducer on the
-    whole array, else None."""
+def foldable(graph: Graph) -> tuple[str, bool] | None:
+    """(reducer, ignore_nodata) when the reducer child graph ``graph`` is one call of a
+    reducer a kernel folds (:data:`pgc.kernels.reducers.REDUCERS`) on the whole array,
+    else None. The numba executor's temporal aggregations fold with it too."""
     if len(graph) != 1 or graph.result is None:
         return None
     node = graph.result_node

@@ -36,6 +36,31 @@ def stencil_hook(call: Call, own: bool) -> tuple[Any, Call]:
     return reference_apply_kernel(call, correlate=compiled_correlated), call
 
 
+def period_hook(call: Call, own: bool) -> tuple[Any, Call]:
+    """The numba executor's aggregate_temporal(_period): the reference's, each group of
+    dates reduced by a folding kernel where the reducer is one a kernel folds (max, min,
+    mean, sum, count, median: :func:`pgc.passes.fuse.foldable`) and the cube fits one;
+    the reducer's child graph elsewhere, as the reference runs it."""
+    aggregations = ("aggregate_temporal", "aggregate_temporal_period")
+    if own or call.node.namespace is not None or call.node.process_id not in aggregations:
+        return None, call
+    from ...ir.nodes import Callback
+    from ...passes.fuse import foldable
+
+    reducer = call.node.arg("reducer")
+    folding = foldable(reducer.graph) if isinstance(reducer, Callback) else None
+    if folding is None or isinstance(call.args.get("data"), PixelArrays):
+        return None, call
+    from ..reference import temporal
+    from .kernel_run import fold_cube
+
+    def fold(cube: Any, dim: str) -> Any:
+        return fold_cube(call, cube, dim, *folding)
+
+    run = getattr(temporal, call.node.process_id)
+    return run(call, fold=fold), call
+
+
 @dataclass(frozen=True)
 class NumbaExecutor(ReferenceExecutor):
     """The reference loop, with per-pixel work lowered to fused numba kernels (whose costs
@@ -48,4 +73,4 @@ class NumbaExecutor(ReferenceExecutor):
         from ...kernels.codegen import KernelStats
 
         context.kernel_stats = KernelStats()
-        context.hooks = (fused_hook, stencil_hook)
+        context.hooks = (fused_hook, stencil_hook, period_hook)

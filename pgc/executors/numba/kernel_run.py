@@ -242,6 +242,19 @@ def _run_reduce(
     return _cube(reduced, out.reshape(reduced.shape), out_ok.reshape(reduced.shape))
 
 
+def fold_cube(call: Any, cube: Any, dim: str, reducer: str, ignore_nodata: bool) -> Cube | None:
+    """``cube`` reduced along ``dim`` with ``reducer`` by a folding kernel over the cube as
+    it is (its values and validity, any numeric dtype), or None where it does not fit one
+    (a cube that is not numbers in memory, a dimension it lacks): the reference's
+    reducer then runs. The temporal aggregations' groups of dates (``period_hook``)."""
+    if not _numeric(cube) or not isinstance(cube.data.data, np.ndarray) or dim not in cube.dims:
+        return None
+    leaf = Leaf(cube.data, None, _validity(cube))
+    expr = Expr("in", value=0)
+    reduce = {"dimension": dim, "reducer": reducer, "ignore_nodata": ignore_nodata}
+    return _run_reduce(call, expr, expr.key(), [leaf], reduce)
+
+
 def _cube(template: xr.DataArray, out: np.ndarray, out_ok: np.ndarray | None) -> Cube:
     data = template.copy(data=out)
     data.attrs = dict(template.attrs)

@@ -5,6 +5,7 @@ dimension (``apply_dimension``) and linear interpolation of arrays.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -173,11 +174,12 @@ class _Reduced:
     empty, which "leads to a no-data value for most reducers"; count gives 0), once, as a
     plain empty array (reduce_dimension does so): every pixel's is the same."""
 
-    def __init__(self, call: Call, cube: Cube, dim: str):
+    def __init__(self, call: Call, cube: Cube, dim: str, fold: Fold | None = None):
         self.call, self.cube, self.dim = call, cube, dim
         self.reducer = call.callback("reducer")
         self.template = without(cube.data, dim)
         self.empty: Cube | None = None
+        self.fold = fold
 
     def of(self, positions: list[int]) -> Cube:
         if not positions:
@@ -192,6 +194,10 @@ class _Reduced:
         return self._value(CubeArray(self.cube.isel({self.dim: positions}), self.dim))
 
     def _value(self, array: CubeArray | LabeledArray) -> Cube:
+        if self.fold is not None and isinstance(array, CubeArray):
+            folded = self.fold(array.cube, self.dim)
+            if folded is not None:  # the executor's own form of the same reducer
+                return _like(folded, self.template)
         value = self.reducer(data=array, context=self.call.get("context"))
         if isinstance(value, CubeArray | LabeledArray | list):
             self.call.fail(
@@ -202,10 +208,17 @@ class _Reduced:
         return _like(value, self.template)
 
 
+# an executor's own reduction of a group of labels (the numba executor's folding kernel:
+# cube, dimension -> the reduced cube, or None where it does not fit), for the reducer the
+# node's child graph is; the reference calls the child graph
+Fold = Callable[[Cube, str], "Cube | None"]
+
+
 @implements("aggregate_temporal_period")
-def _aggregate_temporal_period(call: Call) -> Cube:
+def aggregate_temporal_period(call: Call, fold: Fold | None = None) -> Cube:
     """One label per period from the first date's to the last date's, periods without
-    data included (their array is empty); the dimension keeps its name and place."""
+    data included (their array is empty); the dimension keeps its name and place.
+    ``fold``: how the executor reduces a group (:data:`Fold`)."""
     cube, period = call.get("data"), call.get("period")
     if period not in PERIODS:
         call.fail("ProcessParameterInvalid", f"Unknown period {echo(str(period))}.", "period")
@@ -216,7 +229,7 @@ def _aggregate_temporal_period(call: Call) -> Cube:
     groups: dict[str, list[int]] = {label: [] for label in order}
     for i, label in enumerate(labels):
         groups[label].append(i)
-    reduced = _Reduced(call, cube, dim)
+    reduced = _Reduced(call, cube, dim, fold)
     parts = [reduced.of(groups[label]) for label in order]
     return _as_temporal(concat(parts, dim, order, cube.dims, reduced.template), dim)
 
@@ -382,9 +395,10 @@ def _interpolate_cube(arr: CubeArray) -> Cube:
 
 
 @implements("aggregate_temporal")
-def _aggregate_temporal(call: Call) -> Cube:
+def aggregate_temporal(call: Call, fold: Fold | None = None) -> Cube:
     """Reduce the values in each left-closed interval (intervals may overlap; one without
-    data reduces an empty array); labels from ``labels`` or the intervals' starts."""
+    data reduces an empty array); labels from ``labels`` or the intervals' starts.
+    ``fold``: how the executor reduces a group (:data:`Fold`)."""
     cube = call.get("data")
     dim = aggregated_dimension(call, cube)
     intervals = call.get("intervals")
@@ -394,7 +408,7 @@ def _aggregate_temporal(call: Call) -> Cube:
     bounds = [_interval(call, interval) for interval in intervals]
     labels = _interval_labels(call, intervals)
     times = temporal_labels(cube, dim)
-    reduced = _Reduced(call, cube, dim)
+    reduced = _Reduced(call, cube, dim, fold)
     parts = [reduced.of([int(i) for i in np.flatnonzero(_in_interval(times, *b))])
              for b in bounds]  # fmt: skip
     return _as_temporal(concat(parts, dim, labels, cube.dims, reduced.template), dim)
