@@ -25,11 +25,11 @@ each in a fresh process, through:
   ``save_result`` asks (GeoTIFF with rioxarray, netCDF with ``to_netcdf``, CSV or JSON of a
   vector cube with pandas). Like for like with ``run``.
 
-Measured per run: wall time (the whole process for the CLI configurations and ``openeo-
-run``, start-up, reading and writing included; for the in-memory ones the call alone, best
-of the warm repeats after a first run, the first run also kept), the process's peak resident
-memory (``/usr/bin/time``'s maximum RSS of the child: the input arrays are in it for the in-
-memory configurations), and the bytes read (``pgc run --stats``; the in-memory
+Measured per run: wall time (the whole process for the CLI configurations and
+``openeo-run``, start-up, reading and writing included; for the in-memory ones the call
+alone, best of the warm repeats after a first run, the first run also kept), the process's
+peak resident memory (``/usr/bin/time``'s maximum RSS of the child: the input arrays are in
+it for the in-memory configurations), and the bytes read (``pgc run --stats``; the in-memory
 configurations read nothing, their input size is given instead). A run past ``--timeout``
 seconds or ``--memory-limit`` GB of resident memory (the process tree's, polled) is stopped
 and recorded as ``timeout`` or ``out of memory``. Each result is summarized (values, finite
