@@ -1217,7 +1217,7 @@ def main(argv: list[str] | None = None) -> int:
         "--repeat",
         type=int,
         default=2,
-        help="warm repeats in memory; CLI runs at <= 512 px run this often",
+        help="warm repeats in memory; whole-process runs at <= 512 px run this often",
     )
     parser.add_argument("--data", type=Path, help="where the collections are cached")
     parser.add_argument("--results", type=Path, default=RESULTS / "workflows.json")
@@ -1228,8 +1228,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--warmup",
         action="store_true",
-        help="an untimed run before each workflow's first CLI configuration: on this VM "
-        "the first process to take gigabytes after lighter ones ran 20 to 40%% slower",
+        help="an untimed run before each workflow's first whole-process configuration: on "
+        "this VM the first process to take gigabytes after lighter ones ran 20 to 40%% slower",
     )
     parser.add_argument("--report-only", action="store_true", help="rewrite the report")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
