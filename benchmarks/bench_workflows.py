@@ -17,17 +17,24 @@ each in a fresh process, through:
   and ``as_rastercube``: dask chunks of its ``load_stac``, float64 cast inside the compute).
   It cannot read pgc's collection (its ``load_collection`` needs a back-end's catalog), so
   it is given the arrays.
+- ``openeo-run``: the same peer as a whole fresh process, as a user of that stack runs the
+  workflow from a script (``python -m benchmarks.bench_workflows --peer-run GRAPH OUT
+  FOLDER``): start Python, import the stack, open the Zarr store lazily with xarray (the
+  bands and dates each ``load_collection`` asks for, chunked as the peer's ``load_stac``
+  chunks, cast to float64 lazily), run the graph on them, write the result as the graph's
+  ``save_result`` asks (GeoTIFF with rioxarray, netCDF with ``to_netcdf``, CSV or JSON of a
+  vector cube with pandas). Like for like with ``run``.
 
-Measured per run: wall time (the whole process for the CLI configurations, start-up, reading
-and writing included; for the in-memory ones the call alone, best of the warm repeats after a
-first run, the first run also kept), the process's peak resident memory (``/usr/bin/time``'s
-maximum RSS of the child: the input arrays are in it for the in-memory configurations), and
-the bytes read (``pgc run --stats``; the in-memory configurations read nothing, their input
-size is given instead). A run past ``--timeout`` seconds or ``--memory-limit`` GB of
-resident memory (the process tree's, polled) is stopped and recorded as ``timeout`` or
-``out of memory``. Each result is summarized (values, finite values, sum, min, max) and
-compared with the reference executor's, so a configuration that computes something else is
-seen.
+Measured per run: wall time (the whole process for the CLI configurations and
+``openeo-run``, start-up, reading and writing included; for the in-memory ones the call
+alone, best of the warm repeats after a first run, the first run also kept), the process's
+peak resident memory (``/usr/bin/time``'s maximum RSS of the child: the input arrays are in
+it for the in-memory configurations), and the bytes read (``pgc run --stats``; the in-memory
+configurations read nothing, their input size is given instead). A run past ``--timeout``
+seconds or ``--memory-limit`` GB of resident memory (the process tree's, polled) is stopped
+and recorded as ``timeout`` or ``out of memory``. Each result is summarized (values, finite
+values, sum, min, max) and compared with the reference executor's, so a configuration that
+computes something else is seen.
 
 Data: bands B02, B03, B04, B08, B11, B12 and SCL (uint16, no-data 0, which no pixel holds) of
 12 dates, every 15 days from 2023-03-01, on a grid of 10 m in EPSG:32631 whose corner is the
@@ -74,8 +81,15 @@ CLOUDS = (3, 8, 9, 10)  # SCL: cloud shadow, clouds medium and high probability,
 CLEAR = (4, 5, 6)  # SCL: vegetation, not vegetated, water
 CLI_CONFIGS = ("run", "reference", "numba", "dask")
 MEM_CONFIGS = ("mem", "mem-reference", "mem-numba", "mem-dask")
-CONFIGS = (*CLI_CONFIGS, *MEM_CONFIGS, "openeo")
-DEFAULT_CONFIGS = ("run", "reference", "numba", "dask", "mem", "openeo")
+CONFIGS = (*CLI_CONFIGS, *MEM_CONFIGS, "openeo", "openeo-run")
+# timed as whole processes (start-up, reading, writing the output): run, repeated and warmed
+# up alike
+PROCESS_CONFIGS = (*CLI_CONFIGS, "openeo-run")
+PEER_CONFIGS = ("openeo", "openeo-run")
+# (pgc, peer) in the same setting: whole processes from the Zarr store to the output file;
+# the call alone on the values in memory
+LIKE_FOR_LIKE = (("run", "openeo-run"), ("mem", "openeo"))
+DEFAULT_CONFIGS = ("run", "reference", "numba", "dask", "mem", "openeo", "openeo-run")
 DEFAULT_SIZES = (512, 2048)
 # The size that needs the dask executor here: at 4096 px the reference executor needed more
 # than 18 GB for the composites, seasonal, merge and gap filling before issue 23 (from their
@@ -205,23 +219,38 @@ def _strip(rng, green, water, cover, season, row, rows, side):
     yield "SCL", scl
 
 
-def read_bands(where: Path, bands: list[str], dates: list[int]) -> Any:
+def read_bands(where: Path, bands: list[str], dates: list[int], *, lazy: bool = False) -> Any:
     """The collection's values as a (t, bands, y, x) uint16 ``xarray.DataArray`` with the
     dates ``dates`` (indices) and ``bands``: what load_collection of the whole grid gives,
-    held in memory; CRS written as rioxarray writes it (``spatial_ref``)."""
+    held in memory; CRS written as rioxarray writes it (``spatial_ref``).
+
+    With ``lazy`` nothing is read here: the store is opened with ``xarray.open_zarr`` and the
+    values are dask arrays chunked as the peer's ``load_stac`` chunks (one date of one band
+    over the whole plane, ``peer_openeo.LOAD_STAC_CHUNKS``), read when computed, as a user
+    of xarray opens a Zarr store."""
     import numpy as np
     import pandas as pd
     import rioxarray  # noqa: F401 - the .rio accessor
     import xarray as xr
-    import zarr
 
-    store = zarr.open_group(where / "cube.zarr", mode="r")
-    side = store[bands[0]].shape[-1]
-    data = np.empty((len(dates), len(bands), side, side), dtype=np.uint16)
-    for j, band in enumerate(bands):
-        array = store[band]
-        for i, t in enumerate(dates):
-            data[i, j] = array[t]
+    if lazy:
+        from benchmarks.peer_openeo import LOAD_STAC_CHUNKS
+
+        chunks = {d: LOAD_STAC_CHUNKS[d] for d in ("t", "y", "x")}
+        store = xr.open_zarr(where / "cube.zarr", chunks=chunks, consolidated=False)
+        picked = store[list(bands)].isel(t=list(dates)).to_dataarray("bands")
+        cube = picked.transpose("t", "bands", "y", "x")
+    else:
+        import zarr
+
+        group = zarr.open_group(where / "cube.zarr", mode="r")
+        data = np.empty((len(dates), len(bands), *group[bands[0]].shape[-2:]), dtype=np.uint16)
+        for j, band in enumerate(bands):
+            array = group[band]
+            for i, t in enumerate(dates):
+                data[i, j] = array[t]
+        cube = xr.DataArray(data, dims=("t", "bands", "y", "x"))
+    side = cube.shape[-1]
     labels = [date_labels()[t] for t in dates]
     coords = {
         "t": pd.to_datetime([d.rstrip("Z") for d in labels]).values,
@@ -229,8 +258,7 @@ def read_bands(where: Path, bands: list[str], dates: list[int]) -> Any:
         "y": Y1 - RES / 2 - RES * np.arange(side),
         "x": X0 + RES / 2 + RES * np.arange(side),
     }
-    cube = xr.DataArray(data, dims=("t", "bands", "y", "x"), coords=coords)
-    return cube.rio.write_crs("EPSG:32631")
+    return cube.assign_coords(coords).rio.write_crs("EPSG:32631")
 
 
 # -- the workflows --------------------------------------------------------------------------
@@ -602,8 +630,9 @@ def _error_text(done: dict) -> str:
 
 def run_cli(name: str, side: int, config: str, where: Path, *, timeout: float,
             limit_gb: float, repeat: int, warmup: bool = False) -> dict:  # fmt: skip
-    """``python -m pgc.cli run`` of workflow ``name``: one row (best of ``repeat``, after an
-    untimed run with ``warmup``)."""
+    """``python -m pgc.cli run`` of workflow ``name``, or the peer's script for
+    ``openeo-run`` (``--peer-run``): one row (best of ``repeat``, after an untimed run with
+    ``warmup``)."""
     graph = graph_of(name, side)
     row: dict[str, Any] = {"workflow": name, "size": side, "config": config, "times": []}
     with tempfile.TemporaryDirectory(prefix="pgc-wf-") as tmp:
@@ -612,7 +641,10 @@ def run_cli(name: str, side: int, config: str, where: Path, *, timeout: float,
         out = Path(tmp) / f"{name}{output_suffix(graph)}"
         command = [sys.executable, "-m", "pgc.cli", "run", str(path), "-o", str(out),
                    "--overwrite", "--stats"]  # fmt: skip
-        if config != "run":
+        if config == "openeo-run":
+            command = [sys.executable, "-m", "benchmarks.bench_workflows", "--peer-run",
+                       str(path), str(out), str(where)]  # fmt: skip
+        elif config != "run":
             command += ["--executor", config]
         if warmup:
             warm(where, graph)
@@ -630,8 +662,9 @@ def run_cli(name: str, side: int, config: str, where: Path, *, timeout: float,
                 return row
             row["times"].append(done["wall_s"])
             row["peak_mb"] = max(row.get("peak_mb") or 0, done["peak_mb"] or 0)
-            row["stats"] = done["stdout"].strip()
-            row["bytes_read"] = _bytes_read(done["stdout"])
+            if config in CLI_CONFIGS:
+                row["stats"] = done["stdout"].strip()
+                row["bytes_read"] = _bytes_read(done["stdout"])
         row["time_s"] = min(row["times"])
         row["summary"] = summarize_file(out)
     return row
@@ -734,6 +767,53 @@ def _peer(graph: dict, cubes: dict) -> Any:
     return run
 
 
+def peer_run(graph_path: Path, out: Path, where: Path) -> int:
+    """The process of ``openeo-run``: the workflow as a user of the openEO Python stack runs
+    it from a script. The graph's ``load_collection`` nodes become its parameters as for
+    ``openeo`` (``in_memory``), given the bands and dates each asks for, opened lazily from
+    the Zarr store at ``where`` (``read_bands(lazy=True)``: chunks of the peer's load_stac,
+    cast to float64 lazily by ``as_rastercube``); the graph is run and computed as ``_peer``
+    runs it, and the result written to ``out`` as the graph's ``save_result`` asks
+    (``write_result``)."""
+    import warnings
+
+    warnings.filterwarnings("ignore")  # as _child: the stack's warnings are not the result
+    document = json.loads(graph_path.read_text("utf-8"))
+    graph, loads = in_memory(document["process_graph"])
+    cubes = {k: read_bands(where, v["bands"], dates_of(v), lazy=True) for k, v in loads.items()}
+    write_result(_peer(graph, cubes)(), out, output_suffix(document["process_graph"]))
+    return 0
+
+
+def write_result(result: Any, out: Path, suffix: str) -> None:
+    """The peer's result written as xarray's users write one: ``suffix`` ".tif" a GeoTIFF
+    (``rio.to_raster``; its first dimension, when it has three, gives the bands), ".nc"
+    netCDF (``to_netcdf``), ".csv" or ".json" a table of the vector cube's values, one row
+    per geometry (and date), without its non-dimension coordinates (``spatial_ref``).
+    openeo-processes-dask leaves attributes no format can hold (a dict, a CRS object): they
+    are dropped first."""
+    import xarray as xr
+
+    if isinstance(result, xr.DataArray | xr.Dataset):
+        result = result.copy(deep=False)
+        result.attrs = {}
+    if suffix == ".tif":
+        result.rio.to_raster(out)
+    elif suffix == ".nc":
+        result.to_netcdf(out)
+    elif suffix in (".csv", ".json"):
+        plain = result.reset_coords(drop=True)
+        if isinstance(plain, xr.DataArray):
+            plain = plain.to_dataset(name=plain.name or "value")
+        table = plain.to_dataframe().reset_index()
+        if suffix == ".csv":
+            table.to_csv(out, index=False)
+        else:
+            table.to_json(out, orient="records", date_format="iso", default_handler=str)
+    else:
+        raise ValueError(f"no writer for {suffix!r}")
+
+
 def predicted(rows: list[dict], name: str, side: int, config: str, timeout: float,
               limit_gb: float) -> dict | None:  # fmt: skip
     """A "skipped" row when the largest smaller size measured says this run would pass the
@@ -763,9 +843,9 @@ def predicted(rows: list[dict], name: str, side: int, config: str, timeout: floa
 
 def measure(name: str, side: int, config: str, where: Path, warmup: bool = False,
             **limits: Any) -> dict:  # fmt: skip
-    """One row: workflow ``name`` at ``side`` px through ``config`` (``warmup``: CLI runs
-    only, see ``--warmup``)."""
-    if config in CLI_CONFIGS:
+    """One row: workflow ``name`` at ``side`` px through ``config`` (``warmup``: whole
+    process runs only, see ``--warmup``)."""
+    if config in PROCESS_CONFIGS:
         return run_cli(name, side, config, where, warmup=warmup, **limits)
     return run_in_memory(name, side, config, where, **limits)
 
@@ -869,6 +949,12 @@ def report(rows: list[dict], meta: dict) -> str:
         "no save_result); **openeo**: the openEO Python stack (openeo-pg-parser-networkx + "
         "openeo-processes-dask, as `benchmarks/peer_openeo.py` runs it) on those values: "
         "it cannot read pgc's collection. Time of the call alone, best of the warm repeats.",
+        "- **openeo-run**: the same peer as a whole process, as its users run a workflow "
+        "from a script: start Python, import the stack, open the Zarr store lazily with "
+        "xarray (the bands and dates load_collection asks for, chunked as its `load_stac` "
+        "chunks, cast to float64 lazily), run the graph, write the output file in the "
+        "format save_result asks (rioxarray, `to_netcdf`, pandas). Measured as **run** is: "
+        "wall time of the process, best of the repeats; like for like with **run**.",
         "- Cells: time, peak resident memory of the process (in-memory configurations: the "
         "input is in it), bytes read (pgc run --stats). `≠`: the result's summary (count of "
         "finite values, sum, min, max) differs from the reference executor's.",
@@ -878,19 +964,20 @@ def report(rows: list[dict], meta: dict) -> str:
         f"Zarr store ({_mb(len(BANDS) * N_DATES * 2 * 512**2 / 2**20)} at 512 px, "
         f"{_mb(len(BANDS) * N_DATES * 2 * 2048**2 / 2**20)} at 2048 px, "
         f"{_mb(len(BANDS) * N_DATES * 2 * BIG**2 / 2**20)} at {BIG} px); each workflow "
-        "loads the bands it needs. Before each CLI run the files of those bands are read "
-        "once (untimed), so that every configuration finds them in the page cache. At "
+        "loads the bands it needs. Before each whole-process run (CLI configurations and "
+        "openeo-run) the files of those bands are read once (untimed), so that every "
+        "configuration finds them in the page cache. At "
         f"{BIG} px, the size that needs the dask executor on this machine (the reference "
         "executor needed more than 18 GB for the memory-heavy workflows before issue 23; "
         "`run` chooses its executor per plan), only `run` and `dask` are measured. A run "
         "over the timeout or the "
         "memory limit is stopped; one that the size below predicts to pass either by far "
-        "(time x pixel ratio) is not run. At 2048 px and above each CLI configuration runs "
-        "once. On this VM the first process to take gigabytes after lighter ones runs 20 to "
+        "(time x pixel ratio) is not run. At 2048 px and above each whole-process configuration "
+        "runs once. On this VM the first process to take gigabytes after lighter ones runs 20 to "
         "40% slower (the same reference run: 19 s first, then 15 s, 15 s): `run`, the first "
-        "configuration of each workflow, was measured after an untimed warm-up run "
-        "(`--warmup`); the machine is also shared with other sessions' test runs, so two "
-        "configurations running the same executor still differ by up to ~20%.",
+        "configuration of each workflow, was measured after an untimed warm-up run (`--warmup`); "
+        "the machine is also shared with other sessions' test runs, so two configurations running "
+        "the same executor still differ by up to ~20%.",
         "",
     ]
     for side in sizes:
@@ -901,9 +988,10 @@ def report(rows: list[dict], meta: dict) -> str:
                       f"{_mb(max(inputs) / 2**20)} of uint16.", ""]  # fmt: skip
         here = [r for r in rows if r["size"] == side]
         cols = [c for c in configs if any(r["config"] == c for r in here)]
-        peer = " mem / openeo |" if "openeo" in cols else ""
+        pairs = [(a, b) for a, b in LIKE_FOR_LIKE if a in cols and b in cols]
+        peer = "".join(f" {a} / {b} |" for a, b in pairs)
         lines += ["| workflow | " + " | ".join(cols) + " |" + peer,
-                  "|---" * (len(cols) + 1 + bool(peer)) + "|"]  # fmt: skip
+                  "|---" * (len(cols) + 1 + len(pairs)) + "|"]  # fmt: skip
         for name in [n for n in names if any(r["workflow"] == n for r in here)]:
             truth = _truth(by, name, side)
             cells = []
@@ -911,7 +999,7 @@ def report(rows: list[dict], meta: dict) -> str:
                 row = by.get((name, side, c))
                 mark = _check(row, truth) if c not in ("reference", "mem-reference") else ""
                 cells.append(_cell(row, c in CLI_CONFIGS) + (f" {mark}" if mark else ""))
-            ratio = f" {_ratio(by, name, side)} |" if peer else ""
+            ratio = "".join(f" {_ratio(by, name, side, a, b)} |" for a, b in pairs)
             lines.append(f"| {name} | " + " | ".join(cells) + " |" + ratio)
         lines.append("")
     lines += _fixed_costs(by, names, sizes)
@@ -973,9 +1061,13 @@ def _ok(row: dict | None) -> bool:
     return row is not None and row["status"] == "ok" and row.get("time_s")
 
 
-def _ratio(by: dict, name: str, side: int, config: str = "mem") -> str:
-    a, b = by.get((name, side, config)), by.get((name, side, "openeo"))
-    return f"{a['time_s'] / b['time_s']:.2f}" if _ok(a) and _ok(b) else ""
+def _ratio(by: dict, name: str, side: int, config: str = "mem", peer: str = "openeo",
+           key: str = "time_s") -> str:  # fmt: skip
+    """``config``'s ``key`` (time or peak memory) over ``peer``'s, or "" if either failed."""
+    a, b = by.get((name, side, config)), by.get((name, side, peer))
+    if not (_ok(a) and _ok(b) and a.get(key) and b.get(key)):
+        return ""
+    return f"{a[key] / b[key]:.2f}"
 
 
 def _growth(by, names, sizes, configs) -> list[str]:
@@ -1006,20 +1098,37 @@ def _growth(by, names, sizes, configs) -> list[str]:
 
 
 def _peer_ratios(by, names, sizes, configs) -> list[str]:
-    pgc_configs = [c for c in configs if c != "openeo"]
-    if "openeo" not in configs:
+    """Each pgc configuration over the peer in the same setting: time of the like-for-like
+    pairs (``LIKE_FOR_LIKE``), their peak memory, then the other executors' time (whole
+    processes over ``openeo-run``, in-memory calls over ``openeo``)."""
+    if not any(p in configs for p in PEER_CONFIGS):
         return []
+    others = [(c, "openeo-run") for c in CLI_CONFIGS if c in configs]
+    others += [(c, "openeo") for c in MEM_CONFIGS if c in configs]
+    others = [pair for pair in others if pair not in LIKE_FOR_LIKE]
+    keys = [(a, b, key) for key in ("time_s", "peak_mb") for a, b in LIKE_FOR_LIKE]
+    keys += [(a, b, "time_s") for a, b in others]
     lines = ["## pgc / openEO stack", "",
-             "Time of each pgc configuration over the peer's, same workflow and size (< 1: "
-             "pgc is faster). **mem** is like for like (both on the values in memory, call "
-             "alone); the CLI configurations include the process start-up, reading the "
-             "Zarr store and writing the output, which the peer's time does not.", ""]  # fmt: skip
-    for side in [z for z in sizes if any(_ok(by.get((n, z, "openeo"))) for n in names)]:
-        lines += [f"### {side} px", "", "| workflow | " + " | ".join(pgc_configs) + " |",
-                  "|---" * (len(pgc_configs) + 1) + "|"]  # fmt: skip
-        for name in names:
-            cells = [_ratio(by, name, side, c) for c in pgc_configs]
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+             "Time of each pgc configuration over the peer's in the same setting, same "
+             "workflow and size (< 1: pgc is faster). **run / openeo-run**: whole processes "
+             "from the same Zarr store to the same output format (start-up, imports, "
+             "reading, computing, writing); **mem / openeo**: the call alone, on the same "
+             "values already in memory (no start-up, reading or writing on either side). "
+             "The other executors likewise (CLI over openeo-run, mem-NAME over openeo). "
+             "*peak*: the processes' peak resident memory, same pairs (the in-memory "
+             "processes hold their input).", ""]  # fmt: skip
+    for side in sizes:
+        cells_of = {k: [_ratio(by, n, side, *k) for n in names] for k in keys}
+        shown = [k for k, cells in cells_of.items() if any(cells)]
+        if not shown:
+            continue
+        head = [f"{'peak ' if key == 'peak_mb' else ''}{a} / {b}" for a, b, key in shown]
+        lines += [f"### {side} px", "", "| workflow | " + " | ".join(head) + " |",
+                  "|---" * (len(head) + 1) + "|"]  # fmt: skip
+        for i, name in enumerate(names):
+            cells = [cells_of[k][i] for k in shown]
+            if any(cells):
+                lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines.append("")
     return lines
 
@@ -1108,7 +1217,7 @@ def main(argv: list[str] | None = None) -> int:
         "--repeat",
         type=int,
         default=2,
-        help="warm repeats in memory; CLI runs at <= 512 px run this often",
+        help="warm repeats in memory; whole-process runs at <= 512 px run this often",
     )
     parser.add_argument("--data", type=Path, help="where the collections are cached")
     parser.add_argument("--results", type=Path, default=RESULTS / "workflows.json")
@@ -1119,14 +1228,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--warmup",
         action="store_true",
-        help="an untimed run before each workflow's first CLI configuration: on this VM "
-        "the first process to take gigabytes after lighter ones ran 20 to 40%% slower",
+        help="an untimed run before each workflow's first whole-process configuration: on "
+        "this VM the first process to take gigabytes after lighter ones ran 20 to 40%% slower",
     )
     parser.add_argument("--report-only", action="store_true", help="rewrite the report")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--peer-run", nargs=3, type=Path, help=argparse.SUPPRESS,
+                        metavar=("GRAPH", "OUT", "COLLECTION"))  # fmt: skip
     args = parser.parse_args(argv)
     if args.child:
         return _child()
+    if args.peer_run:
+        return peer_run(*args.peer_run)
     out = args.out or args.results.with_suffix(".md")
     if args.report_only:
         write_report(args.results, out)
@@ -1134,13 +1247,14 @@ def main(argv: list[str] | None = None) -> int:
     names = _names(args.workflows, NAMES, "workflows")
     configs = _names(args.configs, CONFIGS, "configs")
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    if "openeo" in configs:
+    peers = [c for c in configs if c in PEER_CONFIGS]
+    if peers:
         from benchmarks.peer_openeo import available
 
         reason = available()
         if reason:
-            print(f"openeo config skipped: {reason}", file=sys.stderr)
-            configs.remove("openeo")
+            print(f"{', '.join(peers)} skipped: {reason}", file=sys.stderr)
+            configs = [c for c in configs if c not in peers]
     for side in sizes:
         start = time.perf_counter()
         where = ensure(side, args.data)
@@ -1149,12 +1263,12 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             warmed = not args.warmup
             for config in configs:
-                repeat = args.repeat if config not in CLI_CONFIGS else (
+                repeat = args.repeat if config not in PROCESS_CONFIGS else (
                     args.repeat if side <= 512 else 1)  # fmt: skip
                 skip = None if args.no_predict else predicted(
                     load_results(args.results), name, side, config, args.timeout,
                     args.memory_limit)  # fmt: skip
-                first = not warmed and config in CLI_CONFIGS and skip is None
+                first = not warmed and config in PROCESS_CONFIGS and skip is None
                 warmed = warmed or first
                 row = skip or measure(name, side, config, where, timeout=args.timeout,
                                       limit_gb=args.memory_limit, repeat=repeat,

@@ -54,6 +54,35 @@ def test_the_openeo_stack_computes_the_same(where, expected):
     assert bw.same(row["summary"], expected)
 
 
+def test_the_openeo_stack_as_a_whole_process_writes_what_pgc_run_writes(where):
+    """``openeo-run``: the peer's own process, from the Zarr store to the GeoTIFF, gives a
+    row like ``run``'s, and its file says the same values as pgc's (EVI, the cheapest)."""
+    from benchmarks.peer_openeo import available
+
+    reason = available()
+    if reason:
+        pytest.skip(reason)
+    pgc_row = bw.measure("evi", SIDE, "run", where, **LIMITS)
+    row = bw.measure("evi", SIDE, "openeo-run", where, **LIMITS)
+    assert row["status"] == "ok", row.get("error")
+    assert row["time_s"] > 0 and row["peak_mb"] > 0 and len(row["times"]) == 1
+    assert "bytes_read" not in row  # pgc run --stats counts them, the peer says nothing
+    assert pgc_row["summary"]["finite"] > 0
+    assert bw.same(row["summary"], pgc_row["summary"])
+
+
+def test_the_peer_opens_the_store_lazily_as_its_load_stac_chunks(where):
+    """``read_bands(lazy=True)``: the eager values, unread, one chunk per date and band."""
+    import dask.array as da
+    import xarray as xr
+
+    eager = bw.read_bands(where, ["B04", "SCL"], [1, 4, 6])
+    lazy = bw.read_bands(where, ["B04", "SCL"], [1, 4, 6], lazy=True)
+    assert isinstance(lazy.data, da.Array)
+    assert lazy.chunks == ((1, 1, 1), (1, 1), (SIDE,), (SIDE,))
+    xr.testing.assert_identical(lazy.compute(), eager)
+
+
 def test_every_workflow_is_an_openeo_graph_pgc_accepts(where):
     """All thirteen graphs validate and type-check against the collection (no data read)."""
     import pgc
@@ -69,12 +98,17 @@ def test_rows_merge_and_the_report_is_written(tmp_path):
     rows = [{"workflow": "evi", "size": 512, "config": c, "status": "ok", "time_s": t,
              "peak_mb": 300.0, "summary": {"n": 1, "finite": 1, "sum": 1.0, "min": 1.0,
                                            "max": 1.0}}
-            for c, t in (("reference", 2.0), ("mem", 0.5), ("openeo", 1.0))]  # fmt: skip
+            for c, t in (("reference", 2.0), ("mem", 0.5), ("openeo", 1.0),
+                         ("run", 3.0), ("openeo-run", 6.0))]  # fmt: skip
     path = tmp_path / "w.json"
     bw.save_results(path, bw.merge_rows([], rows))
     again = {**rows[1], "time_s": 0.25}
     bw.save_results(path, bw.merge_rows(bw.load_results(path), [again]))
-    assert [r["time_s"] for r in bw.load_results(path)] == [2.0, 0.25, 1.0]
+    assert [r["time_s"] for r in bw.load_results(path)] == [3.0, 2.0, 0.25, 1.0, 6.0]
     bw.write_report(path, tmp_path / "w.md")
     text = (tmp_path / "w.md").read_text()
     assert "| evi |" in text and "0.25" in text
+    peer = text[text.index("## pgc / openEO stack") :]
+    pairs = ("run / openeo-run", "mem / openeo", "peak run / openeo-run", "peak mem / openeo")
+    assert f"| workflow | {' | '.join(pairs)} |" in peer
+    assert "| evi | 0.50 | 0.25 | 1.00 | 1.00 |" in peer
