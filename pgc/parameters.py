@@ -73,14 +73,18 @@ def check_parameters(
     user_processes: Iterable[str] = (),
     limits: Limits | None = None,
     name: str = "<input>",
+    memo: dict | None = None,
 ) -> list[Diagnostic]:
     """Every problem of ``values`` for the process ``document`` (errors and warnings).
 
     ``graph`` is the document's lowered IR (``Plan.initial``): where it uses each parameter.
     ``user_processes``: ids of the user-defined processes the graph may call (their
     arguments are theirs to check). Diagnostics point at the parameter's declaration, or at
-    the argument that uses it; each names the parameter.
+    the argument that uses it; each names the parameter. ``memo``: the compiled plan's
+    (:attr:`pgc.compiler.Plan.memo`), where the parameters ``document`` declares and
+    where ``graph`` uses them are kept for its next runs.
     """
+    memo = {} if memo is None else memo
     if values is not None and not isinstance(values, Mapping):
         kind = type(values).__name__
         return [Diagnostic(INVALID, f"Parameter values must be a mapping of names, got {kind}.")]
@@ -88,7 +92,9 @@ def check_parameters(
     strange = [k for k in values if not isinstance(k, str)]
     if strange:
         return [Diagnostic(INVALID, f"Parameter names must be strings, got {short(strange[0])}.")]
-    used = _uses(graph)
+    if "uses" not in memo:
+        memo["uses"] = _uses(graph)
+    used = memo["uses"]
     if not values and not graph.parameters:
         return _open_names({}, used)  # declared or not, each parameter used needs a value
     limits = limits or Limits()
@@ -106,7 +112,10 @@ def check_parameters(
             problems.append(Diagnostic(INVALID, message, argument=key))
         elif kind == "json":
             checkable[key] = value
-    declared = declared_parameters(document, graph, specs, limits, name)
+    key = ("declared", id(specs), limits, name)  # (the specs kept with it: the id stays theirs)
+    if key not in memo:
+        memo[key] = (specs, declared_parameters(document, graph, specs, limits, name))
+    declared = memo[key][1]
     if declared is not None:
         return problems + _declared(declared, values, checkable)
     problems += _open_names(values, used)

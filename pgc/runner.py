@@ -343,9 +343,8 @@ def _checked_parameters(document, values, plan, specs, user_processes, limits, n
         ids = set(user_processes)
     else:
         ids = {p.get("id") for p in user_processes or () if isinstance(p, dict)}
-    problems = check_parameters(
-        document, values, plan.initial, specs=specs, user_processes=ids, limits=limits, name=name
-    )
+    problems = check_parameters(document, values, plan.initial, specs=specs, user_processes=ids,
+                                limits=limits, name=name, memo=plan.memo)  # fmt: skip
     errors = [d for d in problems if d.is_error]
     if errors:
         raise PgcError(errors)
@@ -392,7 +391,12 @@ def _choice(document, pipeline, catalog, specs, user_processes, name, limits, pl
     overridden: frozenset[str] = getattr(processes, "overridden", frozenset())
     lowered = _plan(document, with_kernels(pipeline), catalog, specs, user_processes, name,
                     limits, plan_cache, overridden)  # fmt: skip
-    return choose(lowered.graph, parameter_elements(parameters), hot=lowered.reused > 0), lowered
+    from .dtypes import compute_dtype
+
+    key = ("choice", parameter_elements(parameters), lowered.reused > 0, compute_dtype())
+    if key not in lowered.memo:
+        lowered.memo[key] = choose(lowered.graph, key[1], hot=key[2])
+    return lowered.memo[key], lowered
 
 
 def _check_fusable(processes: Any, executor: str) -> None:

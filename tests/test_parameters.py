@@ -250,3 +250,21 @@ def test_issue18_cli_open_graph_runs_with_param_and_warns_on_stderr(capsys, tmp_
     assert code == 0
     assert json.loads(out)  # the values, as today
     assert "warning ProcessParameterUnsupported" in err and "did you mean 'factor'?" in err
+
+
+def test_a_plan_run_again_checks_every_runs_values():
+    """A compiled plan keeps what it declares and where it uses its parameters for its next
+    runs (issue 23: the check cost a hot 1000 px EVI as much as its kernel), never the
+    verdict on the values: good values, then bad ones, then good again."""
+    from pgc.runner import PlanCache
+
+    cache = PlanCache()
+    good = execute(PROCESS, parameters={"bbox": BBOX, "factor": 3}, plan_cache=cache)
+    [d] = _error(PROCESS, {"bbox": BBOX, "factor": "x"}, plan_cache=cache)
+    assert (d.code, d.argument) == ("ProcessParameterInvalid", "factor")
+    [d] = _error(PROCESS, {"factor": 3}, plan_cache=cache)
+    assert (d.code, d.argument) == ("ProcessParameterRequired", "bbox")
+    again = execute(PROCESS, parameters={"bbox": BBOX, "factor": 3}, plan_cache=cache)
+    assert again.plan.memo is good.plan.memo and again.plan.reused >= 3  # the same plan
+    assert any(key[0] == "declared" for key in good.plan.memo if isinstance(key, tuple))
+    np.testing.assert_array_equal(again.value.data.values, good.value.data.values)
