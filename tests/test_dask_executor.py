@@ -77,3 +77,44 @@ def test_cli_runs_with_the_dask_executor_and_writes_what_the_reference_writes(tm
         assert np.array_equal(d.read(), r.read(), equal_nan=True)
     assert main(["run", graph, "-o", str(tmp_path / "x.tif"), "--dask", "somewhere"]) == 2
     assert main(["run", graph, "-o", str(tmp_path / "x.tif"), "--chunk", "64"]) == 2
+
+
+def test_a_kernel_over_sources_with_other_band_labels_runs_chunk_by_chunk():
+    """Regression (issue 23): the cube's three bands masked by a cloud test on the load's
+    SCL, then their median over time, is one kernel over two sources whose bands differ
+    (B02-B04, and B02-B04 with SCL). One dataset of both chunks aligned them on the first's
+    bands and dropped SCL: ArrayElementNotAvailable. Now equal to the reference's."""
+    from conftest import node
+
+    from pgc.executors.dask import chunked
+
+    window = {"west": 600000, "south": 5694000, "east": 600640, "north": 5694640, "crs": 32631}
+    cloud = {"process_graph": {
+        "s": node("array_element", data={"from_parameter": "data"}, label="SCL"),
+        "c": node("gt", x={"from_node": "s"}, y=7, result=True)}}  # fmt: skip
+    median = {"process_graph": {"m": node("median", data={"from_parameter": "data"},
+                                          result=True)}}  # fmt: skip
+    graph = {
+        "l": node("load_collection", id="SENTINEL2_L2A_SAMPLE", spatial_extent=window,
+                  temporal_extent=["2023-01-01", "2023-07-01"],
+                  bands=["B02", "B03", "B04", "SCL"]),
+        "f": node("filter_bands", data={"from_node": "l"}, bands=["B02", "B03", "B04"]),
+        "c": node("reduce_dimension", data={"from_node": "l"}, dimension="bands", reducer=cloud),
+        "m": node("mask", data={"from_node": "f"}, mask={"from_node": "c"}),
+        "r": node("reduce_dimension", data={"from_node": "m"}, dimension="t", reducer=median,
+                  result=True),
+    }  # fmt: skip
+    seen = []
+    original = chunked.FORMS["pgc::kernel"]
+
+    def spy(call, options):
+        out = original(call, options)
+        seen.append(len(call.args["sources"]) == 2 and out is not None)
+        return out
+
+    import pytest
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(chunked.FORMS, "pgc::kernel", spy)
+        check(graph, DaskOptions(chunk=32))
+    assert seen == [True]  # one kernel, over both sources, chunk by chunk

@@ -269,22 +269,56 @@ def kernel(call: Any, options: DaskOptions) -> Cube | None:
     if not all(chunked_alike(sources[n].data, first) for n in names):
         return None
     dataset = xr.Dataset()
+    apart = _apart([sources[n].data for n in names])
     for i, name in enumerate(names):  # attributes go apart: they need not agree
-        dataset[f"data{i}"] = sources[name].data.copy(deep=False)
+        dataset[f"data{i}"] = _renamed(sources[name].data.copy(deep=False), apart[i])
         dataset[f"data{i}"].attrs = {}
-        dataset[f"valid{i}"] = sources[name].valid
+        dataset[f"valid{i}"] = _renamed(sources[name].valid, apart[i])
     attrs = [dict(sources[n].data.attrs) for n in names]
     body = _body(call)
-    probe = _block(corner_probe(dataset), call.node, names, attrs, body)
+    back = [{v: k for k, v in renamed.items()} for renamed in apart]
+    probe = _block(corner_probe(dataset), call.node, names, attrs, body, back)
     if probe is None:
         return None
     template = result_template(probe, first)
     result = xr.map_blocks(
-        in_options(_block_or_fail), dataset, args=(call.node, names, attrs, body), template=template
+        in_options(_block_or_fail), dataset, args=(call.node, names, attrs, body, back),
+        template=template,
     )
     data = result["data"]
     data.attrs = dict(probe["data"].attrs)
     return Cube(data, result["valid"])
+
+
+def _apart(arrays: list[xr.DataArray]) -> list[dict[str, str]]:
+    """Per source, the names its dimensions (other than y and x) and their coordinates take
+    in the chunks' dataset where their labels differ from an earlier source's: one dataset
+    aligns every variable on one index per name, which would drop the labels the first
+    lacks (a mask read from every band of a load beside three of its bands: the kernel's
+    pick of SCL found no SCL). Each name goes back in the chunk (``_block``)."""
+    seen: dict[str, Any] = {}
+    out = []
+    for i, data in enumerate(arrays):
+        renamed: dict[str, str] = {}
+        for dim in data.dims:
+            if dim in SPATIAL:
+                continue
+            labels = data.get_index(dim)
+            if dim not in seen:
+                seen[dim] = labels
+            elif not labels.equals(seen[dim]):
+                renamed[dim] = f"{dim}@{i}"
+        for name, coord in data.coords.items():
+            if name not in renamed and any(d in renamed for d in coord.dims):
+                renamed[str(name)] = f"{name}@{i}"
+        out.append(renamed)
+    return out
+
+
+def _renamed(array: Any, names: dict[str, str]) -> Any:
+    """``array`` with those of ``names`` it has (dimensions, coordinates) renamed."""
+    own = {k: v for k, v in names.items() if k in array.dims or k in array.coords}
+    return array.rename(own) if own else array
 
 
 def picks_along_y_or_x(node: Any) -> bool:
@@ -346,17 +380,19 @@ def _body(call: Any) -> tuple | None:
     return body.graph, body.scope
 
 
-def _block(block: xr.Dataset, node: Any, names: list[str], attrs: list[dict], body=None):
+def _block(block: xr.Dataset, node: Any, names: list[str], attrs: list[dict], body=None,
+           back: list[dict] | None = None):  # fmt: skip
     """One chunk through the numba kernel, or else through the kernel's body as the reference
     runs it: a dataset of ``data`` and ``valid`` (the validity over every dimension), or None
-    when neither applies."""
+    when neither applies. ``back``: per source, the names :func:`_apart` changed."""
     from ..numba.kernel_run import run_kernel
 
     sources = {}
     for i, name in enumerate(names):
-        data = block[f"data{i}"]
+        names_back = back[i] if back else {}
+        data = _renamed(block[f"data{i}"], names_back)
         data.attrs = attrs[i]
-        sources[name] = Cube(data, block[f"valid{i}"])
+        sources[name] = Cube(data, _renamed(block[f"valid{i}"], names_back))
     out = run_kernel(_KernelCall(node, {"sources": sources}))
     if out is not None:
         out = Cube(out.data.copy(), out.valid)  # out of the kernel's pooled buffer
@@ -371,11 +407,12 @@ def _block(block: xr.Dataset, node: Any, names: list[str], attrs: list[dict], bo
     return xr.Dataset({"data": out.data, "valid": out.full_valid()})
 
 
-def _block_or_fail(block: xr.Dataset, node: Any, names: list[str], attrs: list[dict], body):
+def _block_or_fail(block: xr.Dataset, node: Any, names: list[str], attrs: list[dict], body,
+                   back: list[dict]):  # fmt: skip
     from ..reference import ProcessError, node_error
 
     try:
-        out = _block(block, node, names, attrs, body)
+        out = _block(block, node, names, attrs, body, back)
     except ProcessError as exc:  # from the body: the reference's error, naming the node
         raise node_error(node, exc.code, exc.message, exc.argument) from None
     if out is None:  # the probe ran: every chunk has the same dtypes and labels
