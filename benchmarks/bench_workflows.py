@@ -969,7 +969,7 @@ def report(rows: list[dict], meta: dict) -> str:
         "configuration finds them in the page cache. At "
         f"{BIG} px, the size that needs the dask executor on this machine (the reference "
         "executor needed more than 18 GB for the memory-heavy workflows before issue 23; "
-        "`run` chooses its executor per plan), only `run` and `dask` are measured. A run "
+        "`run` chooses its executor per plan), its table shows what was measured. A run "
         "over the timeout or the "
         "memory limit is stopped; one that the size below predicts to pass either by far "
         "(time x pixel ratio) is not run. At 2048 px and above each whole-process configuration "
