@@ -177,7 +177,7 @@ def test_a_graph_with_a_lazy_if_holds_every_value():
 def test_many_small_values_alive_at_once_go_to_dask():
     # ten values of 8 MB read by one node: none is over an eighth of 100 MB, together
     # 90 MB is over a quarter
-    fan = typed(*[(f"v{i}", "apply", sized(10**6), ()) for i in range(10)],
+    fan = typed(*[(f"v{i}", "load_collection", sized(10**6), ()) for i in range(10)],
                 ("r", "merge_cubes", sized(1), tuple(f"v{i}" for i in range(10))))  # fmt: skip
     assert max(n.type.nbytes for n in fan.nodes()) < 10**8 / 8
     chosen = choose(fan, memory=10**8)
@@ -192,16 +192,28 @@ def test_many_small_values_alive_at_once_go_to_dask():
 
 def test_a_chain_whose_peak_fits_stays_off_dask_however_large_its_values():
     step = 10**8  # 800 MB a value: over an eighth of 4 GB, but dropped as the chain goes
-    chain = typed(*[(f"v{i}", "apply", sized(step), (f"v{i - 1}",) if i else ())
-                    for i in range(20)])  # fmt: skip
+    chain = typed(*[(f"v{i}", "apply" if i else "load_collection", sized(step),
+                     (f"v{i - 1}",) if i else ()) for i in range(20)])  # fmt: skip
     assert peak(chain).bytes == 2 * 9 * step
     assert choose(chain, memory=8 * 10**9).executor == "reference"
     assert choose(chain, memory=7 * 10**9).executor == "dask"
 
 
 def test_a_cube_of_unknown_size_counts_the_largest_parameter():
-    unknown = typed(("a", "apply", CubeType(unknown_dimensions=True), ()),
+    unknown = typed(("a", "load_collection", CubeType(unknown_dimensions=True), ()),
                     ("b", "apply", CubeType(unknown_dimensions=True), ("a",)))  # fmt: skip
     assert peak(unknown, unknown=1000) == Peak(2 * COMPUTED, "b")
     assert choose(unknown, parameter_elements=10**6, memory=10**7).executor == "dask"
     assert choose(unknown, parameter_elements=1000, memory=10**7).executor == "reference"
+
+
+def test_values_given_in_memory_stay_off_dask_however_large_the_peak():
+    """dask reads load_collection chunk by chunk; cubes given in memory are held whole
+    whichever executor runs, and dask held as much and took up to 5x numba's time on them
+    (the benchmark's ``mem`` at 4096 px, issue 23)."""
+    fan = typed(*[(f"v{i}", "apply", sized(10**6), ()) for i in range(10)],
+                ("r", "merge_cubes", sized(1), tuple(f"v{i}" for i in range(10))))  # fmt: skip
+    chosen = choose(fan, memory=10**8)
+    assert chosen.executor == "reference"
+    assert chosen.reason.endswith("; estimated peak memory 90.0 MB (dask from 25.0 MB), but dask "
+                                  "reads no data here chunk by chunk (no load_collection)")
