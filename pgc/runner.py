@@ -219,7 +219,8 @@ def execute(
     folder, and files are opened only through :mod:`pgc.data.access` (no VRT, no network).
     ``executor="auto"`` (the default) chooses per plan from its types
     (:mod:`pgc.executors.choice`: numba where a fused kernel is large enough to pay for
-    itself, dask where a value is too large for memory, else the reference);
+    itself, dask where the run's estimated peak memory is over a quarter of the memory
+    and it reads with load_collection, else the reference);
     ``result.executor`` and ``result.executor_reason`` say which and why.
     ``executor="numba"`` runs elementwise work as fused numba kernels (the rest as the
     reference does); ``result.kernels`` then says what the kernels cost.
