@@ -460,3 +460,19 @@ def test_issue_18_without_save_result_an_unknown_suffix_is_a_usage_error(tmp_pat
     assert main(["run", str(path), "-o", str(tmp_path / "x.png")]) == 2
     err = capsys.readouterr().err
     assert "no save_result" in err and ".tif" in err and "Traceback" not in err
+
+
+def test_float_values_with_data_everywhere_are_stored_without_a_copy():
+    """Issue 23: a float64 result whose validity is true everywhere (one value, or one
+    spread over its shape as the executors make it) is written as it is; with no-data the
+    fill is the same NaN as before."""
+    from pgc.data.storage import Storage, stored_values
+    from pgc.executors.values import Cube, everywhere
+
+    data = xr.DataArray(np.arange(6.0).reshape(2, 3), dims=("y", "x"))
+    for valid in (xr.DataArray(True), everywhere(data)):
+        out = stored_values(Cube(data, valid), Storage("float64", np.nan))
+        assert np.shares_memory(out.values, data.values)
+    holes = data.copy(data=np.array([[True, False, True], [True, True, False]]))
+    out = stored_values(Cube(data, holes), Storage("float64", np.nan))
+    np.testing.assert_array_equal(out.values, [[0.0, np.nan, 2.0], [3.0, 4.0, np.nan]])

@@ -68,6 +68,27 @@ class Storage:
 Compute = Callable[..., tuple]
 
 
+def all_valid(valid: Any) -> bool:
+    """Whether a cube's validity ``valid`` is true at every pixel, read as cheaply as it
+    can be: one boolean (a 0-d array), or the distinct elements of a broadcast array
+    (axes of stride 0 hold one value); a full mask costs one read of a byte a pixel (an
+    eighth of the float64 values a fill would copy). A chunked (dask) mask is not
+    computed for this: False.
+
+    >>> all_valid(True), all_valid(np.broadcast_to(True, (3, 4))), all_valid(np.eye(2) > 0)
+    (True, True, False)
+    """
+    if isinstance(valid, bool | np.bool_):
+        return bool(valid)
+    values = valid.data if isinstance(valid, xr.DataArray) else valid
+    if not isinstance(values, np.ndarray):
+        return False
+    if values.size == 0:  # no pixel lacks data (and a broadcast of none has no element 0)
+        return True
+    distinct = values[tuple(0 if s == 0 else slice(None) for s in values.strides)]
+    return bool(np.all(distinct))
+
+
 def eager(*values: Any) -> tuple:
     """The values as numpy (what :func:`storage_for` computes with on numpy cubes)."""
     return tuple(np.asarray(v.values if isinstance(v, xr.DataArray) else v) for v in values)
@@ -167,8 +188,8 @@ def stored_values(cube: Any, storage: Storage) -> xr.DataArray:
         # no copy where the values are stored as they are (astype copies even to its own
         # dtype): a 2048 px, 12-date float64 result was copied twice before being written
         data = data if data.dtype == dtype else data.astype(dtype)
-        if valid.ndim == 0 and isinstance(valid.data, np.ndarray) and bool(valid):
-            return data  # data everywhere
+        if all_valid(valid):  # data everywhere (one value, or one spread over the shape)
+            return data
         return data.where(valid, np.array(np.nan, dtype)[()])
     fill = np.array(0 if storage.nodata is None else storage.nodata, dtype)[()]
     if data.dtype.kind == "b":

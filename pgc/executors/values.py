@@ -30,6 +30,7 @@ import numpy as np
 import xarray as xr
 
 from ..data.reading import as_slice
+from ..data.storage import all_valid  # (here too: the executors' name for it)
 from ..dtypes import compute_dtype
 
 
@@ -181,27 +182,6 @@ def everywhere(data: xr.DataArray) -> xr.DataArray:
     0, no copy), which :func:`all_valid` reads without a pass over the pixels; a mask of
     the cube's size was 1/8 of a float64 result to make and to read again."""
     return xr.DataArray(np.broadcast_to(np.True_, data.shape), coords=data.coords, dims=data.dims)
-
-
-def all_valid(valid: Any) -> bool:
-    """Whether a cube's validity ``valid`` is true at every pixel, read as cheaply as it
-    can be: one boolean (a 0-d array), or the distinct elements of a broadcast array
-    (axes of stride 0 hold one value); a full mask costs one read of a byte a pixel (an
-    eighth of the float64 values a fill would copy). A chunked (dask) mask is not
-    computed for this: False.
-
-    >>> all_valid(True), all_valid(np.broadcast_to(True, (3, 4))), all_valid(np.eye(2) > 0)
-    (True, True, False)
-    """
-    if isinstance(valid, bool | np.bool_):
-        return bool(valid)
-    values = valid.data if isinstance(valid, xr.DataArray) else valid
-    if not isinstance(values, np.ndarray):
-        return False
-    if values.size == 0:  # no pixel lacks data (and a broadcast of none has no element 0)
-        return True
-    distinct = values[tuple(0 if s == 0 else slice(None) for s in values.strides)]
-    return bool(np.all(distinct))
 
 
 def validity_array(cube: Cube) -> np.ndarray:
