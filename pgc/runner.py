@@ -381,6 +381,7 @@ def _choice(document, pipeline, catalog, specs, user_processes, name, limits, pl
     """:func:`choose_executor`'s choice and the plan lowered with the kernels it was made
     from (None when an override decided), which the numba and dask executors run: one
     plan looked up per run, so ``Plan.reused`` counts runs."""
+    from .dtypes import compute_dtype
     from .executors.choice import Choice, choose, parameter_elements
 
     try:
@@ -392,8 +393,6 @@ def _choice(document, pipeline, catalog, specs, user_processes, name, limits, pl
     overridden: frozenset[str] = getattr(processes, "overridden", frozenset())
     lowered = _plan(document, with_kernels(pipeline), catalog, specs, user_processes, name,
                     limits, plan_cache, overridden)  # fmt: skip
-    from .dtypes import compute_dtype
-
     key = ("choice", parameter_elements(parameters), lowered.reused > 0, compute_dtype())
     if key not in lowered.memo:
         lowered.memo[key] = choose(lowered.graph, key[1], hot=key[2])

@@ -41,8 +41,9 @@ def period_hook(call: Call, own: bool) -> tuple[Any, Call]:
     dates reduced by a folding kernel where the reducer is one a kernel folds (max, min,
     mean, sum, count, median: :func:`pgc.passes.fuse.foldable`) and the cube fits one;
     the reducer's child graph elsewhere, as the reference runs it."""
-    aggregations = ("aggregate_temporal", "aggregate_temporal_period")
-    if own or call.node.namespace is not None or call.node.process_id not in aggregations:
+    if own or call.node.namespace is not None or call.node.process_id not in (
+        "aggregate_temporal", "aggregate_temporal_period"
+    ):
         return None, call
     from ...ir.nodes import Callback
     from ...passes.fuse import foldable
@@ -57,8 +58,9 @@ def period_hook(call: Call, own: bool) -> tuple[Any, Call]:
     def fold(cube: Any, dim: str) -> Any:
         return fold_cube(call, cube, dim, *folding)
 
-    run = getattr(temporal, call.node.process_id)
-    return run(call, fold=fold), call
+    runs = {"aggregate_temporal": temporal.aggregate_temporal,
+            "aggregate_temporal_period": temporal.aggregate_temporal_period}  # fmt: skip
+    return runs[call.node.process_id](call, fold=fold), call
 
 
 @dataclass(frozen=True)
