@@ -107,6 +107,12 @@ PASSES: MappingProxyType = _described(
         law="F(P(a=c)) == P(a=F(c)) where the filter laws (pgc.passes.laws) say so",
     ),
     PassInfo(
+        "reduce-before-merge", "pgc.passes.split_merge:reduce_before_merge", stage="optimize",
+        keeps_types=False,
+        law="reduce(merge_cubes(a, b), d) == merge_cubes(reduce(a, d), reduce(b, d)) for cubes "
+        "with disjoint bands and the same other labels (pgc.passes.split_merge)",
+    ),
+    PassInfo(
         "load-grid", "pgc.passes.load_grid:load_grid", stage="optimize", keeps_types=False,
         law="resample_spatial(load(c)) == load(c) read onto the resampled grid (near within "
         "the CRS; near across CRSs and average from COG overviews are inexact: "
@@ -129,6 +135,8 @@ DEFAULT_PIPELINE = [
     "dce",
     "push-filters",
     "cse",
+    "dce",
+    "reduce-before-merge",
     "dce",
     "load-grid",
     "prune-bands",
