@@ -261,3 +261,97 @@ def test_the_masked_composite_is_one_kernel_and_a_mask_alone_is_not():
     assert result.value.data.dtype == np.dtype("uint16")
     assert len(result.kernels.kernels) == 1 and ":" not in result.kernels.kernels[0]
     compare(document, sample_cube(), approx=False)
+
+
+@settings(deadline=None, max_examples=examples(30))
+@given(data=st.data())
+def test_the_ndvi_band_kept_alone_is_a_kernel(policy, data):
+    """filter_bands(ndvi(c, target_band=T), [T]) is one region: the NDVI in a bands
+    dimension of the one label T, where the reference converted every band into a new
+    cube and copied T out (issue 23: the merge workflow); per-pixel work and a fold of
+    another dimension after it keep the band. Values, validity, dtype and the labels and
+    band metadata of every dimension are the reference's."""
+    approx: list = []
+    graph: dict = {
+        "n": {"process_id": "ndvi", "arguments": {"data": {"from_parameter": "c"}, "nir": "b2",
+                                                   "red": "b1", "target_band": "NDVI"}},
+        "f": {"process_id": "filter_bands", "arguments": {"data": {"from_node": "n"},
+                                                           "bands": ["NDVI"]}},
+    }  # fmt: skip
+    last = "f"
+    if data.draw(st.booleans()):
+        pixel = [{"from_parameter": "x"}]
+        expr = data.draw(expressions(pixel, "number", approx=approx, exact=True))
+        process = {"process_graph": rooted(expr, "number", {"from_parameter": "x"})}
+        graph["a"] = {"process_id": "apply", "arguments": {"data": {"from_node": last},
+                                                          "process": process}}  # fmt: skip
+        last = "a"
+    reducer = data.draw(st.sampled_from([None, *REDUCERS]))
+    if reducer is not None:
+        args = {"data": {"from_parameter": "data"}}
+        if reducer != "count":
+            args["ignore_nodata"] = data.draw(st.booleans())
+        graph["r"] = {"process_id": "reduce_dimension", "arguments": {
+            "data": {"from_node": last}, "dimension": data.draw(st.sampled_from(["t", "y"])),
+            "reducer": {"process_graph": {"m": {"process_id": reducer, "arguments": args,
+                                                "result": True}}}}}  # fmt: skip
+        last = "r"
+    graph[last]["result"] = True
+    cube = data.draw(cubes(3, times=data.draw(st.integers(1, 4))))
+    cube = Cube(cube.data.assign_coords(bands=["b0", "b1", "b2"]), cube.valid)
+    if data.draw(st.booleans()):  # band metadata, which the NDVI band has blank
+        cube = Cube(cube.data.assign_coords(common_name=("bands", ["blue", "red", "nir"])),
+                    cube.valid)  # fmt: skip
+    order = data.draw(st.sampled_from(ORDERS))
+    cube = Cube(cube.data.transpose(*order), cube.valid.transpose(*order, missing_dims="ignore"))
+    document = {"parameters": [{"name": "c", "schema": {}}], "process_graph": graph}
+    compare(document, cube, bool(approx))
+    try:
+        plain = execute(document, parameters={"c": cube}, pipeline="none").value
+    except Exception:  # noqa: BLE001 - compare saw the same error from both
+        return
+    fused = execute(document, parameters={"c": cube}, executor="numba")
+    assert fused.plan.graph.result_node.process_id == "kernel"
+    for name, coord in plain.data.coords.items():
+        other = fused.value.data[name].values
+        assert coord.values.tolist() == other.tolist() or (  # NaN wavelengths
+            coord.dtype.kind == "f" and np.array_equal(coord.values, other, equal_nan=True)), name
+
+
+def test_an_ndvi_band_that_exists_is_the_references_error():
+    graph = {
+        "n": {"process_id": "ndvi", "arguments": {"data": {"from_parameter": "c"}, "nir": "b2",
+                                                   "red": "b1", "target_band": "b0"}},
+        "f": {"process_id": "filter_bands", "result": True,
+              "arguments": {"data": {"from_node": "n"}, "bands": ["b0"]}},
+    }  # fmt: skip
+    document = {"parameters": [{"name": "c", "schema": {}}], "process_graph": graph}
+    for executor in ("reference", "numba"):
+        try:
+            execute(document, parameters={"c": sample_cube()}, executor=executor)
+        except Exception as exc:  # noqa: BLE001
+            assert getattr(exc, "code", None) == "BandExists", executor
+        else:
+            raise AssertionError(f"{executor}: no error")
+
+
+def test_a_null_for_every_pixel_where_a_number_must_be_is_the_references_error():
+    """normalized_difference(x, floor(null)) after band math: the reference says 'y' must
+    be a number; the kernel made every pixel no-data (found by the ndvi band test)."""
+    graph = {
+        "n": {"process_id": "ndvi", "arguments": {"data": {"from_parameter": "c"}, "nir": "b2",
+                                                   "red": "b1"}},
+        "a": {"process_id": "apply", "result": True, "arguments": {
+            "data": {"from_node": "n"}, "process": {"process_graph": {
+                "f": {"process_id": "floor", "arguments": {"x": None}},
+                "d": {"process_id": "normalized_difference", "result": True, "arguments": {
+                    "x": {"from_parameter": "x"}, "y": {"from_node": "f"}}}}}}},
+    }  # fmt: skip
+    document = {"parameters": [{"name": "c", "schema": {}}], "process_graph": graph}
+    for executor in ("reference", "numba"):
+        try:
+            execute(document, parameters={"c": sample_cube()}, pipeline="none", executor=executor)
+        except Exception as exc:  # noqa: BLE001
+            assert getattr(exc, "code", None) == "ProcessParameterInvalid", executor
+        else:
+            raise AssertionError(f"{executor}: no error")

@@ -222,7 +222,28 @@ def _node(node: Node, kind: str, inputs: list, done: dict) -> Expr | None:
         return None  # true is not 1 in a list: the element rules, as the reference has them
     if pid in COMPARE and not _compared_alike(pid, args):
         return None  # booleans with numbers, or booleans ordered: the reference's rules
+    if pid in NOT_NULL and any(_null_constant(a) for a in args):
+        return None  # the reference's error (a null that does not depend on the pixel)
     return Expr(pid, tuple(args), params=params)
+
+
+# Processes whose operands are numbers, null not allowed (the definitions): a pixel's
+# no-data is null and gives null, but a null for every pixel, such as floor(null), is
+# the caller's mistake, which the reference reports
+NOT_NULL = frozenset({"normalized_difference"})
+
+
+def _null_constant(expr: Expr) -> bool:
+    """Whether ``expr`` reads no input and holds a null constant (then it may be null)."""
+    if expr.inputs():
+        return False
+    stack = [expr]
+    while stack:
+        item = stack.pop()
+        if item.op == "const" and item.value is None:
+            return True
+        stack.extend(item.args)
+    return False
 
 
 COMPARE = {"gt", "gte", "lt", "lte", "eq", "neq"}

@@ -7,6 +7,9 @@ per-pixel) through nodes that compute each pixel from the same pixel of their in
 - ``reduce_dimension`` whose reducer is elementwise over ``array_element`` picks by
   label or index (band math): the picks become inputs of the kernel;
 - ``ndvi`` (without ``target_band``): two bands picked by name or common name;
+- ``filter_bands`` keeping only the ``target_band`` of an ``ndvi``: the NDVI as above, in
+  a bands dimension of that one label (:attr:`Region.band`; the kernel node's ``band``),
+  so the other bands are never converted;
 - ``mask`` with a cube, when both the data and the mask are regions (or sources); the
   mask of a source cube itself only inside a reduction below, which computes in the
   compute dtype (alone, the reference keeps the source's dtype);
@@ -39,7 +42,7 @@ step of the numba executor (``pgc run --executor numba``, ``pgc explain --kernel
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..ir.graph import Graph, Parameter
 from ..ir.nodes import Callback, Literal, Node, NodeRef, ObjectValue, ParamRef, Value
@@ -64,6 +67,11 @@ class Region:
     # region is only computed inside a reduction that folds it (which computes in the
     # compute dtype either way), never as a kernel of its own
     folded_only: bool = False
+    # ndvi with target_band: only a filter_bands keeping just that band (``target``) takes
+    # it in; that filter's region then puts its values in a bands dimension ``band`` =
+    # (name, label) of one label, which elementwise work and folds of other dimensions keep
+    target: str | None = None
+    band: tuple[str, str] | None = None
 
     @property
     def whole(self) -> bool:
@@ -81,7 +89,7 @@ def fuse_elementwise(graph: Graph, context) -> tuple[Graph, bool]:
     while True:
         absorbed = {m for r in regions.values() for m in r.members[:-1]}
         roots = [n for n in regions if n not in absorbed]
-        alone = [n for n in roots if regions[n].folded_only]
+        alone = [n for n in roots if regions[n].folded_only or regions[n].target is not None]
         if not alone:
             break
         for n in alone:  # what it absorbed (the mask's own region) may be a kernel still
@@ -108,13 +116,15 @@ def _region(node: Node, graph: Graph, regions: dict[str, Region]) -> Region | No
 
 
 def _grow(node: Node, graph: Graph, regions: dict, absorb: bool) -> Region | None:
-    def operand(name: str, whole: bool = False, folds: bool = False) -> Region | None:
+    def operand(name: str, whole: bool = False, folds: bool = False, band: bool = False,
+                target: bool = False) -> Region | None:
         value = node.arg(name)
         if not isinstance(value, NodeRef | ParamRef):
             return None
         inner = regions.get(value.id) if isinstance(value, NodeRef) and absorb else None
         usable = inner is not None and inner.reduce is None and (inner.whole or not whole)
         usable = usable and (not inner.folded_only or folds)
+        usable = usable and (inner.band is None or band) and (inner.target is None or target)
         if usable and _only_reader(graph, value.id, node):
             return inner
         return Region((value,), ((0, None, None),), Expr("in", value=0))
@@ -132,11 +142,11 @@ def _apply(node: Node, operand) -> Region | None:
     """apply with an elementwise callback: the callback's expression over the region."""
     callback = node.arg("process")
     translated = from_callback(callback.graph, "apply") if _is_cb(callback) else None
-    base = operand("data") if translated is not None else None
+    base = operand("data", band=True) if translated is not None else None
     if base is None:
         return None
     expr = substitute(translated[0], {0: base.expr})
-    return Region(base.sources, base.inputs, expr, (*base.members, node.id))
+    return Region(base.sources, base.inputs, expr, (*base.members, node.id), band=base.band)
 
 
 def _mask(node: Node, operand) -> Region | None:
@@ -165,12 +175,13 @@ def _reduce(node: Node, operand) -> Region | None:
         return None
     folding = foldable(callback.graph)
     if folding is not None:
-        base = operand("data", folds=True)
+        base = operand("data", folds=True, band=True)
         if base is None or any(d == dim for _, d, _ in base.inputs):
             return None
-        return Region(
-            base.sources, base.inputs, base.expr, (*base.members, node.id), (dim, *folding)
-        )
+        if base.band is not None and base.band[0] == dim:
+            return None
+        return Region(base.sources, base.inputs, base.expr, (*base.members, node.id),
+                      (dim, *folding), band=base.band)  # fmt: skip
     translated = from_callback(callback.graph, "reduce")
     base = operand("data", whole=True) if translated is not None else None
     if base is None:
@@ -179,20 +190,39 @@ def _reduce(node: Node, operand) -> Region | None:
 
 
 def _ndvi(node: Node, operand) -> Region | None:
-    """ndvi without target_band: normalized_difference of two bands, picked by name or
-    common name (the reference's rule, resolved when the kernel runs)."""
+    """ndvi: normalized_difference of two bands, picked by name or common name (the
+    reference's rule, resolved when the kernel runs). With target_band, a region only
+    :func:`_filter_bands` keeping that band takes in."""
     nir, red = node.literal("nir", "nir"), node.literal("red", "red")
-    target = node.arg("target_band")
+    target = node.literal("target_band")
     if not (isinstance(nir, str) and isinstance(red, str)):
         return None
-    if target is not None and target != Literal(None):
+    if not (target is None or isinstance(target, str)):
         return None
     base = operand("data", whole=True)
     if base is None:
         return None
     picks = [("band", nir), ("band", red)]
     expr = Expr("normalized_difference", (Expr("in", value=0), Expr("in", value=1)))
-    return _picked(base, "bands", picks, expr, node.id)
+    region = _picked(base, "bands", picks, expr, node.id)
+    return region if target is None else replace(region, target=target)
+
+
+def _filter_bands(node: Node, operand) -> Region | None:
+    """filter_bands keeping only the target_band of an ndvi region: law
+    ``filter_bands(ndvi(c, target_band=T), [T])`` is the NDVI of ``c`` in a bands dimension
+    whose one label is ``T``, with no metadata (the reference adds ``T`` blank); the
+    bands it drops are never computed."""
+    bands = node.literal("bands")
+    if node.arg("wavelengths") not in (None, Literal(None)):
+        return None
+    if not (isinstance(bands, list) and len(bands) == 1 and isinstance(bands[0], str)):
+        return None
+    base = operand("data", target=True)
+    if base is None or base.target != bands[0]:
+        return None
+    return Region(base.sources, base.inputs, base.expr, (*base.members, node.id),
+                  band=("bands", bands[0]))  # fmt: skip
 
 
 # The cube processes a region grows through: the arguments they may have (any other, a
@@ -202,6 +232,7 @@ GROWS_THROUGH: dict[str, tuple[frozenset[str], Callable[..., Region | None]]] = 
     "reduce_dimension": (frozenset({"data", "reducer", "dimension", "context"}), _reduce),
     "ndvi": (frozenset({"data", "nir", "red", "target_band"}), _ndvi),
     "mask": (frozenset({"data", "mask", "replacement"}), _mask),
+    "filter_bands": (frozenset({"data", "bands", "wavelengths"}), _filter_bands),
 }
 
 
@@ -303,6 +334,7 @@ def _kernel_node(graph: Graph, root: str, region: Region) -> Node:
             ("inputs", Literal(inputs)),
             ("expression", Literal(to_json(region.expr))),
             ("reduce", Literal(reduce)),
+            *((("band", Literal(list(region.band))),) if region.band is not None else ()),
             ("body", Callback(body)),
         ),
         type=original.type,

@@ -68,10 +68,42 @@ def run_kernel(call: Any) -> Cube | None:
         return None
     if len(leaves) <= max(expr.inputs()) or len(leaves[0].dims) <= (leaves[0].pick is not None):
         return None
+    band = call.node.literal("band")
+    source = _band_source(leaves, band) if band is not None else None
+    if band is not None and source is None:
+        return None
     reduce = call.node.literal("reduce")
     if reduce is None:
-        return _run(call, expr, key, leaves)
-    return _run_reduce(call, expr, key, leaves, reduce)
+        out = _run(call, expr, key, leaves)
+    else:
+        out = _run_reduce(call, expr, key, leaves, reduce)
+    return out if band is None or out is None else _with_band(out, source, *band)
+
+
+def _band_source(leaves: list[Leaf], band: list) -> xr.DataArray | None:
+    """The cube a kernel with ``band`` (ndvi's target band, kept alone) picks its bands
+    from, or None where the reference must decide (a cube that has that band already:
+    BandExists)."""
+    dim, label = band
+    picked = [leaf.source for leaf in leaves if leaf.pick is not None and leaf.pick[0] == dim]
+    if not picked or any(label in s.get_index(dim) for s in picked):
+        return None
+    return picked[0]
+
+
+def _with_band(cube: Cube, source: xr.DataArray, dim: str, label: str) -> Cube:
+    """The kernel's values in a dimension ``dim`` of the one ``label``, where ``source``
+    has ``dim`` among the dimensions the values kept, with blank band metadata: the
+    reference's ``filter_bands(ndvi(c, target_band=label), [label])``."""
+    from ...data.bands import with_blank_metadata
+
+    order = list(source.dims)
+    at = sum(1 for d in cube.data.dims if d in order and order.index(d) < order.index(dim))
+    data = with_blank_metadata(cube.data.expand_dims({dim: [label]}, axis=at), source, dim)
+    if cube.valid.ndim == 0:
+        return Cube(data, cube.valid)
+    valid = cube.valid.transpose(*cube.data.dims).expand_dims({dim: [label]}, axis=at)
+    return Cube(data, valid.assign_coords(data.coords))
 
 
 # kernel nodes' expressions and structural hashes, by the node's id (the node is kept, so
