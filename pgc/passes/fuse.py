@@ -32,8 +32,9 @@ line up, a label that is not there, a dtype it does not compute). Arguments:
 ``sources`` (name -> cube), ``inputs`` (per kernel input: source name, the dimension
 picked from and ``["label", v]``, ``["index", i]`` or ``["band", name or common name]``,
 or nulls for the whole cube),
-``expression`` (:func:`pgc.kernels.expr.to_json`) and ``reduce`` (null or the dimension,
-reducer and ignore_nodata).
+``expression`` (:func:`pgc.kernels.expr.to_json`), ``reduce`` (null or the dimension,
+reducer and ignore_nodata) and, for a filter keeping ndvi's target band, ``band`` (the
+bands dimension and that label, which the kernel's values are put in).
 
 Not in the default pipeline: kernel nodes are not openEO processes, so this is a lowering
 step of the numba executor (``pgc run --executor numba``, ``pgc explain --kernels``).
