@@ -223,3 +223,48 @@ def test_filter_bands_keeping_most_of_a_cube_is_a_view(picked, view):
     expected = cube.data.sel(bands=picked)
     xr.testing.assert_identical(out.data, expected)
     xr.testing.assert_identical(out.valid, cube.valid.sel(bands=picked))
+
+
+@settings(max_examples=examples(60), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+@given(st.sampled_from([1, 3, 7, 2**16]), st.booleans(), st.booleans(), st.data())
+def test_ndvi_in_blocks_is_the_whole_array_arithmetic(policy, block, metadata, integers, data):
+    """The reference's ndvi of bands in memory goes in blocks of pixels (issue 23: five
+    arrays of the cube's size before); the lazy path still computes whole arrays. Both give
+    the same values, validity, coordinates and attributes, for any block size."""
+    import rioxarray  # noqa: F401 - the .rio accessor
+
+    from pgc.data.bands import band_coords
+    from pgc.executors.reference import cube as cube_module
+    from pgc.ir.types import Band
+
+    types = data.draw(st.sampled_from([
+        {"t": "temporal", "bands": "bands", "y": "spatial", "x": "spatial"},
+        {"bands": "bands", "y": "spatial"}, {"other": "other", "bands": "bands", "t": "temporal"},
+    ]))  # fmt: skip
+    cube = data.draw(cubes(types=types, min_size=2, max_size=5))
+    names = [f"B{i}" for i in range(cube.data.sizes["bands"])]
+    values = cube.data.assign_coords(bands=names)
+    if integers:  # as loaded: uint16
+        values = values.copy(data=np.abs(np.nan_to_num(values.values)) % 65536).astype("uint16")
+    values.attrs = {"a": 1}
+    if metadata:
+        meta = [Band(n, f"c{i}", 0.1 * i) for i, n in enumerate(names)]
+        values = values.assign_coords(band_coords("bands", meta))
+        values = values.rio.write_crs("EPSG:32631")
+    nir, red = data.draw(st.permutations(names))[:2]
+    order = data.draw(st.permutations(list(values.dims)))
+    valid = cube.valid
+    if "bands" in valid.dims:
+        valid = valid.assign_coords(bands=names)
+    inputs = Cube(values.transpose(*order), valid.transpose(*order, missing_dims="ignore"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cube_module, "BLOCK_ELEMENTS", block)
+        out = run_process("ndvi", {"c": inputs}, data=C, nir=nir, red=red)
+    lazy = Cube(inputs.data.chunk(), inputs.valid)
+    whole = run_process("ndvi", {"c": lazy}, data=C, nir=nir, red=red)
+    expected = whole.data.compute()
+    xr.testing.assert_identical(out.data.where(out.full_valid(), 0), expected.where(
+        whole.full_valid().compute(), 0))  # fmt: skip
+    assert out.data.attrs == expected.attrs and out.data.dtype == expected.dtype
+    np.testing.assert_array_equal(out.full_valid().values, whole.full_valid().values)

@@ -100,15 +100,23 @@ def _ndvi(call: Call) -> Cube:
     if target is not None and isinstance(cube.data.data, np.ndarray):
         return _with_ndvi_band(cube, nir, red, target)
     x, y = (cube.sel({"bands": b}, drop=True) for b in (nir, red))
-    nir_values, red_values = in_compute_dtype(x.data), in_compute_dtype(y.data)  # once each
-    with np.errstate(all="ignore"):
-        data = (nir_values - red_values) / (nir_values + red_values)
+    blocks = isinstance(cube.data.data, np.ndarray) and x.data.dtype.kind in "iubf" and x.data.ndim
+    if blocks:
+        data = _normalized_difference_in_blocks(x.data, y.data)
+    else:  # a lazy cube (the dask executor): whole arrays, computed chunk by chunk
+        nir_values, red_values = in_compute_dtype(x.data), in_compute_dtype(y.data)
+        with np.errstate(all="ignore"):
+            data = (nir_values - red_values) / (nir_values + red_values)
     valid = x.valid & y.valid
     if all_valid(valid):  # nothing to zero, and no mask of the cube's size (issue 23)
         result = Cube(data, valid)
     else:
         valid = xr.broadcast(valid, data)[0].transpose(*data.dims)
-        result = Cube(data.where(valid, 0), valid)
+        if blocks:  # the new array: zeroed in place
+            np.copyto(data.values, 0, where=~valid.values)
+            result = Cube(data, valid)
+        else:
+            result = Cube(data.where(valid, 0), valid)
     if target is None:
         return result
     from ...data.bands import with_blank_metadata
@@ -123,6 +131,55 @@ def _ndvi(call: Call) -> Cube:
     every = cube.full_valid()  # the validity may lack the bands
     valid = xr.concat([every, added[1]], dim="bands")
     return Cube(data, valid.transpose(*cube.dims))
+
+
+# elements computed at once by :func:`_normalized_difference_in_blocks`: temporaries of
+# this size stay in the cache and in memory the process has touched already
+BLOCK_ELEMENTS = 2**16
+
+
+def leading_blocks(shape: tuple[int, ...], size: int | None = None):
+    """Index tuples covering an array of ``shape`` in blocks of about ``size`` elements
+    (default :data:`BLOCK_ELEMENTS`): the last axes whole, the one before them in runs, the
+    leading ones one by one."""
+    size = BLOCK_ELEMENTS if size is None else size
+    inner, k = 1, len(shape)
+    while k > 0 and inner * shape[k - 1] <= size:
+        inner *= shape[k - 1]
+        k -= 1
+    if k == 0:
+        yield ()
+        return
+    step = max(1, size // inner)
+    for lead in np.ndindex(*shape[: k - 1]):
+        for start in range(0, shape[k - 1], step):
+            yield (*lead, slice(start, start + step))
+
+
+def _normalized_difference_in_blocks(x: xr.DataArray, y: xr.DataArray) -> xr.DataArray:
+    """``(x - y) / (x + y)`` of two bands in memory in the compute dtype, as xarray's
+    arithmetic of the two converted arrays gives it (coordinates, attributes), computed in
+    blocks of pixels: the same operations on the same numbers, into one array of the
+    result's size. Whole arrays made five (the two conversions, the difference, the sum,
+    the quotient): 5.1 of the reference's 6.4 s of ndvi_monthly at 2048 px (issue 23)."""
+    dtype = np.dtype(compute_dtype())
+    nir, red = x.values, y.transpose(*x.dims).values
+    out = np.empty(nir.shape, dtype)
+    with np.errstate(all="ignore"):
+        for at in leading_blocks(nir.shape):
+            a, b = nir[at].astype(dtype), red[at].astype(dtype)
+            np.divide(a - b, a + b, out=out[at])
+    corner = {d: slice(0, 1) for d in x.dims}  # xarray's coordinates of the arithmetic:
+    like = x.isel(corner) - y.isel(corner)  # those both have alike, the first's attributes
+    coords = {d: x[d] for d in x.dims if d in x.coords}
+    for name, coord in like.coords.items():
+        if name in coords:
+            continue
+        if not coord.dims:
+            coords[name] = coord
+        elif name in y.coords and x.coords[name].equals(y.coords[name]):
+            coords[name] = x.coords[name]
+    return xr.DataArray(out, dims=x.dims, coords=coords, attrs=like.attrs, name=like.name)
 
 
 def _with_ndvi_band(cube: Cube, nir: str, red: str, target: str) -> Cube:
