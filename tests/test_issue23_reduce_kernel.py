@@ -246,10 +246,20 @@ def planes(draw):
 
 
 @settings(max_examples=examples(300))
-@given(case=planes(), dtype=st.sampled_from(["float64", "float32"]))
-def test_kernel_planes_equal_the_straightforward_sums(case, dtype):
+@given(case=planes(), dtype=st.sampled_from(["float64", "float32"]),
+       block=st.sampled_from([2, 5, 12, 2**16]))
+def test_kernel_planes_equal_the_straightforward_sums(case, dtype, block):
     """The reference's planes and the numba executor's compiled loop: the old sums, bit for
-    bit, whatever the dtype, border, replacement and kernel."""
+    bit, whatever the dtype, border, replacement and kernel, and the reference's bands of
+    rows (``block``: elements of two bands)."""
+    from pgc.executors.reference import cube as cube_module
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cube_module, "BLOCK_ELEMENTS", block)
+        check_planes(case, dtype)
+
+
+def check_planes(case, dtype) -> None:
     values, valid, kernel, border, replace, factor = case
     expected = old_correlated(values.astype(dtype), valid, kernel, factor, border, replace)
     plane = Plane(values, valid, np.dtype(dtype), kernel, border, replace)
@@ -259,6 +269,15 @@ def test_kernel_planes_equal_the_straightforward_sums(case, dtype):
             correlate(plane, out)
             out *= factor
         assert same_bits(out, expected), correlate.__name__
+    # the working arrays of the plane before, of another cube's values, reused
+    scratch: dict = {}
+    other = np.full(values.shape, 9, values.dtype)
+    with np.errstate(all="ignore"):
+        correlated(Plane(other, ~valid, np.dtype(dtype), kernel, 3, 5, scratch), out)
+        reused = Plane(values, valid, np.dtype(dtype), kernel, border, replace, scratch)
+        correlated(reused, out)
+        out *= factor
+    assert same_bits(out, expected), "reused"
 
 
 def kernel_graph(kernel, border=0, factor=1):
