@@ -143,7 +143,8 @@ def _same_labels(x: Dimension, y: Dimension) -> bool:
         return x.labels is not None and x.labels == y.labels
     if x.type != "spatial":
         return False
-    known = None not in (x.extent, x.step, x.crs) and None not in (x.extent or (None,))
+    known = x.extent is not None and None not in x.extent
+    known = known and x.step is not None and x.crs is not None
     return known and (x.extent, x.step, x.crs, x.axis) == (y.extent, y.step, y.crs, y.axis)
 
 
