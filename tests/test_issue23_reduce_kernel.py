@@ -376,3 +376,87 @@ def test_temporal_aggregation_folds_on_numba_as_the_reference_reduces(
     # do not say, and the fused reduce_dimension kernels are compared so too)
     assert np.array_equal(np.where(ok, got.data.values, 0.0), np.where(ok, want.data.values, 0.0),
                           equal_nan=True)  # fmt: skip
+
+
+def aggregated_after_kernel(executor, dates, values, valid, process, reducer, ignore_nodata,
+                            kernel):  # fmt: skip
+    """A kernel (ndvi of two bands, or a scaling) then a temporal aggregation: the numba
+    executor defers the kernel and folds each group of dates from its inputs."""
+    times = np.array(dates, dtype="datetime64[ns]")
+    data = xr.DataArray(values, dims=["t", "bands", "x"],
+                        coords={"t": times, "bands": ["B04", "B08"], "x": [0.0, 1.0]})  # fmt: skip
+    arguments = {} if ignore_nodata is None else {"ignore_nodata": ignore_nodata}
+    callback = {"process_graph": {"r": node(reducer, data={"from_parameter": "data"},
+                                            result=True, **arguments)}}  # fmt: skip
+    if kernel == "ndvi":
+        first = node("ndvi", data={"from_parameter": "cube"}, nir="B08", red="B04")
+    else:
+        first = node("apply", data={"from_parameter": "cube"}, process={"process_graph": {
+            "m": node("multiply", x={"from_parameter": "x"}, y=0.5, result=True)}})  # fmt: skip
+    if process == "aggregate_temporal_period":
+        step = node(process, result=True, data={"from_node": "k"}, period="month",
+                    reducer=callback)  # fmt: skip
+    else:
+        intervals = [["2019-12-01", "2020-03-01"], ["2020-02-01", "2021-01-02"],
+                     ["2030-01-01", "2031-01-01"]]  # fmt: skip
+        step = node(process, result=True, data={"from_node": "k"}, intervals=intervals,
+                    reducer=callback)  # fmt: skip
+    graph = {"parameters": [{"name": "cube", "schema": {}}],
+             "process_graph": {"k": first, "a": step}}  # fmt: skip
+    cube = Cube(data, data.copy(data=valid))
+    return execute(graph, parameters={"cube": cube}, pipeline="none", executor=executor)
+
+
+@settings(max_examples=examples(60))
+@given(
+    picks=st.lists(st.sampled_from(range(len(DATES))), min_size=1, max_size=8, unique=True),
+    process=st.sampled_from(["aggregate_temporal_period", "aggregate_temporal"]),
+    reducer=st.sampled_from(["mean", "sum", "min", "max", "median", "count"]),
+    ignore_nodata=st.sampled_from([None, True, False]),
+    values=st.lists(st.sampled_from(SPECIAL), min_size=32, max_size=32),
+    valid=st.lists(st.booleans() | st.just(True), min_size=32, max_size=32),
+    kernel=st.sampled_from(["ndvi", "apply"]),
+    shuffled=st.booleans(),
+)
+def test_a_kernel_read_by_a_temporal_aggregation_is_folded_group_by_group(
+    policy, picks, process, reducer, ignore_nodata, values, valid, kernel, shuffled
+):
+    """ndvi (or apply) then aggregate_temporal(_period): the numba executor never computes
+    the kernel's values of every date; each group of dates (a run of positions) is one
+    fold of the kernel's expression over its inputs (issue 23: ndvi_monthly held the NDVI
+    of every date, 400 MB at 2048 px). Dates out of order make groups that are no runs:
+    the kernel's values are computed and aggregated as before. Labels, values, validity
+    and dtype are the reference's."""
+    dates = [DATES[i] for i in (picks if shuffled else sorted(picks))]
+    n = len(dates)
+    values = np.array(values[: 4 * n]).reshape(n, 2, 2)
+    valid = np.array(valid[: 4 * n]).reshape(n, 2, 2)
+    flag = None if reducer == "count" else ignore_nodata
+    args = (dates, values, valid, process, reducer, flag, kernel)
+    want = aggregated_after_kernel("reference", *args).value
+    run = aggregated_after_kernel("numba", *args)
+    got = run.value
+    in_order = dates == sorted(dates)
+    if in_order and run.kernels is not None:  # deferred: only folds ran
+        assert all(":" in k for k in run.kernels.kernels), run.kernels.kernels
+    xr.testing.assert_identical(got.data.coords.to_dataset(), want.data.coords.to_dataset())
+    assert got.data.dims == want.data.dims and got.data.dtype == want.data.dtype
+    ok = np.broadcast_to(want.valid.values, want.data.shape)
+    assert np.array_equal(np.broadcast_to(got.valid.values, got.data.shape), ok)
+    assert np.array_equal(np.where(ok, got.data.values, 0.0), np.where(ok, want.data.values, 0.0),
+                          equal_nan=True)  # fmt: skip
+
+
+def test_a_group_that_is_no_run_of_dates_computes_the_kernel_first():
+    """December's dates at positions 0 and 2: no run to fold, so the deferred kernel's
+    values are computed and aggregated as before, with the reference's result."""
+    dates = ["2019-12-01", "2020-02-29", "2019-12-10"]
+    values = np.arange(12, dtype=float).reshape(3, 2, 2)
+    valid = np.ones(values.shape, bool)
+    args = (dates, values, valid, "aggregate_temporal_period", "mean", None, "ndvi")
+    run = aggregated_after_kernel("numba", *args)
+    assert ":" not in run.kernels.kernels[0]  # the kernel's own values, then folds
+    want = aggregated_after_kernel("reference", *args).value
+    assert np.array_equal(run.value.data.values, want.data.values, equal_nan=True)
+    sorted_run = aggregated_after_kernel("numba", sorted(dates), *args[1:])
+    assert all(":" in k for k in sorted_run.kernels.kernels)  # runs: folds only

@@ -33,8 +33,10 @@ line up, a label that is not there, a dtype it does not compute). Arguments:
 picked from and ``["label", v]``, ``["index", i]`` or ``["band", name or common name]``,
 or nulls for the whole cube),
 ``expression`` (:func:`pgc.kernels.expr.to_json`), ``reduce`` (null or the dimension,
-reducer and ignore_nodata) and, for a filter keeping ndvi's target band, ``band`` (the
-bands dimension and that label, which the kernel's values are put in).
+reducer and ignore_nodata), for a filter keeping ndvi's target band, ``band`` (the
+bands dimension and that label, which the kernel's values are put in), and ``defer``
+(the id of the kernel's one reader, a temporal aggregation whose groups of dates the numba
+executor folds from the kernel's inputs instead: :func:`_folding_aggregation`).
 
 Not in the default pipeline: kernel nodes are not openEO processes, so this is a lowering
 step of the numba executor (``pgc run --executor numba``, ``pgc explain --kernels``).
@@ -103,7 +105,39 @@ def fuse_elementwise(graph: Graph, context) -> tuple[Graph, bool]:
         out.replace(_kernel_node(graph, root, region))
         for member in reversed(region.members[:-1]):
             out.remove(member)
+    for root in roots:
+        reader = _folding_aggregation(out, root, regions[root])
+        if reader is not None:
+            kernel = out.node(root)
+            args = [(k, v) for k, v in kernel.arguments if k != "body"]
+            args += [("defer", Literal(reader)), ("body", kernel.arg("body"))]
+            out.replace(kernel.with_arguments(tuple(args)))
     return out, True
+
+
+# the temporal aggregations whose groups of dates the numba executor folds
+AGGREGATIONS = ("aggregate_temporal", "aggregate_temporal_period")
+
+
+def _folding_aggregation(graph: Graph, root: str, region: Region) -> str | None:
+    """The id of the one reader of kernel ``root`` when it is a temporal aggregation whose
+    reducer a kernel folds: then the kernel is marked ``defer`` and the numba executor
+    folds each group of dates from the kernel's inputs (law: the aggregation reduces
+    each group of the kernel's values, which are computed pixel by pixel; a fold of the
+    expression over a group computes the same values). Not for a fold, a band, or
+    booleans (the reference's dtype rules for those stay with the reference)."""
+    if region.reduce is not None or region.band is not None or region.expr.boolean:
+        return None
+    users = graph.users(root)
+    if root == graph.result or len(users) != 1:
+        return None
+    reader = graph.node(users[0])
+    if reader.namespace is not None or reader.process_id not in AGGREGATIONS:
+        return None
+    if reader.arg("data") != NodeRef(root) or list(reader.node_refs()).count(root) != 1:
+        return None
+    reducer = reader.arg("reducer")
+    return reader.id if _is_cb(reducer) and foldable(reducer.graph) is not None else None
 
 
 def _region(node: Node, graph: Graph, regions: dict[str, Region]) -> Region | None:

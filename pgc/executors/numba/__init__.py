@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..pixels import PixelArrays
@@ -21,6 +21,22 @@ def fused_hook(call: Call, own: bool) -> tuple[Any, Call]:
     from .kernel_run import run_kernel
 
     return run_kernel(call), call
+
+
+def deferring_hook(call: Call, own: bool) -> tuple[Any, Call]:
+    """:func:`fused_hook`, but a kernel node whose one reader is a temporal aggregation the
+    executor folds (the fuse pass's ``defer``) gives a
+    :class:`~.kernel_run.DeferredKernel`: :func:`period_hook` then reduces each group of
+    dates from the kernel's inputs. The numba executor's own: only its period_hook reads
+    deferred values."""
+    marked = call.node.namespace == "pgc" and call.node.literal("defer") is not None
+    if marked and not any(isinstance(v, PixelArrays) for v in call.args.values()):
+        from .kernel_run import deferred_kernel
+
+        lazy = deferred_kernel(call)
+        if lazy is not None:
+            return lazy, call
+    return fused_hook(call, own)
 
 
 def stencil_hook(call: Call, own: bool) -> tuple[Any, Call]:
@@ -41,26 +57,77 @@ def period_hook(call: Call, own: bool) -> tuple[Any, Call]:
     dates reduced by a folding kernel where the reducer is one a kernel folds (max, min,
     mean, sum, count, median: :func:`pgc.passes.fuse.foldable`) and the cube fits one;
     the reducer's child graph elsewhere, as the reference runs it."""
-    if own or call.node.namespace is not None or call.node.process_id not in (
+    if call.node.namespace is not None or call.node.process_id not in (
         "aggregate_temporal", "aggregate_temporal_period"
     ):
         return None, call
     from ...ir.nodes import Callback
     from ...passes.fuse import foldable
+    from .kernel_run import DeferredKernel, fold_cube
 
     reducer = call.node.arg("reducer")
     folding = foldable(reducer.graph) if isinstance(reducer, Callback) else None
-    if folding is None or isinstance(call.args.get("data"), PixelArrays):
+    data = call.args.get("data")
+    if isinstance(data, DeferredKernel):  # (deferring_hook: this node is its one reader)
+        out = None if own or folding is None else _grouped(call, data, folding)
+        if out is not None:
+            return out, call
+        call = replace(call, args={**call.args, "data": data.value()})
+    if own or folding is None or isinstance(call.args.get("data"), PixelArrays):
         return None, call
-    from ..reference import temporal
-    from .kernel_run import fold_cube
 
     def fold(cube: Any, dim: str) -> Any:
         return fold_cube(call, cube, dim, *folding)
 
+    return _aggregation(call.node.process_id)(call, fold=fold), call
+
+
+def _aggregation(process_id: str) -> Any:
+    """The reference's aggregate_temporal or aggregate_temporal_period."""
+    from ..reference import temporal
+
     runs = {"aggregate_temporal": temporal.aggregate_temporal,
             "aggregate_temporal_period": temporal.aggregate_temporal_period}  # fmt: skip
-    return runs[call.node.process_id](call, fold=fold), call
+    return runs[process_id]
+
+
+class _NotFolded(Exception):
+    """A group of dates no kernel folds: the kernel's values are computed after all."""
+
+
+def _grouped(call: Call, deferred: Any, folding: tuple[str, bool]) -> Any:
+    """The aggregation of a deferred kernel's values, each group of dates (a run of
+    positions) reduced by the kernel's expression folded over it: the reference's
+    aggregation, given a cube of the values' labels whose values are their positions along
+    the dimension (no memory), and a fold that reads the positions back. None where some
+    group is no run of positions or no kernel folds it (then the caller computes the
+    values and aggregates them as before)."""
+    import numpy as np
+
+    from ..reference import temporal
+
+    dim = temporal.aggregated_dimension(call, deferred.positions())  # the reference's errors
+    positions = deferred.positions(dim)
+    if 0 in positions.data.shape:
+        return None
+
+    def fold(cube: Any, along: str) -> Any:
+        index = [0] * cube.data.ndim
+        index[cube.data.dims.index(along)] = slice(None)
+        at = cube.data.values[tuple(index)].astype(np.int64)
+        first, stop = int(at[0]), int(at[-1]) + 1
+        if stop - first != len(at) or not np.array_equal(at, np.arange(first, stop)):
+            raise _NotFolded
+        out = deferred.fold(along, first, stop, *folding)
+        if out is None:
+            raise _NotFolded
+        return out
+
+    try:
+        proxy = replace(call, args={**call.args, "data": positions})
+        return _aggregation(call.node.process_id)(proxy, fold=fold)
+    except _NotFolded:
+        return None
 
 
 @dataclass(frozen=True)
@@ -75,4 +142,4 @@ class NumbaExecutor(ReferenceExecutor):
         from ...kernels.codegen import KernelStats
 
         context.kernel_stats = KernelStats()
-        context.hooks = (fused_hook, stencil_hook, period_hook)
+        context.hooks = (deferring_hook, stencil_hook, period_hook)

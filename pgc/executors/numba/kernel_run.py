@@ -51,6 +51,25 @@ class Leaf:
 
 def run_kernel(call: Any) -> Cube | None:
     """The kernel node's value computed by its compiled loop, or None."""
+    prepared = _prepared(call)
+    if prepared is None:
+        return None
+    expr, key, leaves = prepared
+    band = call.node.literal("band")
+    source = _band_source(leaves, band) if band is not None else None
+    if band is not None and source is None:
+        return None
+    reduce = call.node.literal("reduce")
+    if reduce is None:
+        out = _run(call, expr, key, leaves)
+    else:
+        out = _run_reduce(call, expr, key, leaves, reduce)
+    return out if band is None or out is None else _with_band(out, source, *band)
+
+
+def _prepared(call: Any) -> tuple[Expr, str, list[Leaf]] | None:
+    """The kernel's expression, its key and its inputs picked from the sources, or None
+    where the kernel does not cover the data (then the body runs)."""
     sources = call.args.get("sources")
     if not isinstance(sources, dict) or not all(_numeric(c) for c in sources.values()):
         return None
@@ -68,16 +87,73 @@ def run_kernel(call: Any) -> Cube | None:
         return None
     if len(leaves) <= max(expr.inputs()) or len(leaves[0].dims) <= (leaves[0].pick is not None):
         return None
-    band = call.node.literal("band")
-    source = _band_source(leaves, band) if band is not None else None
-    if band is not None and source is None:
+    return expr, key, leaves  # type: ignore[return-value]
+
+
+@dataclass
+class DeferredKernel:
+    """A kernel node's value not computed yet (the node's ``defer``: its one reader is a
+    temporal aggregation with a reducer kernels fold). The numba executor's aggregation
+    reduces each group of dates from the kernel's inputs (:meth:`fold`), so the per-pixel
+    values of every date are never held; :meth:`value` computes them where it cannot."""
+
+    call: Any
+    expr: Expr
+    key: str
+    leaves: list[Leaf]
+
+    def value(self) -> Cube:
+        return _run(self.call, self.expr, self.key, self.leaves)
+
+    def positions(self, dim: str | None = None) -> Cube:
+        """A cube with the kernel value's dimensions, labels, attributes and dtype (no
+        memory: a broadcast view) whose values are their positions along ``dim`` (zeros
+        without one), for the aggregation to group: :meth:`fold` is told the positions of
+        a group by them."""
+        template = self.leaves[0].template
+        dtype = compute_dtype()
+        if dim is None:
+            values = np.broadcast_to(np.zeros((), dtype), template.shape)
+        else:
+            axis, n = template.dims.index(dim), template.sizes[dim]
+            along = np.arange(n, dtype=dtype).reshape([n if i == axis else 1
+                                                       for i in range(template.ndim)])
+            values = np.broadcast_to(along, template.shape)  # fmt: skip
+        data = template.copy(data=values)
+        data.attrs = dict(template.attrs)
+        return Cube(data, xr.DataArray(True))
+
+    def fold(self, dim: str, first: int, stop: int, reducer: str, ignore: bool) -> Cube | None:
+        """The kernel's values at positions ``first`` to ``stop`` (excluded) along ``dim``,
+        reduced along it; None where no kernel fits (no such dimension, no position)."""
+        if first >= stop:
+            return None
+        leaves = [_sliced(leaf, dim, first, stop) for leaf in self.leaves]
+        reduce = {"dimension": dim, "reducer": reducer, "ignore_nodata": ignore}
+        return _run_reduce(self.call, self.expr, self.key, leaves, reduce)
+
+
+def deferred_kernel(call: Any) -> DeferredKernel | None:
+    """:class:`DeferredKernel` of a kernel node that may be deferred (no fold, no band, not
+    boolean) and fits the data, else None."""
+    if call.node.literal("reduce") is not None or call.node.literal("band") is not None:
         return None
-    reduce = call.node.literal("reduce")
-    if reduce is None:
-        out = _run(call, expr, key, leaves)
-    else:
-        out = _run_reduce(call, expr, key, leaves, reduce)
-    return out if band is None or out is None else _with_band(out, source, *band)
+    prepared = _prepared(call)
+    if prepared is None or prepared[0].boolean:
+        return None
+    return DeferredKernel(call, *prepared)
+
+
+def _sliced(leaf: Leaf, dim: str, first: int, stop: int) -> Leaf:
+    """``leaf`` at positions ``first`` to ``stop`` of ``dim`` (views), where it has it."""
+    if dim not in leaf.source.dims:
+        return leaf
+    axis = leaf.source.dims.index(dim)
+    source = leaf.source.isel({dim: slice(first, stop)})
+    valid = leaf.valid
+    if valid is not None and valid.shape[axis] != 1:
+        valid = valid[(slice(None),) * axis + (slice(first, stop),)]
+    return Leaf(source, leaf.pick, valid)
 
 
 def _band_source(leaves: list[Leaf], band: list) -> xr.DataArray | None:
