@@ -270,14 +270,15 @@ def check_planes(case, dtype) -> None:
             out *= factor
         assert same_bits(out, expected), correlate.__name__
     # the working arrays of the plane before, of another cube's values, reused
-    scratch: dict = {}
-    other = np.full(values.shape, 9, values.dtype)
-    with np.errstate(all="ignore"):
-        correlated(Plane(other, ~valid, np.dtype(dtype), kernel, 3, 5, scratch), out)
-        reused = Plane(values, valid, np.dtype(dtype), kernel, border, replace, scratch)
-        correlated(reused, out)
-        out *= factor
-    assert same_bits(out, expected), "reused"
+    for correlate in (correlated, compiled_correlated):
+        scratch: dict = {}
+        other = np.full(values.shape, 9, values.dtype)
+        with np.errstate(all="ignore"):
+            correlate(Plane(other, ~valid, np.dtype(dtype), kernel, border, 5, scratch), out)
+            reused = Plane(values, valid, np.dtype(dtype), kernel, border, replace, scratch)
+            correlate(reused, out)
+            out *= factor
+        assert same_bits(out, expected), f"reused by {correlate.__name__}"
 
 
 def kernel_graph(kernel, border=0, factor=1):

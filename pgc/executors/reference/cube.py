@@ -337,13 +337,16 @@ class Plane:
 
     def replaced(self) -> np.ndarray:
         """The values in ``dtype``, ``replace_invalid`` where they are no-data, NaN or
-        infinite (the definition)."""
-        values = self.values.astype(self.dtype)
+        infinite (the definition); in the array kept for the next plane (:meth:`buffer`),
+        so read it before the next plane is weighed."""
+        values = self.buffer("replaced", self.values.shape, self.dtype)
+        np.copyto(values, self.values, casting="unsafe")  # astype
         if all_valid(self.valid) and (values.dtype.kind != "f" or np.isfinite(values).all()):
             return values  # nothing to replace
-        return np.where(self.valid & np.isfinite(values), values, self.replace_invalid).astype(
-            self.dtype
-        )
+        keep = np.isfinite(values)
+        keep &= self.valid
+        np.copyto(values, np.asarray(self.replace_invalid).astype(self.dtype), where=~keep)
+        return values
 
     @property
     def halo(self) -> list[tuple[int, int]]:
