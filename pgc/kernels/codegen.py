@@ -106,17 +106,9 @@ def always_valid(expr: Expr, masked: tuple[bool, ...]) -> bool:
     """Whether every pixel of the result has data: no input has a mask, no operand is a
     literal null and no ``mask`` replaces with null (every process then gives data for
     data)."""
-    if any(masked):
+    if any(masked) or expr.holds_null:
         return False
-    stack = [expr]
-    while stack:
-        item = stack.pop()
-        if item.op == "const" and item.value is None:
-            return False
-        if item.op == "mask" and not item.params:
-            return False
-        stack.extend(item.args)
-    return True
+    return not any(item.op == "mask" and not item.params for item in expr.nodes())
 
 
 def statements(expr: Expr, inputs: list[Input], dtype: str) -> tuple[list[str], str, str]:

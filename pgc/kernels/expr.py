@@ -34,6 +34,7 @@ Expressions travel in the IR as JSON (:func:`to_json`, :func:`from_json`).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,27 +135,30 @@ class Expr:
             return isinstance(self.value, bool)
         return self.op in BOOLEAN
 
-    def inputs(self) -> set[int]:
-        """The input positions the expression reads."""
-        found, stack = set(), [self]
+    def nodes(self) -> Iterator[Expr]:
+        """Every node of the expression, itself first (depth first, iteratively: kernels
+        are bounded in size, not in depth)."""
+        stack = [self]
         while stack:
             item = stack.pop()
-            if item.op == "in":
-                found.add(item.value)
+            yield item
             stack.extend(item.args)
-        return found
+
+    def inputs(self) -> set[int]:
+        """The input positions the expression reads."""
+        return {item.value for item in self.nodes() if item.op == "in"}
+
+    @property
+    def holds_null(self) -> bool:
+        """Whether a literal null (no-data) is among the expression's constants."""
+        return any(item.op == "const" and item.value is None for item in self.nodes())
 
     def key(self) -> str:
         """A structural hash: equal for equal expressions (the kernel cache key)."""
         return hashlib.sha256(str(self).encode()).hexdigest()[:16]
 
     def size(self) -> int:
-        count, stack = 0, [self]
-        while stack:
-            item = stack.pop()
-            count += item.op not in ("in", "const")
-            stack.extend(item.args)
-        return count
+        return sum(item.op not in ("in", "const") for item in self.nodes())
 
 
 def from_callback(graph: Graph, kind: str) -> tuple[Expr, list] | None:
@@ -235,15 +239,7 @@ NOT_NULL = frozenset({"normalized_difference"})
 
 def _null_constant(expr: Expr) -> bool:
     """Whether ``expr`` reads no input and holds a null constant (then it may be null)."""
-    if expr.inputs():
-        return False
-    stack = [expr]
-    while stack:
-        item = stack.pop()
-        if item.op == "const" and item.value is None:
-            return True
-        stack.extend(item.args)
-    return False
+    return not expr.inputs() and expr.holds_null
 
 
 COMPARE = {"gt", "gte", "lt", "lte", "eq", "neq"}
@@ -262,26 +258,17 @@ def compares(expr: Expr) -> bool:
     """Whether ``expr`` compares values (a comparison or array_contains): a kernel then
     must not read a cube of booleans, whose true the kernel reads as 1.0 but the
     definitions keep apart from 1."""
-    stack = [expr]
-    while stack:
-        item = stack.pop()
-        if item.op in COMPARE or item.op == "array_contains":
-            return True
-        stack.extend(item.args)
-    return False
+    return any(item.op in COMPARE or item.op == "array_contains" for item in expr.nodes())
 
 
 def compared_alike(expr: Expr) -> bool:
     """Whether every comparison in ``expr`` compares as the reference does (see
     :func:`_compared_alike`; :func:`substitute` can put a boolean where a number was)."""
-    stack = [expr]
-    while stack:
-        item = stack.pop()
+    for item in expr.nodes():
         if item.op in COMPARE and not _compared_alike(item.op, list(item.args)):
             return False
         if item.op == "array_contains" and item.args[0].boolean:
             return False
-        stack.extend(item.args)
     return True
 
 
