@@ -81,7 +81,7 @@ def compiled_correlated(plane: Plane, out: np.ndarray) -> None:
         values = plane.replaced()  # as the reference replaces them
         finite = bool(np.isfinite(values).all())
     (ky, _), (kx, _) = plane.halo
-    constant = isinstance(plane.border, int | float) and not isinstance(plane.border, bool)
+    constant = plane.constant_border
     # the border as the reference's padding holds it: in the plane's dtype
     border = np.asarray(plane.border if constant else 0).astype(plane.dtype)[()]
     if constant and (ky or kx):

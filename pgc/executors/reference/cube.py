@@ -100,7 +100,8 @@ def _ndvi(call: Call) -> Cube:
     if target is not None and isinstance(cube.data.data, np.ndarray):
         return _with_ndvi_band(cube, nir, red, target)
     x, y = (cube.sel({"bands": b}, drop=True) for b in (nir, red))
-    blocks = isinstance(cube.data.data, np.ndarray) and x.data.dtype.kind in "iubf" and x.data.ndim
+    blocks = isinstance(cube.data.data, np.ndarray) and x.data.dtype.kind in "iubf"
+    blocks = blocks and x.data.ndim > 0  # (a 0-d band: one value, no blocks to cut)
     if blocks:
         data = _normalized_difference_in_blocks(x.data, y.data)
     else:  # a lazy cube (the dask executor): whole arrays, computed chunk by chunk
@@ -314,11 +315,16 @@ class Plane:
             array = self.scratch[name] = np.empty(shape, dtype)
         return array
 
+    @property
+    def constant_border(self) -> bool:
+        """Whether ``border`` is a number (else a padding mode)."""
+        return isinstance(self.border, int | float) and not isinstance(self.border, bool)
+
     def replaced_and_padded(self) -> np.ndarray:
         """:meth:`padded` of :meth:`replaced`: with a constant border, written into one
-        array kept for the next plane (the same numbers: the values cast to ``dtype``,
-        ``replace_invalid`` cast to it where replaced, the border cast to it around)."""
-        if not (isinstance(self.border, int | float) and not isinstance(self.border, bool)):
+        array kept for the next plane (the same numbers: :meth:`replaced`'s, and the
+        border cast to ``dtype`` around them)."""
+        if not self.constant_border:
             return self.padded(self.replaced())
         (top, bottom), (left, right) = self.halo
         height, width = self.values.shape
@@ -326,13 +332,7 @@ class Plane:
         out = self.buffer("padded", shape, self.dtype)
         out[:top], out[top + height:] = self.border, self.border
         out[:, :left], out[:, left + width:] = self.border, self.border
-        inner = out[top:top + height, left:left + width]
-        np.copyto(inner, self.values, casting="unsafe")  # astype
-        if all_valid(self.valid) and (inner.dtype.kind != "f" or np.isfinite(inner).all()):
-            return out
-        keep = np.isfinite(inner)
-        keep &= self.valid
-        np.copyto(inner, np.asarray(self.replace_invalid).astype(self.dtype), where=~keep)
+        self._replaced_into(out[top:top + height, left:left + width])
         return out
 
     def replaced(self) -> np.ndarray:
@@ -340,13 +340,18 @@ class Plane:
         infinite (the definition); in the array kept for the next plane (:meth:`buffer`),
         so read it before the next plane is weighed."""
         values = self.buffer("replaced", self.values.shape, self.dtype)
-        np.copyto(values, self.values, casting="unsafe")  # astype
-        if all_valid(self.valid) and (values.dtype.kind != "f" or np.isfinite(values).all()):
-            return values  # nothing to replace
-        keep = np.isfinite(values)
-        keep &= self.valid
-        np.copyto(values, np.asarray(self.replace_invalid).astype(self.dtype), where=~keep)
+        self._replaced_into(values)
         return values
+
+    def _replaced_into(self, target: np.ndarray) -> None:
+        """:meth:`replaced`'s values written into ``target`` (the plane's shape, ``dtype``):
+        the values cast, then ``replace_invalid`` cast where they are replaced."""
+        np.copyto(target, self.values, casting="unsafe")  # astype
+        if all_valid(self.valid) and (target.dtype.kind != "f" or np.isfinite(target).all()):
+            return  # nothing to replace
+        keep = np.isfinite(target)
+        keep &= self.valid
+        np.copyto(target, np.asarray(self.replace_invalid).astype(self.dtype), where=~keep)
 
     @property
     def halo(self) -> list[tuple[int, int]]:
@@ -356,7 +361,7 @@ class Plane:
 
     def padded(self, values: np.ndarray) -> np.ndarray:
         """``values`` (replaced) extended by the border."""
-        if isinstance(self.border, int | float) and not isinstance(self.border, bool):
+        if self.constant_border:
             return np.pad(values, self.halo, mode="constant", constant_values=self.border)
         return np.pad(values, self.halo, mode=PAD_MODES[self.border])
 
