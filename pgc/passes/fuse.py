@@ -212,9 +212,7 @@ def _reduce(node: Node, operand) -> Region | None:
     if folding is not None:
         base = operand("data", folds=True, band=True)
         if base is None or any(d == dim for _, d, _ in base.inputs):
-            return None
-        if base.band is not None and base.band[0] == dim:
-            return None
+            return None  # (a band region picks along its band's dimension: not folded)
         return Region(base.sources, base.inputs, base.expr, (*base.members, node.id),
                       (dim, *folding), band=base.band)  # fmt: skip
     translated = from_callback(callback.graph, "reduce")

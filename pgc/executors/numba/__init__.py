@@ -103,10 +103,13 @@ def _grouped(call: Call, deferred: Any, folding: tuple[str, bool]) -> Any:
     group is no run of positions or no kernel folds it (then the caller computes the
     values and aggregates them as before)."""
     import numpy as np
+    import xarray as xr
 
     from ..reference import temporal
+    from ..values import Cube
 
-    dim = temporal.aggregated_dimension(call, deferred.positions())  # the reference's errors
+    labels = Cube(deferred.template, xr.DataArray(True))
+    dim = temporal.aggregated_dimension(call, labels)  # the reference's errors
     positions = deferred.positions(dim)
     if 0 in positions.data.shape:
         return None
@@ -116,7 +119,7 @@ def _grouped(call: Call, deferred: Any, folding: tuple[str, bool]) -> Any:
         index[cube.data.dims.index(along)] = slice(None)
         at = cube.data.values[tuple(index)].astype(np.int64)
         first, stop = int(at[0]), int(at[-1]) + 1
-        if stop - first != len(at) or not np.array_equal(at, np.arange(first, stop)):
+        if not np.array_equal(at, np.arange(first, stop)):
             raise _NotFolded
         out = deferred.fold(along, first, stop, *folding)
         if out is None:

@@ -105,29 +105,25 @@ class DeferredKernel:
     def value(self) -> Cube:
         return _run(self.call, self.expr, self.key, self.leaves)
 
-    def positions(self, dim: str | None = None) -> Cube:
-        """A cube with the kernel value's dimensions, labels, attributes and dtype (no
-        memory: a broadcast view) whose values are their positions along ``dim`` (zeros
-        without one), for the aggregation to group: :meth:`fold` is told the positions of
-        a group by them."""
-        template = self.leaves[0].template
-        dtype = compute_dtype()
-        if dim is None:
-            values = np.broadcast_to(np.zeros((), dtype), template.shape)
-        else:
-            axis, n = template.dims.index(dim), template.sizes[dim]
-            along = np.arange(n, dtype=dtype).reshape([n if i == axis else 1
-                                                       for i in range(template.ndim)])
-            values = np.broadcast_to(along, template.shape)  # fmt: skip
-        data = template.copy(data=values)
-        data.attrs = dict(template.attrs)
-        return Cube(data, xr.DataArray(True))
+    @property
+    def template(self) -> xr.DataArray:
+        """The kernel value's dimensions, labels and attributes (what the aggregation
+        finds its dimension by)."""
+        return self.leaves[0].template
+
+    def positions(self, dim: str) -> Cube:
+        """A cube like the kernel's value (dimensions, labels, attributes, dtype; no memory:
+        a broadcast view) whose values are their positions along ``dim``, for the
+        aggregation to group: :meth:`fold` is told the positions of a group by them."""
+        template = self.template
+        axis, n = template.dims.index(dim), template.sizes[dim]
+        along = np.arange(n, dtype=compute_dtype()).reshape(
+            [n if i == axis else 1 for i in range(template.ndim)])  # fmt: skip
+        return Cube(template.copy(data=np.broadcast_to(along, template.shape)), xr.DataArray(True))
 
     def fold(self, dim: str, first: int, stop: int, reducer: str, ignore: bool) -> Cube | None:
         """The kernel's values at positions ``first`` to ``stop`` (excluded) along ``dim``,
         reduced along it; None where no kernel fits (no such dimension, no position)."""
-        if first >= stop:
-            return None
         leaves = [_sliced(leaf, dim, first, stop) for leaf in self.leaves]
         reduce = {"dimension": dim, "reducer": reducer, "ignore_nodata": ignore}
         return _run_reduce(self.call, self.expr, self.key, leaves, reduce)
