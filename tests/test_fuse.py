@@ -35,6 +35,23 @@ def band_math(data, want: str, approx: list) -> dict:
         "reducer": {"process_graph": nodes}}}  # fmt: skip
 
 
+def pixel_work(data, approx: list, last: str) -> dict:
+    """An apply of ``last`` whose callback is a random elementwise expression."""
+    pixel = [{"from_parameter": "x"}]
+    expr = data.draw(expressions(pixel, "number", approx=approx, exact=True))
+    process = {"process_graph": rooted(expr, "number", {"from_parameter": "x"})}
+    return {"process_id": "apply", "arguments": {"data": {"from_node": last},
+                                                 "process": process}}  # fmt: skip
+
+
+def folding_reducer(data, reducer: str) -> dict:
+    """A reducer child graph of one call of ``reducer`` (a random ignore_nodata)."""
+    args = {"data": {"from_parameter": "data"}}
+    if reducer != "count":
+        args["ignore_nodata"] = data.draw(st.booleans())
+    return {"process_graph": {"r": {"process_id": reducer, "arguments": args, "result": True}}}
+
+
 @settings(deadline=None, max_examples=examples(40))
 @given(data=st.data())
 def test_fused_regions_equal_the_reference(policy, data):
@@ -42,11 +59,7 @@ def test_fused_regions_equal_the_reference(policy, data):
     graph: dict = {"values": band_math(data, "number", approx)}
     last = "values"
     if data.draw(st.booleans()):  # per-pixel work after the band math
-        pixel = [{"from_parameter": "x"}]
-        expr = data.draw(expressions(pixel, "number", approx=approx, exact=True))
-        process = {"process_graph": rooted(expr, "number", {"from_parameter": "x"})}
-        graph["after"] = {"process_id": "apply", "arguments": {
-            "data": {"from_node": last}, "process": process}}  # fmt: skip
+        graph["after"] = pixel_work(data, approx, last)
         last = "after"
     if data.draw(st.booleans()):  # a cloud mask computed from the same cube
         graph["cloud"] = band_math(data, "boolean", approx)
@@ -57,11 +70,7 @@ def test_fused_regions_equal_the_reference(policy, data):
         last = "masked"
     reducer = data.draw(st.sampled_from([None, *REDUCERS]))
     if reducer is not None:
-        args = {"data": {"from_parameter": "data"}}
-        if reducer != "count":
-            args["ignore_nodata"] = data.draw(st.booleans())
-        reducing = {"process_graph": {"r": {"process_id": reducer, "arguments": args,
-                                             "result": True}}}  # fmt: skip
+        reducing = folding_reducer(data, reducer)
         graph["folded"] = {"process_id": "reduce_dimension", "arguments": {
             "data": {"from_node": last}, "dimension": "t", "reducer": reducing}}  # fmt: skip
         last = "folded"
@@ -280,21 +289,14 @@ def test_the_ndvi_band_kept_alone_is_a_kernel(policy, data):
     }  # fmt: skip
     last = "f"
     if data.draw(st.booleans()):
-        pixel = [{"from_parameter": "x"}]
-        expr = data.draw(expressions(pixel, "number", approx=approx, exact=True))
-        process = {"process_graph": rooted(expr, "number", {"from_parameter": "x"})}
-        graph["a"] = {"process_id": "apply", "arguments": {"data": {"from_node": last},
-                                                          "process": process}}  # fmt: skip
+        graph["a"] = pixel_work(data, approx, last)
         last = "a"
     reducer = data.draw(st.sampled_from([None, *REDUCERS]))
     if reducer is not None:
-        args = {"data": {"from_parameter": "data"}}
-        if reducer != "count":
-            args["ignore_nodata"] = data.draw(st.booleans())
+        reducing = folding_reducer(data, reducer)
         graph["r"] = {"process_id": "reduce_dimension", "arguments": {
             "data": {"from_node": last}, "dimension": data.draw(st.sampled_from(["t", "y"])),
-            "reducer": {"process_graph": {"m": {"process_id": reducer, "arguments": args,
-                                                "result": True}}}}}  # fmt: skip
+            "reducer": reducing}}  # fmt: skip
         last = "r"
     graph[last]["result"] = True
     cube = data.draw(cubes(3, times=data.draw(st.integers(1, 4))))

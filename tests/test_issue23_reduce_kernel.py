@@ -316,31 +316,44 @@ def test_apply_kernel_even_kernels_are_refused_by_both_executors():
 # -- temporal aggregation on the numba executor -----------------------------------------------
 
 
-def aggregated_on(executor, dates, values, valid, process, reducer, ignore_nodata):
-    times = np.array(dates, dtype="datetime64[ns]")
-    data = xr.DataArray(values, dims=["t", "x"], coords={"t": times, "x": [0.0, 1.0]})
+def aggregation(process, data, reducer, ignore_nodata) -> dict:
+    """``process`` of ``data`` by month, or over two overlapping intervals and one without
+    dates, with ``reducer``: the result node."""
     arguments = {} if ignore_nodata is None else {"ignore_nodata": ignore_nodata}
     callback = {"process_graph": {"r": node(reducer, data={"from_parameter": "data"},
                                             result=True, **arguments)}}  # fmt: skip
     if process == "aggregate_temporal_period":
-        step = node(process, result=True, data={"from_parameter": "cube"}, period="month",
-                    reducer=callback)  # fmt: skip
-    else:  # two overlapping intervals and one without dates
-        intervals = [["2019-12-01", "2020-03-01"], ["2020-02-01", "2021-01-02"],
-                     ["2030-01-01", "2031-01-01"]]  # fmt: skip
-        step = node(process, result=True, data={"from_parameter": "cube"},
-                    intervals=intervals, reducer=callback)  # fmt: skip
-    graph = {"parameters": [{"name": "cube", "schema": {}}], "process_graph": {"a": step}}
+        return node(process, result=True, data=data, period="month", reducer=callback)
+    intervals = [["2019-12-01", "2020-03-01"], ["2020-02-01", "2021-01-02"],
+                 ["2030-01-01", "2031-01-01"]]  # fmt: skip
+    return node(process, result=True, data=data, intervals=intervals, reducer=callback)
+
+
+def aggregated_on(executor, dates, values, valid, process, reducer, ignore_nodata):
+    times = np.array(dates, dtype="datetime64[ns]")
+    data = xr.DataArray(values, dims=["t", "x"], coords={"t": times, "x": [0.0, 1.0]})
+    step = aggregation(process, {"from_parameter": "cube"}, reducer, ignore_nodata)
+    return run_on_cube(executor, {"a": step}, data, valid)
+
+
+def run_on_cube(executor, nodes: dict, data: xr.DataArray, valid: np.ndarray):
+    """``nodes`` run with no passes on the cube parameter ``cube`` (``data``, ``valid``)."""
+    graph = {"parameters": [{"name": "cube", "schema": {}}], "process_graph": nodes}
     cube = Cube(data, data.copy(data=valid))
     return execute(graph, parameters={"cube": cube}, pipeline="none", executor=executor)
 
 
-@settings(max_examples=examples(60))
-@given(
+# dates, aggregation, reducer and ignore_nodata of the temporal aggregation tests
+AGGREGATION_CASES = dict(
     picks=st.lists(st.sampled_from(range(len(DATES))), min_size=1, max_size=8, unique=True),
     process=st.sampled_from(["aggregate_temporal_period", "aggregate_temporal"]),
     reducer=st.sampled_from(["mean", "sum", "min", "max", "median", "count"]),
     ignore_nodata=st.sampled_from([None, True, False]),
+)
+
+@settings(max_examples=examples(60))
+@given(
+    **AGGREGATION_CASES,
     values=st.lists(st.sampled_from(SPECIAL), min_size=16, max_size=16),
     valid=st.lists(st.booleans() | st.just(True), min_size=16, max_size=16),
 )
@@ -368,13 +381,18 @@ def test_temporal_aggregation_folds_on_numba_as_the_reference_reduces(
     grouped = process == "aggregate_temporal_period" or any(
         "2019-12-01" <= d < "2021-01-02" for d in dates)  # fmt: skip
     assert run.kernels is not None and bool(run.kernels.kernels) == grouped  # folded by kernels
+    assert_aggregated_alike(got, want)
+
+
+def assert_aggregated_alike(got: Cube, want: Cube) -> None:
+    """The same labels, dimensions, dtype, validity and values, NaN where NaN; the sign of
+    a zero may differ (min of 0.0 and -0.0 in float32: numpy's vectorized min and the
+    kernel's compare pick either; the definitions do not say, and the fused
+    reduce_dimension kernels are compared so too)."""
     xr.testing.assert_identical(got.data.coords.to_dataset(), want.data.coords.to_dataset())
     assert got.data.dims == want.data.dims and got.data.dtype == want.data.dtype
     ok = np.broadcast_to(want.valid.values, want.data.shape)
     assert np.array_equal(np.broadcast_to(got.valid.values, got.data.shape), ok)
-    # equal values, NaN where NaN; the sign of a zero may differ (min of 0.0 and -0.0 in
-    # float32: numpy's vectorized min and the kernel's compare pick either; the definitions
-    # do not say, and the fused reduce_dimension kernels are compared so too)
     assert np.array_equal(np.where(ok, got.data.values, 0.0), np.where(ok, want.data.values, 0.0),
                           equal_nan=True)  # fmt: skip
 
@@ -386,34 +404,18 @@ def aggregated_after_kernel(executor, dates, values, valid, process, reducer, ig
     times = np.array(dates, dtype="datetime64[ns]")
     data = xr.DataArray(values, dims=["t", "bands", "x"],
                         coords={"t": times, "bands": ["B04", "B08"], "x": [0.0, 1.0]})  # fmt: skip
-    arguments = {} if ignore_nodata is None else {"ignore_nodata": ignore_nodata}
-    callback = {"process_graph": {"r": node(reducer, data={"from_parameter": "data"},
-                                            result=True, **arguments)}}  # fmt: skip
     if kernel == "ndvi":
         first = node("ndvi", data={"from_parameter": "cube"}, nir="B08", red="B04")
     else:
         first = node("apply", data={"from_parameter": "cube"}, process={"process_graph": {
             "m": node("multiply", x={"from_parameter": "x"}, y=0.5, result=True)}})  # fmt: skip
-    if process == "aggregate_temporal_period":
-        step = node(process, result=True, data={"from_node": "k"}, period="month",
-                    reducer=callback)  # fmt: skip
-    else:
-        intervals = [["2019-12-01", "2020-03-01"], ["2020-02-01", "2021-01-02"],
-                     ["2030-01-01", "2031-01-01"]]  # fmt: skip
-        step = node(process, result=True, data={"from_node": "k"}, intervals=intervals,
-                    reducer=callback)  # fmt: skip
-    graph = {"parameters": [{"name": "cube", "schema": {}}],
-             "process_graph": {"k": first, "a": step}}  # fmt: skip
-    cube = Cube(data, data.copy(data=valid))
-    return execute(graph, parameters={"cube": cube}, pipeline="none", executor=executor)
+    step = aggregation(process, {"from_node": "k"}, reducer, ignore_nodata)
+    return run_on_cube(executor, {"k": first, "a": step}, data, valid)
 
 
 @settings(max_examples=examples(60))
 @given(
-    picks=st.lists(st.sampled_from(range(len(DATES))), min_size=1, max_size=8, unique=True),
-    process=st.sampled_from(["aggregate_temporal_period", "aggregate_temporal"]),
-    reducer=st.sampled_from(["mean", "sum", "min", "max", "median", "count"]),
-    ignore_nodata=st.sampled_from([None, True, False]),
+    **AGGREGATION_CASES,
     values=st.lists(st.sampled_from(SPECIAL), min_size=32, max_size=32),
     valid=st.lists(st.booleans() | st.just(True), min_size=32, max_size=32),
     kernel=st.sampled_from(["ndvi", "apply"]),
@@ -440,12 +442,7 @@ def test_a_kernel_read_by_a_temporal_aggregation_is_folded_group_by_group(
     in_order = dates == sorted(dates)
     if in_order and run.kernels is not None:  # deferred: only folds ran
         assert all(":" in k for k in run.kernels.kernels), run.kernels.kernels
-    xr.testing.assert_identical(got.data.coords.to_dataset(), want.data.coords.to_dataset())
-    assert got.data.dims == want.data.dims and got.data.dtype == want.data.dtype
-    ok = np.broadcast_to(want.valid.values, want.data.shape)
-    assert np.array_equal(np.broadcast_to(got.valid.values, got.data.shape), ok)
-    assert np.array_equal(np.where(ok, got.data.values, 0.0), np.where(ok, want.data.values, 0.0),
-                          equal_nan=True)  # fmt: skip
+    assert_aggregated_alike(got, want)
 
 
 def test_a_group_that_is_no_run_of_dates_computes_the_kernel_first():
