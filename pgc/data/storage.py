@@ -83,6 +83,8 @@ def all_valid(valid: Any) -> bool:
     values = valid.data if isinstance(valid, xr.DataArray) else valid
     if not isinstance(values, np.ndarray):
         return False
+    if values.ndim == 0:  # one flag for every pixel (most kernels' results)
+        return bool(values)
     if values.size == 0:  # no pixel lacks data (and a broadcast of none has no element 0)
         return True
     distinct = values[tuple(0 if s == 0 else slice(None) for s in values.strides)]

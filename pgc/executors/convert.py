@@ -70,7 +70,7 @@ from ..data.georef import GRID_MAPPING, grid_mapping_attrs
 from ..data.vector_output import feature_collection, feature_table, iso_date
 from ..errors import Diagnostic, PgcError, echo
 from .spatial import AXIS, axes
-from .values import DIMENSION_TYPE, Cube, CubeArray, LabeledArray, dimension_type
+from .values import DIMENSION_TYPE, Cube, CubeArray, LabeledArray, dimension_type, like
 
 # where a DataArray declares its no-data value, in the order rioxarray reads them
 FILL_ATTRIBUTES = ("_FillValue", "missing_value", "fill_value", "nodata")
@@ -369,11 +369,10 @@ def to_dataarray(cube: Cube) -> xr.DataArray:
     NaN for floats; the ``nodata`` of the loaded bands (which the values no longer hold)
     is gone."""
     filled = cube.filled()
-    out = filled.copy(deep=False)  # the cube's own attributes stay as they are
     attrs = {k: v for k, v in filled.attrs.items() if k not in FILL_ATTRIBUTES}
-    if out.dtype.kind == "f":
-        attrs["_FillValue"] = np.array(np.nan, out.dtype)[()]
-    out.attrs = attrs
+    if filled.dtype.kind == "f":
+        attrs["_FillValue"] = filled.dtype.type(np.nan)
+    out = like(filled, filled.variable.data, attrs)  # the cube's own attributes stay as they are
     mapping = _grid_mapping(out)
     if mapping is None:
         return out

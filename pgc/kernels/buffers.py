@@ -26,6 +26,7 @@ True
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 
@@ -51,7 +52,7 @@ class BufferPool:
         """An uninitialized C-contiguous array of ``shape`` and ``dtype``, from the pool
         when it is large."""
         dtype = np.dtype(dtype)
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        nbytes = math.prod(shape) * dtype.itemsize
         if nbytes < self.min_bytes:
             return np.empty(shape, dtype=dtype)
         with self._lock:

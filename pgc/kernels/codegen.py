@@ -33,6 +33,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -345,8 +346,7 @@ def load(
     (:mod:`pgc.kernels.reducers`). Cached by the expression's structural hash (``expr_key``
     when the caller has it: :meth:`Expr.key`), the dtype and a hash of how the inputs are
     read."""
-    layout = hashlib.sha256(repr((ndim, inputs, reduce)).encode()).hexdigest()[:12]
-    key = f"k_{expr_key or expr.key()}_{dtype}_{layout}"
+    key = f"k_{expr_key or expr.key()}_{dtype}_{_layout_hash(ndim, tuple(inputs), reduce)}"
     with _LOCK:
         if key in _LOADED:
             _LOADED.move_to_end(key)
@@ -361,6 +361,12 @@ def load(
         while len(_LOADED) > MAX_LOADED:
             _LOADED.popitem(last=False)
         return _LOADED[key]
+
+
+@lru_cache(maxsize=1024)
+def _layout_hash(ndim: int, inputs: tuple[Input, ...], reduce: tuple[str, bool] | None) -> str:
+    """A short hash of how a kernel reads its inputs (part of its cache key)."""
+    return hashlib.sha256(repr((ndim, list(inputs), reduce)).encode()).hexdigest()[:12]
 
 
 def private_cache_dir() -> Path:
@@ -433,11 +439,11 @@ def call(kernel, arrays: list, out, out_ok, stats: KernelStats | None, key: str)
             if len(_READY) >= 4 * MAX_LOADED:
                 _READY.clear()
             _READY[(id(kernel), types)] = kernel
-    known = len(kernel.signatures)
+    known = len(kernel.overloads)  # (not signatures: a list made of them, 20 us)
     start = time.perf_counter()
     kernel(*args)
     seconds = time.perf_counter() - start
-    if len(kernel.signatures) > known:  # not compiled ahead: the call compiled it
+    if len(kernel.overloads) > known:  # not compiled ahead: the call compiled it
         stats.compile_seconds += seconds
     else:
         stats.run_seconds += seconds

@@ -34,7 +34,6 @@ Expressions travel in the IR as JSON (:func:`to_json`, :func:`from_json`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,14 +134,20 @@ class Expr:
             return isinstance(self.value, bool)
         return self.op in BOOLEAN
 
-    def nodes(self) -> Iterator[Expr]:
+    def nodes(self) -> tuple[Expr, ...]:
         """Every node of the expression, itself first (depth first, iteratively: kernels
-        are bounded in size, not in depth)."""
-        stack = [self]
-        while stack:
-            item = stack.pop()
-            yield item
-            stack.extend(item.args)
+        are bounded in size, not in depth). Kept once walked: an expression never changes,
+        and a kernel's run asks five questions of it."""
+        found = self.__dict__.get("_nodes")
+        if found is None:
+            stack, walked = [self], []
+            while stack:
+                item = stack.pop()
+                walked.append(item)
+                stack.extend(item.args)
+            found = tuple(walked)
+            object.__setattr__(self, "_nodes", found)  # (frozen: not a field, not compared)
+        return found
 
     def inputs(self) -> set[int]:
         """The input positions the expression reads."""

@@ -19,7 +19,7 @@ from ...kernels.buffers import take
 from ...kernels.codegen import Input, always_valid, load
 from ...kernels.codegen import call as call_kernel
 from ...kernels.expr import Expr, compared_alike, compares, from_json
-from ..values import Cube
+from ..values import ALL_VALID, Cube, like, picked
 
 
 @dataclass
@@ -46,7 +46,7 @@ class Leaf:
         made, unless inputs from several sources must be compared)."""
         if self.pick is None:
             return self.source
-        return self.source.isel({self.pick[0]: self.pick[1]}, drop=True)
+        return picked(self.source, *self.pick)
 
 
 def run_kernel(call: Any) -> Cube | None:
@@ -360,10 +360,7 @@ def fold_cube(call: Any, cube: Any, dim: str, reducer: str, ignore_nodata: bool)
 
 
 def _cube(template: xr.DataArray, out: np.ndarray, out_ok: np.ndarray | None) -> Cube:
-    data = template.copy(data=out)
-    data.attrs = dict(template.attrs)
-    valid = xr.DataArray(True) if out_ok is None else template.copy(data=out_ok)
-    return Cube(data, valid)
+    return Cube(like(template, out), ALL_VALID if out_ok is None else like(template, out_ok))
 
 
 def describe(plan: Any) -> str:
