@@ -8,6 +8,7 @@ nor numba, nor even numpy.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -64,3 +65,23 @@ def test_xarray_sees_dask_arrays_once_dask_is_imported():
         "assert str(mod_version('dask')) == __import__('dask').__version__\n"
     )
     assert "dask.array" in _imported(code, ("dask.array",))
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "0 False"), ("1", "1 True")])
+def test_the_command_starts_numpy_on_small_pages_unless_told(given, expected):
+    """``pgc`` starts numpy with ``NUMPY_MADVISE_HUGEPAGE=0`` (README, "Memory pages"),
+    and keeps the value a user set."""
+    if sys.platform != "linux":
+        pytest.skip("numpy asks for huge pages on Linux only")
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    if given is not None:
+        env["NUMPY_MADVISE_HUGEPAGE"] = given
+    script = (
+        f"from pgc.cli import main\nassert main(['run', {str(EVI)!r}]) == 0\n"
+        "import os, numpy\n"
+        "pages = numpy._core.multiarray._get_madvise_hugepage()\n"
+        "print(os.environ['NUMPY_MADVISE_HUGEPAGE'], pages)"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip().splitlines()[-1] == expected
