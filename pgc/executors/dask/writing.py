@@ -75,10 +75,15 @@ def each_block(array: Any, write: Any, dask: Any) -> None:
     one at a time: blocks are not held once written."""
     import dask.array as da
     import numpy as np
+    from dask.utils import SerializableLock
 
     if not dask.is_distributed():
+        scheduler = dask.local_scheduler()
+        # the lock dask would choose for its threads (lock=True asks which scheduler runs,
+        # and that imports distributed where it is installed: 0.1 s of a run)
+        lock = SerializableLock() if callable(scheduler) else True
         with dask.local_bar():
-            da.store(array, _Sink(write), lock=True, scheduler=dask.scheduler or "threads")
+            da.store(array, _Sink(write), lock=lock, scheduler=scheduler)
         return
     from distributed import as_completed
 
