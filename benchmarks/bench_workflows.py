@@ -877,6 +877,21 @@ def save_results(path: Path, rows: list[dict]) -> None:
     path.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n", "utf-8")
 
 
+def _commits_of(rows: list[dict]) -> str:
+    """Which commit each row was measured at (rows measured before rows kept it: not
+    recorded), when they were not all measured at one."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        commit = row.get("commit") or "not recorded"
+        counts[commit] = counts.get(commit, 0) + 1
+    if len(counts) < 2:
+        return ""
+    parts = [f"{commit}: {n} rows" for commit, n in counts.items() if commit != "not recorded"]
+    if "not recorded" in counts:
+        parts.append(f"earlier, not recorded: {counts['not recorded']} rows")
+    return "Rows measured at " + "; ".join(parts) + "."
+
+
 def _memory_gb() -> float:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
@@ -939,7 +954,8 @@ def report(rows: list[dict], meta: dict) -> str:
         f"Measured by `python -m benchmarks workflows` ({meta.get('machine', '')}, Python "
         f"{meta.get('python', '')}, pgc at {meta.get('commit', '')}), each run in a fresh "
         "process, one at a time. Written from `workflows.json`; see "
-        "`benchmarks/bench_workflows.py` for the workflows and how each is run.",
+        "`benchmarks/bench_workflows.py` for the workflows and how each is run. "
+        + _commits_of(rows),
         "",
         "- **run**, **reference**, **numba**, **dask**: `python -m pgc.cli run GRAPH -o OUT "
         "--stats` on the Zarr collection (defaults, or `--executor NAME`): the wall time of "
@@ -1276,6 +1292,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {name:16} {config:14} {_cell(row) or row['status']}"
                       + (f"  [{row.get('error', '')[:160]}]" if row["status"] == "error" else ""),
                       flush=True)  # fmt: skip
+                row["commit"] = _commit()
                 rows = merge_rows(load_results(args.results), [row])
                 save_results(args.results, rows)
     write_report(args.results, out)
