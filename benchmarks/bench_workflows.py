@@ -886,9 +886,12 @@ def _commits_of(rows: list[dict]) -> str:
         counts[commit] = counts.get(commit, 0) + 1
     if len(counts) < 2:
         return ""
-    parts = [f"{commit}: {n} rows" for commit, n in counts.items() if commit != "not recorded"]
+    def rows_of(n: int) -> str:
+        return f"{n} row" if n == 1 else f"{n} rows"
+
+    parts = [f"{c}: {rows_of(n)}" for c, n in counts.items() if c != "not recorded"]
     if "not recorded" in counts:
-        parts.append(f"earlier, not recorded: {counts['not recorded']} rows")
+        parts.append(f"earlier, not recorded: {rows_of(counts['not recorded'])}")
     return "Rows measured at " + "; ".join(parts) + "."
 
 

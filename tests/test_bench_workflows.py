@@ -112,3 +112,12 @@ def test_rows_merge_and_the_report_is_written(tmp_path):
     pairs = ("run / openeo-run", "mem / openeo", "peak run / openeo-run", "peak mem / openeo")
     assert f"| workflow | {' | '.join(pairs)} |" in peer
     assert "| evi | 0.50 | 0.25 | 1.00 | 1.00 |" in peer
+
+
+def test_the_report_says_which_commit_rows_were_measured_at():
+    rows = [{"commit": "abc1234"}, {"commit": "abc1234"}, {"commit": "def5678"}, {}]
+    assert bw._commits_of(rows) == (
+        "Rows measured at abc1234: 2 rows; def5678: 1 row; earlier, not recorded: 1 row."
+    )
+    assert bw._commits_of([{"commit": "abc1234"}, {"commit": "abc1234"}]) == ""
+    assert bw._commits_of([{}, {}]) == ""  # (all before rows kept it)
