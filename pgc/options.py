@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field, fields, replace
@@ -151,3 +152,18 @@ def set_active(options: Options) -> None:
     """Make ``options`` active in this context from now on (tests, scripts and the CLI's
     process; a back-end uses sessions or :func:`using`)."""
     _ACTIVE.set(options)
+
+
+def small_pages_for_numpy() -> None:
+    """Ask numpy (before it is imported) not to put its large arrays on transparent huge
+    pages, unless ``NUMPY_MADVISE_HUGEPAGE`` says otherwise.
+
+    pgc holds whole cubes, and writes each large array once, into memory new to the
+    process. On the virtual machines measured (issue 23), the first touch of fresh huge
+    pages cost up to 2.5 s per GB, of 4 KiB pages 0.3 to 0.4 s per GB, steadily:
+    kernel_smooth at 2048 px (800 MB from apply_kernel) took 6.0 s as a process with huge
+    pages, 3.7 s without. Where huge pages come cheap, they save about 0.2 s per GB. The
+    command line (which calls this first) is a process of its own, so it decides; a
+    program that embeds pgc keeps numpy as it set it (README, "Memory pages")."""
+    if "numpy" not in sys.modules:
+        os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")

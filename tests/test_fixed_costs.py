@@ -6,7 +6,8 @@
   sharing anything a user could change in one and see in the other;
 - the plan cache's key of a document (:func:`pgc.runner._document_key`) is a faithful
   serialization: equal keys only for documents equal type for type;
-- a kernel's all-valid result shares one read-only validity.
+- a kernel's all-valid result shares one read-only validity
+  (:func:`~pgc.executors.values.all_valid_mask`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import cubes
 
-from pgc.executors.values import ALL_VALID, like, picked
+from pgc.executors.values import all_valid_mask, like, picked
 from pgc.runner import _document_key
 
 
@@ -110,6 +111,7 @@ def test_a_documents_key_of_other_types_is_their_json():
 
 
 def test_all_valid_is_read_only():
-    assert bool(ALL_VALID) and ALL_VALID.ndim == 0
+    mask = all_valid_mask()
+    assert bool(mask) and mask.ndim == 0 and all_valid_mask() is mask
     with pytest.raises(ValueError):
-        ALL_VALID.values[()] = False
+        mask.values[()] = False

@@ -47,26 +47,13 @@ __all__ = [
 ]  # fmt: skip
 
 
-def _small_pages_for_numpy() -> None:
-    """Ask numpy (before it is imported) not to put its large arrays on transparent huge
-    pages, unless ``NUMPY_MADVISE_HUGEPAGE`` says otherwise.
-
-    pgc holds whole cubes, and writes each large array once, into memory new to the
-    process. On the virtual machines measured (issue 23), the first touch of fresh huge
-    pages cost up to 2.5 s per GB, of 4 KiB pages 0.3 to 0.4 s per GB, steadily:
-    kernel_smooth at 2048 px (800 MB from apply_kernel) took 6.0 s as a process with huge
-    pages, 3.7 s without. Where huge pages come cheap, they save about 0.2 s per GB. The
-    command line is a process of its own, so it decides; a program that embeds pgc keeps
-    numpy as it set it (the README says how to choose)."""
-    if "numpy" not in sys.modules:
-        os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the ``pgc`` command ``argv`` (default: the process's arguments); return its exit
     code. Every exception ends here: a usage error, a diagnostic or ``Internal``."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    _small_pages_for_numpy()
+    from ..options import small_pages_for_numpy
+
+    small_pages_for_numpy()
     parser = build_parser()
     if argv[:1] == ["bench"] and not {"-h", "--help"} & set(argv[1:2]):
         # everything after "bench" is the harness's, options included

@@ -23,6 +23,7 @@ type rules document), so uint16 values never wrap around.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,10 +116,15 @@ def picked(source: xr.DataArray, dim: str, position: int) -> xr.DataArray:
         return source.isel({dim: position}, drop=True)
 
 
-# every pixel has data: the validity of kernel results that hold no null, one shared
-# read-only array (cubes are never changed after they are made)
-ALL_VALID = xr.DataArray(np.ones((), bool))
-ALL_VALID.values.flags.writeable = False
+@functools.cache
+def all_valid_mask() -> xr.DataArray:
+    """Every pixel has data: the validity of kernel results that hold no null, one shared
+    read-only array (cubes are never changed after they are made). Made on first use, not
+    at import: xarray's first DataArray asks whether dask is there (``pgc processes``
+    imported dask so), and pgc answers that question itself (:mod:`pgc.duckarrays`)."""
+    mask = xr.DataArray(np.ones((), bool))
+    mask.values.flags.writeable = False
+    return mask
 
 
 def in_compute_dtype(data: Any, pooled: bool = False, pool: Any = None) -> Any:

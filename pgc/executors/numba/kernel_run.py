@@ -19,7 +19,7 @@ from ...kernels.buffers import take
 from ...kernels.codegen import Input, always_valid, load
 from ...kernels.codegen import call as call_kernel
 from ...kernels.expr import Expr, compared_alike, compares, from_json
-from ..values import ALL_VALID, Cube, like, picked
+from ..values import Cube, all_valid_mask, like, picked
 
 
 @dataclass
@@ -360,7 +360,8 @@ def fold_cube(call: Any, cube: Any, dim: str, reducer: str, ignore_nodata: bool)
 
 
 def _cube(template: xr.DataArray, out: np.ndarray, out_ok: np.ndarray | None) -> Cube:
-    return Cube(like(template, out), ALL_VALID if out_ok is None else like(template, out_ok))
+    valid = all_valid_mask() if out_ok is None else like(template, out_ok)
+    return Cube(like(template, out), valid)
 
 
 def describe(plan: Any) -> str:
