@@ -71,29 +71,31 @@ def like(template: xr.DataArray, values: np.ndarray, attrs: dict | None = None) 
     A kernel's result and its validity are wrapped so once per run, after the kernel has
     streamed the cube through the caches: for EVI at 1000x1000 the public copies (every
     coordinate variable and index through xarray's generic paths) took 0.19 ms beside the
-    kernel's 0.7. The coordinate variables are new objects around the same arrays (their
-    attributes copied, as a shallow copy makes them) and the indexes are shared: xarray
-    never changes an index in place. Where the fast constructor is not there (another
-    xarray), the copy."""
+    kernel's 0.7 (:func:`_assembled` says how it is made). Where the fast constructor is
+    not there (another xarray), the copy."""
     if values.shape != template.shape:  # (the fast constructor checks nothing)
         raise ValueError(f"values of shape {values.shape} for a {template.shape} template")
     attrs = dict(template.attrs if attrs is None else attrs)
     try:
-        variable = _variable(template.dims, values, attrs)
-        coords = {k: v.copy(deep=False) for k, v in template._coords.items()}
-        return xr.DataArray(variable, coords=coords, name=template.name,
-                            indexes=dict(template._indexes), fastpath=True)  # fmt: skip
+        return _assembled(template, template.dims, values, attrs, lambda dims: True)
     except (AttributeError, TypeError):  # pragma: no cover - an xarray without them
         out = template.copy(data=values, deep=False)
         out.attrs = attrs
         return out
 
 
-def _variable(dims: tuple, values: Any, attrs: dict) -> xr.Variable:
-    """A variable of ``values``: a numpy array (a kernel's output, a view of a variable's
-    values) is taken as it is, without the checks and conversions xarray makes of any
-    data it is given (18 of the 19 us a variable took)."""
-    return xr.Variable(dims, values, attrs, fastpath=isinstance(values, np.ndarray))
+def _assembled(source: xr.DataArray, dims: tuple, values: Any, attrs: dict, keep) -> Any:
+    """A DataArray of ``values`` over ``dims`` with ``source``'s name and the coordinates
+    (and their indexes) whose dimensions ``keep`` accepts, by xarray's fast constructor:
+    coordinate variables copied shallowly (their attributes are copies), indexes shared
+    (xarray never changes one in place), and a numpy array taken as it is, without the
+    checks and conversions xarray makes of any data it is given (18 of the 19 us a
+    variable took)."""
+    variable = xr.Variable(dims, values, attrs, fastpath=isinstance(values, np.ndarray))
+    coords = {k: v.copy(deep=False) for k, v in source._coords.items() if keep(v.dims)}
+    indexes = {k: index for k, index in source._indexes.items() if k in coords}
+    return xr.DataArray(variable, coords=coords, name=source.name, indexes=indexes,
+                        fastpath=True)  # fmt: skip
 
 
 def picked(source: xr.DataArray, dim: str, position: int) -> xr.DataArray:
@@ -105,13 +107,9 @@ def picked(source: xr.DataArray, dim: str, position: int) -> xr.DataArray:
         return source.isel({dim: position}, drop=True)
     axis = source.dims.index(dim)
     try:
-        coords = {k: v.copy(deep=False) for k, v in source._coords.items() if dim not in v.dims}
-        indexes = {k: index for k, index in source._indexes.items() if k in coords}
         dims = source.dims[:axis] + source.dims[axis + 1 :]
         view = values[(slice(None),) * axis + (position, ...)]  # (...: 0-d is a view too)
-        variable = _variable(dims, view, dict(source.attrs))
-        return xr.DataArray(variable, coords=coords, name=source.name, indexes=indexes,
-                            fastpath=True)  # fmt: skip
+        return _assembled(source, dims, view, dict(source.attrs), lambda d: dim not in d)
     except (AttributeError, TypeError):  # pragma: no cover - an xarray without them
         return source.isel({dim: position}, drop=True)
 

@@ -57,12 +57,11 @@ def period_hook(call: Call, own: bool) -> tuple[Any, Call]:
     dates reduced by a folding kernel where the reducer is one a kernel folds (max, min,
     mean, sum, count, median: :func:`pgc.passes.fuse.foldable`) and the cube fits one;
     the reducer's child graph elsewhere, as the reference runs it."""
-    if call.node.namespace is not None or call.node.process_id not in (
-        "aggregate_temporal", "aggregate_temporal_period"
-    ):
+    from ...passes.fuse import AGGREGATIONS, foldable
+
+    if call.node.namespace is not None or call.node.process_id not in AGGREGATIONS:
         return None, call
     from ...ir.nodes import Callback
-    from ...passes.fuse import foldable
     from .kernel_run import DeferredKernel, fold_cube
 
     reducer = call.node.arg("reducer")
@@ -76,7 +75,7 @@ def period_hook(call: Call, own: bool) -> tuple[Any, Call]:
     if own or folding is None or isinstance(call.args.get("data"), PixelArrays):
         return None, call
 
-    def fold(cube: Any, dim: str) -> Any:
+    def fold(cube: Any, dim: str, positions: list[int]) -> Any:
         return fold_cube(call, cube, dim, *folding)
 
     return _aggregation(call.node.process_id)(call, fold=fold), call
@@ -98,28 +97,14 @@ class _NotFolded(Exception):
 def _grouped(call: Call, deferred: Any, folding: tuple[str, bool]) -> Any:
     """The aggregation of a deferred kernel's values, each group of dates (a run of
     positions) reduced by the kernel's expression folded over it: the reference's
-    aggregation, given a cube of the values' labels whose values are their positions along
-    the dimension (no memory), and a fold that reads the positions back. None where some
-    group is no run of positions or no kernel folds it (then the caller computes the
-    values and aggregates them as before)."""
-    import numpy as np
-    import xarray as xr
+    aggregation, given a cube with the values' labels (:meth:`DeferredKernel.labels`, no
+    memory) and a fold of the group's positions. None where some group is no run of
+    positions or no kernel folds it (then the caller computes the values and aggregates
+    them as before)."""
 
-    from ..reference import temporal
-    from ..values import Cube
-
-    labels = Cube(deferred.template, xr.DataArray(True))
-    dim = temporal.aggregated_dimension(call, labels)  # the reference's errors
-    positions = deferred.positions(dim)
-    if 0 in positions.data.shape:
-        return None
-
-    def fold(cube: Any, along: str) -> Any:
-        index = [0] * cube.data.ndim
-        index[cube.data.dims.index(along)] = slice(None)
-        at = cube.data.values[tuple(index)].astype(np.int64)
-        first, stop = int(at[0]), int(at[-1]) + 1
-        if not np.array_equal(at, np.arange(first, stop)):
+    def fold(cube: Any, along: str, positions: list[int]) -> Any:
+        first, stop = positions[0], positions[-1] + 1
+        if positions != list(range(first, stop)):
             raise _NotFolded
         out = deferred.fold(along, first, stop, *folding)
         if out is None:
@@ -127,8 +112,8 @@ def _grouped(call: Call, deferred: Any, folding: tuple[str, bool]) -> Any:
         return out
 
     try:
-        proxy = replace(call, args={**call.args, "data": positions})
-        return _aggregation(call.node.process_id)(proxy, fold=fold)
+        stand_in = replace(call, args={**call.args, "data": deferred.labels()})
+        return _aggregation(call.node.process_id)(stand_in, fold=fold)
     except _NotFolded:
         return None
 

@@ -111,15 +111,13 @@ class DeferredKernel:
         finds its dimension by)."""
         return self.leaves[0].template
 
-    def positions(self, dim: str) -> Cube:
-        """A cube like the kernel's value (dimensions, labels, attributes, dtype; no memory:
-        a broadcast view) whose values are their positions along ``dim``, for the
-        aggregation to group: :meth:`fold` is told the positions of a group by them."""
+    def labels(self) -> Cube:
+        """A cube with the kernel value's dimensions, labels and attributes whose values
+        take no memory (a broadcast zero): what the aggregation groups and reads its
+        labels from, while :meth:`fold` computes each group's values."""
         template = self.template
-        axis, n = template.dims.index(dim), template.sizes[dim]
-        along = np.arange(n, dtype=compute_dtype()).reshape(
-            [n if i == axis else 1 for i in range(template.ndim)])  # fmt: skip
-        return Cube(template.copy(data=np.broadcast_to(along, template.shape)), xr.DataArray(True))
+        zeros = np.broadcast_to(np.zeros((), compute_dtype()), template.shape)
+        return Cube(like(template, zeros), all_valid_mask())
 
     def fold(self, dim: str, first: int, stop: int, reducer: str, ignore: bool) -> Cube | None:
         """The kernel's values at positions ``first`` to ``stop`` (excluded) along ``dim``,

@@ -189,13 +189,14 @@ class _Reduced:
         first, last = positions[0], positions[-1]
         if last - first + 1 == len(positions) and positions == list(range(first, last + 1)):
             # a run of dates (sorted labels): a view, not a copy (issue 23)
-            return self._value(CubeArray(self.cube.isel({self.dim: slice(first, last + 1)}),
-                                         self.dim))  # fmt: skip
-        return self._value(CubeArray(self.cube.isel({self.dim: positions}), self.dim))
+            group = self.cube.isel({self.dim: slice(first, last + 1)})
+        else:
+            group = self.cube.isel({self.dim: positions})
+        return self._value(CubeArray(group, self.dim), positions)
 
-    def _value(self, array: CubeArray | LabeledArray) -> Cube:
+    def _value(self, array: CubeArray | LabeledArray, positions: list[int] = ()) -> Cube:
         if self.fold is not None and isinstance(array, CubeArray):
-            folded = self.fold(array.cube, self.dim)
+            folded = self.fold(array.cube, self.dim, positions)
             if folded is not None:  # the executor's own form of the same reducer
                 return _like(folded, self.template)
         value = self.reducer(data=array, context=self.call.get("context"))
@@ -209,9 +210,10 @@ class _Reduced:
 
 
 # an executor's own reduction of a group of labels (the numba executor's folding kernel:
-# cube, dimension -> the reduced cube, or None where it does not fit), for the reducer the
-# node's child graph is; the reference calls the child graph
-Fold = Callable[[Cube, str], "Cube | None"]
+# the group's cube, the dimension, the group's positions along it in the data -> the
+# reduced cube, or None where it does not fit), for the reducer the node's child graph
+# is; the reference calls the child graph
+Fold = Callable[[Cube, str, list[int]], "Cube | None"]
 
 
 @implements("aggregate_temporal_period")
