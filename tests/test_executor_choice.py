@@ -166,6 +166,16 @@ def test_integers_only_filtered_are_held_without_a_float_copy():
     assert peak(filtered) == Peak(5_500 + 4_500, "c")
 
 
+def test_integers_resampled_slice_by_slice_are_held_without_a_float_copy():
+    """resample_spatial converts each slice on its own: a float result, no float copy of
+    the whole cube (resample_20m at 4096 px: 10.7 GB estimated before, 4.2 GB now, as
+    measured)."""
+    resampled = typed(("a", "load_collection", sized(1000, "uint16"), ()),
+                      ("b", "resample_spatial", sized(250), ("a",)),
+                      ("c", "kernel", sized(250), ("b",)))  # fmt: skip
+    assert peak(resampled) == Peak(3_000 + 250 * 9, "b")
+
+
 def test_a_graph_with_a_lazy_if_holds_every_value():
     lazy = typed(("a", "load_collection", sized(1000, "uint16"), ()),
                  ("b", "kernel", sized(1000), ("a",)), ("c", "apply", sized(1000), ("b",)),

@@ -15,8 +15,9 @@ held as the loop holds a :class:`~pgc.executors.values.Cube`:
 - for integer values that a process computes with (a reader whose result is a float
   cube: band math, kernels, reducers), their copy in the compute dtype (8 bytes per
   element under float64), which the cube keeps once made (``Cube.in_compute_dtype``);
-  readers that keep the dtype (``filter_bands``, ``mask``, ``resample_spatial``) or make
-  booleans read the integers as they are.
+  readers that keep the dtype (``filter_bands``, ``mask``), that convert slice by slice
+  (``resample_spatial``, ``resample_cube_spatial``) or make booleans read the integers as
+  they are.
 
 Not counted: values that are not data cubes (numbers, arrays, ``save_result``'s), the
 parameters (the caller holds them whichever executor runs), and what a process makes
@@ -82,7 +83,7 @@ def peak(graph: Any, unknown: int = 0, compute_itemsize: int = 8) -> Peak:
         users = [graph.node(u) for u in graph.users(node.id)]
         last[node.id] = max((position[u.id] for u in users), default=position[node.id])
         held[node.id] = held_bytes(node.type, unknown, compute_itemsize,
-                                   any(_computes(u.type) for u in users))  # fmt: skip
+                                   any(_computes(u) for u in users))  # fmt: skip
     # a running total, and the values to drop after each position: linear in the nodes
     # (a graph from the internet may have thousands, all alive at once)
     dying: dict[int, list[str]] = {}
@@ -99,8 +100,16 @@ def peak(graph: Any, unknown: int = 0, compute_itemsize: int = 8) -> Peak:
     return best
 
 
+# readers of integers whose result is float but which convert them slice by slice, not
+# into a copy the cube keeps (:mod:`pgc.executors.reference.resample`)
+_SLICE_BY_SLICE = {"resample_spatial", "resample_cube_spatial"}
+
+
 def _computes(reader: Any) -> bool:
-    """Whether a reader of this type computes in the compute dtype: a float cube."""
+    """Whether a reader node computes in the compute dtype: a float cube, made by a
+    process that converts the whole cube."""
     from ..ir.types import CubeType
 
-    return isinstance(reader, CubeType) and reader.dtype.startswith("float")
+    if reader.process_id in _SLICE_BY_SLICE and reader.namespace is None:
+        return False
+    return isinstance(reader.type, CubeType) and reader.type.dtype.startswith("float")

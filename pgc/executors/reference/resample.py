@@ -129,6 +129,8 @@ def warp(cube: Cube, source: Grid, target: Grid, method: str) -> Cube:
     new = xr.DataArray(values, dims=dims, coords=coords, attrs=dict(cube.data.attrs))
     if target.crs is not None:
         new.attrs["crs"] = str(target.crs).replace("EPSG:", "")
+    if ok is None:  # every target pixel has data: one true, not a mask
+        return Cube(new.transpose(*cube.dims), xr.DataArray(True))
     ok = xr.DataArray(ok, dims=dims, coords=coords)
     return Cube(new.transpose(*cube.dims), ok.transpose(*cube.dims))
 
@@ -186,7 +188,9 @@ def _nearest(values: np.ndarray, valid: np.ndarray, source: Grid, target: Grid):
 
 
 def _gdal(values: np.ndarray, valid: np.ndarray, source: Grid, target: Grid, method: str):
-    """The other methods, slice by slice, no-data (and NaN) as GDAL's source no-data. Each
+    """The other methods, slice by slice, no-data (and NaN) as GDAL's source no-data, or as
+    statistics of whole blocks where the grids allow (:func:`aligned_factors`); the
+    validity None when every target pixel has data. Each
     slice is converted to float64 on its own (a copy of the whole cube in float64 was
     twice the input in memory), and slices are warped on several threads at once: GDAL
     releases the GIL while it warps, and the results are the same as one after the other
@@ -199,12 +203,24 @@ def _gdal(values: np.ndarray, valid: np.ndarray, source: Grid, target: Grid, met
     workers = min(_threads(), len(indices)) if large else 1
     # one slice alone (a composite reprojected for export) is warped on GDAL's own threads
     inner = _threads() if large and workers == 1 else 1
+    factors = aligned_factors(source, target) if method in BLOCK_METHODS else None
+
+    ok = np.empty(out.shape, bool)  # (its pages are touched only by slices with no-data)
+    missing = dict.fromkeys(indices, False)
 
     def one(index: tuple) -> None:
-        plane, ok = values[index], valid[index]
-        usable = ok & (np.isfinite(plane) if method in VALID_ONLY else ~np.isnan(plane))
-        source_values = np.where(usable, plane.astype(FLOAT, copy=False), np.nan)
-        out[index] = _reproject(source_values, source, target, method, np.nan, inner)
+        plane, slice_ok, result = values[index], valid[index], out[index]
+        if factors is not None:
+            block_statistic(plane, slice_ok, factors, method, result)
+        else:
+            usable = usable_pixels(plane, slice_ok, method)
+            source_values = np.where(usable, plane.astype(FLOAT, copy=False), np.nan)
+            result[...] = _reproject(source_values, source, target, method, np.nan, inner)
+        empty = np.isnan(result)
+        if empty.any():  # the slice's no-data pixels: zero, and not valid
+            np.copyto(result, 0.0, where=empty)
+            np.logical_not(empty, out=ok[index])
+            missing[index] = True
 
     if workers > 1:
         from concurrent.futures import ThreadPoolExecutor
@@ -214,10 +230,133 @@ def _gdal(values: np.ndarray, valid: np.ndarray, source: Grid, target: Grid, met
     else:
         for index in indices:
             one(index)
-    ok = ~np.isnan(out)
-    out[~ok] = 0
     dtype = values.dtype if method in SELECTING else np.dtype(compute_dtype())
+    if not any(missing.values()):
+        return out.astype(dtype, copy=False), None
+    for index in indices:
+        if not missing[index]:
+            ok[index] = True
     return out.astype(dtype, copy=False), ok
+
+
+# The methods computed without GDAL where each target pixel is a whole block of source
+# pixels (:func:`aligned_factors`): a statistic of the block's valid pixels
+BLOCK_METHODS = {"average", "max", "min", "rms", "sum"}
+# how far from whole numbers (in source pixels) the grids' ratio and offsets may be
+_ALIGNED = 1e-9
+
+
+def aligned_factors(source: Grid, target: Grid) -> tuple[int, int] | None:
+    """``(ky, kx)`` when every target pixel covers exactly ``ky`` x ``kx`` whole source
+    pixels and the target covers exactly the source: one plane (no reprojection), both
+    grids north-up with x increasing, the same outer edges, and each size a whole
+    multiple of the target's. Then the block methods are statistics of the blocks
+    (:func:`block_statistic`); else None (GDAL warps).
+
+    GDAL computes each source pixel's weight from the footprint, in floating point: on an
+    aligned grid the weights are 1 up to rounding, so its values are the blocks' up to
+    rounding (the differential tests), and its warp took 16 s of the 22 s run of 48 slices
+    of 4096 x 4096 px resampled to 20 m (issue 23). It differs where its weights are off by more
+    than rounding: on pixels a ten-thousandth of their coordinates, and for ``sum`` of a
+    block without valid pixels (about 1e-12, not no-data): the definitions' statistic of
+    the valid pixels is the blocks'."""
+    same_plane = source.crs is None or target.crs is None or source.crs == target.crs
+    if not same_plane or source.empty or target.empty:
+        return None
+    factors = []
+    axes = ((target.dy, source.dy, len(source.y), len(target.y)),
+            (target.dx, source.dx, len(source.x), len(target.x)))  # fmt: skip
+    for ours, theirs, size, count in axes:
+        if ours <= 0 or theirs <= 0:
+            return None
+        k = round(ours / theirs)
+        if k < 1 or abs(ours / theirs - k) > _ALIGNED * k or size != k * count:
+            return None
+        factors.append(k)
+    step = min(source.dx, source.dy)
+    for a, b in zip(source.bounds, target.bounds, strict=True):  # (rounding allowed)
+        if abs(a - b) > _ALIGNED * step + 4 * np.spacing(abs(a)):
+            return None
+    return factors[0], factors[1]
+
+
+def usable_pixels(plane: np.ndarray, ok: np.ndarray, method: str) -> np.ndarray:
+    """The pixels of a slice that take part in ``method``: those with data, and finite
+    (:data:`VALID_ONLY`) or not NaN. Integers are all finite: ``ok`` as it is."""
+    if plane.dtype.kind in "iub":
+        return ok
+    return ok & (np.isfinite(plane) if method in VALID_ONLY else ~np.isnan(plane))
+
+
+def block_statistic(plane: np.ndarray, ok: np.ndarray, factors: tuple[int, int],
+                    method: str, out: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    """``method`` of the usable pixels (:func:`usable_pixels`) of each ``ky`` x ``kx``
+    block of a [y, x] ``plane`` (sizes whole multiples of the factors), in float64 (into
+    ``out`` when given), NaN where a block has none. Sums run down each block's rows,
+    then along its columns. Computed in strips of :data:`STRIP_PIXELS` source pixels, so that the
+    temporaries stay in the cache and in memory already touched: a 4096 x 4096 slice
+    converted whole allocated 128 MB of fresh pages each time."""
+    ky, kx = factors
+    ny, nx = plane.shape[0] // ky, plane.shape[1] // kx
+    out = np.empty((ny, nx), FLOAT) if out is None else out
+    rows = max(1, STRIP_PIXELS // max(1, plane.shape[1] * ky))
+    for top in range(0, ny, rows):
+        strip = slice(top * ky, min(ny, top + rows) * ky)
+        _block_strip(plane[strip], usable_pixels(plane[strip], ok[strip], method), ky, kx,
+                     method, out[top:top + rows])  # fmt: skip
+    return out
+
+
+# source pixels of a strip of :func:`block_statistic`: its float64 copy is 512 KiB
+STRIP_PIXELS = 2**16
+
+
+def _block_strip(plane: np.ndarray, usable: np.ndarray, ky: int, kx: int, method: str,
+                 out: np.ndarray) -> None:  # fmt: skip
+    every = bool(usable.all())
+    values = plane.astype(FLOAT)
+    if method in ("min", "max"):
+        if not every:
+            np.copyto(values, np.nan, where=~usable)
+        # (fmin and fmax give NaN only where both are)
+        _fold_blocks(np.fmin if method == "min" else np.fmax, values, ky, kx, out)
+        return
+    if not every:
+        np.copyto(values, 0.0, where=~usable)
+    if method == "rms":
+        np.multiply(values, values, out=values)
+    _fold_blocks(np.add, values, ky, kx, out)
+    if method == "sum" and every:
+        return
+    if every:
+        count: Any = ky * kx
+    else:
+        kind = np.uint8 if ky * kx <= np.iinfo(np.uint8).max else np.int64
+        count = np.empty(out.shape, kind)
+        _fold_blocks(np.add, usable.astype(kind), ky, kx, count)
+    with np.errstate(all="ignore"):
+        if method != "sum":
+            np.divide(out, count, out=out)
+        if method == "rms":
+            np.sqrt(out, out=out)
+    if not every:
+        out[count == 0] = np.nan
+
+
+def _fold_blocks(ufunc: np.ufunc, values: np.ndarray, ky: int, kx: int,
+                 out: np.ndarray) -> None:  # fmt: skip
+    """``ufunc`` folded over each ``ky`` x ``kx`` block: down its rows (whole rows of
+    ``values`` at a time), then along its columns (strided views), into ``out``. numpy's
+    reductions over an axis of two were 3x slower than these element-wise calls."""
+    rows = values[0::ky].copy() if ky > 1 else values
+    for i in range(1, ky):
+        ufunc(rows, values[i::ky], out=rows)
+    if kx == 1:
+        np.copyto(out, rows)
+        return
+    ufunc(rows[:, 0::kx], rows[:, 1::kx], out=out)
+    for j in range(2, kx):
+        ufunc(out, rows[:, j::kx], out=out)
 
 
 def _threads() -> int:
