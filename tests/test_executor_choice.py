@@ -176,6 +176,20 @@ def test_integers_resampled_slice_by_slice_are_held_without_a_float_copy():
     assert peak(resampled) == Peak(3_000 + 250 * 9, "b")
 
 
+def test_each_branch_is_finished_before_the_next_loads():
+    """Two loads, each reduced, then merged: the loop runs a branch to its end before it
+    loads the other (Graph.branch_order), so one load is held at a time, and the estimate
+    walks the same order (merge at 4096 px: 9.6 GB before, 7.0 GB)."""
+    two = typed(("a", "load_collection", sized(1000, "uint16"), ()),
+                ("b", "load_collection", sized(1000, "uint16"), ()),
+                ("ra", "kernel", sized(10), ("a",)), ("rb", "kernel", sized(10), ("b",)),
+                ("m", "merge_cubes", sized(20), ("ra", "rb")))  # fmt: skip
+    assert [n.id for n in two.nodes()] == ["a", "b", "ra", "rb", "m"]
+    assert [n.id for n in two.branch_order()] == ["a", "ra", "b", "rb", "m"]
+    # after rb: ra (90) and b with rb; before, a graph-order walk held both loads
+    assert peak(two) == Peak(90 + LOADED + 90, "rb")
+
+
 def test_a_graph_with_a_lazy_if_holds_every_value():
     lazy = typed(("a", "load_collection", sized(1000, "uint16"), ()),
                  ("b", "kernel", sized(1000), ("a",)), ("c", "apply", sized(1000), ("b",)),

@@ -268,3 +268,13 @@ def test_ndvi_in_blocks_is_the_whole_array_arithmetic(policy, block, metadata, i
         whole.full_valid().compute(), 0))  # fmt: skip
     assert out.data.attrs == expected.attrs and out.data.dtype == expected.dtype
     np.testing.assert_array_equal(out.full_valid().values, whole.full_valid().values)
+    # with target_band: the cube's bands converted and the NDVI band, in the same blocks
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cube_module, "BLOCK_ELEMENTS", block)
+        out = run_process("ndvi", {"c": inputs}, data=C, nir=nir, red=red, target_band="N")
+    whole = run_process("ndvi", {"c": lazy}, data=C, nir=nir, red=red, target_band="N")
+    np.testing.assert_array_equal(out.full_valid().values, whole.full_valid().compute().values)
+    ok = out.full_valid()
+    np.testing.assert_array_equal(out.data.where(ok, 0).values,
+                                  whole.data.compute().where(ok, 0).values)  # fmt: skip
+    assert out.data.dims == whole.data.dims and out.data.dtype == whole.data.dtype

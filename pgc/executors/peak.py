@@ -9,9 +9,10 @@ alive at once -- after a node has run, before the values it read last are droppe
 held as the loop holds a :class:`~pgc.executors.values.Cube`:
 
 - its values: ``CubeType.nbytes``;
-- its validity, a bool per element: a loaded cube's is a full mask even where its bands
-  declare no no-data (``Cube.from_nodata``), and a process's result has one wherever a
-  pixel may lack data, which the types do not say; so it is counted for every cube;
+- its validity, a bool per element: a loaded cube's is a full mask where its values hold
+  the no-data value (``Cube.from_nodata``), and a process's result has one wherever a
+  pixel may lack data, neither of which the types say; so it is counted for every cube
+  (an upper bound: values without no-data have one true);
 - for integer values that a process computes with (a reader whose result is a float
   cube: band math, kernels, reducers), their copy in the compute dtype (8 bytes per
   element under float64), which the cube keeps once made (``Cube.in_compute_dtype``);
@@ -73,7 +74,7 @@ def peak(graph: Any, unknown: int = 0, compute_itemsize: int = 8) -> Peak:
     loop; ``unknown``: the elements of a cube whose type does not know its size."""
     if graph is None:
         return Peak(0, None)
-    nodes = graph.nodes()
+    nodes = graph.branch_order()  # as the loop runs them
     position = {node.id: i for i, node in enumerate(nodes)}
     # the loop keeps every value of a graph with a lazy ``if`` (its readers may run late)
     keep = any(node.process_id == "if" and node.namespace is None for node in nodes)

@@ -188,7 +188,9 @@ def _with_ndvi_band(cube: Cube, nir: str, red: str, target: str) -> Cube:
     and the NDVI band after them, in one array allocated once; nir and red are read from
     their converted copies in it, and the NDVI is written into its band with one
     temporary (the sum). The same operations as the general path, so the same values;
-    a 2048 px, 12-date, 2-band cube allocated 2.8 GB that way, 1.6 GB this way."""
+    a 2048 px, 12-date, 2-band cube allocated 2.8 GB that way, 1.6 GB this way. Computed
+    in blocks of pixels of every band (:func:`leading_blocks`): the sum stays a small
+    temporary, and each block is converted and used while in the cache."""
     from ...data.bands import with_blank_metadata
 
     data = cube.data
@@ -204,12 +206,16 @@ def _with_ndvi_band(cube: Cube, nir: str, red: str, target: str) -> Cube:
     def band(i: int) -> np.ndarray:  # a view of one band of out
         return out[(slice(None),) * axis + (i,)]
 
-    out[(slice(None),) * axis + (slice(0, count),)] = data.values
     labels = list(data.bands.values)
-    ndvi, x, y = band(count), band(labels.index(nir)), band(labels.index(red))
+    ix, iy = labels.index(nir), labels.index(red)
+    bands_first, source = np.moveaxis(out, axis, 0), np.moveaxis(data.values, axis, 0)
     with np.errstate(all="ignore"):
-        np.subtract(x, y, out=ndvi)
-        np.divide(ndvi, x + y, out=ndvi)
+        for at in leading_blocks(bands_first.shape[1:]):
+            block = bands_first[(slice(None), *at)]
+            block[:count] = source[(slice(None), *at)]
+            np.subtract(block[ix], block[iy], out=block[count])
+            np.divide(block[count], block[ix] + block[iy], out=block[count])
+    ndvi = band(count)
     values = xr.DataArray(out, dims=data.dims, coords=coords.coords, attrs=dict(data.attrs),
                           name=data.name)  # fmt: skip
     if all_valid(cube.valid):

@@ -219,11 +219,12 @@ def _run(
     context: RunContext,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> Any:
-    """The value of ``graph``'s result: every node in order, but ``if`` is lazy (the
+    """The value of ``graph``'s result: every node in order (:meth:`Graph.branch_order`:
+    a branch finished before the next starts), but ``if`` is lazy (the
     definition: the branch not taken is not computed), so nodes that only a branch of an
     ``if`` reads run when that branch is taken (:func:`_deferred`), else never."""
     results: dict[str, Any] = {}
-    nodes = graph.nodes()
+    nodes = graph.branch_order()
     deferred = _deferred(graph, nodes)
     # with lazy branches a node's last reader may run out of order: keep every value then
     dead = {} if deferred else _dead_after(graph, nodes)

@@ -44,13 +44,18 @@ def _masked_reduce(arr: CubeArray, fn, ignore_nodata: bool, min_count: int = 1,
     ``fn`` gives with nothing masked, without the masks (issue 23: the monthly mean NDVI
     spent 0.7 s of its 1.1 s on masks of a cube without no-data)."""
     cube, dim = arr.cube, arr.dimension
-    data = numbers(cube).transpose(dim, ...)
+    dtype = compute_dtype()  # the dtype policy
+    plain = full is not None and cube.data.sizes[dim] >= min_count and all_valid(cube.valid)
+    # integers the compute dtype holds exactly: ``full`` converts them as it reads them, the
+    # same numbers without a converted copy of the cube (the mean over time of 12 dates of
+    # 3 bands at 4096 px converted 1.2 GB of integers into 4.8 GB first, issue 23)
+    exact = plain and _held_exactly(cube.data.dtype, np.dtype(dtype))
+    data = (cube.data if exact else numbers(cube)).transpose(dim, ...)
     template = data.isel({dim: 0}, drop=True)
     # contiguous along the other dimensions: numpy then adds (sum, mean) in the order of
     # the labels whatever the cube's layout, not pairwise along a contiguous axis
     values = np.ascontiguousarray(data.values)
-    dtype = compute_dtype()  # the dtype policy
-    if full is not None and values.shape[0] >= min_count and all_valid(cube.valid):
+    if plain:
         with np.errstate(all="ignore"):
             reduced = np.asarray(full(values)).astype(dtype, copy=False)
         result = template.copy(data=reduced)
@@ -162,10 +167,21 @@ def in_label_order(a: np.ma.MaskedArray) -> np.ndarray:
     return total
 
 
+def _held_exactly(integers: np.dtype, floats: np.dtype) -> bool:
+    """Whether every value of the integer dtype is a value of the float dtype (16-bit
+    integers in float32, 32-bit ones in float64)."""
+    if integers.kind not in "iu" or floats.kind != "f":
+        return False
+    return np.iinfo(integers).bits < np.finfo(floats).nmant + 1
+
+
 def sum_in_label_order(values: np.ndarray) -> np.ndarray:
     """:func:`in_label_order` of values that all have data: the same additions (-0.0 + x
-    is x, so starting from the first value adds nothing else) without the masks."""
-    total = np.array(values[0])  # a copy, an array also for one pixel (0-d)
+    is x, so starting from the first value adds nothing else) without the masks. Integers
+    (:func:`_held_exactly`) are added into the compute dtype, each label converted as it
+    is added: the numbers their converted copy would give."""
+    kind = values.dtype if values.dtype.kind in "fc" else np.dtype(compute_dtype())
+    total = np.array(values[0], dtype=kind)  # a copy, an array also for one pixel (0-d)
     for k in range(1, values.shape[0]):
         total += values[k]
     return total

@@ -496,7 +496,11 @@ COUNT_LABELS = ["value", "total_count", "valid_count"]
 def _with_counts(value: Cube, total: int, valid_count: xr.DataArray) -> Cube:
     """``value`` with the target dimension's three labels (counts are never no-data)."""
     data = in_compute_dtype(xr.broadcast(value.data, valid_count)[0])
-    items = [data, xr.full_like(data, total, dtype=FLOAT), xr.broadcast(valid_count, data)[0]]
+    # the counts on the values' coordinates (a validity may have fewer: one true for a
+    # cube without no-data has none of the bands' metadata)
+    counted = xr.broadcast(valid_count, data)[0].transpose(*data.dims)
+    items = [data, xr.full_like(data, total, dtype=FLOAT),
+             data.copy(data=np.asarray(counted.values, dtype=FLOAT))]  # fmt: skip
     valid = xr.broadcast(value.valid, data)[0]
     ones = xr.ones_like(valid)
     stacked = xr.concat(items, dim="__counts__").assign_coords(__counts__=COUNT_LABELS)
