@@ -129,8 +129,9 @@ def _ndvi(call: Call) -> Cube:
     data = xr.concat([in_compute_dtype(cube.data), added[0]], dim="bands").transpose(*cube.dims)
     if all_valid(cube.valid) and all_valid(result.valid):  # one true, not a mask (issue 23)
         return Cube(data, xr.DataArray(True))
-    every = cube.full_valid()  # the validity may lack the bands
-    valid = xr.concat([every, added[1]], dim="bands")
+    # the validity may lack the bands, and the band metadata: only its labels are joined
+    every = cube.full_valid().reset_coords(drop=True)
+    valid = xr.concat([every, added[1].reset_coords(drop=True)], dim="bands")
     return Cube(data, valid.transpose(*cube.dims))
 
 
