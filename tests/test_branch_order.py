@@ -43,3 +43,24 @@ def test_a_branch_runs_to_its_end_before_the_next_starts():
     graph.set_result("m")
     assert [n.id for n in graph.nodes()] == ["a", "b", "a1", "b1", "a2", "b2", "m"]
     assert [n.id for n in graph.branch_order()] == ["a", "a1", "a2", "b", "b1", "b2", "m"]
+
+
+def test_the_order_follows_the_graph_when_it_changes(monkeypatch):
+    """branch_order is kept between calls (the loop asks at every run of a child graph)
+    and made again after any change, in the graph and not in a copy taken before."""
+    graph = Graph()
+    graph.add(Node("a", "p", ()))
+    graph.add(Node("b", "p", (("x", NodeRef("a")),)))
+    graph.set_result("b")
+    walks = []
+    walk = Graph._depth_first
+    monkeypatch.setattr(Graph, "_depth_first", lambda self: walks.append(1) or walk(self))
+    assert [n.id for n in graph.branch_order()] == ["a", "b"]
+    assert [n.id for n in graph.branch_order()] == ["a", "b"] and len(walks) == 1
+    before = graph.copy()
+    graph.add(Node("c", "p", ()))
+    graph.replace(Node("b", "p", (("x", NodeRef("a")), ("y", NodeRef("c")))))
+    assert [n.id for n in graph.branch_order()] == ["a", "c", "b"]
+    assert [n.id for n in before.branch_order()] == ["a", "b"]
+    graph.replace(Node("b", "p", ()))  # three sinks now: each a branch of its own
+    assert [n.id for n in graph.branch_order()] == ["a", "b", "c"]

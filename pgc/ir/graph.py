@@ -50,6 +50,7 @@ class Graph:
     _index: dict[str, int] = field(default_factory=dict, repr=False)  # insertion order
     _next: int = 0
     _order: list[str] | None = field(default=None, repr=False)  # cached topological order
+    _branches: list[str] | None = field(default=None, repr=False)  # cached branch_order
     _hash: int | None = field(default=None, repr=False)
 
     # -- reading ------------------------------------------------------------------------
@@ -90,6 +91,14 @@ class Graph:
         in that order, each node after its inputs. What the executors run in: a value read
         only by a branch is dropped when the branch is done, before the next branch loads
         its own (merge at 4096 px: the reference held both loads with the NDVI cube)."""
+        if self._branches is None:
+            self._branches = self._depth_first()
+        return [self.node(i) for i in self._branches]
+
+    def _depth_first(self) -> list[str]:
+        """The node ids of :meth:`branch_order`, made once per version of the graph (the
+        loop asks for them at every run of a child graph: 28 us for 16 nodes, against 3
+        for the cached :meth:`order`)."""
         order = self.order()
         position = {n: i for i, n in enumerate(order)}
         out: list[str] = []
@@ -110,7 +119,7 @@ class Graph:
                 ready = [i for i in self._g.predecessors(n) if i not in done]
                 stack.extend((i, False) for i in sorted(ready, key=position.__getitem__,
                                                        reverse=True))  # fmt: skip
-        return [self.node(i) for i in out]
+        return out
 
     def users(self, node_id: str) -> list[str]:
         return sorted(self._g.successors(node_id), key=self._index.__getitem__)
@@ -189,7 +198,7 @@ class Graph:
         g._g = self._g.copy()
         g._index = dict(self._index)
         g._next = self._next
-        g._order = self._order
+        g._order, g._branches = self._order, self._branches
         return g
 
     def _link(self, node: Node) -> None:
@@ -199,7 +208,7 @@ class Graph:
             self._g.add_edge(ref, node.id)
 
     def _changed(self) -> None:
-        self._order = None
+        self._order = self._branches = None
         self._hash = None
 
     # -- structure ------------------------------------------------------------------------
