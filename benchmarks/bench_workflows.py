@@ -65,6 +65,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -880,10 +881,7 @@ def save_results(path: Path, rows: list[dict]) -> None:
 def _commits_of(rows: list[dict]) -> str:
     """Which commit each row was measured at (rows measured before rows kept it: not
     recorded), when they were not all measured at one."""
-    counts: dict[str, int] = {}
-    for row in rows:
-        commit = row.get("commit") or "not recorded"
-        counts[commit] = counts.get(commit, 0) + 1
+    counts = Counter(row.get("commit") or "not recorded" for row in rows)
     if len(counts) < 2:
         return ""
     def rows_of(n: int) -> str:
@@ -1274,6 +1272,7 @@ def main(argv: list[str] | None = None) -> int:
         if reason:
             print(f"{', '.join(peers)} skipped: {reason}", file=sys.stderr)
             configs = [c for c in configs if c not in peers]
+    commit = _commit()  # the code every row of this run measures
     for side in sizes:
         start = time.perf_counter()
         where = ensure(side, args.data)
@@ -1295,7 +1294,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {name:16} {config:14} {_cell(row) or row['status']}"
                       + (f"  [{row.get('error', '')[:160]}]" if row["status"] == "error" else ""),
                       flush=True)  # fmt: skip
-                row["commit"] = _commit()
+                row["commit"] = commit
                 rows = merge_rows(load_results(args.results), [row])
                 save_results(args.results, rows)
     write_report(args.results, out)
