@@ -241,8 +241,9 @@ def execute(
     written, never another folder.
     ``python_udf=True`` lets ``run_udf`` run Python UDFs (in a separate process); off by
     default, because it executes code from the graph; ``udf_timeout`` limits each call
-    (seconds, default 60) and ``udf_memory_mb`` its memory (MB of address space, default
-    ``ref_udf.MEMORY_MB``); ``pgc.executors.reference.udf.isolation()`` says what else is enforced.
+    (seconds, default 60) and ``udf_memory_mb`` its memory (MB of address space beyond the
+    worker's own, default ``ref_udf.MEMORY_MB``);
+    ``pgc.executors.reference.udf.isolation()`` says what else is enforced.
     """
     if options is not None:  # active for the whole call, in every thread it uses
         arguments = {k: v for k, v in locals().items() if k not in ("document", "options")}

@@ -79,6 +79,23 @@ def test_a_udf_past_its_memory_limit_fails_with_udferror():
 
 
 @protected("memory")
+def test_the_limit_is_the_udfs_own_memory_beyond_the_worker():
+    """The worker's Python, numpy, pandas and xarray (which imports dask.array) map about
+    0.5 GB of address space before the UDF starts: a limit of 100 MB counts beyond that."""
+    fits = array_udf(
+        """
+        def apply_datacube(cube, context):
+            hog = bytearray(40 * 2**20)
+            return cube + len(hog) // 2**20
+        """
+    )
+    assert run(fits, udf_memory_mb=100) == [41.0, 42.0, 43.0]
+    too_much = array_udf(fits["process_graph"]["u"]["arguments"]["udf"].replace("40", "200"))
+    error = failure(too_much, udf_memory_mb=100)
+    assert error.code == "UdfError" and "ran out of memory (limit 100 MB)" in str(error)
+
+
+@protected("memory")
 def test_the_default_memory_limit_applies(monkeypatch):
     monkeypatch.setattr(ref_udf, "MEMORY_MB", 600)
     graph = array_udf(

@@ -238,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--udf-memory",
         type=float,
         metavar="MB",
-        help="memory (address space) of one run_udf process (default 4096)",
+        help="memory (address space) a run_udf process may map beyond its own start (default 4096)",
     )
     r.add_argument("--json", action="store_true", help="print errors as openEO error objects")
     r.add_argument(

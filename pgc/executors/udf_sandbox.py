@@ -31,8 +31,9 @@ Levels, best first (:func:`plan` picks the first that works here):
 ``group``
     Not Linux: a process group, killed as a whole.
 
-Every level sets ``RLIMIT_AS`` (the memory limit; enforced on Linux) and ``RLIMIT_CORE`` = 0
-in the UDF process before user code runs. A protection the chosen level promises that cannot
+Every level sets ``RLIMIT_AS`` (the memory limit, counted beyond what the worker maps when
+user code starts; enforced on Linux) and ``RLIMIT_CORE`` = 0 in the UDF process before user
+code runs. A protection the chosen level promises that cannot
 be set up in a run is a :class:`SandboxError`: the UDF does not run.
 """
 
@@ -45,6 +46,7 @@ import errno
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -372,13 +374,15 @@ def confine(folder: str, settings: dict) -> None:
 
 
 def limit_memory(megabytes: float | None) -> float | None:
-    """``RLIMIT_AS`` (soft and hard: the UDF cannot raise it) to ``megabytes``, or to
-    pgc's own hard limit when that is lower; the limit set (MB), or None."""
+    """``RLIMIT_AS`` (soft and hard: the UDF cannot raise it) to ``megabytes`` more than
+    this process maps now, or to pgc's own hard limit when that is lower; the limit the
+    UDF has (MB), or None."""
     if not megabytes or os.name != "posix":
         return None
     import resource
 
-    limit = int(megabytes * 2**20)
+    held = _address_space()
+    limit = held + int(megabytes * 2**20)
     _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)  # never above what pgc itself was given
@@ -388,7 +392,17 @@ def limit_memory(megabytes: float | None) -> float | None:
         if sys.platform == "linux":
             raise
         return None  # e.g. macOS does not enforce RLIMIT_AS: isolation() says so
-    return limit / 2**20
+    return (limit - held) / 2**20
+
+
+def _address_space() -> int:
+    """Bytes of address space this process maps (Linux: ``VmSize``); 0 where unknown."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return 0
+    found = re.search(r"^VmSize:\s*(\d+)\s*kB", status, re.MULTILINE)
+    return int(found.group(1)) * 1024 if found else 0
 
 
 def _mount(libc: Any, source: str | None, target: str, fstype: str | None, flags: int,

@@ -123,14 +123,18 @@ def worker_main(folder: str, settings: str | None = None) -> None:
         import pandas  # noqa: F401 - before the confinement: the UDF namespace needs it
 
         udf_sandbox.confine(folder, options)
+        # pgc's own request, read before the memory limit: the limit is the UDF's own
+        # memory, on top of the worker's (Python, numpy, pandas, xarray - which imports
+        # dask.array when it makes the DataArray - and the input: about 0.5 GB of address
+        # space, more than a small limit would leave room for).
+        request = decode_message((base / REQUEST_FILE).read_bytes())
         _MEMORY_MB[0] = udf_sandbox.limit_memory(options.get("memory_mb"))
     except Exception as exc:  # noqa: BLE001 - no confinement: the UDF must not run
         error = {"message": f"isolation failed: {type(exc).__name__}: {exc}", "sandbox": True}
         reply = encode_message({"error": error}, None)
     else:
         try:
-            meta, array = decode_message((base / REQUEST_FILE).read_bytes())
-            reply = encode_message({}, _apply_udf(meta, array))
+            reply = encode_message({}, _apply_udf(*request))
         except BaseException as exc:  # noqa: BLE001 - the UDF's failure is the reply
             reply = encode_message({"error": _describe(exc)}, None)
     partial = base / (REPLY_FILE + ".part")

@@ -7,7 +7,9 @@ Python process** (``sys.executable``), never in the pgc process, with a time lim
 (:data:`TIMEOUT_SECONDS`, or ``RunContext.udf_timeout`` when it is set; it includes
 starting the process, about a second; over it: ``UdfTimeout``) and a memory limit
 (:data:`MEMORY_MB` of address space, ``RLIMIT_AS``, or ``RunContext.udf_memory_mb`` /
-``execute(..., udf_memory_mb=...)``; past it: ``UdfError`` "the UDF ran out of memory").
+``execute(..., udf_memory_mb=...)``, counted beyond what the worker maps when the UDF's code
+starts: Python, numpy, pandas, xarray and the input, about 0.5 GB; past it: ``UdfError``
+"the UDF ran out of memory").
 
 Isolation (:mod:`pgc.executors.udf_sandbox`; :func:`isolation` reports what is active, and
 pgc logs one warning naming what is missing). On Linux with ``unshare(1)`` and namespaces
@@ -112,7 +114,7 @@ from .table import implements
 
 LOG = logging.getLogger("pgc.udf")
 TIMEOUT_SECONDS = 60.0  # per run_udf call; RunContext.udf_timeout overrides it
-MEMORY_MB = 4096  # address space of a UDF process; RunContext.udf_memory_mb overrides it
+MEMORY_MB = 4096  # address space a UDF may map; RunContext.udf_memory_mb overrides it
 MAX_RESULT_BYTES = 2**31  # what pgc reads back from the UDF process
 PASSED_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "LD_LIBRARY_PATH", "SYSTEMROOT")
 
