@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+import xarray as xr
 from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,6 +17,7 @@ from test_dask_executor import check
 
 from pgc.executors.dask import chunked
 from pgc.executors.dask.chunked import DaskOptions
+from pgc.runner import execute
 
 BOX = {"west": 600190, "east": 600290, "north": 5693140, "south": 5693070, "crs": 32631}
 
@@ -354,3 +356,31 @@ def test_random_chains_of_them_equal_the_reference(graph, side):
             other = node["arguments"]["cube2"]["from_node"]
             nodes.update(load([other.removeprefix("m_")], node=other))
     check(graph, DaskOptions(chunk=side))
+
+
+def test_band_metadata_of_a_chunked_result_is_not_computed_from_the_chunks(tmp_path):
+    """map_blocks makes the result's band metadata (common_name along bands) an output of
+    the chunks: a dask array whose every read computed the whole graph again, the loads
+    included. Written to netCDF (one variable per band, with its common_name), the dask
+    executor reads what the reference reads, once (a float result: an integer one is read
+    twice, for its range first, to choose how it is stored)."""
+    scl = {"process_graph": {
+        "e": {"process_id": "array_element", "arguments": {"data": DATA, "label": "SCL"}},
+        "c": {"process_id": "eq", "arguments": {"x": {"from_node": "e"}, "y": 3},
+              "result": True},
+    }}  # fmt: skip
+    graph = {"process_graph": {
+        **load(["B04", "B08", "SCL"]),
+        "f": call("filter_bands", bands=["B04", "B08"]),
+        "s": call("reduce_dimension", dimension="bands", reducer=scl),
+        "m": call("mask", "f", mask={"from_node": "s"}),
+        "a": call("aggregate_temporal_period", "m", period="month", reducer=MEDIAN),
+        "o": call("save_result", "a", True, format="netCDF"),
+    }}  # fmt: skip
+    read = {}
+    for executor in ("reference", "dask"):
+        result = execute(graph, executor=executor, output=tmp_path / f"{executor}.nc")
+        read[executor] = result.bytes_read
+    assert read["dask"] == read["reference"] > 0
+    with xr.open_dataset(tmp_path / "dask.nc") as written:
+        assert written["B04"].attrs.get("common_name") == "red"

@@ -293,9 +293,8 @@ def kernel(call: Any, options: DaskOptions) -> Cube | None:
     if probe is None:
         return None
     template = result_template(probe, first)
-    result = xr.map_blocks(
-        in_options(_block_or_fail), dataset, args=(call.node, names, attrs, body, back),
-        template=template,
+    result = blockwise(
+        in_options(_block_or_fail), dataset, (call.node, names, attrs, body, back), template
     )
     data = result["data"]
     data.attrs = dict(probe["data"].attrs)
@@ -455,6 +454,21 @@ def result_template(probe: xr.Dataset, first: xr.DataArray) -> xr.Dataset:
         out[name] = xr.DataArray(array, dims=dims, coords=coords)
         out[name] = _probe_coords(out[name], variable)
     return xr.Dataset(out)
+
+
+def blockwise(function: Any, dataset: xr.Dataset, args: tuple, template: xr.Dataset) -> xr.Dataset:
+    """``xr.map_blocks(function, dataset, args, template=template)``, with the template's
+    coordinates that are not indexes (band metadata along the bands, from the probe) kept
+    as the template's numpy arrays. map_blocks makes every such coordinate an output of the
+    blocks: a dask array whose every read (a writer's band attributes, the next probe)
+    computes the whole graph again, and with it every load below."""
+    result = xr.map_blocks(function, dataset, args=args, template=template)
+    kept = {
+        name: template.coords[name].variable
+        for name in template.coords
+        if name not in template.indexes and not set(template.coords[name].dims) & set(SPATIAL)
+    }
+    return result.assign_coords(kept) if kept else result
 
 
 def _probe_coords(template: xr.DataArray, probe: xr.DataArray) -> xr.DataArray:

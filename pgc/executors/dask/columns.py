@@ -152,7 +152,7 @@ def columns(call: Any, options: Any) -> Cube | None:
         closures,
         (call.context.python_udf, call.context.udf_timeout),
     )
-    from .chunked import corner_probe, result_template
+    from .chunked import blockwise, corner_probe, result_template
 
     try:
         probe = task(corner_probe(dataset))
@@ -163,7 +163,7 @@ def columns(call: Any, options: Any) -> Cube | None:
     # the task as an argument: dask names the result by its value (a bound method would be
     # named by the method alone, and two calls' results would share one name)
     template = result_template(probe, like)
-    result = xr.map_blocks(in_options(_or_fail), dataset, args=(task,), template=template)
+    result = blockwise(in_options(_or_fail), dataset, (task,), template)
     data = result["data"]
     data.attrs = dict(probe["data"].attrs)
     return Cube(data, result["valid"])
