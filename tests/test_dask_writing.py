@@ -101,3 +101,50 @@ def test_cli_writes_chunk_by_chunk(tmp_path, capsys):
     path.write_text(json.dumps(ndvi_composite("PNGX")))
     assert main(["run", str(path), "-o", str(tmp_path / "o.png"), "--executor", "dask"]) == 1
     assert "FormatUnsupported" in capsys.readouterr().out
+
+
+def clear_count(fmt: str) -> dict:
+    """How many dates each pixel is clear (SCL 4), as users count: float values that the
+    types call integers, stored as integers."""
+    clear = {"process_graph": {
+        "e": {"process_id": "eq", "arguments": {"x": {"from_parameter": "x"}, "y": 4},
+              "result": True}}}  # fmt: skip
+    count = {"process_graph": {
+        "c": {"process_id": "count", "arguments": {"data": {"from_parameter": "data"},
+              "condition": clear}, "result": True}}}  # fmt: skip
+    graph = ndvi_composite(fmt)
+    nodes = graph.get("process_graph", graph)
+    load = next(k for k, n in nodes.items() if n["process_id"] == "load_collection")
+    nodes[load]["arguments"]["bands"] = ["SCL"]
+    return {"process_graph": {
+        load: nodes[load],
+        "c": {"process_id": "reduce_dimension", "arguments": {
+            "data": {"from_node": load}, "dimension": "t", "reducer": count}},
+        "s": {"process_id": "save_result", "arguments": {"data": {"from_node": "c"},
+              "format": fmt}, "result": True},
+    }}  # fmt: skip
+
+
+@pytest.mark.parametrize("fmt, ext", FORMATS[:2])
+def test_a_small_integer_result_is_computed_once(tmp_path, fmt, ext):
+    """Its storage needs a pass over its values: chunk by chunk it is computed twice (and
+    its load read twice); at most DaskOptions.whole_bytes it is computed once, whole."""
+    graph = clear_count(fmt)
+    reference = execute(graph, output=tmp_path / f"r.{ext}")
+    once = execute(
+        graph, executor="dask", dask=DaskOptions(chunk=100), output=tmp_path / f"d.{ext}"
+    )
+    chunked = execute(graph, executor="dask", dask=DaskOptions(chunk=100, whole_bytes=0),
+                      output=tmp_path / f"c.{ext}")  # fmt: skip
+    assert reference.stored[0].dtype.startswith(("int", "uint"))
+    assert once.bytes_read == reference.bytes_read
+    assert chunked.bytes_read == 2 * reference.bytes_read
+    for written in ("d", "c"):
+        expected, actual = tmp_path / f"r.{ext}", tmp_path / f"{written}.{ext}"
+        if ext != "tif":
+            same_files(expected, actual, ext)
+            continue
+        import rasterio
+
+        with rasterio.open(expected) as e, rasterio.open(actual) as a:
+            assert e.profile == a.profile and np.array_equal(e.read(), a.read())

@@ -75,6 +75,9 @@ class DaskOptions:
     chunk: int | None = None  # the side of a chunk in pixels (overrides chunk_bytes)
     scheduler: Any = None  # None: threads; a distributed.Client; or a scheduler name
     progress: bool = False  # a progress bar on stderr while computing (pgc run on a terminal)
+    # a result at most this large whose file storage needs a pass over its values (integers)
+    # is computed once and written whole: chunk by chunk it would be computed twice
+    whole_bytes: int = 256 * 2**20
 
     def side(self, layers: int, itemsize: int, block: int | None = None) -> int:
         """The side in pixels of a square chunk of ``layers`` (dates x bands) values of

@@ -67,7 +67,10 @@ def _geometries(node: Any) -> str:
 def _save(node: Any) -> str:
     fmt = str(node.literal("format") or "")
     if fmt.lower() in WRITTEN_IN_CHUNKS:
-        return f"written chunk by chunk ({fmt})"
+        from .chunked import DaskOptions
+
+        whole = DaskOptions.whole_bytes / 2**20
+        return f"written chunk by chunk ({fmt}; integers up to {whole:g} MB computed once, whole)"
     return f"computed whole, then written ({fmt})"
 
 

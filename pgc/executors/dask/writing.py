@@ -10,13 +10,18 @@ memory is never held whole.
 
 Anything else (JSON, CSV, GeoJSON) is computed whole and written as the reference writes it.
 The dtype of a raster file is decided as the reference decides it (:mod:`pgc.data.storage`),
-computing its few reductions on the run's scheduler.
+computing its few reductions on the run's scheduler. Integers need such a pass over the
+values (a no-data value no pixel holds), so chunk by chunk they would be computed twice:
+one at most ``DaskOptions.whole_bytes`` (a count over time, say) is computed once and
+written whole.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ...data import cube_file, writers
 from ...data.cf import VALUES, cf_dataset
@@ -35,11 +40,23 @@ def write(
 
     # the exchange form (pgc.data.cube_file) is written whole: a federation member's
     # intermediate value, which its job computed within its budget
-    whole_file = options.get(cube_file.OPTION) is True
+    whole_file = options.get(cube_file.OPTION) is True or _once_whole(cube, dask, integral)
     chunked = CHUNKED.get(writers.format_key(fmt)) if is_lazy(cube) and not whole_file else None
     if chunked is None:
         return writers.writer_for(fmt)(materialized(cube, dask), path, options, integral)
     return chunked(cube, path, options, dask, integral)
+
+
+def _once_whole(cube: Any, dask: Any, integral: bool) -> bool:
+    """Whether ``cube`` is better computed once and written whole: its storage needs a
+    pass over its values (integers: a no-data value no pixel holds; floats the types call
+    integers: their range and whether all are whole), which chunk by chunk would compute
+    it, and read its loads, twice; and it is at most ``DaskOptions.whole_bytes``."""
+    dtype = np.dtype(cube.data.dtype)
+    if not (dtype.kind in "iu" or (dtype.kind == "f" and integral)):
+        return False
+    valid = getattr(cube.valid, "size", 1)  # a bool a pixel, or one for all
+    return cube.data.size * dtype.itemsize + valid <= dask.whole_bytes
 
 
 def _storage(cube: Any, dask: Any, integral: bool) -> Storage:
