@@ -219,7 +219,7 @@ def integral_values(graph: Any, node_id: str) -> bool:
     >>> integral_values(plan.graph, "s")
     True
     """
-    from ..ir.nodes import NodeRef
+    from ..ir.nodes import Callback, NodeRef
 
     if node_id not in graph:
         return False
@@ -229,6 +229,11 @@ def integral_values(graph: Any, node_id: str) -> bool:
         if not isinstance(source, NodeRef) or source.id not in graph:
             return False
         node = graph.node(source.id)
+    while node.namespace == "pgc" and node.process_id == "kernel":  # fused: what it replaced
+        body = node.arg("body")
+        if not isinstance(body, Callback) or body.graph.result is None:
+            return False
+        node = body.graph.result_node
     callbacks = [cb.graph for _, cb in node.callbacks()]
     return bool(callbacks) and all(_returns_integers(g) for g in callbacks)
 

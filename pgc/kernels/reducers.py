@@ -19,7 +19,9 @@ The results are the reference executor's (:func:`pgc.executors.reference.reducer
   as the reference does; ``mean`` divides that sum by the count in float64;
 - ``median`` is the midpoint of the sorted values' middle two (low + high) / 2, or
   low / 2 + high / 2 where only their sum overflows (the reference's ``midpoint``);
-- ``count`` (``condition`` null) counts the elements with data that are finite.
+- ``count`` (``condition`` null) counts the elements with data that are finite;
+  :data:`COUNT_TRUE` (``count`` with a condition callback, which is the expression) the
+  elements where the expression is true and has data.
 
 The reducers and their parameters are the table :data:`REDUCERS`.
 """
@@ -41,6 +43,10 @@ REDUCERS = {
     "count": (None, None),
     "median": (None, None),
 }
+# count with a condition callback: the condition is the kernel's (boolean) expression, and
+# the elements where it is true and has data count. Not a process id (no ":" in those).
+COUNT_TRUE = "count:true"
+FOLDS = (*REDUCERS, COUNT_TRUE)  # what a kernel's reduce may name
 
 
 def reduce_source(
@@ -54,7 +60,7 @@ def reduce_source(
     """The source of a kernel folding the dimension ``t_`` of its inputs with ``reducer``
     into an ``ndim``-dimensional output (at least 2; its last loop is ``iL``). The folds
     are branch-free selects, so the inner loop vectorizes."""
-    if reducer not in REDUCERS or ndim < 2:
+    if reducer not in FOLDS or ndim < 2:
         raise ValueError(f"no reduction kernel for {reducer} over {ndim} dimensions")
     lines, value, valid = statements(expr, inputs, dtype)
     at_out = "[" + ", ".join(f"i{d}" for d in range(ndim - 1)) + ", iL]"
@@ -82,7 +88,8 @@ def _fold(indent, step, dtype, reducer, ignore_nodata, at_out) -> list[str]:
     """The accumulators are the output's row itself (``acc_``) and its validity row
     (``seen_``: whether any value had data), so the loop allocates nothing but the counts
     ``mean`` needs and the no-data flags of ``ignore_nodata=false``."""
-    start, update = REDUCERS[reducer]
+    counts = {"count": "ok_ & np.isfinite(vv)", COUNT_TRUE: "ok_ & (vv != 0)"}.get(reducer)
+    start, update = REDUCERS.get(reducer, (None, None))
     i2, i3 = indent + "    ", indent + "        "
     row = at_out.replace("iL]", ":]")
     lines = [f"{indent}acc_ = out{row}", f"{indent}seen_ = out_ok{row}"]
@@ -91,21 +98,19 @@ def _fold(indent, step, dtype, reducer, ignore_nodata, at_out) -> list[str]:
     if not ignore_nodata:
         lines.append(f"{indent}bad_ = np.zeros(width, dtype=np.bool_)")
     lines.append(f"{indent}acc_[:] = {start if start is not None else '0.0'}")
-    lines.append(f"{indent}seen_[:] = {reducer == 'count'}")
+    lines.append(f"{indent}seen_[:] = {counts is not None}")
     lines += [f"{indent}for t_ in range(n_):", f"{i2}for iL in range(width):"]
     lines += [i3 + line for line in step]
-    if reducer == "count":  # finite values with data, counted in the output itself
-        lines.append(
-            f"{i3}acc_[iL] += np.{dtype}(1.0) if ok_ & np.isfinite(vv) else np.{dtype}(0.0)"
-        )
+    if counts is not None:  # counted in the output itself
+        lines.append(f"{i3}acc_[iL] += np.{dtype}(1.0) if {counts} else np.{dtype}(0.0)")
     else:
         update = update.replace("ZERO", f"np.{dtype}(-0.0)")
         lines += [f"{i3}seen_[iL] |= ok_", f"{i3}{update}"]
         if reducer == "mean":
             lines.append(f"{i3}cnt_[iL] += 1 if ok_ else 0")
-    if not ignore_nodata and reducer != "count":
+    if not ignore_nodata and counts is None:
         lines.append(f"{i3}bad_[iL] |= not ok_")
-    if reducer == "count":
+    if counts is not None:
         return lines
     result = (
         f"np.{dtype}(np.float64(acc_[iL]) / max(cnt_[iL], 1))" if reducer == "mean" else "acc_[iL]"

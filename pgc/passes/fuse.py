@@ -16,7 +16,8 @@ per-pixel) through nodes that compute each pixel from the same pixel of their in
 - and last, ``reduce_dimension`` with one of the reducers ``max``, ``min``, ``mean``,
   ``sum``, ``count``, ``median`` (:data:`pgc.kernels.reducers.REDUCERS`): the kernel then
   folds the dimension in the same pass, so a cloud-masked NDVI composite over time reads
-  its input once.
+  its input once; ``count`` with an elementwise condition callback too: the condition
+  joins the expression and the kernel counts where it is true (:func:`counted_condition`).
 
 Law: for elementwise ``f`` and ``g``, ``apply(apply(c, g), f) == apply(c, f . g)``, and a
 pick commutes with elementwise work: ``array_element(apply(c, g), b) == g(array_element(c,
@@ -51,7 +52,7 @@ from ..ir.graph import Graph, Parameter
 from ..ir.nodes import Callback, Literal, Node, NodeRef, ObjectValue, ParamRef, Value
 from ..jsonvalue import is_number
 from ..kernels.expr import Expr, from_callback, masked, substitute, to_json
-from ..kernels.reducers import REDUCERS
+from ..kernels.reducers import COUNT_TRUE, REDUCERS
 
 MAX_OPERATIONS = 200  # a bound on kernel size: compile time, and expression depth
 
@@ -209,12 +210,16 @@ def _reduce(node: Node, operand) -> Region | None:
     if not isinstance(dim, str) or not _is_cb(callback):
         return None
     folding = foldable(callback.graph)
-    if folding is not None:
+    condition = counted_condition(callback.graph) if folding is None else None
+    if folding is not None or condition is not None:
         base = operand("data", folds=True, band=True)
         if base is None or any(d == dim for _, d, _ in base.inputs):
             return None  # (a band region picks along its band's dimension: not folded)
-        return Region(base.sources, base.inputs, base.expr, (*base.members, node.id),
-                      (dim, *folding), band=base.band)  # fmt: skip
+        expr, reduce = base.expr, (dim, *(folding or (COUNT_TRUE, True)))
+        if condition is not None:  # the element's condition, counted where true
+            expr = substitute(condition, {0: base.expr})
+        return Region(base.sources, base.inputs, expr, (*base.members, node.id), reduce,
+                      band=base.band)  # fmt: skip
     translated = from_callback(callback.graph, "reduce")
     base = operand("data", whole=True) if translated is not None else None
     if base is None:
@@ -312,6 +317,29 @@ def foldable(graph: Graph) -> tuple[str, bool] | None:
         return None
     flag = True if ignore is None else ignore.value
     return (node.process_id, flag) if isinstance(flag, bool) else None
+
+
+def counted_condition(graph: Graph) -> Expr | None:
+    """The condition of a reducer child graph that is one ``count`` of ``data`` with an
+    elementwise condition callback returning booleans, as an expression of the element
+    (input 0); else None. The kernel folds it as :data:`COUNT_TRUE`: law, the count of
+    the elements the condition accepts is the count of true elements with data of the
+    condition applied to each (``apply``), which a kernel computes pixel by pixel."""
+    if len(graph) != 1 or graph.result is None:
+        return None
+    node = graph.result_node
+    if node.namespace is not None or node.process_id != "count":
+        return None
+    if node.arg("data") != ParamRef("data") or {k for k, _ in node.arguments} != {
+        "data",
+        "condition",
+    }:
+        return None
+    condition = node.arg("condition")
+    translated = from_callback(condition.graph, "apply") if _is_cb(condition) else None
+    if translated is None or not translated[0].boolean:
+        return None  # (a condition giving numbers never accepts: the reference says 0)
+    return translated[0]
 
 
 def _join(a: Region, b: Region) -> tuple[Region, Expr]:
