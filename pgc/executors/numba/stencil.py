@@ -30,15 +30,16 @@ from ..values import all_valid
 @functools.cache
 def _loop() -> Any:
     """The compiled loop (numba imported and the machine code loaded on first use)."""
-    from numba import njit
+    from numba import njit, prange
 
-    @njit(cache=True, error_model="numpy")
+    @njit(cache=True, error_model="numpy", parallel=True)
     def weigh(src, rows, cols, border, kernel, use, out):  # pragma: no cover - compiled
         height, width = out.shape
         kh, kw = kernel.shape
         kx = kw // 2
-        for y in range(height):
+        for y in prange(height):  # rows apart: each output row is its own sums
             line = out[y]
+            line[:] = 0.0  # (here, not a pass of its own: the row is written while cached)
             for i in range(kh):
                 r = rows[y + i]
                 for j in range(kw):
@@ -89,7 +90,6 @@ def compiled_correlated(plane: Plane, out: np.ndarray) -> None:
     rows, cols = (_positions(n, k, plane.border, constant)
                   for n, k in zip(values.shape, (ky, kx), strict=True))  # fmt: skip
     use = (plane.kernel != 0) | (not finite)
-    out[...] = 0
     _loop()(np.ascontiguousarray(values), rows, cols, np.float64(border), plane.kernel, use, out)
 
 
