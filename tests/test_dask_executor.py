@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from conftest import examples
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_optimizer_differential import assert_same, graphs
 
 from pgc.errors import PgcError
@@ -28,9 +29,11 @@ def check(graph: dict, dask: DaskOptions) -> None:
 
 
 @settings(deadline=None, max_examples=examples(60))
-@given(graph=graphs())
-def test_the_dask_executor_equals_the_reference(graph):
-    check(graph, DaskOptions(chunk=5))
+@given(graph=graphs(), compiled_from=st.sampled_from([0, None]))
+def test_the_dask_executor_equals_the_reference(graph, compiled_from):
+    """On chunks of 5 px, the fused kernels compiled (compiled_from=0) or, as on cubes too
+    small for numba to pay, their nodes run as numpy (None)."""
+    check(graph, DaskOptions(chunk=5, compiled_from=compiled_from))
 
 
 def test_loads_and_kernels_are_chunked(monkeypatch):
@@ -50,6 +53,28 @@ def test_loads_and_kernels_are_chunked(monkeypatch):
     monkeypatch.setitem(chunked.FORMS, "pgc::kernel", spy)
     check(examples.cloud_masked_ndvi_composite(), DaskOptions(chunk=32))
     assert seen == [True]
+
+
+def test_small_kernels_run_their_nodes_on_the_chunks_without_numba(monkeypatch):
+    """Below choice.NUMBA_ELEMENTS the chunks run the kernel's body (numpy), as pgc run
+    would choose the reference for the whole cube: loading numba's first kernel cost 0.3 s
+    of a 2 s run at 512 px. From compiled_from on, the compiled kernel runs."""
+    import benchmarks.graphs as examples
+    from pgc.executors.numba import kernel_run
+
+    calls = []
+    original = kernel_run.run_kernel
+
+    def spy(call):
+        calls.append(call.node.id)
+        return original(call)
+
+    monkeypatch.setattr(kernel_run, "run_kernel", spy)
+    graph = examples.cloud_masked_ndvi_composite()
+    check(graph, DaskOptions(chunk=64))
+    assert calls == []
+    check(graph, DaskOptions(chunk=64, compiled_from=1000))
+    assert calls
 
 
 @settings(

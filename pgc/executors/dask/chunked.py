@@ -78,6 +78,10 @@ class DaskOptions:
     # a result at most this large whose file storage needs a pass over its values (integers)
     # is computed once and written whole: chunk by chunk it would be computed twice
     whole_bytes: int = 256 * 2**20
+    # a fused kernel runs compiled (numba) on the chunks when its cubes hold at least this
+    # many elements, else its nodes run on them as numpy, as the reference runs them
+    # (None: pgc.executors.choice.NUMBA_ELEMENTS, from which numba pays for loading)
+    compiled_from: int | None = None
 
     def side(self, layers: int, itemsize: int, block: int | None = None) -> int:
         """The side in pixels of a square chunk of ``layers`` (dates x bands) values of
@@ -292,13 +296,15 @@ def kernel(call: Any, options: DaskOptions) -> Cube | None:
     attrs = [dict(sources[n].data.attrs) for n in names]
     body = _body(call)
     back = [{v: k for k, v in renamed.items()} for renamed in apart]
-    probe = _block(corner_probe(dataset), call.node, names, attrs, body, back)
+    compiled = body is None or _pays(sources, options.compiled_from)
+    probe = _block(corner_probe(dataset), call.node, names, attrs, body, back, compiled)
     if probe is None:
         return None
     template = result_template(probe, first)
     result = blockwise(
-        in_options(_block_or_fail), dataset, (call.node, names, attrs, body, back), template
-    )
+        in_options(_block_or_fail), dataset,
+        (call.node, names, attrs, body, back, compiled), template,
+    )  # fmt: skip
     data = result["data"]
     data.attrs = dict(probe["data"].attrs)
     return Cube(data, result["valid"])
@@ -394,11 +400,24 @@ def _body(call: Any) -> tuple | None:
     return body.graph, body.scope
 
 
+def _pays(sources: dict[str, Cube], start: int | None) -> bool:
+    """Whether the kernel's cubes hold ``start`` elements or more (None:
+    :data:`pgc.executors.choice.NUMBA_ELEMENTS`, the size from which ``pgc run`` chooses
+    numba): enough for its compiled loop to pay for loading numba and the kernel. Below,
+    the chunks run the kernel's body as numpy, as the reference does (loading numba's
+    first kernel took 0.3 s of a 2 s run at 512 px)."""
+    from ..choice import NUMBA_ELEMENTS
+
+    start = NUMBA_ELEMENTS if start is None else start
+    return max(cube.data.size for cube in sources.values()) >= start
+
+
 def _block(block: xr.Dataset, node: Any, names: list[str], attrs: list[dict], body=None,
-           back: list[dict] | None = None):  # fmt: skip
-    """One chunk through the numba kernel, or else through the kernel's body as the reference
-    runs it: a dataset of ``data`` and ``valid`` (the validity over every dimension), or None
-    when neither applies. ``back``: per source, the names :func:`_apart` changed."""
+           back: list[dict] | None = None, compiled: bool = True):  # fmt: skip
+    """One chunk through the numba kernel (where ``compiled``), or else through the kernel's
+    body as the reference runs it: a dataset of ``data`` and ``valid`` (the validity over
+    every dimension), or None when neither applies. ``back``: per source, the names
+    :func:`_apart` changed."""
     from ..numba.kernel_run import run_kernel
 
     sources = {}
@@ -407,7 +426,7 @@ def _block(block: xr.Dataset, node: Any, names: list[str], attrs: list[dict], bo
         data = _renamed(block[f"data{i}"], names_back)
         data.attrs = attrs[i]
         sources[name] = Cube(data, _renamed(block[f"valid{i}"], names_back))
-    out = run_kernel(_KernelCall(node, {"sources": sources}))
+    out = run_kernel(_KernelCall(node, {"sources": sources})) if compiled else None
     if out is not None:
         out = Cube(out.data.copy(), out.valid)  # out of the kernel's pooled buffer
     elif body is not None:
@@ -422,11 +441,11 @@ def _block(block: xr.Dataset, node: Any, names: list[str], attrs: list[dict], bo
 
 
 def _block_or_fail(block: xr.Dataset, node: Any, names: list[str], attrs: list[dict], body,
-                   back: list[dict]):  # fmt: skip
+                   back: list[dict], compiled: bool = True):  # fmt: skip
     from ..reference import ProcessError, node_error
 
     try:
-        out = _block(block, node, names, attrs, body, back)
+        out = _block(block, node, names, attrs, body, back, compiled)
     except ProcessError as exc:  # from the body: the reference's error, naming the node
         raise node_error(node, exc.code, exc.message, exc.argument) from None
     if out is None:  # the probe ran: every chunk has the same dtypes and labels
