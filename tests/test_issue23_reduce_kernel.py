@@ -279,6 +279,19 @@ def check_planes(case, dtype) -> None:
             correlate(reused, out)
             out *= factor
         assert same_bits(out, expected), f"reused by {correlate.__name__}"
+    # band by band (a fused kernel reading a deferred apply_kernel): the same sums
+    if values.dtype.kind == "b" or 0 in values.shape:
+        return
+    for step in (1, 2, 3):
+        out = np.full(values.shape, 42.0, dtype)
+        scratch = {}
+        for first in range(0, values.shape[0], step):
+            stop = min(values.shape[0], first + step)
+            part = Plane(values, valid, np.dtype(dtype), kernel, border, replace, scratch)
+            with np.errstate(all="ignore"):
+                compiled_correlated(part, out[first:stop], (first, stop))
+                out[first:stop] *= factor
+        assert same_bits(out, expected), f"bands of {step} rows"
 
 
 def kernel_graph(kernel, border=0, factor=1):
@@ -303,6 +316,69 @@ def test_apply_kernel_numba_equals_reference_on_a_cube(border, dtype):
            for e in ("reference", "numba")}  # fmt: skip
     assert same_bits(out["numba"].data.values, out["reference"].data.values)
     assert np.broadcast_to(out["numba"].valid.values, data.shape).all()
+
+
+@st.composite
+def smoothed(draw):
+    """apply_kernel of a (t, bands, y, x) cube read by a fused kernel: ndvi, then maybe a
+    reduction over t (the workflow kernel_smooth), or band math without one."""
+    t, height, width = draw(st.integers(1, 3)), draw(st.integers(1, 7)), draw(st.integers(1, 5))
+    kind = draw(st.sampled_from(["uint16", "float64", "float32"]))
+    shape = (t, 2, height, width)
+    pool = SPECIAL + [3.5, 1234.0] if kind != "uint16" else [0, 1, 7, 65535, 1000]
+    items = draw(st.lists(st.sampled_from(pool), min_size=int(np.prod(shape)),
+                          max_size=int(np.prod(shape))))  # fmt: skip
+    data = xr.DataArray(np.array(items, dtype="float64").reshape(shape).astype(kind),
+                        dims=["t", "bands", "y", "x"],
+                        coords={"t": DATES[:t], "bands": ["B04", "B08"],
+                                "y": np.arange(height, dtype=float)[::-1],
+                                "x": np.arange(width, dtype=float)})  # fmt: skip
+    flags = draw(st.lists(st.booleans(), min_size=data.size, max_size=data.size))
+    valid = np.array(flags).reshape(shape) if draw(st.booleans()) else np.ones(shape, bool)
+    ky, kx = draw(st.sampled_from([0, 1, 2])), draw(st.sampled_from([0, 1]))
+    weights = st.sampled_from([0.0, 1.0, -1.0, 0.25, 3.0])
+    cells = draw(st.lists(weights, min_size=(2 * ky + 1) * (2 * kx + 1),
+                          max_size=(2 * ky + 1) * (2 * kx + 1)))  # fmt: skip
+    kernel = np.array(cells).reshape(2 * ky + 1, 2 * kx + 1).tolist()
+    smooth = node("apply_kernel", data={"from_parameter": "cube"}, kernel=kernel,
+                  border=draw(st.sampled_from(BORDERS[:2] + BORDERS[4:])),
+                  factor=draw(st.sampled_from([1, 1 / 9, -3])),
+                  replace_invalid=draw(st.sampled_from([0, 7, -1.5])))  # fmt: skip
+    index = node("ndvi", data={"from_node": "k"}, nir="B08", red="B04")
+    nodes = {"k": smooth, "n": index}
+    reducer = draw(st.sampled_from([None, "max", "mean", "median", "count"]))
+    if reducer is not None:
+        fold = {"process_graph": {"r": node(reducer, data={"from_parameter": "data"},
+                                            result=True)}}  # fmt: skip
+        nodes["r"] = node("reduce_dimension", data={"from_node": "n"}, dimension="t",
+                          reducer=fold)  # fmt: skip
+    nodes[list(nodes)[-1]]["result"] = True
+    graph = {"parameters": [{"name": "cube", "schema": {}}], "process_graph": nodes}
+    return graph, Cube(data.where(valid, 0).astype(kind), data.copy(data=valid))
+
+
+@settings(deadline=None, max_examples=examples(60))
+@given(case=smoothed(), rows=st.sampled_from([1, 2, 3, 100]))
+def test_a_kernel_reading_apply_kernel_computes_it_band_by_band(case, rows):
+    """The numba executor defers apply_kernel and the fused kernel that reads it computes
+    it ``rows`` rows at a time (kernel_smooth at 2048 px held 800 MB of float64 sums):
+    values, validity, dtype and labels are the reference's, bit for bit."""
+    from pgc.executors.numba import stencil
+
+    graph, cube = case
+    bands = []
+    with pytest.MonkeyPatch.context() as patch:
+        row = cube.data.size // cube.data.sizes["y"] * 8
+        patch.setattr(stencil, "BAND_BYTES", rows * row)
+        original = stencil.DeferredStencil.rows
+        patch.setattr(stencil.DeferredStencil, "rows",
+                      lambda self, *a: bands.append(a[:2]) or original(self, *a))  # fmt: skip
+        got = execute(graph, parameters={"cube": cube}, pipeline="none", executor="numba")
+    want = execute(graph, parameters={"cube": cube}, pipeline="none", executor="reference")
+    assert got.kernels.kernels and bands  # the kernel ran band by band
+    assert len(bands) == -(-cube.data.sizes["y"] // rows)
+    assert_aggregated_alike(got.value, want.value)
+    assert same_bits(got.value.data.values, want.value.data.values)
 
 
 def test_apply_kernel_even_kernels_are_refused_by_both_executors():

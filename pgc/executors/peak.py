@@ -17,8 +17,13 @@ held as the loop holds a :class:`~pgc.executors.values.Cube`:
   cube: band math, kernels, reducers), their copy in the compute dtype (8 bytes per
   element under float64), which the cube keeps once made (``Cube.in_compute_dtype``);
   readers that keep the dtype (``filter_bands``, ``mask``), that convert slice by slice
-  (``resample_spatial``, ``resample_cube_spatial``) or make booleans read the integers as
-  they are.
+  (``resample_spatial``, ``resample_cube_spatial``, ``apply_kernel``) or make booleans read
+  the integers as they are.
+
+An ``apply_kernel`` whose one reader is a fused kernel that folds no spatial dimension
+counts :data:`STENCIL_BAND_BYTES`: the numba executor computes it band of rows by band of
+rows as the kernel reads it (:class:`pgc.executors.numba.stencil.DeferredStencil`; the
+reference executor runs only kernels too small for that to matter).
 
 Not counted: values that are not data cubes (numbers, arrays, ``save_result``'s), the
 parameters (the caller holds them whichever executor runs), and what a process makes
@@ -42,6 +47,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+# the bytes of sums a deferred apply_kernel holds at once (pgc.executors.numba.stencil)
+STENCIL_BAND_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,8 @@ def peak(graph: Any, unknown: int = 0, compute_itemsize: int = 8) -> Peak:
         last[node.id] = max((position[u.id] for u in users), default=position[node.id])
         held[node.id] = held_bytes(node.type, unknown, compute_itemsize,
                                    any(_computes(u) for u in users))  # fmt: skip
+        if _in_bands(node, users):
+            held[node.id] = min(held[node.id], STENCIL_BAND_BYTES)
     # a running total, and the values to drop after each position: linear in the nodes
     # (a graph from the internet may have thousands, all alive at once)
     dying: dict[int, list[str]] = {}
@@ -102,8 +112,28 @@ def peak(graph: Any, unknown: int = 0, compute_itemsize: int = 8) -> Peak:
 
 
 # readers of integers whose result is float but which convert them slice by slice, not
-# into a copy the cube keeps (:mod:`pgc.executors.reference.resample`)
-_SLICE_BY_SLICE = {"resample_spatial", "resample_cube_spatial"}
+# into a copy the cube keeps (:mod:`pgc.executors.reference.resample`; apply_kernel plane
+# by plane, :class:`pgc.executors.reference.cube.Weighing`)
+_SLICE_BY_SLICE = {"resample_spatial", "resample_cube_spatial", "apply_kernel"}
+
+
+def _in_bands(node: Any, users: list) -> bool:
+    """Whether ``node`` is an apply_kernel that its one reader, a fused kernel folding no
+    spatial dimension and picking nothing along one, computes band by band."""
+    from ..ir.types import CubeType
+
+    if node.process_id != "apply_kernel" or node.namespace is not None or len(users) != 1:
+        return False
+    reader = users[0]
+    if reader.namespace != "pgc" or reader.process_id != "kernel":
+        return False
+    if not isinstance(node.type, CubeType):
+        return False
+    spatial = {d.name for d in node.type.dimensions if d.type == "spatial"}
+    reduce = reader.literal("reduce")
+    if isinstance(reduce, dict) and reduce.get("dimension") in spatial:
+        return False
+    return not any(spec[1] in spatial for spec in reader.literal("inputs") or [])
 
 
 def _computes(reader: Any) -> bool:

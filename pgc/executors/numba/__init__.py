@@ -13,14 +13,45 @@ from ..reference import Call, ReferenceExecutor, RunContext
 
 def fused_hook(call: Call, own: bool) -> tuple[Any, Call]:
     """The numba executor's hook: a pgc::kernel node runs as its compiled kernel (None
-    where the data does not fit one: then its body runs, as the reference runs it)."""
+    where the data does not fit one: then its body runs, as the reference runs it, on
+    whole cubes)."""
     if call.node.namespace != "pgc" or call.node.process_id != "kernel":
         return None, call
     if any(isinstance(v, PixelArrays) for v in call.args.values()):
-        return None, call  # a kernel's cubes are arrays of pixels: the loop runs the body
+        return None, _computed(call)  # arrays of pixels: the loop runs the body
     from .kernel_run import run_kernel
 
-    return run_kernel(call), call
+    out = run_kernel(call)
+    return out, (call if out is not None else _computed(call))
+
+
+def _is_kernel(call: Call) -> bool:
+    return call.node.namespace == "pgc" and call.node.process_id == "kernel"
+
+
+def computing_hook(call: Call, own: bool) -> tuple[Any, Call]:
+    """The numba executor's first hook: a call that is not a fused kernel gets the whole
+    value of every apply_kernel deferred for one (:class:`.stencil.DeferredStencil`)."""
+    return None, (call if _is_kernel(call) else _computed(call))
+
+
+def _computed(call: Call) -> Call:
+    """``call`` with every deferred apply_kernel among its arguments computed whole."""
+    from .stencil import DeferredStencil
+
+    def computed(value: Any) -> Any:
+        if isinstance(value, DeferredStencil):
+            return value.value()
+        if isinstance(value, dict) and any(isinstance(v, DeferredStencil) for v in value.values()):
+            return {k: computed(v) for k, v in value.items()}
+        if isinstance(value, list) and any(isinstance(v, DeferredStencil) for v in value):
+            return [computed(v) for v in value]
+        return value
+
+    args = {name: computed(value) for name, value in call.args.items()}
+    if all(args[name] is call.args[name] for name in args):
+        return call
+    return replace(call, args=args)
 
 
 def deferring_hook(call: Call, own: bool) -> tuple[Any, Call]:
@@ -41,14 +72,20 @@ def deferring_hook(call: Call, own: bool) -> tuple[Any, Call]:
 
 def stencil_hook(call: Call, own: bool) -> tuple[Any, Call]:
     """The numba executor's apply_kernel: the reference's, its planes weighed by a compiled
-    loop that adds alike (:mod:`.stencil`); a session's own apply_kernel runs as it is."""
+    loop that adds alike (:mod:`.stencil`), and deferred: a fused kernel that reads it
+    computes it band of rows by band of rows, anything else whole
+    (:class:`.stencil.DeferredStencil`, :func:`computing_hook`). A session's own
+    apply_kernel runs as it is; with a trace of every node's value, nothing is deferred."""
     if own or call.node.namespace is not None or call.node.process_id != "apply_kernel":
         return None, call
     if any(isinstance(v, PixelArrays) for v in call.args.values()):
         return None, call
     from ..reference.cube import reference_apply_kernel
-    from .stencil import compiled_correlated
+    from .stencil import compiled_correlated, deferred
 
+    lazy = deferred(call) if call.context.trace is None else None
+    if lazy is not None:
+        return lazy, call
     return reference_apply_kernel(call, correlate=compiled_correlated), call
 
 
@@ -130,4 +167,12 @@ class NumbaExecutor(ReferenceExecutor):
         from ...kernels.codegen import KernelStats
 
         context.kernel_stats = KernelStats()
-        context.hooks = (deferring_hook, stencil_hook, period_hook)
+        context.hooks = (computing_hook, deferring_hook, stencil_hook, period_hook)
+        context.settle = _settled
+
+
+def _settled(value: Any) -> Any:
+    """A graph's result, a deferred apply_kernel computed (:func:`stencil_hook`)."""
+    from .stencil import DeferredStencil
+
+    return value.value() if isinstance(value, DeferredStencil) else value

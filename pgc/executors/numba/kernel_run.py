@@ -50,7 +50,14 @@ class Leaf:
 
 
 def run_kernel(call: Any) -> Cube | None:
-    """The kernel node's value computed by its compiled loop, or None."""
+    """The kernel node's value computed by its compiled loop, or None. A source that is a
+    deferred apply_kernel (:class:`~pgc.executors.numba.stencil.DeferredStencil`) is
+    computed band of rows by band of rows with the kernel (:func:`_in_bands`)."""
+    from .stencil import DeferredStencil
+
+    sources = call.args.get("sources")
+    if isinstance(sources, dict) and any(isinstance(v, DeferredStencil) for v in sources.values()):
+        return _in_bands(call, sources)
     prepared = _prepared(call)
     if prepared is None:
         return None
@@ -88,6 +95,78 @@ def _prepared(call: Any) -> tuple[Expr, str, list[Leaf]] | None:
     if len(leaves) <= max(expr.inputs()) or len(leaves[0].dims) <= (leaves[0].pick is not None):
         return None
     return expr, key, leaves  # type: ignore[return-value]
+
+
+@dataclass
+class _BandCall:
+    """A kernel call on a band of rows of its sources."""
+
+    node: Any
+    args: dict
+    context: Any
+
+
+def _in_bands(call: Any, sources: dict) -> Cube | None:
+    """The kernel over bands of rows (along y) of its sources, each deferred apply_kernel
+    computed for those rows only: the kernel computes each pixel from the same pixel of
+    its inputs (and folds dimensions other than y and x), so its result's rows are those
+    of its sources' rows. None where that does not hold (a pick or a fold along y or x,
+    a source whose rows are not the stencil's) or a band does not fit the kernel: then the
+    caller computes the stencils whole and runs the body."""
+    from .stencil import DeferredStencil
+
+    stencils = [v for v in sources.values() if isinstance(v, DeferredStencil)]
+    y = stencils[0].y
+    first_cube = stencils[0].weighing.cube
+    labels = first_cube.data.get_index(y)
+    plane = set(stencils[0].weighing.data.dims[-2:])
+    reduce = call.node.literal("reduce")
+    if reduce is not None and reduce.get("dimension") in plane:
+        return None
+    if any(spec[1] in plane for spec in call.node.literal("inputs") or []):
+        return None
+    for value in sources.values():
+        cube = value.weighing.cube if isinstance(value, DeferredStencil) else value
+        if not isinstance(cube, Cube) or y not in cube.dims:
+            return None
+        if not cube.data.get_index(y).equals(labels) or _along(cube.data, y):
+            return None
+    height = len(labels)
+    step = min(s.band_rows() for s in stencils)
+    parts: list[Cube] = []
+    buffers: dict[str, np.ndarray] = {}  # each stencil's band, written again band by band
+    for first in range(0, height, step):
+        stop = min(height, first + step)
+        band = {}
+        for name, value in sources.items():
+            if not isinstance(value, DeferredStencil):
+                band[name] = value.isel({y: slice(first, stop)})
+                continue
+            shape = value.band_shape(stop - first)
+            if name not in buffers or buffers[name].shape != shape:
+                buffers[name] = np.empty(shape, value.weighing.dtype)
+            band[name] = value.rows(first, stop, buffers[name])
+        part = run_kernel(_BandCall(call.node, {**call.args, "sources": band}, call.context))
+        if part is None or y not in part.dims:
+            return None
+        parts.append(Cube(part.data.copy(), part.valid))  # (out of the pooled buffer)
+        del band, part
+    return _joined(parts, y)
+
+
+def _along(data: xr.DataArray, y: str) -> bool:
+    """Whether ``data`` has a coordinate along ``y`` other than its labels."""
+    return any(y in c.dims and name != y for name, c in data.coords.items())
+
+
+def _joined(parts: list[Cube], y: str) -> Cube:
+    """The bands' results as one cube along ``y``; one validity where every band has
+    data everywhere."""
+    data = xr.concat([p.data for p in parts], y)
+    if all(p.valid.ndim == 0 and bool(p.valid.values) for p in parts):
+        return Cube(data, all_valid_mask())
+    valid = xr.concat([p.full_valid() for p in parts], y)
+    return Cube(data, valid)
 
 
 @dataclass

@@ -265,34 +265,73 @@ def reference_apply_kernel(call: Call, correlate: Any = None) -> Cube:
     The planes (y, x) are weighed one by one by ``correlate`` (a :class:`Plane` and the
     result's plane to write): :func:`correlated` here, a compiled loop that adds alike in
     the numba executor (:mod:`pgc.executors.numba.stencil`)."""
-    from .vector import planar
-
-    cube = cube_argument(call)
-    x, y = planar(cube)
-    kernel = _kernel(call)
-    factor = call.get("factor", 1)
-    border = call.get("border", 0)
-    replace_invalid = call.get("replace_invalid", 0)
-    constant = isinstance(border, int | float) and not isinstance(border, bool)
-    if not constant and border not in PAD_MODES:
-        call.fail("ProcessParameterInvalid", f"Unknown border mode '{border}'.", "border")
-    call.within_budget(kernel.size, "max_kernel_cells", "kernel cells", "kernel")
-    numeric = cube.data.dtype.kind in "iubf"  # then converted plane by plane
-    data = (cube.data if numeric else _kernel_values(cube)).transpose(..., y, x)
-    dtype = np.dtype(compute_dtype() if numeric else data.dtype)
-    valid = cube.full_valid().transpose(..., y, x)
-    out = np.empty(data.shape, dtype)
+    weighing = Weighing.of(call)
+    out = np.empty(weighing.data.shape, weighing.dtype)
     correlate = correlated if correlate is None else correlate
-    scratch: dict = {}  # the planes' working arrays, made once
-    for index in np.ndindex(data.shape[:-2]):  # plane by plane: a few planes in memory
-        call.context.check_time()
-        plane = Plane(data.values[index], valid.values[index], dtype, kernel, border,
-                      replace_invalid, scratch)  # fmt: skip
+    for index, plane in weighing.planes(call):  # plane by plane: a few planes in memory
         correlate(plane, out[index])
+        weighing.scale(out[index])
+    return weighing.result(out)
+
+
+@dataclass(frozen=True)
+class Weighing:
+    """apply_kernel's arguments, checked, over a cube: its values with y and x last
+    (``data``, ``valid``), the dtype the sums are kept in and the kernel's arguments. What
+    :func:`reference_apply_kernel` computes plane by plane, and the numba executor also by
+    bands of rows (:mod:`pgc.executors.numba.stencil`)."""
+
+    cube: Cube
+    data: xr.DataArray
+    valid: xr.DataArray
+    dtype: np.dtype
+    kernel: np.ndarray
+    factor: Any
+    border: Any
+    replace_invalid: Any
+    y: str
+
+    @classmethod
+    def of(cls, call: Call) -> Weighing:
+        """The call's arguments, with the definition's errors."""
+        from .vector import planar
+
+        cube = cube_argument(call)
+        x, y = planar(cube)
+        kernel = _kernel(call)
+        border = call.get("border", 0)
+        constant = isinstance(border, int | float) and not isinstance(border, bool)
+        if not constant and border not in PAD_MODES:
+            call.fail("ProcessParameterInvalid", f"Unknown border mode '{border}'.", "border")
+        call.within_budget(kernel.size, "max_kernel_cells", "kernel cells", "kernel")
+        numeric = cube.data.dtype.kind in "iubf"  # then converted plane by plane
+        data = (cube.data if numeric else _kernel_values(cube)).transpose(..., y, x)
+        dtype = np.dtype(compute_dtype() if numeric else data.dtype)
+        valid = cube.full_valid().transpose(..., y, x)
+        return cls(cube, data, valid, dtype, kernel, call.get("factor", 1), border,
+                   call.get("replace_invalid", 0), y)  # fmt: skip
+
+    def planes(self, call: Call) -> Any:
+        """(index, :class:`Plane`) of every plane, sharing their working arrays; the run's
+        time checked before each."""
+        scratch: dict = {}  # the planes' working arrays, made once
+        values, valid = self.data.values, self.valid.values
+        for index in np.ndindex(self.data.shape[:-2]):
+            call.context.check_time()
+            yield index, Plane(values[index], valid[index], self.dtype, self.kernel,
+                               self.border, self.replace_invalid, scratch)  # fmt: skip
+
+    def scale(self, sums: np.ndarray) -> None:
+        """``sums`` times ``factor``, in place, as the sums: the factor in their dtype."""
         with np.errstate(all="ignore"):
-            out[index] *= factor  # in place, as the sums: the factor in the plane's dtype
-    result = data.copy(data=out).transpose(*cube.dims)
-    return Cube(result, everywhere(result))  # every pixel has a value
+            sums *= self.factor
+
+    def result(self, out: np.ndarray, y: slice | None = None) -> Cube:
+        """The cube of the sums ``out`` (the planes' layout; with ``y``, those rows only),
+        in the cube's order of dimensions: every pixel has a value."""
+        data = self.data if y is None else self.data.isel({self.y: y})
+        result = data.copy(data=out).transpose(*self.cube.dims)
+        return Cube(result, everywhere(result))
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,9 @@ class RunContext:
     # dask's chunked forms): each hook takes a call and whether the session overrides its
     # process, and gives (a value, or None to go on, and the call to go on with)
     hooks: tuple[Callable[[Any, bool], tuple[Any, Any]], ...] = ()
+    # what an executor makes of a graph's result (the run's, a callback's) before it
+    # leaves the graph: the numba executor computes a value it deferred
+    settle: Callable[[Any], Any] | None = None
     # The folders the resolver's paths must lie in (pgc.data.access); empty: each path the
     # resolver gives is the only place its load may read (a collection's folder, a file)
     read_roots: tuple = ()
@@ -237,7 +240,8 @@ def _run(
             del results[gone]
     if progress is not None:
         progress(len(nodes), len(nodes), "")
-    return results[graph.result]
+    value = results[graph.result]
+    return value if context.settle is None else context.settle(value)
 
 
 def _dead_after(graph: Graph, nodes: list[Node]) -> dict[str, list[str]]:
