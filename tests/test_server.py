@@ -115,8 +115,16 @@ def descendants(pid: int) -> set[int]:
 
 
 def alive(pids: set[int]) -> set[int]:
-    return {p for p in pids if Path(f"/proc/{p}").exists()
-            and "zombie" not in Path(f"/proc/{p}/status").read_text().lower()}  # fmt: skip
+    return {p for p in pids if _running(p)}
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not ended (one that ends while it is read
+    is not: /proc then answers ProcessLookupError or FileNotFoundError)."""
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+    except OSError:
+        return False
 
 
 def wait_for(job, status: str, seconds: float = 30) -> None:
