@@ -66,6 +66,10 @@ def gtiff_profile(cube, count: int, options: dict, storage: Storage | None = Non
         "transform": transform_of(cube, options),
         "crs": crs,
         "compress": "deflate",
+        # deflate's fastest level: float values hardly compress at any level (EVI at 2048
+        # px, 2 float64 bands: 62.7 MB at level 1 in 0.28 s, 62.8 MB at GDAL's default 6 in
+        # 0.39 s, 67.1 MB uncompressed); any deflate reader reads it
+        "zlevel": 1,
         # GDAL compresses the blocks on every core: the same file, byte for byte, in about
         # half the time here (2 cores; a 2048 px, 3-band float64 composite: 2.6 s -> 1.3 s)
         "num_threads": "ALL_CPUS",

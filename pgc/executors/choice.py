@@ -27,9 +27,11 @@ nodes are the per-pixel work fused into one pass), before anything is read:
    the cached kernels cost more than the pass they save. Measured with
    ``python -m benchmarks workflows`` (fresh ``pgc run`` processes, this 2-core machine):
    numba adds about 0.45 s to a run; it loses at 5 million elements (NDVI composite at
-   512 px: 2.28 s against the reference's 1.82 s), breaks even at about 25 million (EVI
-   at 2048 px: 3.30 s against 3.44 s) and wins at 84 million (NDVI composite at 2048 px:
-   3.82 s against 6.34 s).
+   512 px: 2.28 s against the reference's 1.82 s) and wins at 84 million (NDVI composite
+   at 2048 px: 3.82 s against 6.34 s). It broke even at about 25 million (EVI at 2048 px:
+   3.30 s against 3.44 s) until the reference got faster (at 792e1f2: EVI 2.28 s with
+   numba against 2.02 s; count_clear, 50 million, 1.83 s against 2.79 s): numba from
+   2**25 then.
 3. **numba** for a *hot* plan (one this process ran before: a library's, a back-end's,
    the next tile's) when a fused kernel computes at least :data:`HOT_ELEMENTS` elements:
    importing numba and loading or compiling the kernels is then paid once for every run
@@ -52,7 +54,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-NUMBA_ELEMENTS = 2**24  # ~16.8 million: e.g. 2048 x 2048 x 4 dates (see the module)
+NUMBA_ELEMENTS = 2**25  # ~33.6 million: e.g. 2048 x 2048 x 8 dates (see the module)
 HOT_ELEMENTS = 2**20  # ~1 million: 1024 x 1024 px of one band
 PEAK_SHARE = 1 / 4  # of the memory: over it, dask (see the module)
 
