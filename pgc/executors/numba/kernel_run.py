@@ -8,7 +8,7 @@ and with the reference's errors.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -97,15 +97,6 @@ def _prepared(call: Any) -> tuple[Expr, str, list[Leaf]] | None:
     return expr, key, leaves  # type: ignore[return-value]
 
 
-@dataclass
-class _BandCall:
-    """A kernel call on a band of rows of its sources."""
-
-    node: Any
-    args: dict
-    context: Any
-
-
 def _in_bands(call: Any, sources: dict) -> Cube | None:
     """The kernel over bands of rows (along y) of its sources, each deferred apply_kernel
     computed for those rows only: the kernel computes each pixel from the same pixel of
@@ -146,7 +137,7 @@ def _in_bands(call: Any, sources: dict) -> Cube | None:
             if name not in buffers or buffers[name].shape != shape:
                 buffers[name] = np.empty(shape, value.weighing.dtype)
             band[name] = value.rows(first, stop, buffers[name])
-        part = run_kernel(_BandCall(call.node, {**call.args, "sources": band}, call.context))
+        part = run_kernel(replace(call, args={**call.args, "sources": band}))
         if part is None or y not in part.dims:
             return None
         parts.append(Cube(part.data.copy(), part.valid))  # (out of the pooled buffer)

@@ -165,9 +165,7 @@ class DeferredStencil:
         if self._value is None:
             weighing = self.weighing
             out = np.empty(weighing.data.shape, weighing.dtype)
-            for index, plane in weighing.planes(self.call):
-                compiled_correlated(plane, out[index])
-                weighing.scale(out[index])
+            weighing.weigh(self.call, compiled_correlated, out)
             self._value = weighing.result(out)
         return self._value
 
@@ -177,9 +175,7 @@ class DeferredStencil:
         their shape in the planes' layout to write them into."""
         weighing = self.weighing
         out = np.empty(self.band_shape(stop - first), weighing.dtype) if out is None else out
-        for index, plane in weighing.planes(self.call):
-            compiled_correlated(plane, out[index], (first, stop))
-            weighing.scale(out[index])
+        weighing.weigh(self.call, functools.partial(compiled_correlated, rows=(first, stop)), out)
         return weighing.result(out, slice(first, stop))
 
     def band_shape(self, rows: int) -> tuple[int, ...]:

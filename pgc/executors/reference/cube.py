@@ -267,10 +267,7 @@ def reference_apply_kernel(call: Call, correlate: Any = None) -> Cube:
     the numba executor (:mod:`pgc.executors.numba.stencil`)."""
     weighing = Weighing.of(call)
     out = np.empty(weighing.data.shape, weighing.dtype)
-    correlate = correlated if correlate is None else correlate
-    for index, plane in weighing.planes(call):  # plane by plane: a few planes in memory
-        correlate(plane, out[index])
-        weighing.scale(out[index])
+    weighing.weigh(call, correlated if correlate is None else correlate, out)
     return weighing.result(out)
 
 
@@ -320,6 +317,14 @@ class Weighing:
             call.context.check_time()
             yield index, Plane(values[index], valid[index], self.dtype, self.kernel,
                                self.border, self.replace_invalid, scratch)  # fmt: skip
+
+    def weigh(self, call: Call, correlate: Any, out: np.ndarray) -> None:
+        """Every plane weighed by ``correlate`` (a :class:`Plane` and the plane of ``out``
+        to write, in the planes' layout) and scaled by the factor: plane by plane, a few
+        planes in memory."""
+        for index, plane in self.planes(call):
+            correlate(plane, out[index])
+            self.scale(out[index])
 
     def scale(self, sums: np.ndarray) -> None:
         """``sums`` times ``factor``, in place, as the sums: the factor in their dtype."""
