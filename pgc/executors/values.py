@@ -24,6 +24,7 @@ type rules document), so uint16 values never wrap around.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -362,6 +363,75 @@ def concat(
     valid = xr.concat([p.full_valid() for p in parts], dim=dim)
     valid = valid.assign_coords({dim: labels})
     return Cube(data, valid.transpose(*order))
+
+
+def concat_streamed(
+    parts: Iterable[Cube],
+    dim: str,
+    labels: list,
+    order: list[str] | tuple,
+    template: xr.DataArray | None = None,
+) -> Cube:
+    """:func:`concat` of one part per label, each copied into the result as it comes: a
+    part computed after it can take its memory (a kernel's pooled output block, free once
+    the part is dropped). The monthly means of 12 dates at 2048 px held every month twice,
+    as parts and as their concatenation. Where the parts differ in dtype, dimensions or
+    coordinates, the rest are collected and :func:`concat` decides, as before."""
+    parts = iter(parts)
+    first = next(parts, None)
+    if first is None or len(labels) < 1:
+        return concat([] if first is None else [first, *parts], dim, labels, order, template)
+    # the first part's frame, holding none of its values (its block is to be reused)
+    shape, dtype = first.data.shape, first.data.dtype
+    like = first.data.copy(deep=False, data=np.broadcast_to(np.zeros((), dtype), shape))
+    values = np.empty((len(labels), *shape), dtype)
+    valid: np.ndarray | None = None
+    done = 0
+    part, first = first, None
+    while part is not None:
+        if done == len(labels) or not _same_frame(part.data, like):
+            rest = [_part(values[i], None if valid is None else valid[i], like)
+                    for i in range(done)]  # fmt: skip
+            return concat([*rest, part, *parts], dim, labels, order, template)
+        values[done] = part.data.values
+        if valid is not None or not all_valid(part.valid):
+            if valid is None:
+                valid = np.ones(values.shape, bool)  # the parts before were valid
+            valid[done] = part.full_valid().values
+        done += 1
+        part = None  # (its block is free before the next part is computed)
+        part = next(parts, None)
+    if done < len(labels):
+        raise ValueError(f"{done} parts for {len(labels)} labels")
+    data = xr.DataArray(values, dims=(dim, *like.dims), coords=like.coords, attrs=like.attrs)
+    data = data.assign_coords({dim: labels}).transpose(*order)
+    if valid is None:
+        return Cube(data, everywhere(data))
+    mask = xr.DataArray(valid, dims=(dim, *like.dims), coords=data.coords)
+    return Cube(data, mask.transpose(*order))
+
+
+def _same_frame(data: xr.DataArray, like: xr.DataArray) -> bool:
+    """Whether ``data`` is in memory (a chunked part stays chunked: :func:`concat` joins
+    it) with ``like``'s dtype, dimensions (in order), shape and coordinates, so that its
+    values can sit beside ``like``'s in one array."""
+    if not isinstance(data.data, np.ndarray):
+        return False
+    if data.dtype != like.dtype or data.dims != like.dims or data.shape != like.shape:
+        return False
+    if data.coords.keys() != like.coords.keys():
+        return False
+    return all(
+        data.coords[k].dims == like.coords[k].dims
+        and np.array_equal(data.coords[k].values, like.coords[k].values)
+        for k in like.coords
+    )
+
+
+def _part(values: np.ndarray, valid: np.ndarray | None, like: xr.DataArray) -> Cube:
+    """A part again, as :func:`concat_streamed` copied it."""
+    data = like.copy(deep=False, data=values)
+    return Cube(data, everywhere(data) if valid is None else like.copy(deep=False, data=valid))
 
 
 ARRAY_DIM = "__array__"

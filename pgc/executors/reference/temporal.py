@@ -27,7 +27,7 @@ from ..values import (
     Cube,
     CubeArray,
     LabeledArray,
-    concat,
+    concat_streamed,
     dimension_type,
     dimensions_of_type,
     in_compute_dtype,
@@ -232,8 +232,8 @@ def aggregate_temporal_period(call: Call, fold: Fold | None = None) -> Cube:
     for i, label in enumerate(labels):
         groups[label].append(i)
     reduced = _Reduced(call, cube, dim, fold)
-    parts = [reduced.of(groups[label]) for label in order]
-    return _as_temporal(concat(parts, dim, order, cube.dims, reduced.template), dim)
+    parts = (reduced.of(groups[label]) for label in order)  # (one at a time: concat_streamed)
+    return _as_temporal(concat_streamed(parts, dim, order, cube.dims, reduced.template), dim)
 
 
 def _like(result: Any, template: xr.DataArray) -> Cube:
@@ -411,9 +411,9 @@ def aggregate_temporal(call: Call, fold: Fold | None = None) -> Cube:
     labels = _interval_labels(call, intervals)
     times = temporal_labels(cube, dim)
     reduced = _Reduced(call, cube, dim, fold)
-    parts = [reduced.of([int(i) for i in np.flatnonzero(_in_interval(times, *b))])
-             for b in bounds]  # fmt: skip
-    return _as_temporal(concat(parts, dim, labels, cube.dims, reduced.template), dim)
+    parts = (reduced.of([int(i) for i in np.flatnonzero(_in_interval(times, *b))])
+             for b in bounds)  # fmt: skip
+    return _as_temporal(concat_streamed(parts, dim, labels, cube.dims, reduced.template), dim)
 
 
 def _interval_labels(call: Call, intervals: list) -> list:
