@@ -381,6 +381,36 @@ def test_a_kernel_reading_apply_kernel_computes_it_band_by_band(case, rows):
     assert same_bits(got.value.data.values, want.value.data.values)
 
 
+def test_bands_of_rows_are_written_into_one_output():
+    """Band math over a smoothed time series (no fold): each band's rows are written into
+    the output as they come, so the run holds the output once (a list of the bands'
+    copies, then their concatenation, held it twice)."""
+    import tracemalloc
+
+    from pgc.executors.numba import stencil
+
+    values = np.random.default_rng(5).random((3, 2, 400, 300))
+    data = xr.DataArray(values, dims=["t", "bands", "y", "x"],
+                        coords={"t": DATES[:3], "bands": ["B04", "B08"],
+                                "y": np.arange(400.0)[::-1], "x": np.arange(300.0)})  # fmt: skip
+    smooth = node("apply_kernel", data={"from_parameter": "cube"}, kernel=[[1, 1, 1]] * 3)
+    index = node("ndvi", data={"from_node": "k"}, nir="B08", red="B04", result=True)
+    nodes = {"k": smooth, "n": index}
+    graph = {"parameters": [{"name": "cube", "schema": {}}], "process_graph": nodes}
+    cube = Cube(data, xr.DataArray(True))
+    output = 3 * 400 * 300 * 8
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(stencil, "BAND_BYTES", values[:, :, :40].nbytes)  # 10 bands
+        execute(graph, parameters={"cube": cube}, pipeline="none", executor="numba")  # warm
+        tracemalloc.start()
+        got = execute(graph, parameters={"cube": cube}, pipeline="none", executor="numba")
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    want = execute(graph, parameters={"cube": cube}, pipeline="none", executor="reference")
+    assert same_bits(got.value.data.values, want.value.data.values)
+    assert peak < 2 * output, f"{peak / output:.2f} outputs"  # (2.58 before)
+
+
 def test_apply_kernel_even_kernels_are_refused_by_both_executors():
     cube = Cube(xr.DataArray(np.ones((3, 3)), dims=["y", "x"]), xr.DataArray(True))
     for executor in ("reference", "numba"):

@@ -124,7 +124,7 @@ def _in_bands(call: Any, sources: dict) -> Cube | None:
             return None
     height = len(labels)
     step = min(s.band_rows() for s in stencils)
-    parts: list[Cube] = []
+    rows = _Rows(y, height)
     buffers: dict[str, np.ndarray] = {}  # each stencil's band, written again band by band
     for first in range(0, height, step):
         stop = min(height, first + step)
@@ -140,9 +140,10 @@ def _in_bands(call: Any, sources: dict) -> Cube | None:
         part = run_kernel(replace(call, args={**call.args, "sources": band}))
         if part is None or y not in part.dims:
             return None
-        parts.append(Cube(part.data.copy(), part.valid))  # (out of the pooled buffer)
+        if not rows.put(first, stop, part):
+            return None
         del band, part
-    return _joined(parts, y)
+    return rows.cube(labels)
 
 
 def _along(data: xr.DataArray, y: str) -> bool:
@@ -150,14 +151,52 @@ def _along(data: xr.DataArray, y: str) -> bool:
     return any(y in c.dims and name != y for name, c in data.coords.items())
 
 
-def _joined(parts: list[Cube], y: str) -> Cube:
-    """The bands' results as one cube along ``y``; one validity where every band has
-    data everywhere."""
-    data = xr.concat([p.data for p in parts], y)
-    if all(p.valid.ndim == 0 and bool(p.valid.values) for p in parts):
-        return Cube(data, all_valid_mask())
-    valid = xr.concat([p.full_valid() for p in parts], y)
-    return Cube(data, valid)
+class _Rows:
+    """The bands' results written into one output along ``y`` as they come (out of the
+    kernel's pooled buffer, which the next band reuses): a copy of each band, where a
+    list of copies joined at the end held the output twice. The validity is made only
+    where a band lacks data somewhere."""
+
+    def __init__(self, y: str, height: int) -> None:
+        self.y, self.height = y, height
+        self.frame: xr.DataArray | None = None
+        self.values: np.ndarray | None = None
+        self.valid: np.ndarray | None = None
+        self.labelled = False
+
+    def put(self, first: int, stop: int, part: Cube) -> bool:
+        """Rows ``first`` to ``stop`` (excluded) from ``part``; False where the part does
+        not fit the bands before it (then nothing is joined)."""
+        data = part.data
+        axis = data.dims.index(self.y)
+        if self.values is None:
+            shape = (*data.shape[:axis], self.height, *data.shape[axis + 1 :])
+            self.values = np.empty(shape, data.dtype)
+            self.labelled = self.y in data.coords
+            self.frame = data.drop_vars(self.y, errors="ignore").isel({self.y: slice(0, 0)})
+        elif data.dims != self.frame.dims or data.dtype != self.values.dtype:
+            return False
+        rows = (slice(None),) * axis + (slice(first, stop),)
+        if self.values[rows].shape != data.shape:
+            return False
+        self.values[rows] = data.values
+        if self.valid is None and not (part.valid.ndim == 0 and bool(part.valid.values)):
+            self.valid = np.ones(self.values.shape, bool)  # (the bands before had data)
+        if self.valid is not None:
+            self.valid[rows] = part.full_valid().values
+        return True
+
+    def cube(self, labels: Any) -> Cube:
+        """The joined output, ``labels`` along ``y`` (where the bands had labels)."""
+        frame = self.frame
+        coords = {k: c for k, c in frame.coords.items() if self.y not in c.dims}
+        data = xr.DataArray(self.values, dims=frame.dims, coords=coords, attrs=frame.attrs,
+                            name=frame.name)  # fmt: skip
+        if self.labelled:
+            data = data.assign_coords({self.y: labels})
+        if self.valid is None:
+            return Cube(data, all_valid_mask())
+        return Cube(data, like(data, self.valid))
 
 
 @dataclass
