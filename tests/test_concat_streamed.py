@@ -21,7 +21,7 @@ LABELS = ["2023-03", "2023-04", "2023-05"]
 
 
 def part(values: np.ndarray, valid: np.ndarray | None, x: list[float] | None = None) -> Cube:
-    data = xr.DataArray(values, dims=("y", "x"),
+    data = xr.DataArray(values, dims=("y", "x"), name="ndvi",
                         coords={"y": [10.0, 0.0], "x": x or [0.0, 10.0, 20.0]},
                         attrs={"crs": "32631"})  # fmt: skip
     mask = everywhere(data) if valid is None else xr.DataArray(valid, dims=("y", "x"))

@@ -403,7 +403,8 @@ def concat_streamed(
         part = next(parts, None)
     if done < len(labels):
         raise ValueError(f"{done} parts for {len(labels)} labels")
-    data = xr.DataArray(values, dims=(dim, *like.dims), coords=like.coords, attrs=like.attrs)
+    data = xr.DataArray(values, dims=(dim, *like.dims), coords=like.coords, attrs=like.attrs,
+                        name=like.name)  # fmt: skip
     data = data.assign_coords({dim: labels}).transpose(*order)
     if valid is None:
         return Cube(data, everywhere(data))

@@ -143,7 +143,7 @@ def _in_bands(call: Any, sources: dict) -> Cube | None:
         if not rows.put(first, stop, part):
             return None
         del band, part
-    return rows.cube(labels)
+    return rows.cube(labels) if rows.values is not None else None
 
 
 def _along(data: xr.DataArray, y: str) -> bool:
