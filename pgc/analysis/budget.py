@@ -37,7 +37,7 @@ def check_budget(graph: Graph, limits: Limits) -> list[Diagnostic]:
         message = over_budget(node.type, limits)
         if message is not None:
             problems.append(_at(node, message))
-        if node.namespace == "pgc" and node.process_id == "kernel":
+        if node.is_kernel:
             kernels.add(repr(node.arg("expression")))  # the same expression: one kernel
             if len(kernels) == limits.max_kernels + 1:  # reported once, where it tips over
                 message = (

@@ -229,7 +229,7 @@ def integral_values(graph: Any, node_id: str) -> bool:
         if not isinstance(source, NodeRef) or source.id not in graph:
             return False
         node = graph.node(source.id)
-    while node.namespace == "pgc" and node.process_id == "kernel":  # fused: what it replaced
+    while node.is_kernel:  # fused: what it replaced
         body = node.arg("body")
         if not isinstance(body, Callback) or body.graph.result is None:
             return False

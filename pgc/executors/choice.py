@@ -110,7 +110,7 @@ def choose(
         f" (dask from {format_bytes(limit)})" if memory else "")  # fmt: skip
     if memory and estimate.bytes > limit:  # (rule 1's last sentence)
         held += ", but dask reads no data here chunk by chunk (no load_collection)"
-    kernels = [n for n in nodes if n.process_id == "kernel" and n.namespace == "pgc"]
+    kernels = [n for n in nodes if n.is_kernel]
     if not kernels:
         return Choice("reference", "no per-pixel work to fuse" + held)
     work = max(_elements(graph, k, parameter_elements) for k in kernels)

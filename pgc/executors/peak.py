@@ -125,7 +125,7 @@ def _in_bands(node: Any, users: list) -> bool:
     if node.process_id != "apply_kernel" or node.namespace is not None or len(users) != 1:
         return False
     reader = users[0]
-    if reader.namespace != "pgc" or reader.process_id != "kernel":
+    if not reader.is_kernel:
         return False
     if not isinstance(node.type, CubeType):
         return False

@@ -384,32 +384,46 @@ def concat_streamed(
     # the first part's frame, holding none of its values (its block is to be reused)
     shape, dtype = first.data.shape, first.data.dtype
     like = first.data.copy(deep=False, data=np.broadcast_to(np.zeros((), dtype), shape))
-    values = np.empty((len(labels), *shape), dtype)
-    valid: np.ndarray | None = None
+    out = Assembled((len(labels), *shape), dtype)
     done = 0
     part, first = first, None
     while part is not None:
         if done == len(labels) or not _same_frame(part.data, like):
-            rest = [_part(values[i], None if valid is None else valid[i], like)
+            rest = [_part(out.values[i], None if out.valid is None else out.valid[i], like)
                     for i in range(done)]  # fmt: skip
             return concat([*rest, part, *parts], dim, labels, order, template)
-        values[done] = part.data.values
-        if valid is not None or not all_valid(part.valid):
-            if valid is None:
-                valid = np.ones(values.shape, bool)  # the parts before were valid
-            valid[done] = part.full_valid().values
+        out.put(done, part)
         done += 1
         part = None  # (its block is free before the next part is computed)
         part = next(parts, None)
     if done < len(labels):
         raise ValueError(f"{done} parts for {len(labels)} labels")
-    data = xr.DataArray(values, dims=(dim, *like.dims), coords=like.coords, attrs=like.attrs,
-                        name=like.name)  # fmt: skip
+    data = xr.DataArray(out.values, dims=(dim, *like.dims), coords=like.coords,
+                        attrs=like.attrs, name=like.name)  # fmt: skip
     data = data.assign_coords({dim: labels}).transpose(*order)
-    if valid is None:
+    if out.valid is None:
         return Cube(data, everywhere(data))
-    mask = xr.DataArray(valid, dims=(dim, *like.dims), coords=data.coords)
+    mask = xr.DataArray(out.valid, dims=(dim, *like.dims), coords=data.coords)
     return Cube(data, mask.transpose(*order))
+
+
+class Assembled:
+    """An array written part by part (each part's values copied where it goes), and its
+    validity, made only once a part lacks data somewhere: until then every part written
+    had data everywhere, and the caller's cube takes :func:`everywhere`. What
+    :func:`concat_streamed` and the numba executor's band-by-band kernels fill."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any) -> None:
+        self.values = np.empty(shape, dtype)
+        self.valid: np.ndarray | None = None
+
+    def put(self, where: Any, part: Cube) -> None:
+        """``part``'s values and validity at ``where`` (an index of :attr:`values`)."""
+        self.values[where] = part.data.values
+        if self.valid is None and not all_valid(part.valid):
+            self.valid = np.ones(self.values.shape, bool)  # (the parts before had data)
+        if self.valid is not None:
+            self.valid[where] = part.full_valid().values
 
 
 def _same_frame(data: xr.DataArray, like: xr.DataArray) -> bool:

@@ -267,7 +267,7 @@ def infer_graph(
             user = node.namespace == "user" or (
                 node.namespace is None and node.process_id in env.user_processes
             )
-            if node.namespace == "pgc" and node.process_id == "kernel":
+            if node.is_kernel:
                 node_type = _kernel_type(ctx)
             elif user:  # a user-defined process: the return type it declares
                 declared = env.user_processes.get(node.process_id) or {}

@@ -96,6 +96,12 @@ class Node:
     origin: Origin | None = field(default=None, compare=False)  # provenance, not identity
     remarks: tuple[str, ...] = field(default=(), compare=False)
 
+    @property
+    def is_kernel(self) -> bool:
+        """Whether this is a fused kernel (``pgc::kernel``, made by the fuse-elementwise
+        pass: :mod:`pgc.passes.fuse`)."""
+        return self.namespace == "pgc" and self.process_id == "kernel"
+
     def arg(self, name: str) -> Value | None:
         for key, value in self.arguments:
             if key == name:

@@ -330,10 +330,7 @@ def counted_condition(graph: Graph) -> Expr | None:
     node = graph.result_node
     if node.namespace is not None or node.process_id != "count":
         return None
-    if node.arg("data") != ParamRef("data") or {k for k, _ in node.arguments} != {
-        "data",
-        "condition",
-    }:
+    if node.arg("data") != ParamRef("data") or dict(node.arguments).keys() != {"data", "condition"}:
         return None
     condition = node.arg("condition")
     translated = from_callback(condition.graph, "apply") if _is_cb(condition) else None

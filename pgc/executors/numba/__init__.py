@@ -15,7 +15,7 @@ def fused_hook(call: Call, own: bool) -> tuple[Any, Call]:
     """The numba executor's hook: a pgc::kernel node runs as its compiled kernel (None
     where the data does not fit one: then its body runs, as the reference runs it, on
     whole cubes)."""
-    if call.node.namespace != "pgc" or call.node.process_id != "kernel":
+    if not call.node.is_kernel:
         return None, call
     if any(isinstance(v, PixelArrays) for v in call.args.values()):
         return None, _computed(call)  # arrays of pixels: the loop runs the body
@@ -25,14 +25,10 @@ def fused_hook(call: Call, own: bool) -> tuple[Any, Call]:
     return out, (call if out is not None else _computed(call))
 
 
-def _is_kernel(call: Call) -> bool:
-    return call.node.namespace == "pgc" and call.node.process_id == "kernel"
-
-
 def computing_hook(call: Call, own: bool) -> tuple[Any, Call]:
     """The numba executor's first hook: a call that is not a fused kernel gets the whole
     value of every apply_kernel deferred for one (:class:`.stencil.DeferredStencil`)."""
-    return None, (call if _is_kernel(call) else _computed(call))
+    return None, (call if call.node.is_kernel else _computed(call))
 
 
 def _computed(call: Call) -> Call:

@@ -19,7 +19,7 @@ from ...kernels.buffers import take
 from ...kernels.codegen import Input, always_valid, load
 from ...kernels.codegen import call as call_kernel
 from ...kernels.expr import Expr, compared_alike, compares, from_json
-from ..values import Cube, all_valid_mask, like, picked
+from ..values import Assembled, Cube, all_valid_mask, like, picked
 
 
 @dataclass
@@ -143,7 +143,7 @@ def _in_bands(call: Any, sources: dict) -> Cube | None:
         if not rows.put(first, stop, part):
             return None
         del band, part
-    return rows.cube(labels) if rows.values is not None else None
+    return rows.cube(labels)
 
 
 def _along(data: xr.DataArray, y: str) -> bool:
@@ -154,14 +154,12 @@ def _along(data: xr.DataArray, y: str) -> bool:
 class _Rows:
     """The bands' results written into one output along ``y`` as they come (out of the
     kernel's pooled buffer, which the next band reuses): a copy of each band, where a
-    list of copies joined at the end held the output twice. The validity is made only
-    where a band lacks data somewhere."""
+    list of copies joined at the end held the output twice."""
 
     def __init__(self, y: str, height: int) -> None:
         self.y, self.height = y, height
         self.frame: xr.DataArray | None = None
-        self.values: np.ndarray | None = None
-        self.valid: np.ndarray | None = None
+        self.out: Assembled | None = None
         self.labelled = False
 
     def put(self, first: int, stop: int, part: Cube) -> bool:
@@ -169,34 +167,33 @@ class _Rows:
         not fit the bands before it (then nothing is joined)."""
         data = part.data
         axis = data.dims.index(self.y)
-        if self.values is None:
-            shape = (*data.shape[:axis], self.height, *data.shape[axis + 1 :])
-            self.values = np.empty(shape, data.dtype)
+        if self.out is None or self.frame is None:
+            self.out = Assembled((*data.shape[:axis], self.height, *data.shape[axis + 1 :]),
+                                 data.dtype)  # fmt: skip
             self.labelled = self.y in data.coords
             self.frame = data.drop_vars(self.y, errors="ignore").isel({self.y: slice(0, 0)})
-        elif data.dims != self.frame.dims or data.dtype != self.values.dtype:
+        elif data.dims != self.frame.dims or data.dtype != self.out.values.dtype:
             return False
         rows = (slice(None),) * axis + (slice(first, stop),)
-        if self.values[rows].shape != data.shape:
+        if self.out.values[rows].shape != data.shape:
             return False
-        self.values[rows] = data.values
-        if self.valid is None and not (part.valid.ndim == 0 and bool(part.valid.values)):
-            self.valid = np.ones(self.values.shape, bool)  # (the bands before had data)
-        if self.valid is not None:
-            self.valid[rows] = part.full_valid().values
+        self.out.put(rows, part)
         return True
 
-    def cube(self, labels: Any) -> Cube:
-        """The joined output, ``labels`` along ``y`` (where the bands had labels)."""
-        frame = self.frame
+    def cube(self, labels: Any) -> Cube | None:
+        """The joined output, ``labels`` along ``y`` (where the bands had labels); None
+        where no band was put."""
+        frame, out = self.frame, self.out
+        if frame is None or out is None:
+            return None
         coords = {k: c for k, c in frame.coords.items() if self.y not in c.dims}
-        data = xr.DataArray(self.values, dims=frame.dims, coords=coords, attrs=frame.attrs,
+        data = xr.DataArray(out.values, dims=frame.dims, coords=coords, attrs=frame.attrs,
                             name=frame.name)  # fmt: skip
         if self.labelled:
             data = data.assign_coords({self.y: labels})
-        if self.valid is None:
+        if out.valid is None:
             return Cube(data, all_valid_mask())
-        return Cube(data, like(data, self.valid))
+        return Cube(data, like(data, out.valid))
 
 
 @dataclass
@@ -484,7 +481,7 @@ def describe(plan: Any) -> str:
 
     parts = []
     for _, node in plan.graph.walk():
-        if node.namespace != "pgc" or node.process_id != "kernel":
+        if not node.is_kernel:
             continue
         expr = from_json(node.literal("expression"))
         inputs = node.literal("inputs")
